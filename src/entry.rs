@@ -1,0 +1,206 @@
+//! Ledger entries and the hash chain of SPEC §3.
+//!
+//! An [`Entry`] is an event in its envelope. Its **canonical form** is the RFC 8785 (JCS)
+//! serialisation of
+//! `{"v":1,"seq":N,"recorded_at":"…","actor":"…","prev_hash":"…","event":{"type":"…",…}}`
+//! with `null` values omitted, and its hash is the SHA-256 of that form. The chain is independent
+//! of how entries are stored: anyone with the canonical forms can recompute it.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::event::{Actor, Event};
+use crate::hash::{Digest, Hash256};
+use crate::time::Timestamp;
+
+/// The version of the entry object, the `"v"` key of the canonical form.
+pub const ENTRY_VERSION: u64 = 1;
+
+/// An event in its envelope, as appended to the ledger.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Entry {
+    /// Gap-free position in the ledger, from 1.
+    pub seq: u64,
+    /// When the ledger recorded the event (the ledger's clock).
+    pub recorded_at: Timestamp,
+    pub actor: Actor,
+    /// The hash of the entry before this one; [`Hash256::ZERO`] for the first.
+    pub prev_hash: Hash256,
+    /// The SHA-256 of this entry's canonical form.
+    pub hash: Hash256,
+    pub event: Event,
+}
+
+/// The entry object whose canonical form is hashed.
+#[derive(Serialize)]
+struct EntryObject<'a> {
+    v: u64,
+    seq: u64,
+    recorded_at: Timestamp,
+    actor: &'a Actor,
+    prev_hash: Hash256,
+    event: Value,
+}
+
+impl Entry {
+    /// Builds the entry that follows `prev` (or starts the chain when `prev` is `None`), with its
+    /// hash computed.
+    pub fn seal(prev: Option<Digest>, recorded_at: Timestamp, actor: Actor, event: Event) -> Self {
+        let (seq, prev_hash) = match prev {
+            Some(digest) => (digest.seq + 1, digest.hash),
+            None => (1, Hash256::ZERO),
+        };
+        let mut entry = Entry {
+            seq,
+            recorded_at,
+            actor,
+            prev_hash,
+            hash: Hash256::ZERO,
+            event,
+        };
+        entry.hash = entry.computed_hash();
+        entry
+    }
+
+    /// The head digest if this entry is the last one.
+    pub fn digest(&self) -> Digest {
+        Digest {
+            seq: self.seq,
+            hash: self.hash,
+        }
+    }
+
+    /// The exact bytes that are hashed.
+    pub fn canonical_form(&self) -> Vec<u8> {
+        canonical_bytes(&self.entry_object())
+    }
+
+    /// The SHA-256 of the canonical form, as it should be; compare with [`Entry::hash`] to verify.
+    pub fn computed_hash(&self) -> Hash256 {
+        Hash256::of(&self.canonical_form())
+    }
+
+    /// One line of the JSON Lines export: the canonical entry object with `"hash"` added,
+    /// itself in canonical form, without the trailing newline.
+    pub fn export_line(&self) -> String {
+        let Value::Object(mut object) = self.entry_object() else {
+            unreachable!("an entry object serialises to a JSON object")
+        };
+        object.insert("hash".to_owned(), Value::String(self.hash.to_string()));
+        // JCS output is UTF-8 JSON text by definition.
+        String::from_utf8(canonical_bytes(&Value::Object(object))).expect("canonical JSON is UTF-8")
+    }
+
+    fn entry_object(&self) -> Value {
+        let object = EntryObject {
+            v: ENTRY_VERSION,
+            seq: self.seq,
+            recorded_at: self.recorded_at,
+            actor: &self.actor,
+            prev_hash: self.prev_hash,
+            event: event_object(&self.event),
+        };
+        // The entry object holds only strings, integers and nested objects with string keys,
+        // which serde_json always represents.
+        serde_json::to_value(object).expect("an entry serialises to JSON")
+    }
+}
+
+/// The `"event"` member: `{"type":"<EventName>", …fields}` with `null` values removed.
+pub fn event_object(event: &Event) -> Value {
+    // Events have string keys and no floats, so conversion to a JSON value cannot fail.
+    let externally_tagged = serde_json::to_value(event).expect("an event serialises to JSON");
+    let Value::Object(tagged) = externally_tagged else {
+        unreachable!("every event variant has fields, so serde tags it as an object")
+    };
+    let (type_name, fields) = tagged
+        .into_iter()
+        .next()
+        .expect("an externally tagged enum value has exactly one key");
+    let Value::Object(fields) = without_nulls(fields) else {
+        unreachable!("every event variant is a struct variant")
+    };
+    let mut object = Map::with_capacity(fields.len() + 1);
+    object.insert("type".to_owned(), Value::String(type_name));
+    object.extend(fields);
+    Value::Object(object)
+}
+
+/// Removes `null` members from objects at every depth, so that an absent optional value and a
+/// field that did not exist yet when an event was recorded have the same canonical form.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .filter(|(_, member)| !member.is_null())
+                .map(|(key, member)| (key, without_nulls(member)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// RFC 8785 canonical JSON of a value.
+pub fn canonical_bytes(value: &Value) -> Vec<u8> {
+    // Serialising a JSON value cannot fail: its keys are strings and its numbers are finite.
+    serde_json_canonicalizer::to_vec(value).expect("a JSON value canonicalises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SystemId;
+
+    fn removal() -> Event {
+        Event::UserRemoved {
+            system: SystemId::tailscale(),
+            account_id: "u1".to_owned(),
+            login_name: "a@example.com".to_owned(),
+        }
+    }
+
+    #[test]
+    fn first_entry_starts_at_one_with_zero_prev_hash() {
+        let entry = Entry::seal(None, Timestamp::UNIX_EPOCH, Actor::Demo, removal());
+        assert_eq!((entry.seq, entry.prev_hash), (1, Hash256::ZERO));
+        let next = Entry::seal(
+            Some(entry.digest()),
+            Timestamp::UNIX_EPOCH,
+            Actor::Demo,
+            removal(),
+        );
+        assert_eq!((next.seq, next.prev_hash), (2, entry.hash));
+        assert_ne!(next.hash, entry.hash, "the seq and prev_hash are hashed");
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_and_names_the_event_type() {
+        let entry = Entry::seal(None, Timestamp::UNIX_EPOCH, Actor::Demo, removal());
+        let text = String::from_utf8(entry.canonical_form()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"actor":"demo","event":{{"account_id":"u1","login_name":"a@example.com","system":"tailscale","type":"UserRemoved"}},"prev_hash":"{}","recorded_at":"1970-01-01T00:00:00.000000Z","seq":1,"v":1}}"#,
+                Hash256::ZERO
+            )
+        );
+    }
+
+    #[test]
+    fn type_name_matches_the_serialised_tag() {
+        let event = removal();
+        assert_eq!(event_object(&event)["type"], event.type_name());
+    }
+
+    #[test]
+    fn absent_optional_fields_are_omitted() {
+        let event = Event::EmployeeReinstated {
+            employee_id: "e1".to_owned(),
+            reason: None,
+        };
+        let object = event_object(&event);
+        assert!(object.get("reason").is_none(), "{object}");
+    }
+}

@@ -1,0 +1,365 @@
+//! The facts the ledger records: every event of SPEC §2 as a typed value, plus who recorded it.
+//!
+//! Events are named in the past tense and are immutable once appended. They hold only plain
+//! data: raw values from upstream systems (a Tailscale role or status) are kept verbatim as
+//! strings so that a value nobody has seen before is recorded rather than rejected; meaning is
+//! given to them by the projections, not here.
+//!
+//! Compatibility rule: the canonical JSON of an event (see `entry`) omits `null` values, so a new
+//! optional field can be added later without changing the hash of events recorded before it.
+//! Renaming or removing a field, or changing its type, needs a new storage format version and a
+//! conversion on read (see `store::codec`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash256;
+use crate::time::Timestamp;
+
+/// One audited system instance, such as `tailscale`. The model allows more than one.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SystemId(pub String);
+
+impl SystemId {
+    /// The Tailscale tailnet audited by this service instance.
+    pub fn tailscale() -> Self {
+        SystemId("tailscale".to_owned())
+    }
+}
+
+impl fmt::Display for SystemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who or what caused an event to be appended.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Actor {
+    /// A scheduled or on-demand sync of a system (`sync:tailscale`).
+    Sync(SystemId),
+    /// A roster import (`roster`).
+    Roster,
+    /// The service's configuration file (`config`).
+    Config,
+    /// A gRPC caller, named by its configured token name (`api:<token name>`).
+    Api(String),
+    /// A webhook delivery from a system (`webhook:tailscale`).
+    Webhook(SystemId),
+    /// The built-in demo (`demo`).
+    Demo,
+}
+
+/// Why a text is not an [`Actor`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{0}` is not an actor: expected sync:<system>, roster, config, api:<token name>, webhook:<system> or demo"
+)]
+pub struct ActorParseError(String);
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Sync(system) => write!(f, "sync:{system}"),
+            Actor::Roster => f.write_str("roster"),
+            Actor::Config => f.write_str("config"),
+            Actor::Api(token_name) => write!(f, "api:{token_name}"),
+            Actor::Webhook(system) => write!(f, "webhook:{system}"),
+            Actor::Demo => f.write_str("demo"),
+        }
+    }
+}
+
+impl FromStr for Actor {
+    type Err = ActorParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let named = |rest: &str| (!rest.is_empty()).then(|| rest.to_owned());
+        let actor = match text.split_once(':') {
+            None => match text {
+                "roster" => Some(Actor::Roster),
+                "config" => Some(Actor::Config),
+                "demo" => Some(Actor::Demo),
+                _ => None,
+            },
+            Some(("sync", system)) => named(system).map(|s| Actor::Sync(SystemId(s))),
+            Some(("webhook", system)) => named(system).map(|s| Actor::Webhook(SystemId(s))),
+            Some(("api", token_name)) => named(token_name).map(Actor::Api),
+            Some(_) => None,
+        };
+        actor.ok_or_else(|| ActorParseError(text.to_owned()))
+    }
+}
+
+impl From<Actor> for String {
+    fn from(actor: Actor) -> String {
+        actor.to_string()
+    }
+}
+
+impl TryFrom<String> for Actor {
+    type Error = ActorParseError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+/// What a system said about one account at one observation, as recorded by `UserSeen`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AccountSnapshot {
+    /// The system's own stable user id (Tailscale's `id`).
+    pub id: String,
+    pub login_name: String,
+    pub display_name: String,
+    /// The raw role, e.g. `admin`; unknown values are kept verbatim.
+    pub role: String,
+    /// The raw status, e.g. `active` or `suspended`; unknown values are kept verbatim.
+    pub status: String,
+    /// How the account relates to the system, e.g. Tailscale's `member` or `shared`.
+    #[serde(rename = "type")]
+    pub account_type: String,
+    /// When the account was created in the system, if the system said.
+    pub created: Option<Timestamp>,
+}
+
+/// A person as the HR roster describes them, as recorded by `EmployeeOnboarded`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct EmployeeRecord {
+    /// The stable HR id; defaults to the lower-cased email.
+    pub employee_id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub org_role: String,
+    pub start_date: Option<NaiveDate>,
+}
+
+/// One field of an employee that changed, from its old value to its new one.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct FieldChange<T> {
+    pub from: T,
+    pub to: T,
+}
+
+/// Why an account is not a person on the roster.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    Service,
+    External,
+    Test,
+}
+
+/// The error classes a failed sync is reported with.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncErrorClass {
+    /// The credential was refused (HTTP 401, or the OAuth token grant failed).
+    Auth,
+    /// The credential lacks a permission (HTTP 403).
+    Permission,
+    /// The tailnet or endpoint was not found, or reading it is not allowed (HTTP 404).
+    NotFound,
+    /// The system kept answering 429 until the retry budget ran out.
+    RateLimited,
+    /// The system was unreachable or kept answering 5xx.
+    Unavailable,
+    /// The system did not answer within the request timeout.
+    Timeout,
+    /// The answer was not the JSON shape the API documents.
+    Malformed,
+}
+
+/// The kind of credential a system integration uses.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// A personal API access token (expires after at most 90 days, tied to its owner).
+    ApiToken,
+    /// An OAuth client (trust credential) using the client-credentials grant.
+    OauthClient,
+}
+
+/// Every fact the ledger can record (SPEC §2).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Event {
+    /// An account appeared for the first time, reappeared after removal, or its identity
+    /// attributes (login name, display name, type) changed.
+    UserSeen {
+        system: SystemId,
+        account: AccountSnapshot,
+    },
+    /// An account present in the previous state is absent from a successful listing.
+    UserRemoved {
+        system: SystemId,
+        account_id: String,
+        login_name: String,
+    },
+    /// An account's role differs from the previous state.
+    RoleChanged {
+        system: SystemId,
+        account_id: String,
+        login_name: String,
+        from: String,
+        to: String,
+    },
+    /// An account's access status moved between classes (active and idle are one class).
+    StatusChanged {
+        system: SystemId,
+        account_id: String,
+        login_name: String,
+        from: String,
+        to: String,
+    },
+    /// A new employee appeared on the roster or via the API.
+    EmployeeOnboarded { employee: EmployeeRecord },
+    /// Name, email or org role of an employee changed; only changed fields are present.
+    EmployeeUpdated {
+        employee_id: String,
+        name: Option<FieldChange<Option<String>>>,
+        email: Option<FieldChange<String>>,
+        org_role: Option<FieldChange<String>>,
+    },
+    /// An employee got an end date or the offboarded status. `effective_at` is when the person
+    /// left, which may be before or after the entry's `recorded_at`.
+    EmployeeOffboarded {
+        employee_id: String,
+        effective_at: Timestamp,
+        reason: Option<String>,
+    },
+    /// An offboarding was withdrawn (HR correction or rehire).
+    EmployeeReinstated {
+        employee_id: String,
+        reason: Option<String>,
+    },
+    /// An admin linked an account to an employee by hand; this wins over an email match.
+    AccountLinked {
+        system: SystemId,
+        account_id: String,
+        employee_id: String,
+        reason: String,
+    },
+    /// An admin removed a manual link.
+    AccountUnlinked {
+        system: SystemId,
+        account_id: String,
+        employee_id: String,
+        reason: String,
+    },
+    /// An admin stated that an account is not a person on the roster.
+    AccountClassified {
+        system: SystemId,
+        account_id: String,
+        classification: Classification,
+        owner_employee_id: Option<String>,
+        reason: String,
+    },
+    /// An admin withdrew a classification.
+    AccountDeclassified {
+        system: SystemId,
+        account_id: String,
+        reason: String,
+    },
+    /// A system's access policy was set or changed.
+    AccessPolicySet {
+        system: SystemId,
+        allowed_org_roles: Vec<String>,
+        privileged_org_roles: Vec<String>,
+        offboarding_grace_seconds: u64,
+        reason: Option<String>,
+    },
+    /// A sync finished; appended in the same batch as the events it produced.
+    SyncCompleted {
+        system: SystemId,
+        sync_id: String,
+        started_at: Timestamp,
+        finished_at: Timestamp,
+        accounts_observed: u64,
+        /// SHA-256 of the normalised listing.
+        listing_sha256: Hash256,
+        /// How many other events this sync appended in its batch.
+        events_appended: u64,
+    },
+    /// A sync could not complete; no account event was appended.
+    SyncFailed {
+        system: SystemId,
+        sync_id: String,
+        started_at: Timestamp,
+        finished_at: Timestamp,
+        error_class: SyncErrorClass,
+        /// A human explanation; never contains a secret.
+        message: String,
+    },
+    /// A listing would have removed too many accounts; the removals were withheld.
+    SyncAnomaly {
+        system: SystemId,
+        sync_id: String,
+        accounts_before: u64,
+        removals_withheld: u64,
+        withheld_account_ids: Vec<String>,
+    },
+    /// The id or expiry of the credential in use was learned or changed (never the secret).
+    CredentialObserved {
+        system: SystemId,
+        credential_id: String,
+        credential_kind: CredentialKind,
+        expires_at: Option<Timestamp>,
+    },
+}
+
+impl Event {
+    /// The event's name as it appears in `"type"` of the canonical JSON and in the API.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::UserSeen { .. } => "UserSeen",
+            Event::UserRemoved { .. } => "UserRemoved",
+            Event::RoleChanged { .. } => "RoleChanged",
+            Event::StatusChanged { .. } => "StatusChanged",
+            Event::EmployeeOnboarded { .. } => "EmployeeOnboarded",
+            Event::EmployeeUpdated { .. } => "EmployeeUpdated",
+            Event::EmployeeOffboarded { .. } => "EmployeeOffboarded",
+            Event::EmployeeReinstated { .. } => "EmployeeReinstated",
+            Event::AccountLinked { .. } => "AccountLinked",
+            Event::AccountUnlinked { .. } => "AccountUnlinked",
+            Event::AccountClassified { .. } => "AccountClassified",
+            Event::AccountDeclassified { .. } => "AccountDeclassified",
+            Event::AccessPolicySet { .. } => "AccessPolicySet",
+            Event::SyncCompleted { .. } => "SyncCompleted",
+            Event::SyncFailed { .. } => "SyncFailed",
+            Event::SyncAnomaly { .. } => "SyncAnomaly",
+            Event::CredentialObserved { .. } => "CredentialObserved",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_round_trip_through_text() {
+        for text in [
+            "sync:tailscale",
+            "roster",
+            "config",
+            "api:audit-bot",
+            "webhook:tailscale",
+            "demo",
+        ] {
+            let actor: Actor = text.parse().unwrap();
+            assert_eq!(actor.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn malformed_actors_are_refused() {
+        for text in ["", "api:", "sync:", "admin", "robot:x"] {
+            assert!(text.parse::<Actor>().is_err(), "{text:?}");
+        }
+    }
+}

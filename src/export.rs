@@ -1,0 +1,66 @@
+//! The JSON Lines export of SPEC §3: one canonical entry object per line, with its `"hash"`.
+//!
+//! An export is what an auditor takes away and verifies without trusting this program; see
+//! `verify::verify_export` and the script in the README.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::hash::Digest;
+use crate::store::{Store, StoreError};
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not write the export to {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes every entry of `store`, in seq order, and returns the digest of the last one.
+/// `destination` names the writer in errors.
+pub fn write_export(
+    store: &dyn Store,
+    out: &mut impl Write,
+    destination: &Path,
+) -> Result<Option<Digest>, ExportError> {
+    let io_error = |source| ExportError::Io {
+        path: destination.to_path_buf(),
+        source,
+    };
+    let mut last = None;
+    for record in store.scan(1) {
+        let (seq, entry) = record?;
+        let entry = entry.map_err(|source| StoreError::Corrupt { seq, source })?;
+        writeln!(out, "{}", entry.export_line()).map_err(io_error)?;
+        last = Some(entry.digest());
+    }
+    out.flush().map_err(io_error)?;
+    Ok(last)
+}
+
+/// Writes the export to `path` atomically: a reader sees the old file or the whole new one.
+pub fn export_to_file(store: &dyn Store, path: &Path) -> Result<Option<Digest>, ExportError> {
+    let io_error = |source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let file = tempfile::NamedTempFile::new_in(directory).map_err(io_error)?;
+    let mut writer = BufWriter::new(file);
+    let head = write_export(store, &mut writer, path)?;
+    let file = writer
+        .into_inner()
+        .map_err(|error| io_error(error.into_error()))?;
+    file.as_file().sync_all().map_err(io_error)?;
+    file.persist(path).map_err(|error| io_error(error.error))?;
+    Ok(head)
+}

@@ -1,0 +1,17 @@
+//! tailledger: a tamper-evident, event-sourced ledger of who has access to a company's Tailscale
+//! network, checked against the HR roster and served to auditors.
+//!
+//! The crate is a library with a thin binary on top (`src/main.rs`). `ARCHITECTURE.md` at the
+//! root of the repository is the map: which module owns what, and which invariants hold.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod demo;
+pub mod entry;
+pub mod event;
+pub mod export;
+pub mod hash;
+pub mod ledger;
+pub mod store;
+pub mod time;
+pub mod verify;

@@ -1,0 +1,115 @@
+//! Durable storage of ledger entries behind a narrow trait.
+//!
+//! A [`Store`] keeps entries by seq, the head digest, and projection checkpoints. It knows
+//! nothing of hashing rules or projections: the `ledger` module seals entries and checks that a
+//! batch follows the head; the store only writes a batch atomically and durably, and reads it
+//! back. [`SledStore`] is the real one; [`MemoryStore`] is the simple model the property tests
+//! compare it with, and a store for tests that need no disk.
+
+mod codec;
+mod memory;
+mod sled_store;
+
+use std::path::PathBuf;
+
+pub use codec::{CURRENT_FORMAT, CodecError, decode_entry, encode_entry};
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use crate::entry::Entry;
+use crate::hash::Digest;
+
+/// A stored record as a scan meets it: its position, and the entry if it decodes.
+pub type ScannedRecord = (u64, Result<Entry, CodecError>);
+
+/// A lazy walk over stored records in seq order.
+pub type Scan<'a> = Box<dyn Iterator<Item = Result<ScannedRecord, StoreError>> + 'a>;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the ledger at {path} is in use by another process; stop that process or ask the running server instead"
+    )]
+    Locked { path: PathBuf },
+    #[error("there is no ledger at {path} (a ledger directory holds sled's `db` file)")]
+    NotFound { path: PathBuf },
+    #[error("the ledger database at {path} could not be used: {source}")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("the ledger database at {path} could not be synced to disk: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the record at seq {seq} cannot be read: {source}")]
+    Corrupt {
+        seq: u64,
+        #[source]
+        source: CodecError,
+    },
+    #[error("the stored head cannot be read: {0}")]
+    CorruptHead(#[source] CodecError),
+    #[error("a batch must start at seq {expected}, but it starts at seq {found}")]
+    NotContiguous { expected: u64, found: u64 },
+}
+
+/// Durable storage of entries, the head digest, and checkpoints.
+///
+/// Implementations must make [`Store::append`] all-or-nothing and durable before it returns.
+/// Callers (the ledger) guarantee a single writer.
+pub trait Store: Send + Sync {
+    /// The head digest written with the last durable batch, or `None` for an empty ledger.
+    fn head(&self) -> Result<Option<Digest>, StoreError>;
+
+    /// Writes the entries and the new head in one atomic, durable step. The entries must be
+    /// contiguous and start right after the current head.
+    fn append(&self, entries: &[Entry]) -> Result<(), StoreError>;
+
+    /// Walks the stored records from seq `from` on, in seq order.
+    fn scan(&self, from: u64) -> Scan<'_>;
+
+    /// Keeps an opaque projection checkpoint taken at `seq`, replacing one at the same seq.
+    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError>;
+
+    /// The checkpoint with the greatest seq not above `seq`.
+    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+
+    /// Up to `limit` entries from seq `from` on; an undecodable record is an error.
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        self.scan(from)
+            .take(limit)
+            .map(|record| {
+                let (seq, entry) = record?;
+                entry.map_err(|source| StoreError::Corrupt { seq, source })
+            })
+            .collect()
+    }
+
+    /// The entry at `seq`, if there is one.
+    fn get(&self, seq: u64) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .read(seq, 1)?
+            .into_iter()
+            .find(|entry| entry.seq == seq))
+    }
+}
+
+/// Checks the precondition of [`Store::append`] against the stored head.
+fn check_follows(head: Option<Digest>, entries: &[Entry]) -> Result<(), StoreError> {
+    let expected = head.map_or(1, |digest| digest.seq + 1);
+    for (offset, entry) in entries.iter().enumerate() {
+        let wanted = expected + offset as u64;
+        if entry.seq != wanted {
+            return Err(StoreError::NotContiguous {
+                expected: wanted,
+                found: entry.seq,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! The one timestamp type of the ledger: a UTC instant with microsecond precision.
+//!
+//! Every instant that enters an event goes through [`Timestamp`], so the canonical JSON of an
+//! event (and therefore its hash) never depends on how precise a clock or an upstream API was.
+//! In human-readable formats (JSON) it is always written as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, a fixed
+//! width that sorts as text; in the binary storage codec it is a signed count of microseconds
+//! since the Unix epoch.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A UTC instant, truncated to whole microseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+/// Why a text could not be read as a [`Timestamp`].
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not an RFC 3339 timestamp (for example 2026-03-02T08:41:10Z): {reason}")]
+pub struct TimestampError {
+    text: String,
+    reason: String,
+}
+
+impl Timestamp {
+    /// The Unix epoch, 1970-01-01T00:00:00Z.
+    pub const UNIX_EPOCH: Timestamp = Timestamp(0);
+
+    /// Builds a timestamp from microseconds since the Unix epoch.
+    pub const fn from_micros(micros: i64) -> Self {
+        Timestamp(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Converts a chrono instant, dropping anything finer than a microsecond.
+    pub fn from_datetime(instant: DateTime<Utc>) -> Self {
+        Timestamp(instant.timestamp_micros())
+    }
+
+    /// The same instant as a chrono value.
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        // Every i64 count of microseconds is within chrono's range (about ±262,000 years), so
+        // this conversion cannot fail.
+        DateTime::from_timestamp_micros(self.0).expect("i64 microseconds are within chrono's range")
+    }
+
+    /// Reads the system clock. Only the edges of the program call this; the core receives time
+    /// as an argument.
+    pub fn now() -> Self {
+        Self::from_datetime(Utc::now())
+    }
+
+    /// This instant moved by a signed number of microseconds, saturating at the ends of the range.
+    pub fn saturating_add_micros(self, micros: i64) -> Self {
+        Timestamp(self.0.saturating_add(micros))
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|instant| Self::from_datetime(instant.with_timezone(&Utc)))
+            .map_err(|error| TimestampError {
+                text: text.to_owned(),
+                reason: error.to_string(),
+            })
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            &self
+                .to_datetime()
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
+        )
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            i64::deserialize(deserializer).map(Timestamp)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_form_has_fixed_width_and_truncates_to_microseconds() {
+        let parsed: Timestamp = "2026-03-02T09:41:10.123456789+01:00".parse().unwrap();
+        assert_eq!(parsed.to_string(), "2026-03-02T08:41:10.123456Z");
+        let whole: Timestamp = "2023-02-14T09:12:44Z".parse().unwrap();
+        assert_eq!(whole.to_string(), "2023-02-14T09:12:44.000000Z");
+    }
+
+    #[test]
+    fn tailscale_zero_time_is_representable() {
+        let zero: Timestamp = "0001-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(zero.to_string(), "0001-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn bad_text_names_the_text() {
+        let error = "yesterday".parse::<Timestamp>().unwrap_err();
+        assert!(error.to_string().contains("`yesterday`"), "{error}");
+    }
+
+    #[test]
+    fn json_uses_text_and_bincode_uses_micros() {
+        let instant = Timestamp::from_micros(1_772_440_870_123_456);
+        assert_eq!(
+            serde_json::to_string(&instant).unwrap(),
+            "\"2026-03-02T08:41:10.123456Z\""
+        );
+        let bytes = bincode::serde::encode_to_vec(instant, bincode::config::standard()).unwrap();
+        let (decoded, _): (Timestamp, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        assert_eq!(decoded, instant);
+        assert!(bytes.len() <= 9, "micros are stored as a varint, not text");
+    }
+}

@@ -1,0 +1,266 @@
+//! Verification of the hash chain, over a store or over an export.
+//!
+//! Both walk the chain from seq 1 with the same [`ChainWalker`] and stop at the first seq that
+//! breaks: a hash that does not match the canonical form, a `prev_hash` that does not match the
+//! previous hash, a seq that is missing or out of place, or a record that cannot be decoded.
+
+use std::fmt;
+use std::io::BufRead;
+
+use serde_json::Value;
+
+use crate::entry::canonical_bytes;
+use crate::hash::{Digest, Hash256};
+use crate::store::{Store, StoreError};
+
+/// What the walker needs of one entry: its claimed position and hashes, and the bytes to hash.
+pub struct Link {
+    pub seq: u64,
+    pub prev_hash: Hash256,
+    pub hash: Hash256,
+    pub canonical_form: Vec<u8>,
+}
+
+/// What is wrong at the seq where the chain breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The stored hash is not the SHA-256 of the entry's canonical form.
+    HashMismatch { stored: Hash256, computed: Hash256 },
+    /// The entry does not point at the previous entry's hash.
+    PrevHashMismatch { expected: Hash256, found: Hash256 },
+    /// Another seq stands where this one should: it is missing, or entries are out of order.
+    OutOfPlace { found: u64 },
+    /// The record or line cannot be read as an entry.
+    Undecodable { detail: String },
+    /// The chain ends before the head the store recorded.
+    Truncated { head: Digest },
+    /// The last entry is not the head the store recorded.
+    HeadMismatch { head: Digest },
+    /// The export ends before the digest that was asked for.
+    DigestNotFound { digest: Digest },
+    /// The export holds the digest's seq with another hash.
+    DigestMismatch { digest: Digest, found: Hash256 },
+}
+
+/// The first place the chain breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Break {
+    pub seq: u64,
+    pub fault: Fault,
+}
+
+/// The outcome of a verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Entries whose hash and link were checked and found good.
+    pub events_checked: u64,
+    /// The last good entry's digest.
+    pub last_good: Option<Digest>,
+    /// The first break, if any.
+    pub broken: Option<Break>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::HashMismatch { stored, computed } => write!(
+                f,
+                "hash mismatch: the entry says {stored}, its canonical form hashes to {computed}"
+            ),
+            Fault::PrevHashMismatch { expected, found } => write!(
+                f,
+                "prev_hash mismatch: the entry points at {found}, the previous entry's hash is {expected}"
+            ),
+            Fault::OutOfPlace { found } => write!(
+                f,
+                "found seq {found} here: an entry is missing or entries are out of order"
+            ),
+            Fault::Undecodable { detail } => write!(f, "undecodable: {detail}"),
+            Fault::Truncated { head } => write!(
+                f,
+                "missing: the ledger's head is {head}, but the entries end before it"
+            ),
+            Fault::HeadMismatch { head } => write!(
+                f,
+                "head mismatch: the ledger's head is {head}, but its last entry differs"
+            ),
+            Fault::DigestNotFound { digest } => write!(
+                f,
+                "the digest {digest} is not in the export: it ends before seq {}",
+                digest.seq
+            ),
+            Fault::DigestMismatch { digest, found } => write!(
+                f,
+                "the digest {digest} is not in the export: its seq {} has hash {found}",
+                digest.seq
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Break {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seq {}: {}", self.seq, self.fault)
+    }
+}
+
+/// Follows a chain one link at a time from seq 1.
+#[derive(Default)]
+pub struct ChainWalker {
+    last_good: Option<Digest>,
+    /// The hash seen at the seq of a digest the caller wants to find, once passed.
+    watched: Option<(Digest, Option<Hash256>)>,
+}
+
+impl ChainWalker {
+    /// A walker that also records what stands at `digest.seq`.
+    fn watching(digest: Option<Digest>) -> Self {
+        ChainWalker {
+            last_good: None,
+            watched: digest.map(|digest| (digest, None)),
+        }
+    }
+
+    fn expected_seq(&self) -> u64 {
+        self.last_good.map_or(1, |digest| digest.seq + 1)
+    }
+
+    /// Checks the next link, or reports why it cannot be read.
+    pub fn step(&mut self, link: Result<Link, String>) -> Result<(), Break> {
+        let seq = self.expected_seq();
+        let broken = |fault| Break { seq, fault };
+        let link = link.map_err(|detail| broken(Fault::Undecodable { detail }))?;
+        if link.seq != seq {
+            return Err(broken(Fault::OutOfPlace { found: link.seq }));
+        }
+        let computed = Hash256::of(&link.canonical_form);
+        if computed != link.hash {
+            return Err(broken(Fault::HashMismatch {
+                stored: link.hash,
+                computed,
+            }));
+        }
+        let expected = self.last_good.map_or(Hash256::ZERO, |digest| digest.hash);
+        if link.prev_hash != expected {
+            return Err(broken(Fault::PrevHashMismatch {
+                expected,
+                found: link.prev_hash,
+            }));
+        }
+        if let Some((digest, seen)) = &mut self.watched
+            && digest.seq == seq
+        {
+            *seen = Some(link.hash);
+        }
+        self.last_good = Some(Digest {
+            seq,
+            hash: link.hash,
+        });
+        Ok(())
+    }
+
+    fn report(&self, broken: Option<Break>) -> Report {
+        Report {
+            events_checked: self.last_good.map_or(0, |digest| digest.seq),
+            last_good: self.last_good,
+            broken,
+        }
+    }
+}
+
+/// Walks every record of a store and checks the chain and the stored head.
+pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
+    let mut walker = ChainWalker::default();
+    for record in store.scan(1) {
+        let (_, entry) = record?;
+        let link = entry
+            .map(|entry| Link {
+                seq: entry.seq,
+                prev_hash: entry.prev_hash,
+                hash: entry.hash,
+                canonical_form: entry.canonical_form(),
+            })
+            .map_err(|error| error.to_string());
+        if let Err(broken) = walker.step(link) {
+            return Ok(walker.report(Some(broken)));
+        }
+    }
+    let head = store.head()?;
+    let broken = match (head, walker.last_good) {
+        (Some(head), last) if last.is_none_or(|last| last.seq < head.seq) => Some(Break {
+            seq: walker.expected_seq(),
+            fault: Fault::Truncated { head },
+        }),
+        (Some(head), Some(last)) if last != head => Some(Break {
+            seq: last.seq,
+            fault: Fault::HeadMismatch { head },
+        }),
+        (None, Some(last)) => Some(Break {
+            seq: last.seq,
+            fault: Fault::Undecodable {
+                detail: "the ledger has entries but no stored head".to_owned(),
+            },
+        }),
+        _ => None,
+    };
+    Ok(walker.report(broken))
+}
+
+/// Reads one export line as a chain link: the `"hash"` member is taken out and the rest is
+/// canonicalised, exactly as an independent verifier would.
+pub fn parse_export_line(line: &str) -> Result<Link, String> {
+    let value: Value = serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
+    let Value::Object(mut object) = value else {
+        return Err("not a JSON object".to_owned());
+    };
+    let hash = hash_member(object.remove("hash").as_ref(), "hash")?;
+    let prev_hash = hash_member(object.get("prev_hash"), "prev_hash")?;
+    let seq = object
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or("`seq` is missing or not a positive integer")?;
+    Ok(Link {
+        seq,
+        prev_hash,
+        hash,
+        canonical_form: canonical_bytes(&Value::Object(object)),
+    })
+}
+
+fn hash_member(member: Option<&Value>, key: &str) -> Result<Hash256, String> {
+    match member {
+        Some(Value::String(text)) => text.parse().map_err(|error| format!("`{key}`: {error}")),
+        _ => Err(format!("`{key}` is missing or not a string")),
+    }
+}
+
+/// Verifies a JSON Lines export from its first line, and that it contains `digest` if given.
+pub fn verify_export(reader: impl BufRead, digest: Option<Digest>) -> std::io::Result<Report> {
+    let mut walker = ChainWalker::watching(digest);
+    for (index, line) in reader.lines().enumerate() {
+        let line = line?;
+        let link =
+            parse_export_line(&line).map_err(|detail| format!("line {}: {detail}", index + 1));
+        if let Err(broken) = walker.step(link) {
+            return Ok(walker.report(Some(broken)));
+        }
+    }
+    let broken = match walker.watched {
+        Some((digest, None)) => Some(Break {
+            seq: digest.seq,
+            fault: Fault::DigestNotFound { digest },
+        }),
+        Some((digest, Some(found))) if found != digest.hash => Some(Break {
+            seq: digest.seq,
+            fault: Fault::DigestMismatch { digest, found },
+        }),
+        _ => None,
+    };
+    Ok(walker.report(broken))
+}
