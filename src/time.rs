@@ -4,7 +4,8 @@
 //! event (and therefore its hash) never depends on how precise a clock or an upstream API was.
 //! In human-readable formats (JSON) it is always written as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, a fixed
 //! width that sorts as text; in the binary storage codec it is a signed count of microseconds
-//! since the Unix epoch.
+//! since the Unix epoch. Instants are confined to the years 0001 to 9999, the range RFC 3339 can
+//! write, so every stored or received value has a text form.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,7 +13,8 @@ use std::str::FromStr;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A UTC instant, truncated to whole microseconds.
+/// A UTC instant between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z, truncated to
+/// whole microseconds.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
@@ -27,10 +29,18 @@ pub struct TimestampError {
 impl Timestamp {
     /// The Unix epoch, 1970-01-01T00:00:00Z.
     pub const UNIX_EPOCH: Timestamp = Timestamp(0);
+    /// The earliest instant: 0001-01-01T00:00:00Z.
+    pub const MIN: Timestamp = Timestamp(-62_135_596_800_000_000);
+    /// The latest instant: 9999-12-31T23:59:59.999999Z.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999_999);
 
-    /// Builds a timestamp from microseconds since the Unix epoch.
-    pub const fn from_micros(micros: i64) -> Self {
-        Timestamp(micros)
+    /// Builds a timestamp from microseconds since the Unix epoch, if within the range.
+    pub const fn from_micros(micros: i64) -> Option<Self> {
+        if micros >= Self::MIN.0 && micros <= Self::MAX.0 {
+            Some(Timestamp(micros))
+        } else {
+            None
+        }
     }
 
     /// Microseconds since the Unix epoch.
@@ -38,27 +48,34 @@ impl Timestamp {
         self.0
     }
 
-    /// Converts a chrono instant, dropping anything finer than a microsecond.
-    pub fn from_datetime(instant: DateTime<Utc>) -> Self {
-        Timestamp(instant.timestamp_micros())
+    /// Converts a chrono instant, dropping anything finer than a microsecond, if within the
+    /// range.
+    pub fn from_datetime(instant: DateTime<Utc>) -> Option<Self> {
+        Self::from_micros(instant.timestamp_micros())
     }
 
     /// The same instant as a chrono value.
     pub fn to_datetime(self) -> DateTime<Utc> {
-        // Every i64 count of microseconds is within chrono's range (about ±262,000 years), so
-        // this conversion cannot fail.
-        DateTime::from_timestamp_micros(self.0).expect("i64 microseconds are within chrono's range")
+        // The years 0001 to 9999 are well within chrono's range (about ±262,000 years), so this
+        // conversion cannot fail.
+        DateTime::from_timestamp_micros(self.0).expect("the timestamp range is within chrono's")
     }
 
     /// Reads the system clock. Only the edges of the program call this; the core receives time
     /// as an argument.
     pub fn now() -> Self {
-        Self::from_datetime(Utc::now())
+        // A system clock outside the years 0001 to 9999 is broken beyond what any ledger can
+        // record; saturating keeps the service running and the entry visibly wrong.
+        Self::UNIX_EPOCH.saturating_add_micros(Utc::now().timestamp_micros())
     }
 
     /// This instant moved by a signed number of microseconds, saturating at the ends of the range.
     pub fn saturating_add_micros(self, micros: i64) -> Self {
-        Timestamp(self.0.saturating_add(micros))
+        Timestamp(
+            self.0
+                .saturating_add(micros)
+                .clamp(Self::MIN.0, Self::MAX.0),
+        )
     }
 }
 
@@ -66,12 +83,14 @@ impl FromStr for Timestamp {
     type Err = TimestampError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        DateTime::parse_from_rfc3339(text)
-            .map(|instant| Self::from_datetime(instant.with_timezone(&Utc)))
-            .map_err(|error| TimestampError {
-                text: text.to_owned(),
-                reason: error.to_string(),
-            })
+        let error = |reason: String| TimestampError {
+            text: text.to_owned(),
+            reason,
+        };
+        let instant =
+            DateTime::parse_from_rfc3339(text).map_err(|reason| error(reason.to_string()))?;
+        Self::from_datetime(instant.with_timezone(&Utc))
+            .ok_or_else(|| error("it is outside the years 0001 to 9999 in UTC".to_owned()))
     }
 }
 
@@ -107,7 +126,12 @@ impl<'de> Deserialize<'de> for Timestamp {
             let text = String::deserialize(deserializer)?;
             text.parse().map_err(serde::de::Error::custom)
         } else {
-            i64::deserialize(deserializer).map(Timestamp)
+            let micros = i64::deserialize(deserializer)?;
+            Self::from_micros(micros).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{micros} microseconds since the epoch is outside the years 0001 to 9999"
+                ))
+            })
         }
     }
 }
@@ -131,6 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn instants_outside_the_years_1_to_9999_are_refused() {
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(Timestamp::from_micros(Timestamp::MIN.as_micros() - 1), None);
+        assert!("0001-01-01T00:00:00+01:00".parse::<Timestamp>().is_err());
+        assert_eq!(Timestamp::MAX.saturating_add_micros(1), Timestamp::MAX);
+        let bytes = bincode::serde::encode_to_vec(i64::MAX, bincode::config::standard()).unwrap();
+        let decoded: Result<(Timestamp, usize), _> =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard());
+        assert!(decoded.is_err());
+    }
+
+    #[test]
     fn bad_text_names_the_text() {
         let error = "yesterday".parse::<Timestamp>().unwrap_err();
         assert!(error.to_string().contains("`yesterday`"), "{error}");
@@ -138,7 +174,7 @@ mod tests {
 
     #[test]
     fn json_uses_text_and_bincode_uses_micros() {
-        let instant = Timestamp::from_micros(1_772_440_870_123_456);
+        let instant = Timestamp::from_micros(1_772_440_870_123_456).unwrap();
         assert_eq!(
             serde_json::to_string(&instant).unwrap(),
             "\"2026-03-02T08:41:10.123456Z\""

@@ -134,7 +134,7 @@ mod tests {
     fn entry() -> Entry {
         Entry::seal(
             None,
-            Timestamp::from_micros(1),
+            Timestamp::UNIX_EPOCH,
             Actor::Api("ops".to_owned()),
             Event::AccountDeclassified {
                 system: SystemId::tailscale(),

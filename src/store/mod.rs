@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 pub use codec::{CURRENT_FORMAT, CodecError, decode_entry, encode_entry};
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, open_waiting_for_lock};
 
 use crate::entry::Entry;
 use crate::hash::Digest;

@@ -11,6 +11,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{Scan, Store, StoreError, check_follows, codec};
 use crate::entry::Entry;
@@ -50,7 +51,7 @@ impl SledStore {
             path: path.clone(),
             source,
         };
-        let db = sled::Config::new().path(dir).open().map_err(|source| {
+        let db = open_waiting_for_lock(dir).map_err(|source| {
             if is_lock_conflict(&source) {
                 StoreError::Locked { path: path.clone() }
             } else {
@@ -102,6 +103,26 @@ impl SledStore {
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+/// How long an open waits for a lock that is being released.
+const LOCK_RELEASE_WAIT: Duration = Duration::from_secs(1);
+
+/// Opens the sled database itself, retrying while its file lock is held for up to
+/// [`LOCK_RELEASE_WAIT`]. Besides [`SledStore::open`], only tests that tamper with records behind
+/// the store's back use it. A database closed a moment ago in this process can still be locked:
+/// sled's background threads hold the file until their last job ends, shortly after the `Db` is
+/// dropped. A lock held longer than that belongs to a live owner.
+pub fn open_waiting_for_lock(dir: &Path) -> sled::Result<sled::Db> {
+    let deadline = Instant::now() + LOCK_RELEASE_WAIT;
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Err(error) if is_lock_conflict(&error) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
     }
 }
 

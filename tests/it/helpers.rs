@@ -1,0 +1,263 @@
+//! Shared helpers of the integration tests: the binary under test, sample events and ledgers.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tailledger::entry::Entry;
+use tailledger::event::{
+    AccountSnapshot, Actor, Classification, CredentialKind, EmployeeRecord, Event, FieldChange,
+    SyncErrorClass, SystemId,
+};
+use tailledger::hash::Hash256;
+use tailledger::ledger::Ledger;
+use tailledger::time::Timestamp;
+
+/// The `tailledger` binary built for these tests.
+pub fn tailledger() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tailledger"))
+}
+
+/// Runs the binary with `args` and returns what it did.
+pub fn run(args: &[&str]) -> Output {
+    tailledger()
+        .args(args)
+        .output()
+        .expect("the tailledger binary runs")
+}
+
+/// Standard output and error of a finished command, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+pub fn at(text: &str) -> Timestamp {
+    text.parse().expect("test timestamps are valid RFC 3339")
+}
+
+pub fn snapshot(id: &str, login_name: &str, role: &str, status: &str) -> AccountSnapshot {
+    AccountSnapshot {
+        id: id.to_owned(),
+        login_name: login_name.to_owned(),
+        display_name: format!("Display {id}"),
+        role: role.to_owned(),
+        status: status.to_owned(),
+        account_type: "member".to_owned(),
+        created: Some(at("2024-06-03T15:27:05Z")),
+    }
+}
+
+/// One event of every type, with every optional field both set and unset somewhere, and text
+/// that needs escaping. The golden files under `tests/golden/` are these events, sealed.
+pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
+    let tailscale = SystemId::tailscale();
+    let sync = Actor::Sync(tailscale.clone());
+    let text = |value: &str| value.to_owned();
+    vec![
+        (
+            Actor::Config,
+            Event::AccessPolicySet {
+                system: tailscale.clone(),
+                allowed_org_roles: vec![text("Engineer"), text("IT")],
+                privileged_org_roles: vec![text("IT")],
+                offboarding_grace_seconds: 86_400,
+                reason: None,
+            },
+        ),
+        (
+            Actor::Roster,
+            Event::EmployeeOnboarded {
+                employee: EmployeeRecord {
+                    employee_id: text("E-1001"),
+                    email: text("marco.ibanez@acme-corp.example"),
+                    name: Some(text("Marco Ibáñez \"Mac\"\n")),
+                    org_role: text("IT"),
+                    start_date: Some("2024-06-01".parse().expect("a valid date")),
+                },
+            },
+        ),
+        (
+            Actor::Roster,
+            Event::EmployeeUpdated {
+                employee_id: text("E-1001"),
+                name: None,
+                email: None,
+                org_role: Some(FieldChange {
+                    from: text("IT"),
+                    to: text("Engineer"),
+                }),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::CredentialObserved {
+                system: tailscale.clone(),
+                credential_id: text("k5hT2wQx9111CNTRL"),
+                credential_kind: CredentialKind::ApiToken,
+                expires_at: Some(at("2026-12-01T00:00:00Z")),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::UserSeen {
+                system: tailscale.clone(),
+                account: snapshot(
+                    "uH3cZ9rLe611CNTRL",
+                    "marco.ibanez@acme-corp.example",
+                    "it-admin",
+                    "active",
+                ),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::RoleChanged {
+                system: tailscale.clone(),
+                account_id: text("uH3cZ9rLe611CNTRL"),
+                login_name: text("marco.ibanez@acme-corp.example"),
+                from: text("it-admin"),
+                to: text("member"),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::StatusChanged {
+                system: tailscale.clone(),
+                account_id: text("uH3cZ9rLe611CNTRL"),
+                login_name: text("marco.ibanez@acme-corp.example"),
+                from: text("active"),
+                to: text("suspended"),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::SyncAnomaly {
+                system: tailscale.clone(),
+                sync_id: text("sync-0002"),
+                accounts_before: 8,
+                removals_withheld: 6,
+                withheld_account_ids: vec![text("u1"), text("u2")],
+            },
+        ),
+        (
+            sync.clone(),
+            Event::SyncCompleted {
+                system: tailscale.clone(),
+                sync_id: text("sync-0002"),
+                started_at: at("2026-03-02T14:05:33.412907Z"),
+                finished_at: at("2026-03-02T14:05:34Z"),
+                accounts_observed: 3,
+                listing_sha256: Hash256::of(b"listing"),
+                events_appended: 3,
+            },
+        ),
+        (
+            sync.clone(),
+            Event::SyncFailed {
+                system: tailscale.clone(),
+                sync_id: text("sync-0003"),
+                started_at: at("2026-03-02T14:20:00Z"),
+                finished_at: at("2026-03-02T14:20:31Z"),
+                error_class: SyncErrorClass::RateLimited,
+                message: text(
+                    "GET /api/v2/tailnet/-/users answered 429 until the retry budget ran out",
+                ),
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::AccountLinked {
+                system: tailscale.clone(),
+                account_id: text("uW5tYb1Nq811CNTRL"),
+                employee_id: text("E-1001"),
+                reason: text("personal login of Marco"),
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::AccountUnlinked {
+                system: tailscale.clone(),
+                account_id: text("uW5tYb1Nq811CNTRL"),
+                employee_id: text("E-1001"),
+                reason: text("linked by mistake"),
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::AccountClassified {
+                system: tailscale.clone(),
+                account_id: text("uB2nX7cVp311CNTRL"),
+                classification: Classification::Service,
+                owner_employee_id: Some(text("E-1001")),
+                reason: text("CI runner"),
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::AccountDeclassified {
+                system: tailscale.clone(),
+                account_id: text("uB2nX7cVp311CNTRL"),
+                reason: text("runner retired"),
+            },
+        ),
+        (
+            Actor::Roster,
+            Event::EmployeeOffboarded {
+                employee_id: text("E-1001"),
+                effective_at: at("2026-03-01T00:00:00+01:00"),
+                reason: Some(text("end_date 2026-02-28")),
+            },
+        ),
+        (
+            Actor::Webhook(tailscale.clone()),
+            Event::UserRemoved {
+                system: tailscale,
+                account_id: text("uH3cZ9rLe611CNTRL"),
+                login_name: text("marco.ibanez@acme-corp.example"),
+            },
+        ),
+        (
+            Actor::Demo,
+            Event::EmployeeReinstated {
+                employee_id: text("E-1001"),
+                reason: None,
+            },
+        ),
+    ]
+}
+
+/// The golden events sealed into a chain, one minute apart from a fixed instant.
+pub fn golden_chain() -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for (minute, (actor, event)) in every_kind_of_event().into_iter().enumerate() {
+        let recorded_at =
+            at("2026-03-02T14:00:00Z").saturating_add_micros(minute as i64 * 60_000_000);
+        entries.push(Entry::seal(
+            entries.last().map(Entry::digest),
+            recorded_at,
+            actor,
+            event,
+        ));
+    }
+    entries
+}
+
+/// A durable ledger in `dir` holding the golden events, appended in batches of `batch_size`.
+pub fn ledger_with_golden_events(dir: &Path, batch_size: usize) -> Ledger {
+    let ledger = Ledger::open(dir).expect("a fresh ledger opens");
+    let events = every_kind_of_event();
+    for (index, batch) in events.chunks(batch_size).enumerate() {
+        let (actors, events): (Vec<Actor>, Vec<Event>) = batch.iter().cloned().unzip();
+        ledger
+            .append(
+                at("2026-03-02T14:00:00Z").saturating_add_micros(index as i64),
+                actors[0].clone(),
+                events,
+            )
+            .expect("appending to a fresh ledger works");
+    }
+    ledger
+}

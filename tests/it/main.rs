@@ -1,0 +1,8 @@
+//! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
+
+mod crash;
+mod golden;
+mod helpers;
+mod readme;
+mod store_model;
+mod tamper;
