@@ -1,0 +1,82 @@
+//! Durable append throughput, beside its baseline in the same run: a raw `O_APPEND` write plus
+//! `fdatasync` of the same stored bytes. Ratios between the two are what count on a shared machine.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tailledger::entry::Entry;
+use tailledger::event::{AccountSnapshot, Actor, Event, SystemId};
+use tailledger::ledger::Ledger;
+use tailledger::store::encode_entry;
+use tailledger::time::Timestamp;
+
+fn user_seen(index: usize) -> Event {
+    Event::UserSeen {
+        system: SystemId::tailscale(),
+        account: AccountSnapshot {
+            id: format!("uQ7mK2pXw{index:06}CNTRL"),
+            login_name: format!("user.{index}@acme-corp.example"),
+            display_name: format!("User Number {index}"),
+            role: "member".to_owned(),
+            status: "active".to_owned(),
+            account_type: "member".to_owned(),
+            created: Some(Timestamp::UNIX_EPOCH),
+        },
+    }
+}
+
+fn durable_append(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable_append");
+    for batch_size in [1usize, 1000] {
+        let events: Vec<Event> = (0..batch_size).map(user_seen).collect();
+        group.throughput(Throughput::Elements(batch_size as u64));
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let ledger = Ledger::open(dir.path()).expect("a fresh ledger");
+        group.bench_with_input(
+            BenchmarkId::new("ledger", batch_size),
+            &events,
+            |b, events| {
+                b.iter(|| {
+                    ledger
+                        .append(Timestamp::now(), Actor::Demo, events.clone())
+                        .expect("append")
+                })
+            },
+        );
+
+        let mut prev = None;
+        let bytes: Vec<u8> = events
+            .iter()
+            .flat_map(|event| {
+                let entry = Entry::seal(prev, Timestamp::now(), Actor::Demo, event.clone());
+                prev = Some(entry.digest());
+                encode_entry(&entry)
+            })
+            .collect();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("raw.log"))
+            .expect("a raw file");
+        group.bench_with_input(
+            BenchmarkId::new("raw_file_baseline", batch_size),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    file.write_all(bytes).expect("write");
+                    file.sync_data().expect("fdatasync");
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = durable_append
+}
+criterion_main!(benches);
