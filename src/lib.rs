@@ -5,6 +5,7 @@
 //! root of the repository is the map: which module owns what, and which invariants hold.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod cli;
 pub mod demo;
 pub mod entry;
@@ -12,6 +13,8 @@ pub mod event;
 pub mod export;
 pub mod hash;
 pub mod ledger;
+pub mod projection;
 pub mod store;
+pub mod sync;
 pub mod time;
 pub mod verify;

@@ -5,4 +5,5 @@ mod golden;
 mod helpers;
 mod readme;
 mod store_model;
+mod sync_scenarios;
 mod tamper;

@@ -1,0 +1,187 @@
+//! The sync planner: a pure function from (what the ledger knows, a listing, now, options) to
+//! the batch of events that listing means (SPEC §2, §4).
+//!
+//! Per account, in id order: `UserSeen` when it is new, reappears, or its identity attributes
+//! (login name, display name, type) changed; `RoleChanged` when its role differs;
+//! `StatusChanged` when its status moved to another class (never for `active` ↔ `idle`). Then
+//! `UserRemoved` for every present account the listing lacks, unless the removal guard holds them
+//! back as one `SyncAnomaly`. Then `CredentialObserved` when the credential changed, and last the
+//! `SyncCompleted` that closes the batch.
+
+use crate::access::StatusClass;
+use crate::event::{AccountSnapshot, Event, SyncErrorClass, SystemId};
+use crate::projection::{AccountState, CredentialState, SystemState};
+use crate::time::Timestamp;
+
+use super::Listing;
+
+/// How a sync decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncOptions {
+    /// Removals are withheld when they exceed this fraction of the accounts present before the
+    /// sync (and number at least [`SyncOptions::min_guarded_removals`]).
+    pub max_removal_fraction: f64,
+    /// Fewer removals than this are never withheld.
+    pub min_guarded_removals: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            max_removal_fraction: 0.5,
+            min_guarded_removals: 5,
+        }
+    }
+}
+
+/// The sync being planned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncContext {
+    pub system: SystemId,
+    pub sync_id: String,
+    pub started_at: Timestamp,
+}
+
+/// What one successful fetch observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub listing: Listing,
+    /// The credential in use, if its metadata could be read.
+    pub credential: Option<CredentialState>,
+}
+
+/// The batch a successful fetch appends, ending with `SyncCompleted`.
+pub fn plan_sync(
+    state: &SystemState,
+    observation: &Observation,
+    context: &SyncContext,
+    now: Timestamp,
+    options: &SyncOptions,
+) -> Vec<Event> {
+    let system = &context.system;
+    let listing = &observation.listing;
+    let mut events: Vec<Event> = listing
+        .accounts()
+        .flat_map(|listed| account_events(system, state.accounts.get(&listed.id), listed))
+        .collect();
+
+    let removed: Vec<&AccountState> = state
+        .present_accounts()
+        .filter(|known| listing.get(&known.snapshot.id).is_none())
+        .collect();
+    let accounts_before = state.present_accounts().count();
+    if is_suspicious(removed.len(), accounts_before, options) {
+        events.push(Event::SyncAnomaly {
+            system: system.clone(),
+            sync_id: context.sync_id.clone(),
+            accounts_before: accounts_before as u64,
+            removals_withheld: removed.len() as u64,
+            withheld_account_ids: removed.iter().map(|a| a.snapshot.id.clone()).collect(),
+        });
+    } else {
+        events.extend(removed.into_iter().map(|account| Event::UserRemoved {
+            system: system.clone(),
+            account_id: account.snapshot.id.clone(),
+            login_name: account.snapshot.login_name.clone(),
+        }));
+    }
+
+    if let Some(credential) = &observation.credential
+        && state.credential.as_ref() != Some(credential)
+    {
+        events.push(Event::CredentialObserved {
+            system: system.clone(),
+            credential_id: credential.id.clone(),
+            credential_kind: credential.kind,
+            expires_at: credential.expires_at,
+        });
+    }
+
+    let events_appended = events.len() as u64;
+    events.push(Event::SyncCompleted {
+        system: system.clone(),
+        sync_id: context.sync_id.clone(),
+        started_at: context.started_at,
+        finished_at: now,
+        accounts_observed: listing.len() as u64,
+        listing_sha256: listing.sha256(),
+        events_appended,
+    });
+    events
+}
+
+/// The batch a failed sync appends: `SyncFailed` alone, so no account state changes.
+pub fn plan_failure(
+    context: &SyncContext,
+    now: Timestamp,
+    error_class: SyncErrorClass,
+    message: String,
+) -> Vec<Event> {
+    vec![Event::SyncFailed {
+        system: context.system.clone(),
+        sync_id: context.sync_id.clone(),
+        started_at: context.started_at,
+        finished_at: now,
+        error_class,
+        message,
+    }]
+}
+
+/// The events that one listed account means, given what was known of it.
+fn account_events(
+    system: &SystemId,
+    known: Option<&AccountState>,
+    listed: &AccountSnapshot,
+) -> Vec<Event> {
+    let seen = || Event::UserSeen {
+        system: system.clone(),
+        account: listed.clone(),
+    };
+    let Some(known) = known.filter(|known| known.present) else {
+        // New or reappearing: the snapshot carries the role and status it has now.
+        return vec![seen()];
+    };
+    let before = &known.snapshot;
+    let mut events = Vec::new();
+    if before.role != listed.role {
+        events.push(Event::RoleChanged {
+            system: system.clone(),
+            account_id: listed.id.clone(),
+            login_name: listed.login_name.clone(),
+            from: before.role.clone(),
+            to: listed.role.clone(),
+        });
+    }
+    if StatusClass::of(&before.status) != StatusClass::of(&listed.status) {
+        events.push(Event::StatusChanged {
+            system: system.clone(),
+            account_id: listed.id.clone(),
+            login_name: listed.login_name.clone(),
+            from: before.status.clone(),
+            to: listed.status.clone(),
+        });
+    }
+    let identity_changed = before.login_name != listed.login_name
+        || before.display_name != listed.display_name
+        || before.account_type != listed.account_type;
+    if identity_changed {
+        // The snapshot keeps the recorded status when only its class-internal value moved
+        // (active ↔ idle), so that replaying it does not look like a status change.
+        let mut account = listed.clone();
+        if StatusClass::of(&before.status) == StatusClass::of(&listed.status) {
+            account.status = before.status.clone();
+        }
+        events.push(Event::UserSeen {
+            system: system.clone(),
+            account,
+        });
+    }
+    events
+}
+
+/// The removal guard: at least `min_guarded_removals` removals that are also more than
+/// `max_removal_fraction` of the accounts present before the sync.
+fn is_suspicious(removals: usize, accounts_before: usize, options: &SyncOptions) -> bool {
+    removals >= options.min_guarded_removals
+        && removals as f64 > options.max_removal_fraction * accounts_before as f64
+}

@@ -1,0 +1,153 @@
+//! Sync planner scenarios as data: each file under `tests/scenarios/sync/` is a sequence of
+//! listings synced in turn, and the snapshot records the events every sync appended.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tailledger::entry::event_object;
+use tailledger::event::{AccountSnapshot, Actor, CredentialKind, SystemId};
+use tailledger::ledger::Ledger;
+use tailledger::projection::{CredentialState, Projections};
+use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_sync};
+use tailledger::time::Timestamp;
+
+use crate::helpers::at;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    about: String,
+    #[serde(default)]
+    max_removal_fraction: Option<f64>,
+    steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    listing: Vec<ListedUser>,
+    #[serde(default)]
+    credential: Option<Credential>,
+}
+
+/// A user as a scenario lists it; omitted attributes take the most common values.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListedUser {
+    id: String,
+    login: String,
+    name: Option<String>,
+    #[serde(default = "member")]
+    role: String,
+    #[serde(default = "active")]
+    status: String,
+    #[serde(default = "member", rename = "type")]
+    account_type: String,
+}
+
+fn member() -> String {
+    "member".to_owned()
+}
+
+fn active() -> String {
+    "active".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credential {
+    id: String,
+    kind: CredentialKind,
+    expires_at: Option<Timestamp>,
+}
+
+impl ListedUser {
+    fn snapshot(self) -> AccountSnapshot {
+        AccountSnapshot {
+            display_name: self.name.unwrap_or_else(|| self.login.clone()),
+            id: self.id,
+            login_name: self.login,
+            role: self.role,
+            status: self.status,
+            account_type: self.account_type,
+            created: Some(at("2025-01-01T00:00:00Z")),
+        }
+    }
+}
+
+/// Runs the scenario's syncs one after the other, 15 minutes apart, and returns what each
+/// appended.
+fn run_scenario(scenario: Scenario) -> Value {
+    let ledger = Ledger::in_memory();
+    let mut projections = Projections::default();
+    let system = SystemId::tailscale();
+    let mut options = SyncOptions::default();
+    if let Some(fraction) = scenario.max_removal_fraction {
+        options.max_removal_fraction = fraction;
+    }
+    let mut steps = Vec::new();
+    for (index, step) in scenario.steps.into_iter().enumerate() {
+        let started_at =
+            at("2026-03-02T14:00:00Z").saturating_add_micros(index as i64 * 900_000_000);
+        let finished_at = started_at.saturating_add_micros(2_000_000);
+        let context = SyncContext {
+            system: system.clone(),
+            sync_id: format!("sync-{}", index + 1),
+            started_at,
+        };
+        let observation = Observation {
+            listing: Listing::new(step.listing.into_iter().map(ListedUser::snapshot).collect())
+                .expect("scenario listings have unique ids"),
+            credential: step.credential.map(|credential| CredentialState {
+                id: credential.id,
+                kind: credential.kind,
+                expires_at: credential.expires_at,
+            }),
+        };
+        let events = plan_sync(
+            &projections.system(&system),
+            &observation,
+            &context,
+            finished_at,
+            &options,
+        );
+        let entries = ledger
+            .append(finished_at, Actor::Sync(system.clone()), events)
+            .expect("the in-memory ledger appends");
+        entries.iter().for_each(|entry| projections.apply(entry));
+        steps.push(json!({
+            "sync": context.sync_id,
+            "events": entries.iter().map(|entry| event_object(&entry.event)).collect::<Vec<_>>(),
+        }));
+    }
+    json!({ "about": scenario.about, "syncs": steps })
+}
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/sync");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("the scenario directory exists")
+        .map(|entry| entry.expect("the directory lists").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn sync_scenarios_append_the_expected_events() {
+    let files = scenario_files();
+    assert!(files.len() >= 12, "the scenarios are missing: {files:?}");
+    for file in files {
+        let text = fs::read_to_string(&file).expect("the scenario is readable");
+        let scenario: Scenario = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+        let name = file
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("a UTF-8 file name");
+        insta::assert_json_snapshot!(format!("sync_{name}"), run_scenario(scenario));
+    }
+}
