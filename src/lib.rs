@@ -13,5 +13,6 @@ pub mod export;
 pub mod hash;
 pub mod ledger;
 pub mod store;
+pub mod tailscale;
 pub mod time;
 pub mod verify;
