@@ -12,6 +12,7 @@ pub mod event;
 pub mod export;
 pub mod hash;
 pub mod ledger;
+pub mod simulator;
 pub mod store;
 pub mod tailscale;
 pub mod time;
