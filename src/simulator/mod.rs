@@ -57,8 +57,8 @@ struct State {
     api_tokens: HashMap<String, String>,
     /// Configured OAuth clients: client id to secret.
     oauth_clients: HashMap<String, String>,
-    /// Access tokens granted so far, with the instant each stops being accepted.
-    access_tokens: HashMap<String, Instant>,
+    /// Access tokens granted so far, oldest first, with the instant each stops being accepted.
+    access_tokens: Vec<(String, Instant)>,
     token_lifetime: Duration,
     faults: FaultQueue,
     counters: Counters,
@@ -84,7 +84,7 @@ impl SimulatedTailnet {
                 keys: BTreeMap::new(),
                 api_tokens: HashMap::new(),
                 oauth_clients: HashMap::new(),
-                access_tokens: HashMap::new(),
+                access_tokens: Vec::new(),
                 token_lifetime: Duration::from_secs(3600),
                 faults: FaultQueue::default(),
                 counters: Counters::default(),
@@ -190,9 +190,13 @@ impl SimulatedTailnet {
         self.lock().counters
     }
 
-    /// Every access token granted so far, so a test can check none of them leaked.
+    /// Every access token granted so far, oldest first, so a test can check none leaked.
     pub fn granted_access_tokens(&self) -> Vec<String> {
-        self.lock().access_tokens.keys().cloned().collect()
+        self.lock()
+            .access_tokens
+            .iter()
+            .map(|(token, _)| token.clone())
+            .collect()
     }
 
     fn update_user(&self, id: &str, change: impl FnOnce(&mut SimUser)) -> Result<(), UnknownId> {

@@ -194,7 +194,7 @@ async fn grant_token(
     let lifetime = state.token_lifetime;
     state
         .access_tokens
-        .insert(access_token.clone(), Instant::now() + lifetime);
+        .push((access_token.clone(), Instant::now() + lifetime));
     state.counters.token_grants += 1;
     Json(json!({
         "access_token": access_token,
@@ -303,8 +303,8 @@ fn token_is_valid(state: &TailnetState, bearer: &str) -> bool {
     }
     state
         .access_tokens
-        .get(bearer)
-        .is_some_and(|expiry| Instant::now() < *expiry)
+        .iter()
+        .any(|(token, expiry)| token == bearer && Instant::now() < *expiry)
 }
 
 /// An API token works while its key is neither revoked nor expired.
