@@ -68,7 +68,8 @@ struct State {
 #[derive(Clone, Debug)]
 struct SimKey {
     key_type: &'static str,
-    created: Option<Timestamp>,
+    /// When the credential was added to the simulator.
+    created: Timestamp,
     expires: Option<Timestamp>,
     invalid: bool,
 }
@@ -100,7 +101,7 @@ impl SimulatedTailnet {
             key_id.to_owned(),
             SimKey {
                 key_type: "api",
-                created: None,
+                created: Timestamp::now(),
                 expires,
                 invalid: false,
             },
@@ -117,7 +118,7 @@ impl SimulatedTailnet {
             client_id.to_owned(),
             SimKey {
                 key_type: "client",
-                created: None,
+                created: Timestamp::now(),
                 expires: None,
                 invalid: false,
             },

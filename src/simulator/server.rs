@@ -272,7 +272,7 @@ async fn get_key(
         id: &key_id,
         key_type: key.key_type,
         description: "",
-        created: key.created,
+        created: Some(key.created),
         expires: key.expires,
         invalid: key.invalid,
     })

@@ -589,3 +589,33 @@ async fn secrets_never_appear_in_errors_debug_output_or_logs() {
         "echoed secrets must be redacted, not dropped silently"
     );
 }
+
+#[tokio::test]
+async fn another_tailnet_is_not_found_with_the_permission_hint() {
+    let fixture = Fixture::start().await;
+    let config = ClientConfig {
+        tailnet: "T9999CNTRL".to_owned(),
+        ..fixture.config(api_token())
+    };
+    let error = TailscaleClient::new(config)
+        .unwrap()
+        .list_users()
+        .await
+        .unwrap_err();
+    assert_eq!(error.class, SyncErrorClass::NotFound);
+    assert!(
+        error.message.contains("/tailnet/T9999CNTRL/users"),
+        "{error}"
+    );
+    assert!(error.message.contains("users:read"), "{error}");
+}
+
+#[tokio::test]
+async fn a_stopped_simulator_is_unavailable() {
+    let fixture = Fixture::start().await;
+    let client = fixture.client(api_token());
+    client.list_users().await.unwrap();
+    fixture.server.shutdown().await.unwrap();
+    let error = client.list_users().await.unwrap_err();
+    assert_eq!(error.class, SyncErrorClass::Unavailable, "{error}");
+}
