@@ -5,5 +5,7 @@ mod golden;
 mod helpers;
 mod readme;
 mod store_model;
+mod sync_live;
 mod sync_scenarios;
+mod tailscale_client;
 mod tamper;

@@ -1,0 +1,150 @@
+//! [`TailscaleClient`]: the calls the ledger makes to Tailscale's API.
+
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use super::auth::Authenticator;
+use super::config::{ClientConfig, ConfigError, UserTypeFilter};
+use super::error::{FetchError, class_of_status};
+use super::secret::Secret;
+use super::transport::{Transport, decode};
+use super::types::{CredentialInfo, KeyBody, User, UserList};
+use crate::event::CredentialKind;
+
+/// What a 404 on the users list can mean besides a wrong tailnet (reference §1).
+const USERS_NOT_FOUND_HINT: &str = "on the users list a 404 can also mean the credential may not read users (it needs the users:read scope)";
+
+/// A client of Tailscale's API for one tailnet and one credential.
+#[derive(Debug)]
+pub struct TailscaleClient {
+    transport: Transport,
+    auth: Authenticator,
+    base: Url,
+    tailnet: String,
+    user_type: UserTypeFilter,
+}
+
+impl TailscaleClient {
+    /// Builds a client; no request is made until a method is called.
+    pub fn new(config: ClientConfig) -> Result<Self, ConfigError> {
+        let base = parse_base_url(&config.api_base_url)?;
+        if config.tailnet.is_empty() {
+            return Err(ConfigError::EmptyTailnet);
+        }
+        let auth = Authenticator::new(config.credential).ok_or(ConfigError::UnknownKeyId)?;
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .user_agent(concat!("tailledger/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+        Ok(TailscaleClient {
+            transport: Transport::new(http, config.retry, config.request_timeout),
+            auth,
+            base,
+            tailnet: config.tailnet,
+            user_type: config.user_type,
+        })
+    }
+
+    /// The id of the credential's key (for an OAuth client, the client id); not a secret.
+    pub fn credential_id(&self) -> &str {
+        self.auth.key_id()
+    }
+
+    pub fn credential_kind(&self) -> CredentialKind {
+        self.auth.kind()
+    }
+
+    /// Every user of the tailnet that the configured type filter selects.
+    pub async fn list_users(&self) -> Result<Vec<User>, FetchError> {
+        let mut url = self.url(&["tailnet", &self.tailnet, "users"]);
+        url.query_pairs_mut()
+            .append_pair("type", self.user_type.as_query());
+        let list: UserList = self.get(url, Some(USERS_NOT_FOUND_HINT)).await?;
+        Ok(list.users)
+    }
+
+    /// The id, kind and expiry of the credential in use, as Tailscale reports its key.
+    pub async fn credential_info(&self) -> Result<CredentialInfo, FetchError> {
+        let url = self.url(&["tailnet", &self.tailnet, "keys", self.auth.key_id()]);
+        let key: KeyBody = self.get(url, None).await?;
+        Ok(CredentialInfo {
+            id: key.id,
+            kind: self.auth.kind(),
+            expires_at: key.expires,
+            invalid: key.invalid,
+        })
+    }
+
+    /// `{base}/api/v2/` followed by the given path segments, each percent-encoded.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        // `parse_base_url` accepted only http(s) URLs, which always have a path to extend.
+        url.path_segments_mut()
+            .expect("an http(s) URL can have path segments")
+            .pop_if_empty()
+            .extend(["api", "v2"])
+            .extend(segments);
+        url
+    }
+
+    /// GETs `url` with the credential and decodes the JSON answer; every error is scrubbed of
+    /// the configured secret before it leaves the client.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        not_found_hint: Option<&str>,
+    ) -> Result<T, FetchError> {
+        let bearer = self.bearer().await?;
+        let request = match url.query() {
+            Some(query) => format!("GET {}?{query}", url.path()),
+            None => format!("GET {}", url.path()),
+        };
+        let outcome = self
+            .transport
+            .execute(&request, || {
+                self.transport
+                    .http
+                    .get(url.clone())
+                    .bearer_auth(bearer.expose())
+            })
+            .await;
+        let body = match outcome {
+            Ok(body) => body,
+            Err(failed) => {
+                if failed.status() == Some(StatusCode::UNAUTHORIZED) {
+                    self.auth.forget_access_token().await;
+                }
+                let error =
+                    self.transport
+                        .describe(&request, &failed, class_of_status, not_found_hint);
+                return Err(self.scrub(error, &bearer));
+            }
+        };
+        decode(&request, &body).map_err(|error| self.scrub(error, &bearer))
+    }
+
+    async fn bearer(&self) -> Result<Secret, FetchError> {
+        let token_url = self.url(&["oauth", "token"]);
+        self.auth
+            .bearer(&self.transport, token_url)
+            .await
+            .map_err(|error| error.scrubbed([self.auth.configured_secret()]))
+    }
+
+    fn scrub(&self, error: FetchError, bearer: &Secret) -> FetchError {
+        error.scrubbed([self.auth.configured_secret(), bearer.expose()])
+    }
+}
+
+fn parse_base_url(text: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidBaseUrl {
+        url: text.to_owned(),
+        reason,
+    };
+    let url = Url::parse(text).map_err(|error| invalid(error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!("the scheme is `{}`", url.scheme())));
+    }
+    Ok(url)
+}

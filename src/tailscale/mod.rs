@@ -1,0 +1,23 @@
+//! The Tailscale API client: the only code that talks HTTP to Tailscale.
+//!
+//! It lists the tailnet's users and looks up the credential's own key, authenticating with an API
+//! access token or an OAuth client, retrying transient failures within a budget, and reducing
+//! every failure to a [`FetchError`] whose class the ledger records in `SyncFailed`. Secrets are
+//! wrapped in [`Secret`] and never appear in errors, logs or `Debug` output.
+
+mod auth;
+mod client;
+mod config;
+mod error;
+mod retry;
+mod secret;
+mod transport;
+mod types;
+
+pub use auth::Credential;
+pub use client::TailscaleClient;
+pub use config::{ClientConfig, ConfigError, DEFAULT_API_BASE_URL, UserTypeFilter};
+pub use error::FetchError;
+pub use retry::RetryPolicy;
+pub use secret::Secret;
+pub use types::{CredentialInfo, Role, User, UserStatus, UserType};

@@ -1,0 +1,229 @@
+//! One HTTP exchange with Tailscale, retried under the [`RetryPolicy`], reduced to a body or a
+//! [`FetchError`].
+//!
+//! Both the API calls and the OAuth token grant go through here, so they share one definition of
+//! what is transient (429, 5xx, timeouts, connection errors), one backoff, and one way of
+//! describing a failure. Only the caller knows what a final status means for its endpoint (a 401
+//! from the token endpoint is a refused grant), so the final failure is returned as a
+//! [`Failure`] for the caller to turn into a [`FetchError`].
+
+use std::error::Error as _;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::error::FetchError;
+use super::retry::{Backoff, RetryPolicy};
+use crate::event::SyncErrorClass;
+
+/// The longest piece of Tailscale's `message` quoted in an error, in characters.
+const MAX_QUOTED_MESSAGE: usize = 300;
+
+/// The HTTP client and the policy every request is sent with.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub(crate) http: reqwest::Client,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+/// How the last attempt of a request failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The server answered with a non-success status.
+    Status {
+        status: StatusCode,
+        /// Tailscale's `{"message": ...}`, if the body had one.
+        api_message: Option<String>,
+        /// The `Retry-After` delay the server asked for, in whole seconds.
+        retry_after: Option<Duration>,
+    },
+    /// No complete answer arrived within the request timeout.
+    Timeout,
+    /// The connection could not be made or broke off.
+    Network { detail: String },
+}
+
+/// A request that failed for good, with how many attempts were made.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) failure: Failure,
+    pub(crate) attempts: u32,
+}
+
+impl Failed {
+    /// The HTTP status of the last answer, if there was one.
+    pub(crate) fn status(&self) -> Option<StatusCode> {
+        match self.failure {
+            Failure::Status { status, .. } => Some(status),
+            Failure::Timeout | Failure::Network { .. } => None,
+        }
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(http: reqwest::Client, retry: RetryPolicy, timeout: Duration) -> Self {
+        Transport {
+            http,
+            retry,
+            timeout,
+        }
+    }
+
+    /// Sends the request built by `build` until it succeeds, fails for a reason that retrying
+    /// cannot fix, or the retry budget runs out. `request` names it (method and path) in logs.
+    pub(crate) async fn execute(
+        &self,
+        request: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Vec<u8>, Failed> {
+        let mut backoff = Backoff::start(&self.retry);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let failure = match attempt(build()).await {
+                Ok(body) => return Ok(body),
+                Err(failure) => failure,
+            };
+            let retry_after = match &failure {
+                Failure::Status {
+                    status,
+                    retry_after,
+                    ..
+                } if is_transient(*status) => *retry_after,
+                Failure::Status { .. } => return Err(Failed { failure, attempts }),
+                Failure::Timeout | Failure::Network { .. } => None,
+            };
+            let Some(wait) = backoff.next_wait(retry_after) else {
+                tracing::warn!(request, attempts, reason = %failure, "Tailscale request failed; retry budget exhausted");
+                return Err(Failed { failure, attempts });
+            };
+            tracing::warn!(
+                request,
+                attempt = attempts,
+                reason = %failure,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "Tailscale request failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Describes a final failure of `request` as a [`FetchError`]. `class_of` gives the class of
+    /// a final status (it differs between the API and the token endpoint); `hint` is appended to
+    /// the message of a 404.
+    pub(crate) fn describe(
+        &self,
+        request: &str,
+        failed: &Failed,
+        class_of: impl Fn(StatusCode) -> SyncErrorClass,
+        not_found_hint: Option<&str>,
+    ) -> FetchError {
+        let attempts = match failed.attempts {
+            1 => String::new(),
+            n => format!(" (after {n} attempts)"),
+        };
+        match &failed.failure {
+            Failure::Status {
+                status,
+                api_message,
+                ..
+            } => {
+                let said = api_message
+                    .as_deref()
+                    .map(|text| format!(": Tailscale said \"{text}\""))
+                    .unwrap_or_default();
+                let hint = match (*status, not_found_hint) {
+                    (StatusCode::NOT_FOUND, Some(hint)) => format!("; {hint}"),
+                    _ => String::new(),
+                };
+                FetchError::new(
+                    class_of(*status),
+                    format!("{request}: HTTP {status}{said}{hint}{attempts}"),
+                )
+            }
+            Failure::Timeout => FetchError::new(
+                SyncErrorClass::Timeout,
+                format!(
+                    "{request}: no complete answer within the {} ms request timeout{attempts}",
+                    self.timeout.as_millis()
+                ),
+            ),
+            Failure::Network { detail } => FetchError::new(
+                SyncErrorClass::Unavailable,
+                format!("{request}: could not reach Tailscale: {detail}{attempts}"),
+            ),
+        }
+    }
+}
+
+/// Decodes a success body, reporting any mismatch as `malformed`.
+pub(crate) fn decode<T: DeserializeOwned>(request: &str, body: &[u8]) -> Result<T, FetchError> {
+    serde_json::from_slice(body).map_err(|error| FetchError::malformed(request, &error))
+}
+
+fn is_transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// One attempt: send, read the whole body, and sort the outcome.
+async fn attempt(request: RequestBuilder) -> Result<Vec<u8>, Failure> {
+    let response = request.send().await.map_err(Failure::from_reqwest)?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.bytes().await.map_err(Failure::from_reqwest)?;
+    if status.is_success() {
+        return Ok(body.to_vec());
+    }
+    Err(Failure::Status {
+        status,
+        api_message: api_message(&body),
+        retry_after,
+    })
+}
+
+/// Tailscale's error text from a `{"message": "..."}` body, shortened for quoting.
+fn api_message(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: String,
+    }
+    let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
+    Some(parsed.message.chars().take(MAX_QUOTED_MESSAGE).collect())
+}
+
+impl Failure {
+    fn from_reqwest(error: reqwest::Error) -> Self {
+        if error.is_timeout() {
+            return Failure::Timeout;
+        }
+        // The URL is left out (the caller names the request), and the source chain is kept
+        // because it holds the actual reason, such as "Connection refused".
+        let error = error.without_url();
+        let mut detail = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Failure::Network { detail }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Status { status, .. } => write!(f, "HTTP {status}"),
+            Failure::Timeout => f.write_str("timeout"),
+            Failure::Network { detail } => f.write_str(detail),
+        }
+    }
+}
