@@ -103,8 +103,12 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn demo(data_dir: Option<PathBuf>, no_serve: bool) -> Result<ExitCode, String> {
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|error| format!("could not start the async runtime: {error}"))?;
     let mut stdout = std::io::stdout().lock();
-    crate::demo::run(data_dir.as_deref(), &mut stdout).map_err(|error| error.to_string())?;
+    runtime
+        .block_on(crate::demo::run(data_dir.as_deref(), &mut stdout))
+        .map_err(|error| error.to_string())?;
     if !no_serve {
         // Serving the demo ledger over gRPC comes with the API; until then the demo ends here.
         let _ = writeln!(

@@ -175,6 +175,27 @@ pub enum SyncErrorClass {
     Malformed,
 }
 
+impl SyncErrorClass {
+    /// The class as the spec and the canonical JSON spell it, e.g. `rate_limited`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncErrorClass::Auth => "auth",
+            SyncErrorClass::Permission => "permission",
+            SyncErrorClass::NotFound => "not_found",
+            SyncErrorClass::RateLimited => "rate_limited",
+            SyncErrorClass::Unavailable => "unavailable",
+            SyncErrorClass::Timeout => "timeout",
+            SyncErrorClass::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for SyncErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The kind of credential a system integration uses.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -353,6 +374,22 @@ mod tests {
         ] {
             let actor: Actor = text.parse().unwrap();
             assert_eq!(actor.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn error_class_text_matches_its_serialised_form() {
+        for class in [
+            SyncErrorClass::Auth,
+            SyncErrorClass::Permission,
+            SyncErrorClass::NotFound,
+            SyncErrorClass::RateLimited,
+            SyncErrorClass::Unavailable,
+            SyncErrorClass::Timeout,
+            SyncErrorClass::Malformed,
+        ] {
+            let json = serde_json::to_string(&class).unwrap();
+            assert_eq!(json, format!("\"{class}\""));
         }
     }
 

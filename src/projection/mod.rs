@@ -5,10 +5,12 @@
 //! replaying the ledger from seq 1.
 
 mod accounts;
+mod projected;
 
 use std::collections::BTreeMap;
 
 pub use accounts::{AccountState, CredentialState, SystemState};
+pub use projected::ProjectedLedger;
 
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};

@@ -6,6 +6,8 @@
 
 mod listing;
 mod plan;
+mod run;
 
 pub use listing::{Listing, ListingError};
 pub use plan::{Observation, SyncContext, SyncOptions, plan_failure, plan_sync};
+pub use run::{SyncOutcome, SyncReport, Syncer};

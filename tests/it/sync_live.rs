@@ -1,0 +1,326 @@
+//! The sync orchestrator against the simulated Tailscale API over loopback HTTP, with a real
+//! sled ledger: both credential kinds, every fault class, `Retry-After`, the removal guard, and
+//! that no secret reaches the ledger or the logs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tailledger::event::{Event, SyncErrorClass, SystemId};
+use tailledger::ledger::Ledger;
+use tailledger::projection::ProjectedLedger;
+use tailledger::simulator::{Endpoint, Fault, SimUser};
+use tailledger::sync::{SyncOptions, SyncOutcome, SyncReport, Syncer};
+use tailledger::tailscale::{ClientConfig, Credential, RetryPolicy, TailscaleClient};
+use tailledger::time::SystemClock;
+
+use tracing::instrument::WithSubscriber;
+
+use crate::helpers::{
+    ALWAYS, API_KEY_ID, API_TOKEN, CLIENT_SECRET, Fixture, LogCapture, api_token, oauth_client,
+    token_expiry,
+};
+
+/// Retries and timeouts short enough for tests.
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        budget: Duration::from_millis(400),
+    }
+}
+
+/// A syncer over a fresh sled ledger in `dir`, and that ledger.
+fn syncer_with(
+    fixture: &Fixture,
+    credential: Credential,
+    dir: &std::path::Path,
+    retry: RetryPolicy,
+) -> (Syncer, Arc<ProjectedLedger>) {
+    let config = ClientConfig {
+        request_timeout: Duration::from_millis(500),
+        retry,
+        ..fixture.config(credential)
+    };
+    let books = Arc::new(ProjectedLedger::new(Ledger::open(dir).unwrap()).unwrap());
+    let syncer = Syncer::new(
+        SystemId::tailscale(),
+        TailscaleClient::new(config).unwrap(),
+        books.clone(),
+        Arc::new(SystemClock),
+        SyncOptions::default(),
+    );
+    (syncer, books)
+}
+
+fn syncer(fixture: &Fixture, credential: Credential, dir: &std::path::Path) -> Syncer {
+    syncer_with(fixture, credential, dir, quick_retries()).0
+}
+
+fn types(report: &SyncReport) -> Vec<&'static str> {
+    report
+        .entries
+        .iter()
+        .map(|entry| entry.event.type_name())
+        .collect()
+}
+
+#[tokio::test]
+async fn oauth_token_is_granted_once_and_reused_across_syncs() {
+    let fixture = Fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = syncer(&fixture, oauth_client(), dir.path());
+
+    let first = syncer.sync_now().await.unwrap();
+    assert_eq!(
+        types(&first),
+        [
+            "UserSeen",
+            "UserSeen",
+            "UserSeen",
+            "CredentialObserved",
+            "SyncCompleted"
+        ]
+    );
+    fixture.tailnet.set_role("u2", "admin").unwrap();
+    let second = syncer.sync_now().await.unwrap();
+    assert_eq!(types(&second), ["RoleChanged", "SyncCompleted"]);
+    let third = syncer.sync_now().await.unwrap();
+    assert_eq!(types(&third), ["SyncCompleted"]);
+
+    assert_eq!(
+        fixture.tailnet.counters().token_grants,
+        1,
+        "the access token is cached, not fetched per request"
+    );
+    assert_eq!(first.sync_id, "tailscale-000001");
+    assert_eq!(third.sync_id, "tailscale-000003");
+}
+
+#[tokio::test]
+async fn api_token_sync_records_the_credential_and_its_expiry() {
+    let fixture = Fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = syncer(&fixture, api_token(), dir.path())
+        .sync_now()
+        .await
+        .unwrap();
+    let credential = report.entries.iter().find_map(|entry| match &entry.event {
+        Event::CredentialObserved {
+            credential_id,
+            expires_at,
+            ..
+        } => Some((credential_id.clone(), *expires_at)),
+        _ => None,
+    });
+    assert_eq!(
+        credential,
+        Some((API_KEY_ID.to_owned(), Some(token_expiry())))
+    );
+}
+
+/// Each fault, armed on the users list until the retry budget is spent, and the class it must
+/// be recorded with.
+fn fault_classes() -> Vec<(&'static str, Fault, SyncErrorClass)> {
+    let status = |status: u16| Fault::Status {
+        status,
+        message: format!("simulated {status}"),
+    };
+    vec![
+        ("401", status(401), SyncErrorClass::Auth),
+        ("403", status(403), SyncErrorClass::Permission),
+        ("404", status(404), SyncErrorClass::NotFound),
+        (
+            "429",
+            Fault::RateLimited {
+                retry_after_secs: None,
+            },
+            SyncErrorClass::RateLimited,
+        ),
+        ("500", status(500), SyncErrorClass::Unavailable),
+        ("503", status(503), SyncErrorClass::Unavailable),
+        (
+            "slow",
+            Fault::Delay(Duration::from_secs(2)),
+            SyncErrorClass::Timeout,
+        ),
+        ("truncated", Fault::TruncatedBody, SyncErrorClass::Malformed),
+        ("not JSON", Fault::invalid_json(), SyncErrorClass::Malformed),
+        (
+            "wrong shape",
+            Fault::Body("{\"people\":[]}".to_owned()),
+            SyncErrorClass::Malformed,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_fault_class_ends_in_sync_failed_and_changes_no_account() {
+    for (name, fault, class) in fault_classes() {
+        let fixture = Fixture::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let syncer = syncer(&fixture, api_token(), dir.path());
+        syncer.sync_now().await.unwrap();
+
+        fixture.tailnet.remove_user("u2").unwrap();
+        fixture
+            .tailnet
+            .upsert_user(SimUser::member("u4", "sam@acme.example", "Sam Okafor"));
+        fixture.tailnet.inject_on(Endpoint::Users, fault, ALWAYS);
+        let failed = syncer.sync_now().await.unwrap();
+        assert_eq!(types(&failed), ["SyncFailed"], "{name}");
+        match &failed.outcome {
+            SyncOutcome::Failed {
+                error_class,
+                message,
+            } => {
+                assert_eq!(*error_class, class, "{name}: {message}");
+                assert!(!message.is_empty(), "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+
+        fixture.tailnet.clear_faults();
+        let recovered = syncer.sync_now().await.unwrap();
+        assert_eq!(
+            types(&recovered),
+            ["UserSeen", "UserRemoved", "SyncCompleted"],
+            "{name}: the next sync recovers"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_with_retry_after_is_waited_out_and_the_sync_succeeds() {
+    let fixture = Fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The budget must allow the one-second wait the server asks for.
+    let retry = RetryPolicy {
+        budget: Duration::from_secs(5),
+        ..quick_retries()
+    };
+    let (syncer, _) = syncer_with(&fixture, api_token(), dir.path(), retry);
+    fixture.tailnet.inject_on(
+        Endpoint::Users,
+        Fault::RateLimited {
+            retry_after_secs: Some(1),
+        },
+        1,
+    );
+    let started = std::time::Instant::now();
+    let report = syncer.sync_now().await.unwrap();
+    assert!(
+        matches!(
+            report.outcome,
+            SyncOutcome::Completed {
+                accounts_observed: 3,
+                ..
+            }
+        ),
+        "{report:?}"
+    );
+    assert_eq!(fixture.tailnet.counters().users_requests, 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_listing_is_held_as_an_anomaly() {
+    let fixture = Fixture::start().await;
+    for index in 4..=8 {
+        fixture.tailnet.upsert_user(SimUser::member(
+            &format!("u{index}"),
+            &format!("user{index}@acme.example"),
+            "User",
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = syncer(&fixture, api_token(), dir.path());
+    syncer.sync_now().await.unwrap();
+
+    fixture
+        .tailnet
+        .inject_on(Endpoint::Users, Fault::empty_users(), 1);
+    let report = syncer.sync_now().await.unwrap();
+    assert_eq!(types(&report), ["SyncAnomaly", "SyncCompleted"]);
+    assert!(matches!(
+        report.outcome,
+        SyncOutcome::Completed { anomaly: true, .. }
+    ));
+    match &report.entries[0].event {
+        Event::SyncAnomaly {
+            accounts_before,
+            removals_withheld,
+            ..
+        } => {
+            assert_eq!((*accounts_before, *removals_withheld), (8, 8));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Runs successful and failing syncs with both credential kinds, each on its own ledger, and
+/// returns the exports of those ledgers.
+async fn syncs_with_failures(fixture: &Fixture) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exports = Vec::new();
+    let credentials = [(api_token(), API_TOKEN), (oauth_client(), CLIENT_SECRET)];
+    for (index, (credential, own_secret)) in credentials.into_iter().enumerate() {
+        let dir = dir.path().join(index.to_string());
+        let (syncer, books) = syncer_with(fixture, credential, &dir, quick_retries());
+        syncer.sync_now().await.unwrap();
+        // Tailscale quoting the credential back must not carry it into the ledger.
+        let echoing = Fault::Status {
+            status: 401,
+            message: format!("bad credential {own_secret}"),
+        };
+        fixture.tailnet.inject(echoing, 1);
+        syncer.sync_now().await.unwrap();
+        let down = Fault::Status {
+            status: 500,
+            message: "down".to_owned(),
+        };
+        fixture.tailnet.inject_on(Endpoint::Users, down, ALWAYS);
+        syncer.sync_now().await.unwrap();
+        fixture.tailnet.clear_faults();
+        let mut export = Vec::new();
+        tailledger::export::write_export(books.ledger().store(), &mut export, &dir).unwrap();
+        exports.push(String::from_utf8(export).unwrap());
+    }
+    exports
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_ledger_or_the_logs() {
+    let fixture = Fixture::start().await;
+    let logs = LogCapture::default();
+    let exports = syncs_with_failures(&fixture)
+        .with_subscriber(logs.subscriber())
+        .await;
+
+    let logs = logs.text();
+    assert!(
+        logs.contains("sync failed"),
+        "the capture must see the sync's logs: {logs}"
+    );
+    let mut secrets = vec![API_TOKEN.to_owned(), CLIENT_SECRET.to_owned()];
+    secrets.extend(fixture.tailnet.granted_access_tokens());
+    assert!(secrets.len() >= 3, "the OAuth client must have been used");
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret is in the logs:\n{logs}"
+        );
+        for export in &exports {
+            assert!(
+                !export.contains(secret.as_str()),
+                "a secret is in the ledger:\n{export}"
+            );
+        }
+    }
+    assert!(
+        exports.iter().all(|export| export.contains("SyncFailed")),
+        "the failures were recorded"
+    );
+}
