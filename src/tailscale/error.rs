@@ -84,30 +84,17 @@ mod tests {
 
     #[test]
     fn statuses_map_to_classes() {
-        assert_eq!(
-            class_of_status(StatusCode::UNAUTHORIZED),
-            SyncErrorClass::Auth
-        );
-        assert_eq!(
-            class_of_status(StatusCode::FORBIDDEN),
-            SyncErrorClass::Permission
-        );
-        assert_eq!(
-            class_of_status(StatusCode::NOT_FOUND),
-            SyncErrorClass::NotFound
-        );
-        assert_eq!(
-            class_of_status(StatusCode::TOO_MANY_REQUESTS),
-            SyncErrorClass::RateLimited
-        );
-        assert_eq!(
-            class_of_status(StatusCode::BAD_GATEWAY),
-            SyncErrorClass::Unavailable
-        );
-        assert_eq!(
-            class_of_status(StatusCode::CONFLICT),
-            SyncErrorClass::Malformed
-        );
+        let expected = [
+            (StatusCode::UNAUTHORIZED, SyncErrorClass::Auth),
+            (StatusCode::FORBIDDEN, SyncErrorClass::Permission),
+            (StatusCode::NOT_FOUND, SyncErrorClass::NotFound),
+            (StatusCode::TOO_MANY_REQUESTS, SyncErrorClass::RateLimited),
+            (StatusCode::BAD_GATEWAY, SyncErrorClass::Unavailable),
+            (StatusCode::CONFLICT, SyncErrorClass::Malformed),
+        ];
+        for (status, class) in expected {
+            assert_eq!(class_of_status(status), class, "{status}");
+        }
     }
 
     #[test]

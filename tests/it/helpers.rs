@@ -14,7 +14,9 @@ use tailledger::event::{
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
 use tailledger::simulator::{SimUser, SimulatedTailnet, SimulatorHandle};
-use tailledger::tailscale::{ClientConfig, Credential, RetryPolicy, TailscaleClient};
+use tailledger::tailscale::{
+    ClientConfig, Credential, FetchError, RetryPolicy, TailscaleClient, User,
+};
 use tailledger::time::Timestamp;
 use tokio::net::TcpListener;
 
@@ -373,4 +375,12 @@ impl Fixture {
     pub fn client(&self, credential: Credential) -> TailscaleClient {
         TailscaleClient::new(self.config(credential)).unwrap()
     }
+}
+
+/// Lists users once with a client built from `config`.
+pub async fn list_users_with(config: ClientConfig) -> Result<Vec<User>, FetchError> {
+    TailscaleClient::new(config)
+        .expect("test configurations are valid")
+        .list_users()
+        .await
 }

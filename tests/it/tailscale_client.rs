@@ -14,7 +14,7 @@ use tracing::instrument::WithSubscriber;
 
 use crate::helpers::{
     ALWAYS, API_KEY_ID, API_TOKEN, CLIENT_ID, CLIENT_SECRET, Fixture, LogCapture, api_token,
-    oauth_client, token_expiry,
+    list_users_with, oauth_client, token_expiry,
 };
 
 #[tokio::test]
@@ -47,11 +47,7 @@ async fn member_filter_leaves_shared_users_out() {
         user_type: UserTypeFilter::Member,
         ..fixture.config(api_token())
     };
-    let users = TailscaleClient::new(config)
-        .unwrap()
-        .list_users()
-        .await
-        .unwrap();
+    let users = list_users_with(config).await.unwrap();
     let ids: Vec<&str> = users.iter().map(|user| user.id.as_str()).collect();
     assert_eq!(ids, ["u1", "u2"]);
 }
@@ -262,11 +258,7 @@ async fn slow_answers_end_in_timeout_after_retries() {
         request_timeout: Duration::from_millis(50),
         ..fixture.config(api_token())
     };
-    let error = TailscaleClient::new(config)
-        .unwrap()
-        .list_users()
-        .await
-        .unwrap_err();
+    let error = list_users_with(config).await.unwrap_err();
     assert_eq!(error.class, SyncErrorClass::Timeout, "{error}");
     assert!(error.message.contains("50 ms"), "{error}");
     assert!(fixture.tailnet.counters().users_requests >= 2);
@@ -286,11 +278,7 @@ async fn unreachable_server_is_unavailable() {
         },
         ..ClientConfig::new(api_token())
     };
-    let error = TailscaleClient::new(config)
-        .unwrap()
-        .list_users()
-        .await
-        .unwrap_err();
+    let error = list_users_with(config).await.unwrap_err();
     assert_eq!(error.class, SyncErrorClass::Unavailable, "{error}");
     assert!(error.message.contains("could not reach"), "{error}");
 }
@@ -499,11 +487,7 @@ async fn another_tailnet_is_not_found_with_the_permission_hint() {
         tailnet: "T9999CNTRL".to_owned(),
         ..fixture.config(api_token())
     };
-    let error = TailscaleClient::new(config)
-        .unwrap()
-        .list_users()
-        .await
-        .unwrap_err();
+    let error = list_users_with(config).await.unwrap_err();
     assert_eq!(error.class, SyncErrorClass::NotFound);
     assert!(
         error.message.contains("/tailnet/T9999CNTRL/users"),
