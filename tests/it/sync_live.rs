@@ -324,3 +324,38 @@ async fn no_secret_reaches_the_ledger_or_the_logs() {
         "the failures were recorded"
     );
 }
+
+#[tokio::test]
+async fn concurrent_sync_requests_run_one_after_the_other() {
+    let fixture = Fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (syncer, books) = syncer_with(&fixture, api_token(), dir.path(), quick_retries());
+    // Each listing is slowed down, so the second request arrives while the first is running.
+    fixture
+        .tailnet
+        .inject_on(Endpoint::Users, Fault::Delay(Duration::from_millis(100)), 2);
+    let (first, second) = tokio::join!(syncer.sync_now(), syncer.sync_now());
+    let mut ids = [first.unwrap().sync_id, second.unwrap().sync_id];
+    ids.sort();
+    assert_eq!(ids, ["tailscale-000001", "tailscale-000002"]);
+    let kinds: Vec<&str> = books
+        .ledger()
+        .store()
+        .read(1, 100)
+        .unwrap()
+        .iter()
+        .map(|entry| entry.event.type_name())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "UserSeen",
+            "UserSeen",
+            "UserSeen",
+            "CredentialObserved",
+            "SyncCompleted",
+            "SyncCompleted"
+        ],
+        "the second sync planned against the first one's result"
+    );
+}
