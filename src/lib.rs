@@ -14,6 +14,7 @@ pub mod export;
 pub mod hash;
 pub mod ledger;
 pub mod projection;
+pub mod roster;
 pub mod simulator;
 pub mod store;
 pub mod sync;
