@@ -147,6 +147,20 @@ impl RowChecker {
             }
         };
 
+        let start_text = value(Column::StartDate);
+        let start_date = if start_text.is_empty() {
+            None
+        } else {
+            let start_date = parse_date(start_text);
+            if start_date.is_none() {
+                problem(
+                    Column::StartDate,
+                    format!("`{start_text}` is not a date (YYYY-MM-DD)"),
+                );
+            }
+            start_date
+        };
+
         let end_text = value(Column::EndDate);
         let end = if end_text.is_empty() {
             None
@@ -163,20 +177,6 @@ impl RowChecker {
                 ),
             );
         }
-
-        let start_text = value(Column::StartDate);
-        let start_date = if start_text.is_empty() {
-            None
-        } else {
-            let start_date = parse_date(start_text);
-            if start_date.is_none() {
-                problem(
-                    Column::StartDate,
-                    format!("`{start_text}` is not a date (YYYY-MM-DD)"),
-                );
-            }
-            start_date
-        };
 
         if problems.len() > problems_before {
             return None;

@@ -4,6 +4,7 @@ mod crash;
 mod golden;
 mod helpers;
 mod readme;
+mod roster_parse;
 mod store_model;
 mod sync_live;
 mod sync_scenarios;
