@@ -117,7 +117,7 @@ impl Columns {
         self.names.len()
     }
 
-    /// The name of the header cell at `position`, as written.
+    /// The name of the header cell at `position` (below [`Columns::width`]), as written.
     pub(super) fn name_at(&self, position: usize) -> &str {
         &self.names[position]
     }

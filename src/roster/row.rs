@@ -38,7 +38,8 @@ impl RowChecker {
 
     /// Checks the row found at `line`: returns it normalised when it has no problem, and
     /// otherwise adds its problems. A row whose fields are all empty is skipped, without a
-    /// problem.
+    /// problem; a row with the wrong number of fields gets only that problem, since its fields
+    /// cannot be matched to columns.
     pub(super) fn check(
         &mut self,
         record: &ByteRecord,
@@ -63,6 +64,7 @@ impl RowChecker {
         }
         let fields = decode(record, line, columns, problems)?;
         let problems_before = problems.len();
+        // The row has as many fields as the header, so every column position is within it.
         let value = |column: Column| {
             columns
                 .position(column)
