@@ -4,6 +4,10 @@
 //! hashes), has the store write them atomically and durably, and only then tells anyone: the
 //! caller gets the entries back, and subscribers see the new head on a watch channel. Appends are
 //! serialised by a mutex, so there is exactly one writer per ledger.
+//!
+//! `recorded_at` never decreases along the seq: a batch stamped earlier than the entry before it
+//! (a clock stepped back) is recorded at that entry's time instead. The entries recorded at or
+//! before any instant are therefore a prefix of the ledger, which point-in-time reads rely on.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -16,11 +20,18 @@ use crate::hash::Digest;
 use crate::store::{MemoryStore, Scan, SledStore, Store, StoreError};
 use crate::time::Timestamp;
 
+/// The last entry's digest and recording time.
+#[derive(Clone, Copy)]
+struct Head {
+    digest: Option<Digest>,
+    recorded_at: Timestamp,
+}
+
 /// An append-only, hash-chained event log.
 pub struct Ledger {
     store: Box<dyn Store>,
     /// The head as of the last durable append; the mutex is also the writer lock.
-    head: Mutex<Option<Digest>>,
+    head: Mutex<Head>,
     appended: watch::Sender<Option<Digest>>,
 }
 
@@ -43,21 +54,30 @@ impl Ledger {
 
     /// A ledger over any store.
     pub fn with_store(store: Box<dyn Store>) -> Result<Self, StoreError> {
-        let head = store.head()?;
+        let digest = store.head()?;
+        // An unreadable last entry is for verification to report; it must not stop the ledger
+        // from opening, so the floor for new timestamps falls back to the earliest instant.
+        let recorded_at = digest
+            .and_then(|head| store.get(head.seq).ok().flatten())
+            .map_or(Timestamp::MIN, |entry| entry.recorded_at);
         Ok(Ledger {
             store,
-            head: Mutex::new(head),
-            appended: watch::Sender::new(head),
+            head: Mutex::new(Head {
+                digest,
+                recorded_at,
+            }),
+            appended: watch::Sender::new(digest),
         })
     }
 
     /// The head digest, or `None` while the ledger is empty.
     pub fn head(&self) -> Option<Digest> {
-        *self.lock_head()
+        self.lock_head().digest
     }
 
-    /// Seals `events` as one batch recorded at `recorded_at` by `actor`, writes it atomically and
-    /// durably, and returns the entries. An empty batch appends nothing.
+    /// Seals `events` as one batch recorded at `recorded_at` (or at the previous entry's time, if
+    /// that is later) by `actor`, writes it atomically and durably, and returns the entries. An
+    /// empty batch appends nothing.
     pub fn append(
         &self,
         recorded_at: Timestamp,
@@ -65,17 +85,21 @@ impl Ledger {
         events: Vec<Event>,
     ) -> Result<Vec<Entry>, StoreError> {
         let mut head = self.lock_head();
+        let recorded_at = recorded_at.max(head.recorded_at);
         let mut entries: Vec<Entry> = Vec::with_capacity(events.len());
         for event in events {
-            let prev = entries.last().map(Entry::digest).or(*head);
+            let prev = entries.last().map(Entry::digest).or(head.digest);
             entries.push(Entry::seal(prev, recorded_at, actor.clone(), event));
         }
         let Some(last) = entries.last() else {
             return Ok(entries);
         };
         self.store.append(&entries)?;
-        *head = Some(last.digest());
-        self.appended.send_replace(*head);
+        *head = Head {
+            digest: Some(last.digest()),
+            recorded_at,
+        };
+        self.appended.send_replace(head.digest);
         Ok(entries)
     }
 
@@ -94,7 +118,7 @@ impl Ledger {
         self.store.scan(from)
     }
 
-    fn lock_head(&self) -> MutexGuard<'_, Option<Digest>> {
+    fn lock_head(&self) -> MutexGuard<'_, Head> {
         // The guarded value is only replaced after a successful append, in one assignment, so
         // a panic elsewhere while holding the lock cannot leave it half-updated.
         self.head
@@ -135,6 +159,21 @@ mod tests {
         assert_eq!(ledger.head(), Some(second[1].digest()));
         assert!(heads.has_changed().unwrap());
         assert_eq!(*heads.borrow_and_update(), Some(second[1].digest()));
+    }
+
+    #[test]
+    fn recorded_at_never_goes_back() {
+        let ledger = Ledger::in_memory();
+        let later = Timestamp::UNIX_EPOCH.saturating_add_micros(10);
+        ledger
+            .append(later, Actor::Demo, vec![declassified("a")])
+            .unwrap();
+        let entries = ledger
+            .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("b")])
+            .unwrap();
+        assert_eq!(entries[0].recorded_at, later);
+        let reopened = Ledger::with_store(Box::new(MemoryStore::new())).unwrap();
+        assert_eq!(reopened.lock_head().recorded_at, Timestamp::MIN);
     }
 
     #[test]

@@ -6,15 +6,21 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod checks;
 pub mod cli;
+pub mod commands;
 pub mod demo;
 pub mod entry;
 pub mod event;
 pub mod export;
 pub mod hash;
+pub mod identity;
 pub mod ledger;
 pub mod projection;
+pub mod render;
+pub mod report;
 pub mod roster;
+pub mod service;
 pub mod simulator;
 pub mod store;
 pub mod sync;

@@ -1,13 +1,47 @@
-//! The accounts of one system, its credential, and its sync count, as the events describe them.
+//! The state of one audited system: its accounts, the admins' statements about them (manual
+//! links, classifications), its access policy, its credential, and the health of its syncs.
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::entry::Entry;
-use crate::event::{AccountSnapshot, CredentialKind, Event};
+use crate::event::{AccountSnapshot, Classification, CredentialKind, Event, SyncErrorClass};
 use crate::time::Timestamp;
 
+/// When and by which entry something was recorded: the evidence behind a piece of state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub at: Timestamp,
+    pub seq: u64,
+}
+
+impl Mark {
+    pub fn of(entry: &Entry) -> Self {
+        Mark {
+            at: entry.recorded_at,
+            seq: entry.seq,
+        }
+    }
+}
+
+/// A change in whether an account could have access: it appeared, disappeared, or its status
+/// moved to another class. Kept per account so that access at any observation can be told
+/// afterwards, whichever way `suspended_is_removed` is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessChange {
+    /// The entry that recorded the change; it belongs to the sync that first observed it.
+    pub mark: Mark,
+    /// Whether the account was in the listing after the change.
+    pub present: bool,
+    /// The raw status after the change.
+    pub status: String,
+    /// The last successful sync before the one that observed the change.
+    pub previous_sync: Option<Mark>,
+}
+
 /// One account as last observed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountState {
     /// The latest attributes; role and status follow `RoleChanged` and `StatusChanged`.
     pub snapshot: AccountSnapshot,
@@ -17,24 +51,80 @@ pub struct AccountState {
     pub first_seen: Timestamp,
     /// When the ledger recorded the account's latest removal, while it is absent.
     pub removed_at: Option<Timestamp>,
+    /// The entry that made the account present, the last time it became present.
+    pub present_since: Mark,
+    /// The entry that set the current role.
+    pub role_since: Mark,
+    /// The latest entry about this account.
+    pub last_change: Mark,
+    /// Every change of access, oldest first.
+    pub access_changes: Vec<AccessChange>,
+}
+
+/// A link an admin set by hand from an account to an employee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualLink {
+    pub employee_id: String,
+    pub reason: String,
+    pub since: Mark,
+}
+
+/// An admin's statement that an account is not a person on the roster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassificationState {
+    pub classification: Classification,
+    pub owner_employee_id: Option<String>,
+    pub reason: String,
+    pub since: Mark,
+}
+
+/// A system's access policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    pub allowed_org_roles: Vec<String>,
+    pub privileged_org_roles: Vec<String>,
+    pub offboarding_grace_seconds: u64,
+    pub since: Mark,
 }
 
 /// The credential a system integration was last seen using.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialState {
     pub id: String,
     pub kind: CredentialKind,
     pub expires_at: Option<Timestamp>,
 }
 
+/// A failed sync.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedSync {
+    pub mark: Mark,
+    pub error_class: SyncErrorClass,
+    pub message: String,
+}
+
 /// What the ledger knows about one system.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemState {
     /// Every account ever seen, by the system's own id, including removed ones.
     pub accounts: BTreeMap<String, AccountState>,
+    /// Manual links, by account id.
+    pub links: BTreeMap<String, ManualLink>,
+    /// Classifications, by account id.
+    pub classifications: BTreeMap<String, ClassificationState>,
+    /// When the latest manual link or classification of an account was withdrawn, by account id.
+    pub identity_withdrawn: BTreeMap<String, Mark>,
+    pub policy: Option<PolicyState>,
     pub credential: Option<CredentialState>,
+    /// The entry that recorded the current credential.
+    pub credential_since: Option<Mark>,
     /// How many syncs have finished, successfully or not.
     pub syncs_finished: u64,
+    pub last_completed_sync: Option<Mark>,
+    /// The latest sync, if it failed.
+    pub last_failed_sync: Option<FailedSync>,
+    /// The first entry about this system.
+    pub first_recorded: Option<Mark>,
 }
 
 impl SystemState {
@@ -44,37 +134,86 @@ impl SystemState {
     }
 
     pub(super) fn apply(&mut self, entry: &Entry) {
+        let mark = Mark::of(entry);
+        self.first_recorded.get_or_insert(mark);
         match &entry.event {
-            Event::UserSeen { account, .. } => {
-                let first_seen = self
-                    .accounts
-                    .get(&account.id)
-                    .map_or(entry.recorded_at, |known| known.first_seen);
-                self.accounts.insert(
-                    account.id.clone(),
-                    AccountState {
-                        snapshot: account.clone(),
-                        present: true,
-                        first_seen,
-                        removed_at: None,
-                    },
-                );
-            }
+            Event::UserSeen { account, .. } => self.seen(account, mark),
             Event::UserRemoved { account_id, .. } => {
-                if let Some(account) = self.accounts.get_mut(account_id) {
-                    account.present = false;
-                    account.removed_at = Some(entry.recorded_at);
+                let previous_sync = self.last_completed_sync;
+                if let Some(known) = self.accounts.get_mut(account_id) {
+                    known.present = false;
+                    known.removed_at = Some(mark.at);
+                    known.last_change = mark;
+                    known.record_access_change(mark, previous_sync);
                 }
             }
             Event::RoleChanged { account_id, to, .. } => {
-                if let Some(account) = self.accounts.get_mut(account_id) {
-                    account.snapshot.role = to.clone();
+                if let Some(known) = self.accounts.get_mut(account_id) {
+                    known.snapshot.role = to.clone();
+                    known.role_since = mark;
+                    known.last_change = mark;
                 }
             }
             Event::StatusChanged { account_id, to, .. } => {
-                if let Some(account) = self.accounts.get_mut(account_id) {
-                    account.snapshot.status = to.clone();
+                let previous_sync = self.last_completed_sync;
+                if let Some(known) = self.accounts.get_mut(account_id) {
+                    known.snapshot.status = to.clone();
+                    known.last_change = mark;
+                    known.record_access_change(mark, previous_sync);
                 }
+            }
+            Event::AccountLinked {
+                account_id,
+                employee_id,
+                reason,
+                ..
+            } => {
+                self.links.insert(
+                    account_id.clone(),
+                    ManualLink {
+                        employee_id: employee_id.clone(),
+                        reason: reason.clone(),
+                        since: mark,
+                    },
+                );
+            }
+            Event::AccountUnlinked { account_id, .. } => {
+                self.links.remove(account_id);
+                self.identity_withdrawn.insert(account_id.clone(), mark);
+            }
+            Event::AccountClassified {
+                account_id,
+                classification,
+                owner_employee_id,
+                reason,
+                ..
+            } => {
+                self.classifications.insert(
+                    account_id.clone(),
+                    ClassificationState {
+                        classification: *classification,
+                        owner_employee_id: owner_employee_id.clone(),
+                        reason: reason.clone(),
+                        since: mark,
+                    },
+                );
+            }
+            Event::AccountDeclassified { account_id, .. } => {
+                self.classifications.remove(account_id);
+                self.identity_withdrawn.insert(account_id.clone(), mark);
+            }
+            Event::AccessPolicySet {
+                allowed_org_roles,
+                privileged_org_roles,
+                offboarding_grace_seconds,
+                ..
+            } => {
+                self.policy = Some(PolicyState {
+                    allowed_org_roles: allowed_org_roles.clone(),
+                    privileged_org_roles: privileged_org_roles.clone(),
+                    offboarding_grace_seconds: *offboarding_grace_seconds,
+                    since: mark,
+                });
             }
             Event::CredentialObserved {
                 credential_id,
@@ -87,9 +226,74 @@ impl SystemState {
                     kind: *credential_kind,
                     expires_at: *expires_at,
                 });
+                self.credential_since = Some(mark);
             }
-            Event::SyncCompleted { .. } | Event::SyncFailed { .. } => self.syncs_finished += 1,
+            Event::SyncCompleted { .. } => {
+                self.syncs_finished += 1;
+                self.last_completed_sync = Some(mark);
+                self.last_failed_sync = None;
+            }
+            Event::SyncFailed {
+                error_class,
+                message,
+                ..
+            } => {
+                self.syncs_finished += 1;
+                self.last_failed_sync = Some(FailedSync {
+                    mark,
+                    error_class: *error_class,
+                    message: message.clone(),
+                });
+            }
             _ => {}
         }
+    }
+
+    fn seen(&mut self, account: &AccountSnapshot, mark: Mark) {
+        let previous_sync = self.last_completed_sync;
+        match self.accounts.get_mut(&account.id) {
+            Some(known) => {
+                let reappeared = !known.present;
+                let status_changed = known.snapshot.status != account.status;
+                if known.snapshot.role != account.role || reappeared {
+                    known.role_since = mark;
+                }
+                if reappeared {
+                    known.present_since = mark;
+                }
+                known.snapshot = account.clone();
+                known.present = true;
+                known.removed_at = None;
+                known.last_change = mark;
+                if reappeared || status_changed {
+                    known.record_access_change(mark, previous_sync);
+                }
+            }
+            None => {
+                let mut state = AccountState {
+                    snapshot: account.clone(),
+                    present: true,
+                    first_seen: mark.at,
+                    removed_at: None,
+                    present_since: mark,
+                    role_since: mark,
+                    last_change: mark,
+                    access_changes: Vec::new(),
+                };
+                state.record_access_change(mark, previous_sync);
+                self.accounts.insert(account.id.clone(), state);
+            }
+        }
+    }
+}
+
+impl AccountState {
+    fn record_access_change(&mut self, mark: Mark, previous_sync: Option<Mark>) {
+        self.access_changes.push(AccessChange {
+            mark,
+            present: self.present,
+            status: self.snapshot.status.clone(),
+            previous_sync,
+        });
     }
 }

@@ -1,14 +1,16 @@
 //! The HR roster (SPEC §5): reading a roster CSV file into normalised rows, or into the list of
 //! every problem that makes the file unacceptable.
 //!
-//! This module is pure: it reads the bytes and the timezone it is given and nothing else, and
-//! knows nothing of the ledger. Deciding which events a roster means is the job of its callers.
+//! This module is pure: it reads the bytes, timezone and projections it is given and nothing
+//! else. `parse_roster` knows nothing of the ledger; `plan_import` diffs the rows against the
+//! employee projection into the events an import appends.
 //! An import is all or nothing, so [`parse_roster`] returns rows only for a file without a
 //! single problem, and otherwise every problem of the file at once, so that HR can fix them in
 //! one pass.
 
 mod columns;
 mod dates;
+mod import;
 mod row;
 
 use std::fmt;
@@ -20,6 +22,7 @@ use serde::Serialize;
 use crate::time::Timestamp;
 
 pub use dates::parse_timezone;
+pub use import::{ImportSummary, plan_import};
 
 /// The largest roster file accepted. Real rosters are far smaller; the bound keeps a wrong file
 /// from holding a large amount of memory.

@@ -126,6 +126,16 @@ pub fn decode_head(bytes: &[u8]) -> Result<Digest, CodecError> {
     })
 }
 
+/// The stored bytes of a checkpoint: any serde value, in the store's one codec.
+pub fn encode_checkpoint<T: Serialize>(value: &T) -> Vec<u8> {
+    encode_versioned(value)
+}
+
+/// Reads a checkpoint written by [`encode_checkpoint`].
+pub fn decode_checkpoint<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_versioned(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,9 @@ mod sled_store;
 
 use std::path::PathBuf;
 
-pub use codec::{CURRENT_FORMAT, CodecError, decode_entry, encode_entry};
+pub use codec::{
+    CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entry, encode_checkpoint, encode_entry,
+};
 pub use memory::MemoryStore;
 pub use sled_store::{SledStore, open_waiting_for_lock};
 

@@ -1,9 +1,12 @@
 //! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
 
+mod check_scenarios;
 mod crash;
 mod golden;
 mod helpers;
+mod projection_model;
 mod readme;
+mod roster_import;
 mod roster_parse;
 mod store_model;
 mod sync_live;

@@ -1,0 +1,307 @@
+//! Admin commands: pure decisions from (projections, request) to the events to append, or a
+//! refusal that says which field is wrong and why.
+//!
+//! The API and the CLI call these and append what they return as one batch; a refusal appends
+//! nothing. Upserting an employee is shared with the roster import, so both decide alike.
+
+use crate::event::{Classification, EmployeeRecord, Event, FieldChange, SystemId};
+use crate::projection::{EmployeeState, Projections};
+use crate::time::Timestamp;
+
+/// Why a command was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CommandError {
+    #[error("`{field}` {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    #[error("no {what} `{id}` is known")]
+    NotFound { what: &'static str, id: String },
+}
+
+/// The longest offboarding grace period a policy may set: a year.
+pub const MAX_GRACE_SECONDS: u64 = 366 * 24 * 3600;
+
+fn required(field: &'static str, value: &str) -> Result<String, CommandError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(CommandError::InvalidArgument {
+            field,
+            reason: "must not be empty".to_owned(),
+        });
+    }
+    Ok(value.to_owned())
+}
+
+fn known_account(
+    projections: &Projections,
+    system: &SystemId,
+    account_id: &str,
+) -> Result<String, CommandError> {
+    let account_id = required("account_id", account_id)?;
+    let known = projections
+        .system_ref(system)
+        .is_some_and(|state| state.accounts.contains_key(&account_id));
+    if !known {
+        return Err(CommandError::NotFound {
+            what: "account",
+            id: account_id,
+        });
+    }
+    Ok(account_id)
+}
+
+fn known_employee<'a>(
+    projections: &'a Projections,
+    employee_id: &str,
+) -> Result<&'a EmployeeState, CommandError> {
+    let employee_id = required("employee_id", employee_id)?;
+    projections
+        .employees()
+        .get(&employee_id)
+        .ok_or(CommandError::NotFound {
+            what: "employee",
+            id: employee_id,
+        })
+}
+
+/// Links an account to an employee by hand.
+pub fn link_account(
+    projections: &Projections,
+    system: &SystemId,
+    account_id: &str,
+    employee_id: &str,
+    reason: &str,
+) -> Result<Event, CommandError> {
+    Ok(Event::AccountLinked {
+        system: system.clone(),
+        account_id: known_account(projections, system, account_id)?,
+        employee_id: known_employee(projections, employee_id)?
+            .record
+            .employee_id
+            .clone(),
+        reason: required("reason", reason)?,
+    })
+}
+
+/// Removes an account's manual link.
+pub fn unlink_account(
+    projections: &Projections,
+    system: &SystemId,
+    account_id: &str,
+    reason: &str,
+) -> Result<Event, CommandError> {
+    let account_id = known_account(projections, system, account_id)?;
+    let link = projections
+        .system_ref(system)
+        .and_then(|state| state.links.get(&account_id))
+        .ok_or_else(|| CommandError::NotFound {
+            what: "manual link of account",
+            id: account_id.clone(),
+        })?;
+    Ok(Event::AccountUnlinked {
+        system: system.clone(),
+        employee_id: link.employee_id.clone(),
+        account_id,
+        reason: required("reason", reason)?,
+    })
+}
+
+/// Classifies an account, or with `None` removes its classification.
+pub fn classify_account(
+    projections: &Projections,
+    system: &SystemId,
+    account_id: &str,
+    classification: Option<Classification>,
+    owner_employee_id: Option<&str>,
+    reason: &str,
+) -> Result<Event, CommandError> {
+    let account_id = known_account(projections, system, account_id)?;
+    let reason = required("reason", reason)?;
+    let Some(classification) = classification else {
+        let classified = projections
+            .system_ref(system)
+            .is_some_and(|state| state.classifications.contains_key(&account_id));
+        if !classified {
+            return Err(CommandError::NotFound {
+                what: "classification of account",
+                id: account_id,
+            });
+        }
+        return Ok(Event::AccountDeclassified {
+            system: system.clone(),
+            account_id,
+            reason,
+        });
+    };
+    let owner_employee_id = match owner_employee_id.filter(|owner| !owner.trim().is_empty()) {
+        Some(owner) => Some(
+            known_employee(projections, owner)?
+                .record
+                .employee_id
+                .clone(),
+        ),
+        None => None,
+    };
+    Ok(Event::AccountClassified {
+        system: system.clone(),
+        account_id,
+        classification,
+        owner_employee_id,
+        reason,
+    })
+}
+
+/// Sets a system's access policy.
+pub fn set_access_policy(
+    system: &SystemId,
+    allowed_org_roles: &[String],
+    privileged_org_roles: &[String],
+    offboarding_grace_seconds: u64,
+    reason: Option<&str>,
+) -> Result<Event, CommandError> {
+    let roles = |field: &'static str, roles: &[String]| -> Result<Vec<String>, CommandError> {
+        let mut cleaned = roles
+            .iter()
+            .map(|role| required(field, role))
+            .collect::<Result<Vec<_>, _>>()?;
+        cleaned.sort_by_key(|role| role.to_lowercase());
+        cleaned.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        Ok(cleaned)
+    };
+    if offboarding_grace_seconds > MAX_GRACE_SECONDS {
+        return Err(CommandError::InvalidArgument {
+            field: "offboarding_grace",
+            reason: format!("must be at most 366 days, not {offboarding_grace_seconds} s"),
+        });
+    }
+    Ok(Event::AccessPolicySet {
+        system: system.clone(),
+        allowed_org_roles: roles("allowed_org_roles", allowed_org_roles)?,
+        privileged_org_roles: roles("privileged_org_roles", privileged_org_roles)?,
+        offboarding_grace_seconds,
+        reason: reason
+            .map(str::trim)
+            .filter(|reason| !reason.is_empty())
+            .map(str::to_owned),
+    })
+}
+
+/// Whether appending `event` would change nothing, because the system's policy already says so.
+pub fn policy_unchanged(projections: &Projections, event: &Event) -> bool {
+    let Event::AccessPolicySet {
+        system,
+        allowed_org_roles,
+        privileged_org_roles,
+        offboarding_grace_seconds,
+        ..
+    } = event
+    else {
+        return false;
+    };
+    projections
+        .system_ref(system)
+        .and_then(|state| state.policy.as_ref())
+        .is_some_and(|policy| {
+            &policy.allowed_org_roles == allowed_org_roles
+                && &policy.privileged_org_roles == privileged_org_roles
+                && policy.offboarding_grace_seconds == *offboarding_grace_seconds
+        })
+}
+
+/// Trims and checks an employee record as the API or the roster gives it.
+pub fn clean_employee(record: EmployeeRecord) -> Result<EmployeeRecord, CommandError> {
+    let record = EmployeeRecord {
+        employee_id: required("employee_id", &record.employee_id)?,
+        email: required("email", &record.email)?,
+        org_role: required("org_role", &record.org_role)?,
+        name: record
+            .name
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty()),
+        start_date: record.start_date,
+    };
+    if !record.email.contains('@') {
+        return Err(CommandError::InvalidArgument {
+            field: "email",
+            reason: format!("`{}` is not an email address", record.email),
+        });
+    }
+    Ok(record)
+}
+
+/// The events that make an employee say `record`: `EmployeeOnboarded` for someone new,
+/// `EmployeeUpdated` with the changed fields for someone `known`, nothing if nothing changed.
+/// Emails compare case-insensitively; names and org roles exactly.
+pub fn employee_changes(known: Option<&EmployeeState>, record: EmployeeRecord) -> Vec<Event> {
+    let Some(known) = known else {
+        return vec![Event::EmployeeOnboarded { employee: record }];
+    };
+    let before = &known.record;
+    let name = (before.name != record.name).then(|| FieldChange {
+        from: before.name.clone(),
+        to: record.name.clone(),
+    });
+    let email = (!before.email.eq_ignore_ascii_case(&record.email)).then(|| FieldChange {
+        from: before.email.clone(),
+        to: record.email.clone(),
+    });
+    let org_role = (before.org_role != record.org_role).then(|| FieldChange {
+        from: before.org_role.clone(),
+        to: record.org_role.clone(),
+    });
+    if name.is_none() && email.is_none() && org_role.is_none() {
+        return Vec::new();
+    }
+    vec![Event::EmployeeUpdated {
+        employee_id: record.employee_id,
+        name,
+        email,
+        org_role,
+    }]
+}
+
+/// Creates or updates one employee through the API; refuses an email that belongs to another.
+pub fn upsert_employee(
+    projections: &Projections,
+    record: EmployeeRecord,
+) -> Result<Vec<Event>, CommandError> {
+    let record = clean_employee(record)?;
+    if let Some(holder) = projections.employees().by_email(&record.email)
+        && holder.record.employee_id != record.employee_id
+    {
+        return Err(CommandError::InvalidArgument {
+            field: "email",
+            reason: format!(
+                "`{}` already belongs to employee `{}`",
+                record.email, holder.record.employee_id
+            ),
+        });
+    }
+    let known = projections.employees().get(&record.employee_id);
+    Ok(employee_changes(known, record))
+}
+
+/// Records that an employee left, or will leave, at `effective_at`. Nothing is appended when the
+/// same offboarding is already recorded.
+pub fn offboard_employee(
+    projections: &Projections,
+    employee_id: &str,
+    effective_at: Timestamp,
+    reason: Option<&str>,
+) -> Result<Vec<Event>, CommandError> {
+    let employee = known_employee(projections, employee_id)?;
+    if employee
+        .offboarding
+        .as_ref()
+        .is_some_and(|offboarding| offboarding.effective_at == effective_at)
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Event::EmployeeOffboarded {
+        employee_id: employee.record.employee_id.clone(),
+        effective_at,
+        reason: reason
+            .map(str::trim)
+            .filter(|reason| !reason.is_empty())
+            .map(str::to_owned),
+    }])
+}

@@ -1,0 +1,102 @@
+//! Identity resolution: which employee an account belongs to (SPEC §6).
+//!
+//! In order: a manual link set by an admin; else a case-insensitive match of the account's login
+//! name to an employee's email, after mapping the login's domain through `email_aliases`
+//! (account domain → HR domain). Auto links are derived here on every read, never recorded.
+
+use std::collections::BTreeMap;
+
+use crate::projection::{EmployeeState, Employees, Mark, SystemState};
+
+/// How an account is linked to an employee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// Matched by email.
+    Auto,
+    /// Set by an admin; wins over an email match.
+    Manual,
+}
+
+impl LinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Auto => "auto",
+            LinkKind::Manual => "manual",
+        }
+    }
+}
+
+/// An account's resolved link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link<'a> {
+    pub employee: &'a EmployeeState,
+    pub kind: LinkKind,
+    /// The manual link's entry, for evidence.
+    pub manual_since: Option<Mark>,
+}
+
+/// Domain aliases from the configuration: account domain → HR domain, lower-cased.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmailAliases(BTreeMap<String, String>);
+
+impl EmailAliases {
+    pub fn new(aliases: impl IntoIterator<Item = (String, String)>) -> Self {
+        EmailAliases(
+            aliases
+                .into_iter()
+                .map(|(from, to)| (from.to_lowercase(), to.to_lowercase()))
+                .collect(),
+        )
+    }
+
+    /// The HR email a login name stands for: lower-cased, with an aliased domain replaced.
+    pub fn hr_email(&self, login_name: &str) -> String {
+        let login = login_name.to_lowercase();
+        match login.rsplit_once('@') {
+            Some((local, domain)) => match self.0.get(domain) {
+                Some(hr_domain) => format!("{local}@{hr_domain}"),
+                None => login,
+            },
+            None => login,
+        }
+    }
+}
+
+/// The employee an account belongs to, if any.
+pub fn resolve<'a>(
+    system: &SystemState,
+    employees: &'a Employees,
+    account_id: &str,
+    login_name: &str,
+    aliases: &EmailAliases,
+) -> Option<Link<'a>> {
+    if let Some(manual) = system.links.get(account_id) {
+        // A manual link to an employee the roster does not know is refused when it is made; if
+        // the employee is missing anyway, the account is not linked to anyone real.
+        return employees.get(&manual.employee_id).map(|employee| Link {
+            employee,
+            kind: LinkKind::Manual,
+            manual_since: Some(manual.since),
+        });
+    }
+    employees
+        .by_email(&aliases.hr_email(login_name))
+        .map(|employee| Link {
+            employee,
+            kind: LinkKind::Auto,
+            manual_since: None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_map_the_login_domain_case_insensitively() {
+        let aliases = EmailAliases::new([("Corp.Example".to_owned(), "example.com".to_owned())]);
+        assert_eq!(aliases.hr_email("Dana@corp.example"), "dana@example.com");
+        assert_eq!(aliases.hr_email("dana@other.example"), "dana@other.example");
+        assert_eq!(aliases.hr_email("no-at-sign"), "no-at-sign");
+    }
+}

@@ -1,0 +1,149 @@
+//! The people on the HR roster, as the employee events describe them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Mark;
+use crate::entry::Entry;
+use crate::event::{EmployeeRecord, Event};
+use crate::time::Timestamp;
+
+/// An offboarding as recorded: when it takes effect, and the entry that recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offboarding {
+    pub effective_at: Timestamp,
+    pub recorded: Mark,
+}
+
+/// One employee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeState {
+    pub record: EmployeeRecord,
+    /// The entry that set the current org role.
+    pub org_role_since: Mark,
+    /// The current offboarding, if one was recorded and not withdrawn.
+    pub offboarding: Option<Offboarding>,
+    /// The latest entry about this employee.
+    pub last_change: Mark,
+}
+
+impl EmployeeState {
+    /// Whether the person has left at `now`: an offboarding took effect at or before it.
+    pub fn has_left(&self, now: Timestamp) -> bool {
+        self.offboarding
+            .as_ref()
+            .is_some_and(|offboarding| offboarding.effective_at <= now)
+    }
+}
+
+/// Every employee, by id, with an index by lower-cased email.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Employees {
+    by_id: BTreeMap<String, EmployeeState>,
+    by_email: BTreeMap<String, String>,
+}
+
+impl Employees {
+    pub fn get(&self, employee_id: &str) -> Option<&EmployeeState> {
+        self.by_id.get(employee_id)
+    }
+
+    /// The employee whose email matches, compared case-insensitively.
+    pub fn by_email(&self, email: &str) -> Option<&EmployeeState> {
+        self.by_email
+            .get(&email.to_lowercase())
+            .and_then(|employee_id| self.by_id.get(employee_id))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &EmployeeState> {
+        self.by_id.values()
+    }
+
+    /// Drops `email` from the index if it still points at `employee_id`: within one batch another
+    /// employee may already have taken it over.
+    fn forget_email(by_email: &mut BTreeMap<String, String>, email: &str, employee_id: &str) {
+        let key = email.to_lowercase();
+        if by_email
+            .get(&key)
+            .is_some_and(|holder| holder == employee_id)
+        {
+            by_email.remove(&key);
+        }
+    }
+
+    pub(super) fn apply(&mut self, entry: &Entry) {
+        let mark = Mark::of(entry);
+        match &entry.event {
+            Event::EmployeeOnboarded { employee } => {
+                if let Some(previous) = self.by_id.get(&employee.employee_id) {
+                    let email = previous.record.email.clone();
+                    Self::forget_email(&mut self.by_email, &email, &employee.employee_id);
+                }
+                self.by_email
+                    .insert(employee.email.to_lowercase(), employee.employee_id.clone());
+                self.by_id.insert(
+                    employee.employee_id.clone(),
+                    EmployeeState {
+                        record: employee.clone(),
+                        org_role_since: mark,
+                        offboarding: None,
+                        last_change: mark,
+                    },
+                );
+            }
+            Event::EmployeeUpdated {
+                employee_id,
+                name,
+                email,
+                org_role,
+            } => {
+                let Some(state) = self.by_id.get_mut(employee_id) else {
+                    return;
+                };
+                if let Some(change) = name {
+                    state.record.name = change.to.clone();
+                }
+                if let Some(change) = email {
+                    state.record.email = change.to.clone();
+                    Self::forget_email(&mut self.by_email, &change.from, employee_id);
+                    self.by_email
+                        .insert(change.to.to_lowercase(), employee_id.clone());
+                }
+                if let Some(change) = org_role {
+                    state.record.org_role = change.to.clone();
+                    state.org_role_since = mark;
+                }
+                state.last_change = mark;
+            }
+            Event::EmployeeOffboarded {
+                employee_id,
+                effective_at,
+                ..
+            } => {
+                if let Some(state) = self.by_id.get_mut(employee_id) {
+                    state.offboarding = Some(Offboarding {
+                        effective_at: *effective_at,
+                        recorded: mark,
+                    });
+                    state.last_change = mark;
+                }
+            }
+            Event::EmployeeReinstated { employee_id, .. } => {
+                if let Some(state) = self.by_id.get_mut(employee_id) {
+                    state.offboarding = None;
+                    state.last_change = mark;
+                }
+            }
+            _ => {}
+        }
+    }
+}

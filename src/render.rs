@@ -1,0 +1,113 @@
+//! Plain-text tables for people: the check table and the offboarding report, as the CLI and the
+//! demo print them.
+
+use std::fmt::Write as _;
+
+use crate::checks::{CheckResult, CheckState};
+use crate::report::OffboardingRow;
+
+fn state_word(state: CheckState) -> &'static str {
+    match state {
+        CheckState::Passing => "PASSING",
+        CheckState::Due => "DUE",
+        CheckState::Failing => "FAILING",
+    }
+}
+
+/// One line per check, then one indented line per finding.
+pub fn check_table(results: &[CheckResult]) -> String {
+    let mut table = String::new();
+    for result in results {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            table,
+            "  {:<27} {:<8} {}",
+            result.check_id,
+            state_word(result.state),
+            result.title
+        );
+        // Messages already name their deadline, so it is not repeated here.
+        for finding in &result.findings {
+            let _ = writeln!(
+                table,
+                "      {} {}: {}",
+                state_word(finding.state),
+                finding.reason.as_str(),
+                finding.message
+            );
+        }
+    }
+    table
+}
+
+fn duration_words(seconds: i64) -> String {
+    let sign = if seconds < 0 { "-" } else { "" };
+    let seconds = seconds.unsigned_abs();
+    let (days, hours, minutes) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3_600,
+        seconds % 3_600 / 60,
+    );
+    match (days, hours) {
+        (0, 0) => format!("{sign}{minutes}m"),
+        (0, _) => format!("{sign}{hours}h{minutes:02}m"),
+        _ => format!("{sign}{days}d{hours:02}h"),
+    }
+}
+
+/// One block per row of the offboarding report.
+pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
+    if rows.is_empty() {
+        return "  (no offboarding in the window)\n".to_owned();
+    }
+    let mut table = String::new();
+    for row in rows {
+        let mark = |mark: Option<crate::projection::Mark>| {
+            mark.map_or("-".to_owned(), |mark| {
+                format!("{} (seq {})", mark.at, mark.seq)
+            })
+        };
+        let verdict = match row.within_grace {
+            Some(true) => "removed within the grace period",
+            Some(false) => "NOT removed within the grace period",
+            None => "grace period still running",
+        };
+        let person = if row.employee_id.eq_ignore_ascii_case(&row.email) {
+            row.email.clone()
+        } else {
+            format!("{} ({})", row.employee_id, row.email)
+        };
+        let _ = writeln!(
+            table,
+            "  {person}, account {} [{} link]\n    \
+             left:                      {}\n    \
+             HR recorded it:            {} (seq {})\n    \
+             last seen with access:     {}\n    \
+             first seen without access: {}\n    \
+             time to removal:           {} of {} allowed: {verdict}",
+            row.login_name,
+            row.link,
+            row.effective_at,
+            row.hr_recorded.at,
+            row.hr_recorded.seq,
+            mark(row.last_with_access),
+            mark(row.first_without_access),
+            row.elapsed_seconds
+                .map_or("still holds access".to_owned(), duration_words),
+            duration_words(i64::try_from(row.grace_seconds).unwrap_or(i64::MAX)),
+        );
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_days_hours_and_minutes() {
+        assert_eq!(duration_words(59), "0m");
+        assert_eq!(duration_words(3_660), "1h01m");
+        assert_eq!(duration_words(-90_000), "-1d01h");
+    }
+}

@@ -1,0 +1,144 @@
+//! The offboarding report of SPEC §7: the auditor's termination evidence.
+//!
+//! One row per (offboarded employee, linked account): when the person left (`effective_at`), when
+//! HR told the ledger, the last observation at which the account still held access, the first
+//! at which it did not, the time from leaving to losing access, and whether that was within the
+//! grace period. Removals that happened before HR recorded the departure (or even before the
+//! person left) are reported as they are, with a negative elapsed time when access went first.
+
+use serde::Serialize;
+
+use crate::checks::{CheckSettings, DEFAULT_GRACE_SECONDS, holds_access};
+use crate::event::SystemId;
+use crate::identity::{LinkKind, resolve};
+use crate::projection::{AccountState, Mark, Projections, SystemState};
+use crate::time::Timestamp;
+
+/// One row of the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OffboardingRow {
+    pub employee_id: String,
+    pub email: String,
+    pub effective_at: Timestamp,
+    /// When the ledger learned of the offboarding, and the entry.
+    pub hr_recorded: Mark,
+    pub system: SystemId,
+    pub account_id: String,
+    pub login_name: String,
+    pub link: &'static str,
+    /// The last sync at which the account still held access.
+    pub last_with_access: Option<Mark>,
+    /// The first sync at which it no longer did; `None` while it still holds access.
+    pub first_without_access: Option<Mark>,
+    /// Seconds from `effective_at` to `first_without_access` (negative if access went first).
+    pub elapsed_seconds: Option<i64>,
+    pub grace_seconds: u64,
+    /// Whether access went within the grace period; `None` while it holds access and the grace
+    /// period has not ended yet.
+    pub within_grace: Option<bool>,
+}
+
+/// The report for offboardings effective within `[from, to]` (either end open), as of `now`.
+pub fn offboarding_report(
+    projections: &Projections,
+    system: &SystemId,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    now: Timestamp,
+    settings: &CheckSettings,
+) -> Vec<OffboardingRow> {
+    let Some(state) = projections.system_ref(system) else {
+        return Vec::new();
+    };
+    let grace_seconds = state
+        .policy
+        .as_ref()
+        .map_or(DEFAULT_GRACE_SECONDS, |policy| {
+            policy.offboarding_grace_seconds
+        });
+    let in_window = |instant: Timestamp| {
+        from.is_none_or(|from| instant >= from) && to.is_none_or(|to| instant <= to)
+    };
+    let mut rows = Vec::new();
+    for account in state.accounts.values() {
+        let Some(link) = resolve(
+            state,
+            projections.employees(),
+            &account.snapshot.id,
+            &account.snapshot.login_name,
+            &settings.email_aliases,
+        ) else {
+            continue;
+        };
+        let Some(offboarding) = &link.employee.offboarding else {
+            continue;
+        };
+        if offboarding.effective_at > now || !in_window(offboarding.effective_at) {
+            continue;
+        }
+        let (last_with_access, first_without_access) =
+            last_loss_of_access(state, account, settings);
+        let deadline = offboarding.effective_at.saturating_add_micros(
+            i64::try_from(grace_seconds)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000),
+        );
+        let within_grace = match first_without_access {
+            Some(lost) => Some(lost.at <= deadline),
+            None if now > deadline => Some(false),
+            None => None,
+        };
+        rows.push(OffboardingRow {
+            employee_id: link.employee.record.employee_id.clone(),
+            email: link.employee.record.email.clone(),
+            effective_at: offboarding.effective_at,
+            hr_recorded: offboarding.recorded,
+            system: system.clone(),
+            account_id: account.snapshot.id.clone(),
+            login_name: account.snapshot.login_name.clone(),
+            link: match link.kind {
+                LinkKind::Auto => LinkKind::Auto.as_str(),
+                LinkKind::Manual => LinkKind::Manual.as_str(),
+            },
+            last_with_access,
+            first_without_access,
+            elapsed_seconds: first_without_access.map(|lost| {
+                (lost.at.as_micros() - offboarding.effective_at.as_micros()) / 1_000_000
+            }),
+            grace_seconds,
+            within_grace,
+        });
+    }
+    rows.sort_by(|a, b| {
+        (a.effective_at, &a.employee_id, &a.account_id).cmp(&(
+            b.effective_at,
+            &b.employee_id,
+            &b.account_id,
+        ))
+    });
+    rows
+}
+
+/// The last observation with access and the first without it, around the account's latest loss
+/// of access. While the account holds access, the first is the latest sync and the second none.
+fn last_loss_of_access(
+    state: &SystemState,
+    account: &AccountState,
+    settings: &CheckSettings,
+) -> (Option<Mark>, Option<Mark>) {
+    let holds = |present: bool, status: &str| holds_access(present, status, settings);
+    if holds(account.present, &account.snapshot.status) {
+        return (state.last_completed_sync, None);
+    }
+    let changes = &account.access_changes;
+    let loss = changes.iter().enumerate().rev().find(|(index, change)| {
+        !holds(change.present, &change.status)
+            && (*index == 0 || holds(changes[index - 1].present, &changes[index - 1].status))
+    });
+    match loss {
+        // The account never held access: there is no observation with it.
+        Some((0, change)) => (None, Some(change.mark)),
+        Some((_, change)) => (change.previous_sync, Some(change.mark)),
+        None => (None, None),
+    }
+}

@@ -1,0 +1,113 @@
+//! A parsed roster, diffed against the employee projection into employee events.
+//!
+//! All or nothing: a row that cannot be applied (its email belongs to another employee who keeps
+//! it) is a problem of the whole import, reported with its line, and nothing is appended.
+//! Employees missing from the file are left alone, since rosters may be partial; offboarding is
+//! explicit.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Offboarding, RosterErrors, RosterProblem, RosterRow};
+use crate::commands::employee_changes;
+use crate::event::{EmployeeRecord, Event};
+use crate::projection::Projections;
+use crate::time::Timestamp;
+
+/// What an import did, row by row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub onboarded: u64,
+    pub updated: u64,
+    pub offboarded: u64,
+    pub reinstated: u64,
+    pub unchanged: u64,
+}
+
+/// The events that make the employee projection agree with `rows`, recorded at `now`.
+pub fn plan_import(
+    projections: &Projections,
+    rows: Vec<RosterRow>,
+    now: Timestamp,
+) -> Result<(Vec<Event>, ImportSummary), RosterErrors> {
+    let employees = projections.employees();
+    let ids_in_file: BTreeMap<&str, &str> = rows
+        .iter()
+        .map(|row| (row.employee_id.as_str(), row.email.as_str()))
+        .collect();
+    let mut problems = Vec::new();
+    for row in &rows {
+        let Some(holder) = employees.by_email(&row.email) else {
+            continue;
+        };
+        let holder_id = holder.record.employee_id.as_str();
+        let holder_moves_away = ids_in_file
+            .get(holder_id)
+            .is_some_and(|email| !email.eq_ignore_ascii_case(&row.email));
+        if holder_id != row.employee_id && !holder_moves_away {
+            problems.push(RosterProblem {
+                line: row.line,
+                column: Some("email".to_owned()),
+                reason: format!(
+                    "`{}` already belongs to employee `{holder_id}`, who keeps it",
+                    row.email
+                ),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RosterErrors(problems));
+    }
+
+    let mut events = Vec::new();
+    let mut summary = ImportSummary::default();
+    for row in rows {
+        let row_start = events.len();
+        let known = employees.get(&row.employee_id);
+        let changes = employee_changes(
+            known,
+            EmployeeRecord {
+                employee_id: row.employee_id.clone(),
+                email: row.email,
+                name: row.name,
+                org_role: row.org_role,
+                start_date: row.start_date,
+            },
+        );
+        match changes.first() {
+            Some(Event::EmployeeOnboarded { .. }) => summary.onboarded += 1,
+            Some(_) => summary.updated += 1,
+            None => {}
+        }
+        events.extend(changes);
+        let current = known.and_then(|state| state.offboarding.as_ref());
+        match (row.offboarding, current) {
+            (Some(Offboarding::At(effective_at)), Some(current))
+                if current.effective_at == effective_at => {}
+            (Some(Offboarding::WhenRecorded), Some(_)) | (None, None) => {}
+            (Some(offboarding), _) => {
+                summary.offboarded += 1;
+                events.push(Event::EmployeeOffboarded {
+                    employee_id: row.employee_id,
+                    effective_at: match offboarding {
+                        Offboarding::At(effective_at) => effective_at,
+                        Offboarding::WhenRecorded => now,
+                    },
+                    reason: Some(format!("roster line {}", row.line)),
+                });
+            }
+            (None, Some(_)) => {
+                summary.reinstated += 1;
+                events.push(Event::EmployeeReinstated {
+                    employee_id: row.employee_id,
+                    reason: Some(format!("active on the roster again (line {})", row.line)),
+                });
+            }
+        }
+        if events.len() == row_start {
+            summary.unchanged += 1;
+        }
+    }
+    Ok((events, summary))
+}

@@ -1,0 +1,191 @@
+//! Projections against replay: for random event histories on a sled ledger, the projections kept
+//! up to date on every append equal a full replay, and the state `as_of` any instant (served from
+//! checkpoints plus a tail) equals a replay of exactly the entries recorded up to then.
+
+use proptest::prelude::*;
+use tailledger::entry::Entry;
+use tailledger::event::{
+    Actor, Classification, CredentialKind, EmployeeRecord, Event, FieldChange, SyncErrorClass,
+    SystemId,
+};
+use tailledger::hash::Hash256;
+use tailledger::ledger::Ledger;
+use tailledger::projection::{ProjectedLedger, Projections};
+use tailledger::time::Timestamp;
+
+use crate::helpers::snapshot;
+
+fn id() -> impl Strategy<Value = String> {
+    "[abc]".prop_map(|letter| letter.to_owned())
+}
+
+fn instant() -> impl Strategy<Value = Timestamp> {
+    (0i64..1_000)
+        .prop_map(|minute| Timestamp::UNIX_EPOCH.saturating_add_micros(minute * 60_000_000))
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    let system = || SystemId::tailscale();
+    prop_oneof![
+        (
+            id(),
+            "(member|admin|owner)",
+            "(active|idle|suspended|weird)"
+        )
+            .prop_map(move |(id, role, status)| {
+                Event::UserSeen {
+                    system: system(),
+                    account: snapshot(&id, &format!("{id}@acme.example"), &role, &status),
+                }
+            }),
+        id().prop_map(move |id| Event::UserRemoved {
+            system: system(),
+            login_name: format!("{id}@acme.example"),
+            account_id: id
+        }),
+        (id(), "(member|admin)").prop_map(move |(id, to)| Event::RoleChanged {
+            system: system(),
+            login_name: format!("{id}@acme.example"),
+            account_id: id,
+            from: "x".to_owned(),
+            to,
+        }),
+        (id(), "(active|suspended|needs-approval)").prop_map(move |(id, to)| {
+            Event::StatusChanged {
+                system: system(),
+                login_name: format!("{id}@acme.example"),
+                account_id: id,
+                from: "x".to_owned(),
+                to,
+            }
+        }),
+        (id(), "(IT|Engineer)").prop_map(|(id, org_role)| Event::EmployeeOnboarded {
+            employee: EmployeeRecord {
+                employee_id: id.clone(),
+                email: format!("{id}@acme.example"),
+                name: None,
+                org_role,
+                start_date: None
+            },
+        }),
+        (id(), id()).prop_map(|(id, other)| Event::EmployeeUpdated {
+            employee_id: id.clone(),
+            name: None,
+            email: Some(FieldChange {
+                from: format!("{id}@acme.example"),
+                to: format!("{other}@acme.example")
+            }),
+            org_role: Some(FieldChange {
+                from: "IT".to_owned(),
+                to: "Sales".to_owned()
+            }),
+        }),
+        (id(), instant()).prop_map(|(employee_id, effective_at)| Event::EmployeeOffboarded {
+            employee_id,
+            effective_at,
+            reason: None
+        }),
+        id().prop_map(|employee_id| Event::EmployeeReinstated {
+            employee_id,
+            reason: None
+        }),
+        (id(), id()).prop_map(move |(account_id, employee_id)| Event::AccountLinked {
+            system: system(),
+            account_id,
+            employee_id,
+            reason: "r".to_owned()
+        }),
+        (id(), id()).prop_map(move |(account_id, employee_id)| Event::AccountUnlinked {
+            system: system(),
+            account_id,
+            employee_id,
+            reason: "r".to_owned()
+        }),
+        id().prop_map(move |account_id| Event::AccountClassified {
+            system: system(),
+            account_id,
+            classification: Classification::Service,
+            owner_employee_id: None,
+            reason: "r".to_owned(),
+        }),
+        id().prop_map(move |account_id| Event::AccountDeclassified {
+            system: system(),
+            account_id,
+            reason: "r".to_owned()
+        }),
+        (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
+            system: system(),
+            allowed_org_roles: vec!["IT".to_owned()],
+            privileged_org_roles: vec![],
+            offboarding_grace_seconds: grace,
+            reason: None,
+        }),
+        instant().prop_map(move |at| Event::SyncCompleted {
+            system: system(),
+            sync_id: "s".to_owned(),
+            started_at: at,
+            finished_at: at,
+            accounts_observed: 0,
+            listing_sha256: Hash256::ZERO,
+            events_appended: 0,
+        }),
+        instant().prop_map(move |at| Event::SyncFailed {
+            system: system(),
+            sync_id: "s".to_owned(),
+            started_at: at,
+            finished_at: at,
+            error_class: SyncErrorClass::Timeout,
+            message: "m".to_owned(),
+        }),
+        proptest::option::of(instant()).prop_map(move |expires_at| Event::CredentialObserved {
+            system: system(),
+            credential_id: "k".to_owned(),
+            credential_kind: CredentialKind::ApiToken,
+            expires_at,
+        }),
+    ]
+}
+
+/// Batches of events, each with the minutes that pass before it (0 means the same instant).
+fn history() -> impl Strategy<Value = Vec<(i64, Vec<Event>)>> {
+    prop::collection::vec((0i64..3, prop::collection::vec(event(), 1..5)), 1..40)
+}
+
+fn replay(entries: &[Entry]) -> Projections {
+    let mut projections = Projections::default();
+    entries.iter().for_each(|entry| projections.apply(entry));
+    projections
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_and_point_in_time_projections_equal_replay(
+        history in history(),
+        probes in prop::collection::vec(0i64..150, 1..8),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let books = ProjectedLedger::with_checkpoint_interval(Ledger::open(dir.path()).unwrap(), 7).unwrap();
+        let mut clock = Timestamp::UNIX_EPOCH;
+        let mut entries = Vec::new();
+        for (minutes, events) in history {
+            clock = clock.saturating_add_micros(minutes * 60_000_000);
+            entries.extend(books.append(clock, Actor::Demo, events).unwrap());
+        }
+        prop_assert_eq!(books.read(Clone::clone), replay(&entries));
+        prop_assert_eq!(Projections::replay(books.ledger()).unwrap(), replay(&entries));
+
+        for minute in probes {
+            let instant = Timestamp::UNIX_EPOCH.saturating_add_micros(minute * 60_000_000);
+            let known_then: Vec<Entry> = entries.iter().filter(|entry| entry.recorded_at <= instant).cloned().collect();
+            let as_of = books.read_as_of(Some(instant), Clone::clone).unwrap();
+            prop_assert_eq!(as_of, replay(&known_then), "as of minute {}", minute);
+        }
+
+        // Reopening builds the projections from the latest checkpoint and the tail.
+        drop(books);
+        let reopened = ProjectedLedger::with_checkpoint_interval(Ledger::open(dir.path()).unwrap(), 7).unwrap();
+        prop_assert_eq!(reopened.read(Clone::clone), replay(&entries));
+    }
+}

@@ -1,0 +1,114 @@
+//! Roster imports through the service, on a real sled ledger: a file with bad rows is refused
+//! whole, with every problem and its line, and the ledger is left exactly as it was; a good file
+//! appends one batch whose summary counts what happened.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use tailledger::checks::CheckSettings;
+use tailledger::event::Actor;
+use tailledger::ledger::Ledger;
+use tailledger::projection::ProjectedLedger;
+use tailledger::service::{Service, ServiceError};
+use tailledger::time::ManualClock;
+
+use crate::helpers::at;
+
+fn service(dir: &Path) -> Service {
+    let books = ProjectedLedger::new(Ledger::open(dir).unwrap()).unwrap();
+    let clock = ManualClock::new(at("2026-03-02T09:00:00Z"));
+    Service::new(
+        Arc::new(books),
+        Arc::new(clock),
+        CheckSettings::default(),
+        chrono_tz::Europe::Berlin,
+    )
+}
+
+fn roster(name: &str) -> Vec<u8> {
+    fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/roster")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_roster_with_bad_rows_is_refused_whole_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = service(dir.path());
+    let (first, _) = service
+        .import_roster(Actor::Roster, &roster("good.csv"))
+        .unwrap();
+    assert!(first.onboarded > 0, "{first:?}");
+    let head = service.books().ledger().head();
+
+    let refused = service.import_roster(Actor::Roster, &roster("many_errors.csv"));
+    let Err(ServiceError::Roster(errors)) = refused else {
+        panic!("the roster must be refused: {refused:?}");
+    };
+    let text = errors.to_string();
+    for (line, words) in [(3, "email"), (4, "ANN@example.com"), (5, "2026-13-01")] {
+        assert!(
+            text.contains(&format!("line {line}")),
+            "line {line} is not reported:\n{text}"
+        );
+        assert!(text.contains(words), "{words} is not named:\n{text}");
+    }
+    assert!(errors.0.len() >= 5, "every problem is reported:\n{text}");
+    assert_eq!(
+        service.books().ledger().head(),
+        head,
+        "a refused roster appends nothing"
+    );
+}
+
+#[test]
+fn a_second_import_records_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = service(dir.path());
+    let csv = "email,org_role,end_date\nann@example.com,Engineer,\nbob@example.com,IT,2026-03-01\n";
+    let (summary, entries) = service
+        .import_roster(Actor::Roster, csv.as_bytes())
+        .unwrap();
+    assert_eq!((summary.onboarded, summary.offboarded), (2, 1));
+    let types: Vec<_> = entries
+        .iter()
+        .map(|entry| entry.event.type_name())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "EmployeeOnboarded",
+            "EmployeeOnboarded",
+            "EmployeeOffboarded"
+        ]
+    );
+
+    let (again, entries) = service
+        .import_roster(Actor::Roster, csv.as_bytes())
+        .unwrap();
+    assert_eq!(again.unchanged, 2);
+    assert!(entries.is_empty(), "an unchanged roster appends nothing");
+
+    // A partial roster leaves the missing people alone; a changed role is an update.
+    let partial = "email,org_role\nann@example.com,IT\n";
+    let (summary, entries) = service
+        .import_roster(Actor::Roster, partial.as_bytes())
+        .unwrap();
+    assert_eq!((summary.updated, summary.offboarded), (1, 0));
+    assert_eq!(entries.len(), 1);
+    let effective = service.books().read(|projections| {
+        projections
+            .employees()
+            .get("bob@example.com")
+            .and_then(|bob| bob.offboarding.clone())
+    });
+    // 2026-03-01 is Bob's last day; in Berlin the next day starts at 23:00 UTC.
+    assert_eq!(
+        effective.map(|offboarding| offboarding.effective_at),
+        Some(at("2026-03-01T23:00:00Z"))
+    );
+}
