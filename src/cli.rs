@@ -37,6 +37,9 @@ pub enum Command {
         /// Exit after the story instead of serving the ledger.
         #[arg(long)]
         no_serve: bool,
+        /// Where to serve gRPC after the story (a loopback address: the demo has no auth).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+        listen: std::net::SocketAddr,
     },
     /// Verify a ledger directory offline: every hash, every link, no gaps.
     ///
@@ -79,7 +82,11 @@ pub enum Command {
 /// Runs a parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
-        Command::Demo { data_dir, no_serve } => demo(data_dir, no_serve),
+        Command::Demo {
+            data_dir,
+            no_serve,
+            listen,
+        } => demo(data_dir, no_serve, listen),
         Command::Verify { data_dir } => Ledger::open_existing(&data_dir)
             .map_err(|error| error.to_string())
             .and_then(|ledger| {
@@ -102,21 +109,47 @@ pub fn run(cli: Cli) -> ExitCode {
     })
 }
 
-fn demo(data_dir: Option<PathBuf>, no_serve: bool) -> Result<ExitCode, String> {
+fn demo(
+    data_dir: Option<PathBuf>,
+    no_serve: bool,
+    listen: std::net::SocketAddr,
+) -> Result<ExitCode, String> {
+    if !no_serve && !listen.ip().is_loopback() {
+        return Err(format!(
+            "--listen {listen} is not a loopback address; the demo serves without authentication, so it only listens on loopback (e.g. 127.0.0.1:50051)"
+        ));
+    }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|error| format!("could not start the async runtime: {error}"))?;
-    let mut stdout = std::io::stdout().lock();
-    runtime
-        .block_on(crate::demo::run(data_dir.as_deref(), &mut stdout))
-        .map_err(|error| error.to_string())?;
-    if !no_serve {
-        // Serving the demo ledger over gRPC comes with the API; until then the demo ends here.
-        let _ = writeln!(
-            stdout,
-            "\n(gRPC serving is not part of this build; exiting.)"
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    runtime.block_on(async {
+        // Bind first, so a port in use is reported before the story rather than after it.
+        let listener = match no_serve {
+            true => None,
+            false => Some(
+                tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|error| {
+                        format!("cannot listen on {listen}: {error} (choose another with --listen)")
+                    })?,
+            ),
+        };
+        let mut stdout = std::io::stdout();
+        let outcome = crate::demo::run(data_dir.as_deref(), &mut stdout)
+            .await
+            .map_err(|error| error.to_string())?;
+        if let Some(listener) = listener {
+            let ctrl_c = async {
+                // If the signal cannot be listened for, serving until killed is still right.
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            crate::demo::serve(outcome, listener, &mut stdout, ctrl_c)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn export(out: &std::path::Path, data_dir: &std::path::Path) -> Result<ExitCode, String> {

@@ -23,7 +23,7 @@ use crate::ledger::Ledger;
 use crate::projection::{ProjectedLedger, Projections};
 use crate::render::{check_table, offboarding_table};
 use crate::service::{Service, ServiceError};
-use crate::simulator::{Endpoint, Fault, SimUser, SimulatedTailnet};
+use crate::simulator::{Endpoint, Fault, SimUser, SimulatedTailnet, SimulatorHandle};
 use crate::store::StoreError;
 use crate::sync::{SyncOptions, SyncOutcome, Syncer};
 use crate::tailscale::{
@@ -52,17 +52,23 @@ pub enum DemoError {
     Client(#[from] ConfigError),
     #[error("a demo step was refused: {0}")]
     Service(#[from] ServiceError),
+    #[error(transparent)]
+    Serve(#[from] crate::api::ApiError),
     #[error("could not write the demo's output: {0}")]
     Output(#[from] std::io::Error),
     #[error("the demo ledger did not verify: {0}")]
     NotVerified(String),
 }
 
-/// What the demo left behind.
+/// What the demo left behind: the ledger and its export, and the running service with its
+/// simulated tailnet, ready to be served.
 pub struct DemoOutcome {
     pub data_dir: PathBuf,
     pub export_path: PathBuf,
     pub digest: Digest,
+    pub service: Arc<Service>,
+    /// Keeps the simulated Tailscale API running, so `SyncNow` works while serving.
+    pub simulator: SimulatorHandle,
 }
 
 /// The running story: the service, its clock, and the simulated tailnet.
@@ -372,7 +378,7 @@ pub async fn run(data_dir: Option<&Path>, out: &mut impl Write) -> Result<DemoOu
     let digest = verified_digest(&report)?;
     let export_path = data_dir.join("export.jsonl");
     export_to_file(books.ledger().store(), &export_path)?;
-    let out = story.out;
+    let out = &mut *story.out;
     writeln!(
         out,
         "verified: {} events, the chain is intact",
@@ -387,12 +393,12 @@ pub async fn run(data_dir: Option<&Path>, out: &mut impl Write) -> Result<DemoOu
          python3 verify_export.py {path} {digest}   (the script is in README.md)",
         path = export_path.display(),
     )?;
-    // The simulator has served its purpose; a failure to stop it cleanly changes nothing.
-    let _ = simulator.shutdown().await;
     Ok(DemoOutcome {
         data_dir,
         export_path,
         digest,
+        service: Arc::new(story.service),
+        simulator,
     })
 }
 
@@ -520,6 +526,43 @@ async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), Dem
     story.advance(Duration::from_secs(15 * 60));
     story.sync().await?;
     story.checks()
+}
+
+/// Serves the demo's ledger over gRPC on `listener` without authentication (the listener is on
+/// loopback) until `shutdown`, after printing commands to try.
+pub async fn serve(
+    outcome: DemoOutcome,
+    listener: tokio::net::TcpListener,
+    out: &mut impl Write,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), DemoError> {
+    let address = listener.local_addr().map_err(DemoError::Simulator)?;
+    let yesterday = outcome.service.now().saturating_add_micros(-DAY_MICROS);
+    writeln!(
+        out,
+        "\nServing the demo ledger over gRPC on {address} (no authentication: loopback only).\n\
+         Try, with grpcurl (https://github.com/fullstorydev/grpcurl):\n  \
+         grpcurl -plaintext {address} list\n  \
+         grpcurl -plaintext -d '{{\"system\":\"tailscale\"}}' {address} tailledger.v1.LedgerService/GetStatus\n  \
+         grpcurl -plaintext -d '{{\"system\":\"tailscale\",\"as_of\":\"{yesterday}\"}}' {address} tailledger.v1.LedgerService/GetStatus\n  \
+         grpcurl -plaintext {address} tailledger.v1.LedgerService/GetDigest\n  \
+         grpcurl -plaintext -d '{{\"subject\":\"marco.ibanez@acme-corp.example\"}}' {address} tailledger.v1.LedgerService/GetHistory\n  \
+         grpcurl -plaintext -d '{{\"system\":\"tailscale\"}}' {address} tailledger.v1.LedgerService/GetOffboardingReport\n  \
+         grpcurl -plaintext -d '{{\"system\":\"tailscale\"}}' {address} tailledger.v1.AdminService/SyncNow\n  \
+         grpcurl -plaintext -d '{{\"follow\":true}}' {address} tailledger.v1.LedgerService/StreamEvents\n\
+         Press Ctrl-C to stop."
+    )?;
+    out.flush()?;
+    crate::api::serve(
+        listener,
+        outcome.service,
+        crate::api::Auth::Disabled,
+        shutdown,
+    )
+    .await?;
+    // The simulator has served its purpose; a failure to stop it cleanly changes nothing.
+    let _ = outcome.simulator.shutdown().await;
+    Ok(())
 }
 
 /// 09:00 UTC on the latest day that has reached it, so every run tells the same day's story

@@ -206,6 +206,16 @@ pub enum CredentialKind {
     OauthClient,
 }
 
+impl CredentialKind {
+    /// The kind as the canonical JSON spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::ApiToken => "api_token",
+            CredentialKind::OauthClient => "oauth_client",
+        }
+    }
+}
+
 /// Every fact the ledger can record (SPEC §2).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Event {

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod api;
 pub mod checks;
 pub mod cli;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod entry;
 pub mod event;
 pub mod export;
 pub mod hash;
+pub mod history;
 pub mod identity;
 pub mod ledger;
 pub mod projection;

@@ -1,0 +1,509 @@
+//! Conversions between the domain's types and the protobuf messages: the only place that knows
+//! both. Arguments coming in are checked here and refused with `INVALID_ARGUMENT` naming the
+//! field.
+
+use tonic::Status;
+
+use super::errors::invalid_argument;
+use super::pb;
+use crate::checks::{CheckResult, CheckState, Finding};
+use crate::entry::Entry;
+use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event};
+use crate::hash::Digest;
+use crate::projection::{EmployeeState, Mark};
+use crate::report::OffboardingRow;
+use crate::service::AccountView;
+use crate::time::Timestamp;
+
+const MICROS_PER_SECOND: i64 = 1_000_000;
+
+pub fn timestamp(instant: Timestamp) -> prost_types::Timestamp {
+    let micros = instant.as_micros();
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(MICROS_PER_SECOND),
+        // The remainder is below 1,000,000, so nanoseconds fit an i32.
+        nanos: i32::try_from(micros.rem_euclid(MICROS_PER_SECOND) * 1_000)
+            .expect("a sub-second remainder fits in i32 nanoseconds"),
+    }
+}
+
+/// An optional timestamp argument; absent stays absent.
+pub fn timestamp_arg(
+    field: &'static str,
+    value: Option<prost_types::Timestamp>,
+) -> Result<Option<Timestamp>, Status> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let out_of_range = || invalid_argument(field, "is outside the years 0001 to 9999");
+    if !(0..1_000_000_000).contains(&value.nanos) {
+        return Err(invalid_argument(
+            field,
+            "has nanos outside 0 to 999,999,999",
+        ));
+    }
+    let micros = value
+        .seconds
+        .checked_mul(MICROS_PER_SECOND)
+        .and_then(|micros| micros.checked_add(i64::from(value.nanos / 1_000)))
+        .ok_or_else(out_of_range)?;
+    Timestamp::from_micros(micros)
+        .map(Some)
+        .ok_or_else(out_of_range)
+}
+
+/// A required non-empty text argument, trimmed.
+pub fn required(field: &'static str, value: &str) -> Result<String, Status> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(invalid_argument(field, "must not be empty"));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn duration(seconds: u64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
+        nanos: 0,
+    }
+}
+
+/// A duration argument in whole seconds; absent gives `default`.
+pub fn duration_arg(
+    field: &'static str,
+    value: Option<prost_types::Duration>,
+    default: u64,
+) -> Result<u64, Status> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    if value.seconds < 0 || value.nanos < 0 {
+        return Err(invalid_argument(field, "must not be negative"));
+    }
+    if value.nanos != 0 {
+        return Err(invalid_argument(field, "must be whole seconds"));
+    }
+    // A non-negative i64 always fits a u64.
+    Ok(u64::try_from(value.seconds).expect("checked non-negative"))
+}
+
+pub fn classification_arg(value: &str) -> Result<Option<Classification>, Status> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "service" => Ok(Some(Classification::Service)),
+        "external" => Ok(Some(Classification::External)),
+        "test" => Ok(Some(Classification::Test)),
+        other => Err(invalid_argument(
+            "classification",
+            &format!("`{other}` is not one of service, external, test (or empty to remove it)"),
+        )),
+    }
+}
+
+pub fn classification(value: Classification) -> String {
+    match value {
+        Classification::Service => "service",
+        Classification::External => "external",
+        Classification::Test => "test",
+    }
+    .to_owned()
+}
+
+pub fn employee_arg(record: Option<pb::EmployeeRecord>) -> Result<EmployeeRecord, Status> {
+    let record = record.ok_or_else(|| invalid_argument("employee", "is required"))?;
+    let start_date = match record.start_date.trim() {
+        "" => None,
+        text => Some(text.parse().map_err(|_| {
+            invalid_argument(
+                "employee.start_date",
+                &format!("`{text}` is not a date (YYYY-MM-DD)"),
+            )
+        })?),
+    };
+    Ok(EmployeeRecord {
+        employee_id: required("employee.employee_id", &record.employee_id)?,
+        email: required("employee.email", &record.email)?,
+        name: Some(record.name).filter(|name| !name.trim().is_empty()),
+        org_role: required("employee.org_role", &record.org_role)?,
+        start_date,
+    })
+}
+
+fn employee(record: &EmployeeRecord) -> pb::EmployeeRecord {
+    pb::EmployeeRecord {
+        employee_id: record.employee_id.clone(),
+        email: record.email.clone(),
+        name: record.name.clone().unwrap_or_default(),
+        org_role: record.org_role.clone(),
+        start_date: record
+            .start_date
+            .map(|date| date.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn snapshot(snapshot: &AccountSnapshot) -> pb::AccountSnapshot {
+    pb::AccountSnapshot {
+        id: snapshot.id.clone(),
+        login_name: snapshot.login_name.clone(),
+        display_name: snapshot.display_name.clone(),
+        role: snapshot.role.clone(),
+        status: snapshot.status.clone(),
+        r#type: snapshot.account_type.clone(),
+        created: snapshot.created.map(timestamp),
+    }
+}
+
+fn change<T: Clone>(
+    change: &Option<crate::event::FieldChange<T>>,
+    text: impl Fn(T) -> String,
+) -> Option<pb::FieldChange> {
+    change.as_ref().map(|change| pb::FieldChange {
+        from: text(change.from.clone()),
+        to: text(change.to.clone()),
+    })
+}
+
+/// The typed event of an entry.
+fn typed(event: &Event) -> pb::event::Event {
+    use pb::event::Event as Typed;
+    match event.clone() {
+        Event::UserSeen {
+            system,
+            account: snapshot,
+        } => Typed::UserSeen(pb::UserSeen {
+            system: system.0,
+            account: Some(self::snapshot(&snapshot)),
+        }),
+        Event::UserRemoved {
+            system,
+            account_id,
+            login_name,
+        } => Typed::UserRemoved(pb::UserRemoved {
+            system: system.0,
+            account_id,
+            login_name,
+        }),
+        Event::RoleChanged {
+            system,
+            account_id,
+            login_name,
+            from,
+            to,
+        } => Typed::RoleChanged(pb::RoleChanged {
+            system: system.0,
+            account_id,
+            login_name,
+            from,
+            to,
+        }),
+        Event::StatusChanged {
+            system,
+            account_id,
+            login_name,
+            from,
+            to,
+        } => Typed::StatusChanged(pb::StatusChanged {
+            system: system.0,
+            account_id,
+            login_name,
+            from,
+            to,
+        }),
+        Event::EmployeeOnboarded { employee: record } => {
+            Typed::EmployeeOnboarded(pb::EmployeeOnboarded {
+                employee: Some(employee(&record)),
+            })
+        }
+        Event::EmployeeUpdated {
+            employee_id,
+            name,
+            email,
+            org_role,
+        } => Typed::EmployeeUpdated(pb::EmployeeUpdated {
+            employee_id,
+            name: change(&name, Option::unwrap_or_default),
+            email: change(&email, |text| text),
+            org_role: change(&org_role, |text| text),
+        }),
+        Event::EmployeeOffboarded {
+            employee_id,
+            effective_at,
+            reason,
+        } => Typed::EmployeeOffboarded(pb::EmployeeOffboarded {
+            employee_id,
+            effective_at: Some(timestamp(effective_at)),
+            reason: reason.unwrap_or_default(),
+        }),
+        Event::EmployeeReinstated {
+            employee_id,
+            reason,
+        } => Typed::EmployeeReinstated(pb::EmployeeReinstated {
+            employee_id,
+            reason: reason.unwrap_or_default(),
+        }),
+        Event::AccountLinked {
+            system,
+            account_id,
+            employee_id,
+            reason,
+        } => Typed::AccountLinked(pb::AccountLinked {
+            system: system.0,
+            account_id,
+            employee_id,
+            reason,
+        }),
+        Event::AccountUnlinked {
+            system,
+            account_id,
+            employee_id,
+            reason,
+        } => Typed::AccountUnlinked(pb::AccountUnlinked {
+            system: system.0,
+            account_id,
+            employee_id,
+            reason,
+        }),
+        Event::AccountClassified {
+            system,
+            account_id,
+            classification: kind,
+            owner_employee_id,
+            reason,
+        } => Typed::AccountClassified(pb::AccountClassified {
+            system: system.0,
+            account_id,
+            classification: classification(kind),
+            owner_employee_id: owner_employee_id.unwrap_or_default(),
+            reason,
+        }),
+        Event::AccountDeclassified {
+            system,
+            account_id,
+            reason,
+        } => Typed::AccountDeclassified(pb::AccountDeclassified {
+            system: system.0,
+            account_id,
+            reason,
+        }),
+        Event::AccessPolicySet {
+            system,
+            allowed_org_roles,
+            privileged_org_roles,
+            offboarding_grace_seconds,
+            reason,
+        } => Typed::AccessPolicySet(pb::AccessPolicySet {
+            system: system.0,
+            allowed_org_roles,
+            privileged_org_roles,
+            offboarding_grace: Some(duration(offboarding_grace_seconds)),
+            reason: reason.unwrap_or_default(),
+        }),
+        Event::SyncCompleted {
+            system,
+            sync_id,
+            started_at,
+            finished_at,
+            accounts_observed,
+            listing_sha256,
+            events_appended,
+        } => Typed::SyncCompleted(pb::SyncCompleted {
+            system: system.0,
+            sync_id,
+            started_at: Some(timestamp(started_at)),
+            finished_at: Some(timestamp(finished_at)),
+            accounts_observed,
+            listing_sha256: listing_sha256.to_string(),
+            events_appended,
+        }),
+        Event::SyncFailed {
+            system,
+            sync_id,
+            started_at,
+            finished_at,
+            error_class,
+            message,
+        } => Typed::SyncFailed(pb::SyncFailed {
+            system: system.0,
+            sync_id,
+            started_at: Some(timestamp(started_at)),
+            finished_at: Some(timestamp(finished_at)),
+            error_class: error_class.to_string(),
+            message,
+        }),
+        Event::SyncAnomaly {
+            system,
+            sync_id,
+            accounts_before,
+            removals_withheld,
+            withheld_account_ids,
+        } => Typed::SyncAnomaly(pb::SyncAnomaly {
+            system: system.0,
+            sync_id,
+            accounts_before,
+            removals_withheld,
+            withheld_account_ids,
+        }),
+        Event::CredentialObserved {
+            system,
+            credential_id,
+            credential_kind,
+            expires_at,
+        } => Typed::CredentialObserved(pb::CredentialObserved {
+            system: system.0,
+            credential_id,
+            credential_kind: credential_kind.as_str().to_owned(),
+            expires_at: expires_at.map(timestamp),
+        }),
+    }
+}
+
+/// An entry as the API sends it: envelope, typed event and the exact canonical JSON.
+pub fn event(entry: &Entry) -> pb::Event {
+    pb::Event {
+        seq: entry.seq,
+        recorded_at: Some(timestamp(entry.recorded_at)),
+        actor: entry.actor.to_string(),
+        r#type: entry.event.type_name().to_owned(),
+        prev_hash: entry.prev_hash.to_string(),
+        hash: entry.hash.to_string(),
+        // Canonical JSON is UTF-8 by definition (RFC 8785 outputs UTF-8 text).
+        canonical_json: String::from_utf8(entry.canonical_form()).expect("canonical JSON is UTF-8"),
+        event: Some(typed(&entry.event)),
+    }
+}
+
+pub fn events(entries: &[Entry]) -> Vec<pb::Event> {
+    entries.iter().map(event).collect()
+}
+
+pub fn check_state(state: CheckState) -> pb::CheckState {
+    match state {
+        CheckState::Passing => pb::CheckState::Passing,
+        CheckState::Due => pb::CheckState::Due,
+        CheckState::Failing => pb::CheckState::Failing,
+    }
+}
+
+fn finding(finding: &Finding) -> pb::Finding {
+    pb::Finding {
+        state: check_state(finding.state).into(),
+        reason: finding.reason.as_str().to_owned(),
+        message: finding.message.clone(),
+        subject: Some(pb::Subject {
+            system: finding.subject.system.to_string(),
+            account_id: finding.subject.account_id.clone().unwrap_or_default(),
+            login_name: finding.subject.login_name.clone().unwrap_or_default(),
+            employee_id: finding.subject.employee_id.clone().unwrap_or_default(),
+        }),
+        since: Some(timestamp(finding.since)),
+        deadline: finding.deadline.map(timestamp),
+        evidence_seqs: finding.evidence.clone(),
+    }
+}
+
+pub fn check(result: &CheckResult) -> pb::Check {
+    pb::Check {
+        check_id: result.check_id.to_owned(),
+        title: result.title.to_owned(),
+        state: check_state(result.state).into(),
+        findings: result.findings.iter().map(finding).collect(),
+    }
+}
+
+pub fn digest_parts(head: Option<Digest>) -> (u64, String) {
+    head.map_or((0, String::new()), |digest| {
+        (digest.seq, digest.hash.to_string())
+    })
+}
+
+fn mark_parts(mark: Option<Mark>) -> (Option<prost_types::Timestamp>, u64) {
+    mark.map_or((None, 0), |mark| (Some(timestamp(mark.at)), mark.seq))
+}
+
+pub fn offboarding_row(row: &OffboardingRow) -> pb::OffboardingRow {
+    let (last_with_access_at, last_with_access_seq) = mark_parts(row.last_with_access);
+    let (first_without_access_at, first_without_access_seq) = mark_parts(row.first_without_access);
+    pb::OffboardingRow {
+        employee_id: row.employee_id.clone(),
+        email: row.email.clone(),
+        effective_at: Some(timestamp(row.effective_at)),
+        hr_recorded_at: Some(timestamp(row.hr_recorded.at)),
+        hr_recorded_seq: row.hr_recorded.seq,
+        system: row.system.to_string(),
+        account_id: row.account_id.clone(),
+        login_name: row.login_name.clone(),
+        link: row.link.to_owned(),
+        last_with_access_at,
+        last_with_access_seq,
+        first_without_access_at,
+        first_without_access_seq,
+        elapsed_seconds: row.elapsed_seconds,
+        grace_seconds: row.grace_seconds,
+        within_grace: row.within_grace,
+    }
+}
+
+pub fn account(view: &AccountView) -> pb::Account {
+    let account = &view.account.snapshot;
+    pb::Account {
+        account_id: account.id.clone(),
+        login_name: account.login_name.clone(),
+        display_name: account.display_name.clone(),
+        role: account.role.clone(),
+        status: account.status.clone(),
+        r#type: account.account_type.clone(),
+        holds_access: view.holds_access,
+        link: view
+            .link
+            .as_ref()
+            .map(|(employee_id, kind)| pb::AccountLink {
+                employee_id: employee_id.clone(),
+                kind: kind.as_str().to_owned(),
+            }),
+        classification: view
+            .classification
+            .as_ref()
+            .map(|state| pb::AccountClassification {
+                classification: classification(state.classification),
+                owner_employee_id: state.owner_employee_id.clone().unwrap_or_default(),
+                reason: state.reason.clone(),
+            }),
+        first_seen: Some(timestamp(view.account.first_seen)),
+        removed_at: view.account.removed_at.map(timestamp),
+        access_valid: view.findings.is_empty(),
+        access_reason: view
+            .findings
+            .iter()
+            .map(|reason| reason.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
+pub fn employee_view(employee: &EmployeeState, now: Timestamp) -> pb::Employee {
+    let status = match &employee.offboarding {
+        None => "active",
+        Some(offboarding) if offboarding.effective_at > now => "leaving",
+        Some(_) => "offboarded",
+    };
+    let pb::EmployeeRecord {
+        employee_id,
+        email,
+        name,
+        org_role,
+        start_date,
+    } = self::employee(&employee.record);
+    pb::Employee {
+        employee_id,
+        email,
+        name,
+        org_role,
+        status: status.to_owned(),
+        offboarding_effective_at: employee
+            .offboarding
+            .as_ref()
+            .map(|offboarding| timestamp(offboarding.effective_at)),
+        start_date,
+    }
+}

@@ -1,0 +1,197 @@
+//! `tailledger.v1.LedgerService`: the read API.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, required, timestamp, timestamp_arg};
+use super::pb::ledger_service_server::LedgerService;
+use super::pb::{self};
+use super::stream::{self, EventStream};
+use crate::service::Service;
+use crate::verify::verify_store;
+
+/// The largest page `ListEvents` returns.
+const MAX_PAGE: u32 = 1_000;
+const DEFAULT_PAGE: u32 = 100;
+
+pub struct LedgerApi {
+    pub service: Arc<Service>,
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// Runs blocking ledger work (full scans) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| Status::internal(format!("a ledger task failed: {error}")))?
+}
+
+#[tonic::async_trait]
+impl LedgerService for LedgerApi {
+    async fn get_status(
+        &self,
+        request: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let request = request.into_inner();
+        let system = self
+            .service
+            .known_system(&required("system", &request.system)?)?;
+        let as_of = timestamp_arg("as_of", request.as_of)?;
+        let status = self.service.status(&system, as_of)?;
+        let (ledger_seq, head_hash) = convert::digest_parts(status.head);
+        Ok(Response::new(pb::GetStatusResponse {
+            evaluated_at: Some(timestamp(status.evaluated_at)),
+            ledger_seq,
+            head_hash,
+            checks: status.checks.iter().map(convert::check).collect(),
+        }))
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let request = request.into_inner();
+        let system = self
+            .service
+            .known_system(&required("system", &request.system)?)?;
+        let as_of = timestamp_arg("as_of", request.as_of)?;
+        let accounts = self
+            .service
+            .accounts(&system, as_of, request.include_removed)?;
+        Ok(Response::new(pb::ListAccountsResponse {
+            accounts: accounts.iter().map(convert::account).collect(),
+        }))
+    }
+
+    async fn list_employees(
+        &self,
+        request: Request<pb::ListEmployeesRequest>,
+    ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
+        let request = request.into_inner();
+        let as_of = timestamp_arg("as_of", request.as_of)?;
+        let now = as_of.unwrap_or_else(|| self.service.now());
+        let employees = self.service.employees(as_of)?;
+        Ok(Response::new(pb::ListEmployeesResponse {
+            employees: employees
+                .iter()
+                .map(|employee| convert::employee_view(employee, now))
+                .collect(),
+        }))
+    }
+
+    async fn get_history(
+        &self,
+        request: Request<pb::GetHistoryRequest>,
+    ) -> Result<Response<pb::GetHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let subject = required("subject", &request.subject)?;
+        let from = timestamp_arg("from", request.from)?;
+        let to = timestamp_arg("to", request.to)?;
+        let service = self.service.clone();
+        let entries = blocking(move || Ok(service.history(&subject, from, to)?)).await?;
+        Ok(Response::new(pb::GetHistoryResponse {
+            events: convert::events(&entries),
+        }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let request = request.into_inner();
+        let limit = match request.limit {
+            0 => DEFAULT_PAGE,
+            limit if limit <= MAX_PAGE => limit,
+            limit => {
+                return Err(super::errors::invalid_argument(
+                    "limit",
+                    &format!("must be at most {MAX_PAGE}, not {limit}"),
+                ));
+            }
+        };
+        let entries = self
+            .service
+            .books()
+            .ledger()
+            .store()
+            .read(request.after_seq.saturating_add(1), limit as usize)?;
+        Ok(Response::new(pb::ListEventsResponse {
+            next_after_seq: entries.last().map_or(request.after_seq, |entry| entry.seq),
+            events: convert::events(&entries),
+        }))
+    }
+
+    type StreamEventsStream = EventStream;
+
+    async fn stream_events(
+        &self,
+        request: Request<pb::StreamEventsRequest>,
+    ) -> Result<Response<Self::StreamEventsStream>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(stream::start(
+            self.service.clone(),
+            request.after_seq,
+            request.follow,
+            self.stopping.clone(),
+        )))
+    }
+
+    async fn get_digest(
+        &self,
+        _request: Request<pb::GetDigestRequest>,
+    ) -> Result<Response<pb::GetDigestResponse>, Status> {
+        let ledger = self.service.books().ledger();
+        let head = ledger.head();
+        let recorded_at = match head {
+            Some(digest) => ledger
+                .store()
+                .get(digest.seq)?
+                .map(|entry| timestamp(entry.recorded_at)),
+            None => None,
+        };
+        let (seq, hash) = convert::digest_parts(head);
+        Ok(Response::new(pb::GetDigestResponse {
+            seq,
+            hash,
+            recorded_at,
+        }))
+    }
+
+    async fn verify_ledger(
+        &self,
+        _request: Request<pb::VerifyLedgerRequest>,
+    ) -> Result<Response<pb::VerifyLedgerResponse>, Status> {
+        let service = self.service.clone();
+        let report = blocking(move || Ok(verify_store(service.books().ledger().store())?)).await?;
+        Ok(Response::new(pb::VerifyLedgerResponse {
+            ok: report.is_ok(),
+            events_checked: report.events_checked,
+            first_bad_seq: report.broken.as_ref().map_or(0, |broken| broken.seq),
+            detail: report
+                .broken
+                .map(|broken| broken.fault.to_string())
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn get_offboarding_report(
+        &self,
+        request: Request<pb::GetOffboardingReportRequest>,
+    ) -> Result<Response<pb::GetOffboardingReportResponse>, Status> {
+        let request = request.into_inner();
+        let system = self
+            .service
+            .known_system(&required("system", &request.system)?)?;
+        let from = timestamp_arg("from", request.from)?;
+        let to = timestamp_arg("to", request.to)?;
+        let rows = self.service.offboarding_report(&system, from, to);
+        Ok(Response::new(pb::GetOffboardingReportResponse {
+            rows: rows.iter().map(convert::offboarding_row).collect(),
+        }))
+    }
+}

@@ -1,0 +1,105 @@
+//! The gRPC API (SPEC §8): `tailledger.v1.LedgerService` and `AdminService` over tonic, with
+//! token authentication, standard health, and server reflection (v1 and v1alpha).
+//!
+//! This module is the only one that knows the protobuf types: `convert` translates, `errors`
+//! maps every failure to a status code, `auth` decides who may call, `ledger` and `admin` are the
+//! two services, and `stream` runs `StreamEvents` followers.
+
+mod admin;
+mod auth;
+mod convert;
+mod errors;
+mod ledger;
+pub mod pb;
+mod stream;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+pub use auth::{Auth, Role, TokenEntry};
+
+use crate::service::Service;
+
+/// The largest request the read API accepts: its requests are small.
+const MAX_READ_REQUEST_BYTES: usize = 1 << 20;
+/// The largest request the admin API accepts: a roster file of up to 50 MiB, with room for the
+/// message around it.
+const MAX_ADMIN_REQUEST_BYTES: usize = 51 << 20;
+/// The largest response: a page or history of events, a report.
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("server reflection could not be set up: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// The services' fully qualified names, as health and reflection report them.
+pub const LEDGER_SERVICE: &str = "tailledger.v1.LedgerService";
+pub const ADMIN_SERVICE: &str = "tailledger.v1.AdminService";
+
+/// Serves the API on `listener` until `shutdown` completes; then stops accepting calls, ends
+/// every `StreamEvents` follower, waits for calls in flight, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    auth: Auth,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ApiError> {
+    let auth = Arc::new(auth);
+    let (stop, stopping) = watch::channel(false);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in [LEDGER_SERVICE, ADMIN_SERVICE] {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+
+    let ledger = pb::ledger_service_server::LedgerServiceServer::new(ledger::LedgerApi {
+        service: service.clone(),
+        stopping,
+    })
+    .max_decoding_message_size(MAX_READ_REQUEST_BYTES)
+    .max_encoding_message_size(MAX_RESPONSE_BYTES);
+    let admin = pb::admin_service_server::AdminServiceServer::new(admin::AdminApi { service })
+        .max_decoding_message_size(MAX_ADMIN_REQUEST_BYTES)
+        .max_encoding_message_size(MAX_RESPONSE_BYTES);
+
+    let shutdown = async move {
+        shutdown.await;
+        // Followers watch this and end, so the graceful shutdown does not wait on open streams.
+        let _ = stop.send(true);
+        health
+            .set_not_serving::<pb::ledger_service_server::LedgerServiceServer<ledger::LedgerApi>>()
+            .await;
+    };
+    Server::builder()
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            ledger,
+            auth::require(auth.clone(), Role::Auditor),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            admin,
+            auth::require(auth, Role::Admin),
+        ))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

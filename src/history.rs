@@ -1,0 +1,81 @@
+//! Which events are about a subject: an account (by id or login name) or an employee (by id or
+//! email). Pure: the caller resolves the subject against the projections and scans the ledger.
+
+use std::collections::BTreeSet;
+
+use crate::event::Event;
+use crate::projection::Projections;
+
+/// The accounts and employees a subject names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subject {
+    pub account_ids: BTreeSet<String>,
+    pub employee_ids: BTreeSet<String>,
+}
+
+impl Subject {
+    /// Resolves `text` as an account id or login name (in any system) and as an employee id or
+    /// email; emails and login names compare case-insensitively. `None` if it names nothing.
+    pub fn resolve(projections: &Projections, text: &str) -> Option<Self> {
+        let mut subject = Subject::default();
+        for system in projections.systems() {
+            let Some(state) = projections.system_ref(system) else {
+                continue;
+            };
+            for account in state.accounts.values() {
+                if account.snapshot.id == text
+                    || account.snapshot.login_name.eq_ignore_ascii_case(text)
+                {
+                    subject.account_ids.insert(account.snapshot.id.clone());
+                }
+            }
+        }
+        let employees = projections.employees();
+        if let Some(employee) = employees.get(text).or_else(|| employees.by_email(text)) {
+            subject
+                .employee_ids
+                .insert(employee.record.employee_id.clone());
+        }
+        (!subject.account_ids.is_empty() || !subject.employee_ids.is_empty()).then_some(subject)
+    }
+
+    /// Whether `event` is about this subject.
+    pub fn is_about(&self, event: &Event) -> bool {
+        let account = |id: &String| self.account_ids.contains(id);
+        let employee = |id: &String| self.employee_ids.contains(id);
+        match event {
+            Event::UserSeen { account: seen, .. } => account(&seen.id),
+            Event::UserRemoved { account_id, .. }
+            | Event::RoleChanged { account_id, .. }
+            | Event::StatusChanged { account_id, .. }
+            | Event::AccountDeclassified { account_id, .. } => account(account_id),
+            Event::AccountLinked {
+                account_id,
+                employee_id,
+                ..
+            }
+            | Event::AccountUnlinked {
+                account_id,
+                employee_id,
+                ..
+            } => account(account_id) || employee(employee_id),
+            Event::AccountClassified {
+                account_id,
+                owner_employee_id,
+                ..
+            } => account(account_id) || owner_employee_id.as_ref().is_some_and(employee),
+            Event::EmployeeOnboarded { employee: record } => employee(&record.employee_id),
+            Event::EmployeeUpdated { employee_id, .. }
+            | Event::EmployeeOffboarded { employee_id, .. }
+            | Event::EmployeeReinstated { employee_id, .. } => employee(employee_id),
+            Event::SyncAnomaly {
+                withheld_account_ids,
+                ..
+            } => withheld_account_ids.iter().any(account),
+            Event::AccessPolicySet { .. }
+            | Event::SyncCompleted { .. }
+            | Event::SyncFailed { .. }
+            | Event::CredentialObserved { .. } => false,
+        }
+    }
+}
