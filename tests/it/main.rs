@@ -1,5 +1,6 @@
 //! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
 
+mod api;
 mod check_scenarios;
 mod crash;
 mod golden;

@@ -1,0 +1,846 @@
+//! The gRPC API end to end: a real tonic server on `127.0.0.1:0` over a real sled ledger, syncing
+//! the simulated Tailscale API, called with the generated tonic clients.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+use tailledger::api::pb::admin_service_client::AdminServiceClient;
+use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
+use tailledger::api::{self, Auth, Role, TokenEntry, pb};
+use tailledger::checks::CheckSettings;
+use tailledger::event::{Actor, Event, SystemId};
+use tailledger::hash::Hash256;
+use tailledger::ledger::Ledger;
+use tailledger::projection::ProjectedLedger;
+use tailledger::service::Service;
+use tailledger::sync::{SyncOptions, Syncer};
+use tailledger::tailscale::TailscaleClient;
+use tailledger::time::SystemClock;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+
+use crate::helpers::{Fixture, api_token};
+
+const AUDITOR_TOKEN: &str = "auditor-token-3f9a";
+const ADMIN_TOKEN: &str = "admin-token-c0ffee";
+
+/// A running server and what it serves.
+pub struct ApiServer {
+    pub address: SocketAddr,
+    pub service: Arc<Service>,
+    /// Keeps the simulated Tailscale API running for the server's syncs.
+    _fixture: Fixture,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), api::ApiError>>,
+    _dir: tempfile::TempDir,
+}
+
+fn tokens() -> Auth {
+    Auth::Tokens(vec![
+        TokenEntry {
+            name: "audit".to_owned(),
+            role: Role::Auditor,
+            sha256: Hash256::of(AUDITOR_TOKEN.as_bytes()),
+        },
+        TokenEntry {
+            name: "ops".to_owned(),
+            role: Role::Admin,
+            sha256: Hash256::of(ADMIN_TOKEN.as_bytes()),
+        },
+    ])
+}
+
+impl ApiServer {
+    pub async fn start(auth: Auth) -> Self {
+        let fixture = Fixture::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let books = Arc::new(ProjectedLedger::new(Ledger::open(dir.path()).unwrap()).unwrap());
+        let syncer = Syncer::new(
+            SystemId::tailscale(),
+            TailscaleClient::new(fixture.config(api_token())).unwrap(),
+            books.clone(),
+            Arc::new(SystemClock),
+            SyncOptions::default(),
+        );
+        let mut service = Service::new(
+            books,
+            Arc::new(SystemClock),
+            CheckSettings::default(),
+            chrono_tz::UTC,
+        );
+        service.set_syncer(syncer);
+        let service = Arc::new(service);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(api::serve(listener, service.clone(), auth, async {
+            let _ = stopped.await;
+        }));
+        ApiServer {
+            address,
+            service,
+            _fixture: fixture,
+            stop,
+            task,
+            _dir: dir,
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.address))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn ledger(&self) -> LedgerServiceClient<Channel> {
+        LedgerServiceClient::new(self.channel().await)
+    }
+
+    pub async fn admin(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel().await)
+    }
+
+    /// Stops the server and waits until it has shut down.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// A request carrying `token` as a bearer token.
+pub fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    request
+}
+
+fn admin<T>(message: T) -> Request<T> {
+    with_token(message, Some(ADMIN_TOKEN))
+}
+
+fn auditor<T>(message: T) -> Request<T> {
+    with_token(message, Some(AUDITOR_TOKEN))
+}
+
+fn system() -> String {
+    "tailscale".to_owned()
+}
+
+/// Recomputes the chain from the events' canonical JSON, starting after `previous`.
+pub fn assert_chain(events: &[pb::Event], mut previous: (u64, String)) {
+    for event in events {
+        assert_eq!(event.seq, previous.0 + 1, "seqs are gap-free and in order");
+        assert_eq!(
+            event.prev_hash, previous.1,
+            "seq {} links to the previous hash",
+            event.seq
+        );
+        let hash = hex::encode(Sha256::digest(event.canonical_json.as_bytes()));
+        assert_eq!(
+            hash, event.hash,
+            "seq {} hashes to its canonical JSON",
+            event.seq
+        );
+        previous = (event.seq, event.hash.clone());
+    }
+}
+
+fn zero() -> (u64, String) {
+    (0, "0".repeat(64))
+}
+
+#[tokio::test]
+async fn every_rpc_answers_for_an_admin_and_an_auditor() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    let mut ledger = server.ledger().await;
+
+    let synced = admin_client
+        .sync_now(admin(pb::SyncNowRequest { system: system() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(synced.outcome, "completed");
+    assert_eq!(synced.accounts_observed, 3);
+    let roster =
+        "email,org_role,employee_id\ndana@acme.example,IT,E-1\nmarco@acme.example,Engineer,E-2\n";
+    let imported = admin_client
+        .import_roster(admin(pb::ImportRosterRequest {
+            csv: roster.as_bytes().to_vec(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(imported.onboarded, 2);
+    assert!(
+        imported.events.iter().all(|event| event.actor == "api:ops"),
+        "the token's name is the actor"
+    );
+    let before_policy = ledger
+        .get_digest(auditor(pb::GetDigestRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+
+    admin_client
+        .set_access_policy(admin(pb::SetAccessPolicyRequest {
+            system: system(),
+            allowed_org_roles: vec!["Engineer".to_owned(), "IT".to_owned()],
+            privileged_org_roles: vec!["IT".to_owned()],
+            offboarding_grace: Some(prost_types::Duration {
+                seconds: 3600,
+                nanos: 0,
+            }),
+            reason: "quarterly review".to_owned(),
+        }))
+        .await
+        .unwrap();
+    admin_client
+        .classify_account(admin(pb::ClassifyAccountRequest {
+            system: system(),
+            account_id: "u3".to_owned(),
+            classification: "external".to_owned(),
+            owner_employee_id: "E-1".to_owned(),
+            reason: "partner".to_owned(),
+        }))
+        .await
+        .unwrap();
+    let linked = admin_client
+        .link_account(admin(pb::LinkAccountRequest {
+            system: system(),
+            account_id: "u2".to_owned(),
+            employee_id: "E-2".to_owned(),
+            reason: "personal login".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(linked.events[0].r#type, "AccountLinked");
+    admin_client
+        .unlink_account(admin(pb::UnlinkAccountRequest {
+            system: system(),
+            account_id: "u2".to_owned(),
+            employee_id: "E-2".to_owned(),
+            reason: "matched by email anyway".to_owned(),
+        }))
+        .await
+        .unwrap();
+    let upserted = admin_client
+        .upsert_employee(admin(pb::UpsertEmployeeRequest {
+            employee: Some(pb::EmployeeRecord {
+                employee_id: "E-2".to_owned(),
+                email: "marco@acme.example".to_owned(),
+                name: "Marco Ibáñez".to_owned(),
+                org_role: "Engineer".to_owned(),
+                start_date: "2024-06-01".to_owned(),
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(upserted.events[0].r#type, "EmployeeUpdated");
+    let offboarded = admin_client
+        .offboard_employee(admin(pb::OffboardEmployeeRequest {
+            employee_id: "E-1".to_owned(),
+            effective_at: Some(prost_types::Timestamp {
+                seconds: 1_772_000_000,
+                nanos: 0,
+            }),
+            reason: "left".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(offboarded.events[0].r#type, "EmployeeOffboarded");
+
+    let status = ledger
+        .get_status(auditor(pb::GetStatusRequest {
+            system: system(),
+            as_of: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = status
+        .checks
+        .iter()
+        .map(|check| check.check_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "user-identified",
+            "offboarded-access-removed",
+            "access-control-configured",
+            "user-access-valid",
+            "integration-healthy"
+        ]
+    );
+    let offboarding = &status.checks[1];
+    assert_eq!(
+        offboarding.state(),
+        pb::CheckState::Failing,
+        "Dana left long ago and still has access"
+    );
+    assert!(!offboarding.findings[0].evidence_seqs.is_empty());
+
+    // As of before the policy, the access-control check fails again.
+    let past = ledger
+        .get_status(auditor(pb::GetStatusRequest {
+            system: system(),
+            as_of: before_policy.recorded_at,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(past.ledger_seq, before_policy.seq);
+    assert_eq!(past.checks[2].state(), pb::CheckState::Failing);
+
+    let accounts = ledger
+        .list_accounts(auditor(pb::ListAccountsRequest {
+            system: system(),
+            as_of: None,
+            include_removed: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    let marco = accounts
+        .iter()
+        .find(|account| account.account_id == "u2")
+        .unwrap();
+    assert_eq!(
+        marco
+            .link
+            .as_ref()
+            .map(|link| (link.employee_id.as_str(), link.kind.as_str())),
+        Some(("E-2", "auto"))
+    );
+    assert!(!marco.holds_access, "Marco is suspended");
+    let dana = accounts
+        .iter()
+        .find(|account| account.account_id == "u1")
+        .unwrap();
+    assert!(!dana.access_valid);
+    assert_eq!(dana.access_reason, "access-retained");
+    let priya = accounts
+        .iter()
+        .find(|account| account.account_id == "u3")
+        .unwrap();
+    assert_eq!(
+        priya
+            .classification
+            .as_ref()
+            .map(|c| c.classification.as_str()),
+        Some("external")
+    );
+
+    let employees = ledger
+        .list_employees(auditor(pb::ListEmployeesRequest { as_of: None }))
+        .await
+        .unwrap()
+        .into_inner()
+        .employees;
+    let statuses: Vec<(&str, &str)> = employees
+        .iter()
+        .map(|e| (e.employee_id.as_str(), e.status.as_str()))
+        .collect();
+    assert_eq!(statuses, [("E-1", "offboarded"), ("E-2", "active")]);
+
+    let history = ledger
+        .get_history(auditor(pb::GetHistoryRequest {
+            subject: "marco@acme.example".to_owned(),
+            from: None,
+            to: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let types: Vec<&str> = history.iter().map(|event| event.r#type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "UserSeen",
+            "EmployeeOnboarded",
+            "AccountLinked",
+            "AccountUnlinked",
+            "EmployeeUpdated"
+        ]
+    );
+
+    let mut after_seq = 0;
+    let mut all = Vec::new();
+    loop {
+        let page = ledger
+            .list_events(auditor(pb::ListEventsRequest {
+                after_seq,
+                limit: 4,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        if page.events.is_empty() {
+            assert_eq!(page.next_after_seq, after_seq);
+            break;
+        }
+        after_seq = page.next_after_seq;
+        all.extend(page.events);
+    }
+    assert_chain(&all, zero());
+    let digest = ledger
+        .get_digest(auditor(pb::GetDigestRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (digest.seq, digest.hash.clone()),
+        (all.last().unwrap().seq, all.last().unwrap().hash.clone())
+    );
+
+    let verified = ledger
+        .verify_ledger(auditor(pb::VerifyLedgerRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.ok);
+    assert_eq!(verified.events_checked, digest.seq);
+
+    let report = ledger
+        .get_offboarding_report(auditor(pb::GetOffboardingReportRequest {
+            system: system(),
+            from: None,
+            to: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.rows.len(), 1);
+    assert_eq!(report.rows[0].account_id, "u1");
+    assert_eq!(report.rows[0].within_grace, Some(false));
+    server.stop().await;
+}
+
+/// Calls every rpc once with `token` and returns the status codes, in a fixed order.
+async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Code)> {
+    let mut ledger = server.ledger().await;
+    let mut admin = server.admin().await;
+    macro_rules! call {
+        ($client:ident . $rpc:ident ($message:expr)) => {
+            (
+                stringify!($rpc),
+                match $client.$rpc(with_token($message, token)).await {
+                    Ok(_) => Code::Ok,
+                    Err(status) => status.code(),
+                },
+            )
+        };
+    }
+    vec![
+        call!(ledger.get_status(pb::GetStatusRequest {
+            system: system(),
+            as_of: None
+        })),
+        call!(ledger.list_accounts(pb::ListAccountsRequest {
+            system: system(),
+            ..Default::default()
+        })),
+        call!(ledger.list_employees(pb::ListEmployeesRequest::default())),
+        call!(ledger.get_history(pb::GetHistoryRequest::default())),
+        call!(ledger.list_events(pb::ListEventsRequest::default())),
+        call!(ledger.stream_events(pb::StreamEventsRequest::default())),
+        call!(ledger.get_digest(pb::GetDigestRequest {})),
+        call!(ledger.verify_ledger(pb::VerifyLedgerRequest {})),
+        call!(
+            ledger.get_offboarding_report(pb::GetOffboardingReportRequest {
+                system: system(),
+                ..Default::default()
+            })
+        ),
+        call!(admin.sync_now(pb::SyncNowRequest::default())),
+        call!(admin.set_access_policy(pb::SetAccessPolicyRequest::default())),
+        call!(admin.link_account(pb::LinkAccountRequest::default())),
+        call!(admin.unlink_account(pb::UnlinkAccountRequest::default())),
+        call!(admin.classify_account(pb::ClassifyAccountRequest::default())),
+        call!(admin.upsert_employee(pb::UpsertEmployeeRequest::default())),
+        call!(admin.offboard_employee(pb::OffboardEmployeeRequest::default())),
+        call!(admin.import_roster(pb::ImportRosterRequest::default())),
+    ]
+}
+
+#[tokio::test]
+async fn the_auth_matrix_holds_for_every_rpc() {
+    let server = ApiServer::start(tokens()).await;
+    let head = server.service.books().ledger().head();
+    for (who, token) in [
+        ("nobody", None),
+        ("unknown", Some("guess")),
+        ("auditor", Some(AUDITOR_TOKEN)),
+        ("admin", Some(ADMIN_TOKEN)),
+    ] {
+        for (rpc, code) in codes(&server, token).await {
+            let admin_rpc = rpc_is_admin(rpc);
+            let expected_denial = match who {
+                "nobody" | "unknown" => Some(Code::Unauthenticated),
+                "auditor" if admin_rpc => Some(Code::PermissionDenied),
+                _ => None,
+            };
+            match expected_denial {
+                Some(denial) => assert_eq!(code, denial, "{who} calling {rpc}"),
+                None => assert!(
+                    !matches!(code, Code::Unauthenticated | Code::PermissionDenied),
+                    "{who} calling {rpc} was refused with {code:?}"
+                ),
+            }
+        }
+    }
+    assert_eq!(
+        server.service.books().ledger().head(),
+        head,
+        "refused and empty calls append nothing"
+    );
+    server.stop().await;
+}
+
+fn rpc_is_admin(rpc: &str) -> bool {
+    matches!(
+        rpc,
+        "sync_now"
+            | "set_access_policy"
+            | "link_account"
+            | "unlink_account"
+            | "classify_account"
+            | "upsert_employee"
+            | "offboard_employee"
+            | "import_roster"
+    )
+}
+
+#[tokio::test]
+async fn health_and_reflection_need_no_token() {
+    let server = ApiServer::start(tokens()).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: api::LEDGER_SERVICE.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serving.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(server.channel().await);
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("reflection must list the services");
+    };
+    let names: Vec<String> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    for name in [
+        api::LEDGER_SERVICE,
+        api::ADMIN_SERVICE,
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|listed| listed == name),
+            "{name} is not listed: {names:?}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_arguments_are_refused_naming_the_field() {
+    let server = ApiServer::start(tokens()).await;
+    let mut ledger = server.ledger().await;
+    let mut admin_client = server.admin().await;
+    admin_client
+        .sync_now(admin(pb::SyncNowRequest { system: system() }))
+        .await
+        .unwrap();
+
+    let bad_nanos = prost_types::Timestamp {
+        seconds: 0,
+        nanos: 2_000_000_000,
+    };
+    let far_future = prost_types::Timestamp {
+        seconds: 400_000_000_000,
+        nanos: 0,
+    };
+    let cases: Vec<(&str, Result<(), tonic::Status>, Code, &str)> = vec![
+        (
+            "nanos out of range",
+            ledger
+                .get_status(auditor(pb::GetStatusRequest {
+                    system: system(),
+                    as_of: Some(bad_nanos),
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`as_of`",
+        ),
+        (
+            "year past 9999",
+            ledger
+                .list_employees(auditor(pb::ListEmployeesRequest {
+                    as_of: Some(far_future),
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`as_of`",
+        ),
+        (
+            "unknown system",
+            ledger
+                .get_status(auditor(pb::GetStatusRequest {
+                    system: "okta".to_owned(),
+                    as_of: None,
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`system`",
+        ),
+        (
+            "empty system",
+            ledger
+                .list_accounts(auditor(pb::ListAccountsRequest::default()))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`system`",
+        ),
+        (
+            "empty account id",
+            admin_client
+                .link_account(admin(pb::LinkAccountRequest {
+                    system: system(),
+                    employee_id: "E-1".to_owned(),
+                    reason: "r".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`account_id`",
+        ),
+        (
+            "unknown account",
+            admin_client
+                .classify_account(admin(pb::ClassifyAccountRequest {
+                    system: system(),
+                    account_id: "u404".to_owned(),
+                    classification: "service".to_owned(),
+                    reason: "r".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::NotFound,
+            "u404",
+        ),
+        (
+            "unknown classification",
+            admin_client
+                .classify_account(admin(pb::ClassifyAccountRequest {
+                    system: system(),
+                    account_id: "u1".to_owned(),
+                    classification: "robot".to_owned(),
+                    reason: "r".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`classification`",
+        ),
+        (
+            "unknown subject",
+            ledger
+                .get_history(auditor(pb::GetHistoryRequest {
+                    subject: "nobody@acme.example".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::NotFound,
+            "nobody@acme.example",
+        ),
+        (
+            "too large a page",
+            ledger
+                .list_events(auditor(pb::ListEventsRequest {
+                    after_seq: 0,
+                    limit: 5_000,
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`limit`",
+        ),
+    ];
+    for (name, result, code, words) in cases {
+        let status = result.expect_err(name);
+        assert_eq!(status.code(), code, "{name}: {status:?}");
+        assert!(
+            status.message().contains(words),
+            "{name}: {}",
+            status.message()
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_admin_write_changes_nothing() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    admin_client
+        .sync_now(admin(pb::SyncNowRequest { system: system() }))
+        .await
+        .unwrap();
+    let head = server.service.books().ledger().head();
+
+    let link = admin_client
+        .link_account(admin(pb::LinkAccountRequest {
+            system: system(),
+            account_id: "u1".to_owned(),
+            employee_id: "E-404".to_owned(),
+            reason: "typo".to_owned(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(link.code(), Code::NotFound);
+    let roster = admin_client
+        .import_roster(admin(pb::ImportRosterRequest {
+            csv: b"email,org_role\nann@acme.example,IT\nnot-an-email,IT\n".to_vec(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(roster.code(), Code::InvalidArgument);
+    assert!(roster.message().contains("line 3"), "{}", roster.message());
+    assert_eq!(server.service.books().ledger().head(), head);
+    server.stop().await;
+}
+
+/// Reads a follower's stream until it has seen `last_seq`.
+async fn drain(
+    mut stream: tonic::Streaming<pb::StreamEventsResponse>,
+    last_seq: u64,
+) -> Vec<pb::Event> {
+    let mut events = Vec::new();
+    while events
+        .last()
+        .is_none_or(|event: &pb::Event| event.seq < last_seq)
+    {
+        let response = stream
+            .message()
+            .await
+            .unwrap()
+            .expect("the stream stays open while following");
+        events.push(response.event.unwrap());
+    }
+    events
+}
+
+#[tokio::test]
+async fn followers_see_every_event_once_in_order_while_batches_are_appended() {
+    let server = ApiServer::start(tokens()).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(server.ledger().await);
+    }
+    let mut streams = Vec::new();
+    for client in &mut clients {
+        let request = auditor(pb::StreamEventsRequest {
+            after_seq: 0,
+            follow: true,
+        });
+        streams.push(client.stream_events(request).await.unwrap().into_inner());
+    }
+
+    let books = server.service.books().clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        for batch in 0..40u64 {
+            let events = (0..=batch % 5)
+                .map(|index| Event::AccountDeclassified {
+                    system: SystemId::tailscale(),
+                    account_id: format!("u{batch}-{index}"),
+                    reason: "stream test".to_owned(),
+                })
+                .collect();
+            books
+                .append(tailledger::time::Timestamp::now(), Actor::Demo, events)
+                .unwrap();
+        }
+        books.ledger().head().unwrap().seq
+    });
+    // Three followers read while the writer appends; the fourth reads only once it is done, so
+    // its buffer fills up and it must catch up from the store.
+    let mut readers = Vec::new();
+    let slow = streams.pop().unwrap();
+    let last_seq = writer.await.unwrap();
+    for stream in streams {
+        readers.push(tokio::spawn(drain(stream, last_seq)));
+    }
+    readers.push(tokio::spawn(drain(slow, last_seq)));
+    for reader in readers {
+        let events = reader.await.unwrap();
+        assert_eq!(events.len() as u64, last_seq);
+        assert_chain(&events, zero());
+    }
+
+    // A follower that starts in the middle gets exactly the rest.
+    let mut late = server.ledger().await;
+    let middle = last_seq / 2;
+    let previous = server
+        .service
+        .books()
+        .ledger()
+        .store()
+        .get(middle)
+        .unwrap()
+        .unwrap();
+    let rest = late
+        .stream_events(auditor(pb::StreamEventsRequest {
+            after_seq: middle,
+            follow: false,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let events = drain(rest, last_seq).await;
+    assert_chain(&events, (middle, previous.hash.to_string()));
+    server.stop().await;
+}
