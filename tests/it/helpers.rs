@@ -286,13 +286,23 @@ impl io::Write for LogCapture {
 }
 
 impl LogCapture {
-    /// A subscriber that writes every event, at every level, into this capture.
-    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
-        let writer = self.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish()
+    /// The capture of every log line of this test binary, at every level, from every thread.
+    ///
+    /// It is the global default subscriber, installed once: scoped subscribers can miss events
+    /// of callsites whose interest another thread cached first, which made captures flaky.
+    pub fn global() -> &'static LogCapture {
+        static GLOBAL: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(|| {
+            let capture = LogCapture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber is installed in the tests");
+            capture
+        })
     }
 
     /// Everything logged so far.

@@ -13,8 +13,6 @@ use tailledger::sync::{SyncOptions, SyncOutcome, SyncReport, Syncer};
 use tailledger::tailscale::{ClientConfig, Credential, RetryPolicy, TailscaleClient};
 use tailledger::time::SystemClock;
 
-use tracing::instrument::WithSubscriber;
-
 use crate::helpers::{
     ALWAYS, API_KEY_ID, API_TOKEN, CLIENT_SECRET, Fixture, LogCapture, api_token, oauth_client,
     token_expiry,
@@ -294,10 +292,8 @@ async fn syncs_with_failures(fixture: &Fixture) -> Vec<String> {
 #[tokio::test]
 async fn no_secret_reaches_the_ledger_or_the_logs() {
     let fixture = Fixture::start().await;
-    let logs = LogCapture::default();
-    let exports = syncs_with_failures(&fixture)
-        .with_subscriber(logs.subscriber())
-        .await;
+    let logs = LogCapture::global();
+    let exports = syncs_with_failures(&fixture).await;
 
     let logs = logs.text();
     assert!(

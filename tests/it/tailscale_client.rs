@@ -10,7 +10,6 @@ use tailledger::tailscale::{
     UserTypeFilter,
 };
 use tokio::net::TcpListener;
-use tracing::instrument::WithSubscriber;
 
 use crate::helpers::{
     ALWAYS, API_KEY_ID, API_TOKEN, CLIENT_ID, CLIENT_SECRET, Fixture, LogCapture, api_token,
@@ -449,10 +448,8 @@ async fn failure_tour(fixture: &Fixture) -> Vec<String> {
 #[tokio::test]
 async fn secrets_never_appear_in_errors_debug_output_or_logs() {
     let fixture = Fixture::start().await;
-    let logs = LogCapture::default();
-    let seen = failure_tour(&fixture)
-        .with_subscriber(logs.subscriber())
-        .await;
+    let logs = LogCapture::global();
+    let seen = failure_tour(&fixture).await;
 
     let logs = logs.text();
     assert!(
