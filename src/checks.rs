@@ -83,6 +83,25 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason code.
+    pub const ALL: [Reason; 10] = [
+        Reason::Unidentified,
+        Reason::AccessRetained,
+        Reason::NoPolicy,
+        Reason::RoleNotAllowed,
+        Reason::PrivilegeNotAllowed,
+        Reason::NoSuccessfulSync,
+        Reason::LastSyncFailed,
+        Reason::SyncStale,
+        Reason::CredentialExpired,
+        Reason::CredentialExpiring,
+    ];
+
+    /// The reason with this code, if any.
+    pub fn parse(code: &str) -> Option<Reason> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == code)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Unidentified => "unidentified",

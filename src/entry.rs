@@ -106,6 +106,77 @@ impl Entry {
     }
 }
 
+/// Why a canonical JSON text is not an entry.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not a tailledger entry: {0}")]
+pub struct EntryParseError(String);
+
+impl Entry {
+    /// Reads an entry from its canonical JSON (as `canonical_json` carries it) and its hash.
+    /// The text must be exactly the canonical form of what it describes, so that what a client
+    /// reads is what was hashed; the hash itself is checked by verification, not here.
+    pub fn from_canonical_json(text: &str, hash: Hash256) -> Result<Entry, EntryParseError> {
+        let fail = |reason: String| EntryParseError(reason);
+        let Value::Object(mut object) =
+            serde_json::from_str(text).map_err(|error| fail(format!("invalid JSON: {error}")))?
+        else {
+            return Err(fail("not a JSON object".to_owned()));
+        };
+        let mut take = |key: &str| {
+            object
+                .remove(key)
+                .ok_or_else(|| fail(format!("`{key}` is missing")))
+        };
+        let version = take("v")?;
+        if version != Value::from(ENTRY_VERSION) {
+            return Err(fail(format!(
+                "entry version {version} is not {ENTRY_VERSION}"
+            )));
+        }
+        let seq = take("seq")?
+            .as_u64()
+            .ok_or_else(|| fail("`seq` is not a number".to_owned()))?;
+        fn member<T: serde::de::DeserializeOwned>(
+            value: Value,
+            key: &str,
+        ) -> Result<T, EntryParseError> {
+            serde_json::from_value(value)
+                .map_err(|error| EntryParseError(format!("`{key}`: {error}")))
+        }
+        let recorded_at = member(take("recorded_at")?, "recorded_at")?;
+        let actor = member(take("actor")?, "actor")?;
+        let prev_hash = member(take("prev_hash")?, "prev_hash")?;
+        let Value::Object(mut event) = take("event")? else {
+            return Err(fail("`event` is not an object".to_owned()));
+        };
+        let Some(Value::String(type_name)) = event.remove("type") else {
+            return Err(fail("`event.type` is missing".to_owned()));
+        };
+        let tagged = Value::Object(Map::from_iter([(type_name, Value::Object(event))]));
+        let event = member(tagged, "event")?;
+        if !object.is_empty() {
+            return Err(fail(format!(
+                "unexpected members: {:?}",
+                object.keys().collect::<Vec<_>>()
+            )));
+        }
+        let entry = Entry {
+            seq,
+            recorded_at,
+            actor,
+            prev_hash,
+            hash,
+            event,
+        };
+        if entry.canonical_form() != text.as_bytes() {
+            return Err(fail(
+                "the text is not the canonical form of the entry it describes".to_owned(),
+            ));
+        }
+        Ok(entry)
+    }
+}
+
 /// The `"event"` member: `{"type":"<EventName>", …fields}` with `null` values removed.
 pub fn event_object(event: &Event) -> Value {
     // Events have string keys and no floats, so conversion to a JSON value cannot fail.
@@ -192,6 +263,15 @@ mod tests {
     fn type_name_matches_the_serialised_tag() {
         let event = removal();
         assert_eq!(event_object(&event)["type"], event.type_name());
+    }
+
+    #[test]
+    fn entries_read_back_from_their_canonical_json() {
+        let entry = Entry::seal(None, Timestamp::UNIX_EPOCH, Actor::Demo, removal());
+        let text = String::from_utf8(entry.canonical_form()).unwrap();
+        assert_eq!(Entry::from_canonical_json(&text, entry.hash), Ok(entry));
+        let spaced = text.replacen(':', ": ", 1);
+        assert!(Entry::from_canonical_json(&spaced, Hash256::ZERO).is_err());
     }
 
     #[test]

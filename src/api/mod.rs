@@ -7,8 +7,10 @@
 
 mod admin;
 mod auth;
+pub mod client;
 mod convert;
 mod errors;
+mod json;
 mod ledger;
 pub mod pb;
 mod stream;
@@ -22,6 +24,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 pub use auth::{Auth, Role, TokenEntry};
+pub use json::status_json;
 
 use crate::service::Service;
 

@@ -1,0 +1,444 @@
+//! The configuration file of SPEC §10: read, validated at start, and turned into the settings
+//! the service runs with.
+//!
+//! Every refusal names the file, the line, the key and why: unknown keys, bad durations or
+//! addresses, an environment variable that is not set, authentication disabled on a non-loopback
+//! address. Secrets never appear in the file, only the names of the environment variables that
+//! hold them; their values are read once here and never printed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::api::{Auth, Role, TokenEntry};
+use crate::checks::CheckSettings;
+use crate::commands::MAX_GRACE_SECONDS;
+use crate::identity::EmailAliases;
+use crate::roster::parse_timezone;
+use crate::sync::SyncOptions;
+use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
+
+/// A configuration the service cannot run with.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// The dotted key, e.g. `tailscale.sync_interval`, when one is at fault.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The access policy the configuration asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicySettings {
+    pub allowed_org_roles: Vec<String>,
+    pub privileged_org_roles: Vec<String>,
+    pub offboarding_grace_seconds: u64,
+}
+
+/// Where the roster is and how to read its dates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RosterSettings {
+    pub csv_path: PathBuf,
+    pub timezone: chrono_tz::Tz,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub auth: Auth,
+    pub client: ClientConfig,
+    pub sync_interval: Duration,
+    pub sync_options: SyncOptions,
+    pub checks: CheckSettings,
+    pub policy: Option<PolicySettings>,
+    pub roster: Option<RosterSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_listen")]
+    listen: Spanned<String>,
+    #[serde(default)]
+    auth: RawAuth,
+    tailscale: Spanned<RawTailscale>,
+    roster: Option<RawRoster>,
+    #[serde(default)]
+    identity: RawIdentity,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("tailledger-data")
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:50051".to_owned())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    tokens: Vec<Spanned<RawToken>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: String,
+    role: String,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTailscale {
+    #[serde(default = "default_tailnet")]
+    tailnet: String,
+    #[serde(default = "default_api_base_url")]
+    api_base_url: String,
+    api_token_env: Option<Spanned<String>>,
+    /// The key id of the API token, when it cannot be read from the token itself.
+    api_key_id: Option<String>,
+    oauth_client_id_env: Option<Spanned<String>>,
+    oauth_client_secret_env: Option<Spanned<String>>,
+    #[serde(default = "default_sync_interval")]
+    sync_interval: Spanned<String>,
+    #[serde(default = "default_request_timeout")]
+    request_timeout: Spanned<String>,
+    #[serde(default = "yes")]
+    include_shared_users: bool,
+    #[serde(default = "yes")]
+    suspended_is_removed: bool,
+    #[serde(default = "default_fraction")]
+    max_removal_fraction: Spanned<f64>,
+    access_policy: Option<Spanned<RawPolicy>>,
+}
+
+fn default_tailnet() -> String {
+    "-".to_owned()
+}
+
+fn default_api_base_url() -> String {
+    DEFAULT_API_BASE_URL.to_owned()
+}
+
+fn default_sync_interval() -> Spanned<String> {
+    Spanned::new(0..0, "15m".to_owned())
+}
+
+fn default_request_timeout() -> Spanned<String> {
+    Spanned::new(0..0, "30s".to_owned())
+}
+
+fn default_fraction() -> Spanned<f64> {
+    Spanned::new(0..0, 0.5)
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    allowed_org_roles: Vec<String>,
+    #[serde(default)]
+    privileged_org_roles: Vec<String>,
+    #[serde(default = "default_grace")]
+    offboarding_grace: Spanned<String>,
+}
+
+fn default_grace() -> Spanned<String> {
+    Spanned::new(0..0, "24h".to_owned())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoster {
+    csv_path: PathBuf,
+    #[serde(default = "utc")]
+    timezone: Spanned<String>,
+}
+
+fn utc() -> Spanned<String> {
+    Spanned::new(0..0, "UTC".to_owned())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    #[serde(default)]
+    email_aliases: BTreeMap<String, String>,
+}
+
+/// Turns byte offsets into refusals that name the line.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_of(&self, offset: usize) -> Option<usize> {
+        // Defaults carry the empty span 0..0, which is no place in the file: a value written in
+        // the file always comes after its key.
+        if offset == 0 {
+            return None;
+        }
+        let before = &self.text.as_bytes()[..offset.min(self.text.len())];
+        Some(before.iter().filter(|byte| **byte == b'\n').count() + 1)
+    }
+
+    fn error<T>(&self, span: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line: self.line_of(span.span().start),
+            key: Some(key.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    fn duration(&self, value: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+        let duration = humantime::parse_duration(value.get_ref()).map_err(|error| {
+            self.error(
+                value,
+                key,
+                format!(
+                    "`{}` is not a duration (for example 15m, 1h30m, 24h): {error}",
+                    value.get_ref()
+                ),
+            )
+        })?;
+        if duration.is_zero() {
+            return Err(self.error(value, key, "must be longer than zero"));
+        }
+        Ok(duration)
+    }
+
+    /// The value of the environment variable named at `name`.
+    fn secret(
+        &self,
+        name: &Spanned<String>,
+        key: &str,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<String, ConfigError> {
+        match env(name.get_ref()) {
+            Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+            Some(_) => Err(self.error(name, key, format!("the environment variable {} is empty", name.get_ref()))),
+            None => Err(self.error(
+                name,
+                key,
+                format!("the environment variable {} is not set (it must hold the secret; the file only names it)", name.get_ref()),
+            )),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration at `file`, taking secrets from `env`. Relative
+    /// paths in the file are relative to the file's directory.
+    pub fn load(file: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|error| ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!("cannot be read: {error}"),
+        })?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        Self::parse(file, &text, base, env)
+    }
+
+    /// Validates configuration text; `file` names it in errors and `base` anchors relative paths.
+    pub fn parse(
+        file: &Path,
+        text: &str,
+        base: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let source = Source { file, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError {
+            file: file.to_path_buf(),
+            line: error
+                .span()
+                .and_then(|span| source.line_of(span.start.max(1))),
+            key: None,
+            message: error.message().trim().to_owned(),
+        })?;
+
+        let listen: SocketAddr = raw.listen.get_ref().parse().map_err(|_| {
+            source.error(
+                &raw.listen,
+                "listen",
+                format!(
+                    "`{}` is not an address and port (for example 127.0.0.1:50051)",
+                    raw.listen.get_ref()
+                ),
+            )
+        })?;
+        let auth = if raw.auth.disabled {
+            if !listen.ip().is_loopback() {
+                return Err(source.error(
+                    &raw.listen,
+                    "auth.disabled",
+                    format!("authentication may only be disabled when `listen` is a loopback address, not {listen}"),
+                ));
+            }
+            Auth::Disabled
+        } else {
+            let tokens = raw
+                .auth
+                .tokens
+                .iter()
+                .map(|token| {
+                    let role = match token.get_ref().role.as_str() {
+                        "auditor" => Role::Auditor,
+                        "admin" => Role::Admin,
+                        other => return Err(source.error(token, "auth.tokens.role", format!("`{other}` is not a role (auditor or admin)"))),
+                    };
+                    let sha256 = token.get_ref().sha256.parse().map_err(|_| {
+                        source.error(token, "auth.tokens.sha256", "is not 64 lowercase hex characters (make one with `tailledger hash-token`)")
+                    })?;
+                    let name = token.get_ref().name.trim();
+                    if name.is_empty() {
+                        return Err(source.error(token, "auth.tokens.name", "must not be empty"));
+                    }
+                    Ok(TokenEntry { name: name.to_owned(), role, sha256 })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if tokens.is_empty() {
+                return Err(ConfigError {
+                    file: file.to_path_buf(),
+                    line: None,
+                    key: Some("auth.tokens".to_owned()),
+                    message: "no token is configured, so nobody could call the API; add one (see `tailledger hash-token`) or set `auth.disabled = true` on a loopback address".to_owned(),
+                });
+            }
+            Auth::Tokens(tokens)
+        };
+
+        let tailscale = raw.tailscale.get_ref();
+        let credential = match (
+            &tailscale.api_token_env,
+            &tailscale.oauth_client_id_env,
+            &tailscale.oauth_client_secret_env,
+        ) {
+            (Some(token), None, None) => Credential::ApiToken {
+                token: Secret::new(source.secret(token, "tailscale.api_token_env", &env)?),
+                key_id: tailscale.api_key_id.clone(),
+            },
+            (None, Some(id), Some(secret)) => Credential::OauthClient {
+                client_id: source.secret(id, "tailscale.oauth_client_id_env", &env)?,
+                client_secret: Secret::new(source.secret(
+                    secret,
+                    "tailscale.oauth_client_secret_env",
+                    &env,
+                )?),
+            },
+            _ => {
+                return Err(source.error(
+                    &raw.tailscale,
+                    "tailscale",
+                    "set either `api_token_env`, or both `oauth_client_id_env` and `oauth_client_secret_env` (an OAuth client is preferred)",
+                ));
+            }
+        };
+        let mut client = ClientConfig::new(credential);
+        client.api_base_url = tailscale.api_base_url.clone();
+        client.tailnet = tailscale.tailnet.clone();
+        client.user_type = if tailscale.include_shared_users {
+            UserTypeFilter::All
+        } else {
+            UserTypeFilter::Member
+        };
+        client.request_timeout =
+            source.duration(&tailscale.request_timeout, "tailscale.request_timeout")?;
+        let sync_interval = source.duration(&tailscale.sync_interval, "tailscale.sync_interval")?;
+        let fraction = *tailscale.max_removal_fraction.get_ref();
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(source.error(
+                &tailscale.max_removal_fraction,
+                "tailscale.max_removal_fraction",
+                format!("{fraction} is not between 0 and 1"),
+            ));
+        }
+        let policy = tailscale
+            .access_policy
+            .as_ref()
+            .map(|policy| {
+                let grace = source.duration(
+                    &policy.get_ref().offboarding_grace,
+                    "tailscale.access_policy.offboarding_grace",
+                )?;
+                if grace.as_secs() > MAX_GRACE_SECONDS {
+                    return Err(source.error(
+                        &policy.get_ref().offboarding_grace,
+                        "tailscale.access_policy.offboarding_grace",
+                        "must be at most 366 days",
+                    ));
+                }
+                Ok(PolicySettings {
+                    allowed_org_roles: policy.get_ref().allowed_org_roles.clone(),
+                    privileged_org_roles: policy.get_ref().privileged_org_roles.clone(),
+                    offboarding_grace_seconds: grace.as_secs(),
+                })
+            })
+            .transpose()?;
+        let roster = raw
+            .roster
+            .map(|roster| {
+                let timezone = parse_timezone(roster.timezone.get_ref()).map_err(|message| {
+                    source.error(&roster.timezone, "roster.timezone", message)
+                })?;
+                Ok(RosterSettings {
+                    csv_path: base.join(roster.csv_path),
+                    timezone,
+                })
+            })
+            .transpose()?;
+
+        Ok(Config {
+            data_dir: base.join(raw.data_dir),
+            listen,
+            auth,
+            client,
+            sync_interval,
+            sync_options: SyncOptions {
+                max_removal_fraction: fraction,
+                ..SyncOptions::default()
+            },
+            checks: CheckSettings {
+                email_aliases: EmailAliases::new(raw.identity.email_aliases),
+                suspended_is_removed: tailscale.suspended_is_removed,
+                sync_interval_seconds: sync_interval.as_secs(),
+            },
+            policy,
+            roster,
+        })
+    }
+}
