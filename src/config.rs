@@ -99,11 +99,11 @@ fn default_listen() -> Spanned<String> {
     Spanned::new(0..0, "127.0.0.1:50051".to_owned())
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAuth {
-    #[serde(default)]
-    disabled: bool,
+    #[serde(default = "no")]
+    disabled: Spanned<bool>,
     #[serde(default)]
     tokens: Vec<Spanned<RawToken>>,
 }
@@ -163,6 +163,19 @@ fn default_fraction() -> Spanned<f64> {
 
 fn yes() -> bool {
     true
+}
+
+fn no() -> Spanned<bool> {
+    Spanned::new(0..0, false)
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        RawAuth {
+            disabled: no(),
+            tokens: Vec::new(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -301,10 +314,10 @@ impl Config {
                 ),
             )
         })?;
-        let auth = if raw.auth.disabled {
+        let auth = if *raw.auth.disabled.get_ref() {
             if !listen.ip().is_loopback() {
                 return Err(source.error(
-                    &raw.listen,
+                    &raw.auth.disabled,
                     "auth.disabled",
                     format!("authentication may only be disabled when `listen` is a loopback address, not {listen}"),
                 ));

@@ -21,11 +21,11 @@ use crate::export::{ExportError, export_to_file};
 use crate::hash::Digest;
 use crate::ledger::Ledger;
 use crate::projection::{ProjectedLedger, Projections};
-use crate::render::{check_table, offboarding_table};
+use crate::render::{check_table, entry_line, offboarding_table, sync_summary};
 use crate::service::{Service, ServiceError};
 use crate::simulator::{Endpoint, Fault, SimUser, SimulatedTailnet, SimulatorHandle};
 use crate::store::StoreError;
-use crate::sync::{SyncOptions, SyncOutcome, Syncer};
+use crate::sync::{SyncOptions, Syncer};
 use crate::tailscale::{
     ClientConfig, ConfigError, Credential, RetryPolicy, Secret, TailscaleClient,
 };
@@ -110,21 +110,7 @@ impl<W: Write> Story<'_, W> {
     /// Runs a sync now and prints what it appended.
     async fn sync(&mut self) -> Result<(), DemoError> {
         let report = self.service.sync_now(&SystemId::tailscale()).await?;
-        let summary = match &report.outcome {
-            SyncOutcome::Completed {
-                accounts_observed,
-                events_appended,
-                anomaly,
-            } => format!(
-                "completed: {accounts_observed} accounts observed, {events_appended} change(s) recorded{}",
-                if *anomaly { ", removals withheld" } else { "" }
-            ),
-            SyncOutcome::Failed {
-                error_class,
-                message,
-            } => format!("FAILED ({error_class}): {message}"),
-        };
-        writeln!(self.out, "sync {} {summary}", report.sync_id)?;
+        writeln!(self.out, "{}", sync_summary(&report))?;
         print_entries(self.out, &report.entries)
     }
 
@@ -185,79 +171,9 @@ fn syncer(
 
 fn print_entries(out: &mut impl Write, entries: &[Entry]) -> Result<(), DemoError> {
     for entry in entries {
-        writeln!(
-            out,
-            "  seq {:>3}  {:<20} {:<16} {}",
-            entry.seq,
-            entry.event.type_name(),
-            entry.actor.to_string(),
-            describe(&entry.event)
-        )?;
+        writeln!(out, "  {}", entry_line(entry))?;
     }
     Ok(())
-}
-
-/// A few words on what an event says, for the demo's listing.
-fn describe(event: &Event) -> String {
-    match event {
-        Event::UserSeen { account, .. } => format!(
-            "{} ({}, {}, {})",
-            account.login_name, account.role, account.status, account.account_type
-        ),
-        Event::UserRemoved { login_name, .. } => login_name.clone(),
-        Event::RoleChanged {
-            login_name,
-            from,
-            to,
-            ..
-        }
-        | Event::StatusChanged {
-            login_name,
-            from,
-            to,
-            ..
-        } => format!("{login_name}: {from} -> {to}"),
-        Event::EmployeeOnboarded { employee } => {
-            format!("{} as {}", employee.email, employee.org_role)
-        }
-        Event::EmployeeUpdated {
-            employee_id,
-            org_role: Some(change),
-            ..
-        } => format!("{employee_id}: org role {} -> {}", change.from, change.to),
-        Event::EmployeeOffboarded {
-            employee_id,
-            effective_at,
-            ..
-        } => format!("{employee_id}, effective {effective_at}"),
-        Event::AccessPolicySet {
-            allowed_org_roles,
-            privileged_org_roles,
-            ..
-        } => format!(
-            "allowed: {}; privileged: {}",
-            allowed_org_roles.join(", "),
-            privileged_org_roles.join(", ")
-        ),
-        Event::AccountClassified {
-            account_id,
-            classification,
-            ..
-        } => format!("{account_id} as {classification:?}"),
-        Event::CredentialObserved {
-            credential_id,
-            expires_at,
-            ..
-        } => match expires_at {
-            Some(expires_at) => format!("{credential_id}, expires {expires_at}"),
-            None => credential_id.clone(),
-        },
-        Event::SyncFailed { error_class, .. } => error_class.to_string(),
-        Event::SyncAnomaly {
-            removals_withheld, ..
-        } => format!("{removals_withheld} removals withheld"),
-        _ => String::new(),
-    }
 }
 
 /// The accounts of the story.

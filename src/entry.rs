@@ -128,7 +128,7 @@ impl Entry {
                 .ok_or_else(|| fail(format!("`{key}` is missing")))
         };
         let version = take("v")?;
-        if version != Value::from(ENTRY_VERSION) {
+        if version != ENTRY_VERSION {
             return Err(fail(format!(
                 "entry version {version} is not {ENTRY_VERSION}"
             )));

@@ -44,23 +44,49 @@ pub fn write_export(
     Ok(last)
 }
 
+/// A file written in full or not at all: the bytes go to a temporary file beside the target,
+/// which replaces the target only on [`AtomicFile::commit`], after it reached the disk.
+pub struct AtomicFile {
+    path: PathBuf,
+    writer: BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            writer: BufWriter::new(tempfile::NamedTempFile::new_in(directory)?),
+        })
+    }
+
+    pub fn writer(&mut self) -> &mut impl Write {
+        &mut self.writer
+    }
+
+    /// Makes the written bytes durable and puts them in place of the target.
+    pub fn commit(self) -> std::io::Result<()> {
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|error| error.into_error())?;
+        file.as_file().sync_all()?;
+        file.persist(&self.path).map_err(|error| error.error)?;
+        Ok(())
+    }
+}
+
 /// Writes the export to `path` atomically: a reader sees the old file or the whole new one.
 pub fn export_to_file(store: &dyn Store, path: &Path) -> Result<Option<Digest>, ExportError> {
     let io_error = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let file = tempfile::NamedTempFile::new_in(directory).map_err(io_error)?;
-    let mut writer = BufWriter::new(file);
-    let head = write_export(store, &mut writer, path)?;
-    let file = writer
-        .into_inner()
-        .map_err(|error| io_error(error.into_error()))?;
-    file.as_file().sync_all().map_err(io_error)?;
-    file.persist(path).map_err(|error| io_error(error.error))?;
+    let mut file = AtomicFile::create(path).map_err(io_error)?;
+    let head = write_export(store, file.writer(), path)?;
+    file.commit().map_err(io_error)?;
     Ok(head)
 }

@@ -4,7 +4,10 @@
 use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, CheckState};
+use crate::entry::Entry;
+use crate::event::Event;
 use crate::report::OffboardingRow;
+use crate::sync::{SyncOutcome, SyncReport};
 
 fn state_word(state: CheckState) -> &'static str {
     match state {
@@ -98,6 +101,101 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
         );
     }
     table
+}
+
+/// One line saying how a sync ended.
+pub fn sync_summary(report: &SyncReport) -> String {
+    let outcome = match &report.outcome {
+        SyncOutcome::Completed {
+            accounts_observed,
+            events_appended,
+            anomaly,
+        } => format!(
+            "completed: {accounts_observed} accounts observed, {events_appended} change(s) recorded{}",
+            if *anomaly { ", removals withheld" } else { "" }
+        ),
+        SyncOutcome::Failed {
+            error_class,
+            message,
+        } => format!("FAILED ({error_class}): {message}"),
+    };
+    format!("sync {} {outcome}", report.sync_id)
+}
+
+/// One line for a ledger entry: seq, event type, actor, and what it says.
+pub fn entry_line(entry: &Entry) -> String {
+    format!(
+        "seq {:>3}  {:<20} {:<16} {}",
+        entry.seq,
+        entry.event.type_name(),
+        entry.actor.to_string(),
+        describe(&entry.event)
+    )
+    .trim_end()
+    .to_owned()
+}
+
+/// A few words on what an event says.
+fn describe(event: &Event) -> String {
+    match event {
+        Event::UserSeen { account, .. } => format!(
+            "{} ({}, {}, {})",
+            account.login_name, account.role, account.status, account.account_type
+        ),
+        Event::UserRemoved { login_name, .. } => login_name.clone(),
+        Event::RoleChanged {
+            login_name,
+            from,
+            to,
+            ..
+        }
+        | Event::StatusChanged {
+            login_name,
+            from,
+            to,
+            ..
+        } => format!("{login_name}: {from} -> {to}"),
+        Event::EmployeeOnboarded { employee } => {
+            format!("{} as {}", employee.email, employee.org_role)
+        }
+        Event::EmployeeUpdated {
+            employee_id,
+            org_role: Some(change),
+            ..
+        } => format!("{employee_id}: org role {} -> {}", change.from, change.to),
+        Event::EmployeeOffboarded {
+            employee_id,
+            effective_at,
+            ..
+        } => format!("{employee_id}, effective {effective_at}"),
+        Event::AccessPolicySet {
+            allowed_org_roles,
+            privileged_org_roles,
+            ..
+        } => format!(
+            "allowed: {}; privileged: {}",
+            allowed_org_roles.join(", "),
+            privileged_org_roles.join(", ")
+        ),
+        Event::AccountClassified {
+            account_id,
+            classification,
+            ..
+        } => format!("{account_id} as {classification:?}"),
+        Event::CredentialObserved {
+            credential_id,
+            expires_at,
+            ..
+        } => match expires_at {
+            Some(expires_at) => format!("{credential_id}, expires {expires_at}"),
+            None => credential_id.clone(),
+        },
+        Event::SyncFailed { error_class, .. } => error_class.to_string(),
+        Event::SyncAnomaly {
+            removals_withheld, ..
+        } => format!("{removals_withheld} removals withheld"),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod api;
 mod check_scenarios;
+mod cli;
 mod crash;
 mod golden;
 mod helpers;

@@ -1,0 +1,281 @@
+//! The `tailledger` command line: argument definitions, logging, and what each command does.
+//!
+//! Exit codes (SPEC §9): 0 success; 1 a verification failed or `--fail-on-findings` found a
+//! failing check; 2 bad usage, bad configuration, bad input (a rejected roster), a ledger held by
+//! another process, or a server that cannot be reached; 3 the sync itself failed. Errors are
+//! printed to standard error as one sentence that says what, where and why.
+
+mod offline;
+mod online;
+mod running;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::hash::Digest;
+use crate::time::Timestamp;
+
+/// A tamper-evident ledger of who has access to your Tailscale network, checked against your HR
+/// roster, with a history any auditor can verify.
+///
+/// Start with `tailledger demo`. To run it for real: write a config file (see the README),
+/// then `tailledger sync -c tailledger.toml` once, and `tailledger serve -c tailledger.toml`.
+#[derive(Parser, Debug)]
+#[command(name = "tailledger", version, propagate_version = true)]
+pub struct Cli {
+    /// Log lines as JSON objects (for log collectors) instead of text. Logs go to standard error;
+    /// RUST_LOG (e.g. `tailledger=debug`) changes the level.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where a client command finds the server, and with which token.
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// The running tailledger's gRPC address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// The API token (auditor or admin); read from the environment so it stays out of shell
+    /// history and process lists.
+    #[arg(
+        long,
+        env = "TAILLEDGER_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Tell the built-in story on a fresh ledger against a simulated tailnet, then serve it.
+    Demo {
+        /// Keep the demo ledger here instead of in a new temporary directory.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Exit after the story instead of serving the ledger.
+        #[arg(long)]
+        no_serve: bool,
+        /// Where to serve gRPC after the story (a loopback address: the demo has no auth).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+        listen: std::net::SocketAddr,
+    },
+    /// Run the service: the gRPC API and a sync every `sync_interval`, until SIGINT or SIGTERM.
+    Serve {
+        /// The configuration file (TOML).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Import the roster and sync once against the data directory, then print the checks.
+    ///
+    /// Exits 0, 3 if the sync failed, or (with --fail-on-findings) 1 if a check is FAILING.
+    /// Use it while `serve` is not running; `serve` holds the ledger.
+    Sync {
+        /// The configuration file (TOML).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print one JSON object: the checks shaped like GetStatusResponse in proto3 JSON, with
+        /// the sync's outcome under `sync`.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when any check is FAILING (for CI and cron jobs).
+        #[arg(long)]
+        fail_on_findings: bool,
+    },
+    /// Ask a running server for the checks, now or as they stood at a past instant.
+    Status {
+        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<Timestamp>,
+        /// Print GetStatusResponse as proto3 JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when any check is FAILING.
+        #[arg(long)]
+        fail_on_findings: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Ask a running server for every event about an account or a person.
+    History {
+        /// An account id, a login name, an employee id or an email.
+        subject: String,
+        /// Print the events' canonical JSON, one per line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Write the ledger as JSON Lines, one canonical entry with its hash per line.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["data_dir", "server"])))]
+    Export {
+        /// Where to write the export; it is replaced atomically.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// A ledger directory (a copy is fine; it is only read).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// A running server's gRPC address; the chain is verified as it arrives.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// The API token for --server.
+        #[arg(
+            long,
+            env = "TAILLEDGER_TOKEN",
+            hide_env_values = true,
+            value_name = "TOKEN"
+        )]
+        token: Option<String>,
+    },
+    /// Verify a ledger directory offline: every hash, every link, no gaps.
+    ///
+    /// Exits 0 when the chain is intact and 1 with the first bad seq when it is not.
+    Verify {
+        /// The ledger's data directory (a copy is fine; it is only read).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+    },
+    /// Verify a JSON Lines export, and that it contains a digest you noted down earlier.
+    ///
+    /// Exits 0 when the export is intact (and holds the digest), 1 otherwise.
+    VerifyExport {
+        /// The export file.
+        file: PathBuf,
+        /// A digest `SEQ:HASH` that the export must contain.
+        #[arg(long, value_name = "SEQ:HASH")]
+        digest: Option<Digest>,
+    },
+    /// Print the SHA-256 of an API token read from standard input, for `auth.tokens` in the
+    /// config. Example: `head -c 32 /dev/urandom | base64 | tee token.txt | tailledger hash-token`.
+    HashToken,
+    /// Append batches in a loop, printing `ack SEQ` after each durable append (crash tests).
+    #[command(hide = true)]
+    TortureWriter {
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Stop after this many batches (default: until killed).
+        #[arg(long)]
+        batches: Option<u64>,
+    },
+}
+
+/// Why a command stopped, and the exit code that says so.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad usage, configuration or input, or something unavailable: exit 2.
+    pub fn input(message: impl std::fmt::Display) -> Self {
+        Failure {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// The outcome of a command: an exit code, or a failure to report.
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// Runs a parsed command and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let default_level = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log_format, default_level);
+    let outcome = match cli.command {
+        Command::Demo {
+            data_dir,
+            no_serve,
+            listen,
+        } => running::demo(data_dir, no_serve, listen),
+        Command::Serve { config } => running::serve(&config),
+        Command::Sync {
+            config,
+            json,
+            fail_on_findings,
+        } => running::sync(&config, json, fail_on_findings),
+        Command::Status {
+            as_of,
+            json,
+            fail_on_findings,
+            server,
+        } => online::status(&server, as_of, json, fail_on_findings),
+        Command::History {
+            subject,
+            json,
+            server,
+        } => online::history(&server, &subject, json),
+        Command::Export {
+            out,
+            data_dir,
+            server,
+            token,
+        } => match (data_dir, server) {
+            (Some(data_dir), _) => offline::export(&out, &data_dir),
+            (None, Some(server)) => online::export(&ServerArgs { server, token }, &out),
+            // clap's argument group requires one of the two.
+            (None, None) => Err(Failure::input(
+                "export needs --data-dir DIR or --server URL",
+            )),
+        },
+        Command::Verify { data_dir } => offline::verify(&data_dir),
+        Command::VerifyExport { file, digest } => offline::verify_export(&file, digest),
+        Command::HashToken => offline::hash_token(),
+        Command::TortureWriter { data_dir, batches } => offline::torture_writer(&data_dir, batches),
+    };
+    outcome.unwrap_or_else(|failure| {
+        eprintln!("error: {}", failure.message);
+        ExitCode::from(failure.code)
+    })
+}
+
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A subscriber set twice (only possible if `run` is called twice in one process) is not
+    // worth failing over: the first one keeps logging.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// A runtime for the async commands.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Runtime::new()
+        .map_err(|error| Failure::input(format!("could not start the async runtime: {error}")))
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what systemd and `kill` send).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            // Without a SIGTERM handler, Ctrl-C still works; waiting forever here is right.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,143 @@
+//! Commands that work on files alone: verifying a ledger directory or an export, writing an
+//! export from a ledger directory, hashing a token, and the crash-test writer.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{Failure, Outcome};
+use crate::event::{AccountSnapshot, Actor, Event, SystemId};
+use crate::export::export_to_file;
+use crate::hash::{Digest, Hash256};
+use crate::ledger::Ledger;
+use crate::time::Timestamp;
+use crate::verify::{Report, verify_export as verify_export_file, verify_store};
+
+pub fn verify(data_dir: &Path) -> Outcome {
+    let ledger = Ledger::open_existing(data_dir).map_err(Failure::input)?;
+    let report = verify_store(ledger.store()).map_err(Failure::input)?;
+    Ok(print_report(
+        &format!("ledger {}", data_dir.display()),
+        &report,
+    ))
+}
+
+pub fn export(out: &Path, data_dir: &Path) -> Outcome {
+    let ledger = Ledger::open_existing(data_dir).map_err(Failure::input)?;
+    let head = export_to_file(ledger.store(), out).map_err(Failure::input)?;
+    print_exported(out, head);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says what an export holds.
+pub fn print_exported(out: &Path, head: Option<Digest>) {
+    match head {
+        Some(digest) => println!(
+            "exported {} events to {}; digest {digest}",
+            digest.seq,
+            out.display()
+        ),
+        None => println!("exported an empty ledger to {}", out.display()),
+    }
+}
+
+pub fn verify_export(file: &Path, digest: Option<Digest>) -> Outcome {
+    let report = File::open(file)
+        .and_then(|opened| verify_export_file(BufReader::new(opened), digest))
+        .map_err(|error| {
+            Failure::input(format!(
+                "cannot read the export {}: {error}",
+                file.display()
+            ))
+        })?;
+    Ok(print_report(&format!("export {}", file.display()), &report))
+}
+
+/// Reads a token from standard input (one line; surrounding white space is not part of it).
+pub fn hash_token() -> Outcome {
+    let mut token = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut token)
+        .map_err(|error| {
+            Failure::input(format!(
+                "cannot read the token from standard input: {error}"
+            ))
+        })?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Failure::input(
+            "no token on standard input; pipe one in, e.g. `tailledger hash-token < token.txt`",
+        ));
+    }
+    println!("{}", Hash256::of(token.as_bytes()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a verification report and returns 0 if it is good, 1 if not.
+pub fn print_report(subject: &str, report: &Report) -> ExitCode {
+    match (&report.broken, report.last_good) {
+        (None, Some(digest)) => {
+            println!(
+                "ok: {subject} verifies: {} events, digest {digest}",
+                report.events_checked
+            );
+            ExitCode::SUCCESS
+        }
+        (None, None) => {
+            println!("ok: {subject} is empty");
+            ExitCode::SUCCESS
+        }
+        (Some(broken), _) => {
+            println!(
+                "FAILED: {subject} breaks at {broken} ({} events before it verified)",
+                report.events_checked
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Appends batches of 1 to 5 `UserSeen` events closed by a `SyncCompleted` that counts them, so a
+/// reader can tell whether any batch is partly there.
+pub fn torture_writer(data_dir: &Path, batches: Option<u64>) -> Outcome {
+    let ledger = Ledger::open(data_dir).map_err(Failure::input)?;
+    let system = SystemId::tailscale();
+    let mut stdout = std::io::stdout().lock();
+    for batch in 1..=batches.unwrap_or(u64::MAX) {
+        let size = batch % 5 + 1;
+        let mut events: Vec<Event> = (0..size)
+            .map(|index| Event::UserSeen {
+                system: system.clone(),
+                account: AccountSnapshot {
+                    id: format!("u{batch}-{index}"),
+                    login_name: format!("user{index}@example.com"),
+                    display_name: format!("User {index}"),
+                    role: "member".to_owned(),
+                    status: "active".to_owned(),
+                    account_type: "member".to_owned(),
+                    created: None,
+                },
+            })
+            .collect();
+        let now = Timestamp::now();
+        events.push(Event::SyncCompleted {
+            system: system.clone(),
+            sync_id: format!("torture-{batch}"),
+            started_at: now,
+            finished_at: now,
+            accounts_observed: size,
+            listing_sha256: Hash256::of(&batch.to_be_bytes()),
+            events_appended: size,
+        });
+        let entries = ledger
+            .append(now, Actor::Sync(system.clone()), events)
+            .map_err(Failure::input)?;
+        let last = entries.last().map_or(0, |entry| entry.seq);
+        writeln!(stdout, "ack {last}")
+            .and_then(|()| stdout.flush())
+            .map_err(Failure::input)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,417 @@
+//! The built binary end to end: `sync` against the simulated Tailscale API (text, JSON and exit
+//! codes), `serve` answering gRPC to the client commands and stopping cleanly on SIGTERM, every
+//! configuration error (snapshot-tested), and the small commands.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Output, Stdio};
+
+use tailledger::hash::Hash256;
+
+use crate::helpers::{API_TOKEN, Fixture, tailledger, text};
+
+const TOKEN_ENV: &str = "TL_TEST_TAILSCALE_TOKEN";
+const ADMIN_TOKEN: &str = "cli-admin-token-51f0";
+
+/// A directory with a configuration for the simulated tailnet, its roster, and the ledger.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(base_url: &str, listen: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("staff.csv"),
+            "email,name,org_role\ndana@acme.example,Dana Whitfield,IT\nmarco@acme.example,Marco Ibáñez,IT\n",
+        )
+        .unwrap();
+        let config = format!(
+            r#"data_dir = "ledger"
+listen = "{listen}"
+
+[auth]
+tokens = [ {{ name = "ops", role = "admin", sha256 = "{admin}" }} ]
+
+[tailscale]
+api_base_url = "{base_url}"
+api_token_env = "{TOKEN_ENV}"
+sync_interval = "1h"
+
+[tailscale.access_policy]
+allowed_org_roles = ["IT"]
+privileged_org_roles = ["IT"]
+
+[roster]
+csv_path = "staff.csv"
+timezone = "Europe/Berlin"
+"#,
+            admin = Hash256::of(ADMIN_TOKEN.as_bytes()),
+        );
+        std::fs::write(dir.path().join("tailledger.toml"), config).unwrap();
+        Setup { dir }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("tailledger.toml")
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("ledger")
+    }
+}
+
+/// Runs the binary off the async workers, so the simulator in this runtime keeps answering.
+async fn run_with_env(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        tailledger()
+            .args(&args)
+            .env_remove("TAILLEDGER_TOKEN")
+            .envs(env)
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .unwrap()
+}
+
+fn args(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
+}
+
+fn tailscale_token() -> Vec<(&'static str, String)> {
+    vec![(TOKEN_ENV, API_TOKEN.to_owned())]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() {
+    let fixture = Fixture::start().await;
+    let setup = Setup::new(fixture.server.base_url(), "127.0.0.1:0");
+    let config = setup.config();
+    let config = config.to_str().unwrap();
+
+    let output = run_with_env(args(&["sync", "-c", config]), tailscale_token()).await;
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(said.contains("roster: 2 onboarded"), "{said}");
+    assert!(
+        said.contains("sync tailscale-000001 completed: 3 accounts observed"),
+        "{said}"
+    );
+    assert!(
+        said.contains("user-identified             FAILING"),
+        "Priya is unidentified: {said}"
+    );
+
+    let output = run_with_env(
+        args(&["sync", "-c", config, "--json", "--fail-on-findings"]),
+        tailscale_token(),
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a FAILING check with --fail-on-findings: {}",
+        text(&output)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(json["sync"]["outcome"], "completed");
+    assert_eq!(json["sync"]["syncId"], "tailscale-000002");
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(5));
+    assert_eq!(json["checks"][0]["checkId"], "user-identified");
+    assert_eq!(json["checks"][0]["state"], "FAILING");
+    assert_eq!(
+        json["checks"][2]["state"], "PASSING",
+        "the configured policy was recorded"
+    );
+    assert!(
+        json["ledgerSeq"].as_str().is_some(),
+        "64-bit integers are strings in proto3 JSON"
+    );
+
+    fixture.tailnet.inject(
+        tailledger::simulator::Fault::Status {
+            status: 401,
+            message: "revoked".to_owned(),
+        },
+        1,
+    );
+    let output = run_with_env(args(&["sync", "-c", config]), tailscale_token()).await;
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "a failed sync: {}",
+        text(&output)
+    );
+    assert!(text(&output).contains("FAILED (auth)"), "{}", text(&output));
+
+    let output = run_with_env(
+        args(&["verify", "--data-dir", setup.ledger().to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+/// Reads the server's JSON log lines until it says it serves.
+fn wait_until_serving(child: &mut Child) -> BufReader<std::process::ChildStderr> {
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = stderr
+            .read_line(&mut line)
+            .expect("the server's log is readable");
+        assert!(read > 0, "the server exited before serving");
+        if line.contains("\"serving\"") {
+            return stderr;
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
+    let fixture = Fixture::start().await;
+    let port = free_port();
+    let setup = Setup::new(fixture.server.base_url(), &format!("127.0.0.1:{port}"));
+    let mut server = tailledger()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "-c",
+            setup.config().to_str().unwrap(),
+        ])
+        .env(TOKEN_ENV, API_TOKEN)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = tokio::task::spawn_blocking(move || {
+        let stderr = wait_until_serving(&mut server);
+        (server, stderr)
+    });
+    let (mut server, stderr) = stderr.await.unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let token = vec![("TAILLEDGER_TOKEN", ADMIN_TOKEN.to_owned())];
+
+    let status = run_with_env(args(&["status", "--server", &url, "--json"]), token.clone()).await;
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(5));
+
+    let refused = run_with_env(
+        args(&["status", "--server", &url]),
+        vec![("TAILLEDGER_TOKEN", "wrong".to_owned())],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused).contains("Unauthenticated"),
+        "{}",
+        text(&refused)
+    );
+
+    let history = run_with_env(
+        args(&["history", "dana@acme.example", "--server", &url]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(history.status.code(), Some(0), "{}", text(&history));
+    assert!(
+        text(&history).contains("EmployeeOnboarded"),
+        "{}",
+        text(&history)
+    );
+
+    let export = setup.dir.path().join("served.jsonl");
+    let exported = run_with_env(
+        args(&[
+            "export",
+            "--out",
+            export.to_str().unwrap(),
+            "--server",
+            &url,
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    let verified = run_with_env(args(&["verify-export", export.to_str().unwrap()]), vec![]).await;
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+
+    let locked = run_with_env(
+        args(&["sync", "-c", setup.config().to_str().unwrap()]),
+        tailscale_token(),
+    )
+    .await;
+    assert_eq!(locked.status.code(), Some(2), "{}", text(&locked));
+    assert!(
+        text(&locked).contains("in use by another process"),
+        "{}",
+        text(&locked)
+    );
+
+    let pid = server.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    let rest: Vec<String> = stderr.lines().map_while(Result::ok).collect();
+    assert_eq!(exit.code(), Some(0), "serve exits 0 on SIGTERM: {rest:?}");
+    assert!(
+        rest.iter().any(|line| line.contains("\"stopped\"")),
+        "{rest:?}"
+    );
+
+    let output = run_with_env(
+        args(&["verify", "--data-dir", setup.ledger().to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+/// Each configuration mistake, as a change to a good configuration.
+fn config_cases() -> Vec<(&'static str, String)> {
+    let good = |replace: &str, with: &str| {
+        let base = "data_dir = \"ledger\"\nlisten = \"127.0.0.1:50051\"\n\n[auth]\ntokens = [ { name = \"ops\", role = \"admin\", sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\" } ]\n\n[tailscale]\napi_token_env = \"TL_TEST_TAILSCALE_TOKEN\"\nsync_interval = \"15m\"\nmax_removal_fraction = 0.5\n\n[roster]\ncsv_path = \"staff.csv\"\ntimezone = \"UTC\"\n";
+        assert!(base.contains(replace), "{replace}");
+        base.replacen(replace, with, 1)
+    };
+    vec![
+        (
+            "unknown_key",
+            good(
+                "sync_interval = \"15m\"",
+                "sync_interval = \"15m\"\nsync_intervall = \"1h\"",
+            ),
+        ),
+        ("bad_duration", good("\"15m\"", "\"15 minutes please\"")),
+        (
+            "missing_environment_variable",
+            good("TL_TEST_TAILSCALE_TOKEN", "TL_TEST_NOT_SET"),
+        ),
+        (
+            "auth_disabled_on_a_public_address",
+            good(
+                "listen = \"127.0.0.1:50051\"\n\n[auth]\ntokens",
+                "listen = \"0.0.0.0:50051\"\n\n[auth]\ndisabled = true\ntokens",
+            ),
+        ),
+        ("bad_listen_address", good("127.0.0.1:50051", "localhost")),
+        (
+            "bad_token_hash",
+            good(
+                "0000000000000000000000000000000000000000000000000000000000000000",
+                "not-a-hash",
+            ),
+        ),
+        ("bad_role", good("role = \"admin\"", "role = \"root\"")),
+        (
+            "no_credential",
+            good("api_token_env = \"TL_TEST_TAILSCALE_TOKEN\"\n", ""),
+        ),
+        ("bad_timezone", good("\"UTC\"", "\"Mars/Olympus\"")),
+        ("bad_fraction", good("0.5", "1.5")),
+        ("toml_syntax", good("[roster]", "[roster")),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configuration_errors_name_the_key_and_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut messages = Vec::new();
+    for (name, config) in config_cases() {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, config).unwrap();
+        let output = run_with_env(
+            args(&["sync", "-c", path.to_str().unwrap()]),
+            tailscale_token(),
+        )
+        .await;
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", text(&output));
+        let message =
+            String::from_utf8_lossy(&output.stderr).replace(dir.path().to_str().unwrap(), "<dir>");
+        messages.push(format!("{name}: {}", message.trim()));
+    }
+    insta::assert_snapshot!("config_errors", messages.join("\n"));
+}
+
+fn run_with_stdin(arguments: &[&str], stdin: &str) -> Output {
+    let mut child = tailledger()
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn hash_token_prints_the_sha256_of_the_token_on_standard_input() {
+    let output = run_with_stdin(&["hash-token"], "s3cret-token\n");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        Hash256::of(b"s3cret-token").to_string()
+    );
+    let empty = run_with_stdin(&["hash-token"], "");
+    assert_eq!(empty.status.code(), Some(2));
+}
+
+#[test]
+fn help_describes_every_command_and_bad_usage_exits_2() {
+    let help = crate::helpers::run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    for command in [
+        "demo",
+        "serve",
+        "sync",
+        "status",
+        "history",
+        "export",
+        "verify",
+        "verify-export",
+        "hash-token",
+    ] {
+        assert!(text(&help).contains(command), "{command} is not in --help");
+    }
+    assert!(
+        !text(&help).contains("torture-writer"),
+        "the crash-test writer stays hidden"
+    );
+    let bad = crate::helpers::run(&["export", "--out", "x.jsonl"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "export needs a source: {}",
+        text(&bad)
+    );
+    let missing = crate::helpers::run(&["sync", "-c", "/nonexistent/tailledger.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing).contains("/nonexistent/tailledger.toml: cannot be read"),
+        "{}",
+        text(&missing)
+    );
+}
