@@ -73,3 +73,49 @@ fn readme_script_verifies_the_demo_export_and_refuses_a_tampered_one() {
         text(&refused)
     );
 }
+
+/// The first fenced block of `language` after `heading` in the README.
+fn readme_block(heading: &str, language: &str) -> String {
+    let readme = fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md is readable");
+    let after = readme
+        .split(heading)
+        .nth(1)
+        .expect("the README has the heading");
+    let fence = format!("```{language}\n");
+    let block = after
+        .split(&fence)
+        .nth(1)
+        .expect("a fenced block follows the heading");
+    block
+        .split("```")
+        .next()
+        .expect("the block is closed")
+        .to_owned()
+}
+
+#[test]
+fn readme_configuration_and_roster_examples_are_valid() {
+    let toml = readme_block("### 4. The configuration file", "toml");
+    let env = |name: &str| {
+        matches!(
+            name,
+            "TAILSCALE_OAUTH_CLIENT_ID" | "TAILSCALE_OAUTH_CLIENT_SECRET"
+        )
+        .then(|| format!("value of {name}"))
+    };
+    let config = tailledger::config::Config::parse(
+        Path::new("README.md"),
+        &toml,
+        Path::new("/etc/tailledger"),
+        env,
+    )
+    .unwrap_or_else(|error| panic!("the README's configuration is refused: {error}"));
+    assert_eq!(config.sync_interval, std::time::Duration::from_secs(900));
+    assert!(config.policy.is_some() && config.roster.is_some());
+
+    let csv = readme_block("### 3. The roster", "csv");
+    let rows = tailledger::roster::parse_roster(csv.as_bytes(), chrono_tz::Europe::Berlin)
+        .unwrap_or_else(|errors| panic!("the README's roster is refused: {errors}"));
+    assert_eq!(rows.len(), 3);
+}
