@@ -20,12 +20,26 @@ pub enum CommandError {
 /// The longest offboarding grace period a policy may set: a year.
 pub const MAX_GRACE_SECONDS: u64 = 366 * 24 * 3600;
 
-fn required(field: &'static str, value: &str) -> Result<String, CommandError> {
+/// The longest id, name, role or reason a command accepts, in bytes. Real ones are far shorter,
+/// and the bound keeps one request from bloating the ledger and every later answer.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// A required text: trimmed, not empty, at most [`MAX_TEXT_BYTES`].
+pub fn required(field: &'static str, value: &str) -> Result<String, CommandError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(CommandError::InvalidArgument {
             field,
             reason: "must not be empty".to_owned(),
+        });
+    }
+    if value.len() > MAX_TEXT_BYTES {
+        return Err(CommandError::InvalidArgument {
+            field,
+            reason: format!(
+                "is {} bytes long; at most {MAX_TEXT_BYTES} are accepted",
+                value.len()
+            ),
         });
     }
     Ok(value.to_owned())

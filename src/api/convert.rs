@@ -52,13 +52,9 @@ pub fn timestamp_arg(
         .ok_or_else(out_of_range)
 }
 
-/// A required non-empty text argument, trimmed.
+/// A required non-empty text argument, trimmed and bounded (see `commands::required`).
 pub fn required(field: &'static str, value: &str) -> Result<String, Status> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(invalid_argument(field, "must not be empty"));
-    }
-    Ok(value.to_owned())
+    Ok(crate::commands::required(field, value)?)
 }
 
 pub fn duration(seconds: u64) -> prost_types::Duration {

@@ -22,6 +22,12 @@ impl From<StoreError> for Status {
     }
 }
 
+impl From<CommandError> for Status {
+    fn from(error: CommandError) -> Self {
+        ServiceError::Command(error).into()
+    }
+}
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
         match error {

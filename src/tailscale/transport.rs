@@ -227,3 +227,38 @@ impl fmt::Display for Failure {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::tailscale::types::UserList;
+
+    /// JSON-ish bytes near the users list's shape, so the decoder is pushed past the first byte.
+    fn users_like() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            any::<Vec<u8>>(),
+            "\\{\"users\": ?\\[(\\{(\"(id|loginName|role|status|created|type)\": ?(\"[a-z0-9:-]{0,12}\"|[0-9]{1,3}|null|true|\\[\\]),?){0,6}\\},?){0,3}\\]\\}?"
+                .prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_any_users_body_never_panics_and_failures_are_malformed(body in users_like()) {
+            if let Err(error) = decode::<UserList>("GET /api/v2/tailnet/-/users", &body) {
+                prop_assert_eq!(error.class, SyncErrorClass::Malformed);
+                prop_assert!(error.message.starts_with("GET /api/v2/tailnet/-/users"));
+            }
+        }
+
+        #[test]
+        fn error_bodies_are_quoted_briefly_whatever_they_hold(body in any::<Vec<u8>>(), message in ".{0,2000}") {
+            prop_assert!(api_message(&body).is_none_or(|quoted| quoted.chars().count() <= MAX_QUOTED_MESSAGE));
+            let json = serde_json::json!({ "message": message }).to_string();
+            let quoted = api_message(json.as_bytes());
+            prop_assert!(quoted.is_some_and(|quoted| quoted.chars().count() <= MAX_QUOTED_MESSAGE));
+        }
+    }
+}

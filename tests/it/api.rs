@@ -844,3 +844,87 @@ async fn followers_see_every_event_once_in_order_while_batches_are_appended() {
     assert_chain(&events, (middle, previous.hash.to_string()));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_messages_and_strings_are_refused() {
+    let server = ApiServer::start(tokens()).await;
+    let mut ledger = server.ledger().await;
+    let mut admin_client = server.admin().await;
+    let head = server.service.books().ledger().head();
+
+    let huge_subject = "x".repeat(2 << 20);
+    let refused = ledger
+        .get_history(auditor(pb::GetHistoryRequest {
+            subject: huge_subject,
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused.code(),
+            Code::ResourceExhausted | Code::OutOfRange | Code::InvalidArgument
+        ),
+        "a 2 MiB read request: {refused:?}"
+    );
+
+    let huge_roster = vec![b'a'; 60 << 20];
+    let refused = admin_client
+        .import_roster(admin(pb::ImportRosterRequest { csv: huge_roster }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.code(), Code::ResourceExhausted | Code::OutOfRange),
+        "a 60 MiB roster: {refused:?}"
+    );
+
+    let long_reason = "r".repeat(5_000);
+    let refused = admin_client
+        .set_access_policy(admin(pb::SetAccessPolicyRequest {
+            system: system(),
+            allowed_org_roles: vec![long_reason.clone()],
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("`allowed_org_roles`")
+            && refused.message().contains("at most 4096"),
+        "{}",
+        refused.message()
+    );
+    let refused = ledger
+        .get_history(auditor(pb::GetHistoryRequest {
+            subject: long_reason,
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+
+    let negative = admin_client
+        .set_access_policy(admin(pb::SetAccessPolicyRequest {
+            system: system(),
+            allowed_org_roles: vec!["IT".to_owned()],
+            offboarding_grace: Some(prost_types::Duration {
+                seconds: -5,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(negative.code(), Code::InvalidArgument);
+    assert!(
+        negative.message().contains("`offboarding_grace`"),
+        "{}",
+        negative.message()
+    );
+    assert_eq!(
+        server.service.books().ledger().head(),
+        head,
+        "nothing refused was recorded"
+    );
+    server.stop().await;
+}

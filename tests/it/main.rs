@@ -1,6 +1,7 @@
 //! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
 
 mod api;
+mod bad_input;
 mod check_scenarios;
 mod cli;
 mod crash;
