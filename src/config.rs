@@ -132,6 +132,9 @@ struct RawTailscale {
     sync_interval: Spanned<String>,
     #[serde(default = "default_request_timeout")]
     request_timeout: Spanned<String>,
+    /// How long a sync keeps retrying 429, 5xx and timeouts before it records `SyncFailed`.
+    #[serde(default = "default_retry_budget")]
+    retry_budget: Spanned<String>,
     #[serde(default = "yes")]
     include_shared_users: bool,
     #[serde(default = "yes")]
@@ -155,6 +158,10 @@ fn default_sync_interval() -> Spanned<String> {
 
 fn default_request_timeout() -> Spanned<String> {
     Spanned::new(0..0, "30s".to_owned())
+}
+
+fn default_retry_budget() -> Spanned<String> {
+    Spanned::new(0..0, "2m".to_owned())
 }
 
 fn default_fraction() -> Spanned<f64> {
@@ -391,6 +398,7 @@ impl Config {
         };
         client.request_timeout =
             source.duration(&tailscale.request_timeout, "tailscale.request_timeout")?;
+        client.retry.budget = source.duration(&tailscale.retry_budget, "tailscale.retry_budget")?;
         let sync_interval = source.duration(&tailscale.sync_interval, "tailscale.sync_interval")?;
         let fraction = *tailscale.max_removal_fraction.get_ref();
         if !(0.0..=1.0).contains(&fraction) {

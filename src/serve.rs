@@ -143,19 +143,32 @@ async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::R
     }
 }
 
-/// Serves the API and runs the scheduled syncs until `shutdown` completes.
+/// Serves the API on `config.listen` and runs the scheduled syncs until `shutdown` completes.
 pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let service = Arc::new(open(&config)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| RunError::Listen {
             address: config.listen,
             source,
         })?;
-    tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
+    serve_on(listener, config, shutdown).await
+}
+
+/// Like [`serve`], on a listener the caller bound (tests bind `127.0.0.1:0`).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let service = Arc::new(open(&config)?);
+    let address = listener.local_addr().map_err(|source| RunError::Listen {
+        address: config.listen,
+        source,
+    })?;
+    tracing::info!(listen = %address, data_dir = %config.data_dir.display(), "serving");
     let (stop, stopping) = watch::channel(false);
     let stop = &stop;
     let stopped = |mut receiver: watch::Receiver<bool>| async move {

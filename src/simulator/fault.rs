@@ -43,6 +43,8 @@ pub enum Fault {
     Delay(Duration),
     /// Answer normally, but with only the first half of the body.
     TruncatedBody,
+    /// Answer normally, but send the body 8 bytes at a time, waiting this long before each.
+    Trickle { chunk_delay: Duration },
     /// Answer 200 with this body as `application/json`, whatever it is.
     Body(String),
 }

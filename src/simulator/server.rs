@@ -133,6 +133,7 @@ async fn count_and_fault(
             next.run(request).await
         }
         Fault::TruncatedBody => truncate(next.run(request).await).await,
+        Fault::Trickle { chunk_delay } => trickle(next.run(request).await, chunk_delay).await,
         Fault::Body(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -150,6 +151,26 @@ async fn truncate(response: Response) -> Response {
         .unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+}
+
+/// The same response, its body sent a few bytes at a time with a pause before each: a server
+/// that answers, but too slowly to finish within any sensible timeout.
+async fn trickle(response: Response, chunk_delay: std::time::Duration) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_TRUNCATED_BODY)
+        .await
+        .unwrap_or_default();
+    let chunks: Vec<axum::body::Bytes> = bytes
+        .chunks(8)
+        .map(axum::body::Bytes::copy_from_slice)
+        .collect();
+    let stream =
+        tokio_stream::StreamExt::then(tokio_stream::iter(chunks), move |chunk| async move {
+            tokio::time::sleep(chunk_delay).await;
+            Ok::<_, std::convert::Infallible>(chunk)
+        });
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// Tailscale's error shape: `{"message": "..."}`.

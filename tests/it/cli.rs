@@ -2,13 +2,13 @@
 //! codes), `serve` answering gRPC to the client commands and stopping cleanly on SIGTERM, every
 //! configuration error (snapshot-tested), and the small commands.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use tailledger::hash::Hash256;
 
-use crate::helpers::{API_TOKEN, Fixture, tailledger, text};
+use crate::helpers::{API_TOKEN, Fixture, free_port, tailledger, text, wait_until_serving};
 
 const TOKEN_ENV: &str = "TL_TEST_TAILSCALE_TOKEN";
 const ADMIN_TOKEN: &str = "cli-admin-token-51f0";
@@ -151,30 +151,6 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
     )
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-}
-
-/// Reads the server's JSON log lines until it says it serves.
-fn wait_until_serving(child: &mut Child) -> BufReader<std::process::ChildStderr> {
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = stderr
-            .read_line(&mut line)
-            .expect("the server's log is readable");
-        assert!(read > 0, "the server exited before serving");
-        if line.contains("\"serving\"") {
-            return stderr;
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,8 +1,8 @@
 //! Shared helpers of the integration tests: the binary under test, sample events and ledgers.
 
-use std::io;
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -393,4 +393,28 @@ pub async fn list_users_with(config: ClientConfig) -> Result<Vec<User>, FetchErr
         .expect("test configurations are valid")
         .list_users()
         .await
+}
+
+/// Reads the server's JSON log lines until it says it serves.
+pub fn wait_until_serving(child: &mut Child) -> BufReader<std::process::ChildStderr> {
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = stderr
+            .read_line(&mut line)
+            .expect("the server's log is readable");
+        assert!(read > 0, "the server exited before serving");
+        if line.contains("\"serving\"") {
+            return stderr;
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -9,6 +9,7 @@ mod golden;
 mod helpers;
 mod projection_model;
 mod readme;
+mod reliability;
 mod roster_import;
 mod roster_parse;
 mod store_model;
