@@ -257,6 +257,19 @@ fn init_logging(format: LogFormat, default_level: &str) {
     };
 }
 
+/// Exit 1 when `fail_on_findings` is set and a check is FAILING; else success.
+fn findings_exit(status: &crate::service::Status, fail_on_findings: bool) -> ExitCode {
+    let failing = status
+        .checks
+        .iter()
+        .any(|check| check.state == crate::checks::CheckState::Failing);
+    if fail_on_findings && failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// A runtime for the async commands.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new()

@@ -5,10 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::offline::print_exported;
-use super::{Failure, Outcome, ServerArgs, runtime};
+use super::{Failure, Outcome, ServerArgs, findings_exit, runtime};
 use crate::api::client::ApiClient;
 use crate::api::status_json;
-use crate::checks::CheckState;
 use crate::event::SystemId;
 use crate::export::AtomicFile;
 use crate::render::{check_table, entry_line};
@@ -45,15 +44,7 @@ pub fn status(
             check_table(&status.checks)
         );
     }
-    let failing = status
-        .checks
-        .iter()
-        .any(|check| check.state == CheckState::Failing);
-    Ok(if fail_on_findings && failing {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(findings_exit(&status, fail_on_findings))
 }
 
 pub fn history(server: &ServerArgs, subject: &str, json: bool) -> Outcome {

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{Failure, Outcome, runtime, shutdown_signal};
+use super::{Failure, Outcome, findings_exit, runtime, shutdown_signal};
 use crate::api::status_json;
-use crate::checks::CheckState;
 use crate::config::Config;
 use crate::event::SystemId;
 use crate::render::{check_table, entry_line, sync_summary};
@@ -131,13 +130,5 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
     if matches!(report.outcome, SyncOutcome::Failed { .. }) {
         return Ok(ExitCode::from(3));
     }
-    let failing = status
-        .checks
-        .iter()
-        .any(|check| check.state == CheckState::Failing);
-    Ok(if fail_on_findings && failing {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(findings_exit(&status, fail_on_findings))
 }

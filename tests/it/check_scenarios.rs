@@ -13,9 +13,7 @@ use tailledger::checks::{CheckResult, CheckSettings, evaluate};
 use tailledger::commands::{
     classify_account, link_account, offboard_employee, set_access_policy, unlink_account,
 };
-use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, Event, SyncErrorClass, SystemId,
-};
+use tailledger::event::{Actor, Classification, CredentialKind, Event, SyncErrorClass, SystemId};
 use tailledger::identity::EmailAliases;
 use tailledger::ledger::Ledger;
 use tailledger::projection::{CredentialState, ProjectedLedger};
@@ -23,6 +21,8 @@ use tailledger::report::offboarding_report;
 use tailledger::roster::{parse_roster, parse_timezone, plan_import};
 use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_failure, plan_sync};
 use tailledger::time::Timestamp;
+
+use crate::helpers::ScenarioUser;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +70,7 @@ enum Step {
     Roster(String),
     /// Sync this listing (and credential) successfully.
     Sync {
-        users: Vec<User>,
+        users: Vec<ScenarioUser>,
         #[serde(default)]
         credential: Option<Credential>,
     },
@@ -110,25 +110,6 @@ enum Step {
 
 fn one_day() -> u64 {
     24
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct User {
-    id: String,
-    login: String,
-    #[serde(default = "member")]
-    role: String,
-    #[serde(default = "active")]
-    status: String,
-}
-
-fn member() -> String {
-    "member".to_owned()
-}
-
-fn active() -> String {
-    "active".to_owned()
 }
 
 #[derive(Deserialize)]
@@ -220,18 +201,7 @@ impl Run {
                 format!("roster import {summary:?}")
             }
             Step::Sync { users, credential } => {
-                let accounts = users
-                    .into_iter()
-                    .map(|user| AccountSnapshot {
-                        display_name: user.login.clone(),
-                        id: user.id,
-                        login_name: user.login,
-                        role: user.role,
-                        status: user.status,
-                        account_type: "member".to_owned(),
-                        created: None,
-                    })
-                    .collect();
+                let accounts = users.into_iter().map(ScenarioUser::snapshot).collect();
                 let observation = Observation {
                     listing: Listing::new(accounts).expect("scenario listings have unique ids"),
                     credential: credential.map(|credential| CredentialState {

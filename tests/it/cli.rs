@@ -2,13 +2,13 @@
 //! codes), `serve` answering gRPC to the client commands and stopping cleanly on SIGTERM, every
 //! configuration error (snapshot-tested), and the small commands.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
 use tailledger::hash::Hash256;
 
-use crate::helpers::{API_TOKEN, Fixture, free_port, tailledger, text, wait_until_serving};
+use crate::helpers::{API_TOKEN, Fixture, free_port, spawn_serve, tailledger, text};
 
 const TOKEN_ENV: &str = "TL_TEST_TAILSCALE_TOKEN";
 const ADMIN_TOKEN: &str = "cli-admin-token-51f0";
@@ -158,24 +158,11 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     let fixture = Fixture::start().await;
     let port = free_port();
     let setup = Setup::new(fixture.server.base_url(), &format!("127.0.0.1:{port}"));
-    let mut server = tailledger()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "-c",
-            setup.config().to_str().unwrap(),
-        ])
-        .env(TOKEN_ENV, API_TOKEN)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = tokio::task::spawn_blocking(move || {
-        let stderr = wait_until_serving(&mut server);
-        (server, stderr)
-    });
-    let (mut server, stderr) = stderr.await.unwrap();
+    let config = setup.config();
+    let (mut server, log) =
+        tokio::task::spawn_blocking(move || spawn_serve(&config, &[(TOKEN_ENV, API_TOKEN)]))
+            .await
+            .unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let token = vec![("TAILLEDGER_TOKEN", ADMIN_TOKEN.to_owned())];
 
@@ -245,7 +232,7 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     let exit = tokio::task::spawn_blocking(move || server.wait().unwrap())
         .await
         .unwrap();
-    let rest: Vec<String> = stderr.lines().map_while(Result::ok).collect();
+    let rest = log.join().unwrap();
     assert_eq!(exit.code(), Some(0), "serve exits 0 on SIGTERM: {rest:?}");
     assert!(
         rest.iter().any(|line| line.contains("\"stopped\"")),

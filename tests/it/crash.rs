@@ -146,7 +146,7 @@ async fn a_serving_ledger_killed_repeatedly_keeps_every_acknowledged_write() {
     use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
     use tailledger::simulator::SimUser;
 
-    use crate::helpers::{API_TOKEN, Fixture, free_port, wait_until_serving};
+    use crate::helpers::{API_TOKEN, Fixture, free_port, spawn_serve};
 
     const ADMIN: &str = "crash-admin-token";
     let fixture = Fixture::start().await;
@@ -167,24 +167,9 @@ async fn a_serving_ledger_killed_repeatedly_keeps_every_acknowledged_write() {
     let url = format!("http://127.0.0.1:{port}");
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {ADMIN}").parse().unwrap();
     for round in 1..=crash_rounds() {
-        let mut server = tailledger()
-            .args([
-                "--log-format",
-                "json",
-                "serve",
-                "-c",
-                dir.path().join("tailledger.toml").to_str().unwrap(),
-            ])
-            .env("TL_CRASH_TOKEN", API_TOKEN)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = tokio::task::spawn_blocking(move || {
-            let stderr = wait_until_serving(&mut server);
-            // Keep draining the log, so the server never blocks on a full pipe.
-            std::thread::spawn(move || stderr.lines().for_each(drop));
-            server
+        let config = dir.path().join("tailledger.toml");
+        let (mut server, _log) = tokio::task::spawn_blocking(move || {
+            spawn_serve(&config, &[("TL_CRASH_TOKEN", API_TOKEN)])
         })
         .await
         .unwrap();

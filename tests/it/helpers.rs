@@ -418,3 +418,66 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Starts the `serve` command with JSON logs and returns it once it serves. The rest of its log
+/// is drained in the background (so it never blocks on a full pipe) and handed back by the
+/// returned join handle when the server exits.
+pub fn spawn_serve(
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (Child, std::thread::JoinHandle<Vec<String>>) {
+    let mut server = tailledger()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "-c",
+            config.to_str().expect("a UTF-8 path"),
+        ])
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let stderr = wait_until_serving(&mut server);
+    let rest = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect());
+    (server, rest)
+}
+
+/// A user as scenario files list it; omitted attributes take the most common values.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioUser {
+    id: String,
+    login: String,
+    name: Option<String>,
+    #[serde(default = "member")]
+    role: String,
+    #[serde(default = "active")]
+    status: String,
+    #[serde(default = "member", rename = "type")]
+    account_type: String,
+}
+
+fn member() -> String {
+    "member".to_owned()
+}
+
+fn active() -> String {
+    "active".to_owned()
+}
+
+impl ScenarioUser {
+    /// The account snapshot a listing with this user would give.
+    pub fn snapshot(self) -> AccountSnapshot {
+        AccountSnapshot {
+            display_name: self.name.unwrap_or_else(|| self.login.clone()),
+            id: self.id,
+            login_name: self.login,
+            role: self.role,
+            status: self.status,
+            account_type: self.account_type,
+            created: Some(at("2025-01-01T00:00:00Z")),
+        }
+    }
+}

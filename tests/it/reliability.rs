@@ -25,6 +25,39 @@ fn config(fixture: &Fixture, dir: &Path) -> Config {
     .expect("a valid configuration")
 }
 
+/// `serve` running in this process on a loopback port.
+struct Served {
+    address: std::net::SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tailledger::serve::RunError>>,
+}
+
+impl Served {
+    async fn start(fixture: &Fixture, dir: &Path) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(tailledger::serve::serve_on(
+            listener,
+            config(fixture, dir),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Served {
+            address,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the service and checks that it stopped cleanly, followers attached or not.
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().expect("serve stops cleanly");
+    }
+}
+
 /// Reads the stream until an event of `kind` arrives, returning its typed event.
 async fn next_of(stream: &mut tonic::Streaming<pb::StreamEventsResponse>, kind: &str) -> pb::Event {
     loop {
@@ -45,13 +78,8 @@ async fn next_of(stream: &mut tonic::Streaming<pb::StreamEventsResponse>, kind: 
 async fn serve_records_every_tailscale_fault_and_recovers() {
     let fixture = Fixture::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&fixture, dir.path());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(tailledger::serve::serve_on(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(&fixture, dir.path()).await;
+    let address = served.address;
 
     let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
         .unwrap()
@@ -131,8 +159,7 @@ async fn serve_records_every_tailscale_fault_and_recovers() {
         fixture.tailnet.clear_faults();
         next_of(&mut stream, "SyncCompleted").await;
     }
-    stop.send(()).unwrap();
-    server.await.unwrap().expect("serve stops cleanly");
+    served.stop().await;
 }
 
 /// The process's resident memory in KiB, from `/proc/self/status`.
@@ -158,13 +185,8 @@ async fn two_hundred_followers_get_every_event_once_while_syncs_append() {
     const FOLLOWERS: usize = 200;
     let fixture = Fixture::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&fixture, dir.path());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(tailledger::serve::serve_on(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(&fixture, dir.path()).await;
+    let address = served.address;
 
     let mut channels = Vec::new();
     for _ in 0..FOLLOWERS / 10 {
@@ -261,9 +283,5 @@ async fn two_hundred_followers_get_every_event_once_while_syncs_append() {
         "memory grew by {} MiB",
         (peak - baseline) / 1024
     );
-    stop.send(()).unwrap();
-    server
-        .await
-        .unwrap()
-        .expect("serve stops cleanly with followers attached");
+    served.stop().await;
 }

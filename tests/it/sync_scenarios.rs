@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tailledger::entry::event_object;
-use tailledger::event::{AccountSnapshot, Actor, CredentialKind, SystemId};
+use tailledger::event::{Actor, CredentialKind, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::projection::{CredentialState, Projections};
 use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_sync};
 use tailledger::time::Timestamp;
 
-use crate::helpers::at;
+use crate::helpers::{ScenarioUser, at};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,32 +27,9 @@ struct Scenario {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Step {
-    listing: Vec<ListedUser>,
+    listing: Vec<ScenarioUser>,
     #[serde(default)]
     credential: Option<Credential>,
-}
-
-/// A user as a scenario lists it; omitted attributes take the most common values.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListedUser {
-    id: String,
-    login: String,
-    name: Option<String>,
-    #[serde(default = "member")]
-    role: String,
-    #[serde(default = "active")]
-    status: String,
-    #[serde(default = "member", rename = "type")]
-    account_type: String,
-}
-
-fn member() -> String {
-    "member".to_owned()
-}
-
-fn active() -> String {
-    "active".to_owned()
 }
 
 #[derive(Deserialize)]
@@ -61,20 +38,6 @@ struct Credential {
     id: String,
     kind: CredentialKind,
     expires_at: Option<Timestamp>,
-}
-
-impl ListedUser {
-    fn snapshot(self) -> AccountSnapshot {
-        AccountSnapshot {
-            display_name: self.name.unwrap_or_else(|| self.login.clone()),
-            id: self.id,
-            login_name: self.login,
-            role: self.role,
-            status: self.status,
-            account_type: self.account_type,
-            created: Some(at("2025-01-01T00:00:00Z")),
-        }
-    }
 }
 
 /// Runs the scenario's syncs one after the other, 15 minutes apart, and returns what each
@@ -98,8 +61,13 @@ fn run_scenario(scenario: Scenario) -> Value {
             started_at,
         };
         let observation = Observation {
-            listing: Listing::new(step.listing.into_iter().map(ListedUser::snapshot).collect())
-                .expect("scenario listings have unique ids"),
+            listing: Listing::new(
+                step.listing
+                    .into_iter()
+                    .map(ScenarioUser::snapshot)
+                    .collect(),
+            )
+            .expect("scenario listings have unique ids"),
             credential: step.credential.map(|credential| CredentialState {
                 id: credential.id,
                 kind: credential.kind,
