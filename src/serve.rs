@@ -155,7 +155,7 @@ pub async fn serve(
             address: config.listen,
             source,
         })?;
-    tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
+    tracing::info!(listen = %config.listen, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
     let (stop, stopping) = watch::channel(false);
     let stop = &stop;
     let stopped = |mut receiver: watch::Receiver<bool>| async move {
@@ -167,6 +167,7 @@ pub async fn serve(
             listener,
             service.clone(),
             config.auth.clone(),
+            config.tls.as_ref(),
             stopped(stopping.clone()),
         )
         .await;

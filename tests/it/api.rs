@@ -76,7 +76,7 @@ impl ApiServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(api::serve(listener, service.clone(), auth, async {
+        let task = tokio::spawn(api::serve(listener, service.clone(), auth, None, async {
             let _ = stopped.await;
         }));
         ApiServer {
