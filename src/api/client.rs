@@ -52,14 +52,17 @@ pub enum ClientError {
 /// An error and its causes in one line: tonic's transport error says only "transport error",
 /// and why (a refused connection, a certificate not trusted) is in its sources.
 fn causes(error: &tonic::transport::Error) -> String {
-    let mut text = error.to_string();
+    let mut said = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let message = cause.to_string();
+        // Some errors repeat their source's message as their own (`io::Error` does): say it once.
+        if !said.last().is_some_and(|last| last.contains(&message)) {
+            said.push(message);
+        }
         source = cause.source();
     }
-    text
+    said.join(": ")
 }
 
 /// The TLS settings for an `https://` server: only the CA in `ca_file` if there is one, else
