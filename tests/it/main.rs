@@ -15,3 +15,4 @@ mod sync_live;
 mod sync_scenarios;
 mod tailscale_client;
 mod tamper;
+mod tls;
