@@ -288,15 +288,14 @@ impl Source<'_> {
     fn tls(&self, tls: &RawTls, base: &Path) -> Result<TlsIdentity, ConfigError> {
         let read = |path: &Spanned<PathBuf>, key: &str| {
             let full = base.join(path.get_ref());
-            std::fs::read(&full)
-                .map(|bytes| (full.clone(), bytes))
-                .map_err(|error| {
-                    self.error(
-                        path,
-                        key,
-                        format!("cannot read {}: {error}", full.display()),
-                    )
-                })
+            match std::fs::read(&full) {
+                Ok(bytes) => Ok((full, bytes)),
+                Err(error) => Err(self.error(
+                    path,
+                    key,
+                    format!("cannot read {}: {error}", full.display()),
+                )),
+            }
         };
         let (chain_file, chain) = read(&tls.cert_path, "tls.cert_path")?;
         let (key_file, key) = read(&tls.key_path, "tls.key_path")?;
