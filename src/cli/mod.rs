@@ -141,7 +141,7 @@ pub enum Command {
         )]
         token: Option<String>,
         /// For an https:// --server: trust only this CA (a PEM file) instead of the public CAs.
-        #[arg(long, value_name = "FILE", requires = "server")]
+        #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
         ca_cert: Option<PathBuf>,
     },
     /// Verify a ledger directory offline: every hash, every link, no gaps.

@@ -423,6 +423,21 @@ fn help_describes_every_command_and_bad_usage_exits_2() {
         "export needs a source: {}",
         text(&bad)
     );
+    let ca_for_a_directory = crate::helpers::run(&[
+        "export",
+        "--out",
+        "x.jsonl",
+        "--data-dir",
+        "ledger",
+        "--ca-cert",
+        "ca.pem",
+    ]);
+    assert_eq!(
+        ca_for_a_directory.status.code(),
+        Some(2),
+        "--ca-cert is for --server only: {}",
+        text(&ca_for_a_directory)
+    );
     let missing = crate::helpers::run(&["sync", "-c", "/nonexistent/tailledger.toml"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(

@@ -155,6 +155,23 @@ async fn the_status_command_trusts_the_ca_given_with_ca_cert() {
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["checks"].as_array().map(Vec::len), Some(5));
 
+    let export = dir.path().join("export.jsonl");
+    let exported = run_with_env(
+        args(&[
+            "export",
+            "--out",
+            export.to_str().unwrap(),
+            "--server",
+            &https,
+            "--ca-cert",
+            ca,
+        ]),
+        token(),
+    )
+    .await;
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    assert!(export.exists());
+
     let untrusted = run_with_env(args(&["status", "--server", &https]), token()).await;
     assert_eq!(untrusted.status.code(), Some(2), "{}", text(&untrusted));
     assert!(
