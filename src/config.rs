@@ -3,8 +3,10 @@
 //!
 //! Every refusal names the file, the line, the key and why: unknown keys, bad durations or
 //! addresses, an environment variable that is not set, authentication disabled on a non-loopback
-//! address. Secrets never appear in the file, only the names of the environment variables that
-//! hold them; their values are read once here and never printed.
+//! address, a TLS certificate or key that cannot be read or used. Secrets never appear in the
+//! file, only the names of the environment variables that hold them; their values are read once
+//! here and never printed. The TLS private key is a file the configuration names; it is read and
+//! checked here, and its bytes appear in no message.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::api::{Auth, Role, TokenEntry};
+use crate::api::{Auth, Role, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::CheckSettings;
 use crate::commands::MAX_GRACE_SECONDS;
 use crate::identity::EmailAliases;
@@ -68,6 +70,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub auth: Auth,
+    /// The server's certificate and key; `None` serves plaintext.
+    pub tls: Option<TlsIdentity>,
     pub client: ClientConfig,
     pub sync_interval: Duration,
     pub sync_options: SyncOptions,
@@ -85,6 +89,7 @@ struct RawConfig {
     listen: Spanned<String>,
     #[serde(default)]
     auth: RawAuth,
+    tls: Option<RawTls>,
     tailscale: Spanned<RawTailscale>,
     roster: Option<RawRoster>,
     #[serde(default)]
@@ -114,6 +119,13 @@ struct RawToken {
     name: String,
     role: String,
     sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_path: Spanned<PathBuf>,
+    key_path: Spanned<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -278,6 +290,30 @@ impl Source<'_> {
             )),
         }
     }
+
+    /// The certificate chain and key named by `[tls]`, read and checked.
+    fn tls(&self, tls: &RawTls, base: &Path) -> Result<TlsIdentity, ConfigError> {
+        let read = |path: &Spanned<PathBuf>, key: &str| {
+            let full = base.join(path.get_ref());
+            match std::fs::read(&full) {
+                Ok(bytes) => Ok((full, bytes)),
+                Err(error) => Err(self.error(
+                    path,
+                    key,
+                    format!("cannot read {}: {error}", full.display()),
+                )),
+            }
+        };
+        let (chain_file, chain) = read(&tls.cert_path, "tls.cert_path")?;
+        let (key_file, key) = read(&tls.key_path, "tls.key_path")?;
+        TlsIdentity::from_pem(chain, key).map_err(|error| {
+            let (path, key, file) = match error.file {
+                TlsFile::CertificateChain => (&tls.cert_path, "tls.cert_path", &chain_file),
+                TlsFile::PrivateKey => (&tls.key_path, "tls.key_path", &key_file),
+            };
+            self.error(path, key, format!("{} {}", file.display(), error.reason))
+        })
+    }
 }
 
 impl Config {
@@ -361,6 +397,9 @@ impl Config {
             }
             Auth::Tokens(tokens)
         };
+        // TLS protects tokens on the wire but says nothing about who may call, so it changes
+        // none of the rules above.
+        let tls = raw.tls.map(|tls| source.tls(&tls, base)).transpose()?;
 
         let tailscale = raw.tailscale.get_ref();
         let credential = match (
@@ -447,6 +486,7 @@ impl Config {
             data_dir: base.join(raw.data_dir),
             listen,
             auth,
+            tls,
             client,
             sync_interval,
             sync_options: SyncOptions {

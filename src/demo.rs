@@ -473,6 +473,8 @@ pub async fn serve(
         listener,
         outcome.service,
         crate::api::Auth::Disabled,
+        // The demo has no certificate: it serves plaintext, and only on loopback.
+        None,
         shutdown,
     )
     .await?;

@@ -168,7 +168,7 @@ pub async fn serve_on(
         address: config.listen,
         source,
     })?;
-    tracing::info!(listen = %address, data_dir = %config.data_dir.display(), "serving");
+    tracing::info!(listen = %address, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
     let (stop, stopping) = watch::channel(false);
     let stop = &stop;
     let stopped = |mut receiver: watch::Receiver<bool>| async move {
@@ -180,6 +180,7 @@ pub async fn serve_on(
             listener,
             service.clone(),
             config.auth.clone(),
+            config.tls.as_ref(),
             stopped(stopping.clone()),
         )
         .await;

@@ -1,17 +1,23 @@
 //! A gRPC client of a running tailledger, for the CLI's `status`, `history` and
 //! `export --server`. It hands back domain values: a `Status`, verified `Entry`s.
+//!
+//! An `https://` server is reached over TLS, trusting the public web's roots (webpki) or, when
+//! given one, only a private CA; an `http://` server in plaintext.
 
+use std::error::Error as _;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 use tonic::{Request, Status as GrpcStatus};
 
 use super::convert::{timestamp, timestamp_arg};
 use super::pb;
 use super::pb::ledger_service_client::LedgerServiceClient;
+use super::tls::pem_certificates;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
 use crate::event::SystemId;
@@ -25,7 +31,11 @@ use crate::verify::{ChainWalker, Link};
 pub enum ClientError {
     #[error("`{0}` is not a server URL (for example http://127.0.0.1:50051)")]
     BadUrl(String),
-    #[error("cannot connect to {server}: {source}")]
+    #[error("a CA certificate is only used with an https:// server, not {0}")]
+    CaWithoutTls(String),
+    #[error("the CA certificate {} {reason}", path.display())]
+    CaCertificate { path: PathBuf, reason: String },
+    #[error("cannot connect to {server}: {}", causes(source))]
     Connect {
         server: String,
         #[source]
@@ -37,6 +47,39 @@ pub enum ClientError {
     Unusable(String),
     #[error("cannot write: {0}")]
     Write(#[from] std::io::Error),
+}
+
+/// An error and its causes in one line: tonic's transport error says only "transport error",
+/// and why (a refused connection, a certificate not trusted) is in its sources.
+fn causes(error: &tonic::transport::Error) -> String {
+    let mut said = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        // Some errors repeat their source's message as their own (`io::Error` does): say it once.
+        if !said.last().is_some_and(|last| last.contains(&message)) {
+            said.push(message);
+        }
+        source = cause.source();
+    }
+    said.join(": ")
+}
+
+/// The TLS settings for an `https://` server: only the CA in `ca_file` if there is one, else
+/// the public web's roots.
+fn tls_config(ca_file: Option<&Path>) -> Result<ClientTlsConfig, ClientError> {
+    let Some(path) = ca_file else {
+        return Ok(ClientTlsConfig::new().with_webpki_roots());
+    };
+    let refused = |reason: String| ClientError::CaCertificate {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|error| refused(format!("cannot be read: {error}")))?;
+    // tonic would skip what it cannot parse and fail every handshake later with "unknown
+    // issuer"; checking here says what is wrong with the file instead.
+    pem_certificates(&pem).map_err(refused)?;
+    Ok(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
 }
 
 impl From<GrpcStatus> for ClientError {
@@ -69,17 +112,29 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    /// Connects to `server`, sending `token` (if any) as a bearer token.
-    pub async fn connect(server: &str, token: Option<&str>) -> Result<Self, ClientError> {
-        let endpoint = Channel::from_shared(server.to_owned())
+    /// Connects to `server`, sending `token` (if any) as a bearer token. An `https://` server
+    /// must present a certificate issued by the CA in `ca_file` or, without one, by a public CA.
+    pub async fn connect(
+        server: &str,
+        token: Option<&str>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ClientError> {
+        let connect_error = |source| ClientError::Connect {
+            server: server.to_owned(),
+            source,
+        };
+        let mut endpoint = Channel::from_shared(server.to_owned())
             .map_err(|_| ClientError::BadUrl(server.to_owned()))?;
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|source| ClientError::Connect {
-                server: server.to_owned(),
-                source,
-            })?;
+        match endpoint.uri().scheme_str() {
+            Some("https") => {
+                endpoint = endpoint
+                    .tls_config(tls_config(ca_file)?)
+                    .map_err(connect_error)?;
+            }
+            _ if ca_file.is_some() => return Err(ClientError::CaWithoutTls(server.to_owned())),
+            _ => {}
+        }
+        let channel = endpoint.connect().await.map_err(connect_error)?;
         let bearer = token
             .map(|token| {
                 format!("Bearer {}", token.trim()).parse().map_err(|_| {

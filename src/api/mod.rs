@@ -1,9 +1,10 @@
 //! The gRPC API (SPEC §8): `tailledger.v1.LedgerService` and `AdminService` over tonic, with
-//! token authentication, standard health, and server reflection (v1 and v1alpha).
+//! token authentication, standard health, server reflection (v1 and v1alpha), and TLS when it is
+//! given a certificate and key.
 //!
 //! This module is the only one that knows the protobuf types: `convert` translates, `errors`
 //! maps every failure to a status code, `auth` decides who may call, `ledger` and `admin` are the
-//! two services, and `stream` runs `StreamEvents` followers.
+//! two services, `stream` runs `StreamEvents` followers, and `tls` checks the server's identity.
 
 mod admin;
 mod auth;
@@ -14,6 +15,7 @@ mod json;
 mod ledger;
 pub mod pb;
 mod stream;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use tonic::transport::Server;
 
 pub use auth::{Auth, Role, TokenEntry};
 pub use json::status_json;
+pub use tls::{TlsError, TlsFile, TlsIdentity};
 
 use crate::service::Service;
 
@@ -49,12 +52,14 @@ pub enum ApiError {
 pub const LEDGER_SERVICE: &str = "tailledger.v1.LedgerService";
 pub const ADMIN_SERVICE: &str = "tailledger.v1.AdminService";
 
-/// Serves the API on `listener` until `shutdown` completes; then stops accepting calls, ends
-/// every `StreamEvents` follower, waits for calls in flight, and returns.
+/// Serves the API on `listener` (over TLS with `tls`, else in plaintext) until `shutdown`
+/// completes; then stops accepting calls, ends every `StreamEvents` follower, waits for calls in
+/// flight, and returns.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
     auth: Auth,
+    tls: Option<&TlsIdentity>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ApiError> {
     let auth = Arc::new(auth);
@@ -90,7 +95,11 @@ pub async fn serve(
             .set_not_serving::<pb::ledger_service_server::LedgerServiceServer<ledger::LedgerApi>>()
             .await;
     };
-    Server::builder()
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls.server_config())?;
+    }
+    server
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)

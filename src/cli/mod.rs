@@ -54,6 +54,10 @@ pub struct ServerArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Trust only this CA (a PEM file) for an https:// server, instead of the public CAs; for
+    /// a server whose certificate your own CA issued.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +140,9 @@ pub enum Command {
             value_name = "TOKEN"
         )]
         token: Option<String>,
+        /// For an https:// --server: trust only this CA (a PEM file) instead of the public CAs.
+        #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+        ca_cert: Option<PathBuf>,
     },
     /// Verify a ledger directory offline: every hash, every link, no gaps.
     ///
@@ -224,9 +231,17 @@ pub fn run(cli: Cli) -> ExitCode {
             data_dir,
             server,
             token,
+            ca_cert,
         } => match (data_dir, server) {
             (Some(data_dir), _) => offline::export(&out, &data_dir),
-            (None, Some(server)) => online::export(&ServerArgs { server, token }, &out),
+            (None, Some(server)) => online::export(
+                &ServerArgs {
+                    server,
+                    token,
+                    ca_cert,
+                },
+                &out,
+            ),
             // clap's argument group requires one of the two.
             (None, None) => Err(Failure::input(
                 "export needs --data-dir DIR or --server URL",

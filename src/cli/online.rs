@@ -14,9 +14,13 @@ use crate::render::{check_table, entry_line};
 use crate::time::Timestamp;
 
 async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
-    ApiClient::connect(&server.server, server.token.as_deref())
-        .await
-        .map_err(Failure::input)
+    ApiClient::connect(
+        &server.server,
+        server.token.as_deref(),
+        server.ca_cert.as_deref(),
+    )
+    .await
+    .map_err(Failure::input)
 }
 
 pub fn status(

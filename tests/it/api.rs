@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use tailledger::api::pb::admin_service_client::AdminServiceClient;
 use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
-use tailledger::api::{self, Auth, Role, TokenEntry, pb};
+use tailledger::api::{self, Auth, Role, TlsIdentity, TokenEntry, pb};
 use tailledger::checks::CheckSettings;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::hash::Hash256;
@@ -24,7 +24,7 @@ use tonic::{Code, Request};
 
 use crate::helpers::{Fixture, api_token};
 
-const AUDITOR_TOKEN: &str = "auditor-token-3f9a";
+pub const AUDITOR_TOKEN: &str = "auditor-token-3f9a";
 const ADMIN_TOKEN: &str = "admin-token-c0ffee";
 
 /// A running server and what it serves.
@@ -38,7 +38,7 @@ pub struct ApiServer {
     _dir: tempfile::TempDir,
 }
 
-fn tokens() -> Auth {
+pub fn tokens() -> Auth {
     Auth::Tokens(vec![
         TokenEntry {
             name: "audit".to_owned(),
@@ -54,7 +54,13 @@ fn tokens() -> Auth {
 }
 
 impl ApiServer {
+    /// Serves in plaintext.
     pub async fn start(auth: Auth) -> Self {
+        Self::start_serving(auth, None).await
+    }
+
+    /// Serves over TLS with `tls`, or in plaintext without.
+    pub async fn start_serving(auth: Auth, tls: Option<TlsIdentity>) -> Self {
         let fixture = Fixture::start().await;
         let dir = tempfile::tempdir().unwrap();
         let books = Arc::new(ProjectedLedger::new(Ledger::open(dir.path()).unwrap()).unwrap());
@@ -76,9 +82,13 @@ impl ApiServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(api::serve(listener, service.clone(), auth, async {
-            let _ = stopped.await;
-        }));
+        let serving = service.clone();
+        let task = tokio::spawn(async move {
+            api::serve(listener, serving, auth, tls.as_ref(), async {
+                let _ = stopped.await;
+            })
+            .await
+        });
         ApiServer {
             address,
             service,

@@ -62,7 +62,7 @@ timezone = "Europe/Berlin"
 }
 
 /// Runs the binary off the async workers, so the simulator in this runtime keeps answering.
-async fn run_with_env(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
+pub async fn run_with_env(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         tailledger()
             .args(&args)
@@ -75,7 +75,7 @@ async fn run_with_env(args: Vec<String>, env: Vec<(&'static str, String)>) -> Ou
     .unwrap()
 }
 
-fn args(items: &[&str]) -> Vec<String> {
+pub fn args(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()
 }
 
@@ -290,12 +290,28 @@ fn config_cases() -> Vec<(&'static str, String)> {
         ("bad_timezone", good("\"UTC\"", "\"Mars/Olympus\"")),
         ("bad_fraction", good("0.5", "1.5")),
         ("toml_syntax", good("[roster]", "[roster")),
+        (
+            "tls_certificate_unreadable",
+            good(
+                "[roster]",
+                "[tls]\ncert_path = \"missing.pem\"\nkey_path = \"server-key.pem\"\n\n[roster]",
+            ),
+        ),
+        (
+            "tls_key_not_pem",
+            good(
+                "[roster]",
+                "[tls]\ncert_path = \"server.pem\"\nkey_path = \"server-key.der\"\n\n[roster]",
+            ),
+        ),
     ]
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn configuration_errors_name_the_key_and_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
+    // The TLS cases name these files, relative to the configuration.
+    crate::tls::TestPki::new().write(dir.path());
     let mut messages = Vec::new();
     for (name, config) in config_cases() {
         let path = dir.path().join(format!("{name}.toml"));
@@ -369,6 +385,21 @@ fn help_describes_every_command_and_bad_usage_exits_2() {
         Some(2),
         "export needs a source: {}",
         text(&bad)
+    );
+    let ca_for_a_directory = crate::helpers::run(&[
+        "export",
+        "--out",
+        "x.jsonl",
+        "--data-dir",
+        "ledger",
+        "--ca-cert",
+        "ca.pem",
+    ]);
+    assert_eq!(
+        ca_for_a_directory.status.code(),
+        Some(2),
+        "--ca-cert is for --server only: {}",
+        text(&ca_for_a_directory)
     );
     let missing = crate::helpers::run(&["sync", "-c", "/nonexistent/tailledger.toml"]);
     assert_eq!(missing.status.code(), Some(2));

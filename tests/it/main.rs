@@ -17,3 +17,4 @@ mod sync_live;
 mod sync_scenarios;
 mod tailscale_client;
 mod tamper;
+mod tls;
