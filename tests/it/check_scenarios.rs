@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -22,7 +21,7 @@ use tailledger::roster::{parse_roster, parse_timezone, plan_import};
 use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_failure, plan_sync};
 use tailledger::time::Timestamp;
 
-use crate::helpers::ScenarioUser;
+use crate::helpers::{ScenarioUser, data_files};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,20 +330,9 @@ fn run_scenario(scenario: Scenario) -> Value {
     json!({ "about": scenario.about, "steps": steps, "offboarding_report": report })
 }
 
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/checks");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .expect("the scenario directory exists")
-        .map(|entry| entry.expect("the directory lists").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn check_scenarios_evaluate_as_recorded() {
-    let files = scenario_files();
+    let files = data_files("tests/scenarios/checks", "json");
     assert!(!files.is_empty(), "no check scenarios");
     let mut reasons_seen = std::collections::BTreeSet::new();
     let mut states_seen = std::collections::BTreeSet::new();

@@ -481,3 +481,16 @@ impl ScenarioUser {
         }
     }
 }
+
+/// The files with `extension` in the repository directory `dir`, sorted: the data of the
+/// scenario and roster tests.
+pub fn data_files(dir: &str, extension: &str) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+        .map(|entry| entry.expect("the directory lists").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+        .collect();
+    files.sort();
+    files
+}

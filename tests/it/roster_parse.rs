@@ -5,25 +5,15 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::helpers::data_files;
 use proptest::prelude::*;
 use tailledger::roster::{RosterErrors, RosterRow, parse_roster, parse_timezone};
 
 /// The configured timezone of the data-driven tests: not UTC, so that date-only end dates show
 /// the conversion.
 const TIMEZONE: &str = "Europe/Berlin";
-
-fn roster_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/roster");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .expect("the roster directory exists")
-        .map(|entry| entry.expect("the directory lists").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "csv"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// The lines of `text` marked as bad by their note.
 fn marked_bad_lines(text: &str) -> BTreeSet<u64> {
@@ -44,7 +34,7 @@ fn reported_lines(result: &Result<Vec<RosterRow>, RosterErrors>) -> BTreeSet<u64
 
 #[test]
 fn roster_files_parse_to_the_expected_rows_or_problems() {
-    let files = roster_files();
+    let files = data_files("tests/roster", "csv");
     assert!(files.len() >= 4, "the roster files are missing: {files:?}");
     let timezone = parse_timezone(TIMEZONE).expect("the test timezone exists");
     for file in files {

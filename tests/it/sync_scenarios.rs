@@ -2,7 +2,6 @@
 //! listings synced in turn, and the snapshot records the events every sync appended.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,7 +12,7 @@ use tailledger::projection::{CredentialState, Projections};
 use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_sync};
 use tailledger::time::Timestamp;
 
-use crate::helpers::{ScenarioUser, at};
+use crate::helpers::{ScenarioUser, at, data_files};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,20 +92,9 @@ fn run_scenario(scenario: Scenario) -> Value {
     json!({ "about": scenario.about, "syncs": steps })
 }
 
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/sync");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .expect("the scenario directory exists")
-        .map(|entry| entry.expect("the directory lists").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn sync_scenarios_append_the_expected_events() {
-    let files = scenario_files();
+    let files = data_files("tests/scenarios/sync", "json");
     assert!(files.len() >= 12, "the scenarios are missing: {files:?}");
     for file in files {
         let text = fs::read_to_string(&file).expect("the scenario is readable");
