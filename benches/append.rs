@@ -1,5 +1,8 @@
 //! Durable append throughput, beside its baseline in the same run: a raw `O_APPEND` write plus
 //! `fdatasync` of the same stored bytes. Ratios between the two are what count on a shared machine.
+//! `TAILLEDGER_BENCH_QUICK=1` shortens the timings.
+
+mod common;
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -76,7 +79,7 @@ fn durable_append(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(10);
+    config = common::criterion();
     targets = durable_append
 }
 criterion_main!(benches);
