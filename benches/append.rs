@@ -9,7 +9,7 @@ use std::io::Write;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tailledger::entry::Entry;
-use tailledger::event::{AccountSnapshot, Actor, Event, SystemId};
+use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::store::encode_entry;
 use tailledger::time::Timestamp;
@@ -17,15 +17,7 @@ use tailledger::time::Timestamp;
 fn user_seen(index: usize) -> Event {
     Event::UserSeen {
         system: SystemId::tailscale(),
-        account: AccountSnapshot {
-            id: format!("uQ7mK2pXw{index:06}CNTRL"),
-            login_name: format!("user.{index}@acme-corp.example"),
-            display_name: format!("User Number {index}"),
-            role: "member".to_owned(),
-            status: "active".to_owned(),
-            account_type: "member".to_owned(),
-            created: Some(Timestamp::UNIX_EPOCH),
-        },
+        account: common::snapshot(index),
     }
 }
 

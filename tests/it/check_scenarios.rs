@@ -3,7 +3,6 @@
 //! records the five checks after every step, and the offboarding report at the end.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use tailledger::roster::{parse_roster, parse_timezone, plan_import};
 use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_failure, plan_sync};
 use tailledger::time::Timestamp;
 
-use crate::helpers::{ScenarioUser, data_files};
+use crate::helpers::{ScenarioUser, data_files, read_scenario};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -337,13 +336,7 @@ fn check_scenarios_evaluate_as_recorded() {
     let mut reasons_seen = std::collections::BTreeSet::new();
     let mut states_seen = std::collections::BTreeSet::new();
     for file in files {
-        let text = fs::read_to_string(&file).expect("the scenario is readable");
-        let scenario: Scenario = serde_json::from_str(&text)
-            .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
-        let name = file
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .expect("a UTF-8 file name");
+        let (name, scenario): (String, Scenario) = read_scenario(&file);
         let result = run_scenario(scenario);
         for step in result["steps"].as_array().expect("steps") {
             for check in step["checks"].as_object().expect("checks").values() {

@@ -494,3 +494,15 @@ pub fn data_files(dir: &str, extension: &str) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// A scenario file read as `T`, and its name (the file stem) for its snapshot.
+pub fn read_scenario<T: serde::de::DeserializeOwned>(file: &Path) -> (String, T) {
+    let text = std::fs::read_to_string(file).expect("the scenario is readable");
+    let scenario =
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+    let name = file
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .expect("a UTF-8 file name");
+    (name.to_owned(), scenario)
+}

@@ -1,8 +1,6 @@
 //! Sync planner scenarios as data: each file under `tests/scenarios/sync/` is a sequence of
 //! listings synced in turn, and the snapshot records the events every sync appended.
 
-use std::fs;
-
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tailledger::entry::event_object;
@@ -12,7 +10,7 @@ use tailledger::projection::{CredentialState, Projections};
 use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_sync};
 use tailledger::time::Timestamp;
 
-use crate::helpers::{ScenarioUser, at, data_files};
+use crate::helpers::{ScenarioUser, at, data_files, read_scenario};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,13 +95,7 @@ fn sync_scenarios_append_the_expected_events() {
     let files = data_files("tests/scenarios/sync", "json");
     assert!(files.len() >= 12, "the scenarios are missing: {files:?}");
     for file in files {
-        let text = fs::read_to_string(&file).expect("the scenario is readable");
-        let scenario: Scenario = serde_json::from_str(&text)
-            .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
-        let name = file
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .expect("a UTF-8 file name");
+        let (name, scenario): (String, Scenario) = read_scenario(&file);
         insta::assert_json_snapshot!(format!("sync_{name}"), run_scenario(scenario));
     }
 }
