@@ -7,6 +7,8 @@ mod cli;
 mod crash;
 mod golden;
 mod helpers;
+mod ledger_v01;
+mod power_loss;
 mod projection_model;
 mod readme;
 mod reliability;
