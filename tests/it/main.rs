@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod golden;
 mod helpers;
+mod merkle;
 mod projection_model;
 mod readme;
 mod reliability;
