@@ -8,6 +8,7 @@ mod crash;
 mod golden;
 mod helpers;
 mod ledger_v01;
+mod merkle;
 mod power_loss;
 mod projection_model;
 mod readme;
