@@ -132,7 +132,12 @@ impl<W: Write> Story<'_, W> {
 
     /// Makes the service sync with `token` from now on.
     fn use_token(&mut self, token: &str) -> Result<(), DemoError> {
-        let syncer = syncer(&self.base_url, token, self.ledger.clone(), self.clock.clone())?;
+        let syncer = syncer(
+            &self.base_url,
+            token,
+            self.ledger.clone(),
+            self.clock.clone(),
+        )?;
         self.service.set_syncer(syncer);
         Ok(())
     }
@@ -322,15 +327,17 @@ async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), Dem
     story.checks().await?;
 
     story.chapter("HR's staff list is imported")?;
-    story.import_roster(&format!(
-        "email,name,org_role\n{},{},IT\n{},{},IT\n{},{},Sales\n",
-        cast.dana.login_name,
-        cast.dana.display_name,
-        cast.marco.login_name,
-        cast.marco.display_name,
-        cast.sam.login_name,
-        cast.sam.display_name,
-    )).await?;
+    story
+        .import_roster(&format!(
+            "email,name,org_role\n{},{},IT\n{},{},IT\n{},{},Sales\n",
+            cast.dana.login_name,
+            cast.dana.display_name,
+            cast.marco.login_name,
+            cast.marco.display_name,
+            cast.sam.login_name,
+            cast.sam.display_name,
+        ))
+        .await?;
     story.checks().await?;
 
     story.chapter(
@@ -381,10 +388,12 @@ async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), Dem
     story.checks().await?;
 
     story.chapter("HR corrects Sam's org role: Sales was a typo for Engineer")?;
-    story.import_roster(&format!(
-        "email,name,org_role\n{},{},Engineer\n",
-        cast.sam.login_name, cast.sam.display_name
-    )).await?;
+    story
+        .import_roster(&format!(
+            "email,name,org_role\n{},{},Engineer\n",
+            cast.sam.login_name, cast.sam.display_name
+        ))
+        .await?;
     story.checks().await?;
 
     let yesterday = story
@@ -396,10 +405,12 @@ async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), Dem
     story.chapter(&format!(
         "HR records that Marco's last day was yesterday ({yesterday}); his account is still connected"
     ))?;
-    story.import_roster(&format!(
-        "email,name,org_role,end_date\n{},{},IT,{yesterday}\n",
-        cast.marco.login_name, cast.marco.display_name
-    )).await?;
+    story
+        .import_roster(&format!(
+            "email,name,org_role,end_date\n{},{},IT,{yesterday}\n",
+            cast.marco.login_name, cast.marco.display_name
+        ))
+        .await?;
     story.advance(Duration::from_secs(15 * 60));
     story.sync().await?;
     story.checks().await?;

@@ -18,7 +18,10 @@ impl HistoryFilter {
     /// email; emails and login names compare case-insensitively. `None` if it names nothing.
     pub fn resolve(projections: &Projections, text: &str) -> Option<Self> {
         let mut subject = HistoryFilter::default();
-        for state in projections.systems().filter_map(|system| projections.system(system)) {
+        for state in projections
+            .systems()
+            .filter_map(|system| projections.system(system))
+        {
             for account in state.accounts.values() {
                 if account.snapshot.id == text
                     || account.snapshot.login_name.eq_ignore_ascii_case(text)

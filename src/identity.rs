@@ -72,11 +72,13 @@ pub fn resolve<'a>(
     if let Some(manual) = system.links.get(&account.snapshot.id) {
         // A manual link to an employee the roster does not know is refused when it is made; if
         // the employee is missing anyway, the account is not linked to anyone real.
-        return employees.get(&manual.employee_id).map(|employee| EmployeeLink {
-            employee,
-            kind: LinkKind::Manual,
-            manual_since: Some(manual.since),
-        });
+        return employees
+            .get(&manual.employee_id)
+            .map(|employee| EmployeeLink {
+                employee,
+                kind: LinkKind::Manual,
+                manual_since: Some(manual.since),
+            });
     }
     employees
         .by_email(&aliases.hr_email(&account.snapshot.login_name))

@@ -56,8 +56,12 @@ pub fn offboarding_report(
     };
     let mut rows = Vec::new();
     for account in state.accounts.values() {
-        let Some(link) = resolve(state, projections.employees(), account, &settings.email_aliases)
-        else {
+        let Some(link) = resolve(
+            state,
+            projections.employees(),
+            account,
+            &settings.email_aliases,
+        ) else {
             continue;
         };
         let Some(offboarding) = &link.employee.offboarding else {

@@ -352,11 +352,9 @@ impl Service {
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
         let rows = parse_roster(csv, self.timezone)?;
         let now = self.clock.now();
-        let (entries, summary) = self
-            .ledger
-            .decide_and_append(now, actor, |projections| {
-                plan_import(projections, rows, now)
-            })??;
+        let (entries, summary) = self.ledger.decide_and_append(now, actor, |projections| {
+            plan_import(projections, rows, now)
+        })??;
         Ok((summary, entries))
     }
 
@@ -404,11 +402,13 @@ impl Service {
     ) -> Result<CheckReport, ServiceError> {
         let evaluated_at = self.instant(as_of);
         self.blocking(move |service| {
-            Ok(service.ledger.read_as_of(as_of, |projections| CheckReport {
-                evaluated_at,
-                head: projections.last_digest(),
-                checks: evaluate(projections, &system, evaluated_at, &service.settings),
-            })?)
+            Ok(service
+                .ledger
+                .read_as_of(as_of, |projections| CheckReport {
+                    evaluated_at,
+                    head: projections.last_digest(),
+                    checks: evaluate(projections, &system, evaluated_at, &service.settings),
+                })?)
         })
         .await
     }
@@ -436,7 +436,13 @@ impl Service {
         let now = self.instant(as_of);
         self.blocking(move |service| {
             Ok(service.ledger.read_as_of(as_of, |projections| {
-                account_views(projections, &system, now, &service.settings, include_removed)
+                account_views(
+                    projections,
+                    &system,
+                    now,
+                    &service.settings,
+                    include_removed,
+                )
             })?)
         })
         .await
@@ -475,7 +481,8 @@ impl Service {
                 if to.is_some_and(|to| entry.recorded_at > to) {
                     break;
                 }
-                if from.is_none_or(|from| entry.recorded_at >= from) && filter.is_about(&entry.event)
+                if from.is_none_or(|from| entry.recorded_at >= from)
+                    && filter.is_about(&entry.event)
                 {
                     entries.push(entry);
                 }
@@ -488,7 +495,10 @@ impl Service {
     /// Up to `limit` entries after seq `after_seq`.
     pub async fn events(&self, after_seq: u64, limit: usize) -> Result<EventsPage, ServiceError> {
         self.blocking(move |service| {
-            let entries = service.ledger.log().read(after_seq.saturating_add(1), limit)?;
+            let entries = service
+                .ledger
+                .log()
+                .read(after_seq.saturating_add(1), limit)?;
             Ok(EventsPage {
                 next_after_seq: entries.last().map_or(after_seq, |entry| entry.seq),
                 entries,
@@ -559,8 +569,13 @@ fn account_views(
         .filter(|account| include_removed || account.present)
         .map(|account| AccountView {
             holds_access: holds_access(account.present, &account.snapshot.status, settings),
-            link: resolve(state, projections.employees(), account, &settings.email_aliases)
-                .map(|link| (link.employee.record.employee_id.clone(), link.kind)),
+            link: resolve(
+                state,
+                projections.employees(),
+                account,
+                &settings.email_aliases,
+            )
+            .map(|link| (link.employee.record.employee_id.clone(), link.kind)),
             classification: state.classifications.get(&account.snapshot.id).cloned(),
             findings: reasons
                 .get(account.snapshot.id.as_str())

@@ -134,7 +134,9 @@ pub fn require(
     required: Role,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut request: Request<()>| {
-        let caller = auth.authenticate(&request, required).map_err(Status::from)?;
+        let caller = auth
+            .authenticate(&request, required)
+            .map_err(Status::from)?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }

@@ -9,7 +9,6 @@ use super::pb;
 use crate::checks::{CheckResult, Finding};
 use crate::service::CheckReport;
 
-
 /// An object without the members whose values are protobuf defaults.
 fn object(members: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
     let is_default = |value: &Value| match value {

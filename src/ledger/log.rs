@@ -18,8 +18,8 @@ use tokio::sync::watch;
 
 use crate::entry::Entry;
 use crate::event::{Actor, Event};
-use crate::hash::Digest;
 use crate::export::{ExportError, export_to_file};
+use crate::hash::Digest;
 use crate::store::{MemoryStore, Scan, SledStore, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{Report, verify_store};

@@ -10,7 +10,7 @@
 //! (a `Store` can append too), so code outside `ledger/` cannot write behind the projections'
 //! back:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0624
 //! use tailledger::event::{Actor, Event};
 //! use tailledger::ledger::Ledger;
 //! use tailledger::time::Timestamp;
@@ -20,7 +20,7 @@
 //! ledger.log().append(Timestamp::UNIX_EPOCH, Actor::Demo, Vec::<Event>::new());
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0624
 //! use tailledger::ledger::Log;
 //!
 //! let log = Log::in_memory();

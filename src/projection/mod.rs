@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{
-    AccessChange, DEFAULT_GRACE_SECONDS, AccountState, ClassificationState, CredentialState, FailedSync, ManualLink, Mark,
-    PolicyState, SystemState,
+    AccessChange, AccountState, ClassificationState, CredentialState, DEFAULT_GRACE_SECONDS,
+    FailedSync, ManualLink, Mark, PolicyState, SystemState,
 };
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding};
 

@@ -218,10 +218,7 @@ mod tests {
     #[test]
     fn status_and_end_date_decide_the_offboarding() {
         let end = Departure::At("2026-02-27T23:00:00Z".parse().unwrap());
-        assert_eq!(
-            offboarding("offboarded", ""),
-            Some(Departure::WhenRecorded)
-        );
+        assert_eq!(offboarding("offboarded", ""), Some(Departure::WhenRecorded));
         assert_eq!(offboarding("Offboarded", "2026-02-27"), Some(end));
         assert_eq!(offboarding("", "2026-02-27"), Some(end));
         assert_eq!(offboarding("", ""), None);

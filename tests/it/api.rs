@@ -838,12 +838,7 @@ async fn followers_see_every_event_once_in_order_while_batches_are_appended() {
     // A follower that starts in the middle gets exactly the rest.
     let mut late = server.ledger().await;
     let middle = last_seq / 2;
-    let previous = server
-        .ledger
-        .log()
-        .get(middle)
-        .unwrap()
-        .unwrap();
+    let previous = server.ledger.log().get(middle).unwrap().unwrap();
     let rest = late
         .stream_events(auditor(pb::StreamEventsRequest {
             after_seq: middle,
@@ -933,10 +928,6 @@ async fn oversized_messages_and_strings_are_refused() {
         "{}",
         negative.message()
     );
-    assert_eq!(
-        server.service.head(),
-        head,
-        "nothing refused was recorded"
-    );
+    assert_eq!(server.service.head(), head, "nothing refused was recorded");
     server.stop().await;
 }

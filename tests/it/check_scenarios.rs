@@ -17,9 +17,7 @@ use tailledger::ledger::Ledger;
 use tailledger::projection::CredentialState;
 use tailledger::roster::parse_timezone;
 use tailledger::service::Service;
-use tailledger::sync::{
-    Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer,
-};
+use tailledger::sync::{Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer};
 use tailledger::tailscale::FetchError;
 use tailledger::time::{ManualClock, Timestamp};
 
@@ -204,7 +202,6 @@ impl Run {
     async fn step(&self, step: Step) -> String {
         let admin = || Actor::Api("admin".to_owned());
         let system = || self.system.clone();
-        let refused = |what: &str| format!("scenario {what} are valid");
         match step {
             Step::Roster(csv) => {
                 let (summary, _) = self
@@ -258,7 +255,7 @@ impl Run {
                         String::new(),
                     )
                     .await
-                    .expect(&refused("policies"));
+                    .expect("scenario policies are valid");
                 description
             }
             Step::Link { account, employee } => {
@@ -266,7 +263,7 @@ impl Run {
                 self.service
                     .link_account(admin(), system(), account, employee, "scenario".into())
                     .await
-                    .expect(&refused("links"));
+                    .expect("scenario links are valid");
                 description
             }
             Step::Unlink { account } => {
@@ -274,7 +271,7 @@ impl Run {
                 self.service
                     .unlink_account(admin(), system(), account, String::new(), "scenario".into())
                     .await
-                    .expect(&refused("unlinks"));
+                    .expect("scenario unlinks are valid");
                 description
             }
             Step::Classify {
@@ -293,7 +290,7 @@ impl Run {
                         "scenario".into(),
                     )
                     .await
-                    .expect(&refused("classifications"));
+                    .expect("scenario classifications are valid");
                 description
             }
             Step::Declassify { account } => {
@@ -308,7 +305,7 @@ impl Run {
                         "scenario".into(),
                     )
                     .await
-                    .expect(&refused("declassifications"));
+                    .expect("scenario declassifications are valid");
                 description
             }
             Step::Offboard {
@@ -319,7 +316,7 @@ impl Run {
                 self.service
                     .offboard_employee(admin(), employee, Some(effective_at), String::new())
                     .await
-                    .expect(&refused("offboardings"));
+                    .expect("scenario offboardings are valid");
                 description
             }
             Step::Advance(duration) => {

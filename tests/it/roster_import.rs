@@ -61,11 +61,7 @@ async fn a_roster_with_bad_rows_is_refused_whole_and_changes_nothing() {
         assert!(text.contains(words), "{words} is not named:\n{text}");
     }
     assert!(errors.0.len() >= 5, "every problem is reported:\n{text}");
-    assert_eq!(
-        service.head(),
-        head,
-        "a refused roster appends nothing"
-    );
+    assert_eq!(service.head(), head, "a refused roster appends nothing");
 }
 
 #[tokio::test]

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use tailledger::event::{CredentialKind, SyncErrorClass};
 use tailledger::simulator::{Endpoint, Fault, SimUser};
 use tailledger::tailscale::{
-    ClientConfig, Credential, FetchError, RetryPolicy, TailscaleClient,
-    UserTypeFilter,
+    ClientConfig, Credential, FetchError, RetryPolicy, TailscaleClient, UserTypeFilter,
 };
 use tokio::net::TcpListener;
 
