@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::caller;
 use super::convert::{
-    self, classification_arg, duration_arg, employee_arg, required, timestamp_arg,
+    self, classification_arg, duration_arg, employee_arg, required, system_arg, timestamp_arg,
 };
 use super::errors::invalid_argument;
 use super::pb::admin_service_server::AdminService;
@@ -31,9 +31,7 @@ impl AdminService for AdminApi {
         request: Request<pb::SyncNowRequest>,
     ) -> Result<Response<pb::SyncNowResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let cycle = self.service.sync_now(&system).await?;
         Ok(Response::new(convert::sync_now_response(&cycle.sync)))
     }
@@ -44,9 +42,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::SetAccessPolicyResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let grace = duration_arg("offboarding_grace", request.offboarding_grace)?;
         let entries = self
             .service
@@ -70,9 +66,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::LinkAccountResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let entries = self
             .service
             .link_account(
@@ -94,9 +88,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::UnlinkAccountResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let entries = self
             .service
             .unlink_account(
@@ -118,9 +110,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ClassifyAccountResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let classification = classification_arg(&request.classification)?;
         let entries = self
             .service

@@ -8,11 +8,11 @@ use super::errors::invalid_argument;
 use super::pb;
 use crate::checks::{CheckResult, CheckState, Finding};
 use crate::entry::Entry;
-use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event};
+use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, SystemId};
 use crate::hash::Digest;
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
-use crate::service::{AccountView, CheckReport};
+use crate::service::{AccountView, CheckReport, Service};
 use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 
@@ -51,6 +51,11 @@ pub fn timestamp_arg(
     Timestamp::from_micros(micros)
         .map(Some)
         .ok_or_else(out_of_range)
+}
+
+/// The `system` argument: required, and one the service audits.
+pub fn system_arg(service: &Service, value: &str) -> Result<SystemId, Status> {
+    Ok(service.known_system(&required("system", value)?)?)
 }
 
 /// A required non-empty text argument, trimmed and bounded (see `commands::required`).

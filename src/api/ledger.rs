@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, required, timestamp, timestamp_arg};
+use super::convert::{self, required, system_arg, timestamp, timestamp_arg};
 use super::errors::invalid_argument;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
@@ -29,9 +29,7 @@ impl LedgerService for LedgerApi {
         request: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let as_of = timestamp_arg("as_of", request.as_of)?;
         let report = self.service.status(system, as_of).await?;
         Ok(Response::new(convert::status_response(&report)))
@@ -42,9 +40,7 @@ impl LedgerService for LedgerApi {
         request: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let as_of = timestamp_arg("as_of", request.as_of)?;
         let accounts = self
             .service
@@ -159,9 +155,7 @@ impl LedgerService for LedgerApi {
         request: Request<pb::GetOffboardingReportRequest>,
     ) -> Result<Response<pb::GetOffboardingReportResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let from = timestamp_arg("from", request.from)?;
         let to = timestamp_arg("to", request.to)?;
         let rows = self.service.offboarding_report(&system, from, to);
