@@ -157,9 +157,9 @@ fn main() {
         .build()
         .expect("a runtime");
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let books = Arc::new(common::build_books(dir.path(), ACCOUNTS, EVENTS));
+    let ledger = Arc::new(common::build_ledger(dir.path(), ACCOUNTS, EVENTS));
     let service = Arc::new(Service::new(
-        books,
+        ledger,
         Arc::new(SystemClock),
         CheckSettings::default(),
         chrono_tz::UTC,

@@ -14,21 +14,20 @@ use criterion::{Criterion, Throughput};
 use sha2::{Digest as _, Sha256};
 use tailledger::checks::CheckSettings;
 use tailledger::event::SystemId;
-use tailledger::projection::{ProjectedLedger, Projections};
+use tailledger::ledger::Ledger;
 use tailledger::service::Service;
 use tailledger::time::{SystemClock, Timestamp};
-use tailledger::verify::verify_store;
 
-fn replay(c: &mut Criterion, books: &ProjectedLedger, events: u64) {
-    let ledger = books.ledger();
+fn replay(c: &mut Criterion, ledger: &Ledger, events: u64) {
+    let log = ledger.log();
     let mut group = c.benchmark_group("replay");
     group.throughput(Throughput::Elements(events));
     group.bench_function("projections_replay", |b| {
-        b.iter(|| Projections::replay(ledger).expect("replay"))
+        b.iter(|| log.replay().expect("replay"))
     });
     group.bench_function("scan_decode_baseline", |b| {
         b.iter(|| {
-            for record in ledger.scan(1) {
+            for record in log.scan(1) {
                 let (_, entry) = record.expect("a readable record");
                 black_box(entry.expect("a decodable record"));
             }
@@ -39,12 +38,12 @@ fn replay(c: &mut Criterion, books: &ProjectedLedger, events: u64) {
 
 /// The instants a point-in-time read is slowest and typical at: just before a checkpoint that
 /// follows the longest stretch without one (the most entries to replay), and midway through it.
-fn as_of_instants(books: &ProjectedLedger) -> (Timestamp, Timestamp) {
-    let store = books.ledger().store();
-    let head = books.ledger().head().expect("a non-empty ledger").seq;
+fn as_of_instants(ledger: &Ledger) -> (Timestamp, Timestamp) {
+    let log = ledger.log();
+    let head = log.head().expect("a non-empty ledger").seq;
     let mut checkpoints = vec![head];
     let mut below = head;
-    while let Some((seq, _)) = store.checkpoint_at_or_before(below).expect("checkpoints") {
+    while let Some(seq) = log.checkpoint_seq_at_or_before(below).expect("checkpoints") {
         checkpoints.push(seq);
         if seq == 0 {
             break;
@@ -58,7 +57,7 @@ fn as_of_instants(books: &ProjectedLedger) -> (Timestamp, Timestamp) {
         .map(|pair| (pair[0], pair[1]))
         .max_by_key(|(later, earlier)| later - earlier)
         .expect("two checkpoints");
-    let recorded_at = |seq: u64| store.get(seq).expect("get").expect("an entry").recorded_at;
+    let recorded_at = |seq: u64| log.get(seq).expect("get").expect("an entry").recorded_at;
     println!(
         "as_of: checkpoints at seqs {:?}; the longest stretch is {earlier}..{later}",
         checkpoints.iter().rev().collect::<Vec<_>>()
@@ -69,10 +68,14 @@ fn as_of_instants(books: &ProjectedLedger) -> (Timestamp, Timestamp) {
     )
 }
 
-fn get_status(c: &mut Criterion, books: Arc<ProjectedLedger>) {
-    let (worst, typical) = as_of_instants(&books);
+fn get_status(c: &mut Criterion, ledger: Arc<Ledger>) {
+    let (worst, typical) = as_of_instants(&ledger);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let service = Service::new(
-        books,
+        ledger,
         Arc::new(SystemClock),
         CheckSettings::default(),
         chrono_tz::UTC,
@@ -84,21 +87,27 @@ fn get_status(c: &mut Criterion, books: Arc<ProjectedLedger>) {
         ("as_of_mid_checkpoint_interval", Some(typical)),
         ("as_of_just_before_checkpoint", Some(worst)),
     ] {
-        let status = service.status(&system, as_of).expect("status");
+        let status = runtime
+            .block_on(service.status(system.clone(), as_of))
+            .expect("status");
         println!(
             "get_status/{name}: answer based on seq {}",
             status.head.map_or(0, |head| head.seq)
         );
         group.bench_function(name, |b| {
-            b.iter(|| service.status(&system, as_of).expect("status"))
+            b.iter(|| {
+                runtime
+                    .block_on(service.status(system.clone(), as_of))
+                    .expect("status")
+            })
         });
     }
     group.finish();
 }
 
-fn verification(c: &mut Criterion, books: &ProjectedLedger, events: u64) {
-    let store = books.ledger().store();
-    let canonical: Vec<Vec<u8>> = store
+fn verification(c: &mut Criterion, ledger: &Ledger, events: u64) {
+    let log = ledger.log();
+    let canonical: Vec<Vec<u8>> = log
         .scan(1)
         .map(|record| {
             record
@@ -112,7 +121,7 @@ fn verification(c: &mut Criterion, books: &ProjectedLedger, events: u64) {
     group.throughput(Throughput::Elements(events));
     group.bench_function("verify_store", |b| {
         b.iter(|| {
-            let report = verify_store(store).expect("verification");
+            let report = log.verify().expect("verification");
             assert!(report.is_ok());
         })
     });
@@ -134,16 +143,16 @@ fn main() {
     };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let started = Instant::now();
-    let books = Arc::new(common::build_books(dir.path(), accounts, events));
+    let ledger = Arc::new(common::build_ledger(dir.path(), accounts, events));
     println!(
         "ledger: {events} events, {accounts} accounts, {accounts} employees, built in {:.1} s{}",
         started.elapsed().as_secs_f64(),
         if common::quick() { " (quick mode)" } else { "" }
     );
     let mut c = common::criterion();
-    replay(&mut c, &books, events as u64);
-    verification(&mut c, &books, events as u64);
-    get_status(&mut c, books);
+    replay(&mut c, &ledger, events as u64);
+    verification(&mut c, &ledger, events as u64);
+    get_status(&mut c, ledger);
     c.final_summary();
     println!(
         "peak RSS of this bench process: {:.0} MiB",

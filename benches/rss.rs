@@ -1,6 +1,6 @@
 //! Peak resident memory (`VmHWM`) with 100,000 accounts (and their employees) and 1,000,000
 //! events (10,000 and 100,000 with `TAILLEDGER_BENCH_QUICK=1`). Two figures, each from its own
-//! process: writing the ledger batch by batch through `ProjectedLedger`, as a service that syncs
+//! process: writing the ledger batch by batch through `Ledger`, as a service that syncs
 //! would; and a fresh process (this binary, run again) reopening that ledger (checkpoint + replay
 //! of the entries after it), answering `GetStatus` now and as of the middle of the history, and
 //! verifying the chain, with its resident memory after each step; and a third process sizes one
@@ -14,11 +14,9 @@ use std::sync::Arc;
 
 use tailledger::checks::CheckSettings;
 use tailledger::event::SystemId;
-use tailledger::ledger::Ledger;
-use tailledger::projection::ProjectedLedger;
+use tailledger::ledger::{Ledger, Log};
 use tailledger::service::Service;
 use tailledger::time::{SystemClock, Timestamp};
-use tailledger::verify::verify_store;
 
 /// Set, in a child process, to `DIR|MICROS` (read the ledger in DIR, in the past at MICROS) or to
 /// `DIR` (size the projections of the ledger in DIR).
@@ -26,10 +24,10 @@ const READER: &str = "TAILLEDGER_RSS_READER";
 
 /// A third process: how much one copy of the loaded projections takes, apart from sled's cache.
 fn size_projections(dir: &str) {
-    let books = ProjectedLedger::new(Ledger::open_existing(dir.as_ref()).expect("the ledger"))
-        .expect("books");
+    let ledger =
+        Ledger::new(Log::open_existing(dir.as_ref()).expect("the ledger")).expect("projections");
     let before = common::rss_mib();
-    let copy = books.read(|projections| projections.clone());
+    let copy = ledger.read(|projections| projections.clone());
     println!(
         "  one copy of the projections:           {:.0} MiB",
         common::rss_mib() - before
@@ -40,22 +38,30 @@ fn size_projections(dir: &str) {
 /// The reading process: reopens the ledger in `dir` and reads it, printing memory as it goes.
 fn read(dir: &str, middle: Timestamp) {
     let mut steps = vec![("started", common::rss_mib())];
-    let ledger = Ledger::open_existing(dir.as_ref()).expect("the ledger");
+    let log = Log::open_existing(dir.as_ref()).expect("the ledger");
     steps.push(("sled opened", common::rss_mib()));
-    let books = ProjectedLedger::new(ledger).expect("books");
+    let ledger = Arc::new(Ledger::new(log).expect("projections"));
     steps.push(("projections loaded", common::rss_mib()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let service = Service::new(
-        Arc::new(books),
+        ledger.clone(),
         Arc::new(SystemClock),
         CheckSettings::default(),
         chrono_tz::UTC,
     );
     let system = SystemId::tailscale();
-    service.status(&system, None).expect("status now");
+    runtime
+        .block_on(service.status(system.clone(), None))
+        .expect("status now");
     steps.push(("GetStatus now", common::rss_mib()));
-    service.status(&system, Some(middle)).expect("status as of");
+    runtime
+        .block_on(service.status(system, Some(middle)))
+        .expect("status as of");
     steps.push(("GetStatus as_of the middle", common::rss_mib()));
-    let report = verify_store(service.books().ledger().store()).expect("verification");
+    let report = ledger.log().verify().expect("verification");
     assert!(report.is_ok());
     steps.push(("chain verified", common::rss_mib()));
     println!(
@@ -97,15 +103,14 @@ fn main() {
         (100_000, 1_000_000)
     };
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let books = common::build_books(dir.path(), accounts, events);
-    let middle = books
-        .ledger()
-        .store()
+    let ledger = common::build_ledger(dir.path(), accounts, events);
+    let middle = ledger
+        .log()
         .get(events as u64 / 2)
         .expect("get")
         .expect("an entry")
         .recorded_at;
-    drop(books);
+    drop(ledger);
     let mode = if common::quick() { " (quick mode)" } else { "" };
     println!("peak_rss/{accounts}_accounts_{events}_events{mode}");
     println!(

@@ -15,9 +15,11 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use tailledger::entry::Entry;
 use tailledger::event::{AccountSnapshot, Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
-use tailledger::projection::{ProjectedLedger, Projections, SystemState};
+use tailledger::projection::{Projections, SystemState};
 use tailledger::simulator::{SimUser, SimulatedTailnet};
-use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, Syncer, plan_sync};
+use tailledger::sync::{
+    Listing, Observation, SyncContext, SyncOptions, Syncer, TailscaleSource, plan_sync,
+};
 use tailledger::tailscale::{ClientConfig, Credential, Secret, TailscaleClient};
 use tailledger::time::{SystemClock, Timestamp};
 
@@ -38,7 +40,10 @@ fn state_of(accounts: &[AccountSnapshot]) -> SystemState {
         prev = Some(entry.digest());
         projections.apply(&entry);
     }
-    projections.system(&SystemId::tailscale())
+    projections
+        .system(&SystemId::tailscale())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The accounts with every hundredth one made an admin.
@@ -155,12 +160,11 @@ fn round_trip(c: &mut Criterion) {
         .expect("a client")
     };
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let books =
-        Arc::new(ProjectedLedger::new(Ledger::open(dir.path()).expect("a ledger")).expect("books"));
+    let ledger = Arc::new(Ledger::open(dir.path()).expect("a ledger"));
     let syncer = Syncer::new(
         SystemId::tailscale(),
-        client(),
-        books,
+        Box::new(TailscaleSource::new(client())),
+        ledger,
         Arc::new(SystemClock),
         SyncOptions::default(),
     );

@@ -9,12 +9,10 @@ use serde::Serialize;
 
 use crate::access::StatusClass;
 use crate::event::SystemId;
-use crate::identity::{EmailAliases, resolve};
+use crate::identity::{EmailAliases, EmployeeLink, resolve};
 use crate::projection::{AccountState, EmployeeState, Mark, Projections, SystemState};
 use crate::time::Timestamp;
 
-/// The offboarding grace period when no policy says otherwise.
-pub const DEFAULT_GRACE_SECONDS: u64 = 24 * 3600;
 /// How long before a credential expires the integration check turns `DUE`.
 pub const CREDENTIAL_WARNING_SECONDS: u64 = 14 * 24 * 3600;
 /// Tailscale roles that administer the tailnet.
@@ -64,6 +62,17 @@ pub enum CheckState {
     Passing,
     Due,
     Failing,
+}
+
+impl CheckState {
+    /// The state as the spec, the tables and the proto's enum spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckState::Passing => "PASSING",
+            CheckState::Due => "DUE",
+            CheckState::Failing => "FAILING",
+        }
+    }
 }
 
 /// Why a finding was raised.
@@ -171,7 +180,7 @@ pub fn evaluate(
     settings: &CheckSettings,
 ) -> Vec<CheckResult> {
     let empty = SystemState::default();
-    let state = projections.system_ref(system).unwrap_or(&empty);
+    let state = projections.system(system).unwrap_or(&empty);
     let context = Context {
         projections,
         system,
@@ -226,10 +235,9 @@ fn latest(marks: impl IntoIterator<Item = Mark>) -> Timestamp {
         .unwrap_or(Timestamp::MIN)
 }
 
+/// Seconds as a signed offset (no configured duration comes near `i64::MAX`).
 fn seconds(seconds: u64) -> i64 {
-    i64::try_from(seconds)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1_000_000)
+    i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
 fn eq_ignore_case(list: &[String], value: &str) -> bool {
@@ -253,12 +261,11 @@ impl Context<'_> {
         })
     }
 
-    fn employee_of(&self, account: &AccountState) -> Option<crate::identity::Link<'_>> {
+    fn employee_of(&self, account: &AccountState) -> Option<EmployeeLink<'_>> {
         resolve(
             self.state,
             self.projections.employees(),
-            &account.snapshot.id,
-            &account.snapshot.login_name,
+            account,
             &self.settings.email_aliases,
         )
     }
@@ -299,13 +306,7 @@ impl Context<'_> {
     }
 
     fn offboarded_access_removed(&self) -> Vec<Finding> {
-        let grace = self
-            .state
-            .policy
-            .as_ref()
-            .map_or(DEFAULT_GRACE_SECONDS, |policy| {
-                policy.offboarding_grace_seconds
-            });
+        let grace = self.state.offboarding_grace_seconds();
         self.with_access()
             .filter_map(|account| {
                 let link = self.employee_of(account)?;
@@ -313,7 +314,7 @@ impl Context<'_> {
                 if offboarding.effective_at > self.now {
                     return None;
                 }
-                let deadline = offboarding.effective_at.saturating_add_micros(seconds(grace));
+                let deadline = offboarding.effective_at.saturating_add_seconds(seconds(grace));
                 let (state, since) = if self.now > deadline {
                     (CheckState::Failing, deadline)
                 } else {
@@ -473,7 +474,7 @@ impl Context<'_> {
             Some(last) => {
                 let stale_at = last
                     .at
-                    .saturating_add_micros(seconds(3 * self.settings.sync_interval_seconds));
+                    .saturating_add_seconds(seconds(3 * self.settings.sync_interval_seconds));
                 if self.now > stale_at {
                     findings.push(finding(
                         CheckState::Failing,
@@ -493,7 +494,7 @@ impl Context<'_> {
             (&self.state.credential, self.state.credential_since)
             && let Some(expires_at) = credential.expires_at
         {
-            let warn_from = expires_at.saturating_add_micros(-seconds(CREDENTIAL_WARNING_SECONDS));
+            let warn_from = expires_at.saturating_add_seconds(-seconds(CREDENTIAL_WARNING_SECONDS));
             if expires_at <= self.now {
                 findings.push(finding(
                     CheckState::Failing,

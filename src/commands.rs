@@ -52,7 +52,7 @@ fn known_account(
 ) -> Result<String, CommandError> {
     let account_id = required("account_id", account_id)?;
     let known = projections
-        .system_ref(system)
+        .system(system)
         .is_some_and(|state| state.accounts.contains_key(&account_id));
     if !known {
         return Err(CommandError::NotFound {
@@ -96,21 +96,33 @@ pub fn link_account(
     })
 }
 
-/// Removes an account's manual link.
+/// Removes an account's manual link. A non-empty `expected_employee_id` must name the employee
+/// the account is linked to, so an admin cannot remove a link they did not mean.
 pub fn unlink_account(
     projections: &Projections,
     system: &SystemId,
     account_id: &str,
+    expected_employee_id: &str,
     reason: &str,
 ) -> Result<Event, CommandError> {
     let account_id = known_account(projections, system, account_id)?;
     let link = projections
-        .system_ref(system)
+        .system(system)
         .and_then(|state| state.links.get(&account_id))
         .ok_or_else(|| CommandError::NotFound {
             what: "manual link of account",
             id: account_id.clone(),
         })?;
+    let expected = expected_employee_id.trim();
+    if !expected.is_empty() && link.employee_id != expected {
+        return Err(CommandError::InvalidArgument {
+            field: "employee_id",
+            reason: format!(
+                "is `{expected}`, but the account is linked to `{}`",
+                link.employee_id
+            ),
+        });
+    }
     Ok(Event::AccountUnlinked {
         system: system.clone(),
         employee_id: link.employee_id.clone(),
@@ -132,7 +144,7 @@ pub fn classify_account(
     let reason = required("reason", reason)?;
     let Some(classification) = classification else {
         let classified = projections
-            .system_ref(system)
+            .system(system)
             .is_some_and(|state| state.classifications.contains_key(&account_id));
         if !classified {
             return Err(CommandError::NotFound {
@@ -212,7 +224,7 @@ pub fn policy_unchanged(projections: &Projections, event: &Event) -> bool {
         return false;
     };
     projections
-        .system_ref(system)
+        .system(system)
         .and_then(|state| state.policy.as_ref())
         .is_some_and(|policy| {
             &policy.allowed_org_roles == allowed_org_roles

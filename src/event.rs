@@ -244,7 +244,11 @@ pub enum Event {
         system: SystemId,
         account_id: String,
         login_name: String,
+        /// The last raw status the ledger recorded for the account, not necessarily the one
+        /// Tailscale reported in the previous listing: a move within a class (`active` ↔
+        /// `idle`) is never recorded, so after `active` → `idle` → `suspended` this is `active`.
         from: String,
+        /// The raw status of this listing, verbatim.
         to: String,
     },
     /// A new employee appeared on the roster or via the API.

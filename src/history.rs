@@ -6,22 +6,22 @@ use std::collections::BTreeSet;
 use crate::event::Event;
 use crate::projection::Projections;
 
-/// The accounts and employees a subject names.
+/// The accounts and employees a `GetHistory` subject names: which events the history keeps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Subject {
+pub struct HistoryFilter {
     pub account_ids: BTreeSet<String>,
     pub employee_ids: BTreeSet<String>,
 }
 
-impl Subject {
+impl HistoryFilter {
     /// Resolves `text` as an account id or login name (in any system) and as an employee id or
     /// email; emails and login names compare case-insensitively. `None` if it names nothing.
     pub fn resolve(projections: &Projections, text: &str) -> Option<Self> {
-        let mut subject = Subject::default();
-        for system in projections.systems() {
-            let Some(state) = projections.system_ref(system) else {
-                continue;
-            };
+        let mut subject = HistoryFilter::default();
+        for state in projections
+            .systems()
+            .filter_map(|system| projections.system(system))
+        {
             for account in state.accounts.values() {
                 if account.snapshot.id == text
                     || account.snapshot.login_name.eq_ignore_ascii_case(text)

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::projection::{EmployeeState, Employees, Mark, SystemState};
+use crate::projection::{AccountState, EmployeeState, Employees, Mark, SystemState};
 
 /// How an account is linked to an employee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,9 +26,9 @@ impl LinkKind {
     }
 }
 
-/// An account's resolved link.
+/// An account's resolved link to an employee.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Link<'a> {
+pub struct EmployeeLink<'a> {
     pub employee: &'a EmployeeState,
     pub kind: LinkKind,
     /// The manual link's entry, for evidence.
@@ -62,26 +62,27 @@ impl EmailAliases {
     }
 }
 
-/// The employee an account belongs to, if any.
+/// The employee an account of `system` belongs to, if any.
 pub fn resolve<'a>(
     system: &SystemState,
     employees: &'a Employees,
-    account_id: &str,
-    login_name: &str,
+    account: &AccountState,
     aliases: &EmailAliases,
-) -> Option<Link<'a>> {
-    if let Some(manual) = system.links.get(account_id) {
+) -> Option<EmployeeLink<'a>> {
+    if let Some(manual) = system.links.get(&account.snapshot.id) {
         // A manual link to an employee the roster does not know is refused when it is made; if
         // the employee is missing anyway, the account is not linked to anyone real.
-        return employees.get(&manual.employee_id).map(|employee| Link {
-            employee,
-            kind: LinkKind::Manual,
-            manual_since: Some(manual.since),
-        });
+        return employees
+            .get(&manual.employee_id)
+            .map(|employee| EmployeeLink {
+                employee,
+                kind: LinkKind::Manual,
+                manual_since: Some(manual.since),
+            });
     }
     employees
-        .by_email(&aliases.hr_email(login_name))
-        .map(|employee| Link {
+        .by_email(&aliases.hr_email(&account.snapshot.login_name))
+        .map(|employee| EmployeeLink {
             employee,
             kind: LinkKind::Auto,
             manual_since: None,

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod api;
+pub mod app;
 pub mod checks;
 pub mod cli;
 pub mod commands;
@@ -24,7 +25,7 @@ pub mod projection;
 pub mod render;
 pub mod report;
 pub mod roster;
-pub mod serve;
+
 pub mod service;
 pub mod simulator;
 pub mod store;

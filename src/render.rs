@@ -3,19 +3,11 @@
 
 use std::fmt::Write as _;
 
-use crate::checks::{CheckResult, CheckState};
+use crate::checks::CheckResult;
 use crate::entry::Entry;
 use crate::event::Event;
 use crate::report::OffboardingRow;
 use crate::sync::{SyncOutcome, SyncReport};
-
-fn state_word(state: CheckState) -> &'static str {
-    match state {
-        CheckState::Passing => "PASSING",
-        CheckState::Due => "DUE",
-        CheckState::Failing => "FAILING",
-    }
-}
 
 /// One line per check, then one indented line per finding.
 pub fn check_table(results: &[CheckResult]) -> String {
@@ -26,7 +18,7 @@ pub fn check_table(results: &[CheckResult]) -> String {
             table,
             "  {:<27} {:<8} {}",
             result.check_id,
-            state_word(result.state),
+            result.state.as_str(),
             result.title
         );
         // Messages already name their deadline, so it is not repeated here.
@@ -34,7 +26,7 @@ pub fn check_table(results: &[CheckResult]) -> String {
             let _ = writeln!(
                 table,
                 "      {} {}: {}",
-                state_word(finding.state),
+                finding.state.as_str(),
                 finding.reason.as_str(),
                 finding.message
             );
@@ -163,6 +155,8 @@ fn describe(event: &Event) -> String {
             org_role: Some(change),
             ..
         } => format!("{employee_id}: org role {} -> {}", change.from, change.to),
+        // Only an org role change is worth the words: it is what the checks compare.
+        Event::EmployeeUpdated { org_role: None, .. } => String::new(),
         Event::EmployeeOffboarded {
             employee_id,
             effective_at,
@@ -194,7 +188,12 @@ fn describe(event: &Event) -> String {
         Event::SyncAnomaly {
             removals_withheld, ..
         } => format!("{removals_withheld} removals withheld"),
-        _ => String::new(),
+        // The event type and the actor say all there is to say of these on one line.
+        Event::EmployeeReinstated { .. }
+        | Event::AccountLinked { .. }
+        | Event::AccountUnlinked { .. }
+        | Event::AccountDeclassified { .. }
+        | Event::SyncCompleted { .. } => String::new(),
     }
 }
 

@@ -8,9 +8,9 @@
 
 use serde::Serialize;
 
-use crate::checks::{CheckSettings, DEFAULT_GRACE_SECONDS, holds_access};
+use crate::checks::{CheckSettings, holds_access};
 use crate::event::SystemId;
-use crate::identity::{LinkKind, resolve};
+use crate::identity::resolve;
 use crate::projection::{AccountState, Mark, Projections, SystemState};
 use crate::time::Timestamp;
 
@@ -47,15 +47,10 @@ pub fn offboarding_report(
     now: Timestamp,
     settings: &CheckSettings,
 ) -> Vec<OffboardingRow> {
-    let Some(state) = projections.system_ref(system) else {
+    let Some(state) = projections.system(system) else {
         return Vec::new();
     };
-    let grace_seconds = state
-        .policy
-        .as_ref()
-        .map_or(DEFAULT_GRACE_SECONDS, |policy| {
-            policy.offboarding_grace_seconds
-        });
+    let grace_seconds = state.offboarding_grace_seconds();
     let in_window = |instant: Timestamp| {
         from.is_none_or(|from| instant >= from) && to.is_none_or(|to| instant <= to)
     };
@@ -64,8 +59,7 @@ pub fn offboarding_report(
         let Some(link) = resolve(
             state,
             projections.employees(),
-            &account.snapshot.id,
-            &account.snapshot.login_name,
+            account,
             &settings.email_aliases,
         ) else {
             continue;
@@ -78,11 +72,9 @@ pub fn offboarding_report(
         }
         let (last_with_access, first_without_access) =
             last_loss_of_access(state, account, settings);
-        let deadline = offboarding.effective_at.saturating_add_micros(
-            i64::try_from(grace_seconds)
-                .unwrap_or(i64::MAX)
-                .saturating_mul(1_000_000),
-        );
+        let deadline = offboarding
+            .effective_at
+            .saturating_add_seconds(i64::try_from(grace_seconds).unwrap_or(i64::MAX));
         let within_grace = match first_without_access {
             Some(lost) => Some(lost.at <= deadline),
             None if now > deadline => Some(false),
@@ -96,15 +88,11 @@ pub fn offboarding_report(
             system: system.clone(),
             account_id: account.snapshot.id.clone(),
             login_name: account.snapshot.login_name.clone(),
-            link: match link.kind {
-                LinkKind::Auto => LinkKind::Auto.as_str(),
-                LinkKind::Manual => LinkKind::Manual.as_str(),
-            },
+            link: link.kind.as_str(),
             last_with_access,
             first_without_access,
-            elapsed_seconds: first_without_access.map(|lost| {
-                (lost.at.as_micros() - offboarding.effective_at.as_micros()) / 1_000_000
-            }),
+            elapsed_seconds: first_without_access
+                .map(|lost| lost.at.seconds_since(offboarding.effective_at)),
             grace_seconds,
             within_grace,
         });

@@ -1,27 +1,35 @@
-//! The service: the ledger with its projections, the clock, the check settings and the syncers,
-//! and the operations the API, the CLI and the demo offer on them.
+//! The service: the ledger, the clock, the check settings, the roster file and the syncers, and
+//! every operation the API, the CLI and the demo offer on them.
 //!
 //! Each operation that writes decides its events from the current projections and appends them
-//! as one batch with nothing in between, or refuses and appends nothing.
+//! as one batch with nothing in between, or refuses and appends nothing. The service owns
+//! blocking: an operation that writes durably, scans the log or may replay from a checkpoint
+//! runs on tokio's blocking pool, so callers on async workers just `.await` it. The service
+//! reads the clock for "now"; the decisions it calls receive the instant.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use crate::checks::{CheckResult, CheckSettings, Reason, evaluate, holds_access};
-use crate::commands::CommandError;
+use crate::commands::{self, CommandError};
 use crate::entry::Entry;
-use crate::event::{Actor, Event, SystemId};
+use crate::event::{Actor, Classification, EmployeeRecord, Event, SystemId};
 use crate::hash::Digest;
-use crate::history;
+use crate::history::HistoryFilter;
 use crate::identity::{LinkKind, resolve};
+use crate::ledger::Ledger;
 use crate::projection::{
-    AccountState, ClassificationState, EmployeeState, ProjectedLedger, Projections,
+    AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, Projections,
 };
 use crate::report::{OffboardingRow, offboarding_report};
 use crate::roster::{ImportSummary, RosterErrors, parse_roster, plan_import};
 use crate::store::StoreError;
 use crate::sync::{SyncReport, Syncer};
 use crate::time::{Clock, Timestamp};
+use crate::verify::Report;
 
 /// Why an operation failed; nothing was appended.
 #[derive(Debug, thiserror::Error)]
@@ -32,17 +40,25 @@ pub enum ServiceError {
     Command(#[from] CommandError),
     #[error(transparent)]
     Roster(#[from] RosterErrors),
+    #[error("cannot read the roster {path}: {source}")]
+    RosterFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no system `{0}` is audited here (this service audits `tailscale`)")]
     UnknownSystem(String),
     #[error("this service does not sync `{0}`: it has no credential for it")]
     NotSyncing(SystemId),
     #[error("`{0}` is no account id, login name, employee id or email the ledger knows")]
     UnknownSubject(String),
+    #[error("the service is shutting down")]
+    ShuttingDown,
 }
 
 /// The checks of one system at one instant.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Status {
+pub struct CheckReport {
     /// The instant the checks were evaluated at.
     pub evaluated_at: Timestamp,
     /// The last entry the answer is based on.
@@ -62,27 +78,50 @@ pub struct AccountView {
     pub findings: Vec<Reason>,
 }
 
-/// Everything the operations need.
+/// A page of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsPage {
+    pub entries: Vec<Entry>,
+    /// The cursor to ask for the next page with: the last seq sent, or the one asked after.
+    pub next_after_seq: u64,
+}
+
+/// One cycle's roster import: skipped without a configured roster file.
+pub type RosterImport = Option<Result<ImportSummary, ServiceError>>;
+
+/// What one sync cycle did: the roster import, then the sync.
+#[derive(Debug)]
+pub struct CycleReport {
+    pub roster: RosterImport,
+    pub sync: SyncReport,
+}
+
+/// Everything the operations need. Cloning is cheap (shared parts), which lets an operation
+/// move a handle onto the blocking pool.
+#[derive(Clone)]
 pub struct Service {
-    books: Arc<ProjectedLedger>,
+    ledger: Arc<Ledger>,
     clock: Arc<dyn Clock>,
-    settings: CheckSettings,
+    settings: Arc<CheckSettings>,
     timezone: chrono_tz::Tz,
+    /// The roster CSV re-read before every sync, when one is configured.
+    roster_file: Option<Arc<PathBuf>>,
     syncers: BTreeMap<SystemId, Arc<Syncer>>,
 }
 
 impl Service {
     pub fn new(
-        books: Arc<ProjectedLedger>,
+        ledger: Arc<Ledger>,
         clock: Arc<dyn Clock>,
         settings: CheckSettings,
         timezone: chrono_tz::Tz,
     ) -> Self {
         Service {
-            books,
+            ledger,
             clock,
-            settings,
+            settings: Arc::new(settings),
             timezone,
+            roster_file: None,
             syncers: BTreeMap::new(),
         }
     }
@@ -94,16 +133,33 @@ impl Service {
             .insert(syncer.system().clone(), Arc::new(syncer));
     }
 
-    pub fn books(&self) -> &Arc<ProjectedLedger> {
-        &self.books
+    /// Makes every sync cycle import this roster file first (SPEC §10: re-read before every
+    /// sync).
+    pub fn set_roster_file(&mut self, path: PathBuf) {
+        self.roster_file = Some(Arc::new(path));
     }
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
-    pub fn settings(&self) -> &CheckSettings {
-        &self.settings
+    /// The instant a read as of `as_of` is evaluated at: that instant, or now.
+    fn instant(&self, as_of: Option<Timestamp>) -> Timestamp {
+        as_of.unwrap_or_else(|| self.clock.now())
+    }
+
+    /// Runs `work` on the blocking pool with a handle of the service.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Service) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let service = self.clone();
+        match tokio::task::spawn_blocking(move || work(&service)).await {
+            Ok(result) => result,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            // The runtime is stopping and dropped the task before it started.
+            Err(_) => Err(ServiceError::ShuttingDown),
+        }
     }
 
     /// Checks that `system` is one this service audits: today, the one tailnet of the instance.
@@ -117,45 +173,244 @@ impl Service {
     }
 
     /// Decides events from the current state and appends them as one batch by `actor`.
-    pub fn command(
+    pub(crate) fn command(
         &self,
         actor: Actor,
         decide: impl FnOnce(&Projections) -> Result<Vec<Event>, CommandError>,
     ) -> Result<Vec<Entry>, ServiceError> {
-        Ok(self
-            .books
-            .decide_and_append(self.clock.now(), actor, decide)??)
+        let decided = self
+            .ledger
+            .decide_and_append(self.clock.now(), actor, |projections| {
+                decide(projections).map(|events| (events, ()))
+            })??;
+        Ok(decided.0)
+    }
+
+    /// [`Service::command`] on the blocking pool.
+    async fn command_blocking(
+        &self,
+        actor: Actor,
+        decide: impl FnOnce(&Projections) -> Result<Vec<Event>, CommandError> + Send + 'static,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.blocking(move |service| service.command(actor, decide))
+            .await
+    }
+
+    /// Records the access policy the configuration asks for, unless the ledger already says so.
+    pub fn record_configured_policy(
+        &self,
+        system: &SystemId,
+        allowed_org_roles: &[String],
+        privileged_org_roles: &[String],
+        offboarding_grace_seconds: u64,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let event = commands::set_access_policy(
+            system,
+            allowed_org_roles,
+            privileged_org_roles,
+            offboarding_grace_seconds,
+            Some("configuration file"),
+        )?;
+        self.command(Actor::Config, |projections| {
+            Ok(if commands::policy_unchanged(projections, &event) {
+                Vec::new()
+            } else {
+                vec![event]
+            })
+        })
+    }
+
+    /// Sets the access policy of `system`; no grace period means the default one.
+    pub async fn set_access_policy(
+        &self,
+        actor: Actor,
+        system: SystemId,
+        allowed_org_roles: Vec<String>,
+        privileged_org_roles: Vec<String>,
+        offboarding_grace_seconds: Option<u64>,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command_blocking(actor, move |_| {
+            Ok(vec![commands::set_access_policy(
+                &system,
+                &allowed_org_roles,
+                &privileged_org_roles,
+                offboarding_grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS),
+                Some(&reason),
+            )?])
+        })
+        .await
+    }
+
+    /// Links an account to an employee by hand.
+    pub async fn link_account(
+        &self,
+        actor: Actor,
+        system: SystemId,
+        account_id: String,
+        employee_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![commands::link_account(
+                projections,
+                &system,
+                &account_id,
+                &employee_id,
+                &reason,
+            )?])
+        })
+        .await
+    }
+
+    /// Removes an account's manual link; `expected_employee_id`, when not empty, must be the
+    /// employee it links to.
+    pub async fn unlink_account(
+        &self,
+        actor: Actor,
+        system: SystemId,
+        account_id: String,
+        expected_employee_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![commands::unlink_account(
+                projections,
+                &system,
+                &account_id,
+                &expected_employee_id,
+                &reason,
+            )?])
+        })
+        .await
+    }
+
+    /// Classifies an account, or with `None` removes its classification.
+    pub async fn classify_account(
+        &self,
+        actor: Actor,
+        system: SystemId,
+        account_id: String,
+        classification: Option<Classification>,
+        owner_employee_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![commands::classify_account(
+                projections,
+                &system,
+                &account_id,
+                classification,
+                Some(&owner_employee_id),
+                &reason,
+            )?])
+        })
+        .await
+    }
+
+    /// Creates or updates one employee.
+    pub async fn upsert_employee(
+        &self,
+        actor: Actor,
+        record: EmployeeRecord,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command_blocking(actor, move |projections| {
+            commands::upsert_employee(projections, record)
+        })
+        .await
+    }
+
+    /// Records that an employee left, or will leave, at `effective_at` (now when absent).
+    pub async fn offboard_employee(
+        &self,
+        actor: Actor,
+        employee_id: String,
+        effective_at: Option<Timestamp>,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let effective_at = self.instant(effective_at);
+        self.command_blocking(actor, move |projections| {
+            commands::offboard_employee(projections, &employee_id, effective_at, Some(&reason))
+        })
+        .await
     }
 
     /// Imports a roster CSV: all of it, or nothing when any row has a problem.
-    pub fn import_roster(
+    pub async fn import_roster(
+        &self,
+        actor: Actor,
+        csv: Vec<u8>,
+    ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
+        self.blocking(move |service| service.import_roster_now(actor, &csv))
+            .await
+    }
+
+    fn import_roster_now(
         &self,
         actor: Actor,
         csv: &[u8],
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
         let rows = parse_roster(csv, self.timezone)?;
         let now = self.clock.now();
-        let mut summary = ImportSummary::default();
-        let entries = self.books.decide_and_append(now, actor, |projections| {
-            let (events, decided) = plan_import(projections, rows, now)?;
-            summary = decided;
-            Ok::<_, RosterErrors>(events)
+        let (entries, summary) = self.ledger.decide_and_append(now, actor, |projections| {
+            plan_import(projections, rows, now)
         })??;
         Ok((summary, entries))
     }
 
+    /// Imports the configured roster file, if there is one.
+    fn import_roster_file(&self) -> RosterImport {
+        let path = self.roster_file.as_ref()?;
+        let imported = std::fs::read(path.as_ref())
+            .map_err(|source| ServiceError::RosterFile {
+                path: path.as_ref().clone(),
+                source,
+            })
+            .and_then(|csv| self.import_roster_now(Actor::Roster, &csv));
+        Some(imported.map(|(summary, _)| summary))
+    }
+
+    /// One sync cycle of `system`, the same for the scheduler, `SyncNow` and `tailledger sync`:
+    /// the configured roster is re-read and imported, then the system is synced. A roster that
+    /// cannot be imported is reported in the cycle and the sync still runs, so access keeps
+    /// being recorded while HR fixes the file.
+    pub async fn sync_now(&self, system: &SystemId) -> Result<CycleReport, ServiceError> {
+        let syncer = self
+            .syncers
+            .get(system)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
+        let roster = self
+            .blocking(|service| Ok(service.import_roster_file()))
+            .await?;
+        match &roster {
+            Some(Ok(summary)) => tracing::info!(%summary, "roster imported"),
+            Some(Err(error)) => {
+                tracing::error!("roster not imported, nothing from it was recorded: {error}");
+            }
+            None => {}
+        }
+        let sync = syncer.sync_now().await?;
+        Ok(CycleReport { roster, sync })
+    }
+
     /// The checks of `system` now, or as of a past instant.
-    pub fn status(
+    pub async fn status(
         &self,
-        system: &SystemId,
+        system: SystemId,
         as_of: Option<Timestamp>,
-    ) -> Result<Status, ServiceError> {
-        let evaluated_at = as_of.unwrap_or_else(|| self.clock.now());
-        Ok(self.books.read_as_of(as_of, |projections| Status {
-            evaluated_at,
-            head: projections.last_digest(),
-            checks: evaluate(projections, system, evaluated_at, &self.settings),
-        })?)
+    ) -> Result<CheckReport, ServiceError> {
+        let evaluated_at = self.instant(as_of);
+        self.blocking(move |service| {
+            Ok(service
+                .ledger
+                .read_as_of(as_of, |projections| CheckReport {
+                    evaluated_at,
+                    head: projections.last_digest(),
+                    checks: evaluate(projections, &system, evaluated_at, &service.settings),
+                })?)
+        })
+        .await
     }
 
     /// The offboarding report for offboardings effective within the window.
@@ -166,106 +421,167 @@ impl Service {
         to: Option<Timestamp>,
     ) -> Vec<OffboardingRow> {
         let now = self.clock.now();
-        self.books.read(|projections| {
+        self.ledger.read(|projections| {
             offboarding_report(projections, system, from, to, now, &self.settings)
         })
     }
 
     /// The accounts of `system`, now or as of an instant, with what the checks say of each.
-    pub fn accounts(
+    pub async fn accounts(
         &self,
-        system: &SystemId,
+        system: SystemId,
         as_of: Option<Timestamp>,
         include_removed: bool,
     ) -> Result<Vec<AccountView>, ServiceError> {
-        let now = as_of.unwrap_or_else(|| self.clock.now());
-        Ok(self.books.read_as_of(as_of, |projections| {
-            let Some(state) = projections.system_ref(system) else {
-                return Vec::new();
-            };
-            let mut reasons: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
-            let checks = evaluate(projections, system, now, &self.settings);
-            for finding in checks.iter().flat_map(|check| &check.findings) {
-                if let Some(account_id) = &finding.subject.account_id
-                    && let Some((key, _)) = state.accounts.get_key_value(account_id)
-                {
-                    reasons
-                        .entry(key.as_str())
-                        .or_default()
-                        .push(finding.reason);
-                }
-            }
-            state
-                .accounts
-                .values()
-                .filter(|account| include_removed || account.present)
-                .map(|account| {
-                    let link = resolve(
-                        state,
-                        projections.employees(),
-                        &account.snapshot.id,
-                        &account.snapshot.login_name,
-                        &self.settings.email_aliases,
-                    );
-                    AccountView {
-                        holds_access: holds_access(
-                            account.present,
-                            &account.snapshot.status,
-                            &self.settings,
-                        ),
-                        link: link
-                            .map(|link| (link.employee.record.employee_id.clone(), link.kind)),
-                        classification: state.classifications.get(&account.snapshot.id).cloned(),
-                        findings: reasons
-                            .get(account.snapshot.id.as_str())
-                            .cloned()
-                            .unwrap_or_default(),
-                        account: account.clone(),
-                    }
-                })
-                .collect()
-        })?)
+        let now = self.instant(as_of);
+        self.blocking(move |service| {
+            Ok(service.ledger.read_as_of(as_of, |projections| {
+                account_views(
+                    projections,
+                    &system,
+                    now,
+                    &service.settings,
+                    include_removed,
+                )
+            })?)
+        })
+        .await
     }
 
-    /// The employees, now or as of an instant.
-    pub fn employees(&self, as_of: Option<Timestamp>) -> Result<Vec<EmployeeState>, ServiceError> {
-        Ok(self.books.read_as_of(as_of, |projections| {
-            projections.employees().iter().cloned().collect()
-        })?)
+    /// The employees, now or as of an instant, and the instant their status is told at.
+    pub async fn employees(
+        &self,
+        as_of: Option<Timestamp>,
+    ) -> Result<(Timestamp, Vec<EmployeeState>), ServiceError> {
+        let now = self.instant(as_of);
+        self.blocking(move |service| {
+            let employees = service.ledger.read_as_of(as_of, |projections| {
+                projections.employees().iter().cloned().collect()
+            })?;
+            Ok((now, employees))
+        })
+        .await
     }
 
     /// Every entry about an account or employee, recorded within `[from, to]`.
-    pub fn history(
+    pub async fn history(
         &self,
-        subject: &str,
+        subject: String,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<Entry>, ServiceError> {
-        let subject = self
-            .books
-            .read(|projections| history::Subject::resolve(projections, subject))
-            .ok_or_else(|| ServiceError::UnknownSubject(subject.to_owned()))?;
-        let mut entries = Vec::new();
-        for record in self.books.ledger().scan(1) {
-            let (seq, entry) = record?;
-            let entry = entry.map_err(|source| StoreError::Corrupt { seq, source })?;
-            if to.is_some_and(|to| entry.recorded_at > to) {
-                break;
+        let filter = self
+            .ledger
+            .read(|projections| HistoryFilter::resolve(projections, &subject))
+            .ok_or(ServiceError::UnknownSubject(subject))?;
+        self.blocking(move |service| {
+            let mut entries = Vec::new();
+            for entry in service.ledger.log().entries() {
+                let entry = entry?;
+                if to.is_some_and(|to| entry.recorded_at > to) {
+                    break;
+                }
+                if from.is_none_or(|from| entry.recorded_at >= from)
+                    && filter.is_about(&entry.event)
+                {
+                    entries.push(entry);
+                }
             }
-            if from.is_none_or(|from| entry.recorded_at >= from) && subject.is_about(&entry.event) {
-                entries.push(entry);
-            }
-        }
-        Ok(entries)
+            Ok(entries)
+        })
+        .await
     }
 
-    /// Runs a sync of `system` now.
-    pub async fn sync_now(&self, system: &SystemId) -> Result<SyncReport, ServiceError> {
-        let syncer = self
-            .syncers
-            .get(system)
-            .cloned()
-            .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
-        Ok(syncer.sync_now().await?)
+    /// Up to `limit` entries after seq `after_seq`.
+    pub async fn events(&self, after_seq: u64, limit: usize) -> Result<EventsPage, ServiceError> {
+        self.blocking(move |service| {
+            let entries = service
+                .ledger
+                .log()
+                .read(after_seq.saturating_add(1), limit)?;
+            Ok(EventsPage {
+                next_after_seq: entries.last().map_or(after_seq, |entry| entry.seq),
+                entries,
+            })
+        })
+        .await
     }
+
+    /// The head digest, or `None` while the ledger is empty.
+    pub fn head(&self) -> Option<Digest> {
+        self.ledger.log().head()
+    }
+
+    /// A receiver that sees the head after every durable append, for followers.
+    pub fn follow(&self) -> watch::Receiver<Option<Digest>> {
+        self.ledger.log().subscribe()
+    }
+
+    /// The head digest and when it was recorded.
+    pub async fn digest(&self) -> Result<Option<(Digest, Timestamp)>, ServiceError> {
+        self.blocking(|service| {
+            let Some(head) = service.head() else {
+                return Ok(None);
+            };
+            let recorded_at = service
+                .ledger
+                .log()
+                .get(head.seq)?
+                .map_or(Timestamp::MIN, |entry| entry.recorded_at);
+            Ok(Some((head, recorded_at)))
+        })
+        .await
+    }
+
+    /// Verifies the whole log: every hash recomputed, every link checked.
+    pub async fn verify(&self) -> Result<Report, ServiceError> {
+        self.blocking(|service| Ok(service.ledger.log().verify()?))
+            .await
+    }
+}
+
+/// The accounts of `system` with their links, classifications and the checks' findings.
+fn account_views(
+    projections: &Projections,
+    system: &SystemId,
+    now: Timestamp,
+    settings: &CheckSettings,
+    include_removed: bool,
+) -> Vec<AccountView> {
+    let Some(state) = projections.system(system) else {
+        return Vec::new();
+    };
+    let mut reasons: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
+    let checks = evaluate(projections, system, now, settings);
+    for finding in checks.iter().flat_map(|check| &check.findings) {
+        if let Some(account_id) = &finding.subject.account_id
+            && let Some((key, _)) = state.accounts.get_key_value(account_id)
+        {
+            reasons
+                .entry(key.as_str())
+                .or_default()
+                .push(finding.reason);
+        }
+    }
+    state
+        .accounts
+        .values()
+        .filter(|account| include_removed || account.present)
+        .map(|account| AccountView {
+            holds_access: holds_access(account.present, &account.snapshot.status, settings),
+            link: resolve(
+                state,
+                projections.employees(),
+                account,
+                &settings.email_aliases,
+            )
+            .map(|link| (link.employee.record.employee_id.clone(), link.kind)),
+            classification: state.classifications.get(&account.snapshot.id).cloned(),
+            findings: reasons
+                .get(account.snapshot.id.as_str())
+                .cloned()
+                .unwrap_or_default(),
+            account: account.clone(),
+        })
+        .collect()
 }

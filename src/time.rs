@@ -69,6 +69,17 @@ impl Timestamp {
         Self::UNIX_EPOCH.saturating_add_micros(Utc::now().timestamp_micros())
     }
 
+    /// This instant moved by a signed number of whole seconds, saturating at the ends of the
+    /// range: the one place durations in seconds (grace periods, intervals) meet microseconds.
+    pub fn saturating_add_seconds(self, seconds: i64) -> Self {
+        self.saturating_add_micros(seconds.saturating_mul(1_000_000))
+    }
+
+    /// Microseconds from `earlier` to this instant, in whole seconds (rounded toward zero).
+    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
+        (self.0 - earlier.0) / 1_000_000
+    }
+
     /// This instant moved by a signed number of microseconds, saturating at the ends of the range.
     pub fn saturating_add_micros(self, micros: i64) -> Self {
         Timestamp(

@@ -1,6 +1,6 @@
 //! What the benches over a large ledger share: the quick-mode switch, the criterion settings, and
 //! a builder of a realistic ledger (policy, roster, accounts, then syncs that change 999 accounts
-//! each), appended through `ProjectedLedger` in 1,000-event batches exactly as the service would,
+//! each), appended through `Ledger` in 1,000-event batches exactly as the service would,
 //! so checkpoints are written where the product writes them.
 //!
 //! Each bench binary compiles this module on its own and uses a part of it.
@@ -14,7 +14,6 @@ use criterion::Criterion;
 use tailledger::event::{AccountSnapshot, Actor, EmployeeRecord, Event, SystemId};
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
-use tailledger::projection::ProjectedLedger;
 use tailledger::time::Timestamp;
 
 /// Events per appended batch, the last of which closes the "sync" (or roster import).
@@ -114,11 +113,11 @@ fn churn(index: usize, accounts: usize, admins: &mut [bool], suspended: &mut [bo
 /// Builds, in `dir`, a durable ledger of exactly `events` events: an access policy, a roster of
 /// `accounts` employees, `accounts` accounts each linked to one of them by email, then syncs of
 /// 999 role or status changes each. Every batch is recorded a minute after the previous one.
-pub fn build_books(dir: &Path, accounts: usize, events: usize) -> ProjectedLedger {
-    let books = ProjectedLedger::new(Ledger::open(dir).expect("a fresh ledger")).expect("books");
+pub fn build_ledger(dir: &Path, accounts: usize, events: usize) -> Ledger {
+    let ledger = Ledger::open(dir).expect("a fresh ledger");
     let batch_no = Cell::new(0);
     let append = |actor: Actor, batch: Vec<Event>| {
-        books
+        ledger
             .append(instant(batch_no.get()), actor, batch)
             .expect("append");
         batch_no.set(batch_no.get() + 1);
@@ -173,7 +172,7 @@ pub fn build_books(dir: &Path, accounts: usize, events: usize) -> ProjectedLedge
         written += batch.len();
         append(sync.clone(), batch);
     }
-    books
+    ledger
 }
 
 /// Peak resident memory of this process so far (`VmHWM`), in MiB.

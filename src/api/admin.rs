@@ -1,5 +1,6 @@
 //! `tailledger.v1.AdminService`: the write API. Each call appends at most one batch, recorded by
-//! `api:<token name>`, and returns it.
+//! `api:<token name>`, and returns it. A handler parses the request, calls the service, and
+//! converts the answer; the service decides.
 
 use std::sync::Arc;
 
@@ -7,16 +8,13 @@ use tonic::{Request, Response, Status};
 
 use super::auth::caller;
 use super::convert::{
-    self, classification_arg, duration_arg, employee_arg, required, timestamp_arg,
+    self, classification_arg, duration_arg, employee_arg, required, system_arg, timestamp_arg,
 };
 use super::errors::invalid_argument;
 use super::pb::admin_service_server::AdminService;
 use super::pb::{self};
-use crate::checks::DEFAULT_GRACE_SECONDS;
-use crate::commands::{self, CommandError};
 use crate::event::Actor;
 use crate::service::Service;
-use crate::sync::SyncOutcome;
 
 pub struct AdminApi {
     pub service: Arc<Service>,
@@ -26,19 +24,6 @@ fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
     Ok(Actor::Api(caller(request)?.name))
 }
 
-impl AdminApi {
-    /// Appends what `decide` returns and answers with the entries.
-    fn command(
-        &self,
-        actor: Actor,
-        decide: impl FnOnce(
-            &crate::projection::Projections,
-        ) -> Result<Vec<crate::event::Event>, CommandError>,
-    ) -> Result<Vec<pb::Event>, Status> {
-        Ok(convert::events(&self.service.command(actor, decide)?))
-    }
-}
-
 #[tonic::async_trait]
 impl AdminService for AdminApi {
     async fn sync_now(
@@ -46,36 +31,9 @@ impl AdminService for AdminApi {
         request: Request<pb::SyncNowRequest>,
     ) -> Result<Response<pb::SyncNowResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
-        let report = self.service.sync_now(&system).await?;
-        let mut response = pb::SyncNowResponse {
-            sync_id: report.sync_id,
-            events: convert::events(&report.entries),
-            ..Default::default()
-        };
-        match report.outcome {
-            SyncOutcome::Completed {
-                accounts_observed,
-                events_appended,
-                anomaly,
-            } => {
-                response.outcome = "completed".to_owned();
-                response.accounts_observed = accounts_observed;
-                response.events_appended = events_appended;
-                response.anomaly = anomaly;
-            }
-            SyncOutcome::Failed {
-                error_class,
-                message,
-            } => {
-                response.outcome = "failed".to_owned();
-                response.error_class = error_class.to_string();
-                response.message = message;
-            }
-        }
-        Ok(Response::new(response))
+        let system = system_arg(&self.service, &request.system)?;
+        let cycle = self.service.sync_now(&system).await?;
+        Ok(Response::new(convert::sync_now_response(&cycle.sync)))
     }
 
     async fn set_access_policy(
@@ -84,24 +42,22 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::SetAccessPolicyResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
+        let system = system_arg(&self.service, &request.system)?;
+        let grace = duration_arg("offboarding_grace", request.offboarding_grace)?;
+        let entries = self
             .service
-            .known_system(&required("system", &request.system)?)?;
-        let grace = duration_arg(
-            "offboarding_grace",
-            request.offboarding_grace,
-            DEFAULT_GRACE_SECONDS,
-        )?;
-        let events = self.command(actor, |_| {
-            Ok(vec![commands::set_access_policy(
-                &system,
-                &request.allowed_org_roles,
-                &request.privileged_org_roles,
+            .set_access_policy(
+                actor,
+                system,
+                request.allowed_org_roles,
+                request.privileged_org_roles,
                 grace,
-                Some(&request.reason),
-            )?])
-        })?;
-        Ok(Response::new(pb::SetAccessPolicyResponse { events }))
+                request.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::SetAccessPolicyResponse {
+            events: convert::events(&entries),
+        }))
     }
 
     async fn link_account(
@@ -110,19 +66,20 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::LinkAccountResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
+        let system = system_arg(&self.service, &request.system)?;
+        let entries = self
             .service
-            .known_system(&required("system", &request.system)?)?;
-        let events = self.command(actor, |projections| {
-            Ok(vec![commands::link_account(
-                projections,
-                &system,
-                &request.account_id,
-                &request.employee_id,
-                &request.reason,
-            )?])
-        })?;
-        Ok(Response::new(pb::LinkAccountResponse { events }))
+            .link_account(
+                actor,
+                system,
+                request.account_id,
+                request.employee_id,
+                request.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::LinkAccountResponse {
+            events: convert::events(&entries),
+        }))
     }
 
     async fn unlink_account(
@@ -131,31 +88,20 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::UnlinkAccountResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
+        let system = system_arg(&self.service, &request.system)?;
+        let entries = self
             .service
-            .known_system(&required("system", &request.system)?)?;
-        let expected = request.employee_id.trim().to_owned();
-        let events = self.command(actor, |projections| {
-            let event = commands::unlink_account(
-                projections,
-                &system,
-                &request.account_id,
-                &request.reason,
-            )?;
-            if let crate::event::Event::AccountUnlinked { employee_id, .. } = &event
-                && !expected.is_empty()
-                && *employee_id != expected
-            {
-                return Err(CommandError::InvalidArgument {
-                    field: "employee_id",
-                    reason: format!(
-                        "is `{expected}`, but the account is linked to `{employee_id}`"
-                    ),
-                });
-            }
-            Ok(vec![event])
-        })?;
-        Ok(Response::new(pb::UnlinkAccountResponse { events }))
+            .unlink_account(
+                actor,
+                system,
+                request.account_id,
+                request.employee_id,
+                request.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::UnlinkAccountResponse {
+            events: convert::events(&entries),
+        }))
     }
 
     async fn classify_account(
@@ -164,21 +110,22 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ClassifyAccountResponse>, Status> {
         let actor = actor(&request)?;
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let classification = classification_arg(&request.classification)?;
-        let events = self.command(actor, |projections| {
-            Ok(vec![commands::classify_account(
-                projections,
-                &system,
-                &request.account_id,
+        let entries = self
+            .service
+            .classify_account(
+                actor,
+                system,
+                request.account_id,
                 classification,
-                Some(&request.owner_employee_id),
-                &request.reason,
-            )?])
-        })?;
-        Ok(Response::new(pb::ClassifyAccountResponse { events }))
+                request.owner_employee_id,
+                request.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::ClassifyAccountResponse {
+            events: convert::events(&entries),
+        }))
     }
 
     async fn upsert_employee(
@@ -187,10 +134,10 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::UpsertEmployeeResponse>, Status> {
         let actor = actor(&request)?;
         let record = employee_arg(request.into_inner().employee)?;
-        let events = self.command(actor, |projections| {
-            commands::upsert_employee(projections, record)
-        })?;
-        Ok(Response::new(pb::UpsertEmployeeResponse { events }))
+        let entries = self.service.upsert_employee(actor, record).await?;
+        Ok(Response::new(pb::UpsertEmployeeResponse {
+            events: convert::events(&entries),
+        }))
     }
 
     async fn offboard_employee(
@@ -200,17 +147,14 @@ impl AdminService for AdminApi {
         let actor = actor(&request)?;
         let request = request.into_inner();
         let employee_id = required("employee_id", &request.employee_id)?;
-        let effective_at = timestamp_arg("effective_at", request.effective_at)?
-            .unwrap_or_else(|| self.service.now());
-        let events = self.command(actor, |projections| {
-            commands::offboard_employee(
-                projections,
-                &employee_id,
-                effective_at,
-                Some(&request.reason),
-            )
-        })?;
-        Ok(Response::new(pb::OffboardEmployeeResponse { events }))
+        let effective_at = timestamp_arg("effective_at", request.effective_at)?;
+        let entries = self
+            .service
+            .offboard_employee(actor, employee_id, effective_at, request.reason)
+            .await?;
+        Ok(Response::new(pb::OffboardEmployeeResponse {
+            events: convert::events(&entries),
+        }))
     }
 
     async fn import_roster(
@@ -222,7 +166,7 @@ impl AdminService for AdminApi {
         if csv.is_empty() {
             return Err(invalid_argument("csv", "must not be empty"));
         }
-        let (summary, entries) = self.service.import_roster(actor, &csv)?;
+        let (summary, entries) = self.service.import_roster(actor, csv).await?;
         Ok(Response::new(pb::ImportRosterResponse {
             onboarded: summary.onboarded,
             updated: summary.updated,

@@ -57,6 +57,23 @@ pub enum Auth {
     Tokens(Vec<TokenEntry>),
 }
 
+/// Why a caller was refused; `errors.rs` turns each into a status code.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing `authorization: Bearer <token>` metadata")]
+    MissingHeader,
+    #[error("the authorization metadata is not text")]
+    NotText,
+    #[error("authorization must be `Bearer <token>`")]
+    NotBearer,
+    #[error("unknown token")]
+    UnknownToken,
+    #[error("token `{name}` has role {}; this call needs admin", role.as_str())]
+    PermissionDenied { name: String, role: Role },
+    #[error("the request passed no authentication")]
+    NotAuthenticated,
+}
+
 /// The authenticated caller, put in the request's extensions for the handlers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -66,7 +83,7 @@ pub struct Caller {
 
 impl Auth {
     /// The caller presenting `metadata`'s bearer token, if it is allowed `required`.
-    fn authenticate(&self, request: &Request<()>, required: Role) -> Result<Caller, Status> {
+    fn authenticate(&self, request: &Request<()>, required: Role) -> Result<Caller, AuthError> {
         let tokens = match self {
             Auth::Disabled => {
                 return Ok(Caller {
@@ -79,16 +96,14 @@ impl Auth {
         let header = request
             .metadata()
             .get("authorization")
-            .ok_or_else(|| {
-                Status::unauthenticated("missing `authorization: Bearer <token>` metadata")
-            })?
+            .ok_or(AuthError::MissingHeader)?
             .to_str()
-            .map_err(|_| Status::unauthenticated("the authorization metadata is not text"))?;
+            .map_err(|_| AuthError::NotText)?;
         let token = header
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
-            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+            .ok_or(AuthError::NotBearer)?;
         let presented = Hash256::of(token.as_bytes());
         // Every configured hash is compared, matched or not, so the time taken does not tell
         // how close a guess came.
@@ -99,13 +114,12 @@ impl Auth {
                 matched = Some(entry);
             }
         }
-        let entry = matched.ok_or_else(|| Status::unauthenticated("unknown token"))?;
+        let entry = matched.ok_or(AuthError::UnknownToken)?;
         if required == Role::Admin && entry.role != Role::Admin {
-            return Err(Status::permission_denied(format!(
-                "token `{}` has role {}; this call needs admin",
-                entry.name,
-                entry.role.as_str()
-            )));
+            return Err(AuthError::PermissionDenied {
+                name: entry.name.clone(),
+                role: entry.role,
+            });
         }
         Ok(Caller {
             name: entry.name.clone(),
@@ -120,7 +134,9 @@ pub fn require(
     required: Role,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut request: Request<()>| {
-        let caller = auth.authenticate(&request, required)?;
+        let caller = auth
+            .authenticate(&request, required)
+            .map_err(Status::from)?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }
@@ -132,7 +148,7 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
         .extensions()
         .get::<Caller>()
         .cloned()
-        .ok_or_else(|| Status::internal("the request passed no authentication"))
+        .ok_or_else(|| AuthError::NotAuthenticated.into())
 }
 
 #[cfg(test)]
@@ -174,7 +190,7 @@ mod tests {
         let denied = auth
             .authenticate(&request(Some("bearer auditor-secret")), Role::Admin)
             .unwrap_err();
-        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert_eq!(Status::from(denied).code(), tonic::Code::PermissionDenied);
         let admin = auth
             .authenticate(&request(Some("Bearer admin-secret")), Role::Admin)
             .unwrap();
@@ -183,7 +199,11 @@ mod tests {
             let refused = auth
                 .authenticate(&request(header), Role::Auditor)
                 .unwrap_err();
-            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{header:?}");
+            assert_eq!(
+                Status::from(refused).code(),
+                tonic::Code::Unauthenticated,
+                "{header:?}"
+            );
         }
     }
 }

@@ -1,5 +1,5 @@
 //! A gRPC client of a running tailledger, for the CLI's `status`, `history` and
-//! `export --server`. It hands back domain values: a `Status`, verified `Entry`s.
+//! `export --server`. It hands back domain values: a `CheckReport`, verified `Entry`s.
 //!
 //! An `https://` server is reached over TLS, trusting the public web's roots (webpki) or, when
 //! given one, only a private CA; an `http://` server in plaintext.
@@ -12,7 +12,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
-use tonic::{Request, Status as GrpcStatus};
+use tonic::{Request, Status};
 
 use super::convert::{timestamp, timestamp_arg};
 use super::pb;
@@ -22,7 +22,7 @@ use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::hash::{Digest, Hash256};
-use crate::service::Status;
+use crate::service::CheckReport;
 use crate::time::Timestamp;
 use crate::verify::{ChainWalker, Link};
 
@@ -82,8 +82,8 @@ fn tls_config(ca_file: Option<&Path>) -> Result<ClientTlsConfig, ClientError> {
     Ok(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
 }
 
-impl From<GrpcStatus> for ClientError {
-    fn from(status: GrpcStatus) -> Self {
+impl From<Status> for ClientError {
+    fn from(status: Status) -> Self {
         ClientError::Refused {
             code: status.code(),
             message: status.message().to_owned(),
@@ -96,7 +96,7 @@ impl From<GrpcStatus> for ClientError {
 struct Bearer(Option<MetadataValue<Ascii>>);
 
 impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, GrpcStatus> {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
             request
                 .metadata_mut()
@@ -152,7 +152,7 @@ impl ApiClient {
         &mut self,
         system: &SystemId,
         as_of: Option<Timestamp>,
-    ) -> Result<Status, ClientError> {
+    ) -> Result<CheckReport, ClientError> {
         let response = self
             .ledger
             .get_status(pb::GetStatusRequest {
@@ -256,8 +256,8 @@ fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// A `GetStatusResponse` as the domain's `Status`.
-fn status(response: pb::GetStatusResponse) -> Result<Status, ClientError> {
+/// A `GetStatusResponse` as the domain's `CheckReport`.
+fn status(response: pb::GetStatusResponse) -> Result<CheckReport, ClientError> {
     let checks = response
         .checks
         .into_iter()
@@ -309,7 +309,7 @@ fn status(response: pb::GetStatusResponse) -> Result<Status, ClientError> {
             hash: hash.parse().map_err(unusable)?,
         }),
     };
-    Ok(Status {
+    Ok(CheckReport {
         evaluated_at: instant("evaluated_at", response.evaluated_at)?.unwrap_or(Timestamp::MIN),
         head,
         checks,

@@ -8,11 +8,12 @@ use super::errors::invalid_argument;
 use super::pb;
 use crate::checks::{CheckResult, CheckState, Finding};
 use crate::entry::Entry;
-use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event};
+use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, SystemId};
 use crate::hash::Digest;
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
-use crate::service::AccountView;
+use crate::service::{AccountView, CheckReport, Service};
+use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
@@ -52,6 +53,11 @@ pub fn timestamp_arg(
         .ok_or_else(out_of_range)
 }
 
+/// The `system` argument: required, and one the service audits.
+pub fn system_arg(service: &Service, value: &str) -> Result<SystemId, Status> {
+    Ok(service.known_system(&required("system", value)?)?)
+}
+
 /// A required non-empty text argument, trimmed and bounded (see `commands::required`).
 pub fn required(field: &'static str, value: &str) -> Result<String, Status> {
     Ok(crate::commands::required(field, value)?)
@@ -64,14 +70,13 @@ pub fn duration(seconds: u64) -> prost_types::Duration {
     }
 }
 
-/// A duration argument in whole seconds; absent gives `default`.
+/// A duration argument in whole seconds; absent stays absent.
 pub fn duration_arg(
     field: &'static str,
     value: Option<prost_types::Duration>,
-    default: u64,
-) -> Result<u64, Status> {
+) -> Result<Option<u64>, Status> {
     let Some(value) = value else {
-        return Ok(default);
+        return Ok(None);
     };
     if value.seconds < 0 || value.nanos < 0 {
         return Err(invalid_argument(field, "must not be negative"));
@@ -80,7 +85,9 @@ pub fn duration_arg(
         return Err(invalid_argument(field, "must be whole seconds"));
     }
     // A non-negative i64 always fits a u64.
-    Ok(u64::try_from(value.seconds).expect("checked non-negative"))
+    Ok(Some(
+        u64::try_from(value.seconds).expect("checked non-negative"),
+    ))
 }
 
 pub fn classification_arg(value: &str) -> Result<Option<Classification>, Status> {
@@ -407,6 +414,48 @@ pub fn check(result: &CheckResult) -> pb::Check {
     }
 }
 
+/// How a sync ended, as `SyncNow` and `tailledger sync --json` tell it: the one place an outcome
+/// becomes fields.
+pub fn sync_now_response(report: &SyncReport) -> pb::SyncNowResponse {
+    let mut response = pb::SyncNowResponse {
+        sync_id: report.sync_id.clone(),
+        events: events(&report.entries),
+        ..Default::default()
+    };
+    match &report.outcome {
+        SyncOutcome::Completed {
+            accounts_observed,
+            events_appended,
+            anomaly,
+        } => {
+            response.outcome = "completed".to_owned();
+            response.accounts_observed = *accounts_observed;
+            response.events_appended = *events_appended;
+            response.anomaly = *anomaly;
+        }
+        SyncOutcome::Failed {
+            error_class,
+            message,
+        } => {
+            response.outcome = "failed".to_owned();
+            response.error_class = error_class.to_string();
+            response.message = message.clone();
+        }
+    }
+    response
+}
+
+/// The status answer of `GetStatus`.
+pub fn status_response(report: &CheckReport) -> pb::GetStatusResponse {
+    let (ledger_seq, head_hash) = digest_parts(report.head);
+    pb::GetStatusResponse {
+        evaluated_at: Some(timestamp(report.evaluated_at)),
+        ledger_seq,
+        head_hash,
+        checks: report.checks.iter().map(check).collect(),
+    }
+}
+
 pub fn digest_parts(head: Option<Digest>) -> (u64, String) {
     head.map_or((0, String::new()), |digest| {
         (digest.seq, digest.hash.to_string())
@@ -478,11 +527,6 @@ pub fn account(view: &AccountView) -> pb::Account {
 }
 
 pub fn employee_view(employee: &EmployeeState, now: Timestamp) -> pb::Employee {
-    let status = match &employee.offboarding {
-        None => "active",
-        Some(offboarding) if offboarding.effective_at > now => "leaving",
-        Some(_) => "offboarded",
-    };
     let pb::EmployeeRecord {
         employee_id,
         email,
@@ -495,7 +539,7 @@ pub fn employee_view(employee: &EmployeeState, now: Timestamp) -> pb::Employee {
         email,
         name,
         org_role,
-        status: status.to_owned(),
+        status: employee.status_at(now).as_str().to_owned(),
         offboarding_effective_at: employee
             .offboarding
             .as_ref()

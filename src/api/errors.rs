@@ -1,11 +1,15 @@
 //! The one place that turns failures into gRPC status codes.
 //!
 //! `INVALID_ARGUMENT` names the field and why; `NOT_FOUND` names what is unknown; a roster with
-//! problems is `INVALID_ARGUMENT` listing every problem; a store failure is `INTERNAL` with the
-//! store's own sentence (which never holds a secret).
+//! problems is `INVALID_ARGUMENT` listing every problem; an unauthenticated or unauthorised
+//! caller is `UNAUTHENTICATED` or `PERMISSION_DENIED`. A store failure says the store's own
+//! sentence (which never holds a secret): `DATA_LOSS` for a record or head that no longer
+//! decodes, `UNAVAILABLE` for a database that cannot be used or synced right now (the call can
+//! be tried again), `INTERNAL` for a batch out of order (a bug).
 
 use tonic::Status;
 
+use super::auth::AuthError;
 use crate::commands::CommandError;
 use crate::service::ServiceError;
 use crate::store::StoreError;
@@ -18,13 +22,36 @@ pub fn invalid_argument(field: &str, reason: &str) -> Status {
 impl From<StoreError> for Status {
     fn from(error: StoreError) -> Self {
         tracing::error!("ledger store failure: {error}");
-        Status::internal(format!("the ledger could not be read or written: {error}"))
+        let message = format!("the ledger could not be read or written: {error}");
+        match error {
+            StoreError::Corrupt { .. } | StoreError::Pieces { .. } | StoreError::CorruptHead(_) => {
+                Status::data_loss(message)
+            }
+            StoreError::Locked { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::Database { .. }
+            | StoreError::Io { .. } => Status::unavailable(message),
+            StoreError::NotContiguous { .. } => Status::internal(message),
+        }
     }
 }
 
 impl From<CommandError> for Status {
     fn from(error: CommandError) -> Self {
         ServiceError::Command(error).into()
+    }
+}
+
+impl From<AuthError> for Status {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::PermissionDenied { .. } => Status::permission_denied(error.to_string()),
+            AuthError::NotAuthenticated => Status::internal(error.to_string()),
+            AuthError::MissingHeader
+            | AuthError::NotText
+            | AuthError::NotBearer
+            | AuthError::UnknownToken => Status::unauthenticated(error.to_string()),
+        }
     }
 }
 
@@ -43,8 +70,11 @@ impl From<ServiceError> for Status {
                 "system",
                 &format!("`{system}` is not audited here (this service audits `tailscale`)"),
             ),
-            error @ ServiceError::NotSyncing(_) => Status::failed_precondition(error.to_string()),
+            error @ (ServiceError::NotSyncing(_) | ServiceError::RosterFile { .. }) => {
+                Status::failed_precondition(error.to_string())
+            }
             error @ ServiceError::UnknownSubject(_) => Status::not_found(error.to_string()),
+            error @ ServiceError::ShuttingDown => Status::unavailable(error.to_string()),
         }
     }
 }

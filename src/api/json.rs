@@ -1,19 +1,13 @@
 //! The proto3 JSON form of `GetStatusResponse`, for `tailledger sync --json` and
 //! `tailledger status --json`: camelCase names, enum names, RFC 3339 times, 64-bit integers as
-//! strings, and default values left out, as protobuf's JSON mapping prints them.
+//! strings, and default values left out, as protobuf's JSON mapping prints them; and the sync
+//! outcome of `tailledger sync --json`, read from the `SyncNowResponse` that `convert` builds.
 
 use serde_json::{Map, Value, json};
 
-use crate::checks::{CheckResult, CheckState, Finding};
-use crate::service::Status;
-
-fn state(state: CheckState) -> &'static str {
-    match state {
-        CheckState::Passing => "PASSING",
-        CheckState::Due => "DUE",
-        CheckState::Failing => "FAILING",
-    }
-}
+use super::pb;
+use crate::checks::{CheckResult, Finding};
+use crate::service::CheckReport;
 
 /// An object without the members whose values are protobuf defaults.
 fn object(members: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
@@ -35,7 +29,7 @@ fn object(members: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
 fn finding(finding: &Finding) -> Value {
     let subject = &finding.subject;
     object([
-        ("state", json!(state(finding.state))),
+        ("state", json!(finding.state.as_str())),
         ("reason", json!(finding.reason.as_str())),
         ("message", json!(finding.message)),
         (
@@ -69,7 +63,7 @@ fn check(check: &CheckResult) -> Value {
     object([
         ("checkId", json!(check.check_id)),
         ("title", json!(check.title)),
-        ("state", json!(state(check.state))),
+        ("state", json!(check.state.as_str())),
         (
             "findings",
             Value::Array(check.findings.iter().map(finding).collect()),
@@ -78,7 +72,7 @@ fn check(check: &CheckResult) -> Value {
 }
 
 /// `status` as protobuf's JSON mapping prints a `GetStatusResponse`.
-pub fn status_json(status: &Status) -> Value {
+pub fn status_json(status: &CheckReport) -> Value {
     object([
         ("evaluatedAt", json!(status.evaluated_at.to_string())),
         (
@@ -104,4 +98,18 @@ pub fn status_json(status: &Status) -> Value {
             Value::Array(status.checks.iter().map(check).collect()),
         ),
     ])
+}
+
+/// The sync part of `tailledger sync --json`: the fields of `SyncNowResponse` without its events,
+/// every one present (empty when it does not apply), 64-bit counts as strings.
+pub fn sync_json(response: &pb::SyncNowResponse) -> Value {
+    json!({
+        "syncId": response.sync_id,
+        "outcome": response.outcome,
+        "errorClass": response.error_class,
+        "message": response.message,
+        "accountsObserved": response.accounts_observed.to_string(),
+        "eventsAppended": response.events_appended.to_string(),
+        "anomaly": response.anomaly,
+    })
 }

@@ -1,16 +1,17 @@
-//! `tailledger.v1.LedgerService`: the read API.
+//! `tailledger.v1.LedgerService`: the read API. A handler parses the request, calls the
+//! service, and converts the answer.
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, required, timestamp, timestamp_arg};
+use super::convert::{self, required, system_arg, timestamp, timestamp_arg};
+use super::errors::invalid_argument;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
 use super::stream::{self, EventStream};
 use crate::service::Service;
-use crate::verify::verify_store;
 
 /// The largest page `ListEvents` returns.
 const MAX_PAGE: u32 = 1_000;
@@ -21,15 +22,6 @@ pub struct LedgerApi {
     pub stopping: watch::Receiver<bool>,
 }
 
-/// Runs blocking ledger work (full scans) off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| Status::internal(format!("a ledger task failed: {error}")))?
-}
-
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
     async fn get_status(
@@ -37,18 +29,10 @@ impl LedgerService for LedgerApi {
         request: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let as_of = timestamp_arg("as_of", request.as_of)?;
-        let status = self.service.status(&system, as_of)?;
-        let (ledger_seq, head_hash) = convert::digest_parts(status.head);
-        Ok(Response::new(pb::GetStatusResponse {
-            evaluated_at: Some(timestamp(status.evaluated_at)),
-            ledger_seq,
-            head_hash,
-            checks: status.checks.iter().map(convert::check).collect(),
-        }))
+        let report = self.service.status(system, as_of).await?;
+        Ok(Response::new(convert::status_response(&report)))
     }
 
     async fn list_accounts(
@@ -56,13 +40,12 @@ impl LedgerService for LedgerApi {
         request: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let as_of = timestamp_arg("as_of", request.as_of)?;
         let accounts = self
             .service
-            .accounts(&system, as_of, request.include_removed)?;
+            .accounts(system, as_of, request.include_removed)
+            .await?;
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: accounts.iter().map(convert::account).collect(),
         }))
@@ -74,8 +57,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
         let request = request.into_inner();
         let as_of = timestamp_arg("as_of", request.as_of)?;
-        let now = as_of.unwrap_or_else(|| self.service.now());
-        let employees = self.service.employees(as_of)?;
+        let (now, employees) = self.service.employees(as_of).await?;
         Ok(Response::new(pb::ListEmployeesResponse {
             employees: employees
                 .iter()
@@ -92,8 +74,7 @@ impl LedgerService for LedgerApi {
         let subject = required("subject", &request.subject)?;
         let from = timestamp_arg("from", request.from)?;
         let to = timestamp_arg("to", request.to)?;
-        let service = self.service.clone();
-        let entries = blocking(move || Ok(service.history(&subject, from, to)?)).await?;
+        let entries = self.service.history(subject, from, to).await?;
         Ok(Response::new(pb::GetHistoryResponse {
             events: convert::events(&entries),
         }))
@@ -108,21 +89,19 @@ impl LedgerService for LedgerApi {
             0 => DEFAULT_PAGE,
             limit if limit <= MAX_PAGE => limit,
             limit => {
-                return Err(super::errors::invalid_argument(
+                return Err(invalid_argument(
                     "limit",
                     &format!("must be at most {MAX_PAGE}, not {limit}"),
                 ));
             }
         };
-        let entries = self
+        let page = self
             .service
-            .books()
-            .ledger()
-            .store()
-            .read(request.after_seq.saturating_add(1), limit as usize)?;
+            .events(request.after_seq, limit as usize)
+            .await?;
         Ok(Response::new(pb::ListEventsResponse {
-            next_after_seq: entries.last().map_or(request.after_seq, |entry| entry.seq),
-            events: convert::events(&entries),
+            next_after_seq: page.next_after_seq,
+            events: convert::events(&page.entries),
         }))
     }
 
@@ -145,16 +124,9 @@ impl LedgerService for LedgerApi {
         &self,
         _request: Request<pb::GetDigestRequest>,
     ) -> Result<Response<pb::GetDigestResponse>, Status> {
-        let ledger = self.service.books().ledger();
-        let head = ledger.head();
-        let recorded_at = match head {
-            Some(digest) => ledger
-                .store()
-                .get(digest.seq)?
-                .map(|entry| timestamp(entry.recorded_at)),
-            None => None,
-        };
-        let (seq, hash) = convert::digest_parts(head);
+        let digest = self.service.digest().await?;
+        let recorded_at = digest.map(|(_, recorded_at)| timestamp(recorded_at));
+        let (seq, hash) = convert::digest_parts(digest.map(|(head, _)| head));
         Ok(Response::new(pb::GetDigestResponse {
             seq,
             hash,
@@ -166,8 +138,7 @@ impl LedgerService for LedgerApi {
         &self,
         _request: Request<pb::VerifyLedgerRequest>,
     ) -> Result<Response<pb::VerifyLedgerResponse>, Status> {
-        let service = self.service.clone();
-        let report = blocking(move || Ok(verify_store(service.books().ledger().store())?)).await?;
+        let report = self.service.verify().await?;
         Ok(Response::new(pb::VerifyLedgerResponse {
             ok: report.is_ok(),
             events_checked: report.events_checked,
@@ -184,9 +155,7 @@ impl LedgerService for LedgerApi {
         request: Request<pb::GetOffboardingReportRequest>,
     ) -> Result<Response<pb::GetOffboardingReportResponse>, Status> {
         let request = request.into_inner();
-        let system = self
-            .service
-            .known_system(&required("system", &request.system)?)?;
+        let system = system_arg(&self.service, &request.system)?;
         let from = timestamp_arg("from", request.from)?;
         let to = timestamp_arg("to", request.to)?;
         let rows = self.service.offboarding_report(&system, from, to);

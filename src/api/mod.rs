@@ -26,7 +26,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 pub use auth::{Auth, Role, TokenEntry};
-pub use json::status_json;
+pub use convert::sync_now_response;
+pub use json::{status_json, sync_json};
 pub use tls::{TlsError, TlsFile, TlsIdentity};
 
 use crate::service::Service;

@@ -1,7 +1,7 @@
 //! `StreamEvents`: replay from a position, then follow live appends.
 //!
-//! Each follower is a task of its own that reads pages from the store and waits on the ledger's
-//! head channel for more. It sends into a small bounded buffer, so a slow client only slows its
+//! Each follower is a task of its own that reads pages through the service and waits on the
+//! ledger's head channel for more. It sends into a small bounded buffer, so a slow client only slows its
 //! own task: the writer never waits for anyone (the head channel keeps only the latest value),
 //! and a follower that falls behind simply reads the store from where it is. Because the
 //! follower tracks the next seq it owes and reads it from the store, it sends every event
@@ -34,19 +34,14 @@ pub fn start(
 ) -> EventStream {
     let (sender, receiver) = mpsc::channel(BUFFER);
     tokio::spawn(async move {
-        let mut heads = service.books().ledger().subscribe();
+        let mut heads = service.follow();
         let mut next = after_seq.saturating_add(1);
         loop {
-            let books = service.books().clone();
-            let page = tokio::task::spawn_blocking(move || books.ledger().store().read(next, PAGE))
-                .await
-                .map_err(|error| Status::internal(format!("the follower's read failed: {error}")))
-                .and_then(|page| page.map_err(Status::from));
-            let page = match page {
-                Ok(page) => page,
-                Err(status) => {
+            let page = match service.events(next - 1, PAGE).await {
+                Ok(page) => page.entries,
+                Err(error) => {
                     // The client may be gone already; there is nobody else to tell.
-                    let _ = sender.send(Err(status)).await;
+                    let _ = sender.send(Err(error.into())).await;
                     return;
                 }
             };

@@ -273,7 +273,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
 }
 
 /// Exit 1 when `fail_on_findings` is set and a check is FAILING; else success.
-fn findings_exit(status: &crate::service::Status, fail_on_findings: bool) -> ExitCode {
+fn findings_exit(status: &crate::service::CheckReport, fail_on_findings: bool) -> ExitCode {
     let failing = status
         .checks
         .iter()

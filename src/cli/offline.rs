@@ -8,15 +8,14 @@ use std::process::ExitCode;
 
 use super::{Failure, Outcome};
 use crate::event::{AccountSnapshot, Actor, Event, SystemId};
-use crate::export::export_to_file;
 use crate::hash::{Digest, Hash256};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Log};
 use crate::time::Timestamp;
-use crate::verify::{Report, verify_export as verify_export_file, verify_store};
+use crate::verify::{Report, verify_export as verify_export_file};
 
 pub fn verify(data_dir: &Path) -> Outcome {
-    let ledger = Ledger::open_copy(data_dir).map_err(Failure::input)?;
-    let report = verify_store(ledger.store()).map_err(Failure::input)?;
+    let log = Log::open_copy(data_dir).map_err(Failure::input)?;
+    let report = log.verify().map_err(Failure::input)?;
     Ok(print_report(
         &format!("ledger {}", data_dir.display()),
         &report,
@@ -24,8 +23,8 @@ pub fn verify(data_dir: &Path) -> Outcome {
 }
 
 pub fn export(out: &Path, data_dir: &Path) -> Outcome {
-    let ledger = Ledger::open_copy(data_dir).map_err(Failure::input)?;
-    let head = export_to_file(ledger.store(), out).map_err(Failure::input)?;
+    let log = Log::open_copy(data_dir).map_err(Failure::input)?;
+    let head = log.export_to_file(out).map_err(Failure::input)?;
     print_exported(out, head);
     Ok(ExitCode::SUCCESS)
 }
@@ -100,7 +99,8 @@ pub fn print_report(subject: &str, report: &Report) -> ExitCode {
 }
 
 /// Appends batches of 1 to 5 `UserSeen` events closed by a `SyncCompleted` that counts them, so a
-/// reader can tell whether any batch is partly there.
+/// reader can tell whether any batch is partly there. It writes through the one writer, like
+/// the service.
 pub fn torture_writer(data_dir: &Path, batches: Option<u64>) -> Outcome {
     let ledger = Ledger::open(data_dir).map_err(Failure::input)?;
     let system = SystemId::tailscale();

@@ -1,16 +1,17 @@
 //! Commands that run the service: `demo`, `serve` and `sync`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::json;
 
 use super::{Failure, Outcome, findings_exit, runtime, shutdown_signal};
-use crate::api::status_json;
+use crate::api::{status_json, sync_json, sync_now_response};
+use crate::app::{self, RunError};
 use crate::config::Config;
 use crate::event::SystemId;
 use crate::render::{check_table, entry_line, sync_summary};
-use crate::serve::{self, RunError};
 use crate::sync::SyncOutcome;
 
 fn load(config: &Path) -> Result<Config, Failure> {
@@ -49,84 +50,54 @@ pub fn demo(data_dir: Option<PathBuf>, no_serve: bool, listen: std::net::SocketA
 pub fn serve(config: &Path) -> Outcome {
     let config = load(config)?;
     runtime()?
-        .block_on(serve::serve(config, shutdown_signal()))
+        .block_on(app::run(config, shutdown_signal()))
         .map_err(Failure::input)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
     let config = load(config)?;
-    let (summary, report, status) = runtime()?
+    let (cycle, status) = runtime()?
         .block_on(async {
-            let service = serve::open(&config)?;
-            let summary = serve::import_roster(&service, config.roster.as_ref())?;
-            let report = service.sync_now(&SystemId::tailscale()).await?;
-            let status = service.status(&SystemId::tailscale(), None)?;
-            Ok::<_, RunError>((summary, report, status))
+            let service = app::open(&config)?;
+            let cycle = service.sync_now(&SystemId::tailscale()).await?;
+            let status = service.status(SystemId::tailscale(), None).await?;
+            Ok::<_, RunError>((cycle, status))
         })
         .map_err(Failure::input)?;
+    let report = &cycle.sync;
+    let summary = match cycle.roster {
+        Some(Ok(summary)) => Some(summary),
+        // A roster the cycle could not import is bad input; the sync itself was still recorded.
+        Some(Err(error)) => return Err(Failure::input(error)),
+        None => None,
+    };
 
-    if json {
+    let mut stdout = std::io::stdout().lock();
+    let written = if json {
         let mut object = status_json(&status);
-        let (outcome, error_class, message, accounts, appended, anomaly) = match &report.outcome {
-            SyncOutcome::Completed {
-                accounts_observed,
-                events_appended,
-                anomaly,
-            } => (
-                "completed",
-                String::new(),
-                String::new(),
-                *accounts_observed,
-                *events_appended,
-                *anomaly,
-            ),
-            SyncOutcome::Failed {
-                error_class,
-                message,
-            } => (
-                "failed",
-                error_class.to_string(),
-                message.clone(),
-                0,
-                0,
-                false,
-            ),
-        };
-        object["sync"] = json!({
-            "syncId": report.sync_id,
-            "outcome": outcome,
-            "errorClass": error_class,
-            "message": message,
-            "accountsObserved": accounts.to_string(),
-            "eventsAppended": appended.to_string(),
-            "anomaly": anomaly,
-        });
+        object["sync"] = sync_json(&sync_now_response(report));
         if let Some(summary) = summary {
             object["roster"] = json!(summary);
         }
-        println!("{object}");
+        writeln!(stdout, "{object}")
     } else {
+        let mut text = String::new();
         if let Some(summary) = summary {
-            println!(
-                "roster: {} onboarded, {} updated, {} offboarded, {} reinstated, {} unchanged",
-                summary.onboarded,
-                summary.updated,
-                summary.offboarded,
-                summary.reinstated,
-                summary.unchanged
-            );
+            text += &format!("roster: {summary}\n");
         }
-        println!("{}", sync_summary(&report));
+        text += &format!("{}\n", sync_summary(report));
         for entry in &report.entries {
-            println!("  {}", entry_line(entry));
+            text += &format!("  {}\n", entry_line(entry));
         }
-        println!(
+        text += &format!(
             "\nchecks at {}:\n{}",
             status.evaluated_at,
             check_table(&status.checks)
         );
-    }
+        writeln!(stdout, "{text}")
+    };
+    written.map_err(Failure::input)?;
     if matches!(report.outcome, SyncOutcome::Failed { .. }) {
         return Ok(ExitCode::from(3));
     }

@@ -127,7 +127,19 @@ pub struct SystemState {
     pub first_recorded: Option<Mark>,
 }
 
+/// The offboarding grace period when no policy says otherwise (SPEC §7: 24 hours).
+pub const DEFAULT_GRACE_SECONDS: u64 = 24 * 3600;
+
 impl SystemState {
+    /// The offboarding grace period in force: the policy's, or the default.
+    pub fn offboarding_grace_seconds(&self) -> u64 {
+        self.policy
+            .as_ref()
+            .map_or(DEFAULT_GRACE_SECONDS, |policy| {
+                policy.offboarding_grace_seconds
+            })
+    }
+
     /// The accounts in the last successful listing.
     pub fn present_accounts(&self) -> impl Iterator<Item = &AccountState> {
         self.accounts.values().filter(|account| account.present)
@@ -245,7 +257,15 @@ impl SystemState {
                     message: message.clone(),
                 });
             }
-            _ => {}
+            // Withheld removals change no account: the accounts stay present until a listing
+            // removes them.
+            Event::SyncAnomaly { .. } => {}
+            // Facts about employees: `Employees::apply` folds them. Listed, not wildcarded, so
+            // that a new event is a compile error here until someone decides what it means.
+            Event::EmployeeOnboarded { .. }
+            | Event::EmployeeUpdated { .. }
+            | Event::EmployeeOffboarded { .. }
+            | Event::EmployeeReinstated { .. } => {}
         }
     }
 

@@ -28,7 +28,35 @@ pub struct EmployeeState {
     pub last_change: Mark,
 }
 
+/// Where an employee stands at an instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmployeeStatus {
+    Active,
+    /// An offboarding is recorded and takes effect later.
+    Leaving,
+    Offboarded,
+}
+
+impl EmployeeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmployeeStatus::Active => "active",
+            EmployeeStatus::Leaving => "leaving",
+            EmployeeStatus::Offboarded => "offboarded",
+        }
+    }
+}
+
 impl EmployeeState {
+    /// Where the person stands at `now`.
+    pub fn status_at(&self, now: Timestamp) -> EmployeeStatus {
+        match &self.offboarding {
+            None => EmployeeStatus::Active,
+            Some(offboarding) if offboarding.effective_at > now => EmployeeStatus::Leaving,
+            Some(_) => EmployeeStatus::Offboarded,
+        }
+    }
+
     /// Whether the person has left at `now`: an offboarding took effect at or before it.
     pub fn has_left(&self, now: Timestamp) -> bool {
         self.offboarding
@@ -143,7 +171,21 @@ impl Employees {
                     state.last_change = mark;
                 }
             }
-            _ => {}
+            // Facts about systems: `SystemState::apply` folds them. Listed, not wildcarded, so
+            // that a new event is a compile error here until someone decides what it means.
+            Event::UserSeen { .. }
+            | Event::UserRemoved { .. }
+            | Event::RoleChanged { .. }
+            | Event::StatusChanged { .. }
+            | Event::AccountLinked { .. }
+            | Event::AccountUnlinked { .. }
+            | Event::AccountClassified { .. }
+            | Event::AccountDeclassified { .. }
+            | Event::AccessPolicySet { .. }
+            | Event::SyncCompleted { .. }
+            | Event::SyncFailed { .. }
+            | Event::SyncAnomaly { .. }
+            | Event::CredentialObserved { .. } => {}
         }
     }
 }

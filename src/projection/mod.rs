@@ -1,32 +1,27 @@
-//! Projections: the state the ledger's events add up to, updated one entry at a time.
+//! Projections: the state the ledger's events add up to, a pure fold over the entries it is
+//! handed.
 //!
 //! `apply` is infallible and pure: every event that was appended is a fact, so applying it
-//! can only change state, never fail. A projection built incrementally equals one rebuilt by
+//! can only change state, never fail. Nothing here reads the store or the clock: `ledger/` hands
+//! the entries in, in seq order. A projection built incrementally equals one rebuilt by
 //! replaying the ledger from seq 1 (a property test holds this).
 
 mod accounts;
-mod checkpoint;
 mod employees;
-mod projected;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{
-    AccessChange, AccountState, ClassificationState, CredentialState, FailedSync, ManualLink, Mark,
-    PolicyState, SystemState,
+    AccessChange, AccountState, ClassificationState, CredentialState, DEFAULT_GRACE_SECONDS,
+    FailedSync, ManualLink, Mark, PolicyState, SystemState,
 };
-pub use checkpoint::CHECKPOINT_MIN_INTERVAL;
-pub use employees::{EmployeeState, Employees, Offboarding};
-pub use projected::ProjectedLedger;
+pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding};
 
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};
 use crate::hash::{Digest, Hash256};
-use crate::ledger::Ledger;
-use crate::store::StoreError;
-use crate::time::Timestamp;
 
 /// Everything the ledger knows, as of the last applied entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,25 +35,6 @@ pub struct Projections {
 }
 
 impl Projections {
-    /// Replays the whole ledger.
-    pub fn replay(ledger: &Ledger) -> Result<Self, StoreError> {
-        let mut projections = Projections::default();
-        projections.replay_until(ledger, u64::MAX)?;
-        Ok(projections)
-    }
-
-    /// Applies the ledger's entries after the last applied one, up to and including `until`.
-    pub fn replay_until(&mut self, ledger: &Ledger, until: u64) -> Result<(), StoreError> {
-        for record in ledger.scan(self.last_seq() + 1) {
-            let (seq, entry) = record?;
-            if seq > until {
-                break;
-            }
-            self.apply(&entry.map_err(|source| StoreError::Corrupt { seq, source })?);
-        }
-        Ok(())
-    }
-
     /// Folds one entry into the state.
     pub fn apply(&mut self, entry: &Entry) {
         self.last = Some(Mark::of(entry));
@@ -86,13 +62,8 @@ impl Projections {
         }
     }
 
-    /// The state of one system (empty if nothing was recorded about it).
-    pub fn system(&self, system: &SystemId) -> SystemState {
-        self.systems.get(system).cloned().unwrap_or_default()
-    }
-
-    /// The state of one system, borrowed, if anything was recorded about it.
-    pub fn system_ref(&self, system: &SystemId) -> Option<&SystemState> {
+    /// The state of one system, if anything was recorded about it.
+    pub fn system(&self, system: &SystemId) -> Option<&SystemState> {
         self.systems.get(system)
     }
 
@@ -116,11 +87,6 @@ impl Projections {
             seq: self.last?.seq,
             hash: self.last_hash?,
         })
-    }
-
-    /// When the last applied entry was recorded.
-    pub fn last_recorded_at(&self) -> Option<Timestamp> {
-        self.last.map(|mark| mark.at)
     }
 
     /// How many accounts and employees the projections hold: the size of a checkpoint.

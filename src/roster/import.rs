@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Offboarding, RosterErrors, RosterProblem, RosterRow};
+use super::{Departure, RosterErrors, RosterProblem, RosterRow};
 use crate::commands::employee_changes;
 use crate::event::{EmployeeRecord, Event};
 use crate::projection::Projections;
@@ -23,6 +23,17 @@ pub struct ImportSummary {
     pub offboarded: u64,
     pub reinstated: u64,
     pub unchanged: u64,
+}
+
+/// The one way a summary is told to people: the CLI, the demo and the log say the same words.
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} onboarded, {} updated, {} offboarded, {} reinstated, {} unchanged",
+            self.onboarded, self.updated, self.offboarded, self.reinstated, self.unchanged
+        )
+    }
 }
 
 /// The events that make the employee projection agree with `rows`, recorded at `now`.
@@ -83,16 +94,16 @@ pub fn plan_import(
         events.extend(changes);
         let current = known.and_then(|state| state.offboarding.as_ref());
         match (row.offboarding, current) {
-            (Some(Offboarding::At(effective_at)), Some(current))
+            (Some(Departure::At(effective_at)), Some(current))
                 if current.effective_at == effective_at => {}
-            (Some(Offboarding::WhenRecorded), Some(_)) | (None, None) => {}
+            (Some(Departure::WhenRecorded), Some(_)) | (None, None) => {}
             (Some(offboarding), _) => {
                 summary.offboarded += 1;
                 events.push(Event::EmployeeOffboarded {
                     employee_id: row.employee_id,
                     effective_at: match offboarding {
-                        Offboarding::At(effective_at) => effective_at,
-                        Offboarding::WhenRecorded => now,
+                        Departure::At(effective_at) => effective_at,
+                        Departure::WhenRecorded => now,
                     },
                     reason: Some(format!("roster line {}", row.line)),
                 });

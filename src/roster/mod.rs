@@ -44,13 +44,13 @@ pub struct RosterRow {
     /// Trimmed, as written; checks compare it case-insensitively.
     pub org_role: String,
     pub start_date: Option<NaiveDate>,
-    pub offboarding: Option<Offboarding>,
+    pub offboarding: Option<Departure>,
 }
 
 /// That, and from when, a person is to have no access.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Offboarding {
+pub enum Departure {
     /// `end_date` given: the instant the person's access must end.
     At(Timestamp),
     /// `status = offboarded` without `end_date`: takes effect when the ledger learns it.
@@ -202,7 +202,7 @@ mod tests {
         parse_roster(text.as_bytes(), chrono_tz::Europe::Berlin)
     }
 
-    fn offboarding(status: &str, end_date: &str) -> Option<Offboarding> {
+    fn offboarding(status: &str, end_date: &str) -> Option<Departure> {
         let text = format!(
             "email,org_role,status,end_date\nann@example.com,Engineer,{status},{end_date}\n"
         );
@@ -217,11 +217,8 @@ mod tests {
 
     #[test]
     fn status_and_end_date_decide_the_offboarding() {
-        let end = Offboarding::At("2026-02-27T23:00:00Z".parse().unwrap());
-        assert_eq!(
-            offboarding("offboarded", ""),
-            Some(Offboarding::WhenRecorded)
-        );
+        let end = Departure::At("2026-02-27T23:00:00Z".parse().unwrap());
+        assert_eq!(offboarding("offboarded", ""), Some(Departure::WhenRecorded));
         assert_eq!(offboarding("Offboarded", "2026-02-27"), Some(end));
         assert_eq!(offboarding("", "2026-02-27"), Some(end));
         assert_eq!(offboarding("", ""), None);

@@ -7,7 +7,7 @@ use csv::ByteRecord;
 
 use super::columns::{Column, Columns};
 use super::dates::{parse_date, parse_end_date};
-use super::{MAX_FIELD_BYTES, Offboarding, RosterProblem, RosterRow};
+use super::{Departure, MAX_FIELD_BYTES, RosterProblem, RosterRow};
 
 /// The `status` column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -185,10 +185,8 @@ impl RowChecker {
         }
         let offboarding = match (status?, end) {
             (Status::Active, _) | (Status::Unstated, None) => None,
-            (Status::Unstated | Status::Offboarded, Some(instant)) => {
-                Some(Offboarding::At(instant))
-            }
-            (Status::Offboarded, None) => Some(Offboarding::WhenRecorded),
+            (Status::Unstated | Status::Offboarded, Some(instant)) => Some(Departure::At(instant)),
+            (Status::Offboarded, None) => Some(Departure::WhenRecorded),
         };
         let name = value(Column::Name);
         Some(RosterRow {

@@ -1,13 +1,18 @@
-//! Sync: turning a system's listing into events.
+//! Sync: turning what a system holds into events.
 //!
-//! `listing` normalises what a system returned; `plan` is the pure decision of which events a
-//! listing means, given what the ledger already knows; `run` is the orchestrator at the edge that
-//! fetches, plans, and appends one atomic batch.
+//! `source` says what an observation is and where it comes from (`tailscale` is the real
+//! source); `listing` normalises the accounts a system returned; `plan` is the pure decision of
+//! which events an observation means, given what the ledger already knows; `run` is the
+//! orchestrator at the edge that observes, plans and appends one atomic batch.
 
 mod listing;
 mod plan;
 mod run;
+mod source;
+mod tailscale;
 
 pub use listing::{Listing, ListingError};
-pub use plan::{Observation, SyncContext, SyncOptions, plan_failure, plan_sync};
-pub use run::{SyncOutcome, SyncReport, Syncer};
+pub use plan::{Observation, SyncContext, SyncOptions, SyncOutcome, plan_failure, plan_sync};
+pub use run::{SyncReport, Syncer};
+pub use source::{Observing, Source};
+pub use tailscale::TailscaleSource;

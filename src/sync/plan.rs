@@ -6,11 +6,13 @@
 //! `StatusChanged` when its status moved to another class (never for `active` ↔ `idle`). Then
 //! `UserRemoved` for every present account the listing lacks, unless the removal guard holds them
 //! back as one `SyncAnomaly`. Then `CredentialObserved` when the credential changed, and last the
-//! `SyncCompleted` that closes the batch.
+//! `SyncCompleted` that closes the batch. Each planner returns its batch together with the
+//! [`SyncOutcome`] it decided, so nobody has to read the outcome back out of the events.
 
 use crate::access::StatusClass;
-use crate::event::{AccountSnapshot, Event, SyncErrorClass, SystemId};
+use crate::event::{AccountSnapshot, CredentialKind, Event, SyncErrorClass, SystemId};
 use crate::projection::{AccountState, CredentialState, SystemState};
+use crate::tailscale::FetchError;
 use crate::time::Timestamp;
 
 use super::Listing;
@@ -42,6 +44,33 @@ pub struct SyncContext {
     pub started_at: Timestamp,
 }
 
+impl SyncContext {
+    /// The next sync of `system`, numbered after the syncs `state` has seen finish.
+    pub fn next(system: &SystemId, state: &SystemState, started_at: Timestamp) -> Self {
+        SyncContext {
+            system: system.clone(),
+            sync_id: format!("{system}-{:06}", state.syncs_finished + 1),
+            started_at,
+        }
+    }
+}
+
+/// How a sync ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Completed {
+        accounts_observed: u64,
+        /// Events appended besides `SyncCompleted`.
+        events_appended: u64,
+        /// Whether the removal guard withheld removals.
+        anomaly: bool,
+    },
+    Failed {
+        error_class: SyncErrorClass,
+        message: String,
+    },
+}
+
 /// What one successful fetch observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {
@@ -50,14 +79,14 @@ pub struct Observation {
     pub credential: Option<CredentialState>,
 }
 
-/// The batch a successful fetch appends, ending with `SyncCompleted`.
+/// The batch a successful fetch appends, ending with `SyncCompleted`, and its outcome.
 pub fn plan_sync(
     state: &SystemState,
     observation: &Observation,
     context: &SyncContext,
     now: Timestamp,
     options: &SyncOptions,
-) -> Vec<Event> {
+) -> (Vec<Event>, SyncOutcome) {
     let system = &context.system;
     let listing = &observation.listing;
     let mut events: Vec<Event> = listing
@@ -70,7 +99,8 @@ pub fn plan_sync(
         .filter(|known| listing.get(&known.snapshot.id).is_none())
         .collect();
     let accounts_before = state.present_accounts().count();
-    if is_suspicious(removed.len(), accounts_before, options) {
+    let anomaly = is_suspicious(removed.len(), accounts_before, options);
+    if anomaly {
         events.push(Event::SyncAnomaly {
             system: system.clone(),
             sync_id: context.sync_id.clone(),
@@ -87,7 +117,7 @@ pub fn plan_sync(
     }
 
     if let Some(credential) = &observation.credential
-        && state.credential.as_ref() != Some(credential)
+        && credential_changed(state.credential.as_ref(), credential)
     {
         events.push(Event::CredentialObserved {
             system: system.clone(),
@@ -107,24 +137,47 @@ pub fn plan_sync(
         listing_sha256: listing.sha256(),
         events_appended,
     });
-    events
+    let outcome = SyncOutcome::Completed {
+        accounts_observed: listing.len() as u64,
+        events_appended,
+        anomaly,
+    };
+    (events, outcome)
 }
 
 /// The batch a failed sync appends: `SyncFailed` alone, so no account state changes.
 pub fn plan_failure(
     context: &SyncContext,
     now: Timestamp,
-    error_class: SyncErrorClass,
-    message: String,
-) -> Vec<Event> {
-    vec![Event::SyncFailed {
+    error: FetchError,
+) -> (Vec<Event>, SyncOutcome) {
+    let event = Event::SyncFailed {
         system: context.system.clone(),
         sync_id: context.sync_id.clone(),
         started_at: context.started_at,
         finished_at: now,
-        error_class,
-        message,
-    }]
+        error_class: error.class,
+        message: error.message.clone(),
+    };
+    let outcome = SyncOutcome::Failed {
+        error_class: error.class,
+        message: error.message,
+    };
+    (vec![event], outcome)
+}
+
+/// Whether `observed` says something new about the credential. An API token always expires, so
+/// a lookup of the same token that gives no expiry means the expiry is unknown, not that there
+/// is none: the known expiry (and the warning it leads to) stays.
+fn credential_changed(recorded: Option<&CredentialState>, observed: &CredentialState) -> bool {
+    let Some(recorded) = recorded else {
+        return true;
+    };
+    let expiry_unknown = observed.kind == CredentialKind::ApiToken && observed.expires_at.is_none();
+    if expiry_unknown && recorded.id == observed.id && recorded.kind == observed.kind {
+        return false;
+    }
+    recorded != observed
 }
 
 /// The events that one listed account means, given what was known of it.

@@ -4,12 +4,11 @@ use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::auth::Authenticator;
-use super::config::{ClientConfig, ConfigError, UserTypeFilter};
+use super::config::{ClientConfig, ClientConfigError, UserTypeFilter};
 use super::error::{FetchError, class_of_status};
 use super::secret::Secret;
 use super::transport::{Transport, decode};
 use super::types::{CredentialInfo, KeyBody, User, UserList};
-use crate::event::CredentialKind;
 
 /// What a 404 on the users list can mean besides a wrong tailnet (reference §1).
 const USERS_NOT_FOUND_HINT: &str = "on the users list a 404 can also mean the credential may not read users (it needs the users:read scope)";
@@ -26,17 +25,17 @@ pub struct TailscaleClient {
 
 impl TailscaleClient {
     /// Builds a client; no request is made until a method is called.
-    pub fn new(config: ClientConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: ClientConfig) -> Result<Self, ClientConfigError> {
         let base = parse_base_url(&config.api_base_url)?;
         if config.tailnet.is_empty() {
-            return Err(ConfigError::EmptyTailnet);
+            return Err(ClientConfigError::EmptyTailnet);
         }
-        let auth = Authenticator::new(config.credential).ok_or(ConfigError::UnknownKeyId)?;
+        let auth = Authenticator::new(config.credential).ok_or(ClientConfigError::UnknownKeyId)?;
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .user_agent(concat!("tailledger/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+            .map_err(|error| ClientConfigError::HttpClient(error.to_string()))?;
         Ok(TailscaleClient {
             transport: Transport::new(http, config.retry, config.request_timeout),
             auth,
@@ -49,10 +48,6 @@ impl TailscaleClient {
     /// The id of the credential's key (for an OAuth client, the client id); not a secret.
     pub fn credential_id(&self) -> &str {
         self.auth.key_id()
-    }
-
-    pub fn credential_kind(&self) -> CredentialKind {
-        self.auth.kind()
     }
 
     /// Every user of the tailnet that the configured type filter selects.
@@ -137,8 +132,8 @@ impl TailscaleClient {
     }
 }
 
-fn parse_base_url(text: &str) -> Result<Url, ConfigError> {
-    let invalid = |reason: String| ConfigError::InvalidBaseUrl {
+fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
+    let invalid = |reason: String| ClientConfigError::InvalidBaseUrl {
         url: text.to_owned(),
         reason,
     };

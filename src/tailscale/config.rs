@@ -62,7 +62,7 @@ impl ClientConfig {
 
 /// Why a client could not be built from a configuration.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum ClientConfigError {
     #[error("api_base_url `{url}` is not an http(s) URL: {reason}")]
     InvalidBaseUrl { url: String, reason: String },
     #[error(

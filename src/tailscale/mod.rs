@@ -16,8 +16,8 @@ mod types;
 
 pub use auth::Credential;
 pub use client::TailscaleClient;
-pub use config::{ClientConfig, ConfigError, DEFAULT_API_BASE_URL, UserTypeFilter};
+pub use config::{ClientConfig, ClientConfigError, DEFAULT_API_BASE_URL, UserTypeFilter};
 pub use error::FetchError;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
-pub use types::{CredentialInfo, Role, User, UserStatus, UserType};
+pub use types::{CredentialInfo, User};

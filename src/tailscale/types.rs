@@ -1,12 +1,10 @@
-//! The typed shapes of Tailscale's answers: users, their role/status/type, and the caller's key.
+//! The typed shapes of Tailscale's answers: users and the caller's key.
 //!
 //! Tailscale adds roles and statuses over time, and the ledger must record a value it has never
-//! seen rather than fail a sync over it, so each enum has an `Other(String)` variant that keeps
-//! the raw text verbatim. Only `id` and `loginName` are required of a user; every other field is
+//! seen rather than fail a sync over it, so a user's role, status and type are kept as the raw
+//! text, verbatim (what they mean is `access`'s business). Only `id` and `loginName` are required of a user; every other field is
 //! optional, and Tailscale's ways of saying "no time" (`""` and the zero time
 //! `0001-01-01T00:00:00Z`) become `None`.
-
-use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
@@ -16,85 +14,6 @@ use crate::time::Timestamp;
 /// Tailscale's zero time, `0001-01-01T00:00:00Z`, which it sends for an unset instant; it is the
 /// earliest instant a `Timestamp` can hold.
 const ZERO_TIME: Timestamp = Timestamp::MIN;
-
-/// Declares an enum of a JSON string field whose known values get variants and whose unknown
-/// values are kept in `Other`, so that the three such fields of a user behave identically.
-macro_rules! open_string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $text:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, Hash, Debug)]
-        pub enum $name {
-            $($(#[$variant_meta])* $variant,)+
-            /// A value this version does not know, kept verbatim. [`From<String>`] never puts a
-            /// known value here.
-            Other(String),
-        }
-
-        impl $name {
-            /// The value exactly as Tailscale spells it.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $text,)+
-                    Self::Other(raw) => raw,
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(raw: String) -> Self {
-                match raw.as_str() {
-                    $($text => Self::$variant,)+
-                    _ => Self::Other(raw),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map(Self::from)
-            }
-        }
-    };
-}
-
-open_string_enum! {
-    /// A user's role in the tailnet.
-    Role {
-        Owner => "owner",
-        Member => "member",
-        Admin => "admin",
-        ItAdmin => "it-admin",
-        NetworkAdmin => "network-admin",
-        BillingAdmin => "billing-admin",
-        Auditor => "auditor",
-    }
-}
-
-open_string_enum! {
-    /// A user's status. `active` and `idle` are derived from `lastSeen` and say nothing about
-    /// access being granted or withdrawn.
-    UserStatus {
-        Active => "active",
-        Idle => "idle",
-        Suspended => "suspended",
-        NeedsApproval => "needs-approval",
-        OverBillingLimit => "over-billing-limit",
-    }
-}
-
-open_string_enum! {
-    /// How a user relates to the tailnet that was asked about.
-    UserType {
-        Member => "member",
-        Shared => "shared",
-    }
-}
 
 /// A user of the tailnet, as `GET /api/v2/tailnet/{tailnet}/users` describes it.
 #[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
@@ -113,11 +32,11 @@ pub struct User {
     #[serde(default, deserialize_with = "tailscale_time")]
     pub created: Option<Timestamp>,
     #[serde(default, rename = "type")]
-    pub user_type: Option<UserType>,
+    pub user_type: Option<String>,
     #[serde(default)]
-    pub role: Option<Role>,
+    pub role: Option<String>,
     #[serde(default)]
-    pub status: Option<UserStatus>,
+    pub status: Option<String>,
     #[serde(default)]
     pub device_count: Option<u64>,
     #[serde(default, deserialize_with = "tailscale_time")]
@@ -133,16 +52,12 @@ impl User {
             id: self.id.clone(),
             login_name: self.login_name.clone(),
             display_name: self.display_name.clone().unwrap_or_default(),
-            role: raw_or_empty(self.role.as_ref().map(Role::as_str)),
-            status: raw_or_empty(self.status.as_ref().map(UserStatus::as_str)),
-            account_type: raw_or_empty(self.user_type.as_ref().map(UserType::as_str)),
+            role: self.role.clone().unwrap_or_default(),
+            status: self.status.clone().unwrap_or_default(),
+            account_type: self.user_type.clone().unwrap_or_default(),
             created: self.created,
         }
     }
-}
-
-fn raw_or_empty(raw: Option<&str>) -> String {
-    raw.unwrap_or_default().to_owned()
 }
 
 /// The body of the users list.
@@ -212,9 +127,9 @@ mod tests {
                "currentlyConnected":true}"#,
         )
         .unwrap();
-        assert_eq!(user.role, Some(Role::ItAdmin));
-        assert_eq!(user.status, Some(UserStatus::Suspended));
-        assert_eq!(user.user_type, Some(UserType::Member));
+        assert_eq!(user.role.as_deref(), Some("it-admin"));
+        assert_eq!(user.status.as_deref(), Some("suspended"));
+        assert_eq!(user.user_type.as_deref(), Some("member"));
         assert_eq!(user.profile_pic_url, None);
         assert_eq!(user.last_seen, None);
         assert_eq!(
@@ -229,7 +144,7 @@ mod tests {
             r#"{"id":"u2","loginName":"x@y.example","role":"space-admin","status":"Frozen","created":""}"#,
         )
         .unwrap();
-        assert_eq!(user.role, Some(Role::Other("space-admin".into())));
+        assert_eq!(user.role.as_deref(), Some("space-admin"));
         let snapshot = user.to_snapshot();
         assert_eq!(snapshot.role, "space-admin");
         assert_eq!(snapshot.status, "Frozen");

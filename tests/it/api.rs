@@ -12,9 +12,8 @@ use tailledger::checks::CheckSettings;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
-use tailledger::projection::ProjectedLedger;
 use tailledger::service::Service;
-use tailledger::sync::{SyncOptions, Syncer};
+use tailledger::sync::{SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::TailscaleClient;
 use tailledger::time::SystemClock;
 use tokio::sync::oneshot;
@@ -31,6 +30,8 @@ const ADMIN_TOKEN: &str = "admin-token-c0ffee";
 pub struct ApiServer {
     pub address: SocketAddr,
     pub service: Arc<Service>,
+    /// The service's ledger, for tests that append behind the API (as a sync would).
+    pub ledger: Arc<Ledger>,
     /// Keeps the simulated Tailscale API running for the server's syncs.
     _fixture: Fixture,
     stop: oneshot::Sender<()>,
@@ -63,16 +64,18 @@ impl ApiServer {
     pub async fn start_serving(auth: Auth, tls: Option<TlsIdentity>) -> Self {
         let fixture = Fixture::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let books = Arc::new(ProjectedLedger::new(Ledger::open(dir.path()).unwrap()).unwrap());
+        let ledger = Arc::new(Ledger::open(dir.path()).unwrap());
         let syncer = Syncer::new(
             SystemId::tailscale(),
-            TailscaleClient::new(fixture.config(api_token())).unwrap(),
-            books.clone(),
+            Box::new(TailscaleSource::new(
+                TailscaleClient::new(fixture.config(api_token())).unwrap(),
+            )),
+            ledger.clone(),
             Arc::new(SystemClock),
             SyncOptions::default(),
         );
         let mut service = Service::new(
-            books,
+            ledger.clone(),
             Arc::new(SystemClock),
             CheckSettings::default(),
             chrono_tz::UTC,
@@ -92,6 +95,7 @@ impl ApiServer {
         ApiServer {
             address,
             service,
+            ledger,
             _fixture: fixture,
             stop,
             task,
@@ -491,7 +495,7 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
 #[tokio::test]
 async fn the_auth_matrix_holds_for_every_rpc() {
     let server = ApiServer::start(tokens()).await;
-    let head = server.service.books().ledger().head();
+    let head = server.service.head();
     for (who, token) in [
         ("nobody", None),
         ("unknown", Some("guess")),
@@ -515,7 +519,7 @@ async fn the_auth_matrix_holds_for_every_rpc() {
         }
     }
     assert_eq!(
-        server.service.books().ledger().head(),
+        server.service.head(),
         head,
         "refused and empty calls append nothing"
     );
@@ -740,7 +744,7 @@ async fn a_failed_admin_write_changes_nothing() {
         .sync_now(admin(pb::SyncNowRequest { system: system() }))
         .await
         .unwrap();
-    let head = server.service.books().ledger().head();
+    let head = server.service.head();
 
     let link = admin_client
         .link_account(admin(pb::LinkAccountRequest {
@@ -760,7 +764,7 @@ async fn a_failed_admin_write_changes_nothing() {
         .unwrap_err();
     assert_eq!(roster.code(), Code::InvalidArgument);
     assert!(roster.message().contains("line 3"), "{}", roster.message());
-    assert_eq!(server.service.books().ledger().head(), head);
+    assert_eq!(server.service.head(), head);
     server.stop().await;
 }
 
@@ -800,7 +804,7 @@ async fn followers_see_every_event_once_in_order_while_batches_are_appended() {
         streams.push(client.stream_events(request).await.unwrap().into_inner());
     }
 
-    let books = server.service.books().clone();
+    let ledger = server.ledger.clone();
     let writer = tokio::task::spawn_blocking(move || {
         for batch in 0..40u64 {
             let events = (0..=batch % 5)
@@ -810,11 +814,11 @@ async fn followers_see_every_event_once_in_order_while_batches_are_appended() {
                     reason: "stream test".to_owned(),
                 })
                 .collect();
-            books
+            ledger
                 .append(tailledger::time::Timestamp::now(), Actor::Demo, events)
                 .unwrap();
         }
-        books.ledger().head().unwrap().seq
+        ledger.log().head().unwrap().seq
     });
     // Three followers read while the writer appends; the fourth reads only once it is done, so
     // its buffer fills up and it must catch up from the store.
@@ -834,14 +838,7 @@ async fn followers_see_every_event_once_in_order_while_batches_are_appended() {
     // A follower that starts in the middle gets exactly the rest.
     let mut late = server.ledger().await;
     let middle = last_seq / 2;
-    let previous = server
-        .service
-        .books()
-        .ledger()
-        .store()
-        .get(middle)
-        .unwrap()
-        .unwrap();
+    let previous = server.ledger.log().get(middle).unwrap().unwrap();
     let rest = late
         .stream_events(auditor(pb::StreamEventsRequest {
             after_seq: middle,
@@ -860,7 +857,7 @@ async fn oversized_messages_and_strings_are_refused() {
     let server = ApiServer::start(tokens()).await;
     let mut ledger = server.ledger().await;
     let mut admin_client = server.admin().await;
-    let head = server.service.books().ledger().head();
+    let head = server.service.head();
 
     let huge_subject = "x".repeat(2 << 20);
     let refused = ledger
@@ -931,10 +928,6 @@ async fn oversized_messages_and_strings_are_refused() {
         "{}",
         negative.message()
     );
-    assert_eq!(
-        server.service.books().ledger().head(),
-        head,
-        "nothing refused was recorded"
-    );
+    assert_eq!(server.service.head(), head, "nothing refused was recorded");
     server.stop().await;
 }

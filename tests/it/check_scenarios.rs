@@ -1,24 +1,25 @@
 //! Check scenarios as data: each file under `tests/scenarios/checks/` is a sequence of steps
 //! (a roster import, a sync of a listing, an admin action, the clock moving) and the snapshot
-//! records the five checks after every step, and the offboarding report at the end.
+//! records the five checks after every step, and the offboarding report at the end. The steps
+//! drive the real `Service`: syncs observe through an in-memory `Source`, so the wiring under
+//! test is the one `serve` uses. Each file is checked on its own (`insta::glob!`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tailledger::checks::{CheckResult, CheckSettings, evaluate};
-use tailledger::commands::{
-    classify_account, link_account, offboard_employee, set_access_policy, unlink_account,
-};
-use tailledger::event::{Actor, Classification, CredentialKind, Event, SyncErrorClass, SystemId};
+use tailledger::checks::{CheckResult, CheckSettings};
+use tailledger::event::{Actor, Classification, CredentialKind, SyncErrorClass, SystemId};
 use tailledger::identity::EmailAliases;
 use tailledger::ledger::Ledger;
-use tailledger::projection::{CredentialState, ProjectedLedger};
-use tailledger::report::offboarding_report;
-use tailledger::roster::{parse_roster, parse_timezone, plan_import};
-use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_failure, plan_sync};
-use tailledger::time::Timestamp;
+use tailledger::projection::CredentialState;
+use tailledger::roster::parse_timezone;
+use tailledger::service::Service;
+use tailledger::sync::{Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer};
+use tailledger::tailscale::FetchError;
+use tailledger::time::{ManualClock, Timestamp};
 
 use crate::helpers::{ScenarioUser, data_files, read_scenario};
 
@@ -161,41 +162,53 @@ fn checks_json(results: &[CheckResult]) -> Value {
         .into()
 }
 
+/// The listing the next sync observes: an in-memory [`Source`] that the steps fill.
+#[derive(Clone, Default)]
+struct ScenarioSource(Arc<Mutex<Option<Result<Observation, FetchError>>>>);
+
+impl Source for ScenarioSource {
+    fn observe(&self) -> Observing<'_> {
+        let next = self
+            .0
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a sync step sets what the sync observes");
+        Box::pin(async move { next })
+    }
+}
+
+/// The real service over an in-memory ledger, a manual clock and the scenario's source.
 struct Run {
-    books: ProjectedLedger,
-    now: Timestamp,
+    service: Service,
+    source: ScenarioSource,
+    clock: Arc<ManualClock>,
     system: SystemId,
-    timezone: chrono_tz::Tz,
-    syncs: u64,
 }
 
 impl Run {
-    fn append(&mut self, actor: Actor, events: Vec<Event>) {
-        self.books
-            .append(self.now, actor, events)
+    /// Syncs once, observing `observed`, and returns the outcome.
+    async fn sync(&self, observed: Result<Observation, FetchError>) -> SyncOutcome {
+        *self.source.0.lock().unwrap() = Some(observed);
+        let cycle = self
+            .service
+            .sync_now(&self.system)
+            .await
             .expect("the in-memory ledger appends");
-    }
-
-    fn context(&mut self) -> SyncContext {
-        self.syncs += 1;
-        SyncContext {
-            system: self.system.clone(),
-            sync_id: format!("sync-{}", self.syncs),
-            started_at: self.now,
-        }
+        cycle.sync.outcome
     }
 
     /// Applies a step and returns a short description of it.
-    fn step(&mut self, step: Step) -> String {
-        let admin = Actor::Api("admin".to_owned());
-        let projections = self.books.read(Clone::clone);
+    async fn step(&self, step: Step) -> String {
+        let admin = || Actor::Api("admin".to_owned());
+        let system = || self.system.clone();
         match step {
             Step::Roster(csv) => {
-                let rows = parse_roster(csv.as_bytes(), self.timezone)
-                    .expect("scenario rosters are valid");
-                let (events, summary) =
-                    plan_import(&projections, rows, self.now).expect("scenario rosters import");
-                self.append(Actor::Roster, events);
+                let (summary, _) = self
+                    .service
+                    .import_roster(Actor::Roster, csv.into_bytes())
+                    .await
+                    .expect("scenario rosters import");
                 format!("roster import {summary:?}")
             }
             Step::Sync { users, credential } => {
@@ -208,23 +221,20 @@ impl Run {
                         expires_at: Some(credential.expires_at),
                     }),
                 };
-                let context = self.context();
-                let state = projections.system(&self.system);
-                let events = plan_sync(
-                    &state,
-                    &observation,
-                    &context,
-                    self.now,
-                    &SyncOptions::default(),
-                );
-                let changes = events.len() - 1;
-                self.append(Actor::Sync(self.system.clone()), events);
-                format!("sync ({changes} changes)")
+                let SyncOutcome::Completed {
+                    events_appended, ..
+                } = self.sync(Ok(observation)).await
+                else {
+                    panic!("a scenario sync with a listing completes");
+                };
+                format!("sync ({events_appended} changes)")
             }
             Step::SyncFails(class) => {
-                let context = self.context();
-                let events = plan_failure(&context, self.now, class, format!("simulated {class}"));
-                self.append(Actor::Sync(self.system.clone()), events);
+                let failure = FetchError {
+                    class,
+                    message: format!("simulated {class}"),
+                };
+                self.sync(Err(failure)).await;
                 format!("sync fails ({class})")
             }
             Step::Policy {
@@ -232,100 +242,134 @@ impl Run {
                 privileged,
                 grace_hours,
             } => {
-                let event = set_access_policy(
-                    &self.system,
-                    &allowed,
-                    &privileged,
-                    grace_hours * 3600,
-                    None,
-                )
-                .expect("scenario policies are valid");
-                self.append(Actor::Config, vec![event]);
-                format!("policy allowed {allowed:?} privileged {privileged:?} grace {grace_hours}h")
+                let description = format!(
+                    "policy allowed {allowed:?} privileged {privileged:?} grace {grace_hours}h"
+                );
+                self.service
+                    .set_access_policy(
+                        Actor::Config,
+                        system(),
+                        allowed,
+                        privileged,
+                        Some(grace_hours * 3600),
+                        String::new(),
+                    )
+                    .await
+                    .expect("scenario policies are valid");
+                description
             }
             Step::Link { account, employee } => {
-                let event =
-                    link_account(&projections, &self.system, &account, &employee, "scenario")
-                        .expect("scenario links are valid");
-                self.append(admin, vec![event]);
-                format!("link {account} to {employee}")
+                let description = format!("link {account} to {employee}");
+                self.service
+                    .link_account(admin(), system(), account, employee, "scenario".into())
+                    .await
+                    .expect("scenario links are valid");
+                description
             }
             Step::Unlink { account } => {
-                let event = unlink_account(&projections, &self.system, &account, "scenario")
+                let description = format!("unlink {account}");
+                self.service
+                    .unlink_account(admin(), system(), account, String::new(), "scenario".into())
+                    .await
                     .expect("scenario unlinks are valid");
-                self.append(admin, vec![event]);
-                format!("unlink {account}")
+                description
             }
             Step::Classify {
                 account,
                 classification,
                 owner,
             } => {
-                let event = classify_account(
-                    &projections,
-                    &self.system,
-                    &account,
-                    Some(classification),
-                    owner.as_deref(),
-                    "scenario",
-                )
-                .expect("scenario classifications are valid");
-                self.append(admin, vec![event]);
-                format!("classify {account} as {classification:?}")
+                let description = format!("classify {account} as {classification:?}");
+                self.service
+                    .classify_account(
+                        admin(),
+                        system(),
+                        account,
+                        Some(classification),
+                        owner.unwrap_or_default(),
+                        "scenario".into(),
+                    )
+                    .await
+                    .expect("scenario classifications are valid");
+                description
             }
             Step::Declassify { account } => {
-                let event =
-                    classify_account(&projections, &self.system, &account, None, None, "scenario")
-                        .expect("scenario declassifications are valid");
-                self.append(admin, vec![event]);
-                format!("declassify {account}")
+                let description = format!("declassify {account}");
+                self.service
+                    .classify_account(
+                        admin(),
+                        system(),
+                        account,
+                        None,
+                        String::new(),
+                        "scenario".into(),
+                    )
+                    .await
+                    .expect("scenario declassifications are valid");
+                description
             }
             Step::Offboard {
                 employee,
                 effective_at,
             } => {
-                let events = offboard_employee(&projections, &employee, effective_at, None)
+                let description = format!("offboard {employee} effective {effective_at}");
+                self.service
+                    .offboard_employee(admin(), employee, Some(effective_at), String::new())
+                    .await
                     .expect("scenario offboardings are valid");
-                self.append(admin, events);
-                format!("offboard {employee} effective {effective_at}")
+                description
             }
             Step::Advance(duration) => {
                 let duration: Duration =
                     humantime::parse_duration(&duration).expect("scenario durations parse");
-                self.now = self.now.saturating_add_micros(
-                    i64::try_from(duration.as_micros()).expect("short durations"),
-                );
+                self.clock.advance(duration);
                 format!("advance {}", humantime::format_duration(duration))
             }
         }
     }
 }
 
-fn run_scenario(scenario: Scenario) -> Value {
+async fn run_scenario(scenario: Scenario) -> Value {
     let settings = CheckSettings {
         email_aliases: EmailAliases::new(scenario.settings.email_aliases),
         suspended_is_removed: scenario.settings.suspended_is_removed,
         ..CheckSettings::default()
     };
-    let mut run = Run {
-        books: ProjectedLedger::new(Ledger::in_memory()).expect("an empty ledger projects"),
-        now: scenario.start,
-        system: SystemId::tailscale(),
-        timezone: parse_timezone(&scenario.settings.timezone)
-            .expect("scenario timezones are valid"),
-        syncs: 0,
+    let ledger = Arc::new(Ledger::in_memory());
+    let clock = Arc::new(ManualClock::new(scenario.start));
+    let system = SystemId::tailscale();
+    let source = ScenarioSource::default();
+    let timezone =
+        parse_timezone(&scenario.settings.timezone).expect("scenario timezones are valid");
+    let mut service = Service::new(ledger.clone(), clock.clone(), settings, timezone);
+    service.set_syncer(Syncer::new(
+        system.clone(),
+        Box::new(source.clone()),
+        ledger,
+        clock.clone(),
+        SyncOptions::default(),
+    ));
+    let run = Run {
+        service,
+        source,
+        clock,
+        system,
     };
     let mut steps = Vec::new();
     for step in scenario.steps {
-        let description = run.step(step);
-        let checks = run
-            .books
-            .read(|projections| evaluate(projections, &run.system, run.now, &settings));
-        steps.push(json!({ "step": description, "at": run.now, "checks": checks_json(&checks) }));
+        let description = run.step(step).await;
+        let status = run
+            .service
+            .status(run.system.clone(), None)
+            .await
+            .expect("the in-memory ledger reads");
+        steps.push(json!({
+            "step": description,
+            "at": status.evaluated_at,
+            "checks": checks_json(&status.checks),
+        }));
     }
-    let report = run.books.read(|projections| {
-        offboarding_report(projections, &run.system, None, None, run.now, &settings)
-    });
+    let report = run.service.offboarding_report(&run.system, None, None);
     json!({ "about": scenario.about, "steps": steps, "offboarding_report": report })
 }
 
@@ -333,11 +377,15 @@ fn run_scenario(scenario: Scenario) -> Value {
 fn check_scenarios_evaluate_as_recorded() {
     let files = data_files("tests/scenarios/checks", "json");
     assert!(!files.is_empty(), "no check scenarios");
-    let mut reasons_seen = std::collections::BTreeSet::new();
-    let mut states_seen = std::collections::BTreeSet::new();
-    for file in files {
-        let (name, scenario): (String, Scenario) = read_scenario(&file);
-        let result = run_scenario(scenario);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the service");
+    let mut reasons_seen = BTreeSet::new();
+    let mut states_seen = BTreeSet::new();
+    insta::glob!("../scenarios/checks", "*.json", |file| {
+        let (_, scenario): (String, Scenario) = read_scenario(file);
+        let result = runtime.block_on(run_scenario(scenario));
         for step in result["steps"].as_array().expect("steps") {
             for check in step["checks"].as_object().expect("checks").values() {
                 states_seen.insert(check["state"].as_str().expect("a state").to_owned());
@@ -352,8 +400,8 @@ fn check_scenarios_evaluate_as_recorded() {
                 }
             }
         }
-        insta::assert_json_snapshot!(format!("checks_{name}"), result);
-    }
+        insta::assert_json_snapshot!("checks", result);
+    });
     assert_eq!(
         states_seen.into_iter().collect::<Vec<_>>(),
         ["DUE", "FAILING", "PASSING"],

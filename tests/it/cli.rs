@@ -409,3 +409,108 @@ fn help_describes_every_command_and_bad_usage_exits_2() {
         text(&missing)
     );
 }
+
+/// SPEC §10: the roster is re-read before every sync, so an HR change followed by `SyncNow` is
+/// recorded by that `SyncNow`, not by the next scheduled cycle (an hour away here).
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_now_rereads_the_configured_roster_first() {
+    use tailledger::api::pb;
+    use tailledger::api::pb::admin_service_client::AdminServiceClient;
+    use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
+
+    let fixture = Fixture::start().await;
+    let port = free_port();
+    let setup = Setup::new(fixture.server.base_url(), &format!("127.0.0.1:{port}"));
+    let config = setup.config();
+    let (mut server, log) =
+        tokio::task::spawn_blocking(move || spawn_serve(&config, &[(TOKEN_ENV, API_TOKEN)]))
+            .await
+            .unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let bearer: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {ADMIN_TOKEN}").parse().unwrap();
+    let authorise = move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
+    };
+    let mut ledger = LedgerServiceClient::with_interceptor(channel.clone(), authorise.clone());
+    let mut admin = AdminServiceClient::with_interceptor(channel, authorise);
+
+    // The first scheduled cycle imports the roster as it was, then syncs: wait for its sync.
+    let mut events = ledger
+        .stream_events(pb::StreamEventsRequest {
+            after_seq: 0,
+            follow: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    loop {
+        let event = events
+            .message()
+            .await
+            .unwrap()
+            .and_then(|response| response.event)
+            .expect("the stream follows");
+        assert_ne!(event.r#type, "EmployeeOffboarded", "nobody has left yet");
+        if event.r#type == "SyncCompleted" {
+            break;
+        }
+    }
+
+    std::fs::write(
+        setup.dir.path().join("staff.csv"),
+        "email,name,org_role,end_date\ndana@acme.example,Dana Whitfield,IT,\nmarco@acme.example,Marco Ibáñez,IT,2026-02-27\n",
+    )
+    .unwrap();
+    let synced = admin
+        .sync_now(pb::SyncNowRequest {
+            system: "tailscale".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(synced.outcome, "completed", "{synced:?}");
+    let page = ledger
+        .list_events(pb::ListEventsRequest {
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let offboarded: Vec<&pb::Event> = page
+        .events
+        .iter()
+        .filter(|event| event.r#type == "EmployeeOffboarded")
+        .collect();
+    assert_eq!(offboarded.len(), 1, "{:?}", page.events);
+    assert_eq!(offboarded[0].actor, "roster");
+    assert!(
+        offboarded[0].canonical_json.contains("marco@acme.example"),
+        "{}",
+        offboarded[0].canonical_json
+    );
+    let sync_seq = synced.events.first().expect("the sync's batch").seq;
+    assert!(
+        offboarded[0].seq < sync_seq,
+        "the roster is imported before the sync it precedes"
+    );
+
+    let pid = server.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(exit.code(), Some(0), "{:?}", log.join().unwrap());
+}

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use tailledger::event::Event;
-use tailledger::ledger::Ledger;
-use tailledger::verify::verify_store;
+use tailledger::ledger::Log;
 
 use crate::helpers::tailledger;
 
@@ -36,9 +35,9 @@ fn write_then_kill(dir: &Path, acks: usize) -> u64 {
 
 /// Checks that every batch is whole: each ends with a `SyncCompleted` counting the `UserSeen`
 /// events before it, and the ledger ends with one.
-fn assert_batches_whole(ledger: &Ledger) {
+fn assert_batches_whole(log: &Log) {
     let mut open_batch = 0;
-    for record in ledger.scan(1) {
+    for record in log.scan(1) {
         let (seq, entry) = record.expect("the store reads");
         match entry.expect("every record decodes").event {
             Event::UserSeen { .. } => open_batch += 1,
@@ -67,15 +66,15 @@ fn killed_writers_lose_no_acknowledged_event_and_leave_no_partial_batch() {
         let acks = rng.usize(1..40);
         acknowledged = write_then_kill(dir.path(), acks).max(acknowledged);
 
-        let ledger = Ledger::open_existing(dir.path()).expect("the ledger reopens after SIGKILL");
-        let report = verify_store(ledger.store()).expect("the store reads");
+        let log = Log::open_existing(dir.path()).expect("the ledger reopens after SIGKILL");
+        let report = log.verify().expect("the store reads");
         assert!(report.is_ok(), "seed {seed}, round {round}: {report:?}");
-        let head = ledger.head().expect("acknowledged batches exist").seq;
+        let head = log.head().expect("acknowledged batches exist").seq;
         assert!(
             head >= acknowledged,
             "seed {seed}, round {round}: acknowledged seq {acknowledged} but the head is {head}"
         );
-        assert_batches_whole(&ledger);
+        assert_batches_whole(&log);
     }
 }
 
@@ -90,12 +89,11 @@ fn crash_rounds() -> usize {
 /// Checks a reopened ledger after a crash: the chain verifies, every write a client saw
 /// acknowledged (or streamed) is there with the same hash, and every sync batch is whole.
 fn assert_survived(dir: &Path, acknowledged: &[(u64, String)], round: usize) {
-    let ledger = Ledger::open_existing(dir).expect("the ledger reopens after SIGKILL");
-    let report = verify_store(ledger.store()).expect("the store reads");
+    let log = Log::open_existing(dir).expect("the ledger reopens after SIGKILL");
+    let report = log.verify().expect("the store reads");
     assert!(report.is_ok(), "round {round}: {report:?}");
     for (seq, hash) in acknowledged {
-        let entry = ledger
-            .store()
+        let entry = log
             .get(*seq)
             .unwrap()
             .unwrap_or_else(|| panic!("round {round}: acknowledged seq {seq} is gone"));
@@ -105,7 +103,7 @@ fn assert_survived(dir: &Path, acknowledged: &[(u64, String)], round: usize) {
             "round {round}: seq {seq} changed"
         );
     }
-    let entries = ledger.store().read(1, usize::MAX).unwrap();
+    let entries = log.read(1, usize::MAX).unwrap();
     for (index, entry) in entries.iter().enumerate() {
         if let Event::SyncCompleted {
             events_appended, ..

@@ -9,10 +9,8 @@ use std::path::{Path, PathBuf};
 
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::hash::Hash256;
-use tailledger::ledger::Ledger;
-use tailledger::projection::ProjectedLedger;
+use tailledger::ledger::{Ledger, Log};
 use tailledger::store::SledStore;
-use tailledger::verify::verify_store;
 
 use crate::cli::{args, run_with_env};
 use crate::helpers::{API_TOKEN, Fixture, free_port, run, spawn_serve, text};
@@ -44,9 +42,9 @@ const HEAD_V01: &str = "3015:9cb3bf32639317d8afc2d495dc9602dfc919f9494f4b992f091
 fn a_ledger_written_by_0_1_with_blobs_and_an_unfinished_snapshot_opens_and_keeps_every_entry() {
     let dir = ledger_v01();
     assert!(dir.path().join("blobs").read_dir().unwrap().count() > 0);
-    let books = ProjectedLedger::new(Ledger::open_existing(dir.path()).unwrap()).unwrap();
-    assert_eq!(books.ledger().head().unwrap().to_string(), HEAD_V01);
-    let report = verify_store(books.ledger().store()).unwrap();
+    let books = Ledger::new(Log::open_existing(dir.path()).unwrap()).unwrap();
+    assert_eq!(books.log().head().unwrap().to_string(), HEAD_V01);
+    let report = books.log().verify().unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.events_checked, 3015);
     assert!(
@@ -71,8 +69,8 @@ fn a_ledger_written_by_0_1_with_blobs_and_an_unfinished_snapshot_opens_and_keeps
         )
         .unwrap();
     drop(books);
-    let reopened = Ledger::open_existing(dir.path()).unwrap();
-    let report = verify_store(reopened.store()).unwrap();
+    let reopened = Log::open_existing(dir.path()).unwrap();
+    let report = reopened.verify().unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.events_checked, 3016);
 }

@@ -20,11 +20,9 @@ use std::sync::{Arc, Mutex};
 
 use tailledger::event::{AccountSnapshot, Actor, EmployeeRecord, Event, SystemId};
 use tailledger::hash::Digest;
-use tailledger::ledger::Ledger;
-use tailledger::projection::ProjectedLedger;
+use tailledger::ledger::{Ledger, Log};
 use tailledger::store::{SledStore, SyncObserver};
 use tailledger::time::Timestamp;
-use tailledger::verify::verify_store;
 
 use crate::helpers::at;
 
@@ -173,13 +171,14 @@ struct Cut {
 /// chain, every one before it) and takes a further append.
 fn assert_cut_survived(cut: &Cut, index: usize, seed: u64) {
     let context = format!("seed {seed}, cut {index}");
-    let ledger = Ledger::open_existing(cut.copy.path())
+    let ledger = Log::open_existing(cut.copy.path())
         .unwrap_or_else(|error| panic!("{context}: the ledger does not reopen: {error}"));
-    let report = verify_store(ledger.store())
+    let report = ledger
+        .verify()
         .unwrap_or_else(|error| panic!("{context}: the ledger cannot be read: {error}"));
     assert!(report.is_ok(), "{context}: {report:?}");
     if let Some(acknowledged) = cut.acknowledged {
-        let kept = ledger.store().get(acknowledged.seq).unwrap();
+        let kept = ledger.get(acknowledged.seq).unwrap();
         assert_eq!(
             kept.map(|entry| entry.hash),
             Some(acknowledged.hash),
@@ -188,7 +187,7 @@ fn assert_cut_survived(cut: &Cut, index: usize, seed: u64) {
             ledger.head()
         );
     }
-    let books = ProjectedLedger::new(ledger)
+    let books = Ledger::new(ledger)
         .unwrap_or_else(|error| panic!("{context}: the projections do not rebuild: {error}"));
     books
         .append(
@@ -238,7 +237,7 @@ fn power_cuts_at_random_syncs_keep_every_acknowledged_batch_and_the_ledger_reope
     // The ledger is closed and reopened twice on the way, as a restarted server would.
     for part in batches.chunks(batches.len().div_ceil(3)) {
         let store = SledStore::open_observed(dir.path(), Some(cutter.clone())).unwrap();
-        let books = ProjectedLedger::new(Ledger::with_store(Box::new(store)).unwrap()).unwrap();
+        let books = Ledger::new(Log::with_store(Box::new(store)).unwrap()).unwrap();
         for (actor, events) in part {
             minute += 1;
             let entries = books

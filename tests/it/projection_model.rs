@@ -9,8 +9,8 @@ use tailledger::event::{
     SystemId,
 };
 use tailledger::hash::Hash256;
-use tailledger::ledger::Ledger;
-use tailledger::projection::{ProjectedLedger, Projections};
+use tailledger::ledger::{Ledger, Log};
+use tailledger::projection::Projections;
 use tailledger::time::Timestamp;
 
 use crate::helpers::snapshot;
@@ -166,26 +166,26 @@ proptest! {
         probes in prop::collection::vec(0i64..150, 1..8),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let books = ProjectedLedger::with_checkpoint_interval(Ledger::open(dir.path()).unwrap(), 7).unwrap();
+        let ledger = Ledger::with_checkpoint_interval(Log::open(dir.path()).unwrap(), 7).unwrap();
         let mut clock = Timestamp::UNIX_EPOCH;
         let mut entries = Vec::new();
         for (minutes, events) in history {
             clock = clock.saturating_add_micros(minutes * 60_000_000);
-            entries.extend(books.append(clock, Actor::Demo, events).unwrap());
+            entries.extend(ledger.append(clock, Actor::Demo, events).unwrap());
         }
-        prop_assert_eq!(books.read(Clone::clone), replay(&entries));
-        prop_assert_eq!(Projections::replay(books.ledger()).unwrap(), replay(&entries));
+        prop_assert_eq!(ledger.read(Clone::clone), replay(&entries));
+        prop_assert_eq!(ledger.log().replay().unwrap(), replay(&entries));
 
         for minute in probes {
             let instant = Timestamp::UNIX_EPOCH.saturating_add_micros(minute * 60_000_000);
             let known_then: Vec<Entry> = entries.iter().filter(|entry| entry.recorded_at <= instant).cloned().collect();
-            let as_of = books.read_as_of(Some(instant), Clone::clone).unwrap();
+            let as_of = ledger.read_as_of(Some(instant), Clone::clone).unwrap();
             prop_assert_eq!(as_of, replay(&known_then), "as of minute {}", minute);
         }
 
         // Reopening builds the projections from the latest checkpoint and the tail.
-        drop(books);
-        let reopened = ProjectedLedger::with_checkpoint_interval(Ledger::open(dir.path()).unwrap(), 7).unwrap();
+        drop(ledger);
+        let reopened = Ledger::with_checkpoint_interval(Log::open(dir.path()).unwrap(), 7).unwrap();
         prop_assert_eq!(reopened.read(Clone::clone), replay(&entries));
     }
 }

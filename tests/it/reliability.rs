@@ -29,7 +29,7 @@ fn config(fixture: &Fixture, dir: &Path) -> Config {
 struct Served {
     address: std::net::SocketAddr,
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), tailledger::serve::RunError>>,
+    task: tokio::task::JoinHandle<Result<(), tailledger::app::RunError>>,
 }
 
 impl Served {
@@ -37,7 +37,7 @@ impl Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(tailledger::serve::serve_on(
+        let task = tokio::spawn(tailledger::app::run_on(
             listener,
             config(fixture, dir),
             async {

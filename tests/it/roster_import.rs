@@ -9,21 +9,21 @@ use std::sync::Arc;
 use tailledger::checks::CheckSettings;
 use tailledger::event::Actor;
 use tailledger::ledger::Ledger;
-use tailledger::projection::ProjectedLedger;
 use tailledger::service::{Service, ServiceError};
 use tailledger::time::ManualClock;
 
 use crate::helpers::at;
 
-fn service(dir: &Path) -> Service {
-    let books = ProjectedLedger::new(Ledger::open(dir).unwrap()).unwrap();
+fn service(dir: &Path) -> (Service, Arc<Ledger>) {
+    let ledger = Arc::new(Ledger::open(dir).unwrap());
     let clock = ManualClock::new(at("2026-03-02T09:00:00Z"));
-    Service::new(
-        Arc::new(books),
+    let service = Service::new(
+        ledger.clone(),
         Arc::new(clock),
         CheckSettings::default(),
         chrono_tz::Europe::Berlin,
-    )
+    );
+    (service, ledger)
 }
 
 fn roster(name: &str) -> Vec<u8> {
@@ -35,17 +35,20 @@ fn roster(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-#[test]
-fn a_roster_with_bad_rows_is_refused_whole_and_changes_nothing() {
+#[tokio::test]
+async fn a_roster_with_bad_rows_is_refused_whole_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let service = service(dir.path());
+    let (service, _) = service(dir.path());
     let (first, _) = service
-        .import_roster(Actor::Roster, &roster("good.csv"))
+        .import_roster(Actor::Roster, roster("good.csv"))
+        .await
         .unwrap();
     assert!(first.onboarded > 0, "{first:?}");
-    let head = service.books().ledger().head();
+    let head = service.head();
 
-    let refused = service.import_roster(Actor::Roster, &roster("many_errors.csv"));
+    let refused = service
+        .import_roster(Actor::Roster, roster("many_errors.csv"))
+        .await;
     let Err(ServiceError::Roster(errors)) = refused else {
         panic!("the roster must be refused: {refused:?}");
     };
@@ -58,20 +61,17 @@ fn a_roster_with_bad_rows_is_refused_whole_and_changes_nothing() {
         assert!(text.contains(words), "{words} is not named:\n{text}");
     }
     assert!(errors.0.len() >= 5, "every problem is reported:\n{text}");
-    assert_eq!(
-        service.books().ledger().head(),
-        head,
-        "a refused roster appends nothing"
-    );
+    assert_eq!(service.head(), head, "a refused roster appends nothing");
 }
 
-#[test]
-fn a_second_import_records_only_what_changed() {
+#[tokio::test]
+async fn a_second_import_records_only_what_changed() {
     let dir = tempfile::tempdir().unwrap();
-    let service = service(dir.path());
+    let (service, ledger) = service(dir.path());
     let csv = "email,org_role,end_date\nann@example.com,Engineer,\nbob@example.com,IT,2026-03-01\n";
     let (summary, entries) = service
-        .import_roster(Actor::Roster, csv.as_bytes())
+        .import_roster(Actor::Roster, csv.as_bytes().to_vec())
+        .await
         .unwrap();
     assert_eq!((summary.onboarded, summary.offboarded), (2, 1));
     let types: Vec<_> = entries
@@ -88,7 +88,8 @@ fn a_second_import_records_only_what_changed() {
     );
 
     let (again, entries) = service
-        .import_roster(Actor::Roster, csv.as_bytes())
+        .import_roster(Actor::Roster, csv.as_bytes().to_vec())
+        .await
         .unwrap();
     assert_eq!(again.unchanged, 2);
     assert!(entries.is_empty(), "an unchanged roster appends nothing");
@@ -96,11 +97,12 @@ fn a_second_import_records_only_what_changed() {
     // A partial roster leaves the missing people alone; a changed role is an update.
     let partial = "email,org_role\nann@example.com,IT\n";
     let (summary, entries) = service
-        .import_roster(Actor::Roster, partial.as_bytes())
+        .import_roster(Actor::Roster, partial.as_bytes().to_vec())
+        .await
         .unwrap();
     assert_eq!((summary.updated, summary.offboarded), (1, 0));
     assert_eq!(entries.len(), 1);
-    let effective = service.books().read(|projections| {
+    let effective = ledger.read(|projections| {
         projections
             .employees()
             .get("bob@example.com")

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use tailledger::event::{Event, SyncErrorClass, SystemId};
 use tailledger::ledger::Ledger;
-use tailledger::projection::ProjectedLedger;
 use tailledger::simulator::{Endpoint, Fault, SimUser};
-use tailledger::sync::{SyncOptions, SyncOutcome, SyncReport, Syncer};
+use tailledger::sync::{SyncOptions, SyncOutcome, SyncReport, Syncer, TailscaleSource};
 use tailledger::tailscale::{ClientConfig, Credential, RetryPolicy, TailscaleClient};
 use tailledger::time::SystemClock;
 
@@ -33,21 +32,21 @@ fn syncer_with(
     credential: Credential,
     dir: &std::path::Path,
     retry: RetryPolicy,
-) -> (Syncer, Arc<ProjectedLedger>) {
+) -> (Syncer, Arc<Ledger>) {
     let config = ClientConfig {
         request_timeout: Duration::from_millis(500),
         retry,
         ..fixture.config(credential)
     };
-    let books = Arc::new(ProjectedLedger::new(Ledger::open(dir).unwrap()).unwrap());
+    let ledger = Arc::new(Ledger::open(dir).unwrap());
     let syncer = Syncer::new(
         SystemId::tailscale(),
-        TailscaleClient::new(config).unwrap(),
-        books.clone(),
+        Box::new(TailscaleSource::new(TailscaleClient::new(config).unwrap())),
+        ledger.clone(),
         Arc::new(SystemClock),
         SyncOptions::default(),
     );
-    (syncer, books)
+    (syncer, ledger)
 }
 
 fn syncer(fixture: &Fixture, credential: Credential, dir: &std::path::Path) -> Syncer {
@@ -266,7 +265,7 @@ async fn syncs_with_failures(fixture: &Fixture) -> Vec<String> {
     let credentials = [(api_token(), API_TOKEN), (oauth_client(), CLIENT_SECRET)];
     for (index, (credential, own_secret)) in credentials.into_iter().enumerate() {
         let dir = dir.path().join(index.to_string());
-        let (syncer, books) = syncer_with(fixture, credential, &dir, quick_retries());
+        let (syncer, ledger) = syncer_with(fixture, credential, &dir, quick_retries());
         syncer.sync_now().await.unwrap();
         // Tailscale quoting the credential back must not carry it into the ledger.
         let echoing = Fault::Status {
@@ -282,9 +281,12 @@ async fn syncs_with_failures(fixture: &Fixture) -> Vec<String> {
         fixture.tailnet.inject_on(Endpoint::Users, down, ALWAYS);
         syncer.sync_now().await.unwrap();
         fixture.tailnet.clear_faults();
-        let mut export = Vec::new();
-        tailledger::export::write_export(books.ledger().store(), &mut export, &dir).unwrap();
-        exports.push(String::from_utf8(export).unwrap());
+        let export: String = ledger
+            .log()
+            .entries()
+            .map(|entry| entry.unwrap().export_line() + "\n")
+            .collect();
+        exports.push(export);
     }
     exports
 }
@@ -325,7 +327,7 @@ async fn no_secret_reaches_the_ledger_or_the_logs() {
 async fn concurrent_sync_requests_run_one_after_the_other() {
     let fixture = Fixture::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (syncer, books) = syncer_with(&fixture, api_token(), dir.path(), quick_retries());
+    let (syncer, ledger) = syncer_with(&fixture, api_token(), dir.path(), quick_retries());
     // Each listing is slowed down, so the second request arrives while the first is running.
     fixture
         .tailnet
@@ -334,9 +336,8 @@ async fn concurrent_sync_requests_run_one_after_the_other() {
     let mut ids = [first.unwrap().sync_id, second.unwrap().sync_id];
     ids.sort();
     assert_eq!(ids, ["tailscale-000001", "tailscale-000002"]);
-    let kinds: Vec<&str> = books
-        .ledger()
-        .store()
+    let kinds: Vec<&str> = ledger
+        .log()
         .read(1, 100)
         .unwrap()
         .iter()

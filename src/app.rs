@@ -1,0 +1,169 @@
+//! The composition root: a [`Service`] built from a configuration, and the running of it.
+//!
+//! [`open`] is used by `tailledger serve` and `tailledger sync` alike: it opens the ledger,
+//! appends the configured access policy when it differs from the recorded one, and wires the
+//! service with its clock, roster file and Tailscale source. [`run`] owns and awaits its two
+//! tasks, the API server and the scheduler; on shutdown the scheduler abandons a sync that is
+//! still fetching (nothing is appended until a fetch is complete, and an append is never
+//! interrupted), and the server stops accepting calls and finishes the ones in flight.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::api;
+use crate::config::Config;
+use crate::event::SystemId;
+use crate::ledger::Ledger;
+use crate::service::{Service, ServiceError};
+use crate::store::StoreError;
+use crate::sync::{Syncer, TailscaleSource};
+use crate::tailscale::{ClientConfigError, TailscaleClient};
+use crate::time::SystemClock;
+
+/// Why the service could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("the Tailscale client could not be configured: {0}")]
+    Client(#[from] ClientConfigError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Api(#[from] api::ApiError),
+}
+
+/// Opens the ledger of `config` and builds the service, with the configured policy recorded.
+pub fn open(config: &Config) -> Result<Service, RunError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
+        action: "create the ledger directory",
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let ledger = Arc::new(Ledger::open(&config.data_dir)?);
+    let clock = Arc::new(SystemClock);
+    let timezone = config
+        .roster
+        .as_ref()
+        .map_or(chrono_tz::UTC, |roster| roster.timezone);
+    let mut service = Service::new(
+        ledger.clone(),
+        clock.clone(),
+        config.checks.clone(),
+        timezone,
+    );
+    if let Some(roster) = &config.roster {
+        service.set_roster_file(roster.csv_path.clone());
+    }
+    service.set_syncer(Syncer::new(
+        SystemId::tailscale(),
+        Box::new(TailscaleSource::new(TailscaleClient::new(
+            config.client.clone(),
+        )?)),
+        ledger,
+        clock,
+        config.sync_options.clone(),
+    ));
+    if let Some(policy) = &config.policy {
+        let appended = service.record_configured_policy(
+            &SystemId::tailscale(),
+            &policy.allowed_org_roles,
+            &policy.privileged_org_roles,
+            policy.offboarding_grace_seconds,
+        )?;
+        if !appended.is_empty() {
+            tracing::info!("recorded the access policy from the configuration");
+        }
+    }
+    Ok(service)
+}
+
+/// Runs a sync cycle every `config.sync_interval` until `stopping` turns true.
+async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::Receiver<bool>) {
+    let system = SystemId::tailscale();
+    loop {
+        tokio::select! {
+            result = service.sync_now(&system) => match result {
+                Ok(cycle) => tracing::info!(sync_id = %cycle.sync.sync_id, outcome = ?cycle.sync.outcome, "scheduled sync finished"),
+                Err(error) => tracing::error!("scheduled sync could not be recorded: {error}"),
+            },
+            // A sync still fetching is dropped: it has appended nothing yet.
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(config.sync_interval) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Binds `config.listen`, then serves the API and runs the scheduled syncs until `shutdown`
+/// completes.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Listen {
+            address: config.listen,
+            source,
+        })?;
+    run_on(listener, config, shutdown).await
+}
+
+/// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`).
+pub async fn run_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let service = Arc::new(open(&config)?);
+    let address = listener.local_addr().map_err(|source| RunError::Listen {
+        address: config.listen,
+        source,
+    })?;
+    tracing::info!(listen = %address, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
+    let (stop, stopping) = watch::channel(false);
+    let stop = &stop;
+    let stopped = |mut receiver: watch::Receiver<bool>| async move {
+        // The sender lives until the end of `run_on`, so this only ends on a stop.
+        let _ = receiver.wait_for(|stop| *stop).await;
+    };
+    let server = async {
+        let served = api::serve(
+            listener,
+            service.clone(),
+            config.auth.clone(),
+            config.tls.as_ref(),
+            stopped(stopping.clone()),
+        )
+        .await;
+        // A server that ends on its own (it failed) takes the scheduler down with it.
+        stop.send_replace(true);
+        served
+    };
+    let signal = async {
+        tokio::select! {
+            () = shutdown => tracing::info!("stopping: letting the running work finish"),
+            () = stopped(stopping.clone()) => {}
+        }
+        stop.send_replace(true);
+    };
+    let (served, (), ()) = tokio::join!(
+        server,
+        schedule(service.clone(), &config, stopping.clone()),
+        signal
+    );
+    served?;
+    tracing::info!("stopped");
+    Ok(())
+}

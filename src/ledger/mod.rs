@@ -1,0 +1,206 @@
+//! The ledger: the only writer of the hash chain, and what its events add up to.
+//!
+//! [`Ledger`] owns the [`Log`] (the hash chain over the store), the projections folded from it,
+//! their checkpoints and the point-in-time reads. Every append goes through
+//! [`Ledger::append`] or [`Ledger::decide_and_append`], which apply the new entries to the
+//! projections before the next append can start, so the projections always describe a prefix of
+//! the log and catch up with each batch in order.
+//!
+//! The raw append of the log is private to this module, and the log never hands out its store
+//! (a `Store` can append too), so code outside `ledger/` cannot write behind the projections'
+//! back:
+//!
+//! ```compile_fail,E0624
+//! use tailledger::event::{Actor, Event};
+//! use tailledger::ledger::Ledger;
+//! use tailledger::time::Timestamp;
+//!
+//! let ledger = Ledger::in_memory();
+//! // `Log::append` is private to `ledger/`: this does not compile.
+//! ledger.log().append(Timestamp::UNIX_EPOCH, Actor::Demo, Vec::<Event>::new());
+//! ```
+//!
+//! ```compile_fail,E0624
+//! use tailledger::ledger::Log;
+//!
+//! let log = Log::in_memory();
+//! // Neither does reaching the store to append to it.
+//! let _ = log.store();
+//! ```
+
+mod checkpoint;
+mod log;
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError, RwLock};
+
+pub use checkpoint::CHECKPOINT_MIN_INTERVAL;
+pub use log::Log;
+
+use crate::entry::Entry;
+use crate::event::{Actor, Event};
+use crate::projection::Projections;
+use crate::store::StoreError;
+use crate::time::Timestamp;
+
+/// The log and what its events add up to: the one writer of a ledger.
+pub struct Ledger {
+    log: Log,
+    projections: RwLock<Projections>,
+    /// Held across a durable append and its application, so batches are applied in seq order;
+    /// it guards the seq of the latest checkpoint.
+    writer: Mutex<u64>,
+    /// The fewest entries between two checkpoints.
+    checkpoint_min_interval: u64,
+}
+
+impl Ledger {
+    /// Opens the durable ledger in `data_dir`, creating it if needed, with its projections.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::new(Log::open(data_dir)?)
+    }
+
+    /// A ledger that lives in memory only.
+    pub fn in_memory() -> Self {
+        // An empty log has nothing to replay, so this cannot fail.
+        Self::new(Log::in_memory()).expect("an empty in-memory ledger projects")
+    }
+
+    /// Wraps a log, building its projections from the latest checkpoint and the entries after
+    /// it.
+    pub fn new(log: Log) -> Result<Self, StoreError> {
+        Self::with_checkpoint_interval(log, CHECKPOINT_MIN_INTERVAL)
+    }
+
+    /// Like [`Ledger::new`], with checkpoints at least every `min_interval` entries (tests use a
+    /// small one so that short histories exercise checkpoints).
+    pub fn with_checkpoint_interval(log: Log, min_interval: u64) -> Result<Self, StoreError> {
+        let head = log.head().map_or(0, |digest| digest.seq);
+        let projections = checkpoint::at_seq(&log, head)?;
+        let last_checkpoint = log
+            .store()
+            .checkpoint_at_or_before(head)?
+            .map_or(0, |(seq, _)| seq);
+        Ok(Ledger {
+            log,
+            projections: RwLock::new(projections),
+            writer: Mutex::new(last_checkpoint),
+            checkpoint_min_interval: min_interval.max(1),
+        })
+    }
+
+    /// Appends one batch durably, then applies it to the projections, and takes a checkpoint
+    /// when enough entries have passed since the last one.
+    pub fn append(
+        &self,
+        recorded_at: Timestamp,
+        actor: Actor,
+        events: Vec<Event>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        // The guarded value is a plain seq, only replaced whole, so a poisoned lock is usable.
+        let mut last_checkpoint = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.append_locked(&mut last_checkpoint, recorded_at, actor, events)
+    }
+
+    /// Appends and applies a batch while the caller holds the writer lock.
+    fn append_locked(
+        &self,
+        last_checkpoint: &mut u64,
+        recorded_at: Timestamp,
+        actor: Actor,
+        events: Vec<Event>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let entries = self.log.append(recorded_at, actor, events)?;
+        let mut projections = self
+            .projections
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        entries.iter().for_each(|entry| projections.apply(entry));
+        let projections = std::sync::RwLockWriteGuard::downgrade(projections);
+        if projections.last_seq() - *last_checkpoint
+            >= checkpoint::interval(&projections, self.checkpoint_min_interval)
+        {
+            // The batch is durable already; a checkpoint that cannot be written only makes later
+            // point-in-time reads replay more, so it is logged rather than failing the append.
+            match checkpoint::save(&self.log, &projections) {
+                Ok(()) => *last_checkpoint = projections.last_seq(),
+                Err(error) => tracing::warn!("could not store a projection checkpoint: {error}"),
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Decides a batch from the current projections and appends it, with no other append in
+    /// between, so the decision cannot be made on stale state. `decide` returns the events and
+    /// what it decided besides (a sync's outcome, an import's counts), or a refusal: a refusal
+    /// appends nothing, and so does an empty batch. The outer error is the store's, the inner
+    /// one the decision's, so a refusal is never mistaken for a storage failure.
+    pub fn decide_and_append<T, E>(
+        &self,
+        recorded_at: Timestamp,
+        actor: Actor,
+        decide: impl FnOnce(&Projections) -> Result<(Vec<Event>, T), E>,
+    ) -> Result<Result<(Vec<Entry>, T), E>, StoreError> {
+        let mut last_checkpoint = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let (events, decided) = match self.read(decide) {
+            Ok(decision) => decision,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let entries = self.append_locked(&mut last_checkpoint, recorded_at, actor, events)?;
+        Ok(Ok((entries, decided)))
+    }
+
+    /// Reads the projections as of the last applied batch.
+    pub fn read<R>(&self, read: impl FnOnce(&Projections) -> R) -> R {
+        // A panic inside `apply` would be a bug; the projections it leaves behind still describe
+        // whole entries, and reading them beats taking the service down.
+        read(
+            &self
+                .projections
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Reads the projections as of `instant`: built from the entries recorded at or before it.
+    /// `None` means now.
+    pub fn read_as_of<R>(
+        &self,
+        instant: Option<Timestamp>,
+        read: impl FnOnce(&Projections) -> R,
+    ) -> Result<R, StoreError> {
+        let Some(instant) = instant else {
+            return Ok(self.read(read));
+        };
+        let until = checkpoint::last_seq_recorded_by(&self.log, instant)?;
+        let current = self.read(|projections| projections.last_seq());
+        if until >= current {
+            return Ok(self.read(read));
+        }
+        Ok(read(&checkpoint::at_seq(&self.log, until)?))
+    }
+
+    /// The log, for reads: pages, scans, the head and its subscribers, verification, export.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+}
+
+impl Log {
+    /// The projections of the whole log, replayed from seq 1 without checkpoints: the plain
+    /// replay that incremental and checkpointed projections are compared with.
+    pub fn replay(&self) -> Result<Projections, StoreError> {
+        let mut projections = Projections::default();
+        checkpoint::replay_until(&mut projections, self, u64::MAX)?;
+        Ok(projections)
+    }
+
+    /// The seq of the latest checkpoint at or before `seq`, if any (the benches look for the
+    /// slowest point-in-time read with it).
+    pub fn checkpoint_seq_at_or_before(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .store()
+            .checkpoint_at_or_before(seq)?
+            .map(|(found, _)| found))
+    }
+}
