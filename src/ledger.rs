@@ -46,6 +46,12 @@ impl Ledger {
         Self::with_store(Box::new(SledStore::open_existing(data_dir)?))
     }
 
+    /// Opens a private copy of the durable ledger in `data_dir`, leaving `data_dir` untouched:
+    /// for readers of evidence, which must never change it (SPEC §18).
+    pub fn open_copy(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::with_store(Box::new(SledStore::open_copy_of(data_dir)?))
+    }
+
     /// A ledger that lives in memory only.
     pub fn in_memory() -> Self {
         // An empty in-memory store has no head to read, so this cannot fail.

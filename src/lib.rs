@@ -19,6 +19,7 @@ pub mod hash;
 pub mod history;
 pub mod identity;
 pub mod ledger;
+pub mod merkle;
 pub mod projection;
 pub mod render;
 pub mod report;

@@ -53,6 +53,7 @@ pub enum RunError {
 /// Opens the ledger of `config` and builds the service, with the configured policy recorded.
 pub fn open(config: &Config) -> Result<Service, RunError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
+        action: "create the ledger directory",
         path: config.data_dir.clone(),
         source,
     })?;

@@ -15,7 +15,7 @@ use crate::time::Timestamp;
 use crate::verify::{Report, verify_export as verify_export_file, verify_store};
 
 pub fn verify(data_dir: &Path) -> Outcome {
-    let ledger = Ledger::open_existing(data_dir).map_err(Failure::input)?;
+    let ledger = Ledger::open_copy(data_dir).map_err(Failure::input)?;
     let report = verify_store(ledger.store()).map_err(Failure::input)?;
     Ok(print_report(
         &format!("ledger {}", data_dir.display()),
@@ -24,7 +24,7 @@ pub fn verify(data_dir: &Path) -> Outcome {
 }
 
 pub fn export(out: &Path, data_dir: &Path) -> Outcome {
-    let ledger = Ledger::open_existing(data_dir).map_err(Failure::input)?;
+    let ledger = Ledger::open_copy(data_dir).map_err(Failure::input)?;
     let head = export_to_file(ledger.store(), out).map_err(Failure::input)?;
     print_exported(out, head);
     Ok(ExitCode::SUCCESS)

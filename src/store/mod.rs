@@ -7,7 +7,10 @@
 //! compare it with, and a store for tests that need no disk.
 
 mod codec;
+mod copy;
+mod disk;
 mod memory;
+mod pieces;
 mod sled_store;
 
 use std::path::PathBuf;
@@ -15,7 +18,10 @@ use std::path::PathBuf;
 pub use codec::{
     CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entry, encode_checkpoint, encode_entry,
 };
+pub use copy::private_copy;
+pub use disk::SyncObserver;
 pub use memory::MemoryStore;
+pub use pieces::{MAX_VALUE, PieceError};
 pub use sled_store::{SledStore, open_waiting_for_lock};
 
 use crate::entry::Entry;
@@ -42,8 +48,10 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
-    #[error("the ledger database at {path} could not be synced to disk: {source}")]
+    #[error("could not {action} {path}: {source}")]
     Io {
+        /// What was being done, as a verb phrase: "sync", "copy the ledger from", ….
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -54,8 +62,14 @@ pub enum StoreError {
         #[source]
         source: CodecError,
     },
+    #[error("the record at seq {seq} cannot be put back together: {source}")]
+    Pieces {
+        seq: u64,
+        #[source]
+        source: PieceError,
+    },
     #[error("the stored head cannot be read: {0}")]
-    CorruptHead(#[source] CodecError),
+    CorruptHead(String),
     #[error("a batch must start at seq {expected}, but it starts at seq {found}")]
     NotContiguous { expected: u64, found: u64 },
 }

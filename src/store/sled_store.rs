@@ -2,23 +2,34 @@
 //!
 //! Layout, in the tree `ledger`: key `e` + seq (8 bytes, big-endian) holds an encoded entry, and
 //! key `h` holds the encoded head digest. A batch writes its entries and the new head with one
-//! `apply_batch`, which sled applies atomically. Checkpoints live in the tree `checkpoints`,
-//! keyed by seq; they are derived data and can always be rebuilt.
+//! `apply_batch`, which sled applies atomically. Checkpoints live in the tree `checkpoints.2`,
+//! key `c` + seq; they are derived data and can always be rebuilt. No stored value is larger than
+//! 4 KiB: a longer one is stored in pieces in the same batch ([`pieces`](super::pieces)), so sled
+//! never writes it to its unsynced blob files. The tree `checkpoints` of ledgers written by 0.1
+//! holds checkpoints as single values, which sled put in blob files: it is read, never written,
+//! since an update of one of its pages would write a new blob.
 //!
 //! Durability: sled's `flush` writes with `sync_file_range` on Linux, which survives a process
-//! crash but not a power cut, so after it returns the store also `fdatasync`s sled's log file
-//! (`<data_dir>/db`) before acknowledging (SPEC §3).
+//! crash but not a power cut, so after it returns the store syncs what sled leaves unsynced
+//! ([`disk`](super::disk)) and `fdatasync`s sled's log file (`<data_dir>/db`) before
+//! acknowledging (SPEC §3, §18).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::disk::{DataDir, SyncObserver};
+use super::pieces::{self, PieceError};
 use super::{Scan, Store, StoreError, check_follows, codec};
 use crate::entry::Entry;
 use crate::hash::Digest;
 
 const ENTRY_PREFIX: u8 = b'e';
 const HEAD_KEY: &[u8] = b"h";
+const CHECKPOINT_PREFIX: u8 = b'c';
+/// The checkpoints tree of this layout, and the one 0.1 wrote (read only).
+const CHECKPOINTS: &str = "checkpoints.2";
+const CHECKPOINTS_V01: &str = "checkpoints";
 
 /// A ledger database in a directory of its own.
 pub struct SledStore {
@@ -26,19 +37,34 @@ pub struct SledStore {
     db: sled::Db,
     ledger: sled::Tree,
     checkpoints: sled::Tree,
+    /// The checkpoints a 0.1 ledger holds, if this is one.
+    checkpoints_v01: Option<sled::Tree>,
     /// sled's log file, kept open so every append can `fdatasync` it.
     log_file: File,
+    disk: DataDir,
+    /// The private directory this store was opened in, for a copy: deleted after the database
+    /// is closed (fields drop in order).
+    _copy: Option<tempfile::TempDir>,
 }
 
 fn entry_key(seq: u64) -> [u8; 9] {
-    let mut key = [ENTRY_PREFIX; 9];
+    prefixed_key(ENTRY_PREFIX, seq)
+}
+
+fn checkpoint_key(seq: u64) -> [u8; 9] {
+    prefixed_key(CHECKPOINT_PREFIX, seq)
+}
+
+fn prefixed_key(prefix: u8, seq: u64) -> [u8; 9] {
+    let mut key = [prefix; 9];
     key[1..].copy_from_slice(&seq.to_be_bytes());
     key
 }
 
 fn seq_of_key(key: &[u8]) -> u64 {
-    // Keys under the entry prefix are always 9 bytes long: `entry_key` is the only writer.
-    let bytes: [u8; 8] = key[1..9].try_into().expect("entry keys are 9 bytes");
+    // Keys under the entry and checkpoint prefixes are always 9 bytes long: `prefixed_key` is
+    // their only writer.
+    let bytes: [u8; 8] = key[1..9].try_into().expect("prefixed keys are 9 bytes");
     u64::from_be_bytes(bytes)
 }
 
@@ -46,11 +72,20 @@ impl SledStore {
     /// Opens (creating if needed) the ledger database in `dir`. Fails with
     /// [`StoreError::Locked`] if another process holds it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_observed(dir, None)
+    }
+
+    /// Like [`SledStore::open`], telling `observer` of every sync the store makes; for the
+    /// power-loss model test, which keeps what a power cut would keep.
+    #[doc(hidden)]
+    pub fn open_observed(dir: &Path, observer: Option<SyncObserver>) -> Result<Self, StoreError> {
         let path = dir.to_path_buf();
         let database = |source| StoreError::Database {
             path: path.clone(),
             source,
         };
+        let disk = DataDir::new(dir, observer);
+        disk.before_open()?;
         let db = open_waiting_for_lock(dir).map_err(|source| {
             if is_lock_conflict(&source) {
                 StoreError::Locked { path: path.clone() }
@@ -58,10 +93,22 @@ impl SledStore {
                 database(source)
             }
         })?;
+        disk.after_open()?;
         let ledger = db.open_tree("ledger").map_err(database)?;
-        let checkpoints = db.open_tree("checkpoints").map_err(database)?;
-        let log_file = File::open(dir.join("db")).map_err(|source| StoreError::Io {
-            path: path.clone(),
+        let checkpoints = db.open_tree(CHECKPOINTS).map_err(database)?;
+        let has_v01_checkpoints = db
+            .tree_names()
+            .iter()
+            .any(|name| name.as_ref() == CHECKPOINTS_V01.as_bytes());
+        let checkpoints_v01 = if has_v01_checkpoints {
+            Some(db.open_tree(CHECKPOINTS_V01).map_err(database)?)
+        } else {
+            None
+        };
+        let log_path = dir.join("db");
+        let log_file = File::open(&log_path).map_err(|source| StoreError::Io {
+            action: "open",
+            path: log_path,
             source,
         })?;
         Ok(SledStore {
@@ -69,12 +116,24 @@ impl SledStore {
             db,
             ledger,
             checkpoints,
+            checkpoints_v01,
             log_file,
+            disk,
+            _copy: None,
         })
     }
 
-    /// Opens the ledger database in `dir` only if one is there, for commands that read a copy
-    /// and must not create an empty ledger by mistake.
+    /// Opens a private copy of the ledger in `dir` ([`private_copy`](super::private_copy)), for
+    /// readers that must not write to the original; the copy is deleted when the store is dropped.
+    pub fn open_copy_of(dir: &Path) -> Result<Self, StoreError> {
+        let copy = super::private_copy(dir)?;
+        let mut store = Self::open(copy.path())?;
+        store._copy = Some(copy);
+        Ok(store)
+    }
+
+    /// Opens the ledger database in `dir` only if one is there, for commands that must not
+    /// create an empty ledger by mistake.
     pub fn open_existing(dir: &Path) -> Result<Self, StoreError> {
         if !dir.join("db").is_file() {
             return Err(StoreError::NotFound {
@@ -96,13 +155,40 @@ impl SledStore {
         }
     }
 
-    /// Waits until everything written so far is on stable storage.
+    /// Waits until everything written so far is on stable storage: sled's writes, then any blob
+    /// file, then the log that points at them.
     fn make_durable(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|source| self.database(source))?;
-        self.log_file.sync_data().map_err(|source| StoreError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.disk.sync_new_blobs(true)?;
+        self.disk.sync_log(&self.log_file)
+    }
+
+    /// The whole value stored under `key`, put back together from its pieces if it has them.
+    fn whole(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        stored: sled::IVec,
+        seq: u64,
+    ) -> Result<sled::IVec, StoreError> {
+        pieces::resolve(tree, key, stored)
+            .map_err(|source: PieceError| StoreError::Pieces { seq, source })
+    }
+
+    fn latest_checkpoint_v01(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let Some(tree) = &self.checkpoints_v01 else {
+            return Ok(None);
+        };
+        let found = tree
+            .range(..=seq.to_be_bytes())
+            .next_back()
+            .transpose()
+            .map_err(|source| self.database(source))?;
+        Ok(found.and_then(|(key, value)| {
+            // 0.1 keyed its checkpoints by the 8-byte seq alone.
+            let key: [u8; 8] = key.as_ref().try_into().ok()?;
+            Some((u64::from_be_bytes(key), value.to_vec()))
+        }))
     }
 }
 
@@ -134,11 +220,18 @@ fn is_lock_conflict(error: &sled::Error) -> bool {
 
 impl Store for SledStore {
     fn head(&self) -> Result<Option<Digest>, StoreError> {
-        self.ledger
+        let Some(stored) = self
+            .ledger
             .get(HEAD_KEY)
             .map_err(|source| self.database(source))?
-            .map(|bytes| codec::decode_head(&bytes).map_err(StoreError::CorruptHead))
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let bytes = pieces::resolve(&self.ledger, HEAD_KEY, stored)
+            .map_err(|source| StoreError::CorruptHead(source.to_string()))?;
+        codec::decode_head(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::CorruptHead(source.to_string()))
     }
 
     fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
@@ -148,9 +241,13 @@ impl Store for SledStore {
         check_follows(self.head()?, entries)?;
         let mut batch = sled::Batch::default();
         for entry in entries {
-            batch.insert(&entry_key(entry.seq), codec::encode_entry(entry));
+            pieces::insert(
+                &mut batch,
+                &entry_key(entry.seq),
+                codec::encode_entry(entry),
+            );
         }
-        batch.insert(HEAD_KEY, codec::encode_head(last.digest()));
+        pieces::insert(&mut batch, HEAD_KEY, codec::encode_head(last.digest()));
         self.ledger
             .apply_batch(batch)
             .map_err(|source| self.database(source))?;
@@ -162,34 +259,42 @@ impl Store for SledStore {
             .ledger
             .range(entry_key(from)..=entry_key(u64::MAX))
             .map(move |item| {
-                let (key, value) = item.map_err(|source| self.database(source))?;
-                Ok((seq_of_key(&key), codec::decode_entry(&value)))
+                let (key, stored) = item.map_err(|source| self.database(source))?;
+                let seq = seq_of_key(&key);
+                let value = self.whole(&self.ledger, &key, stored, seq)?;
+                Ok((seq, codec::decode_entry(&value)))
             });
         Box::new(records)
     }
 
     fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        pieces::insert(&mut batch, &checkpoint_key(seq), bytes);
         self.checkpoints
-            .insert(seq.to_be_bytes(), bytes)
-            .map_err(|source| self.database(source))?;
-        Ok(())
+            .apply_batch(batch)
+            .map_err(|source| self.database(source))
     }
 
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let found = self
             .checkpoints
-            .range(..=seq.to_be_bytes())
+            .range(checkpoint_key(0)..=checkpoint_key(seq))
             .next_back()
             .transpose()
             .map_err(|source| self.database(source))?;
-        Ok(found.map(|(key, value)| {
-            // Checkpoint keys are always 8 bytes: `put_checkpoint` is the only writer.
-            let key: [u8; 8] = key
-                .as_ref()
-                .try_into()
-                .expect("checkpoint keys are 8 bytes");
-            (u64::from_be_bytes(key), value.to_vec())
-        }))
+        let current = match found {
+            Some((key, stored)) => {
+                let found = seq_of_key(&key);
+                let value = self.whole(&self.checkpoints, &key, stored, found)?;
+                Some((found, value.to_vec()))
+            }
+            None => None,
+        };
+        let older = self.latest_checkpoint_v01(seq)?;
+        Ok(match (current, older) {
+            (Some(current), Some(older)) if older.0 > current.0 => Some(older),
+            (current, older) => current.or(older),
+        })
     }
 }
 

@@ -49,6 +49,15 @@ impl Mounted {
         self.overlay.stats()
     }
 
+    /// See [`Overlay::fail_after_writes`].
+    pub fn fail_after_writes(&self, writes: u64, writer: nix::unistd::Pid) {
+        self.overlay.fail_after_writes(writes, writer);
+    }
+
+    pub fn tripped(&self) -> bool {
+        self.overlay.tripped()
+    }
+
     /// The power cut, once every writer is dead: throws every unsynced write away (or with
     /// `write_back`, keeps them, for a crash-only control run), then unmounts. The backing
     /// directory then holds exactly what a disk would after the cut.

@@ -110,6 +110,10 @@ struct State {
     next_fh: u64,
     /// Set by a cut: the power is off, nothing more reaches the backing directory.
     dead: bool,
+    /// Armed by [`Overlay::fail_after_writes`]: writes left before the power fails, and the
+    /// writer the failure kills.
+    trip: Option<(u64, nix::unistd::Pid)>,
+    tripped: bool,
     stats: Stats,
 }
 
@@ -147,6 +151,8 @@ impl Overlay {
                 handles: HashMap::new(),
                 next_fh: 1,
                 dead: false,
+                trip: None,
+                tripped: false,
                 stats: Stats::default(),
             })),
         }
@@ -158,6 +164,7 @@ impl Overlay {
     pub fn cut(&self, write_back: bool) -> Vec<Discarded> {
         let mut state = lock(&self.state);
         state.dead = true;
+        state.trip = None;
         let mut discarded = Vec::new();
         for node in state.nodes.values_mut() {
             if let Some(dirty) = node.dirty.take() {
@@ -185,6 +192,20 @@ impl Overlay {
 
     pub fn stats(&self) -> Stats {
         lock(&self.state).stats
+    }
+
+    /// Makes the power fail at the `writes`-th write from now (0: the next one): that write and
+    /// everything after it fails with `EIO`, and `writer` is SIGKILLed on the spot, so the cut
+    /// lands between a write and the sync that would have made it durable, where a cut at a
+    /// random instant rarely falls. `writer` must not be reaped before the cut (the driver
+    /// reaps its children only after killing them), so its pid cannot have been reused.
+    pub fn fail_after_writes(&self, writes: u64, writer: nix::unistd::Pid) {
+        lock(&self.state).trip = Some((writes, writer));
+    }
+
+    /// Whether an armed failure happened.
+    pub fn tripped(&self) -> bool {
+        lock(&self.state).tripped
     }
 }
 
@@ -366,6 +387,16 @@ impl State {
     }
 
     fn write(&mut self, ino: u64, fh: u64, offset: u64, data: &[u8]) -> Result<(), Errno> {
+        if let Some((left, writer)) = self.trip {
+            if left == 0 {
+                self.trip = None;
+                self.tripped = true;
+                self.dead = true;
+                let _ = nix::sys::signal::kill(writer, nix::sys::signal::Signal::SIGKILL);
+            } else {
+                self.trip = Some((left - 1, writer));
+            }
+        }
         if self.dead {
             return Err(Errno::EIO);
         }

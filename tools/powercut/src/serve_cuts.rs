@@ -20,6 +20,7 @@ use tokio::runtime::Runtime;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
+use crate::mount::Mounted;
 use crate::process::Running;
 use crate::scenario::{Layout, Settings, cut_and_inspect, describe_discarded, random_delay};
 use crate::tailnet::{
@@ -104,8 +105,10 @@ fn start_server(
 
 /// Runs the clients against the server until the cut: a follower and an admin writer, while the
 /// tailnet's roles change. Returns once the server is dead.
+#[allow(clippy::too_many_arguments)]
 async fn clients_until_cut(
     url: String,
+    mounted: &Mounted,
     server: &mut Option<Running>,
     changer: RoleChanger,
     rng: &mut fastrand::Rng,
@@ -190,12 +193,27 @@ async fn clients_until_cut(
             "no answer to the first admin write within {START_TIMEOUT:?}"
         ))),
     };
-    tokio::time::sleep(random_delay(rng, Duration::from_millis(2_000))).await;
-    if kill {
+    let limit = random_delay(rng, Duration::from_millis(2_000));
+    if kill && rng.bool() {
+        // The power fails at a random write from now on (often between a write and its fsync),
+        // or at the random moment if that comes first.
+        if let Some(mut running) = server.take() {
+            mounted.fail_after_writes(rng.u64(0..1_000), running.pid());
+            let running = tokio::task::spawn_blocking(move || {
+                running.wait_exit(limit);
+                running
+            })
+            .await
+            .map_err(|error| error.to_string())?;
+            running.kill();
+        }
+    } else if kill {
+        tokio::time::sleep(limit).await;
         if let Some(server) = server.take() {
             server.kill();
         }
     } else {
+        tokio::time::sleep(limit).await;
         // An orderly stop: the clients go first (a follower would hold the shutdown open), then
         // SIGTERM, and the power is cut once the server has exited.
         stop.store(true, Ordering::Relaxed);
@@ -259,6 +277,7 @@ pub fn run(settings: &Settings, runtime: &Runtime) -> io::Result<Tally> {
         let clients = runtime
             .block_on(clients_until_cut(
                 format!("http://127.0.0.1:{port}"),
+                &mounted,
                 &mut server,
                 tailnet.changer(),
                 &mut rng,
@@ -292,7 +311,9 @@ pub fn run(settings: &Settings, runtime: &Runtime) -> io::Result<Tally> {
             "{} admin writes, {} events acknowledged, then {}",
             clients.writes,
             acks.len(),
-            if kill {
+            if mounted.tripped() {
+                "a power failure at a write"
+            } else if kill {
                 "SIGKILL and a cut"
             } else {
                 "SIGTERM and a cut after the exit"

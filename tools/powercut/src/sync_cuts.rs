@@ -33,8 +33,10 @@ struct Syncs<'a> {
     layout: &'a Layout,
     tailnet: &'a Tailnet,
     rng: fastrand::Rng,
-    /// How long a whole sync took lately, to place cuts over all of one.
+    /// How long a whole sync took lately, and how many writes it made, to place cuts over all
+    /// of one.
     typical: Duration,
+    typical_writes: u64,
 }
 
 impl Syncs<'_> {
@@ -93,6 +95,7 @@ pub fn run(settings: &Settings, runtime: &tokio::runtime::Runtime) -> io::Result
         tailnet: &tailnet,
         rng: fastrand::Rng::with_seed(settings.seed),
         typical: Duration::from_millis(400),
+        typical_writes: 100,
     };
     let mut tally = Tally::default();
     let mut reopen = false;
@@ -139,12 +142,28 @@ pub fn run(settings: &Settings, runtime: &tokio::runtime::Runtime) -> io::Result
         }
         let complete = syncs.rng.usize(0..=2);
         for _ in 0..complete {
+            let before = mounted.stats().writes;
             if let Err(why) = syncs.run(&mut tally)? {
                 tally.record_failed_write(round, why);
             }
+            let writes = mounted.stats().writes - before;
+            syncs.typical_writes = (syncs.typical_writes * 3 + writes) / 4;
         }
         let mut during = false;
-        if syncs.rng.f64() < 0.65 {
+        let kind = syncs.rng.f64();
+        if kind < 0.35 {
+            // The power fails at a random write of the sync: often between a write and its fsync.
+            let writes = syncs.rng.u64(0..syncs.typical_writes.max(1));
+            let child = syncs.start()?;
+            mounted.fail_after_writes(writes, child.pid());
+            let finished = child.wait(SYNC_TIMEOUT);
+            during = mounted.tripped();
+            let _ = syncs.count(&mut tally, &finished);
+            note.push_str(&format!(
+                "{complete} sync(s), then a power failure at write {writes} of one{}; ",
+                if during { "" } else { " (it had finished)" }
+            ));
+        } else if kind < 0.7 {
             let limit = syncs.typical.mul_f64(1.1);
             let delay = random_delay(&mut syncs.rng, limit);
             let mut child = syncs.start()?;
