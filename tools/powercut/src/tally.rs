@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::overlay::Discarded;
+use tailledger::store::Store as _;
 
 /// What the backing directory held after a cut.
 pub enum Inspection {
@@ -85,7 +86,7 @@ pub fn inspect(
     // The chain verified; now each acknowledged entry is looked up in the same copy. (Through
     // the library rather than `export`: canonical JSON for tens of thousands of entries takes
     // seconds in a debug build, and only the acknowledged ones matter here.)
-    let ledger = match tailledger::ledger::Ledger::open_existing(&copy) {
+    let ledger = match tailledger::ledger::Log::open_existing(&copy) {
         Ok(ledger) => ledger,
         Err(error) => {
             return Inspection::Failed(format!("the verified copy does not open: {error}"));
@@ -93,7 +94,7 @@ pub fn inspect(
     };
     let mut missing = Vec::new();
     for (seq, hash) in acked {
-        match ledger.store().get(*seq) {
+        match ledger.get(*seq) {
             Ok(Some(entry)) if entry.hash.to_string() == *hash => {}
             Ok(_) => missing.push((*seq, hash.clone())),
             Err(error) => return Inspection::Failed(format!("cannot read seq {seq}: {error}")),
@@ -299,14 +300,14 @@ fn abbreviate(items: &[String]) -> String {
 /// The projection checkpoints a ledger holds, newest first: (seq, bytes). Read through the
 /// library from the inspection's private copy, only to show that the runs reached them.
 pub fn checkpoints(copy: &Path) -> Vec<(u64, usize)> {
-    let Ok(ledger) = tailledger::ledger::Ledger::open_existing(copy) else {
+    let Ok(store) = tailledger::store::SledStore::open_existing(copy) else {
         return Vec::new();
     };
     let mut found = Vec::new();
     let mut before = u64::MAX;
     // Bounded: each step goes to an older checkpoint.
     for _ in 0..100_000 {
-        match ledger.store().checkpoint_at_or_before(before) {
+        match store.checkpoint_at_or_before(before) {
             Ok(Some((seq, bytes))) => {
                 found.push((seq, bytes.len()));
                 if seq == 0 {
