@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -88,6 +89,7 @@ impl Coalescer {
 #[derive(Clone, Debug, Default)]
 pub struct SyncTrigger {
     notify: Arc<Notify>,
+    fired: Arc<AtomicU64>,
 }
 
 impl SyncTrigger {
@@ -97,9 +99,15 @@ impl SyncTrigger {
 
     /// Asks for a sync.
     pub fn fire(&self) {
+        self.fired.fetch_add(1, Ordering::Relaxed);
         // `notify_one` with no task waiting stores one permit, so a fire is never lost however
         // it races with the driver, and repeated fires collapse into that permit.
         self.notify.notify_one();
+    }
+
+    /// How many times the trigger was fired, by every clone (for metrics and tests).
+    pub fn fired(&self) -> u64 {
+        self.fired.load(Ordering::Relaxed)
     }
 }
 
