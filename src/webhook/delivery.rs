@@ -136,6 +136,51 @@ impl Delivery {
     }
 }
 
+/// What `WebhookReceived` records of a delivery (SPEC §13): the event types and their
+/// timestamps, the body's digest, and the body itself only when it is at most 4 KiB. The ledger
+/// clock's `recorded_at` and the actor `webhook:tailscale` are the entry's envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub body_sha256: Hash256,
+    pub body_bytes: u64,
+    /// `t` of the signature: when Tailscale sent it.
+    pub signed_at: Timestamp,
+    pub events: Vec<RecordedEvent>,
+    /// The body verbatim, when at most [`MAX_RECORDED_BODY_BYTES`].
+    pub body: Option<String>,
+    /// Whether the delivery started a sync, so the ledger says why the next sync ran.
+    pub starts_sync: bool,
+}
+
+/// One event of a delivery as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedEvent {
+    pub event_type: String,
+    /// Tailscale's time of the event, when it sent an RFC 3339 one.
+    pub timestamp: Option<Timestamp>,
+}
+
+impl Delivery {
+    /// The part of the delivery the ledger records.
+    pub fn record(&self) -> DeliveryRecord {
+        DeliveryRecord {
+            body_sha256: self.body_sha256,
+            body_bytes: self.body.len() as u64,
+            signed_at: self.signed_at,
+            events: self
+                .events
+                .iter()
+                .map(|event| RecordedEvent {
+                    event_type: event.event_type.clone(),
+                    timestamp: event.timestamp,
+                })
+                .collect(),
+            body: self.recordable_body().map(str::to_owned),
+            starts_sync: self.starts_sync(),
+        }
+    }
+}
+
 /// The body is left out: it can be a mebibyte, and its digest identifies it.
 impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -220,6 +265,20 @@ mod tests {
         assert_eq!(delivery.events[2].data, json!("a plain string"));
         assert_eq!(delivery.events[3].data, Value::Null);
         assert!(delivery.starts_sync());
+        let record = delivery.record();
+        assert_eq!(record.body_sha256, delivery.body_sha256);
+        assert_eq!(record.body_bytes, body.len() as u64);
+        assert_eq!(record.signed_at, at("2026-06-02T10:00:02Z"));
+        assert_eq!(record.body.as_deref(), Some(body));
+        assert!(record.starts_sync);
+        assert_eq!(
+            record.events[1],
+            RecordedEvent {
+                event_type: "nodeCreated".to_owned(),
+                timestamp: Some(at("2026-06-02T10:00:01Z")),
+            }
+        );
+        assert_eq!(record.events[2].timestamp, None);
     }
 
     #[test]

@@ -202,10 +202,17 @@ impl WebhookReceiver {
                 first_recorded_at,
             });
         }
-        if let Err(error) = self.sink.received(&delivery) {
-            self.lock_recent().forget(&body_sha256);
-            return Err(Refusal::NotRecorded(error));
-        }
+        // Until the sink says it recorded the delivery, the digest must not stay remembered,
+        // even if the sink panics: Tailscale's retry would be taken for a duplicate.
+        let mut admitted = Admitted {
+            receiver: self,
+            digest: body_sha256,
+            recorded: false,
+        };
+        self.sink
+            .received(&delivery)
+            .map_err(Refusal::NotRecorded)?;
+        admitted.recorded = true;
         let sync_started = delivery.starts_sync();
         if sync_started {
             self.sync.fire();
@@ -227,6 +234,21 @@ impl WebhookReceiver {
     /// insert or remove, so it is never left half-changed.
     fn lock_recent(&self) -> std::sync::MutexGuard<'_, Deduplicator> {
         self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Forgets an admitted digest when dropped, that is unless the delivery was recorded.
+struct Admitted<'a> {
+    receiver: &'a WebhookReceiver,
+    digest: Hash256,
+    recorded: bool,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.receiver.lock_recent().forget(&self.digest);
+        }
     }
 }
 

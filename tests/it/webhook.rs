@@ -32,6 +32,7 @@ struct RecordingSink {
     /// When the sink last recorded a delivery (the trigger is fired after that).
     last_recorded: std::sync::Mutex<Option<Instant>>,
     failures_left: AtomicUsize,
+    panics_left: AtomicUsize,
 }
 
 impl DeliverySink for RecordingSink {
@@ -45,6 +46,13 @@ impl DeliverySink for RecordingSink {
         if fail {
             return Err(SinkError::new("the ledger is not writable"));
         }
+        let panic = self
+            .panics_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        assert!(!panic, "the sink panics as the test asked");
         self.deliveries
             .send_modify(|deliveries| deliveries.push(delivery.clone()));
         *self.last_recorded.lock().unwrap() = Some(Instant::now());
@@ -361,6 +369,13 @@ async fn a_delivery_that_could_not_be_recorded_answers_503_and_its_retry_is_reco
     assert_eq!(fixture.send(&delivery).await, 200);
     assert_eq!(fixture.recorded().len(), 1);
     assert_eq!(fixture.trigger.fired(), 1);
+
+    // A sink that panics is a failure to record too, and the server goes on serving.
+    fixture.sink.panics_left.store(1, Ordering::SeqCst);
+    let delivery = fixture.signed(&user_deleted("b@e.com"), now_unix());
+    assert_eq!(fixture.send(&delivery).await, 503);
+    assert_eq!(fixture.send(&delivery).await, 200);
+    assert_eq!(fixture.recorded().len(), 2);
     fixture.shutdown().await;
 }
 
