@@ -33,3 +33,4 @@ pub mod sync;
 pub mod tailscale;
 pub mod time;
 pub mod verify;
+pub mod webhook;

@@ -1,6 +1,6 @@
 //! A simulated Tailscale API: a real HTTP server on a listener the caller binds, serving the
 //! users list, key lookup and OAuth token endpoints in Tailscale's JSON shapes, for tests and the
-//! demo.
+//! demo; with webhook endpoints registered, it also sends signed deliveries when users change.
 //!
 //! [`SimulatedTailnet`] is a cheap-to-clone handle on shared state: the tailnet's users, the
 //! credentials it accepts, the faults armed for coming requests, and counters of what was asked.
@@ -10,6 +10,7 @@
 mod fault;
 mod server;
 mod user;
+mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 pub use fault::{Endpoint, Fault};
 pub use server::SimulatorHandle;
 pub use user::SimUser;
+pub use webhook::{BadDelivery, OutgoingDelivery, SUBSCRIPTIONS, SentDelivery, SimWebhook};
 
 use crate::time::Timestamp;
 use fault::FaultQueue;
@@ -62,6 +64,7 @@ struct State {
     token_lifetime: Duration,
     faults: FaultQueue,
     counters: Counters,
+    webhooks: webhook::Webhooks,
 }
 
 /// A key as `GET /keys/{keyId}` describes it.
@@ -89,6 +92,7 @@ impl SimulatedTailnet {
                 token_lifetime: Duration::from_secs(3600),
                 faults: FaultQueue::default(),
                 counters: Counters::default(),
+                webhooks: webhook::Webhooks::new(),
             })),
         }
     }
@@ -133,18 +137,25 @@ impl SimulatedTailnet {
     /// Adds a user, or replaces the user with the same id.
     pub fn upsert_user(&self, mut user: SimUser) {
         let mut state = self.lock();
+        let state = &mut *state;
         if user.tailnet_id.is_empty() {
             user.tailnet_id = state.tailnet_id.clone();
         }
-        state.users.insert(user.id.clone(), user);
+        let before = state.users.insert(user.id.clone(), user.clone());
+        state
+            .webhooks
+            .user_changed(&state.tailnet_id, before.as_ref(), Some(&user));
     }
 
     /// Removes a user (as deleting them in the admin console would).
     pub fn remove_user(&self, id: &str) -> Result<SimUser, UnknownId> {
-        self.lock()
-            .users
-            .remove(id)
-            .ok_or_else(|| unknown("user", id))
+        let mut state = self.lock();
+        let state = &mut *state;
+        let removed = state.users.remove(id).ok_or_else(|| unknown("user", id))?;
+        state
+            .webhooks
+            .user_changed(&state.tailnet_id, Some(&removed), None);
+        Ok(removed)
     }
 
     /// Changes a user's role.
@@ -202,8 +213,13 @@ impl SimulatedTailnet {
 
     fn update_user(&self, id: &str, change: impl FnOnce(&mut SimUser)) -> Result<(), UnknownId> {
         let mut state = self.lock();
+        let state = &mut *state;
         let user = state.users.get_mut(id).ok_or_else(|| unknown("user", id))?;
+        let before = user.clone();
         change(user);
+        state
+            .webhooks
+            .user_changed(&state.tailnet_id, Some(&before), Some(user));
         Ok(())
     }
 

@@ -56,6 +56,7 @@ impl SimulatedTailnet {
             .route("/api/v2/oauth/token", post(grant_token))
             .route("/api/v2/tailnet/{tailnet}/users", get(list_users))
             .route("/api/v2/tailnet/{tailnet}/keys/{key_id}", get(get_key))
+            .merge(super::webhook::routes())
             .layer(middleware::from_fn_with_state(
                 self.clone(),
                 count_and_fault,
@@ -174,7 +175,7 @@ async fn trickle(response: Response, chunk_delay: std::time::Duration) -> Respon
 }
 
 /// Tailscale's error shape: `{"message": "..."}`.
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
 }
 
@@ -301,7 +302,11 @@ async fn get_key(
 }
 
 /// The refusal of a request without a valid bearer token (401) or for another tailnet (404).
-fn refusal(state: &TailnetState, headers: &HeaderMap, tailnet: &str) -> Option<Response> {
+pub(super) fn refusal(
+    state: &TailnetState,
+    headers: &HeaderMap,
+    tailnet: &str,
+) -> Option<Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

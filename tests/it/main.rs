@@ -21,3 +21,4 @@ mod sync_scenarios;
 mod tailscale_client;
 mod tamper;
 mod tls;
+mod webhook;

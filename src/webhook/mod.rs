@@ -1,0 +1,26 @@
+//! Tailscale's signed webhooks (SPEC §13): the HTTP endpoint that receives deliveries, verifies
+//! them, drops duplicates, hands new ones to a [`DeliverySink`] and asks for a sync through a
+//! coalescing [`SyncTrigger`].
+//!
+//! - [`signature`]: the `Tailscale-Webhook-Signature` header, HMAC-SHA256, the 5-minute window.
+//! - [`delivery`]: the body as events, `data` as any JSON, which types start a sync.
+//! - [`dedup`]: the 25-hour memory of recorded body digests.
+//! - [`coalesce`]: a burst of triggers becomes a bounded number of syncs.
+//! - [`server`]: the axum endpoint and the order in which a request is judged.
+//!
+//! Everything but the server is pure, with instants passed in. The receiver decides nothing
+//! about accounts: a delivery is a reason to sync now, and the sync records what changed.
+
+pub mod coalesce;
+pub mod dedup;
+pub mod delivery;
+pub mod server;
+pub mod signature;
+
+pub use coalesce::{Coalescer, DEFAULT_MIN_GAP, SyncTrigger, run_coalesced};
+pub use dedup::{Admission, DEDUP_WINDOW, Deduplicator};
+pub use delivery::{Delivery, DeliveryError, DeliveryRecord, RecordedEvent, WebhookEvent};
+pub use server::{
+    Accepted, DeliverySink, Refusal, SinkError, WEBHOOK_PATH, WebhookReceiver, serve,
+};
+pub use signature::{SIGNATURE_HEADER, SignatureError};
