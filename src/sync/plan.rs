@@ -5,8 +5,11 @@
 //! (login name, display name, type) changed; `RoleChanged` when its role differs;
 //! `StatusChanged` when its status moved to another class (never for `active` ↔ `idle`). Then
 //! `UserRemoved` for every present account the listing lacks, unless the removal guard holds them
-//! back as one `SyncAnomaly`. Then `CredentialObserved` when the credential changed, and last the
-//! `SyncCompleted` that closes the batch. Each planner returns its batch together with the
+//! back as one `SyncAnomaly`. A withheld removal is released, with the `observed_at` of the
+//! first sync that missed the account, once the account has stayed absent from every successful
+//! listing for the guard's hold; every later sync that still misses the others withholds them
+//! again. Then `CredentialObserved` when the credential changed, and last the `SyncCompleted`
+//! that closes the batch. Each planner returns its batch together with the
 //! [`SyncOutcome`] it decided, so nobody has to read the outcome back out of the events.
 
 use crate::access::StatusClass;
@@ -25,13 +28,20 @@ pub struct SyncOptions {
     pub max_removal_fraction: f64,
     /// Fewer removals than this are never withheld.
     pub min_guarded_removals: usize,
+    /// How long a withheld removal must stay absent from every successful listing before a
+    /// sync releases it; `None` leaves releasing to an admin.
+    pub removal_guard_hold_seconds: Option<u64>,
 }
+
+/// The removal guard's hold when the configuration does not set one (SPEC §18: 24 hours).
+pub const DEFAULT_REMOVAL_GUARD_HOLD_SECONDS: u64 = 24 * 3600;
 
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             max_removal_fraction: 0.5,
             min_guarded_removals: 5,
+            removal_guard_hold_seconds: Some(DEFAULT_REMOVAL_GUARD_HOLD_SECONDS),
         }
     }
 }
@@ -94,10 +104,15 @@ pub fn plan_sync(
         .flat_map(|listed| account_events(system, state.accounts.get(&listed.id), listed))
         .collect();
 
-    let removed: Vec<&AccountState> = state
+    let (released, removed): (Vec<&AccountState>, Vec<&AccountState>) = state
         .present_accounts()
         .filter(|known| listing.get(&known.snapshot.id).is_none())
-        .collect();
+        .partition(|known| hold_passed(state, &known.snapshot.id, context.started_at, options));
+    events.extend(
+        released
+            .into_iter()
+            .map(|account| user_removed(system, state, account)),
+    );
     let accounts_before = state.present_accounts().count();
     let anomaly = is_suspicious(removed.len(), accounts_before, options);
     if anomaly {
@@ -109,11 +124,11 @@ pub fn plan_sync(
             withheld_account_ids: removed.iter().map(|a| a.snapshot.id.clone()).collect(),
         });
     } else {
-        events.extend(removed.into_iter().map(|account| Event::UserRemoved {
-            system: system.clone(),
-            account_id: account.snapshot.id.clone(),
-            login_name: account.snapshot.login_name.clone(),
-        }));
+        events.extend(
+            removed
+                .into_iter()
+                .map(|account| user_removed(system, state, account)),
+        );
     }
 
     if let Some(credential) = &observation.credential
@@ -124,6 +139,7 @@ pub fn plan_sync(
             credential_id: credential.id.clone(),
             credential_kind: credential.kind,
             expires_at: credential.expires_at,
+            invalid: credential.invalid.then_some(true),
         });
     }
 
@@ -143,6 +159,37 @@ pub fn plan_sync(
         anomaly,
     };
     (events, outcome)
+}
+
+/// The `UserRemoved` of `account`; a removal the guard withheld says when it was first observed.
+pub fn user_removed(system: &SystemId, state: &SystemState, account: &AccountState) -> Event {
+    Event::UserRemoved {
+        system: system.clone(),
+        account_id: account.snapshot.id.clone(),
+        login_name: account.snapshot.login_name.clone(),
+        observed_at: state
+            .withheld
+            .get(&account.snapshot.id)
+            .map(|withheld| withheld.observed_at),
+    }
+}
+
+/// Whether the removal of `account_id` is withheld, and has been absent from every successful
+/// listing for the guard's hold by the sync that starts at `started_at`.
+fn hold_passed(
+    state: &SystemState,
+    account_id: &str,
+    started_at: Timestamp,
+    options: &SyncOptions,
+) -> bool {
+    let (Some(withheld), Some(hold)) = (
+        state.withheld.get(account_id),
+        options.removal_guard_hold_seconds,
+    ) else {
+        return false;
+    };
+    let hold = i64::try_from(hold).unwrap_or(i64::MAX);
+    started_at >= withheld.observed_at.saturating_add_seconds(hold)
 }
 
 /// The batch a failed sync appends: `SyncFailed` alone, so no account state changes.
@@ -174,7 +221,11 @@ fn credential_changed(recorded: Option<&CredentialState>, observed: &CredentialS
         return true;
     };
     let expiry_unknown = observed.kind == CredentialKind::ApiToken && observed.expires_at.is_none();
-    if expiry_unknown && recorded.id == observed.id && recorded.kind == observed.kind {
+    if expiry_unknown
+        && recorded.id == observed.id
+        && recorded.kind == observed.kind
+        && recorded.invalid == observed.invalid
+    {
         return false;
     }
     recorded != observed
