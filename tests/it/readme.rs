@@ -117,7 +117,10 @@ fn readme_configuration_and_roster_examples_are_valid() {
         config.sync_options.removal_guard_hold_seconds,
         Some(24 * 3600)
     );
-    let admin_only = toml.replace("removal_guard_hold = \"24h\"", "removal_guard_hold = \"0s\"");
+    let admin_only = toml.replace(
+        "removal_guard_hold = \"24h\"",
+        "removal_guard_hold = \"0s\"",
+    );
     let config = tailledger::config::Config::parse(
         Path::new("README.md"),
         &admin_only,
@@ -126,8 +129,7 @@ fn readme_configuration_and_roster_examples_are_valid() {
     )
     .expect("a hold of 0s is accepted");
     assert_eq!(
-        config.sync_options.removal_guard_hold_seconds,
-        None,
+        config.sync_options.removal_guard_hold_seconds, None,
         "0s leaves releasing to an admin"
     );
 
