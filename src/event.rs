@@ -6,9 +6,10 @@
 //! given to them by the projections, not here.
 //!
 //! Compatibility rule: the canonical JSON of an event (see `entry`) omits `null` values, so a new
-//! optional field can be added later without changing the hash of events recorded before it.
-//! Renaming or removing a field, or changing its type, needs a new storage format version and a
-//! conversion on read (see `store::codec`).
+//! optional field can be added later without changing the hash of events recorded before it;
+//! renaming or removing a field changes old hashes and is never done. The stored form is bincode,
+//! which is not self-describing: any change to the layout, a new field or variant included,
+//! needs a new storage format version with the old types frozen (`store::v1` keeps format 1).
 
 use std::fmt;
 use std::str::FromStr;

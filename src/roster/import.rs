@@ -108,6 +108,7 @@ pub fn plan_import(
         events.extend(changes);
         let current = known.and_then(|state| state.offboarding.as_ref());
         match (row.offboarding, current) {
+            // A file without `status` and `end_date` columns says nothing about who left.
             _ if !states_departures => {}
             (Some(Departure::At(effective_at)), Some(current))
                 if current.effective_at == effective_at => {}
