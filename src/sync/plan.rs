@@ -131,8 +131,9 @@ pub fn plan_sync(
         );
     }
 
-    if let Some(credential) = &observation.credential
-        && credential_changed(state.credential.as_ref(), credential)
+    if let Some(observed) = &observation.credential
+        && let credential = credential_seen(state.credential.as_ref(), observed)
+        && state.credential.as_ref() != Some(&credential)
     {
         events.push(Event::CredentialObserved {
             system: system.clone(),
@@ -213,22 +214,23 @@ pub fn plan_failure(
     (vec![event], outcome)
 }
 
-/// Whether `observed` says something new about the credential. An API token always expires, so
-/// a lookup of the same token that gives no expiry means the expiry is unknown, not that there
-/// is none: the known expiry (and the warning it leads to) stays.
-fn credential_changed(recorded: Option<&CredentialState>, observed: &CredentialState) -> bool {
-    let Some(recorded) = recorded else {
-        return true;
-    };
-    let expiry_unknown = observed.kind == CredentialKind::ApiToken && observed.expires_at.is_none();
-    if expiry_unknown
+/// What `observed` says about the credential, given what was `recorded`. An API token always
+/// expires, so a lookup of the same token that gives no expiry means the expiry is unknown, not
+/// that there is none: the known expiry (and the warning it leads to) stays.
+fn credential_seen(
+    recorded: Option<&CredentialState>,
+    observed: &CredentialState,
+) -> CredentialState {
+    let mut seen = observed.clone();
+    if let Some(recorded) = recorded
+        && observed.kind == CredentialKind::ApiToken
+        && observed.expires_at.is_none()
         && recorded.id == observed.id
         && recorded.kind == observed.kind
-        && recorded.invalid == observed.invalid
     {
-        return false;
+        seen.expires_at = recorded.expires_at;
     }
-    recorded != observed
+    seen
 }
 
 /// The events that one listed account means, given what was known of it.
