@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::api;
 use crate::config::Config;
+use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
 use crate::service::{Service, ServiceError};
@@ -41,8 +42,9 @@ pub enum RunError {
     Api(#[from] api::ApiError),
 }
 
-/// Opens the ledger of `config` and builds the service, with the configured policy recorded.
-pub fn open(config: &Config) -> Result<Service, RunError> {
+/// Opens the ledger of `config` and builds the service, with the configured policy recorded;
+/// returns the service and the entries the configuration appended.
+pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
         action: "create the ledger directory",
         path: config.data_dir.clone(),
@@ -72,8 +74,9 @@ pub fn open(config: &Config) -> Result<Service, RunError> {
         clock,
         config.sync_options.clone(),
     ));
+    let mut appended = Vec::new();
     if let Some(policy) = &config.policy {
-        let appended = service.record_configured_policy(
+        appended = service.record_configured_policy(
             &SystemId::tailscale(),
             &policy.allowed_org_roles,
             &policy.privileged_org_roles,
@@ -83,7 +86,7 @@ pub fn open(config: &Config) -> Result<Service, RunError> {
             tracing::info!("recorded the access policy from the configuration");
         }
     }
-    Ok(service)
+    Ok((service, appended))
 }
 
 /// Runs a sync cycle every `config.sync_interval` until `stopping` turns true.
@@ -126,7 +129,7 @@ pub async fn run_on(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let service = Arc::new(open(&config)?);
+    let service = Arc::new(open(&config)?.0);
     let address = listener.local_addr().map_err(|source| RunError::Listen {
         address: config.listen,
         source,

@@ -1,4 +1,5 @@
-//! The five compliance checks of SPEC §7, as a pure evaluation of (projections, instant).
+//! The five compliance checks of SPEC §7 (with the corrections of §18), as a pure evaluation of
+//! (projections, instant).
 //!
 //! A check yields findings; a check with no finding is `PASSING`, any `FAILING` finding makes it
 //! `FAILING`, else any `DUE` finding makes it `DUE`. Every finding names its subject, a reason
@@ -89,11 +90,14 @@ pub enum Reason {
     SyncStale,
     CredentialExpired,
     CredentialExpiring,
+    RemovalsWithheld,
+    CredentialInvalid,
+    RosterRejected,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -104,6 +108,9 @@ impl Reason {
         Reason::SyncStale,
         Reason::CredentialExpired,
         Reason::CredentialExpiring,
+        Reason::RemovalsWithheld,
+        Reason::CredentialInvalid,
+        Reason::RosterRejected,
     ];
 
     /// The reason with this code, if any.
@@ -123,6 +130,9 @@ impl Reason {
             Reason::SyncStale => "sync-stale",
             Reason::CredentialExpired => "credential-expired",
             Reason::CredentialExpiring => "credential-expiring",
+            Reason::RemovalsWithheld => "removals-withheld",
+            Reason::CredentialInvalid => "credential-invalid",
+            Reason::RosterRejected => "roster-rejected",
         }
     }
 }
@@ -489,6 +499,63 @@ impl Context<'_> {
                     ));
                 }
             }
+        }
+        for (account_id, withheld) in &self.state.withheld {
+            let latest = self.state.withholding_syncs.get(&withheld.latest_sync_id);
+            findings.push(Finding {
+                state: CheckState::Failing,
+                reason: Reason::RemovalsWithheld,
+                message: format!(
+                    "the removal of {} from {} is withheld by the removal guard since sync {} (it has not been listed since {}); if it is real, confirm it with ConfirmRemovals for sync {}, otherwise it is released once the guard's hold has passed",
+                    withheld.login_name,
+                    self.system,
+                    withheld.sync_id,
+                    withheld.observed_at,
+                    withheld.sync_id
+                ),
+                subject: self.subject(self.state.accounts.get(account_id), None),
+                since: withheld.since.at,
+                deadline: None,
+                evidence: evidence(
+                    [withheld.since.seq]
+                        .into_iter()
+                        .chain(latest.map(|mark| mark.seq)),
+                ),
+            });
+        }
+        if let Some(rejection) = self.projections.employees().roster_rejection() {
+            let example = rejection
+                .first_problem
+                .as_ref()
+                .map(|problem| format!(", the first at {problem}"))
+                .unwrap_or_default();
+            findings.push(finding(
+                CheckState::Failing,
+                Reason::RosterRejected,
+                format!(
+                    "the roster file (SHA-256 {}) was refused with {} problem(s){example}; nothing of it is recorded until it is fixed",
+                    rejection.sha256, rejection.problem_count
+                ),
+                rejection.recorded.at,
+                None,
+                vec![rejection.recorded.seq],
+            ));
+        }
+        if let (Some(credential), Some(recorded)) =
+            (&self.state.credential, self.state.credential_since)
+            && credential.invalid
+        {
+            findings.push(finding(
+                CheckState::Failing,
+                Reason::CredentialInvalid,
+                format!(
+                    "{} reports the credential {} as invalid (revoked or expired); replace it",
+                    self.system, credential.id
+                ),
+                recorded.at,
+                None,
+                vec![recorded.seq],
+            ));
         }
         if let (Some(credential), Some(recorded)) =
             (&self.state.credential, self.state.credential_since)

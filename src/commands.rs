@@ -1,11 +1,13 @@
 //! Admin commands: pure decisions from (projections, request) to the events to append, or a
-//! refusal that says which field is wrong and why.
+//! refusal that says which field is wrong and why. Confirming removals the removal guard
+//! withheld is one of them: it releases them as `UserRemoved`, like the sync that held them.
 //!
 //! The API and the CLI call these and append what they return as one batch; a refusal appends
 //! nothing. Upserting an employee is shared with the roster import, so both decide alike.
 
 use crate::event::{Classification, EmployeeRecord, Event, FieldChange, SystemId};
 use crate::projection::{EmployeeState, Projections};
+use crate::sync::user_removed;
 use crate::time::Timestamp;
 
 /// Why a command was refused.
@@ -330,4 +332,47 @@ pub fn offboard_employee(
             .filter(|reason| !reason.is_empty())
             .map(str::to_owned),
     }])
+}
+
+/// Confirms the removals that the `SyncAnomaly` of sync `sync_id` withheld and that are still
+/// withheld: a `RemovalsConfirmed` naming the accounts, then the `UserRemoved` of each, carrying
+/// when the account was first missed.
+pub fn confirm_removals(
+    projections: &Projections,
+    system: &SystemId,
+    sync_id: &str,
+    reason: &str,
+) -> Result<Vec<Event>, CommandError> {
+    let sync_id = required("sync_id", sync_id)?;
+    let reason = required("reason", reason)?;
+    let state = projections.system(system);
+    let Some((state, anomaly)) =
+        state.and_then(|state| Some((state, state.withholding_syncs.get(&sync_id)?)))
+    else {
+        return Err(CommandError::NotFound {
+            what: "withheld removals of sync",
+            id: sync_id,
+        });
+    };
+    let released: Vec<_> = state
+        .withheld
+        .iter()
+        .filter(|(_, withheld)| withheld.since.seq <= anomaly.seq)
+        .filter_map(|(account_id, _)| state.accounts.get(account_id))
+        .collect();
+    let mut events = vec![Event::RemovalsConfirmed {
+        system: system.clone(),
+        sync_id,
+        account_ids: released
+            .iter()
+            .map(|account| account.snapshot.id.clone())
+            .collect(),
+        reason,
+    }];
+    events.extend(
+        released
+            .into_iter()
+            .map(|account| user_removed(system, state, account)),
+    );
+    Ok(events)
 }

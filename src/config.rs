@@ -153,6 +153,10 @@ struct RawTailscale {
     suspended_is_removed: bool,
     #[serde(default = "default_fraction")]
     max_removal_fraction: Spanned<f64>,
+    /// How long withheld removals must stay unlisted before a sync releases them; `0s` leaves
+    /// it to an admin.
+    #[serde(default = "default_removal_guard_hold")]
+    removal_guard_hold: Spanned<String>,
     access_policy: Option<Spanned<RawPolicy>>,
 }
 
@@ -174,6 +178,10 @@ fn default_request_timeout() -> Spanned<String> {
 
 fn default_retry_budget() -> Spanned<String> {
     Spanned::new(0..0, "2m".to_owned())
+}
+
+fn default_removal_guard_hold() -> Spanned<String> {
+    Spanned::new(0..0, "24h".to_owned())
 }
 
 fn default_fraction() -> Spanned<f64> {
@@ -447,6 +455,21 @@ impl Config {
                 format!("{fraction} is not between 0 and 1"),
             ));
         }
+        let hold = &tailscale.removal_guard_hold;
+        let removal_guard_hold_seconds = match humantime::parse_duration(hold.get_ref()) {
+            Ok(duration) if duration.is_zero() => None,
+            Ok(duration) => Some(duration.as_secs()),
+            Err(error) => {
+                return Err(source.error(
+                    hold,
+                    "tailscale.removal_guard_hold",
+                    format!(
+                        "`{}` is not a duration (for example 24h, or 0s to release withheld removals only by an admin): {error}",
+                        hold.get_ref()
+                    ),
+                ));
+            }
+        };
         let policy = tailscale
             .access_policy
             .as_ref()
@@ -491,6 +514,7 @@ impl Config {
             sync_interval,
             sync_options: SyncOptions {
                 max_removal_fraction: fraction,
+                removal_guard_hold_seconds,
                 ..SyncOptions::default()
             },
             checks: CheckSettings {

@@ -229,6 +229,7 @@ mod tests {
             system: SystemId::tailscale(),
             account_id: "u1".to_owned(),
             login_name: "a@example.com".to_owned(),
+            observed_at: None,
         }
     }
 

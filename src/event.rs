@@ -6,9 +6,10 @@
 //! given to them by the projections, not here.
 //!
 //! Compatibility rule: the canonical JSON of an event (see `entry`) omits `null` values, so a new
-//! optional field can be added later without changing the hash of events recorded before it.
-//! Renaming or removing a field, or changing its type, needs a new storage format version and a
-//! conversion on read (see `store::codec`).
+//! optional field can be added later without changing the hash of events recorded before it;
+//! renaming or removing a field changes old hashes and is never done. The stored form is bincode,
+//! which is not self-describing: any change to the layout, a new field or variant included,
+//! needs a new storage format version with the old types frozen (`store::v1` keeps format 1).
 
 use std::fmt;
 use std::str::FromStr;
@@ -146,6 +147,18 @@ pub struct FieldChange<T> {
     pub to: T,
 }
 
+/// One reason a roster file is refused, with where it is (`roster` finds them, `RosterRejected`
+/// records them).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RosterProblem {
+    /// The 1-based line of the file; problems of the header or of the file as a whole are at
+    /// the header's line.
+    pub line: u64,
+    /// The column, by its header name, when the problem is in one field.
+    pub column: Option<String>,
+    pub reason: String,
+}
+
 /// Why an account is not a person on the roster.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -230,6 +243,10 @@ pub enum Event {
         system: SystemId,
         account_id: String,
         login_name: String,
+        /// For a removal the removal guard withheld and then released: the start of the first
+        /// sync that no longer listed the account. Absent for a removal recorded by the sync
+        /// that first missed the account.
+        observed_at: Option<Timestamp>,
     },
     /// An account's role differs from the previous state.
     RoleChanged {
@@ -344,6 +361,32 @@ pub enum Event {
         credential_id: String,
         credential_kind: CredentialKind,
         expires_at: Option<Timestamp>,
+        /// `Some(true)` when the system reported the credential invalid (revoked or expired);
+        /// absent otherwise, so entries recorded before the flag existed keep their hash.
+        invalid: Option<bool>,
+    },
+    /// An admin confirmed that removals the removal guard withheld are real; the `UserRemoved`
+    /// events that release them follow in the same batch.
+    RemovalsConfirmed {
+        system: SystemId,
+        /// The sync whose `SyncAnomaly` withheld them.
+        sync_id: String,
+        account_ids: Vec<String>,
+        reason: String,
+    },
+    /// The configured roster file was refused, so nothing of it was recorded. Appended once per
+    /// distinct file: a file refused again with the same bytes appends nothing.
+    RosterRejected {
+        /// SHA-256 of the file's bytes.
+        sha256: Hash256,
+        /// How many problems the file has; `problems` holds the first of them.
+        problem_count: u64,
+        problems: Vec<RosterProblem>,
+    },
+    /// The configured roster file was accepted again after a `RosterRejected`.
+    RosterAccepted {
+        /// SHA-256 of the file's bytes.
+        sha256: Hash256,
     },
 }
 
@@ -368,6 +411,9 @@ impl Event {
             Event::SyncFailed { .. } => "SyncFailed",
             Event::SyncAnomaly { .. } => "SyncAnomaly",
             Event::CredentialObserved { .. } => "CredentialObserved",
+            Event::RemovalsConfirmed { .. } => "RemovalsConfirmed",
+            Event::RosterRejected { .. } => "RosterRejected",
+            Event::RosterAccepted { .. } => "RosterAccepted",
         }
     }
 }

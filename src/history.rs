@@ -69,13 +69,16 @@ impl HistoryFilter {
             | Event::EmployeeOffboarded { employee_id, .. }
             | Event::EmployeeReinstated { employee_id, .. } => employee(employee_id),
             Event::SyncAnomaly {
-                withheld_account_ids,
+                withheld_account_ids: account_ids,
                 ..
-            } => withheld_account_ids.iter().any(account),
+            }
+            | Event::RemovalsConfirmed { account_ids, .. } => account_ids.iter().any(account),
             Event::AccessPolicySet { .. }
             | Event::SyncCompleted { .. }
             | Event::SyncFailed { .. }
-            | Event::CredentialObserved { .. } => false,
+            | Event::CredentialObserved { .. }
+            | Event::RosterRejected { .. }
+            | Event::RosterAccepted { .. } => false,
         }
     }
 }

@@ -134,7 +134,14 @@ fn describe(event: &Event) -> String {
             "{} ({}, {}, {})",
             account.login_name, account.role, account.status, account.account_type
         ),
-        Event::UserRemoved { login_name, .. } => login_name.clone(),
+        Event::UserRemoved {
+            login_name,
+            observed_at,
+            ..
+        } => match observed_at {
+            Some(observed_at) => format!("{login_name} (withheld; unlisted since {observed_at})"),
+            None => login_name.clone(),
+        },
         Event::RoleChanged {
             login_name,
             from,
@@ -179,15 +186,38 @@ fn describe(event: &Event) -> String {
         Event::CredentialObserved {
             credential_id,
             expires_at,
+            invalid,
             ..
-        } => match expires_at {
-            Some(expires_at) => format!("{credential_id}, expires {expires_at}"),
-            None => credential_id.clone(),
-        },
+        } => {
+            let expiry = match expires_at {
+                Some(expires_at) => format!(", expires {expires_at}"),
+                None => String::new(),
+            };
+            let invalid = if *invalid == Some(true) {
+                ", INVALID"
+            } else {
+                ""
+            };
+            format!("{credential_id}{expiry}{invalid}")
+        }
         Event::SyncFailed { error_class, .. } => error_class.to_string(),
         Event::SyncAnomaly {
             removals_withheld, ..
         } => format!("{removals_withheld} removals withheld"),
+        Event::RemovalsConfirmed {
+            sync_id,
+            account_ids,
+            ..
+        } => format!(
+            "{} removal(s) withheld since {sync_id} confirmed",
+            account_ids.len()
+        ),
+        Event::RosterRejected {
+            sha256,
+            problem_count,
+            ..
+        } => format!("{problem_count} problem(s) in the file with SHA-256 {sha256}"),
+        Event::RosterAccepted { sha256 } => format!("the file with SHA-256 {sha256}"),
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

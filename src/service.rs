@@ -18,6 +18,7 @@ use crate::commands::{self, CommandError};
 use crate::entry::Entry;
 use crate::event::{Actor, Classification, EmployeeRecord, Event, SystemId};
 use crate::hash::Digest;
+use crate::hash::Hash256;
 use crate::history::HistoryFilter;
 use crate::identity::{LinkKind, resolve};
 use crate::ledger::Ledger;
@@ -25,7 +26,9 @@ use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, Projections,
 };
 use crate::report::{OffboardingRow, offboarding_report};
-use crate::roster::{ImportSummary, RosterErrors, parse_roster, plan_import};
+use crate::roster::{
+    ImportSummary, RosterErrors, acceptance, parse_roster, plan_import, rejection,
+};
 use crate::store::StoreError;
 use crate::sync::{SyncReport, Syncer};
 use crate::time::{Clock, Timestamp};
@@ -93,6 +96,8 @@ pub type RosterImport = Option<Result<ImportSummary, ServiceError>>;
 #[derive(Debug)]
 pub struct CycleReport {
     pub roster: RosterImport,
+    /// What the roster import appended: its events, or the `RosterRejected` of a refused file.
+    pub roster_entries: Vec<Entry>,
     pub sync: SyncReport,
 }
 
@@ -308,6 +313,20 @@ impl Service {
         .await
     }
 
+    /// Releases the removals the removal guard withholds since the anomaly of sync `sync_id`.
+    pub async fn confirm_removals(
+        &self,
+        actor: Actor,
+        system: SystemId,
+        sync_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command_blocking(actor, move |projections| {
+            commands::confirm_removals(projections, &system, &sync_id, &reason)
+        })
+        .await
+    }
+
     /// Creates or updates one employee.
     pub async fn upsert_employee(
         &self,
@@ -341,33 +360,60 @@ impl Service {
         actor: Actor,
         csv: Vec<u8>,
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
-        self.blocking(move |service| service.import_roster_now(actor, &csv))
+        self.blocking(move |service| service.import_roster_now(actor, &csv, None))
             .await
     }
 
+    /// Imports `csv`; `file` is the digest of the configured roster file it was read from.
     fn import_roster_now(
         &self,
         actor: Actor,
         csv: &[u8],
+        file: Option<Hash256>,
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
-        let rows = parse_roster(csv, self.timezone)?;
+        let roster = parse_roster(csv, self.timezone)?;
         let now = self.clock.now();
         let (entries, summary) = self.ledger.decide_and_append(now, actor, |projections| {
-            plan_import(projections, rows, now)
+            let (mut events, summary) = plan_import(projections, roster, now)?;
+            events.extend(file.and_then(|sha256| acceptance(projections, sha256)));
+            Ok::<_, RosterErrors>((events, summary))
         })??;
         Ok((summary, entries))
     }
 
-    /// Imports the configured roster file, if there is one.
-    fn import_roster_file(&self) -> RosterImport {
-        let path = self.roster_file.as_ref()?;
-        let imported = std::fs::read(path.as_ref())
-            .map_err(|source| ServiceError::RosterFile {
-                path: path.as_ref().clone(),
-                source,
-            })
-            .and_then(|csv| self.import_roster_now(Actor::Roster, &csv));
-        Some(imported.map(|(summary, _)| summary))
+    /// Imports the configured roster file, if there is one, and returns what it appended: the
+    /// import's events, or the `RosterRejected` of a refused file.
+    fn import_roster_file(&self) -> (RosterImport, Vec<Entry>) {
+        let Some(path) = self.roster_file.as_ref() else {
+            return (None, Vec::new());
+        };
+        let csv = match std::fs::read(path.as_ref()) {
+            Ok(csv) => csv,
+            Err(source) => {
+                let error = ServiceError::RosterFile {
+                    path: path.as_ref().clone(),
+                    source,
+                };
+                return (Some(Err(error)), Vec::new());
+            }
+        };
+        let sha256 = Hash256::of(&csv);
+        match self.import_roster_now(Actor::Roster, &csv, Some(sha256)) {
+            Ok((summary, entries)) => (Some(Ok(summary)), entries),
+            Err(ServiceError::Roster(errors)) => {
+                let recorded = self.command(Actor::Roster, |projections| {
+                    Ok(rejection(projections, sha256, &errors)
+                        .into_iter()
+                        .collect())
+                });
+                let entries = recorded.unwrap_or_else(|error| {
+                    tracing::error!("the roster's refusal could not be recorded: {error}");
+                    Vec::new()
+                });
+                (Some(Err(ServiceError::Roster(errors))), entries)
+            }
+            Err(error) => (Some(Err(error)), Vec::new()),
+        }
     }
 
     /// One sync cycle of `system`, the same for the scheduler, `SyncNow` and `tailledger sync`:
@@ -380,7 +426,7 @@ impl Service {
             .get(system)
             .cloned()
             .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
-        let roster = self
+        let (roster, roster_entries) = self
             .blocking(|service| Ok(service.import_roster_file()))
             .await?;
         match &roster {
@@ -391,7 +437,11 @@ impl Service {
             None => {}
         }
         let sync = syncer.sync_now().await?;
-        Ok(CycleReport { roster, sync })
+        Ok(CycleReport {
+            roster,
+            roster_entries,
+            sync,
+        })
     }
 
     /// The checks of `system` now, or as of a past instant.

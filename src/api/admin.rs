@@ -157,6 +157,22 @@ impl AdminService for AdminApi {
         }))
     }
 
+    async fn confirm_removals(
+        &self,
+        request: Request<pb::ConfirmRemovalsRequest>,
+    ) -> Result<Response<pb::ConfirmRemovalsResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let system = system_arg(&self.service, &request.system)?;
+        let entries = self
+            .service
+            .confirm_removals(actor, system, request.sync_id, request.reason)
+            .await?;
+        Ok(Response::new(pb::ConfirmRemovalsResponse {
+            events: convert::events(&entries),
+        }))
+    }
+
     async fn import_roster(
         &self,
         request: Request<pb::ImportRosterRequest>,

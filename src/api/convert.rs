@@ -182,10 +182,12 @@ fn typed(event: &Event) -> pb::event::Event {
             system,
             account_id,
             login_name,
+            observed_at,
         } => Typed::UserRemoved(pb::UserRemoved {
             system: system.0,
             account_id,
             login_name,
+            observed_at: observed_at.map(timestamp),
         }),
         Event::RoleChanged {
             system,
@@ -352,11 +354,43 @@ fn typed(event: &Event) -> pb::event::Event {
             credential_id,
             credential_kind,
             expires_at,
+            invalid,
         } => Typed::CredentialObserved(pb::CredentialObserved {
             system: system.0,
             credential_id,
             credential_kind: credential_kind.as_str().to_owned(),
             expires_at: expires_at.map(timestamp),
+            invalid: invalid == Some(true),
+        }),
+        Event::RemovalsConfirmed {
+            system,
+            sync_id,
+            account_ids,
+            reason,
+        } => Typed::RemovalsConfirmed(pb::RemovalsConfirmed {
+            system: system.0,
+            sync_id,
+            account_ids,
+            reason,
+        }),
+        Event::RosterRejected {
+            sha256,
+            problem_count,
+            problems,
+        } => Typed::RosterRejected(pb::RosterRejected {
+            sha256: sha256.to_string(),
+            problem_count,
+            problems: problems
+                .into_iter()
+                .map(|problem| pb::RosterProblem {
+                    line: problem.line,
+                    column: problem.column.unwrap_or_default(),
+                    reason: problem.reason,
+                })
+                .collect(),
+        }),
+        Event::RosterAccepted { sha256 } => Typed::RosterAccepted(pb::RosterAccepted {
+            sha256: sha256.to_string(),
         }),
     }
 }

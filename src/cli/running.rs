@@ -57,20 +57,20 @@ pub fn serve(config: &Path) -> Outcome {
 
 pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
     let config = load(config)?;
-    let (cycle, status) = runtime()?
+    let (configured, cycle, status) = runtime()?
         .block_on(async {
-            let service = app::open(&config)?;
+            let (service, configured) = app::open(&config)?;
             let cycle = service.sync_now(&SystemId::tailscale()).await?;
             let status = service.status(SystemId::tailscale(), None).await?;
-            Ok::<_, RunError>((cycle, status))
+            Ok::<_, RunError>((configured, cycle, status))
         })
         .map_err(Failure::input)?;
     let report = &cycle.sync;
-    let summary = match cycle.roster {
-        Some(Ok(summary)) => Some(summary),
-        // A roster the cycle could not import is bad input; the sync itself was still recorded.
-        Some(Err(error)) => return Err(Failure::input(error)),
-        None => None,
+    // A roster the cycle could not import is bad input, reported after what was recorded.
+    let (summary, refused) = match cycle.roster {
+        Some(Ok(summary)) => (Some(summary), None),
+        Some(Err(error)) => (None, Some(error)),
+        None => (None, None),
     };
 
     let mut stdout = std::io::stdout().lock();
@@ -82,14 +82,23 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
         }
         writeln!(stdout, "{object}")
     } else {
+        let lines = |entries: &[crate::entry::Entry]| -> String {
+            entries
+                .iter()
+                .map(|entry| format!("  {}\n", entry_line(entry)))
+                .collect()
+        };
         let mut text = String::new();
-        if let Some(summary) = summary {
-            text += &format!("roster: {summary}\n");
+        if !configured.is_empty() {
+            text += &format!("config: recorded\n{}", lines(&configured));
         }
-        text += &format!("{}\n", sync_summary(report));
-        for entry in &report.entries {
-            text += &format!("  {}\n", entry_line(entry));
+        match (summary, &refused) {
+            (Some(summary), _) => text += &format!("roster: {summary}\n"),
+            (None, Some(_)) => text += "roster: refused, nothing of it imported\n",
+            (None, None) => {}
         }
+        text += &lines(&cycle.roster_entries);
+        text += &format!("{}\n{}", sync_summary(report), lines(&report.entries));
         text += &format!(
             "\nchecks at {}:\n{}",
             status.evaluated_at,
@@ -98,6 +107,9 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
         writeln!(stdout, "{text}")
     };
     written.map_err(Failure::input)?;
+    if let Some(error) = refused {
+        return Err(Failure::input(error));
+    }
     if matches!(report.outcome, SyncOutcome::Failed { .. }) {
         return Ok(ExitCode::from(3));
     }

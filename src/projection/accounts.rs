@@ -30,7 +30,8 @@ impl Mark {
 /// afterwards, whichever way `suspended_is_removed` is set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessChange {
-    /// The entry that recorded the change; it belongs to the sync that first observed it.
+    /// The entry that recorded the change, and when the change was observed: the entry's
+    /// `recorded_at`, or for a withheld removal released later, its `observed_at`.
     pub mark: Mark,
     /// Whether the account was in the listing after the change.
     pub present: bool,
@@ -93,6 +94,25 @@ pub struct CredentialState {
     pub id: String,
     pub kind: CredentialKind,
     pub expires_at: Option<Timestamp>,
+    /// Whether the system reported the credential invalid (revoked or expired).
+    pub invalid: bool,
+}
+
+/// A removal the removal guard withholds: the account is still counted as present until the
+/// removal is released (by an admin, or when the guard's hold has passed) or the account is
+/// listed again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithheldRemoval {
+    pub login_name: String,
+    /// The sync whose `SyncAnomaly` first withheld it, and that entry.
+    pub sync_id: String,
+    pub since: Mark,
+    /// The start of the first sync that no longer listed the account.
+    pub observed_at: Timestamp,
+    /// The last successful sync that still listed it.
+    pub previous_sync: Option<Mark>,
+    /// The latest sync that withheld it; every successful sync since `sync_id` did.
+    pub latest_sync_id: String,
 }
 
 /// A failed sync.
@@ -123,6 +143,10 @@ pub struct SystemState {
     pub last_completed_sync: Option<Mark>,
     /// The latest sync, if it failed.
     pub last_failed_sync: Option<FailedSync>,
+    /// Removals the removal guard withholds, by account id.
+    pub withheld: BTreeMap<String, WithheldRemoval>,
+    /// The `SyncAnomaly` entries that withheld any of them, by sync id.
+    pub withholding_syncs: BTreeMap<String, Mark>,
     /// The first entry about this system.
     pub first_recorded: Option<Mark>,
 }
@@ -150,14 +174,27 @@ impl SystemState {
         self.first_recorded.get_or_insert(mark);
         match &entry.event {
             Event::UserSeen { account, .. } => self.seen(account, mark),
-            Event::UserRemoved { account_id, .. } => {
-                let previous_sync = self.last_completed_sync;
+            Event::UserRemoved {
+                account_id,
+                observed_at,
+                ..
+            } => {
+                let withheld = self.withheld.remove(account_id);
+                let previous_sync = match &withheld {
+                    Some(withheld) => withheld.previous_sync,
+                    None => self.last_completed_sync,
+                };
                 if let Some(known) = self.accounts.get_mut(account_id) {
                     known.present = false;
                     known.removed_at = Some(mark.at);
                     known.last_change = mark;
-                    known.record_access_change(mark, previous_sync);
+                    let observed = Mark {
+                        at: observed_at.unwrap_or(mark.at),
+                        seq: mark.seq,
+                    };
+                    known.record_access_change(observed, previous_sync);
                 }
+                self.forget_finished_withholdings();
             }
             Event::RoleChanged { account_id, to, .. } => {
                 if let Some(known) = self.accounts.get_mut(account_id) {
@@ -231,19 +268,35 @@ impl SystemState {
                 credential_id,
                 credential_kind,
                 expires_at,
+                invalid,
                 ..
             } => {
                 self.credential = Some(CredentialState {
                     id: credential_id.clone(),
                     kind: *credential_kind,
                     expires_at: *expires_at,
+                    invalid: *invalid == Some(true),
                 });
                 self.credential_since = Some(mark);
             }
-            Event::SyncCompleted { .. } => {
+            Event::SyncCompleted {
+                sync_id,
+                started_at,
+                ..
+            } => {
                 self.syncs_finished += 1;
                 self.last_completed_sync = Some(mark);
                 self.last_failed_sync = None;
+                // A withheld account that this sync did not withhold again was listed again, or
+                // its removal was recorded: either way it is no longer withheld.
+                self.withheld
+                    .retain(|_, withheld| withheld.latest_sync_id == *sync_id);
+                for withheld in self.withheld.values_mut() {
+                    if withheld.sync_id == *sync_id {
+                        withheld.observed_at = *started_at;
+                    }
+                }
+                self.forget_finished_withholdings();
             }
             Event::SyncFailed {
                 error_class,
@@ -257,16 +310,55 @@ impl SystemState {
                     message: message.clone(),
                 });
             }
-            // Withheld removals change no account: the accounts stay present until a listing
-            // removes them.
-            Event::SyncAnomaly { .. } => {}
+            // Withheld removals change no account: the accounts stay present until the removal
+            // is released or the account is listed again. When the anomaly's sync first missed
+            // the account is its `SyncCompleted`'s `started_at`, which follows in the batch.
+            Event::SyncAnomaly {
+                sync_id,
+                withheld_account_ids,
+                ..
+            } => {
+                for account_id in withheld_account_ids {
+                    let Some(account) = self.accounts.get(account_id) else {
+                        continue;
+                    };
+                    let withheld = self.withheld.entry(account_id.clone()).or_insert_with(|| {
+                        WithheldRemoval {
+                            login_name: account.snapshot.login_name.clone(),
+                            sync_id: sync_id.clone(),
+                            since: mark,
+                            observed_at: mark.at,
+                            previous_sync: self.last_completed_sync,
+                            latest_sync_id: sync_id.clone(),
+                        }
+                    });
+                    withheld.latest_sync_id = sync_id.clone();
+                }
+                self.withholding_syncs.insert(sync_id.clone(), mark);
+            }
+            // The `UserRemoved` events of the same batch release the accounts.
+            Event::RemovalsConfirmed { .. } => {}
             // Facts about employees: `Employees::apply` folds them. Listed, not wildcarded, so
             // that a new event is a compile error here until someone decides what it means.
             Event::EmployeeOnboarded { .. }
             | Event::EmployeeUpdated { .. }
             | Event::EmployeeOffboarded { .. }
-            | Event::EmployeeReinstated { .. } => {}
+            | Event::EmployeeReinstated { .. }
+            | Event::RosterRejected { .. }
+            | Event::RosterAccepted { .. } => {}
         }
+    }
+
+    /// Drops the anomalies older than every removal still withheld: no account they withheld
+    /// is withheld any more.
+    fn forget_finished_withholdings(&mut self) {
+        let oldest = self
+            .withheld
+            .values()
+            .map(|withheld| withheld.since.seq)
+            .min();
+        self.withholding_syncs
+            .retain(|_, mark| oldest.is_some_and(|oldest| mark.seq >= oldest));
     }
 
     fn seen(&mut self, account: &AccountSnapshot, mark: Mark) {

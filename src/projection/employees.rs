@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Mark;
 use crate::entry::Entry;
-use crate::event::{EmployeeRecord, Event};
+use crate::event::{EmployeeRecord, Event, RosterProblem};
+use crate::hash::Hash256;
 use crate::time::Timestamp;
 
 /// An offboarding as recorded: when it takes effect, and the entry that recorded it.
@@ -65,11 +66,22 @@ impl EmployeeState {
     }
 }
 
-/// Every employee, by id, with an index by lower-cased email.
+/// The configured roster file as last refused, until a file is accepted again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterRejection {
+    pub sha256: Hash256,
+    pub problem_count: u64,
+    pub first_problem: Option<RosterProblem>,
+    pub recorded: Mark,
+}
+
+/// Every employee, by id, with an index by lower-cased email, and whether the roster file they
+/// come from is refused.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Employees {
     by_id: BTreeMap<String, EmployeeState>,
     by_email: BTreeMap<String, String>,
+    roster_rejection: Option<RosterRejection>,
 }
 
 impl Employees {
@@ -94,6 +106,11 @@ impl Employees {
 
     pub fn iter(&self) -> impl Iterator<Item = &EmployeeState> {
         self.by_id.values()
+    }
+
+    /// The refusal of the roster file, while no file has been accepted since.
+    pub fn roster_rejection(&self) -> Option<&RosterRejection> {
+        self.roster_rejection.as_ref()
     }
 
     /// Drops `email` from the index if it still points at `employee_id`: within one batch another
@@ -171,6 +188,19 @@ impl Employees {
                     state.last_change = mark;
                 }
             }
+            Event::RosterRejected {
+                sha256,
+                problem_count,
+                problems,
+            } => {
+                self.roster_rejection = Some(RosterRejection {
+                    sha256: *sha256,
+                    problem_count: *problem_count,
+                    first_problem: problems.first().cloned(),
+                    recorded: mark,
+                });
+            }
+            Event::RosterAccepted { .. } => self.roster_rejection = None,
             // Facts about systems: `SystemState::apply` folds them. Listed, not wildcarded, so
             // that a new event is a compile error here until someone decides what it means.
             Event::UserSeen { .. }
@@ -185,7 +215,8 @@ impl Employees {
             | Event::SyncCompleted { .. }
             | Event::SyncFailed { .. }
             | Event::SyncAnomaly { .. }
-            | Event::CredentialObserved { .. } => {}
+            | Event::CredentialObserved { .. }
+            | Event::RemovalsConfirmed { .. } => {}
         }
     }
 }

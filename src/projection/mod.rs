@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 pub use accounts::{
     AccessChange, AccountState, ClassificationState, CredentialState, DEFAULT_GRACE_SECONDS,
-    FailedSync, ManualLink, Mark, PolicyState, SystemState,
+    FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
-pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding};
+pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
 
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};
@@ -52,13 +52,16 @@ impl Projections {
             | Event::SyncCompleted { system, .. }
             | Event::SyncFailed { system, .. }
             | Event::SyncAnomaly { system, .. }
-            | Event::CredentialObserved { system, .. } => {
+            | Event::CredentialObserved { system, .. }
+            | Event::RemovalsConfirmed { system, .. } => {
                 self.systems.entry(system.clone()).or_default().apply(entry)
             }
             Event::EmployeeOnboarded { .. }
             | Event::EmployeeUpdated { .. }
             | Event::EmployeeOffboarded { .. }
-            | Event::EmployeeReinstated { .. } => self.employees.apply(entry),
+            | Event::EmployeeReinstated { .. }
+            | Event::RosterRejected { .. }
+            | Event::RosterAccepted { .. } => self.employees.apply(entry),
         }
     }
 

@@ -3,17 +3,22 @@
 //! All or nothing: a row that cannot be applied (its email belongs to another employee who keeps
 //! it) is a problem of the whole import, reported with its line, and nothing is appended.
 //! Employees missing from the file are left alone, since rosters may be partial; offboarding is
-//! explicit.
+//! explicit. So are the facts a file has no column for: without `name` names are kept, without
+//! `status` and `end_date` nobody is offboarded or reinstated.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Departure, RosterErrors, RosterProblem, RosterRow};
+use super::{Departure, Roster, RosterErrors, RosterProblem};
 use crate::commands::employee_changes;
 use crate::event::{EmployeeRecord, Event};
+use crate::hash::Hash256;
 use crate::projection::Projections;
 use crate::time::Timestamp;
+
+/// The most problems a `RosterRejected` records; the event counts them all.
+pub const MAX_RECORDED_PROBLEMS: usize = 100;
 
 /// What an import did, row by row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -36,12 +41,18 @@ impl std::fmt::Display for ImportSummary {
     }
 }
 
-/// The events that make the employee projection agree with `rows`, recorded at `now`.
+/// The events that make the employee projection agree with what `roster` states, recorded at
+/// `now`.
 pub fn plan_import(
     projections: &Projections,
-    rows: Vec<RosterRow>,
+    roster: Roster,
     now: Timestamp,
 ) -> Result<(Vec<Event>, ImportSummary), RosterErrors> {
+    let Roster {
+        states_names,
+        states_departures,
+        rows,
+    } = roster;
     let employees = projections.employees();
     let ids_in_file: BTreeMap<&str, &str> = rows
         .iter()
@@ -81,7 +92,10 @@ pub fn plan_import(
             EmployeeRecord {
                 employee_id: row.employee_id.clone(),
                 email: row.email,
-                name: row.name,
+                name: match (states_names, known) {
+                    (false, Some(known)) => known.record.name.clone(),
+                    _ => row.name,
+                },
                 org_role: row.org_role,
                 start_date: row.start_date,
             },
@@ -94,6 +108,8 @@ pub fn plan_import(
         events.extend(changes);
         let current = known.and_then(|state| state.offboarding.as_ref());
         match (row.offboarding, current) {
+            // A file without `status` and `end_date` columns says nothing about who left.
+            _ if !states_departures => {}
             (Some(Departure::At(effective_at)), Some(current))
                 if current.effective_at == effective_at => {}
             (Some(Departure::WhenRecorded), Some(_)) | (None, None) => {}
@@ -121,4 +137,36 @@ pub fn plan_import(
         }
     }
     Ok((events, summary))
+}
+
+/// The `RosterRejected` that records the refusal of the roster file with digest `sha256`, unless
+/// the refusal on record is of that same file.
+pub fn rejection(
+    projections: &Projections,
+    sha256: Hash256,
+    errors: &RosterErrors,
+) -> Option<Event> {
+    let recorded = projections
+        .employees()
+        .roster_rejection()
+        .is_some_and(|rejection| rejection.sha256 == sha256);
+    (!recorded).then(|| Event::RosterRejected {
+        sha256,
+        problem_count: errors.0.len() as u64,
+        problems: errors
+            .0
+            .iter()
+            .take(MAX_RECORDED_PROBLEMS)
+            .cloned()
+            .collect(),
+    })
+}
+
+/// The `RosterAccepted` that ends a recorded refusal, when the roster file with digest `sha256`
+/// is imported while one is on record.
+pub fn acceptance(projections: &Projections, sha256: Hash256) -> Option<Event> {
+    projections
+        .employees()
+        .roster_rejection()
+        .map(|_| Event::RosterAccepted { sha256 })
 }

@@ -3,10 +3,12 @@
 //!
 //! This module is pure: it reads the bytes, timezone and projections it is given and nothing
 //! else. `parse_roster` knows nothing of the ledger; `plan_import` diffs the rows against the
-//! employee projection into the events an import appends.
+//! employee projection into the events an import appends, and `rejection` / `acceptance` decide
+//! how a refused or accepted configured roster file is recorded.
 //! An import is all or nothing, so [`parse_roster`] returns rows only for a file without a
 //! single problem, and otherwise every problem of the file at once, so that HR can fix them in
-//! one pass.
+//! one pass. A file says only what its columns say (SPEC §18): the [`Roster`] tells which of the
+//! optional facts its header has columns for, and an absent column changes nothing.
 
 mod columns;
 mod dates;
@@ -21,8 +23,9 @@ use serde::Serialize;
 
 use crate::time::Timestamp;
 
+pub use crate::event::RosterProblem;
 pub use dates::parse_timezone;
-pub use import::{ImportSummary, plan_import};
+pub use import::{ImportSummary, MAX_RECORDED_PROBLEMS, acceptance, plan_import, rejection};
 
 /// The largest roster file accepted. Real rosters are far smaller; the bound keeps a wrong file
 /// from holding a large amount of memory.
@@ -30,6 +33,17 @@ pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
 
 /// The largest field accepted, in bytes.
 pub const MAX_FIELD_BYTES: usize = 4 * 1024;
+
+/// A roster file without a problem: its rows, and which optional facts its header states.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Roster {
+    /// Whether the header has a `name` column; without one, every name stays as it is.
+    pub states_names: bool,
+    /// Whether the header has a `status` or an `end_date` column; without either, nobody is
+    /// offboarded or reinstated.
+    pub states_departures: bool,
+    pub rows: Vec<RosterRow>,
+}
 
 /// One valid roster row, normalised.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
@@ -40,10 +54,13 @@ pub struct RosterRow {
     pub employee_id: String,
     /// As written, trimmed; compare case-insensitively.
     pub email: String,
+    /// The `name` cell; `None` when it is empty or the header has no `name` column.
     pub name: Option<String>,
     /// Trimmed, as written; checks compare it case-insensitively.
     pub org_role: String,
     pub start_date: Option<NaiveDate>,
+    /// Whether and when the person leaves, as `status` and `end_date` say (an absent column
+    /// reads as an empty cell; [`Roster::states_departures`] tells whether either is there).
     pub offboarding: Option<Departure>,
 }
 
@@ -55,17 +72,6 @@ pub enum Departure {
     At(Timestamp),
     /// `status = offboarded` without `end_date`: takes effect when the ledger learns it.
     WhenRecorded,
-}
-
-/// One reason a roster file is refused, with where it is.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RosterProblem {
-    /// The 1-based line of the file; problems of the header or of the file as a whole are at
-    /// the header's line.
-    pub line: u64,
-    /// The column, by its header name, when the problem is in one field.
-    pub column: Option<String>,
-    pub reason: String,
 }
 
 impl RosterProblem {
@@ -118,7 +124,7 @@ fn describe(problems: &[RosterProblem]) -> String {
 /// without a time are read in `timezone`.
 ///
 /// Returns every row when the file has no problem at all, and otherwise every problem found.
-pub fn parse_roster(csv_bytes: &[u8], timezone: Tz) -> Result<Vec<RosterRow>, RosterErrors> {
+pub fn parse_roster(csv_bytes: &[u8], timezone: Tz) -> Result<Roster, RosterErrors> {
     if csv_bytes.len() > MAX_FILE_BYTES {
         return Err(RosterErrors(vec![RosterProblem::new(
             1,
@@ -160,18 +166,23 @@ pub fn parse_roster(csv_bytes: &[u8], timezone: Tz) -> Result<Vec<RosterRow>, Ro
             Some(columns) => rows.extend(checker.check(&record, line, columns, &mut problems)),
         }
     }
-    if header.is_none() {
+    let Some(header) = header else {
         problems.push(RosterProblem::new(
             1,
             None,
             "the file is empty; a roster starts with a header row naming at least the columns `email` and `org_role`".to_owned(),
         ));
+        return Err(RosterErrors(problems));
+    };
+    if !problems.is_empty() {
+        return Err(RosterErrors(problems));
     }
-    if problems.is_empty() {
-        Ok(rows)
-    } else {
-        Err(RosterErrors(problems))
-    }
+    let has = |column| header.position(column).is_some();
+    Ok(Roster {
+        states_names: has(columns::Column::Name),
+        states_departures: has(columns::Column::Status) || has(columns::Column::EndDate),
+        rows,
+    })
 }
 
 /// The 1-based line on which `record` of `text` starts.
@@ -199,7 +210,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Vec<RosterRow>, RosterErrors> {
-        parse_roster(text.as_bytes(), chrono_tz::Europe::Berlin)
+        parse_roster(text.as_bytes(), chrono_tz::Europe::Berlin).map(|roster| roster.rows)
     }
 
     fn offboarding(status: &str, end_date: &str) -> Option<Departure> {
@@ -322,5 +333,18 @@ mod tests {
                 "is not valid UTF-8".to_owned()
             )]
         );
+    }
+
+    fn stated(header: &str) -> (bool, bool) {
+        let roster = parse_roster(header.as_bytes(), chrono_tz::UTC).unwrap();
+        (roster.states_names, roster.states_departures)
+    }
+
+    #[test]
+    fn the_header_says_which_optional_facts_the_file_states() {
+        assert_eq!(stated("email,org_role\n"), (false, false));
+        assert_eq!(stated("email,org_role,Name\n"), (true, false));
+        assert_eq!(stated("email,org_role,STATUS\n"), (false, true));
+        assert_eq!(stated("email,org_role,end_date,name\n"), (true, true));
     }
 }

@@ -5,6 +5,11 @@
 //! current types when read and are never rewritten, so the bytes an auditor's copy holds stay
 //! the bytes that were first written. The golden record under `tests/golden/` must keep decoding
 //! in every later version of this module.
+//!
+//! Format 1 (0.1) entries are read through the frozen types of [`super::v1`]. Format 2 is format
+//! 1 with today's `Event` (new optional fields, new variants last). The head did not change
+//! shape, so a head of either format reads the same; a format-1 checkpoint is not read (it is
+//! derived data, passed over and rebuilt by replay).
 
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use serde::{Deserialize, Serialize};
@@ -14,8 +19,10 @@ use crate::event::{Actor, Event};
 use crate::hash::{Digest, Hash256};
 use crate::time::Timestamp;
 
+use super::v1::EntryV1;
+
 /// The format version written by this build.
-pub const CURRENT_FORMAT: u8 = 1;
+pub const CURRENT_FORMAT: u8 = 2;
 
 /// The largest value the decoder will allocate for; a corrupt length prefix fails instead of
 /// exhausting memory.
@@ -26,7 +33,7 @@ const MAX_RECORD_BYTES: usize = 16 << 20;
 pub enum CodecError {
     #[error("the record is empty")]
     Empty,
-    #[error("unknown storage format version {0} (this build reads version 1)")]
+    #[error("unknown storage format version {0} (this build reads versions 1 and 2)")]
     UnknownFormat(u8),
     #[error("the record is not valid format-{format} bincode: {reason}")]
     Malformed { format: u8, reason: String },
@@ -40,9 +47,9 @@ fn config() -> Configuration<LittleEndian, Varint, Limit<MAX_RECORD_BYTES>> {
     bincode::config::standard().with_limit::<MAX_RECORD_BYTES>()
 }
 
-/// Format 1 of a stored entry. Field order is part of the format: never reorder it.
+/// Format 2 of a stored entry. Field order is part of the format: never reorder it.
 #[derive(Serialize, Deserialize)]
-struct EntryV1 {
+struct EntryV2 {
     seq: u64,
     recorded_at: Timestamp,
     actor: Actor,
@@ -51,7 +58,7 @@ struct EntryV1 {
     event: Event,
 }
 
-/// Format 1 of the stored head digest.
+/// The stored head digest, the same in formats 1 and 2.
 #[derive(Serialize, Deserialize)]
 struct HeadV1 {
     seq: u64,
@@ -67,11 +74,20 @@ fn encode_versioned<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-fn decode_versioned<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, CodecError> {
+/// The format version of a record, and its body.
+fn split_format(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
     let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if format != CURRENT_FORMAT {
-        return Err(CodecError::UnknownFormat(format));
+    Ok((format, body))
+}
+
+fn decode_versioned<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, CodecError> {
+    match split_format(bytes)? {
+        (CURRENT_FORMAT, body) => decode_body(CURRENT_FORMAT, body),
+        (format, _) => Err(CodecError::UnknownFormat(format)),
     }
+}
+
+fn decode_body<T: for<'de> Deserialize<'de>>(format: u8, body: &[u8]) -> Result<T, CodecError> {
     let (value, read) = bincode::serde::decode_from_slice(body, config()).map_err(|error| {
         CodecError::Malformed {
             format,
@@ -86,7 +102,7 @@ fn decode_versioned<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Cod
 
 /// The stored bytes of an entry, in the current format.
 pub fn encode_entry(entry: &Entry) -> Vec<u8> {
-    encode_versioned(&EntryV1 {
+    encode_versioned(&EntryV2 {
         seq: entry.seq,
         recorded_at: entry.recorded_at,
         actor: entry.actor.clone(),
@@ -98,7 +114,10 @@ pub fn encode_entry(entry: &Entry) -> Vec<u8> {
 
 /// Reads a stored entry of any known format.
 pub fn decode_entry(bytes: &[u8]) -> Result<Entry, CodecError> {
-    let stored: EntryV1 = decode_versioned(bytes)?;
+    let stored: EntryV2 = match split_format(bytes)? {
+        (1, body) => return Ok(decode_body::<EntryV1>(1, body)?.into()),
+        _ => decode_versioned(bytes)?,
+    };
     Ok(Entry {
         seq: stored.seq,
         recorded_at: stored.recorded_at,
@@ -119,7 +138,10 @@ pub fn encode_head(head: Digest) -> Vec<u8> {
 
 /// Reads the stored head digest.
 pub fn decode_head(bytes: &[u8]) -> Result<Digest, CodecError> {
-    let stored: HeadV1 = decode_versioned(bytes)?;
+    let stored: HeadV1 = match split_format(bytes)? {
+        (1, body) => decode_body(1, body)?,
+        _ => decode_versioned(bytes)?,
+    };
     Ok(Digest {
         seq: stored.seq,
         hash: stored.hash,

@@ -12,6 +12,7 @@ mod disk;
 mod memory;
 mod pieces;
 mod sled_store;
+mod v1;
 
 use std::path::PathBuf;
 

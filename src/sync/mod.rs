@@ -12,7 +12,10 @@ mod source;
 mod tailscale;
 
 pub use listing::{Listing, ListingError};
-pub use plan::{Observation, SyncContext, SyncOptions, SyncOutcome, plan_failure, plan_sync};
+pub use plan::{
+    DEFAULT_REMOVAL_GUARD_HOLD_SECONDS, Observation, SyncContext, SyncOptions, SyncOutcome,
+    plan_failure, plan_sync, user_removed,
+};
 pub use run::{SyncReport, Syncer};
 pub use source::{Observing, Source};
 pub use tailscale::TailscaleSource;

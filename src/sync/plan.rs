@@ -5,8 +5,11 @@
 //! (login name, display name, type) changed; `RoleChanged` when its role differs;
 //! `StatusChanged` when its status moved to another class (never for `active` ↔ `idle`). Then
 //! `UserRemoved` for every present account the listing lacks, unless the removal guard holds them
-//! back as one `SyncAnomaly`. Then `CredentialObserved` when the credential changed, and last the
-//! `SyncCompleted` that closes the batch. Each planner returns its batch together with the
+//! back as one `SyncAnomaly`. A withheld removal is released, with the `observed_at` of the
+//! first sync that missed the account, once the account has stayed absent from every successful
+//! listing for the guard's hold; every later sync that still misses the others withholds them
+//! again. Then `CredentialObserved` when the credential changed, and last the `SyncCompleted`
+//! that closes the batch. Each planner returns its batch together with the
 //! [`SyncOutcome`] it decided, so nobody has to read the outcome back out of the events.
 
 use crate::access::StatusClass;
@@ -25,13 +28,20 @@ pub struct SyncOptions {
     pub max_removal_fraction: f64,
     /// Fewer removals than this are never withheld.
     pub min_guarded_removals: usize,
+    /// How long a withheld removal must stay absent from every successful listing before a
+    /// sync releases it; `None` leaves releasing to an admin.
+    pub removal_guard_hold_seconds: Option<u64>,
 }
+
+/// The removal guard's hold when the configuration does not set one (SPEC §18: 24 hours).
+pub const DEFAULT_REMOVAL_GUARD_HOLD_SECONDS: u64 = 24 * 3600;
 
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             max_removal_fraction: 0.5,
             min_guarded_removals: 5,
+            removal_guard_hold_seconds: Some(DEFAULT_REMOVAL_GUARD_HOLD_SECONDS),
         }
     }
 }
@@ -94,10 +104,15 @@ pub fn plan_sync(
         .flat_map(|listed| account_events(system, state.accounts.get(&listed.id), listed))
         .collect();
 
-    let removed: Vec<&AccountState> = state
+    let (released, removed): (Vec<&AccountState>, Vec<&AccountState>) = state
         .present_accounts()
         .filter(|known| listing.get(&known.snapshot.id).is_none())
-        .collect();
+        .partition(|known| hold_passed(state, &known.snapshot.id, context.started_at, options));
+    events.extend(
+        released
+            .into_iter()
+            .map(|account| user_removed(system, state, account)),
+    );
     let accounts_before = state.present_accounts().count();
     let anomaly = is_suspicious(removed.len(), accounts_before, options);
     if anomaly {
@@ -109,21 +124,23 @@ pub fn plan_sync(
             withheld_account_ids: removed.iter().map(|a| a.snapshot.id.clone()).collect(),
         });
     } else {
-        events.extend(removed.into_iter().map(|account| Event::UserRemoved {
-            system: system.clone(),
-            account_id: account.snapshot.id.clone(),
-            login_name: account.snapshot.login_name.clone(),
-        }));
+        events.extend(
+            removed
+                .into_iter()
+                .map(|account| user_removed(system, state, account)),
+        );
     }
 
-    if let Some(credential) = &observation.credential
-        && credential_changed(state.credential.as_ref(), credential)
+    if let Some(observed) = &observation.credential
+        && let credential = credential_seen(state.credential.as_ref(), observed)
+        && state.credential.as_ref() != Some(&credential)
     {
         events.push(Event::CredentialObserved {
             system: system.clone(),
             credential_id: credential.id.clone(),
             credential_kind: credential.kind,
             expires_at: credential.expires_at,
+            invalid: credential.invalid.then_some(true),
         });
     }
 
@@ -143,6 +160,37 @@ pub fn plan_sync(
         anomaly,
     };
     (events, outcome)
+}
+
+/// The `UserRemoved` of `account`; a removal the guard withheld says when it was first observed.
+pub fn user_removed(system: &SystemId, state: &SystemState, account: &AccountState) -> Event {
+    Event::UserRemoved {
+        system: system.clone(),
+        account_id: account.snapshot.id.clone(),
+        login_name: account.snapshot.login_name.clone(),
+        observed_at: state
+            .withheld
+            .get(&account.snapshot.id)
+            .map(|withheld| withheld.observed_at),
+    }
+}
+
+/// Whether the removal of `account_id` is withheld, and has been absent from every successful
+/// listing for the guard's hold by the sync that starts at `started_at`.
+fn hold_passed(
+    state: &SystemState,
+    account_id: &str,
+    started_at: Timestamp,
+    options: &SyncOptions,
+) -> bool {
+    let (Some(withheld), Some(hold)) = (
+        state.withheld.get(account_id),
+        options.removal_guard_hold_seconds,
+    ) else {
+        return false;
+    };
+    let hold = i64::try_from(hold).unwrap_or(i64::MAX);
+    started_at >= withheld.observed_at.saturating_add_seconds(hold)
 }
 
 /// The batch a failed sync appends: `SyncFailed` alone, so no account state changes.
@@ -166,18 +214,23 @@ pub fn plan_failure(
     (vec![event], outcome)
 }
 
-/// Whether `observed` says something new about the credential. An API token always expires, so
-/// a lookup of the same token that gives no expiry means the expiry is unknown, not that there
-/// is none: the known expiry (and the warning it leads to) stays.
-fn credential_changed(recorded: Option<&CredentialState>, observed: &CredentialState) -> bool {
-    let Some(recorded) = recorded else {
-        return true;
-    };
-    let expiry_unknown = observed.kind == CredentialKind::ApiToken && observed.expires_at.is_none();
-    if expiry_unknown && recorded.id == observed.id && recorded.kind == observed.kind {
-        return false;
+/// What `observed` says about the credential, given what was `recorded`. An API token always
+/// expires, so a lookup of the same token that gives no expiry means the expiry is unknown, not
+/// that there is none: the known expiry (and the warning it leads to) stays.
+fn credential_seen(
+    recorded: Option<&CredentialState>,
+    observed: &CredentialState,
+) -> CredentialState {
+    let mut seen = observed.clone();
+    if let Some(recorded) = recorded
+        && observed.kind == CredentialKind::ApiToken
+        && observed.expires_at.is_none()
+        && recorded.id == observed.id
+        && recorded.kind == observed.kind
+    {
+        seen.expires_at = recorded.expires_at;
     }
-    recorded != observed
+    seen
 }
 
 /// The events that one listed account means, given what was known of it.

@@ -34,10 +34,14 @@ impl TailscaleSource {
                         "Tailscale's key lookup gave no expiry for the API token; API tokens always expire, so its expiry is unknown and a known one is kept"
                     );
                 }
+                if info.invalid {
+                    tracing::warn!(credential_id = %info.id, "Tailscale reports the credential in use as invalid (revoked or expired)");
+                }
                 Some(CredentialState {
                     id: info.id,
                     kind: info.kind,
                     expires_at: info.expires_at,
+                    invalid: info.invalid,
                 })
             }
             Err(error) => {

@@ -32,8 +32,8 @@ pub struct ApiServer {
     pub service: Arc<Service>,
     /// The service's ledger, for tests that append behind the API (as a sync would).
     pub ledger: Arc<Ledger>,
-    /// Keeps the simulated Tailscale API running for the server's syncs.
-    _fixture: Fixture,
+    /// The simulated Tailscale API the server's syncs observe.
+    pub fixture: Fixture,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), api::ApiError>>,
     _dir: tempfile::TempDir,
@@ -96,7 +96,7 @@ impl ApiServer {
             address,
             service,
             ledger,
-            _fixture: fixture,
+            fixture,
             stop,
             task,
             _dir: dir,
@@ -489,6 +489,7 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
         call!(admin.upsert_employee(pb::UpsertEmployeeRequest::default())),
         call!(admin.offboard_employee(pb::OffboardEmployeeRequest::default())),
         call!(admin.import_roster(pb::ImportRosterRequest::default())),
+        call!(admin.confirm_removals(pb::ConfirmRemovalsRequest::default())),
     ]
 }
 
@@ -537,6 +538,7 @@ fn rpc_is_admin(rpc: &str) -> bool {
             | "upsert_employee"
             | "offboard_employee"
             | "import_roster"
+            | "confirm_removals"
     )
 }
 
@@ -929,5 +931,149 @@ async fn oversized_messages_and_strings_are_refused() {
         negative.message()
     );
     assert_eq!(server.service.head(), head, "nothing refused was recorded");
+    server.stop().await;
+}
+
+/// The integration check's findings: (reason, login name).
+async fn integration_findings(server: &ApiServer) -> (i32, Vec<(String, String)>) {
+    let status = server
+        .ledger()
+        .await
+        .get_status(auditor(pb::GetStatusRequest {
+            system: system(),
+            as_of: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let check = status
+        .checks
+        .into_iter()
+        .find(|check| check.check_id == "integration-healthy")
+        .unwrap();
+    let mut findings: Vec<(String, String)> = check
+        .findings
+        .into_iter()
+        .map(|finding| (finding.reason, finding.subject.unwrap().login_name))
+        .collect();
+    findings.sort();
+    (check.state, findings)
+}
+
+#[tokio::test]
+async fn confirm_removals_releases_withheld_removals_dated_when_they_were_first_missed() {
+    let server = ApiServer::start(tokens()).await;
+    for index in 4..=10 {
+        server
+            .fixture
+            .tailnet
+            .upsert_user(tailledger::simulator::SimUser::member(
+                &format!("u{index}"),
+                &format!("person{index}@acme.example"),
+                &format!("Person {index}"),
+            ));
+    }
+    let mut admin_api = server.admin().await;
+    let sync_now = || pb::SyncNowRequest { system: system() };
+    admin_api.sync_now(admin(sync_now())).await.unwrap();
+    for index in 5..=10 {
+        server
+            .fixture
+            .tailnet
+            .remove_user(&format!("u{index}"))
+            .unwrap();
+    }
+    let withheld = admin_api
+        .sync_now(admin(sync_now()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(withheld.anomaly, "{withheld:?}");
+    let Some(pb::event::Event::SyncCompleted(completed)) =
+        withheld.events.last().and_then(|event| event.event.clone())
+    else {
+        panic!("the sync's batch ends with SyncCompleted: {withheld:?}");
+    };
+    let mut expected: Vec<(String, String)> = (5..=10)
+        .map(|index| {
+            (
+                "removals-withheld".to_owned(),
+                format!("person{index}@acme.example"),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(
+        integration_findings(&server).await,
+        (pb::CheckState::Failing as i32, expected)
+    );
+
+    let head = server.service.head();
+    let confirm = |sync_id: &str, reason: &str| pb::ConfirmRemovalsRequest {
+        system: system(),
+        sync_id: sync_id.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let refusals = [
+        (
+            confirm("tailscale-000009", "real"),
+            Code::NotFound,
+            "tailscale-000009",
+        ),
+        (
+            confirm(&withheld.sync_id, " "),
+            Code::InvalidArgument,
+            "`reason`",
+        ),
+        (confirm("", "real"), Code::InvalidArgument, "`sync_id`"),
+    ];
+    for (request, code, named) in refusals {
+        let refused = admin_api
+            .confirm_removals(admin(request))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), code, "{refused:?}");
+        assert!(refused.message().contains(named), "{refused:?}");
+    }
+    let refused = admin_api
+        .confirm_removals(auditor(confirm(&withheld.sync_id, "real")))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(
+        server.service.head(),
+        head,
+        "a refused call appends nothing"
+    );
+
+    let confirmed = admin_api
+        .confirm_removals(admin(confirm(&withheld.sync_id, "the March offboarding")))
+        .await
+        .unwrap()
+        .into_inner();
+    let types: Vec<&str> = confirmed.events.iter().map(|e| e.r#type.as_str()).collect();
+    assert_eq!(types[0], "RemovalsConfirmed");
+    assert_eq!(types[1..], ["UserRemoved"; 6]);
+    assert!(
+        confirmed
+            .events
+            .iter()
+            .all(|event| event.actor == "api:ops")
+    );
+    for event in &confirmed.events[1..] {
+        let Some(pb::event::Event::UserRemoved(removed)) = &event.event else {
+            panic!("{event:?}");
+        };
+        assert_eq!(removed.observed_at, completed.started_at, "{removed:?}");
+    }
+    assert_eq!(
+        integration_findings(&server).await,
+        (pb::CheckState::Passing as i32, vec![])
+    );
+    let again = admin_api
+        .confirm_removals(admin(confirm(&withheld.sync_id, "again")))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::NotFound, "nothing is withheld any more");
     server.stop().await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tailledger::checks::{CheckResult, CheckSettings};
+use tailledger::checks::{CheckResult, CheckSettings, Reason};
 use tailledger::event::{Actor, Classification, CredentialKind, SyncErrorClass, SystemId};
 use tailledger::identity::EmailAliases;
 use tailledger::ledger::Ledger;
@@ -42,6 +42,9 @@ struct Settings {
     email_aliases: BTreeMap<String, String>,
     #[serde(default = "yes")]
     suspended_is_removed: bool,
+    /// The removal guard's hold, e.g. `1h`; `0s` leaves releasing to an admin.
+    #[serde(default = "one_day_text")]
+    removal_guard_hold: String,
 }
 
 impl Default for Settings {
@@ -50,8 +53,13 @@ impl Default for Settings {
             timezone: utc(),
             email_aliases: BTreeMap::new(),
             suspended_is_removed: true,
+            removal_guard_hold: one_day_text(),
         }
     }
+}
+
+fn one_day_text() -> String {
+    "24h".to_owned()
 }
 
 fn utc() -> String {
@@ -67,6 +75,8 @@ fn yes() -> bool {
 enum Step {
     /// Import this CSV text as the roster.
     Roster(String),
+    /// Write this CSV text to the configured roster file, which every sync imports first.
+    RosterFile(String),
     /// Sync this listing (and credential) successfully.
     Sync {
         users: Vec<ScenarioUser>,
@@ -103,6 +113,10 @@ enum Step {
         employee: String,
         effective_at: Timestamp,
     },
+    /// Confirm the removals withheld since the anomaly of this sync.
+    ConfirmRemovals {
+        sync_id: String,
+    },
     /// Let time pass, e.g. `25h`.
     Advance(String),
 }
@@ -116,6 +130,8 @@ fn one_day() -> u64 {
 struct Credential {
     id: String,
     expires_at: Timestamp,
+    #[serde(default)]
+    invalid: bool,
 }
 
 /// One finding in one line: state, reason, subject, since, deadline, evidence.
@@ -184,6 +200,8 @@ struct Run {
     source: ScenarioSource,
     clock: Arc<ManualClock>,
     system: SystemId,
+    /// The configured roster file (in a temporary directory), when a step writes one.
+    roster_file: Option<tempfile::NamedTempFile>,
 }
 
 impl Run {
@@ -211,6 +229,14 @@ impl Run {
                     .expect("scenario rosters import");
                 format!("roster import {summary:?}")
             }
+            Step::RosterFile(csv) => {
+                let file = self
+                    .roster_file
+                    .as_ref()
+                    .expect("the roster file is configured");
+                std::fs::write(file.path(), csv).expect("the roster file is writable");
+                "roster file written".to_owned()
+            }
             Step::Sync { users, credential } => {
                 let accounts = users.into_iter().map(ScenarioUser::snapshot).collect();
                 let observation = Observation {
@@ -219,6 +245,7 @@ impl Run {
                         id: credential.id,
                         kind: CredentialKind::OauthClient,
                         expires_at: Some(credential.expires_at),
+                        invalid: credential.invalid,
                     }),
                 };
                 let SyncOutcome::Completed {
@@ -319,6 +346,14 @@ impl Run {
                     .expect("scenario offboardings are valid");
                 description
             }
+            Step::ConfirmRemovals { sync_id } => {
+                let description = format!("confirm the removals withheld since {sync_id}");
+                self.service
+                    .confirm_removals(admin(), system(), sync_id, "scenario".into())
+                    .await
+                    .expect("scenario confirmations are valid");
+                description
+            }
             Step::Advance(duration) => {
                 let duration: Duration =
                     humantime::parse_duration(&duration).expect("scenario durations parse");
@@ -342,18 +377,33 @@ async fn run_scenario(scenario: Scenario) -> Value {
     let timezone =
         parse_timezone(&scenario.settings.timezone).expect("scenario timezones are valid");
     let mut service = Service::new(ledger.clone(), clock.clone(), settings, timezone);
+    let hold = humantime::parse_duration(&scenario.settings.removal_guard_hold)
+        .expect("scenario durations parse");
     service.set_syncer(Syncer::new(
         system.clone(),
         Box::new(source.clone()),
         ledger,
         clock.clone(),
-        SyncOptions::default(),
+        SyncOptions {
+            removal_guard_hold_seconds: Some(hold.as_secs()).filter(|seconds| *seconds > 0),
+            ..SyncOptions::default()
+        },
     ));
+    let writes_roster_file = scenario
+        .steps
+        .iter()
+        .any(|step| matches!(step, Step::RosterFile(_)));
+    let roster_file = writes_roster_file.then(|| {
+        let file = tempfile::NamedTempFile::new().expect("a temporary roster file");
+        service.set_roster_file(file.path().to_path_buf());
+        file
+    });
     let run = Run {
         service,
         source,
         clock,
         system,
+        roster_file,
     };
     let mut steps = Vec::new();
     for step in scenario.steps {
@@ -407,18 +457,8 @@ fn check_scenarios_evaluate_as_recorded() {
         ["DUE", "FAILING", "PASSING"],
         "the scenarios reach every state"
     );
-    let every_reason = [
-        "access-retained",
-        "credential-expired",
-        "credential-expiring",
-        "last-sync-failed",
-        "no-policy",
-        "no-successful-sync",
-        "privilege-not-allowed",
-        "role-not-allowed",
-        "sync-stale",
-        "unidentified",
-    ];
+    let mut every_reason: Vec<&str> = Reason::ALL.iter().map(|reason| reason.as_str()).collect();
+    every_reason.sort_unstable();
     assert_eq!(
         reasons_seen.into_iter().collect::<Vec<_>>(),
         every_reason,

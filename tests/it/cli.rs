@@ -94,6 +94,9 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
     let said = text(&output);
     assert_eq!(output.status.code(), Some(0), "{said}");
     assert!(said.contains("roster: 2 onboarded"), "{said}");
+    for appended in ["AccessPolicySet      config", "EmployeeOnboarded    roster"] {
+        assert!(said.contains(appended), "the events it appended: {said}");
+    }
     assert!(
         said.contains("sync tailscale-000001 completed: 3 accounts observed"),
         "{said}"
@@ -289,6 +292,10 @@ fn config_cases() -> Vec<(&'static str, String)> {
         ),
         ("bad_timezone", good("\"UTC\"", "\"Mars/Olympus\"")),
         ("bad_fraction", good("0.5", "1.5")),
+        (
+            "bad_removal_guard_hold",
+            good("0.5\n", "0.5\nremoval_guard_hold = \"a day\"\n"),
+        ),
         ("toml_syntax", good("[roster]", "[roster")),
         (
             "tls_certificate_unreadable",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tailledger::entry::Entry;
 use tailledger::event::{
     AccountSnapshot, Actor, Classification, CredentialKind, EmployeeRecord, Event, FieldChange,
-    SyncErrorClass, SystemId,
+    RosterProblem, SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
@@ -106,6 +106,7 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 credential_id: text("k5hT2wQx9111CNTRL"),
                 credential_kind: CredentialKind::ApiToken,
                 expires_at: Some(at("2026-12-01T00:00:00Z")),
+                invalid: None,
             },
         ),
         (
@@ -222,9 +223,10 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
         (
             Actor::Webhook(tailscale.clone()),
             Event::UserRemoved {
-                system: tailscale,
+                system: tailscale.clone(),
                 account_id: text("uH3cZ9rLe611CNTRL"),
                 login_name: text("marco.ibanez@acme-corp.example"),
+                observed_at: None,
             },
         ),
         (
@@ -232,6 +234,60 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
             Event::EmployeeReinstated {
                 employee_id: text("E-1001"),
                 reason: None,
+            },
+        ),
+        // Added in storage format 2: new variants, and new optional fields set.
+        (
+            Actor::Api(text("security-oncall")),
+            Event::RemovalsConfirmed {
+                system: tailscale.clone(),
+                sync_id: text("sync-0002"),
+                account_ids: vec![text("u1"), text("u2")],
+                reason: text("offboarding wave of 2 March, ticket \"HR-77\""),
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::UserRemoved {
+                system: tailscale.clone(),
+                account_id: text("u1"),
+                login_name: text("a@acme-corp.example"),
+                observed_at: Some(at("2026-03-02T14:05:33.412907Z")),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::CredentialObserved {
+                system: tailscale,
+                credential_id: text("k5hT2wQx9111CNTRL"),
+                credential_kind: CredentialKind::OauthClient,
+                expires_at: None,
+                invalid: Some(true),
+            },
+        ),
+        (
+            Actor::Roster,
+            Event::RosterRejected {
+                sha256: Hash256::of(b"email,org_role\nnot-an-email,IT\n"),
+                problem_count: 2,
+                problems: vec![
+                    RosterProblem {
+                        line: 1,
+                        column: None,
+                        reason: text("the header names `email` twice"),
+                    },
+                    RosterProblem {
+                        line: 2,
+                        column: Some(text("email")),
+                        reason: text("`not-an-email` is not an email address"),
+                    },
+                ],
+            },
+        ),
+        (
+            Actor::Roster,
+            Event::RosterAccepted {
+                sha256: Hash256::of(b"email,org_role\nana@acme-corp.example,IT\n"),
             },
         ),
     ]

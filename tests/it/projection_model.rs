@@ -38,10 +38,22 @@ fn event() -> impl Strategy<Value = Event> {
                     account: snapshot(&id, &format!("{id}@acme.example"), &role, &status),
                 }
             }),
-        id().prop_map(move |id| Event::UserRemoved {
-            system: system(),
-            login_name: format!("{id}@acme.example"),
-            account_id: id
+        (id(), proptest::option::of(instant())).prop_map(move |(id, observed_at)| {
+            Event::UserRemoved {
+                system: system(),
+                login_name: format!("{id}@acme.example"),
+                account_id: id,
+                observed_at,
+            }
+        }),
+        (proptest::collection::vec(id(), 0..3), "[st]").prop_map(move |(ids, sync_id)| {
+            Event::SyncAnomaly {
+                system: system(),
+                sync_id,
+                accounts_before: 3,
+                removals_withheld: ids.len() as u64,
+                withheld_account_ids: ids,
+            }
         }),
         (id(), "(member|admin)").prop_map(move |(id, to)| Event::RoleChanged {
             system: system(),
@@ -113,6 +125,14 @@ fn event() -> impl Strategy<Value = Event> {
             account_id,
             reason: "r".to_owned()
         }),
+        (0u64..3).prop_map(|problems| Event::RosterRejected {
+            sha256: Hash256::of(&problems.to_le_bytes()),
+            problem_count: problems,
+            problems: Vec::new(),
+        }),
+        Just(Event::RosterAccepted {
+            sha256: Hash256::of(b"roster"),
+        }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),
             allowed_org_roles: vec!["IT".to_owned()],
@@ -142,6 +162,14 @@ fn event() -> impl Strategy<Value = Event> {
             credential_id: "k".to_owned(),
             credential_kind: CredentialKind::ApiToken,
             expires_at,
+            invalid: None,
+        }),
+        proptest::option::of(instant()).prop_map(move |expires_at| Event::CredentialObserved {
+            system: system(),
+            credential_id: "k".to_owned(),
+            credential_kind: CredentialKind::OauthClient,
+            expires_at,
+            invalid: Some(true),
         }),
     ]
 }

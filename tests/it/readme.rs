@@ -113,9 +113,28 @@ fn readme_configuration_and_roster_examples_are_valid() {
     .unwrap_or_else(|error| panic!("the README's configuration is refused: {error}"));
     assert_eq!(config.sync_interval, std::time::Duration::from_secs(900));
     assert!(config.policy.is_some() && config.roster.is_some());
+    assert_eq!(
+        config.sync_options.removal_guard_hold_seconds,
+        Some(24 * 3600)
+    );
+    let admin_only = toml.replace(
+        "removal_guard_hold = \"24h\"",
+        "removal_guard_hold = \"0s\"",
+    );
+    let config = tailledger::config::Config::parse(
+        Path::new("README.md"),
+        &admin_only,
+        Path::new("/etc/tailledger"),
+        env,
+    )
+    .expect("a hold of 0s is accepted");
+    assert_eq!(
+        config.sync_options.removal_guard_hold_seconds, None,
+        "0s leaves releasing to an admin"
+    );
 
     let csv = readme_block("### 3. The roster", "csv");
-    let rows = tailledger::roster::parse_roster(csv.as_bytes(), chrono_tz::Europe::Berlin)
+    let roster = tailledger::roster::parse_roster(csv.as_bytes(), chrono_tz::Europe::Berlin)
         .unwrap_or_else(|errors| panic!("the README's roster is refused: {errors}"));
-    assert_eq!(rows.len(), 3);
+    assert_eq!(roster.rows.len(), 3);
 }

@@ -114,3 +114,57 @@ async fn a_second_import_records_only_what_changed() {
         Some(at("2026-03-01T23:00:00Z"))
     );
 }
+
+/// SPEC §18: a column absent from the header changes nothing about the employees; an empty cell
+/// of a column that is there means "empty".
+#[tokio::test]
+async fn a_roster_says_only_what_its_columns_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, ledger) = service(dir.path());
+    let import = |csv: &str| {
+        let service = service.clone();
+        let csv = csv.as_bytes().to_vec();
+        async move {
+            let (summary, entries) = service.import_roster(Actor::Roster, csv).await.unwrap();
+            let types: Vec<&str> = entries.iter().map(|e| e.event.type_name()).collect();
+            (summary, types)
+        }
+    };
+    let employee = |id: &str| {
+        ledger.read(|projections| {
+            let state = projections.employees().get(id).unwrap();
+            (state.record.name.clone(), state.offboarding.is_some())
+        })
+    };
+    import("email,name,org_role,end_date\nann@example.com,Ann Example,Engineer,\nbob@example.com,Bob Example,IT,2026-03-01\n").await;
+
+    // No `name`, `status` nor `end_date` column: names stay, Bob stays offboarded.
+    let (summary, types) =
+        import("email,org_role,employee_id\nann@example.com,Engineer,ann@example.com\nbob@example.com,IT,bob@example.com\n").await;
+    assert_eq!(types, Vec::<&str>::new(), "{summary:?}");
+    assert_eq!(summary.unchanged, 2);
+    assert_eq!(
+        employee("ann@example.com"),
+        (Some("Ann Example".to_owned()), false)
+    );
+    assert_eq!(
+        employee("bob@example.com"),
+        (Some("Bob Example".to_owned()), true)
+    );
+
+    // Only `status`: Bob's offboarding stands until the file says otherwise.
+    let (_, types) = import("email,org_role,status\nbob@example.com,IT,offboarded\n").await;
+    assert_eq!(types, Vec::<&str>::new());
+
+    // Present but empty: Ann's name is cleared, and Bob, with no end date, is back.
+    let (_, types) = import(
+        "email,name,org_role,end_date\nann@example.com,,Engineer,\nbob@example.com,Bob Example,IT,\n",
+    )
+    .await;
+    assert_eq!(types, ["EmployeeUpdated", "EmployeeReinstated"]);
+    assert_eq!(employee("ann@example.com"), (None, false));
+    assert_eq!(
+        employee("bob@example.com"),
+        (Some("Bob Example".to_owned()), false)
+    );
+}

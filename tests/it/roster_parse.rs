@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::helpers::data_files;
 use proptest::prelude::*;
-use tailledger::roster::{RosterErrors, RosterRow, parse_roster, parse_timezone};
+use tailledger::roster::{Roster, RosterErrors, parse_roster, parse_timezone};
 
 /// The configured timezone of the data-driven tests: not UTC, so that date-only end dates show
 /// the conversion.
@@ -25,7 +25,7 @@ fn marked_bad_lines(text: &str) -> BTreeSet<u64> {
 }
 
 /// The lines that have at least one problem.
-fn reported_lines(result: &Result<Vec<RosterRow>, RosterErrors>) -> BTreeSet<u64> {
+fn reported_lines(result: &Result<Roster, RosterErrors>) -> BTreeSet<u64> {
     match result {
         Ok(_) => BTreeSet::new(),
         Err(errors) => errors.0.iter().map(|problem| problem.line).collect(),
@@ -50,7 +50,7 @@ fn roster_files_parse_to_the_expected_rows_or_problems() {
             "{name}: the reported lines differ from the lines marked bad"
         );
         match result {
-            Ok(rows) => insta::assert_json_snapshot!(format!("roster_{name}"), rows),
+            Ok(roster) => insta::assert_json_snapshot!(format!("roster_{name}"), roster),
             Err(errors) => insta::assert_snapshot!(format!("roster_{name}"), errors.to_string()),
         }
     }
@@ -74,7 +74,7 @@ fn last_line(bytes: &[u8]) -> u64 {
 fn check_any_input(bytes: &[u8], timezone: chrono_tz::Tz) -> Result<(), TestCaseError> {
     let last = last_line(bytes);
     match parse_roster(bytes, timezone) {
-        Ok(rows) => {
+        Ok(Roster { rows, .. }) => {
             let lines: Vec<u64> = rows.iter().map(|row| row.line).collect();
             prop_assert!(lines.is_sorted() && lines.iter().all(|line| (2..=last).contains(line)));
             let emails: BTreeSet<String> =

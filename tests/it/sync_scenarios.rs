@@ -19,6 +19,9 @@ struct Scenario {
     about: String,
     #[serde(default)]
     max_removal_fraction: Option<f64>,
+    /// The removal guard's hold, e.g. `30m`; `0s` leaves releasing to an admin.
+    #[serde(default)]
+    removal_guard_hold: Option<String>,
     steps: Vec<Step>,
 }
 
@@ -36,6 +39,8 @@ struct Credential {
     id: String,
     kind: CredentialKind,
     expires_at: Option<Timestamp>,
+    #[serde(default)]
+    invalid: bool,
 }
 
 /// Runs the scenario's syncs one after the other, 15 minutes apart, and returns what each
@@ -47,6 +52,10 @@ fn run_scenario(scenario: Scenario) -> Value {
     let mut options = SyncOptions::default();
     if let Some(fraction) = scenario.max_removal_fraction {
         options.max_removal_fraction = fraction;
+    }
+    if let Some(hold) = scenario.removal_guard_hold {
+        let hold = humantime::parse_duration(&hold).expect("scenario durations parse");
+        options.removal_guard_hold_seconds = Some(hold.as_secs()).filter(|seconds| *seconds > 0);
     }
     let mut steps = Vec::new();
     for (index, step) in scenario.steps.into_iter().enumerate() {
@@ -70,6 +79,7 @@ fn run_scenario(scenario: Scenario) -> Value {
                 id: credential.id,
                 kind: credential.kind,
                 expires_at: credential.expires_at,
+                invalid: credential.invalid,
             }),
         };
         let (events, _) = ledger.read(|projections| {

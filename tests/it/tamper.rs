@@ -8,7 +8,7 @@ use std::path::Path;
 use tailledger::event::Actor;
 use tailledger::store::{decode_entry, encode_entry, open_waiting_for_lock};
 
-use crate::helpers::{ledger_with_golden_events, run, text};
+use crate::helpers::{golden_chain, ledger_with_golden_events, run, text};
 
 /// The sled key of an entry (the store's documented layout: `e` + big-endian seq).
 fn key(seq: u64) -> Vec<u8> {
@@ -17,7 +17,7 @@ fn key(seq: u64) -> Vec<u8> {
     key
 }
 
-/// Builds a 17-event ledger in `dir`, closes it, and applies `tamper` to its sled tree.
+/// Builds a ledger of the golden events in `dir`, closes it, and applies `tamper` to its sled tree.
 fn tampered_ledger(dir: &Path, tamper: impl FnOnce(&sled::Tree)) {
     drop(ledger_with_golden_events(dir, 4));
     let db = open_waiting_for_lock(dir).expect("the closed ledger opens with sled");
@@ -122,7 +122,8 @@ fn verify_accepts_an_untouched_store_and_refuses_a_missing_one() {
     tampered_ledger(dir.path(), |_| {});
     let output = run(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(text(&output).contains("17 events"), "{}", text(&output));
+    let events = format!("{} events", golden_chain().len());
+    assert!(text(&output).contains(&events), "{}", text(&output));
 
     let nowhere = dir.path().join("no-ledger-here");
     let output = run(&["verify", "--data-dir", nowhere.to_str().unwrap()]);
@@ -135,7 +136,7 @@ fn verify_accepts_an_untouched_store_and_refuses_a_missing_one() {
     assert!(!nowhere.exists(), "verify must not create a ledger");
 }
 
-/// Writes the export of a 17-event ledger and returns its lines and final digest.
+/// Writes the export of a ledger of the golden events and returns its lines and final digest.
 fn exported_lines(dir: &Path) -> (Vec<String>, String) {
     drop(ledger_with_golden_events(&dir.join("ledger"), 5));
     let out = dir.join("export.jsonl");
@@ -237,9 +238,11 @@ fn verify_export_fails_when_the_digest_is_not_in_the_export() {
     let (lines, digest) = exported_lines(dir.path());
 
     let (code, said) = verify_export_lines(dir.path(), &lines[..12], Some(&digest));
+    let last = golden_chain().len();
     assert_eq!(code, Some(1), "{said}");
     assert!(
-        said.contains("breaks at seq 17:") && said.contains("ends before seq 17"),
+        said.contains(&format!("breaks at seq {last}:"))
+            && said.contains(&format!("ends before seq {last}")),
         "{said}"
     );
 
