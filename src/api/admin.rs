@@ -12,6 +12,7 @@ use super::convert::{
 };
 use super::errors::invalid_argument;
 use super::pb::admin_service_server::AdminService;
+use super::page;
 use super::pb::{self};
 use crate::event::Actor;
 use crate::service::Service;
@@ -173,7 +174,9 @@ impl AdminService for AdminApi {
             offboarded: summary.offboarded,
             reinstated: summary.reinstated,
             unchanged: summary.unchanged,
-            events: convert::events(&entries),
+            events: page::bounded(&entries, convert::event),
+            first_seq: entries.first().map_or(0, |entry| entry.seq),
+            last_seq: entries.last().map_or(0, |entry| entry.seq),
         }))
     }
 }

@@ -132,7 +132,7 @@ pub fn employee_arg(record: Option<pb::EmployeeRecord>) -> Result<EmployeeRecord
     })
 }
 
-fn employee(record: &EmployeeRecord) -> pb::EmployeeRecord {
+pub fn employee(record: &EmployeeRecord) -> pb::EmployeeRecord {
     pb::EmployeeRecord {
         employee_id: record.employee_id.clone(),
         email: record.email.clone(),

@@ -1,5 +1,6 @@
 //! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
 
+mod admin_cli;
 mod api;
 mod bad_input;
 mod check_scenarios;
