@@ -101,22 +101,25 @@ fn timed(criterion: &mut criterion::Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
-    group.bench_function(BenchmarkId::new("import into a fresh ledger", rows), |bench| {
-        bench.iter_batched(
-            || {
-                let dir = tempfile::tempdir().expect("a temporary directory");
-                let ledger = Ledger::open(dir.path()).expect("a fresh ledger");
-                (dir, service(ledger))
-            },
-            |(dir, service)| {
-                runtime
-                    .block_on(service.import_roster(Actor::Roster, csv.clone()))
-                    .expect("the import");
-                (dir, service)
-            },
-            criterion::BatchSize::PerIteration,
-        );
-    });
+    group.bench_function(
+        BenchmarkId::new("import into a fresh ledger", rows),
+        |bench| {
+            bench.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().expect("a temporary directory");
+                    let ledger = Ledger::open(dir.path()).expect("a fresh ledger");
+                    (dir, service(ledger))
+                },
+                |(dir, service)| {
+                    runtime
+                        .block_on(service.import_roster(Actor::Roster, csv.clone()))
+                        .expect("the import");
+                    (dir, service)
+                },
+                criterion::BatchSize::PerIteration,
+            );
+        },
+    );
     group.finish();
 }
 
@@ -130,7 +133,8 @@ fn main() {
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
         .collect();
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     if wanted("roster_import_peak_rss") {
         peak_rss(if common::quick() { 50_000 } else { 500_000 });
     }

@@ -11,8 +11,8 @@ use super::convert::{
     self, classification_arg, duration_arg, employee_arg, required, system_arg, timestamp_arg,
 };
 use super::errors::invalid_argument;
-use super::pb::admin_service_server::AdminService;
 use super::page;
+use super::pb::admin_service_server::AdminService;
 use super::pb::{self};
 use crate::event::Actor;
 use crate::service::Service;

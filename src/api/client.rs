@@ -391,9 +391,9 @@ impl ApiClient {
                 anomaly: response.anomaly,
             },
             "failed" => SyncOutcome::Failed {
-                error_class: serde_json::from_value::<SyncErrorClass>(
-                    serde_json::Value::String(response.error_class.clone()),
-                )
+                error_class: serde_json::from_value::<SyncErrorClass>(serde_json::Value::String(
+                    response.error_class.clone(),
+                ))
                 .map_err(|_| {
                     unusable(format!(
                         "`{}` is not a sync error class",
@@ -598,7 +598,10 @@ fn verified(events: &[pb::Event]) -> Result<Vec<Entry>, ClientError> {
         .map(|event| {
             let entry = entry(event)?;
             if entry.computed_hash() != entry.hash {
-                return Err(unusable(format!("seq {} does not match its hash", entry.seq)));
+                return Err(unusable(format!(
+                    "seq {} does not match its hash",
+                    entry.seq
+                )));
             }
             Ok(entry)
         })
@@ -618,7 +621,9 @@ fn listed_account(account: pb::Account) -> Result<ListedAccount, ClientError> {
         .access_reason
         .split(',')
         .filter(|code| !code.is_empty())
-        .map(|code| Reason::parse(code).ok_or_else(|| unusable(format!("`{code}` is not a reason code"))))
+        .map(|code| {
+            Reason::parse(code).ok_or_else(|| unusable(format!("`{code}` is not a reason code")))
+        })
         .collect::<Result<_, _>>()?;
     let classification = match account.classification {
         None => None,
@@ -626,7 +631,12 @@ fn listed_account(account: pb::Account) -> Result<ListedAccount, ClientError> {
             classification: serde_json::from_value(serde_json::Value::String(
                 state.classification.clone(),
             ))
-            .map_err(|_| unusable(format!("`{}` is not a classification", state.classification)))?,
+            .map_err(|_| {
+                unusable(format!(
+                    "`{}` is not a classification",
+                    state.classification
+                ))
+            })?,
             owner_employee_id: non_empty(state.owner_employee_id),
             reason: state.reason,
         }),
@@ -664,7 +674,10 @@ fn listed_employee(employee: pb::Employee) -> Result<ListedEmployee, ClientError
     };
     let start_date = match employee.start_date.as_str() {
         "" => None,
-        text => Some(text.parse().map_err(|_| unusable(format!("`{text}` is not a date")))?),
+        text => Some(
+            text.parse()
+                .map_err(|_| unusable(format!("`{text}` is not a date")))?,
+        ),
     };
     Ok(ListedEmployee {
         record: EmployeeRecord {

@@ -8,9 +8,9 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, required, system_arg, timestamp, timestamp_arg};
 use super::errors::invalid_argument;
+use super::page;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
-use super::page;
 use super::stream::{self, EventStream};
 use crate::service::Service;
 
@@ -44,10 +44,8 @@ impl LedgerService for LedgerApi {
         let system = system_arg(&self.service, &request.system)?;
         let as_of = timestamp_arg("as_of", request.as_of)?;
         let limit = page::page_size(request.page_size)?;
-        let scope = format!("accounts\n{system}\n{}", request.include_removed);
-        let cursor = page::cursor(&request.page_token, &scope, as_of, || {
-            self.service.now()
-        })?;
+        let scope = format!("accounts {system} {}", request.include_removed);
+        let cursor = page::cursor(&request.page_token, &scope, as_of, || self.service.now())?;
         let accounts = self
             .service
             .accounts(

@@ -43,7 +43,8 @@ pub fn page_size(requested: u32) -> Result<usize, Status> {
 }
 
 /// The cursor of a request: from its token, or for a first page at `as_of` (or `now`).
-/// `scope` names the list and the arguments that shape it; a token of another scope, or one
+/// `scope` names the list and the arguments that shape it, on one line; a token of another
+/// scope, or one
 /// read at another instant than the request's `as_of`, is refused.
 pub fn cursor(
     token: &str,
@@ -137,9 +138,9 @@ mod tests {
     #[test]
     fn a_token_round_trips_and_is_refused_elsewhere() {
         let token = token("employees", at(), "e-42\nodd");
-        let cursor = cursor(&token, "employees", None, || unreachable!()).unwrap();
+        let first = cursor(&token, "employees", None, || unreachable!()).unwrap();
         assert_eq!(
-            cursor,
+            first,
             Cursor {
                 at: at(),
                 after: Some("e-42\nodd".to_owned())
@@ -147,10 +148,20 @@ mod tests {
         );
         assert!(cursor(&token, "employees", Some(at()), Timestamp::now).is_ok());
         for refused in [
-            cursor(&token, "accounts tailscale", None, Timestamp::now),
-            cursor(&token, "employees", Some(Timestamp::UNIX_EPOCH), Timestamp::now),
+            cursor(&token, "accounts tailscale false", None, Timestamp::now),
+            cursor(
+                &token,
+                "employees",
+                Some(Timestamp::UNIX_EPOCH),
+                Timestamp::now,
+            ),
             cursor("not base64!", "employees", None, Timestamp::now),
-            cursor(&URL_SAFE_NO_PAD.encode("v2\nx"), "employees", None, Timestamp::now),
+            cursor(
+                &URL_SAFE_NO_PAD.encode("v2\nx"),
+                "employees",
+                None,
+                Timestamp::now,
+            ),
         ] {
             let status = refused.unwrap_err();
             assert_eq!(status.code(), tonic::Code::InvalidArgument);
@@ -174,11 +185,25 @@ mod tests {
         let items: Vec<String> = (0..5).map(|index| format!("{index}{big}")).collect();
         let (page, next) = fill(&items, false, "s", at(), |item| &item[..1], Clone::clone);
         assert_eq!(page.len(), 2, "two 1 MiB items fit in 3 MiB, three do not");
-        let cursor = cursor(&next, "s", None, Timestamp::now).unwrap();
-        assert_eq!(cursor.after.as_deref(), Some("1"));
-        let (page, next) = fill(&items[..1], false, "s", at(), |item| &item[..1], Clone::clone);
+        let next_page = cursor(&next, "s", None, Timestamp::now).unwrap();
+        assert_eq!(next_page.after.as_deref(), Some("1"));
+        let (page, next) = fill(
+            &items[..1],
+            false,
+            "s",
+            at(),
+            |item| &item[..1],
+            Clone::clone,
+        );
         assert_eq!((page.len(), next.as_str()), (1, ""));
-        let (_, next) = fill(&items[..1], true, "s", at(), |item| &item[..1], Clone::clone);
+        let (_, next) = fill(
+            &items[..1],
+            true,
+            "s",
+            at(),
+            |item| &item[..1],
+            Clone::clone,
+        );
         assert!(!next.is_empty(), "more items follow");
     }
 }

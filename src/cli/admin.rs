@@ -63,7 +63,12 @@ pub enum AdminCommand {
     SetPolicy {
         /// An org role whose people may hold access (repeat it, or separate roles by commas);
         /// `*` allows every active employee.
-        #[arg(long = "allow", value_name = "ORG_ROLE", value_delimiter = ',', required = true)]
+        #[arg(
+            long = "allow",
+            value_name = "ORG_ROLE",
+            value_delimiter = ',',
+            required = true
+        )]
         allowed: Vec<String>,
         /// An org role that may hold owner/admin roles (repeatable); none means no restriction.
         #[arg(long = "privileged", value_name = "ORG_ROLE", value_delimiter = ',')]

@@ -190,9 +190,12 @@ impl Answer for Vec<ListedAccount> {
                     account.role.clone(),
                     account.status.clone(),
                     if account.holds_access { "yes" } else { "no" }.to_owned(),
-                    or_dash(account.link.as_ref().map(|link| {
-                        format!("{} ({})", link.employee_id, link.kind.as_str())
-                    })),
+                    or_dash(
+                        account
+                            .link
+                            .as_ref()
+                            .map(|link| format!("{} ({})", link.employee_id, link.kind.as_str())),
+                    ),
                     or_dash(account.classification.as_ref().map(|state| {
                         serialized(&state.classification)
                             .as_str()

@@ -43,7 +43,12 @@ impl Served {
     /// As the admin; asserts the exit code.
     async fn ok(&self, items: &[&str]) -> String {
         let output = self.run_as(ADMIN_TOKEN, items).await;
-        assert_eq!(output.status.code(), Some(0), "{items:?}: {}", text(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{items:?}: {}",
+            text(&output)
+        );
         String::from_utf8(output.stdout).unwrap()
     }
 
@@ -58,7 +63,12 @@ impl Served {
     /// As the admin; asserts the exit code and returns standard error and output.
     async fn fails(&self, code: i32, items: &[&str]) -> String {
         let output = self.run_as(ADMIN_TOKEN, items).await;
-        assert_eq!(output.status.code(), Some(code), "{items:?}: {}", text(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{items:?}: {}",
+            text(&output)
+        );
         text(&output)
     }
 }
@@ -365,7 +375,10 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
     assert_eq!(head["digest"], digest.as_str());
     assert!(head["seq"].as_u64().unwrap() > 10);
     let said = served.ok(&["verify"]).await;
-    assert!(said.starts_with("ok: the server's ledger verifies"), "{said}");
+    assert!(
+        said.starts_with("ok: the server's ledger verifies"),
+        "{said}"
+    );
     let verified = served.json(&["verify"]).await;
     assert_eq!(verified["ok"], true);
     assert_eq!(verified["events_checked"], head["seq"]);
@@ -380,7 +393,11 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         )
         .await;
     assert_eq!(denied.status.code(), Some(2), "{}", text(&denied));
-    assert!(text(&denied).contains("PermissionDenied"), "{}", text(&denied));
+    assert!(
+        text(&denied).contains("PermissionDenied"),
+        "{}",
+        text(&denied)
+    );
     let unknown = served
         .fails(
             2,
@@ -463,12 +480,20 @@ fn bad_usage_exits_2_with_a_message() {
         (&["admin"], "Usage"),
         (&["admin", "frobnicate"], "unrecognized subcommand"),
         (&["verify"], "--data-dir"),
-        (&["verify", "--data-dir", "d", "--json"], "cannot be used with"),
+        (
+            &["verify", "--data-dir", "d", "--json"],
+            "cannot be used with",
+        ),
         (&["accounts", "--as-of", "yesterday"], "invalid value"),
         (&["completions", "tcsh"], "invalid value 'tcsh'"),
     ] {
         let output = run(arguments);
-        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", text(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{arguments:?}: {}",
+            text(&output)
+        );
         assert!(
             text(&output).contains(says),
             "{arguments:?} should say {says}: {}",
@@ -490,7 +515,13 @@ fn completions_cover_every_command_and_the_version_names_the_commit() {
         let output = run(&["completions", shell]);
         assert_eq!(output.status.code(), Some(0), "{shell}: {}", text(&output));
         let script = String::from_utf8(output.stdout).unwrap();
-        for word in ["tailledger", "admin", "sync-now", "import-roster", "accounts"] {
+        for word in [
+            "tailledger",
+            "admin",
+            "sync-now",
+            "import-roster",
+            "accounts",
+        ] {
             assert!(script.contains(word), "{shell} completions lack {word}");
         }
     }

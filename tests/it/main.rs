@@ -10,6 +10,7 @@ mod golden;
 mod helpers;
 mod ledger_v01;
 mod merkle;
+mod paging;
 mod power_loss;
 mod projection_model;
 mod readme;
