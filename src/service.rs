@@ -349,16 +349,19 @@ impl Service {
         actor: Actor,
         csv: Vec<u8>,
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
-        self.blocking(move |service| service.import_roster_now(actor, &csv))
+        self.blocking(move |service| service.import_roster_now(actor, csv))
             .await
     }
 
+    /// Parses and imports `csv`, which is dropped once parsed: the rows hold all of it that the
+    /// import needs, and a large file need not stay in memory through the append.
     fn import_roster_now(
         &self,
         actor: Actor,
-        csv: &[u8],
+        csv: Vec<u8>,
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
-        let rows = parse_roster(csv, self.timezone)?;
+        let rows = parse_roster(&csv, self.timezone)?;
+        drop(csv);
         let now = self.clock.now();
         let (entries, summary) = self.ledger.decide_and_append(now, actor, |projections| {
             plan_import(projections, rows, now)
@@ -374,7 +377,7 @@ impl Service {
                 path: path.as_ref().clone(),
                 source,
             })
-            .and_then(|csv| self.import_roster_now(Actor::Roster, &csv));
+            .and_then(|csv| self.import_roster_now(Actor::Roster, csv));
         Some(imported.map(|(summary, _)| summary))
     }
 
