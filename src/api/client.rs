@@ -23,7 +23,7 @@ use super::pb::ledger_service_client::LedgerServiceClient;
 use super::tls::pem_certificates;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
-use crate::event::{Classification, EmployeeRecord, SyncErrorClass, SystemId};
+use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
 use crate::hash::{Digest, Hash256};
 use crate::identity::LinkKind;
 use crate::projection::{EmployeeStatus, Mark};
@@ -129,13 +129,8 @@ pub struct ApiClient {
 /// An account as `ListAccounts` tells it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ListedAccount {
-    pub account_id: String,
-    pub login_name: String,
-    pub display_name: String,
-    pub role: String,
-    pub status: String,
-    #[serde(rename = "type")]
-    pub account_type: String,
+    #[serde(flatten)]
+    pub account: AccountSnapshot,
     pub holds_access: bool,
     /// The employee it belongs to, and how the link was made.
     pub link: Option<AccountLink>,
@@ -273,9 +268,7 @@ impl ApiClient {
         as_of: Option<Timestamp>,
         include_removed: bool,
     ) -> Result<Vec<ListedAccount>, ClientError> {
-        let mut accounts = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        every_page(async |page_token| {
             let page = self
                 .ledger
                 .list_accounts(pb::ListAccountsRequest {
@@ -287,14 +280,10 @@ impl ApiClient {
                 })
                 .await?
                 .into_inner();
-            for account in page.accounts {
-                accounts.push(listed_account(account)?);
-            }
-            if page.next_page_token.is_empty() {
-                return Ok(accounts);
-            }
-            page_token = page.next_page_token;
-        }
+            let accounts = page.accounts.into_iter().map(listed_account);
+            Ok((accounts.collect::<Result<_, _>>()?, page.next_page_token))
+        })
+        .await
     }
 
     /// Every employee, now or as of an instant, read page by page.
@@ -302,9 +291,7 @@ impl ApiClient {
         &mut self,
         as_of: Option<Timestamp>,
     ) -> Result<Vec<ListedEmployee>, ClientError> {
-        let mut employees = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        every_page(async |page_token| {
             let page = self
                 .ledger
                 .list_employees(pb::ListEmployeesRequest {
@@ -314,14 +301,10 @@ impl ApiClient {
                 })
                 .await?
                 .into_inner();
-            for employee in page.employees {
-                employees.push(listed_employee(employee)?);
-            }
-            if page.next_page_token.is_empty() {
-                return Ok(employees);
-            }
-            page_token = page.next_page_token;
-        }
+            let employees = page.employees.into_iter().map(listed_employee);
+            Ok((employees.collect::<Result<_, _>>()?, page.next_page_token))
+        })
+        .await
     }
 
     /// The offboarding report of `system` for offboardings effective within `[from, to]`.
@@ -591,6 +574,23 @@ fn entry(event: &pb::Event) -> Result<Entry, ClientError> {
     Entry::from_canonical_json(&event.canonical_json, hash).map_err(unusable)
 }
 
+/// Every item of a paged list: `page` is asked for each page by its token (empty for the first)
+/// and answers its items and the next token (empty after the last page).
+async fn every_page<T>(
+    mut page: impl AsyncFnMut(String) -> Result<(Vec<T>, String), ClientError>,
+) -> Result<Vec<T>, ClientError> {
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page_items, next) = page(token).await?;
+        items.extend(page_items);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        token = next;
+    }
+}
+
 /// The entries of an answer, each checked against its hash.
 fn verified(events: &[pb::Event]) -> Result<Vec<Entry>, ClientError> {
     events
@@ -642,12 +642,15 @@ fn listed_account(account: pb::Account) -> Result<ListedAccount, ClientError> {
         }),
     };
     Ok(ListedAccount {
-        account_id: account.account_id,
-        login_name: account.login_name,
-        display_name: account.display_name,
-        role: account.role,
-        status: account.status,
-        account_type: account.r#type,
+        account: AccountSnapshot {
+            id: account.account_id,
+            login_name: account.login_name,
+            display_name: account.display_name,
+            role: account.role,
+            status: account.status,
+            account_type: account.r#type,
+            created: instant("created", account.created)?,
+        },
         holds_access: account.holds_access,
         link: account
             .link

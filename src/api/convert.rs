@@ -523,6 +523,7 @@ pub fn account(view: &AccountView) -> pb::Account {
             .map(|reason| reason.as_str())
             .collect::<Vec<_>>()
             .join(","),
+        created: account.created.map(timestamp),
     }
 }
 

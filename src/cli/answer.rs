@@ -185,10 +185,10 @@ impl Answer for Vec<ListedAccount> {
             ],
             self.iter().map(|account| {
                 [
-                    account.account_id.clone(),
-                    account.login_name.clone(),
-                    account.role.clone(),
-                    account.status.clone(),
+                    account.account.id.clone(),
+                    account.account.login_name.clone(),
+                    account.account.role.clone(),
+                    account.account.status.clone(),
                     if account.holds_access { "yes" } else { "no" }.to_owned(),
                     or_dash(
                         account

@@ -78,6 +78,36 @@ pub struct ServerArgs {
     pub ca_cert: Option<PathBuf>,
 }
 
+/// A server to ask instead of a `--data-dir` (`export`, `verify`): given only as `--server`.
+#[derive(clap::Args, Debug)]
+pub struct RemoteArgs {
+    /// A running server's gRPC address.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The API token for --server.
+    #[arg(
+        long,
+        env = "TAILLEDGER_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// For an https:// --server: trust only this CA (a PEM file) instead of the public CAs.
+    #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl RemoteArgs {
+    /// The server to ask, when `--server` was given.
+    fn server(self) -> Option<ServerArgs> {
+        Some(ServerArgs {
+            server: self.server?,
+            token: self.token,
+            ca_cert: self.ca_cert,
+        })
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Tell the built-in story on a fresh ledger against a simulated tailnet, then serve it.
@@ -213,20 +243,9 @@ pub enum Command {
         /// A ledger directory (a copy is fine; it is only read).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
-        /// A running server's gRPC address; the chain is verified as it arrives.
-        #[arg(long, value_name = "URL")]
-        server: Option<String>,
-        /// The API token for --server.
-        #[arg(
-            long,
-            env = "TAILLEDGER_TOKEN",
-            hide_env_values = true,
-            value_name = "TOKEN"
-        )]
-        token: Option<String>,
-        /// For an https:// --server: trust only this CA (a PEM file) instead of the public CAs.
-        #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
-        ca_cert: Option<PathBuf>,
+        /// A running server instead; the chain is verified as it arrives.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Verify a ledger: a directory offline, or a running server's (`--server`): every hash,
     /// every link, no gaps.
@@ -237,20 +256,9 @@ pub enum Command {
         /// The ledger's data directory (a copy is fine; it is only read).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
-        /// A running server's gRPC address: it verifies its own ledger.
-        #[arg(long, value_name = "URL")]
-        server: Option<String>,
-        /// The API token for --server.
-        #[arg(
-            long,
-            env = "TAILLEDGER_TOKEN",
-            hide_env_values = true,
-            value_name = "TOKEN"
-        )]
-        token: Option<String>,
-        /// For an https:// --server: trust only this CA (a PEM file) instead of the public CAs.
-        #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
-        ca_cert: Option<PathBuf>,
+        /// A running server instead, which verifies its own ledger.
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// With --server: print the answer as one JSON object.
         #[arg(long, conflicts_with = "data_dir")]
         json: bool,
@@ -332,19 +340,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export {
             out,
             data_dir,
-            server,
-            token,
-            ca_cert,
-        } => match (data_dir, server) {
+            remote,
+        } => match (data_dir, remote.server()) {
             (Some(data_dir), _) => offline::export(&out, &data_dir),
-            (None, Some(server)) => online::export(
-                &ServerArgs {
-                    server,
-                    token,
-                    ca_cert,
-                },
-                &out,
-            ),
+            (None, Some(server)) => online::export(&server, &out),
             // clap's argument group requires one of the two.
             (None, None) => Err(Failure::input(
                 "export needs --data-dir DIR or --server URL",
@@ -352,21 +351,13 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Verify {
             data_dir,
-            server,
-            token,
-            ca_cert,
+            remote,
             json,
-        } => match (data_dir, server) {
+        } => match (data_dir, remote.server()) {
             (Some(data_dir), _) => offline::verify(&data_dir),
-            (None, Some(server)) => answer::ask(
-                &ServerArgs {
-                    server,
-                    token,
-                    ca_cert,
-                },
-                json,
-                async |client| client.verify().await,
-            ),
+            (None, Some(server)) => {
+                answer::ask(&server, json, async |client| client.verify().await)
+            }
             // clap's argument group requires one of the two.
             (None, None) => Err(Failure::input(
                 "verify needs --data-dir DIR or --server URL",

@@ -123,7 +123,7 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
     );
     let accounts = served.json(&["accounts"]).await;
     assert_eq!(accounts["accounts"].as_array().map(Vec::len), Some(3));
-    let priya = find(&accounts["accounts"], "account_id", "u3");
+    let priya = find(&accounts["accounts"], "id", "u3");
     assert_eq!(priya["findings"][0], "unidentified");
     assert_eq!(priya["type"], "shared");
 
@@ -151,7 +151,7 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
     assert_eq!(types(&classified), ["AccountClassified"]);
     assert_eq!(classified["events"][0]["actor"], "api:ops");
     let accounts = served.json(&["accounts"]).await;
-    let priya = find(&accounts["accounts"], "account_id", "u3");
+    let priya = find(&accounts["accounts"], "id", "u3");
     assert_eq!(priya["classification"]["classification"], "external");
 
     // link, refuse an unlink naming the wrong employee, unlink.
@@ -167,7 +167,7 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         .await;
     assert!(said.contains("AccountLinked"), "{said}");
     let accounts = served.json(&["accounts", "--include-removed"]).await;
-    let marco = find(&accounts["accounts"], "account_id", "u2");
+    let marco = find(&accounts["accounts"], "id", "u2");
     assert_eq!(marco["link"]["kind"], "manual");
     assert_eq!(marco["link"]["employee_id"], "dana@acme.example");
     let refused = served
