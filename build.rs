@@ -1,8 +1,46 @@
 //! Generates the gRPC code of `proto/tailledger/v1` with the protoc shipped by the
 //! `protoc-bin-vendored` crate, so no system protoc is needed, and writes the descriptor set
-//! that server reflection serves.
+//! that server reflection serves. Also sets `TAILLEDGER_GIT_COMMIT` for `--version`: the short
+//! commit of the checkout being built, or `unknown` outside one (a source tarball) or without
+//! git.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `git` with `args` in the package's directory, its output trimmed; `None` if it fails.
+fn git(args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    (output.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
+}
+
+/// The short commit of the checkout, and reruns of this script when it moves.
+fn git_commit() -> String {
+    // `.git` is a directory in a clone and a file in a worktree; a tarball has neither.
+    if !Path::new(env!("CARGO_MANIFEST_DIR")).join(".git").exists() {
+        return "unknown".to_owned();
+    }
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown".to_owned();
+    };
+    // HEAD names the branch; the branch's ref (loose or packed) names the commit.
+    let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]) {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            // A path that does not exist would rerun this script on every build.
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+    }
+    commit
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = prost_build::Config::new();
@@ -18,5 +56,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("tailledger_descriptor.bin"))
         .compile_with_config(config, &protos, &[Path::new("proto"), well_known.as_path()])?;
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rustc-env=TAILLEDGER_GIT_COMMIT={}", git_commit());
     Ok(())
 }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use crate::projection::{AccountState, EmployeeState, Employees, Mark, SystemState};
 
 /// How an account is linked to an employee.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LinkKind {
     /// Matched by email.
     Auto,

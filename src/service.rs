@@ -8,6 +8,7 @@
 //! reads the clock for "now"; the decisions it calls receive the instant.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -79,6 +80,13 @@ pub struct AccountView {
     pub classification: Option<ClassificationState>,
     /// The reasons of the checks' findings about it; empty when its access is valid.
     pub findings: Vec<Reason>,
+}
+
+/// One page of a list in key order, and whether more items follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub more: bool,
 }
 
 /// A page of the log.
@@ -360,18 +368,21 @@ impl Service {
         actor: Actor,
         csv: Vec<u8>,
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
-        self.blocking(move |service| service.import_roster_now(actor, &csv, None))
+        self.blocking(move |service| service.import_roster_now(actor, csv, None))
             .await
     }
 
-    /// Imports `csv`; `file` is the digest of the configured roster file it was read from.
+    /// Parses and imports `csv`, which is dropped once parsed: the rows hold all of it that the
+    /// import needs, and a large file need not stay in memory through the append. `file` is the
+    /// digest of the configured roster file it was read from.
     fn import_roster_now(
         &self,
         actor: Actor,
-        csv: &[u8],
+        csv: Vec<u8>,
         file: Option<Hash256>,
     ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
-        let roster = parse_roster(csv, self.timezone)?;
+        let roster = parse_roster(&csv, self.timezone)?;
+        drop(csv);
         let now = self.clock.now();
         let (entries, summary) = self.ledger.decide_and_append(now, actor, |projections| {
             let (mut events, summary) = plan_import(projections, roster, now)?;
@@ -398,7 +409,7 @@ impl Service {
             }
         };
         let sha256 = Hash256::of(&csv);
-        match self.import_roster_now(Actor::Roster, &csv, Some(sha256)) {
+        match self.import_roster_now(Actor::Roster, csv, Some(sha256)) {
             Ok((summary, entries)) => (Some(Ok(summary)), entries),
             Err(ServiceError::Roster(errors)) => {
                 let recorded = self.command(Actor::Roster, |projections| {
@@ -476,39 +487,48 @@ impl Service {
         })
     }
 
-    /// The accounts of `system`, now or as of an instant, with what the checks say of each.
+    /// Up to `limit` accounts of `system` as of `at`, in account id order after the id `after`,
+    /// with what the checks say of each, and whether more follow.
     pub async fn accounts(
         &self,
         system: SystemId,
-        as_of: Option<Timestamp>,
+        at: Timestamp,
         include_removed: bool,
-    ) -> Result<Vec<AccountView>, ServiceError> {
-        let now = self.instant(as_of);
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Page<AccountView>, ServiceError> {
         self.blocking(move |service| {
-            Ok(service.ledger.read_as_of(as_of, |projections| {
+            Ok(service.ledger.read_as_of(Some(at), |projections| {
                 account_views(
                     projections,
                     &system,
-                    now,
+                    at,
                     &service.settings,
                     include_removed,
+                    (after.as_deref(), limit),
                 )
             })?)
         })
         .await
     }
 
-    /// The employees, now or as of an instant, and the instant their status is told at.
+    /// Up to `limit` employees as of `at`, in employee id order after the id `after`, and
+    /// whether more follow.
     pub async fn employees(
         &self,
-        as_of: Option<Timestamp>,
-    ) -> Result<(Timestamp, Vec<EmployeeState>), ServiceError> {
-        let now = self.instant(as_of);
+        at: Timestamp,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Page<EmployeeState>, ServiceError> {
         self.blocking(move |service| {
-            let employees = service.ledger.read_as_of(as_of, |projections| {
-                projections.employees().iter().cloned().collect()
-            })?;
-            Ok((now, employees))
+            Ok(service.ledger.read_as_of(Some(at), |projections| {
+                let mut employees = projections.employees().after(after.as_deref());
+                let items: Vec<EmployeeState> = employees.by_ref().take(limit).cloned().collect();
+                Page {
+                    items,
+                    more: employees.next().is_some(),
+                }
+            })?)
         })
         .await
     }
@@ -590,16 +610,21 @@ impl Service {
     }
 }
 
-/// The accounts of `system` with their links, classifications and the checks' findings.
+/// A page of the accounts of `system` (`(after, limit)`: those after an account id, at most so
+/// many) with their links, classifications and the checks' findings.
 fn account_views(
     projections: &Projections,
     system: &SystemId,
     now: Timestamp,
     settings: &CheckSettings,
     include_removed: bool,
-) -> Vec<AccountView> {
+    (after, limit): (Option<&str>, usize),
+) -> Page<AccountView> {
     let Some(state) = projections.system(system) else {
-        return Vec::new();
+        return Page {
+            items: Vec::new(),
+            more: false,
+        };
     };
     let mut reasons: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
     let checks = evaluate(projections, system, now, settings);
@@ -613,10 +638,15 @@ fn account_views(
                 .push(finding.reason);
         }
     }
-    state
+    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut accounts = state
         .accounts
-        .values()
-        .filter(|account| include_removed || account.present)
+        .range::<str, _>((start, Bound::Unbounded))
+        .map(|(_, account)| account)
+        .filter(|account| include_removed || account.present);
+    let items = accounts
+        .by_ref()
+        .take(limit)
         .map(|account| AccountView {
             holds_access: holds_access(account.present, &account.snapshot.status, settings),
             link: resolve(
@@ -633,5 +663,9 @@ fn account_views(
                 .unwrap_or_default(),
             account: account.clone(),
         })
-        .collect()
+        .collect();
+    Page {
+        items,
+        more: accounts.next().is_some(),
+    }
 }

@@ -11,6 +11,7 @@ use super::convert::{
     self, classification_arg, duration_arg, employee_arg, required, system_arg, timestamp_arg,
 };
 use super::errors::invalid_argument;
+use super::page;
 use super::pb::admin_service_server::AdminService;
 use super::pb::{self};
 use crate::event::Actor;
@@ -189,7 +190,9 @@ impl AdminService for AdminApi {
             offboarded: summary.offboarded,
             reinstated: summary.reinstated,
             unchanged: summary.unchanged,
-            events: convert::events(&entries),
+            events: page::bounded(&entries, convert::event),
+            first_seq: entries.first().map_or(0, |entry| entry.seq),
+            last_seq: entries.last().map_or(0, |entry| entry.seq),
         }))
     }
 }

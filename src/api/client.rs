@@ -1,5 +1,7 @@
-//! A gRPC client of a running tailledger, for the CLI's `status`, `history` and
-//! `export --server`. It hands back domain values: a `CheckReport`, verified `Entry`s.
+//! A gRPC client of a running tailledger, for the CLI's online commands: the readers (`status`,
+//! `history`, `accounts`, `employees`, `report`, `digest`, `verify --server`, `export
+//! --server`) and `admin`. It hands back domain values: a `CheckReport`, verified `Entry`s, a
+//! `SyncReport`, listed accounts and employees (every page of them), report rows.
 //!
 //! An `https://` server is reached over TLS, trusting the public web's roots (webpki) or, when
 //! given one, only a private CA; an `http://` server in plaintext.
@@ -14,15 +16,21 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 use tonic::{Request, Status};
 
-use super::convert::{timestamp, timestamp_arg};
+use super::convert::{duration, timestamp, timestamp_arg};
 use super::pb;
+use super::pb::admin_service_client::AdminServiceClient;
 use super::pb::ledger_service_client::LedgerServiceClient;
 use super::tls::pem_certificates;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
-use crate::event::SystemId;
+use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
 use crate::hash::{Digest, Hash256};
+use crate::identity::LinkKind;
+use crate::projection::{EmployeeStatus, Mark};
+use crate::report::OffboardingRow;
+use crate::roster::ImportSummary;
 use crate::service::CheckReport;
+use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 use crate::verify::{ChainWalker, Link};
 
@@ -106,9 +114,80 @@ impl Interceptor for Bearer {
     }
 }
 
+/// The largest answer the client accepts: the server's own limit. Lists come in pages of at
+/// most 3 MiB; a sync or an import may carry more.
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+type Authorised = InterceptedService<Channel, Bearer>;
+
 /// A connection to a running tailledger.
 pub struct ApiClient {
-    ledger: LedgerServiceClient<InterceptedService<Channel, Bearer>>,
+    ledger: LedgerServiceClient<Authorised>,
+    admin: AdminServiceClient<Authorised>,
+}
+
+/// An account as `ListAccounts` tells it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ListedAccount {
+    #[serde(flatten)]
+    pub account: AccountSnapshot,
+    pub holds_access: bool,
+    /// The employee it belongs to, and how the link was made.
+    pub link: Option<AccountLink>,
+    pub classification: Option<AccountClassification>,
+    pub first_seen: Timestamp,
+    pub removed_at: Option<Timestamp>,
+    /// The reasons of the checks' findings about it; empty when its access is valid.
+    pub findings: Vec<Reason>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AccountLink {
+    pub employee_id: String,
+    pub kind: LinkKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AccountClassification {
+    pub classification: Classification,
+    pub owner_employee_id: Option<String>,
+    pub reason: String,
+}
+
+/// An employee as `ListEmployees` tells it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ListedEmployee {
+    #[serde(flatten)]
+    pub record: EmployeeRecord,
+    pub status: EmployeeStatus,
+    pub offboarding_effective_at: Option<Timestamp>,
+}
+
+/// What a roster import appended: its counts, and the first entries of its batch (as many as
+/// one answer carries) with the seqs of the whole batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RosterImported {
+    pub summary: ImportSummary,
+    pub entries: Vec<Entry>,
+    pub seqs: Option<(u64, u64)>,
+}
+
+/// The server's verification of its ledger.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ServerVerification {
+    pub events_checked: u64,
+    /// The first seq that breaks the chain, and what is wrong there.
+    pub broken: Option<(u64, String)>,
+}
+
+/// An access policy to set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRequest {
+    pub allowed_org_roles: Vec<String>,
+    pub privileged_org_roles: Vec<String>,
+    /// `None` means the default grace period.
+    pub offboarding_grace_seconds: Option<u64>,
+    pub reason: String,
 }
 
 impl ApiClient {
@@ -142,8 +221,13 @@ impl ApiClient {
                 })
             })
             .transpose()?;
+        let bearer = Bearer(bearer);
         Ok(ApiClient {
-            ledger: LedgerServiceClient::with_interceptor(channel, Bearer(bearer)),
+            ledger: LedgerServiceClient::with_interceptor(channel.clone(), bearer.clone())
+                .max_decoding_message_size(MAX_RESPONSE_BYTES),
+            admin: AdminServiceClient::with_interceptor(channel, bearer)
+                .max_decoding_message_size(MAX_RESPONSE_BYTES)
+                .max_encoding_message_size(MAX_RESPONSE_BYTES),
         })
     }
 
@@ -166,29 +250,283 @@ impl ApiClient {
 
     /// Every entry about a subject, each checked against its hash.
     pub async fn history(&mut self, subject: &str) -> Result<Vec<Entry>, ClientError> {
-        let events = self
+        let response = self
             .ledger
             .get_history(pb::GetHistoryRequest {
                 subject: subject.to_owned(),
                 from: None,
                 to: None,
             })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Every account of `system`, now or as of an instant, read page by page.
+    pub async fn accounts(
+        &mut self,
+        system: &SystemId,
+        as_of: Option<Timestamp>,
+        include_removed: bool,
+    ) -> Result<Vec<ListedAccount>, ClientError> {
+        every_page(async |page_token| {
+            let page = self
+                .ledger
+                .list_accounts(pb::ListAccountsRequest {
+                    system: system.to_string(),
+                    as_of: as_of.map(timestamp),
+                    include_removed,
+                    page_size: 0,
+                    page_token,
+                })
+                .await?
+                .into_inner();
+            let accounts = page.accounts.into_iter().map(listed_account);
+            Ok((accounts.collect::<Result<_, _>>()?, page.next_page_token))
+        })
+        .await
+    }
+
+    /// Every employee, now or as of an instant, read page by page.
+    pub async fn employees(
+        &mut self,
+        as_of: Option<Timestamp>,
+    ) -> Result<Vec<ListedEmployee>, ClientError> {
+        every_page(async |page_token| {
+            let page = self
+                .ledger
+                .list_employees(pb::ListEmployeesRequest {
+                    as_of: as_of.map(timestamp),
+                    page_size: 0,
+                    page_token,
+                })
+                .await?
+                .into_inner();
+            let employees = page.employees.into_iter().map(listed_employee);
+            Ok((employees.collect::<Result<_, _>>()?, page.next_page_token))
+        })
+        .await
+    }
+
+    /// The offboarding report of `system` for offboardings effective within `[from, to]`.
+    pub async fn offboarding_report(
+        &mut self,
+        system: &SystemId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<OffboardingRow>, ClientError> {
+        let rows = self
+            .ledger
+            .get_offboarding_report(pb::GetOffboardingReportRequest {
+                system: system.to_string(),
+                from: from.map(timestamp),
+                to: to.map(timestamp),
+            })
             .await?
             .into_inner()
-            .events;
-        events
-            .iter()
-            .map(|event| {
-                let entry = entry(event)?;
-                if entry.computed_hash() != entry.hash {
-                    return Err(ClientError::Unusable(format!(
-                        "seq {} does not match its hash",
-                        entry.seq
-                    )));
-                }
-                Ok(entry)
+            .rows;
+        rows.into_iter().map(offboarding_row).collect()
+    }
+
+    /// The head digest and when it was recorded; `None` for an empty ledger.
+    pub async fn digest(&mut self) -> Result<Option<(Digest, Timestamp)>, ClientError> {
+        let response = self
+            .ledger
+            .get_digest(pb::GetDigestRequest {})
+            .await?
+            .into_inner();
+        if response.seq == 0 {
+            return Ok(None);
+        }
+        let digest = Digest {
+            seq: response.seq,
+            hash: response.hash.parse().map_err(unusable)?,
+        };
+        let recorded_at = instant("recorded_at", response.recorded_at)?.unwrap_or(Timestamp::MIN);
+        Ok(Some((digest, recorded_at)))
+    }
+
+    /// Has the server verify its whole ledger.
+    pub async fn verify(&mut self) -> Result<ServerVerification, ClientError> {
+        let response = self
+            .ledger
+            .verify_ledger(pb::VerifyLedgerRequest {})
+            .await?
+            .into_inner();
+        Ok(ServerVerification {
+            events_checked: response.events_checked,
+            broken: (!response.ok).then_some((response.first_bad_seq, response.detail)),
+        })
+    }
+
+    /// Runs a sync of `system` now.
+    pub async fn sync_now(&mut self, system: &SystemId) -> Result<SyncReport, ClientError> {
+        let response = self
+            .admin
+            .sync_now(pb::SyncNowRequest {
+                system: system.to_string(),
             })
-            .collect()
+            .await?
+            .into_inner();
+        let outcome = match response.outcome.as_str() {
+            "completed" => SyncOutcome::Completed {
+                accounts_observed: response.accounts_observed,
+                events_appended: response.events_appended,
+                anomaly: response.anomaly,
+            },
+            "failed" => SyncOutcome::Failed {
+                error_class: serde_json::from_value::<SyncErrorClass>(serde_json::Value::String(
+                    response.error_class.clone(),
+                ))
+                .map_err(|_| {
+                    unusable(format!(
+                        "`{}` is not a sync error class",
+                        response.error_class
+                    ))
+                })?,
+                message: response.message,
+            },
+            other => return Err(unusable(format!("`{other}` is not a sync outcome"))),
+        };
+        Ok(SyncReport {
+            sync_id: response.sync_id,
+            outcome,
+            entries: verified(&response.events)?,
+        })
+    }
+
+    /// Sets the access policy of `system`.
+    pub async fn set_access_policy(
+        &mut self,
+        system: &SystemId,
+        policy: PolicyRequest,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .set_access_policy(pb::SetAccessPolicyRequest {
+                system: system.to_string(),
+                allowed_org_roles: policy.allowed_org_roles,
+                privileged_org_roles: policy.privileged_org_roles,
+                offboarding_grace: policy.offboarding_grace_seconds.map(duration),
+                reason: policy.reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Links an account to an employee by hand.
+    pub async fn link_account(
+        &mut self,
+        system: &SystemId,
+        account_id: String,
+        employee_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .link_account(pb::LinkAccountRequest {
+                system: system.to_string(),
+                account_id,
+                employee_id,
+                reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Removes an account's manual link; `employee_id`, if given, must be the linked one.
+    pub async fn unlink_account(
+        &mut self,
+        system: &SystemId,
+        account_id: String,
+        employee_id: Option<String>,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .unlink_account(pb::UnlinkAccountRequest {
+                system: system.to_string(),
+                account_id,
+                employee_id: employee_id.unwrap_or_default(),
+                reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Classifies an account, or with `None` removes its classification.
+    pub async fn classify_account(
+        &mut self,
+        system: &SystemId,
+        account_id: String,
+        classification: Option<Classification>,
+        owner_employee_id: Option<String>,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .classify_account(pb::ClassifyAccountRequest {
+                system: system.to_string(),
+                account_id,
+                classification: classification
+                    .map(super::convert::classification)
+                    .unwrap_or_default(),
+                owner_employee_id: owner_employee_id.unwrap_or_default(),
+                reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Creates or updates an employee.
+    pub async fn upsert_employee(
+        &mut self,
+        employee: &EmployeeRecord,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .upsert_employee(pb::UpsertEmployeeRequest {
+                employee: Some(super::convert::employee(employee)),
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Records that an employee left or will leave (`None`: now).
+    pub async fn offboard_employee(
+        &mut self,
+        employee_id: String,
+        effective_at: Option<Timestamp>,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .offboard_employee(pb::OffboardEmployeeRequest {
+                employee_id,
+                effective_at: effective_at.map(timestamp),
+                reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Imports a roster CSV file's bytes.
+    pub async fn import_roster(&mut self, csv: Vec<u8>) -> Result<RosterImported, ClientError> {
+        let response = self
+            .admin
+            .import_roster(pb::ImportRosterRequest { csv })
+            .await?
+            .into_inner();
+        Ok(RosterImported {
+            summary: ImportSummary {
+                onboarded: response.onboarded,
+                updated: response.updated,
+                offboarded: response.offboarded,
+                reinstated: response.reinstated,
+                unchanged: response.unchanged,
+            },
+            entries: verified(&response.events)?,
+            seqs: (response.first_seq != 0).then_some((response.first_seq, response.last_seq)),
+        })
     }
 
     /// Streams the whole ledger into `out` as a JSON Lines export, verifying the chain as it
@@ -234,6 +572,165 @@ fn unusable(what: impl std::fmt::Display) -> ClientError {
 fn entry(event: &pb::Event) -> Result<Entry, ClientError> {
     let hash: Hash256 = event.hash.parse().map_err(unusable)?;
     Entry::from_canonical_json(&event.canonical_json, hash).map_err(unusable)
+}
+
+/// Every item of a paged list: `page` is asked for each page by its token (empty for the first)
+/// and answers its items and the next token (empty after the last page).
+async fn every_page<T>(
+    mut page: impl AsyncFnMut(String) -> Result<(Vec<T>, String), ClientError>,
+) -> Result<Vec<T>, ClientError> {
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page_items, next) = page(token).await?;
+        items.extend(page_items);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        token = next;
+    }
+}
+
+/// The entries of an answer, each checked against its hash.
+fn verified(events: &[pb::Event]) -> Result<Vec<Entry>, ClientError> {
+    events
+        .iter()
+        .map(|event| {
+            let entry = entry(event)?;
+            if entry.computed_hash() != entry.hash {
+                return Err(unusable(format!(
+                    "seq {} does not match its hash",
+                    entry.seq
+                )));
+            }
+            Ok(entry)
+        })
+        .collect()
+}
+
+fn link_kind(kind: &str) -> Result<LinkKind, ClientError> {
+    match kind {
+        "auto" => Ok(LinkKind::Auto),
+        "manual" => Ok(LinkKind::Manual),
+        other => Err(unusable(format!("`{other}` is not a kind of link"))),
+    }
+}
+
+fn listed_account(account: pb::Account) -> Result<ListedAccount, ClientError> {
+    let findings = account
+        .access_reason
+        .split(',')
+        .filter(|code| !code.is_empty())
+        .map(|code| {
+            Reason::parse(code).ok_or_else(|| unusable(format!("`{code}` is not a reason code")))
+        })
+        .collect::<Result<_, _>>()?;
+    let classification = match account.classification {
+        None => None,
+        Some(state) => Some(AccountClassification {
+            classification: serde_json::from_value(serde_json::Value::String(
+                state.classification.clone(),
+            ))
+            .map_err(|_| {
+                unusable(format!(
+                    "`{}` is not a classification",
+                    state.classification
+                ))
+            })?,
+            owner_employee_id: non_empty(state.owner_employee_id),
+            reason: state.reason,
+        }),
+    };
+    Ok(ListedAccount {
+        account: AccountSnapshot {
+            id: account.account_id,
+            login_name: account.login_name,
+            display_name: account.display_name,
+            role: account.role,
+            status: account.status,
+            account_type: account.r#type,
+            created: instant("created", account.created)?,
+        },
+        holds_access: account.holds_access,
+        link: account
+            .link
+            .map(|link| {
+                Ok::<_, ClientError>(AccountLink {
+                    kind: link_kind(&link.kind)?,
+                    employee_id: link.employee_id,
+                })
+            })
+            .transpose()?,
+        classification,
+        first_seen: instant("first_seen", account.first_seen)?.unwrap_or(Timestamp::MIN),
+        removed_at: instant("removed_at", account.removed_at)?,
+        findings,
+    })
+}
+
+fn listed_employee(employee: pb::Employee) -> Result<ListedEmployee, ClientError> {
+    let status = match employee.status.as_str() {
+        "active" => EmployeeStatus::Active,
+        "leaving" => EmployeeStatus::Leaving,
+        "offboarded" => EmployeeStatus::Offboarded,
+        other => return Err(unusable(format!("`{other}` is not an employee status"))),
+    };
+    let start_date = match employee.start_date.as_str() {
+        "" => None,
+        text => Some(
+            text.parse()
+                .map_err(|_| unusable(format!("`{text}` is not a date")))?,
+        ),
+    };
+    Ok(ListedEmployee {
+        record: EmployeeRecord {
+            employee_id: employee.employee_id,
+            email: employee.email,
+            name: non_empty(employee.name),
+            org_role: employee.org_role,
+            start_date,
+        },
+        status,
+        offboarding_effective_at: instant(
+            "offboarding_effective_at",
+            employee.offboarding_effective_at,
+        )?,
+    })
+}
+
+fn mark(
+    field: &'static str,
+    at: Option<prost_types::Timestamp>,
+    seq: u64,
+) -> Result<Option<Mark>, ClientError> {
+    Ok(instant(field, at)?.map(|at| Mark { at, seq }))
+}
+
+fn offboarding_row(row: pb::OffboardingRow) -> Result<OffboardingRow, ClientError> {
+    Ok(OffboardingRow {
+        effective_at: instant("effective_at", row.effective_at)?.unwrap_or(Timestamp::MIN),
+        hr_recorded: mark("hr_recorded_at", row.hr_recorded_at, row.hr_recorded_seq)?
+            .ok_or_else(|| unusable("a report row has no `hr_recorded_at`"))?,
+        system: SystemId(row.system),
+        link: link_kind(&row.link)?.as_str(),
+        last_with_access: mark(
+            "last_with_access_at",
+            row.last_with_access_at,
+            row.last_with_access_seq,
+        )?,
+        first_without_access: mark(
+            "first_without_access_at",
+            row.first_without_access_at,
+            row.first_without_access_seq,
+        )?,
+        employee_id: row.employee_id,
+        email: row.email,
+        account_id: row.account_id,
+        login_name: row.login_name,
+        elapsed_seconds: row.elapsed_seconds,
+        grace_seconds: row.grace_seconds,
+        within_grace: row.within_grace,
+    })
 }
 
 fn instant(

@@ -132,7 +132,7 @@ pub fn employee_arg(record: Option<pb::EmployeeRecord>) -> Result<EmployeeRecord
     })
 }
 
-fn employee(record: &EmployeeRecord) -> pb::EmployeeRecord {
+pub fn employee(record: &EmployeeRecord) -> pb::EmployeeRecord {
     pb::EmployeeRecord {
         employee_id: record.employee_id.clone(),
         email: record.email.clone(),
@@ -557,6 +557,7 @@ pub fn account(view: &AccountView) -> pb::Account {
             .map(|reason| reason.as_str())
             .collect::<Vec<_>>()
             .join(","),
+        created: account.created.map(timestamp),
     }
 }
 

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, required, system_arg, timestamp, timestamp_arg};
 use super::errors::invalid_argument;
+use super::page;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
 use super::stream::{self, EventStream};
@@ -42,12 +43,30 @@ impl LedgerService for LedgerApi {
         let request = request.into_inner();
         let system = system_arg(&self.service, &request.system)?;
         let as_of = timestamp_arg("as_of", request.as_of)?;
+        let limit = page::page_size(request.page_size)?;
+        let scope = format!("accounts {system} {}", request.include_removed);
+        let cursor = page::cursor(&request.page_token, &scope, as_of, || self.service.now())?;
         let accounts = self
             .service
-            .accounts(system, as_of, request.include_removed)
+            .accounts(
+                system,
+                cursor.at,
+                request.include_removed,
+                cursor.after,
+                limit,
+            )
             .await?;
+        let (accounts, next_page_token) = page::fill(
+            &accounts.items,
+            accounts.more,
+            &scope,
+            cursor.at,
+            |view| &view.account.snapshot.id,
+            convert::account,
+        );
         Ok(Response::new(pb::ListAccountsResponse {
-            accounts: accounts.iter().map(convert::account).collect(),
+            accounts,
+            next_page_token,
         }))
     }
 
@@ -57,12 +76,25 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
         let request = request.into_inner();
         let as_of = timestamp_arg("as_of", request.as_of)?;
-        let (now, employees) = self.service.employees(as_of).await?;
+        let limit = page::page_size(request.page_size)?;
+        let cursor = page::cursor(&request.page_token, "employees", as_of, || {
+            self.service.now()
+        })?;
+        let employees = self
+            .service
+            .employees(cursor.at, cursor.after, limit)
+            .await?;
+        let (employees, next_page_token) = page::fill(
+            &employees.items,
+            employees.more,
+            "employees",
+            cursor.at,
+            |employee| &employee.record.employee_id,
+            |employee| convert::employee_view(employee, cursor.at),
+        );
         Ok(Response::new(pb::ListEmployeesResponse {
-            employees: employees
-                .iter()
-                .map(|employee| convert::employee_view(employee, now))
-                .collect(),
+            employees,
+            next_page_token,
         }))
     }
 

@@ -13,6 +13,7 @@ mod convert;
 mod errors;
 mod json;
 mod ledger;
+mod page;
 pub mod pb;
 mod stream;
 mod tls;

@@ -5,6 +5,8 @@
 //! another process, or a server that cannot be reached; 3 the sync itself failed. Errors are
 //! printed to standard error as one sentence that says what, where and why.
 
+mod admin;
+mod answer;
 mod offline;
 mod online;
 mod running;
@@ -14,8 +16,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::event::SystemId;
 use crate::hash::Digest;
 use crate::time::Timestamp;
+
+/// The version `--version` prints: the package's, and the git commit it was built from
+/// (`unknown` when built outside a git checkout), from `build.rs`.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TAILLEDGER_GIT_COMMIT"),
+    ")"
+);
 
 /// A tamper-evident ledger of who has access to your Tailscale network, checked against your HR
 /// roster, with a history any auditor can verify.
@@ -23,7 +35,7 @@ use crate::time::Timestamp;
 /// Start with `tailledger demo`. To run it for real: write a config file (see the README),
 /// then `tailledger sync -c tailledger.toml` once, and `tailledger serve -c tailledger.toml`.
 #[derive(Parser, Debug)]
-#[command(name = "tailledger", version, propagate_version = true)]
+#[command(name = "tailledger", version = VERSION, propagate_version = true)]
 pub struct Cli {
     /// Log lines as JSON objects (for log collectors) instead of text. Logs go to standard error;
     /// RUST_LOG (e.g. `tailledger=debug`) changes the level.
@@ -43,12 +55,18 @@ pub enum LogFormat {
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
     /// The running tailledger's gRPC address.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub server: String,
     /// The API token (auditor or admin); read from the environment so it stays out of shell
     /// history and process lists.
     #[arg(
         long,
+        global = true,
         env = "TAILLEDGER_TOKEN",
         hide_env_values = true,
         value_name = "TOKEN"
@@ -56,8 +74,38 @@ pub struct ServerArgs {
     pub token: Option<String>,
     /// Trust only this CA (a PEM file) for an https:// server, instead of the public CAs; for
     /// a server whose certificate your own CA issued.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+}
+
+/// A server to ask instead of a `--data-dir` (`export`, `verify`): given only as `--server`.
+#[derive(clap::Args, Debug)]
+pub struct RemoteArgs {
+    /// A running server's gRPC address.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The API token for --server.
+    #[arg(
+        long,
+        env = "TAILLEDGER_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// For an https:// --server: trust only this CA (a PEM file) instead of the public CAs.
+    #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl RemoteArgs {
+    /// The server to ask, when `--server` was given.
+    fn server(self) -> Option<ServerArgs> {
+        Some(ServerArgs {
+            server: self.server?,
+            token: self.token,
+            ca_cert: self.ca_cert,
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,6 +168,72 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Ask a running server for the accounts of the tailnet: access, link, classification and
+    /// the checks' findings about each.
+    Accounts {
+        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<Timestamp>,
+        /// Also list accounts that were removed.
+        #[arg(long)]
+        include_removed: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Ask a running server for the employees on the roster.
+    Employees {
+        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<Timestamp>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Ask a running server for the offboarding report: for each leaver's account, when access
+    /// was last held and first gone, against the grace period.
+    Report {
+        /// Offboardings effective at or after this RFC 3339 instant.
+        #[arg(long, value_name = "TIME")]
+        from: Option<Timestamp>,
+        /// Offboardings effective at or before this RFC 3339 instant.
+        #[arg(long, value_name = "TIME")]
+        to: Option<Timestamp>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Ask a running server for the head digest `SEQ:HASH`, the thing to note down.
+    Digest {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Change the ledger through a running server (admin token): classify and link accounts,
+    /// set the policy, record employees, import a roster, sync now.
+    Admin {
+        /// Print the answer as one JSON object.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// Print a shell completion script, e.g. `tailledger completions bash >
+    /// /etc/bash_completion.d/tailledger`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Write the ledger as JSON Lines, one canonical entry with its hash per line.
     #[command(group(clap::ArgGroup::new("source").required(true).args(["data_dir", "server"])))]
     Export {
@@ -129,28 +243,25 @@ pub enum Command {
         /// A ledger directory (a copy is fine; it is only read).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
-        /// A running server's gRPC address; the chain is verified as it arrives.
-        #[arg(long, value_name = "URL")]
-        server: Option<String>,
-        /// The API token for --server.
-        #[arg(
-            long,
-            env = "TAILLEDGER_TOKEN",
-            hide_env_values = true,
-            value_name = "TOKEN"
-        )]
-        token: Option<String>,
-        /// For an https:// --server: trust only this CA (a PEM file) instead of the public CAs.
-        #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
-        ca_cert: Option<PathBuf>,
+        /// A running server instead; the chain is verified as it arrives.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
-    /// Verify a ledger directory offline: every hash, every link, no gaps.
+    /// Verify a ledger: a directory offline, or a running server's (`--server`): every hash,
+    /// every link, no gaps.
     ///
     /// Exits 0 when the chain is intact and 1 with the first bad seq when it is not.
+    #[command(group(clap::ArgGroup::new("ledger").required(true).args(["data_dir", "server"])))]
     Verify {
         /// The ledger's data directory (a copy is fine; it is only read).
         #[arg(long, value_name = "DIR")]
-        data_dir: PathBuf,
+        data_dir: Option<PathBuf>,
+        /// A running server instead, which verifies its own ledger.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// With --server: print the answer as one JSON object.
+        #[arg(long, conflicts_with = "data_dir")]
+        json: bool,
     },
     /// Verify a JSON Lines export, and that it contains a digest you noted down earlier.
     ///
@@ -229,25 +340,71 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export {
             out,
             data_dir,
-            server,
-            token,
-            ca_cert,
-        } => match (data_dir, server) {
+            remote,
+        } => match (data_dir, remote.server()) {
             (Some(data_dir), _) => offline::export(&out, &data_dir),
-            (None, Some(server)) => online::export(
-                &ServerArgs {
-                    server,
-                    token,
-                    ca_cert,
-                },
-                &out,
-            ),
+            (None, Some(server)) => online::export(&server, &out),
             // clap's argument group requires one of the two.
             (None, None) => Err(Failure::input(
                 "export needs --data-dir DIR or --server URL",
             )),
         },
-        Command::Verify { data_dir } => offline::verify(&data_dir),
+        Command::Verify {
+            data_dir,
+            remote,
+            json,
+        } => match (data_dir, remote.server()) {
+            (Some(data_dir), _) => offline::verify(&data_dir),
+            (None, Some(server)) => {
+                answer::ask(&server, json, async |client| client.verify().await)
+            }
+            // clap's argument group requires one of the two.
+            (None, None) => Err(Failure::input(
+                "verify needs --data-dir DIR or --server URL",
+            )),
+        },
+        Command::Accounts {
+            as_of,
+            include_removed,
+            json,
+            server,
+        } => answer::ask(&server, json, async |client| {
+            client
+                .accounts(&SystemId::tailscale(), as_of, include_removed)
+                .await
+        }),
+        Command::Employees {
+            as_of,
+            json,
+            server,
+        } => answer::ask(&server, json, async |client| client.employees(as_of).await),
+        Command::Report {
+            from,
+            to,
+            json,
+            server,
+        } => answer::ask(&server, json, async |client| {
+            client
+                .offboarding_report(&SystemId::tailscale(), from, to)
+                .await
+        }),
+        Command::Digest { json, server } => {
+            answer::ask(&server, json, async |client| client.digest().await)
+        }
+        Command::Admin {
+            json,
+            server,
+            command,
+        } => admin::run(&server, json, command),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "tailledger",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::VerifyExport { file, digest } => offline::verify_export(&file, digest),
         Command::HashToken => offline::hash_token(),
         Command::TortureWriter { data_dir, batches } => offline::torture_writer(&data_dir, batches),

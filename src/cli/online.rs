@@ -13,7 +13,7 @@ use crate::export::AtomicFile;
 use crate::render::{check_table, entry_line};
 use crate::time::Timestamp;
 
-async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
+pub(super) async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
     ApiClient::connect(
         &server.server,
         server.token.as_deref(),

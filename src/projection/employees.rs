@@ -30,7 +30,8 @@ pub struct EmployeeState {
 }
 
 /// Where an employee stands at an instant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EmployeeStatus {
     Active,
     /// An offboarding is recorded and takes effect later.
@@ -111,6 +112,14 @@ impl Employees {
     /// The refusal of the roster file, while no file has been accepted since.
     pub fn roster_rejection(&self) -> Option<&RosterRejection> {
         self.roster_rejection.as_ref()
+    }
+
+    /// The employees in id order after the id `after` (all of them for `None`).
+    pub fn after(&self, after: Option<&str>) -> impl Iterator<Item = &EmployeeState> {
+        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        self.by_id
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+            .map(|(_, employee)| employee)
     }
 
     /// Drops `email` from the index if it still points at `employee_id`: within one batch another

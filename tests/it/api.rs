@@ -322,8 +322,8 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
     let accounts = ledger
         .list_accounts(auditor(pb::ListAccountsRequest {
             system: system(),
-            as_of: None,
             include_removed: true,
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -360,7 +360,7 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
     );
 
     let employees = ledger
-        .list_employees(auditor(pb::ListEmployeesRequest { as_of: None }))
+        .list_employees(auditor(pb::ListEmployeesRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -630,6 +630,7 @@ async fn bad_arguments_are_refused_naming_the_field() {
             ledger
                 .list_employees(auditor(pb::ListEmployeesRequest {
                     as_of: Some(far_future),
+                    ..Default::default()
                 }))
                 .await
                 .map(|_| ()),

@@ -10,16 +10,17 @@ use tailledger::hash::Hash256;
 
 use crate::helpers::{API_TOKEN, Fixture, free_port, spawn_serve, tailledger, text};
 
-const TOKEN_ENV: &str = "TL_TEST_TAILSCALE_TOKEN";
-const ADMIN_TOKEN: &str = "cli-admin-token-51f0";
+pub const TOKEN_ENV: &str = "TL_TEST_TAILSCALE_TOKEN";
+pub const ADMIN_TOKEN: &str = "cli-admin-token-51f0";
+pub const AUDITOR_TOKEN: &str = "cli-auditor-token-77c2";
 
 /// A directory with a configuration for the simulated tailnet, its roster, and the ledger.
-struct Setup {
-    dir: tempfile::TempDir,
+pub struct Setup {
+    pub dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new(base_url: &str, listen: &str) -> Setup {
+    pub fn new(base_url: &str, listen: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("staff.csv"),
@@ -31,7 +32,10 @@ impl Setup {
 listen = "{listen}"
 
 [auth]
-tokens = [ {{ name = "ops", role = "admin", sha256 = "{admin}" }} ]
+tokens = [
+  {{ name = "ops", role = "admin", sha256 = "{admin}" }},
+  {{ name = "audit", role = "auditor", sha256 = "{auditor}" }},
+]
 
 [tailscale]
 api_base_url = "{base_url}"
@@ -47,16 +51,17 @@ csv_path = "staff.csv"
 timezone = "Europe/Berlin"
 "#,
             admin = Hash256::of(ADMIN_TOKEN.as_bytes()),
+            auditor = Hash256::of(AUDITOR_TOKEN.as_bytes()),
         );
         std::fs::write(dir.path().join("tailledger.toml"), config).unwrap();
         Setup { dir }
     }
 
-    fn config(&self) -> PathBuf {
+    pub fn config(&self) -> PathBuf {
         self.dir.path().join("tailledger.toml")
     }
 
-    fn ledger(&self) -> PathBuf {
+    pub fn ledger(&self) -> PathBuf {
         self.dir.path().join("ledger")
     }
 }
@@ -79,7 +84,7 @@ pub fn args(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()
 }
 
-fn tailscale_token() -> Vec<(&'static str, String)> {
+pub fn tailscale_token() -> Vec<(&'static str, String)> {
     vec![(TOKEN_ENV, API_TOKEN.to_owned())]
 }
 

@@ -1,5 +1,6 @@
 //! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
 
+mod admin_cli;
 mod api;
 mod bad_input;
 mod check_scenarios;
@@ -10,6 +11,7 @@ mod golden;
 mod helpers;
 mod ledger_v01;
 mod merkle;
+mod paging;
 mod power_loss;
 mod projection_model;
 mod readme;

@@ -138,3 +138,146 @@ fn readme_configuration_and_roster_examples_are_valid() {
         .unwrap_or_else(|errors| panic!("the README's roster is refused: {errors}"));
     assert_eq!(roster.rows.len(), 3);
 }
+
+/// The first-day walk-through of "Running it for your tailnet", run by bash as written (only
+/// the server's address changes) against a real `serve` with the README's roster and a
+/// simulated tailnet holding the two accounts it classifies and links.
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_first_day_walk_through_classifies_links_and_reports() {
+    use tailledger::hash::Hash256;
+    use tailledger::simulator::{SimUser, SimulatedTailnet};
+
+    use crate::helpers::{API_KEY_ID, API_TOKEN, free_port, spawn_serve, token_expiry};
+
+    const ADMIN_TOKEN: &str = "readme-admin-token-9d1e";
+    let tailnet = SimulatedTailnet::new("T1234CNTRL");
+    tailnet.add_api_token(API_TOKEN, API_KEY_ID, Some(token_expiry()));
+    for user in [
+        SimUser::member(
+            "uDw1tF9aaaaCNTRL",
+            "dana.whitfield@acme-corp.example",
+            "Dana Whitfield",
+        )
+        .with_role("owner"),
+        SimUser::member(
+            "uMi2bZ0bbbbCNTRL",
+            "marco.ibanez@acme-corp.example",
+            "Marco Ibáñez",
+        )
+        .with_status("suspended"),
+        SimUser::member("uCi7dEp1oyCNTRL", "deploy-runner@acme-corp.example", "CI"),
+        SimUser::member("uSm4oKa2home0CNTRL", "sam.okafor@gmail.example", "Sam"),
+    ] {
+        tailnet.upsert_user(user);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let simulator = tailnet.start(listener).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("staff.csv"),
+        readme_block("### 3. The roster", "csv"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("admin-token.txt"),
+        format!("{ADMIN_TOKEN}\n"),
+    )
+    .unwrap();
+    let port = free_port();
+    fs::write(
+        dir.path().join("tailledger.toml"),
+        format!(
+            r#"data_dir = "ledger"
+listen = "127.0.0.1:{port}"
+
+[auth]
+tokens = [ {{ name = "security-oncall", role = "admin", sha256 = "{}" }} ]
+
+[tailscale]
+api_base_url = "{}"
+api_token_env = "TL_README_TAILSCALE_TOKEN"
+sync_interval = "1h"
+
+[tailscale.access_policy]
+allowed_org_roles = ["Engineer", "IT"]
+privileged_org_roles = ["IT"]
+
+[roster]
+csv_path = "staff.csv"
+timezone = "Europe/Berlin"
+"#,
+            Hash256::of(ADMIN_TOKEN.as_bytes()),
+            simulator.base_url(),
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("tailledger.toml");
+    let (mut server, _log) = tokio::task::spawn_blocking(move || {
+        spawn_serve(&config, &[("TL_README_TAILSCALE_TOKEN", API_TOKEN)])
+    })
+    .await
+    .unwrap();
+
+    let url = format!("http://127.0.0.1:{port}");
+    let walk_through =
+        readme_block("### 7. The first day", "sh").replace("http://ledger.internal:50051", &url);
+    let binaries = PathBuf::from(env!("CARGO_BIN_EXE_tailledger"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        binaries.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // The first scheduled sync runs as `serve` starts; `sync-now` waits for it, so the README's
+    // commands see the tailnet recorded.
+    let directory = dir.path().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        let synced = Command::new(env!("CARGO_BIN_EXE_tailledger"))
+            .args(["admin", "sync-now", "--server", &url])
+            .env("TAILLEDGER_TOKEN", ADMIN_TOKEN)
+            .output()
+            .unwrap();
+        assert!(synced.status.success(), "{}", text(&synced));
+        let walked = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &walk_through])
+            .current_dir(&directory)
+            .env("PATH", path)
+            .env_remove("TAILLEDGER_TOKEN")
+            .output()
+            .unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_tailledger"))
+            .args(["status", "--json", "--server", &url])
+            .env("TAILLEDGER_TOKEN", ADMIN_TOKEN)
+            .output()
+            .unwrap();
+        (walked, status)
+    })
+    .await
+    .unwrap();
+    let (walked, status) = output;
+    let said = text(&walked);
+    assert!(walked.status.success(), "the walk-through fails: {said}");
+    assert!(
+        said.contains("unidentified") && said.contains("uCi7dEp1oyCNTRL"),
+        "`accounts` shows the unexplained accounts first: {said}"
+    );
+    assert!(
+        said.contains("AccountClassified") && said.contains("AccountLinked"),
+        "{said}"
+    );
+    assert!(
+        said.contains("offboarding report:") && said.contains("marco.ibanez@acme-corp.example"),
+        "the report names the leaver: {said}"
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["checks"][0]["checkId"], "user-identified");
+    assert_eq!(
+        status["checks"][0]["state"], "PASSING",
+        "every account is explained after the walk-through: {status}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

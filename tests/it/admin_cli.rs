@@ -1,0 +1,543 @@
+//! The admin CLI and the online readers, the real binary against a real `serve` on loopback with
+//! the simulated Tailscale API: every `admin` subcommand and reader in text and `--json`, the
+//! exit codes of SPEC §9, refusals, bad usage, shell completions and `--version`.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use crate::cli::{ADMIN_TOKEN, AUDITOR_TOKEN, Setup, TOKEN_ENV, args, run_with_env};
+use crate::helpers::{API_TOKEN, Fixture, free_port, run, spawn_serve, tailledger, text};
+
+/// A running `serve` and the URL the CLI reaches it at.
+struct Served {
+    url: String,
+    setup: Setup,
+    server: std::process::Child,
+}
+
+impl Served {
+    async fn start(fixture: &Fixture) -> Served {
+        let port = free_port();
+        let setup = Setup::new(fixture.server.base_url(), &format!("127.0.0.1:{port}"));
+        let config = setup.config();
+        let (server, _log) =
+            tokio::task::spawn_blocking(move || spawn_serve(&config, &[(TOKEN_ENV, API_TOKEN)]))
+                .await
+                .unwrap();
+        Served {
+            url: format!("http://127.0.0.1:{port}"),
+            setup,
+            server,
+        }
+    }
+
+    /// Runs `tailledger ARGS --server URL` with `token` in TAILLEDGER_TOKEN.
+    async fn run_as(&self, token: &str, items: &[&str]) -> Output {
+        let mut arguments = args(items);
+        arguments.extend(args(&["--server", &self.url]));
+        run_with_env(arguments, vec![("TAILLEDGER_TOKEN", token.to_owned())]).await
+    }
+
+    /// As the admin; asserts the exit code.
+    async fn ok(&self, items: &[&str]) -> String {
+        let output = self.run_as(ADMIN_TOKEN, items).await;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{items:?}: {}",
+            text(&output)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// As the admin with `--json`; asserts exit 0 and one JSON object.
+    async fn json(&self, items: &[&str]) -> Value {
+        let mut with_json = items.to_vec();
+        with_json.push("--json");
+        let out = self.ok(&with_json).await;
+        serde_json::from_str(&out).unwrap_or_else(|error| panic!("{items:?}: {error}: {out}"))
+    }
+
+    /// As the admin; asserts the exit code and returns standard error and output.
+    async fn fails(&self, code: i32, items: &[&str]) -> String {
+        let output = self.run_as(ADMIN_TOKEN, items).await;
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{items:?}: {}",
+            text(&output)
+        );
+        text(&output)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// The types of the events of a JSON answer's `events`.
+fn types(answer: &Value) -> Vec<String> {
+    answer["events"]
+        .as_array()
+        .expect("an events array")
+        .iter()
+        .map(|event| event["event"]["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_admin_command_and_reader_answers_in_text_and_json() {
+    let fixture = Fixture::start().await;
+    let served = Served::start(&fixture).await;
+
+    // sync-now waits for a running sync, so afterwards the tailnet is recorded.
+    let said = served.ok(&["admin", "sync-now"]).await;
+    assert!(said.contains("completed: 3 accounts observed"), "{said}");
+    let synced = served.json(&["admin", "sync-now"]).await;
+    assert_eq!(synced["outcome"], "completed");
+    assert_eq!(
+        types(&synced).last().map(String::as_str),
+        Some("SyncCompleted")
+    );
+
+    let listed = served.ok(&["accounts"]).await;
+    assert!(listed.starts_with("ACCOUNT"), "{listed}");
+    assert!(
+        listed.lines().any(|line| line.starts_with("u3 ")
+            && line.contains("priya@partner.example")
+            && line.contains("unidentified")),
+        "{listed}"
+    );
+    let accounts = served.json(&["accounts"]).await;
+    assert_eq!(accounts["accounts"].as_array().map(Vec::len), Some(3));
+    let priya = find(&accounts["accounts"], "id", "u3");
+    assert_eq!(priya["findings"][0], "unidentified");
+    assert_eq!(priya["type"], "shared");
+
+    // classify, declassify, classify again.
+    let said = served
+        .ok(&[
+            "admin",
+            "classify",
+            "u3",
+            "external",
+            "--reason",
+            "partner consultant",
+            "--owner",
+            "dana@acme.example",
+        ])
+        .await;
+    assert!(said.contains("AccountClassified"), "{said}");
+    let removed = served
+        .json(&["admin", "classify", "u3", "none", "--reason", "oops"])
+        .await;
+    assert_eq!(types(&removed), ["AccountDeclassified"]);
+    let classified = served
+        .json(&["admin", "classify", "u3", "external", "--reason", "partner"])
+        .await;
+    assert_eq!(types(&classified), ["AccountClassified"]);
+    assert_eq!(classified["events"][0]["actor"], "api:ops");
+    let accounts = served.json(&["accounts"]).await;
+    let priya = find(&accounts["accounts"], "id", "u3");
+    assert_eq!(priya["classification"]["classification"], "external");
+
+    // link, refuse an unlink naming the wrong employee, unlink.
+    let said = served
+        .ok(&[
+            "admin",
+            "link",
+            "u2",
+            "dana@acme.example",
+            "--reason",
+            "shared admin login",
+        ])
+        .await;
+    assert!(said.contains("AccountLinked"), "{said}");
+    let accounts = served.json(&["accounts", "--include-removed"]).await;
+    let marco = find(&accounts["accounts"], "id", "u2");
+    assert_eq!(marco["link"]["kind"], "manual");
+    assert_eq!(marco["link"]["employee_id"], "dana@acme.example");
+    let refused = served
+        .fails(
+            2,
+            &[
+                "admin",
+                "unlink",
+                "u2",
+                "--employee",
+                "marco@acme.example",
+                "--reason",
+                "x",
+            ],
+        )
+        .await;
+    assert!(refused.contains("employee_id"), "{refused}");
+    let unlinked = served
+        .json(&[
+            "admin",
+            "unlink",
+            "u2",
+            "--employee",
+            "dana@acme.example",
+            "--reason",
+            "a mistake",
+        ])
+        .await;
+    assert_eq!(types(&unlinked), ["AccountUnlinked"]);
+    let said = served
+        .ok(&["admin", "link", "u2", "marco@acme.example", "--reason", "r"])
+        .await;
+    assert!(said.contains("AccountLinked"), "{said}");
+    let said = served
+        .ok(&["admin", "unlink", "u2", "--reason", "back to email"])
+        .await;
+    assert!(said.contains("AccountUnlinked"), "{said}");
+
+    // the access policy.
+    let said = served
+        .ok(&[
+            "admin",
+            "set-policy",
+            "--allow",
+            "IT",
+            "--allow",
+            "Engineer",
+            "--privileged",
+            "IT",
+            "--grace",
+            "12h",
+            "--reason",
+            "engineers too",
+        ])
+        .await;
+    assert!(said.contains("AccessPolicySet"), "{said}");
+    let policy = served
+        .json(&[
+            "admin",
+            "set-policy",
+            "--allow",
+            "IT,Engineer",
+            "--grace",
+            "2days",
+            "--reason",
+            "longer grace",
+        ])
+        .await;
+    assert_eq!(types(&policy), ["AccessPolicySet"]);
+    assert_eq!(
+        policy["events"][0]["event"]["offboarding_grace_seconds"],
+        172_800
+    );
+
+    // employees by hand.
+    let upsert = [
+        "admin",
+        "upsert-employee",
+        "E-9",
+        "--email",
+        "sam@acme.example",
+        "--org-role",
+        "Engineer",
+        "--name",
+        "Sam Okafor",
+        "--start-date",
+        "2024-01-02",
+    ];
+    let said = served.ok(&upsert).await;
+    assert!(said.contains("EmployeeOnboarded"), "{said}");
+    assert!(
+        served.ok(&upsert).await.contains("nothing appended"),
+        "the same record twice changes nothing"
+    );
+    assert_eq!(served.json(&upsert).await["events"], serde_json::json!([]));
+    let offboarded = served
+        .json(&[
+            "admin",
+            "offboard",
+            "E-9",
+            "--effective-at",
+            "2026-01-01T00:00:00Z",
+            "--reason",
+            "left",
+        ])
+        .await;
+    assert_eq!(types(&offboarded), ["EmployeeOffboarded"]);
+    let said = served
+        .ok(&[
+            "admin",
+            "offboard",
+            "marco@acme.example",
+            "--effective-at",
+            "2026-01-02T00:00:00Z",
+        ])
+        .await;
+    assert!(said.contains("EmployeeOffboarded"), "{said}");
+
+    let listed = served.ok(&["employees"]).await;
+    assert!(listed.starts_with("EMPLOYEE"), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.starts_with("E-9 ") && line.contains("offboarded")),
+        "{listed}"
+    );
+    let employees = served.json(&["employees"]).await;
+    assert_eq!(employees["employees"].as_array().map(Vec::len), Some(3));
+    let sam = find(&employees["employees"], "employee_id", "E-9");
+    assert_eq!(sam["status"], "offboarded");
+    assert_eq!(sam["name"], "Sam Okafor");
+    assert_eq!(
+        sam["offboarding_effective_at"],
+        "2026-01-01T00:00:00.000000Z"
+    );
+    let before = served
+        .json(&["employees", "--as-of", "2020-01-01T00:00:00Z"])
+        .await;
+    assert_eq!(before["employees"], serde_json::json!([]));
+
+    // the offboarding report: Marco's suspended account had no access when he left.
+    let said = served.ok(&["report"]).await;
+    assert!(said.contains("marco@acme.example"), "{said}");
+    let report = served
+        .json(&["report", "--from", "2026-01-01T00:00:00Z"])
+        .await;
+    let row = find(&report["rows"], "employee_id", "marco@acme.example");
+    assert_eq!(row["account_id"], "u2");
+    assert_eq!(row["link"], "auto");
+    let report = served
+        .json(&["report", "--to", "2025-01-01T00:00:00Z"])
+        .await;
+    assert_eq!(report["rows"], serde_json::json!([]));
+
+    // the roster by API: a file, standard input, a refused file, a missing file.
+    let roster = served.setup.dir.path().join("more-staff.csv");
+    std::fs::write(
+        &roster,
+        "email,name,org_role\nlee@acme.example,Lee Chen,Engineer\n",
+    )
+    .unwrap();
+    let said = served
+        .ok(&["admin", "import-roster", roster.to_str().unwrap()])
+        .await;
+    assert!(said.starts_with("roster: 1 onboarded"), "{said}");
+    let imported = served
+        .json(&["admin", "import-roster", roster.to_str().unwrap()])
+        .await;
+    assert_eq!(imported["summary"]["unchanged"], 1);
+    assert_eq!(imported["events"], serde_json::json!([]));
+    let piped = run_with_stdin(
+        &served,
+        &["admin", "import-roster", "-", "--json"],
+        "email,org_role\nkim@acme.example,IT\n",
+    );
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped));
+    let piped: Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert_eq!(piped["summary"]["onboarded"], 1);
+    assert_eq!(types(&piped), ["EmployeeOnboarded"]);
+    assert!(piped["first_seq"].as_u64().unwrap() > 0);
+    std::fs::write(&roster, "email,name\nlee@acme.example,Lee\n").unwrap();
+    let refused = served
+        .fails(2, &["admin", "import-roster", roster.to_str().unwrap()])
+        .await;
+    assert!(
+        refused.contains("line 1, column `org_role`"),
+        "the roster's problems are named: {refused}"
+    );
+    let missing = served
+        .fails(2, &["admin", "import-roster", "/nonexistent/staff.csv"])
+        .await;
+    assert!(
+        missing.contains("cannot read /nonexistent/staff.csv"),
+        "{missing}"
+    );
+
+    // the head and verification.
+    let said = served.ok(&["digest"]).await;
+    let digest = said.split_whitespace().next().unwrap().to_owned();
+    assert!(
+        said.contains("(recorded at ") && digest.contains(':'),
+        "{said}"
+    );
+    let head = served.json(&["digest"]).await;
+    assert_eq!(head["digest"], digest.as_str());
+    assert!(head["seq"].as_u64().unwrap() > 10);
+    let said = served.ok(&["verify"]).await;
+    assert!(
+        said.starts_with("ok: the server's ledger verifies"),
+        "{said}"
+    );
+    let verified = served.json(&["verify"]).await;
+    assert_eq!(verified["ok"], true);
+    assert_eq!(verified["events_checked"], head["seq"]);
+
+    // refusals: an auditor may read but not write; unknown accounts; no token.
+    let read = served.run_as(AUDITOR_TOKEN, &["accounts"]).await;
+    assert_eq!(read.status.code(), Some(0), "{}", text(&read));
+    let denied = served
+        .run_as(
+            AUDITOR_TOKEN,
+            &["admin", "classify", "u1", "test", "--reason", "x"],
+        )
+        .await;
+    assert_eq!(denied.status.code(), Some(2), "{}", text(&denied));
+    assert!(
+        text(&denied).contains("PermissionDenied"),
+        "{}",
+        text(&denied)
+    );
+    let unknown = served
+        .fails(
+            2,
+            &["admin", "classify", "nobody", "service", "--reason", "x"],
+        )
+        .await;
+    assert!(unknown.contains("NotFound"), "{unknown}");
+    let mut arguments = args(&["admin", "sync-now", "--server", &served.url]);
+    arguments.push("--json".to_owned());
+    let anonymous = run_with_env(arguments, vec![]).await;
+    assert_eq!(anonymous.status.code(), Some(2), "{}", text(&anonymous));
+
+    // a failed sync exits 3, in text and JSON.
+    fixture.tailnet.inject(
+        tailledger::simulator::Fault::Status {
+            status: 401,
+            message: "revoked".to_owned(),
+        },
+        2,
+    );
+    let failed = served.fails(3, &["admin", "sync-now"]).await;
+    assert!(failed.contains("FAILED (auth)"), "{failed}");
+    let failed = served.fails(3, &["admin", "sync-now", "--json"]).await;
+    let failed: Value = serde_json::from_str(failed.lines().next().unwrap()).unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["errorClass"], "auth");
+    assert_eq!(types(&failed), ["SyncFailed"]);
+}
+
+fn run_with_stdin(served: &Served, items: &[&str], stdin: &str) -> Output {
+    let mut child = tailledger()
+        .args(items)
+        .args(["--server", &served.url])
+        .env("TAILLEDGER_TOKEN", ADMIN_TOKEN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message() {
+    for (arguments, says) in [
+        (
+            &["admin", "classify", "u3", "robot", "--reason", "x"][..],
+            "invalid value 'robot'",
+        ),
+        (&["admin", "link", "u3", "--reason", "x"], "<EMPLOYEE_ID>"),
+        (&["admin", "classify", "u3", "service"], "--reason"),
+        (&["admin", "set-policy", "--reason", "x"], "--allow"),
+        (
+            &[
+                "admin",
+                "set-policy",
+                "--allow",
+                "IT",
+                "--grace",
+                "soon",
+                "--reason",
+                "x",
+            ],
+            "invalid value 'soon'",
+        ),
+        (
+            &["admin", "upsert-employee", "E-1", "--email", "a@b.example"],
+            "--org-role",
+        ),
+        (
+            &["admin", "offboard", "E-1", "--effective-at", "tomorrow"],
+            "invalid value 'tomorrow'",
+        ),
+        (&["admin"], "Usage"),
+        (&["admin", "frobnicate"], "unrecognized subcommand"),
+        (&["verify"], "--data-dir"),
+        (
+            &["verify", "--data-dir", "d", "--json"],
+            "cannot be used with",
+        ),
+        (&["accounts", "--as-of", "yesterday"], "invalid value"),
+        (&["completions", "tcsh"], "invalid value 'tcsh'"),
+    ] {
+        let output = run(arguments);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{arguments:?}: {}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains(says),
+            "{arguments:?} should say {says}: {}",
+            text(&output)
+        );
+    }
+    let unreachable = run(&["digest", "--server", "http://127.0.0.1:1"]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(
+        text(&unreachable).contains("cannot connect to http://127.0.0.1:1"),
+        "{}",
+        text(&unreachable)
+    );
+}
+
+#[test]
+fn completions_cover_every_command_and_the_version_names_the_commit() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = run(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}: {}", text(&output));
+        let script = String::from_utf8(output.stdout).unwrap();
+        for word in [
+            "tailledger",
+            "admin",
+            "sync-now",
+            "import-roster",
+            "accounts",
+        ] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map_or("unknown".to_owned(), |output| {
+            String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        });
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap().trim(),
+        format!("tailledger {} (commit {commit})", env!("CARGO_PKG_VERSION"))
+    );
+}
