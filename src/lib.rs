@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod api;
+pub mod canonical;
 pub mod checks;
 pub mod cli;
 pub mod commands;

@@ -2,6 +2,7 @@
 
 mod api;
 mod bad_input;
+mod canonical;
 mod check_scenarios;
 mod cli;
 mod crash;
