@@ -8,11 +8,15 @@
 //! Compatibility rule: the canonical JSON of an event (see `entry`) omits `null` values, so a new
 //! optional field can be added later without changing the hash of events recorded before it.
 //! Renaming or removing a field, or changing its type, needs a new storage format version and a
-//! conversion on read (see `store::codec`).
+//! conversion on read (see `store::codec`). The stored formats are derived from these types:
+//! format 1 through serde, format 2 through bincode's own `Encode`/`Decode` derive (timestamps
+//! and dates through serde there too, as signed microseconds and text). In both, the order of
+//! fields and of enum variants is part of the format: never reorder them.
 
 use std::fmt;
 use std::str::FromStr;
 
+use bincode::{Decode, Encode};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +24,9 @@ use crate::hash::Hash256;
 use crate::time::Timestamp;
 
 /// One audited system instance, such as `tailscale`. The model allows more than one.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, Encode, Decode,
+)]
 #[serde(transparent)]
 pub struct SystemId(pub String);
 
@@ -38,7 +44,7 @@ impl fmt::Display for SystemId {
 }
 
 /// Who or what caused an event to be appended.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(into = "String", try_from = "String")]
 pub enum Actor {
     /// A scheduled or on-demand sync of a system (`sync:tailscale`).
@@ -111,7 +117,7 @@ impl TryFrom<String> for Actor {
 }
 
 /// What a system said about one account at one observation, as recorded by `UserSeen`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct AccountSnapshot {
     /// The system's own stable user id (Tailscale's `id`).
     pub id: String,
@@ -125,29 +131,31 @@ pub struct AccountSnapshot {
     #[serde(rename = "type")]
     pub account_type: String,
     /// When the account was created in the system, if the system said.
+    #[bincode(with_serde)]
     pub created: Option<Timestamp>,
 }
 
 /// A person as the HR roster describes them, as recorded by `EmployeeOnboarded`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct EmployeeRecord {
     /// The stable HR id; defaults to the lower-cased email.
     pub employee_id: String,
     pub email: String,
     pub name: Option<String>,
     pub org_role: String,
+    #[bincode(with_serde)]
     pub start_date: Option<NaiveDate>,
 }
 
 /// One field of an employee that changed, from its old value to its new one.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct FieldChange<T> {
     pub from: T,
     pub to: T,
 }
 
 /// Why an account is not a person on the roster.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     Service,
@@ -156,7 +164,7 @@ pub enum Classification {
 }
 
 /// The error classes a failed sync is reported with.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncErrorClass {
     /// The credential was refused (HTTP 401, or the OAuth token grant failed).
@@ -197,7 +205,7 @@ impl fmt::Display for SyncErrorClass {
 }
 
 /// The kind of credential a system integration uses.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// A personal API access token (expires after at most 90 days, tied to its owner).
@@ -217,7 +225,7 @@ impl CredentialKind {
 }
 
 /// Every fact the ledger can record (SPEC §2).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub enum Event {
     /// An account appeared for the first time, reappeared after removal, or its identity
     /// attributes (login name, display name, type) changed.
@@ -260,6 +268,7 @@ pub enum Event {
     /// left, which may be before or after the entry's `recorded_at`.
     EmployeeOffboarded {
         employee_id: String,
+        #[bincode(with_serde)]
         effective_at: Timestamp,
         reason: Option<String>,
     },
@@ -308,7 +317,9 @@ pub enum Event {
     SyncCompleted {
         system: SystemId,
         sync_id: String,
+        #[bincode(with_serde)]
         started_at: Timestamp,
+        #[bincode(with_serde)]
         finished_at: Timestamp,
         accounts_observed: u64,
         /// SHA-256 of the normalised listing.
@@ -320,7 +331,9 @@ pub enum Event {
     SyncFailed {
         system: SystemId,
         sync_id: String,
+        #[bincode(with_serde)]
         started_at: Timestamp,
+        #[bincode(with_serde)]
         finished_at: Timestamp,
         error_class: SyncErrorClass,
         /// A human explanation; never contains a secret.
@@ -339,6 +352,7 @@ pub enum Event {
         system: SystemId,
         credential_id: String,
         credential_kind: CredentialKind,
+        #[bincode(with_serde)]
         expires_at: Option<Timestamp>,
     },
 }
