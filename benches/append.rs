@@ -11,7 +11,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use tailledger::entry::Entry;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
-use tailledger::store::encode_entry;
+use tailledger::store::{MAX_VALUE, encode_chunks};
 use tailledger::time::Timestamp;
 
 fn user_seen(index: usize) -> Event {
@@ -42,13 +42,18 @@ fn durable_append(c: &mut Criterion) {
         );
 
         let mut prev = None;
-        let bytes: Vec<u8> = events
+        let entries: Vec<Entry> = events
             .iter()
-            .flat_map(|event| {
+            .map(|event| {
                 let entry = Entry::seal(prev, Timestamp::now(), Actor::Demo, event.clone());
                 prev = Some(entry.digest());
-                encode_entry(&entry)
+                entry
             })
+            .collect();
+        // The values the store writes for this batch: its format-2 chunks.
+        let bytes: Vec<u8> = encode_chunks(&entries, MAX_VALUE)
+            .into_iter()
+            .flat_map(|(_, chunk)| chunk)
             .collect();
         let mut file = OpenOptions::new()
             .create(true)

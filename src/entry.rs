@@ -4,11 +4,13 @@
 //! serialisation of
 //! `{"v":1,"seq":N,"recorded_at":"…","actor":"…","prev_hash":"…","event":{"type":"…",…}}`
 //! with `null` values omitted, and its hash is the SHA-256 of that form. The chain is independent
-//! of how entries are stored: anyone with the canonical forms can recompute it.
+//! of how entries are stored: anyone with the canonical forms can recompute it. The form is
+//! written directly by [`canonical`](crate::canonical), straight into the SHA-256 state when
+//! only the hash is wanted.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::canonical::{self, EntryFields, HashSink, Sink};
 use crate::event::{Actor, Event};
 use crate::hash::{Digest, Hash256};
 use crate::time::Timestamp;
@@ -31,16 +33,9 @@ pub struct Entry {
     pub event: Event,
 }
 
-/// The entry object whose canonical form is hashed.
-#[derive(Serialize)]
-struct EntryObject<'a> {
-    v: u64,
-    seq: u64,
-    recorded_at: Timestamp,
-    actor: &'a Actor,
-    prev_hash: Hash256,
-    event: Value,
-}
+/// Room for the canonical form of a typical entry (about 300 bytes), so it is written without
+/// growing its buffer.
+const TYPICAL_CANONICAL_BYTES: usize = 512;
 
 impl Entry {
     /// Builds the entry that follows `prev` (or starts the chain when `prev` is `None`), with its
@@ -70,39 +65,44 @@ impl Entry {
         }
     }
 
+    /// Writes the exact bytes that are hashed into `sink`.
+    pub fn write_canonical(&self, sink: &mut impl Sink) {
+        canonical::entry(sink, &self.fields(None), ENTRY_VERSION);
+    }
+
     /// The exact bytes that are hashed.
     pub fn canonical_form(&self) -> Vec<u8> {
-        canonical_bytes(&self.entry_object())
+        let mut bytes = Vec::with_capacity(TYPICAL_CANONICAL_BYTES);
+        self.write_canonical(&mut bytes);
+        bytes
     }
 
     /// The SHA-256 of the canonical form, as it should be; compare with [`Entry::hash`] to verify.
+    /// The form is written straight into the hash state, never held whole.
     pub fn computed_hash(&self) -> Hash256 {
-        Hash256::of(&self.canonical_form())
+        let mut sink = HashSink::new();
+        self.write_canonical(&mut sink);
+        sink.finish()
     }
 
     /// One line of the JSON Lines export: the canonical entry object with `"hash"` added,
     /// itself in canonical form, without the trailing newline.
     pub fn export_line(&self) -> String {
-        let Value::Object(mut object) = self.entry_object() else {
-            unreachable!("an entry object serialises to a JSON object")
-        };
-        object.insert("hash".to_owned(), Value::String(self.hash.to_string()));
-        // JCS output is UTF-8 JSON text by definition.
-        String::from_utf8(canonical_bytes(&Value::Object(object))).expect("canonical JSON is UTF-8")
+        let mut bytes = Vec::with_capacity(TYPICAL_CANONICAL_BYTES + 80);
+        canonical::entry(&mut bytes, &self.fields(Some(&self.hash)), ENTRY_VERSION);
+        // The writer emits only ASCII punctuation and the UTF-8 of the entry's strings.
+        String::from_utf8(bytes).expect("canonical JSON is UTF-8")
     }
 
-    fn entry_object(&self) -> Value {
-        let object = EntryObject {
-            v: ENTRY_VERSION,
+    fn fields<'a>(&'a self, hash: Option<&'a Hash256>) -> EntryFields<'a> {
+        EntryFields {
             seq: self.seq,
             recorded_at: self.recorded_at,
             actor: &self.actor,
-            prev_hash: self.prev_hash,
-            event: event_object(&self.event),
-        };
-        // The entry object holds only strings, integers and nested objects with string keys,
-        // which serde_json always represents.
-        serde_json::to_value(object).expect("an entry serialises to JSON")
+            prev_hash: &self.prev_hash,
+            event: &self.event,
+            hash,
+        }
     }
 }
 
@@ -177,7 +177,9 @@ impl Entry {
     }
 }
 
-/// The `"event"` member: `{"type":"<EventName>", …fields}` with `null` values removed.
+/// The `"event"` member as a JSON value: `{"type":"<EventName>", …fields}` with `null` values
+/// removed, for readers that want to inspect events as JSON. Hashing never goes through it: it is
+/// the serde path the direct writer is checked against.
 pub fn event_object(event: &Event) -> Value {
     // Events have string keys and no floats, so conversion to a JSON value cannot fail.
     let externally_tagged = serde_json::to_value(event).expect("an event serialises to JSON");
@@ -211,12 +213,6 @@ fn without_nulls(value: Value) -> Value {
         Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
         other => other,
     }
-}
-
-/// RFC 8785 canonical JSON of a value.
-pub fn canonical_bytes(value: &Value) -> Vec<u8> {
-    // Serialising a JSON value cannot fail: its keys are strings and its numbers are finite.
-    serde_json_canonicalizer::to_vec(value).expect("a JSON value canonicalises")
 }
 
 #[cfg(test)]

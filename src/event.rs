@@ -7,13 +7,17 @@
 //!
 //! Compatibility rule: the canonical JSON of an event (see `entry`) omits `null` values, so a new
 //! optional field can be added later without changing the hash of events recorded before it;
-//! renaming or removing a field changes old hashes and is never done. The stored form is bincode,
-//! which is not self-describing: any change to the layout, a new field or variant included,
-//! needs a new storage format version with the old types frozen (`store::v1` keeps format 1).
+//! renaming or removing a field changes old hashes and is never done. The stored forms are
+//! bincode, which is not self-describing: format 2 through bincode's own `Encode`/`Decode` derive
+//! on these types (timestamps and dates through serde there, as signed microseconds and text).
+//! Any change to the layout — a new field, a new variant anywhere but last, a changed type —
+//! needs a new storage format version with the old types frozen, as `store::v1` keeps those of
+//! format 1. The order of fields and of enum variants is part of the format: never reorder them.
 
 use std::fmt;
 use std::str::FromStr;
 
+use bincode::{Decode, Encode};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +25,9 @@ use crate::hash::Hash256;
 use crate::time::Timestamp;
 
 /// One audited system instance, such as `tailscale`. The model allows more than one.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, Encode, Decode,
+)]
 #[serde(transparent)]
 pub struct SystemId(pub String);
 
@@ -39,7 +45,7 @@ impl fmt::Display for SystemId {
 }
 
 /// Who or what caused an event to be appended.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(into = "String", try_from = "String")]
 pub enum Actor {
     /// A scheduled or on-demand sync of a system (`sync:tailscale`).
@@ -112,7 +118,7 @@ impl TryFrom<String> for Actor {
 }
 
 /// What a system said about one account at one observation, as recorded by `UserSeen`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct AccountSnapshot {
     /// The system's own stable user id (Tailscale's `id`).
     pub id: String,
@@ -126,22 +132,24 @@ pub struct AccountSnapshot {
     #[serde(rename = "type")]
     pub account_type: String,
     /// When the account was created in the system, if the system said.
+    #[bincode(with_serde)]
     pub created: Option<Timestamp>,
 }
 
 /// A person as the HR roster describes them, as recorded by `EmployeeOnboarded`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct EmployeeRecord {
     /// The stable HR id; defaults to the lower-cased email.
     pub employee_id: String,
     pub email: String,
     pub name: Option<String>,
     pub org_role: String,
+    #[bincode(with_serde)]
     pub start_date: Option<NaiveDate>,
 }
 
 /// One field of an employee that changed, from its old value to its new one.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct FieldChange<T> {
     pub from: T,
     pub to: T,
@@ -149,7 +157,7 @@ pub struct FieldChange<T> {
 
 /// One reason a roster file is refused, with where it is (`roster` finds them, `RosterRejected`
 /// records them).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct RosterProblem {
     /// The 1-based line of the file; problems of the header or of the file as a whole are at
     /// the header's line.
@@ -160,7 +168,7 @@ pub struct RosterProblem {
 }
 
 /// Why an account is not a person on the roster.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     Service,
@@ -169,7 +177,7 @@ pub enum Classification {
 }
 
 /// The error classes a failed sync is reported with.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncErrorClass {
     /// The credential was refused (HTTP 401, or the OAuth token grant failed).
@@ -210,7 +218,7 @@ impl fmt::Display for SyncErrorClass {
 }
 
 /// The kind of credential a system integration uses.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// A personal API access token (expires after at most 90 days, tied to its owner).
@@ -230,7 +238,7 @@ impl CredentialKind {
 }
 
 /// Every fact the ledger can record (SPEC §2).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub enum Event {
     /// An account appeared for the first time, reappeared after removal, or its identity
     /// attributes (login name, display name, type) changed.
@@ -246,6 +254,7 @@ pub enum Event {
         /// For a removal the removal guard withheld and then released: the start of the first
         /// sync that no longer listed the account. Absent for a removal recorded by the sync
         /// that first missed the account.
+        #[bincode(with_serde)]
         observed_at: Option<Timestamp>,
     },
     /// An account's role differs from the previous state.
@@ -281,6 +290,7 @@ pub enum Event {
     /// left, which may be before or after the entry's `recorded_at`.
     EmployeeOffboarded {
         employee_id: String,
+        #[bincode(with_serde)]
         effective_at: Timestamp,
         reason: Option<String>,
     },
@@ -329,7 +339,9 @@ pub enum Event {
     SyncCompleted {
         system: SystemId,
         sync_id: String,
+        #[bincode(with_serde)]
         started_at: Timestamp,
+        #[bincode(with_serde)]
         finished_at: Timestamp,
         accounts_observed: u64,
         /// SHA-256 of the normalised listing.
@@ -341,7 +353,9 @@ pub enum Event {
     SyncFailed {
         system: SystemId,
         sync_id: String,
+        #[bincode(with_serde)]
         started_at: Timestamp,
+        #[bincode(with_serde)]
         finished_at: Timestamp,
         error_class: SyncErrorClass,
         /// A human explanation; never contains a secret.
@@ -360,6 +374,7 @@ pub enum Event {
         system: SystemId,
         credential_id: String,
         credential_kind: CredentialKind,
+        #[bincode(with_serde)]
         expires_at: Option<Timestamp>,
         /// `Some(true)` when the system reported the credential invalid (revoked or expired);
         /// absent otherwise, so entries recorded before the flag existed keep their hash.

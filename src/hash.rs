@@ -1,12 +1,17 @@
 //! SHA-256 values and ledger digests.
 //!
 //! A [`Hash256`] is written as 64 lowercase hex characters wherever people or JSON see it and as
-//! 32 raw bytes in the storage codec. A [`Digest`] is the `(seq, hash)` of a ledger head, written
-//! `SEQ:HASH`, which is what auditors note down and later look for in an export.
+//! 32 raw bytes in the storage codec: through serde in format 1, and through bincode's own
+//! `Encode`/`Decode` in format 2, which reads them in one copy rather than byte by byte. A
+//! [`Digest`] is the `(seq, hash)` of a ledger head, written `SEQ:HASH`, which is what auditors
+//! note down and later look for in an export.
 
 use std::fmt;
 use std::str::FromStr;
 
+use bincode::de::{Decode, Decoder};
+use bincode::enc::{Encode, Encoder};
+use bincode::error::{DecodeError, EncodeError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
@@ -80,6 +85,20 @@ impl<'de> Deserialize<'de> for Hash256 {
         }
     }
 }
+
+impl Encode for Hash256 {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.0.encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for Hash256 {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        <[u8; 32]>::decode(decoder).map(Hash256)
+    }
+}
+
+bincode::impl_borrow_decode!(Hash256);
 
 /// The head of a ledger: its last seq and that entry's hash. An empty ledger has no digest.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]

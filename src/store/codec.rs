@@ -1,17 +1,25 @@
-//! The storage codec: how an [`Entry`] and the head digest become bytes in the database.
+//! The storage codec: how entries and the head digest become bytes in the database.
 //!
 //! Every stored value starts with one format-version byte, followed by bincode `=2.0.1` in the
-//! one configuration [`config`] fixes. Records written in an older format are converted to the
-//! current types when read and are never rewritten, so the bytes an auditor's copy holds stay
-//! the bytes that were first written. The golden record under `tests/golden/` must keep decoding
-//! in every later version of this module.
+//! one configuration [`config`] fixes:
+//! - **format 1**: a value through bincode's serde bridge. 0.1 stored each entry so; those
+//!   records are read through the frozen 0.1 event types of [`super::v1`], never written. The
+//!   head digest (whose shape never changed) and checkpoints are still written in it.
+//! - **format 2** (entries since 0.2): a **chunk**, one or more entries one after the other, each
+//!   through bincode's own `Encode`/`Decode` derive on today's event types (hashes as 32 raw
+//!   bytes in one copy, strings without serde's visitor), in the field order of 0.1. Each entry
+//!   carries its own seq and hashes, so a chunk read under the wrong key or with an entry
+//!   dropped shows as a misplaced seq, exactly as single records did.
 //!
-//! Format 1 (0.1) entries are read through the frozen types of [`super::v1`]. Format 2 is format
-//! 1 with today's `Event` (new optional fields, new variants last). The head did not change
-//! shape, so a head of either format reads the same; a format-1 checkpoint is not read (it is
-//! derived data, passed over and rebuilt by replay).
+//! Records written in an older format are converted to the current types when read and are
+//! never rewritten, so the bytes an auditor's copy holds stay the bytes that were first written.
+//! The golden records under `tests/golden/` must keep decoding in every later version of this
+//! module.
 
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
+use bincode::de::{Decode, Decoder};
+use bincode::enc::{Encode, Encoder};
+use bincode::error::{DecodeError, EncodeError};
 use serde::{Deserialize, Serialize};
 
 use crate::entry::Entry;
@@ -21,8 +29,10 @@ use crate::time::Timestamp;
 
 use super::v1::EntryV1;
 
-/// The format version written by this build.
+/// The format version entries are written in by this build.
 pub const CURRENT_FORMAT: u8 = 2;
+/// The format of single-entry records (0.1), of the head digest and of checkpoints.
+const FORMAT_1: u8 = 1;
 
 /// The largest value the decoder will allocate for; a corrupt length prefix fails instead of
 /// exhausting memory.
@@ -47,18 +57,7 @@ fn config() -> Configuration<LittleEndian, Varint, Limit<MAX_RECORD_BYTES>> {
     bincode::config::standard().with_limit::<MAX_RECORD_BYTES>()
 }
 
-/// Format 2 of a stored entry. Field order is part of the format: never reorder it.
-#[derive(Serialize, Deserialize)]
-struct EntryV2 {
-    seq: u64,
-    recorded_at: Timestamp,
-    actor: Actor,
-    prev_hash: Hash256,
-    hash: Hash256,
-    event: Event,
-}
-
-/// The stored head digest, the same in formats 1 and 2.
+/// Format 1 of the stored head digest.
 #[derive(Serialize, Deserialize)]
 struct HeadV1 {
     seq: u64,
@@ -66,7 +65,7 @@ struct HeadV1 {
 }
 
 fn encode_versioned<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut bytes = vec![CURRENT_FORMAT];
+    let mut bytes = vec![FORMAT_1];
     // Encoding to a Vec cannot fail: every field of the stored types is supported by bincode's
     // serde bridge and the writer is in memory.
     bincode::serde::encode_into_std_write(value, &mut bytes, config())
@@ -74,20 +73,11 @@ fn encode_versioned<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-/// The format version of a record, and its body.
-fn split_format(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
-    let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
-    Ok((format, body))
-}
-
 fn decode_versioned<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, CodecError> {
-    match split_format(bytes)? {
-        (CURRENT_FORMAT, body) => decode_body(CURRENT_FORMAT, body),
-        (format, _) => Err(CodecError::UnknownFormat(format)),
+    let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if format != FORMAT_1 {
+        return Err(CodecError::UnknownFormat(format));
     }
-}
-
-fn decode_body<T: for<'de> Deserialize<'de>>(format: u8, body: &[u8]) -> Result<T, CodecError> {
     let (value, read) = bincode::serde::decode_from_slice(body, config()).map_err(|error| {
         CodecError::Malformed {
             format,
@@ -100,32 +90,145 @@ fn decode_body<T: for<'de> Deserialize<'de>>(format: u8, body: &[u8]) -> Result<
     }
 }
 
-/// The stored bytes of an entry, in the current format.
-pub fn encode_entry(entry: &Entry) -> Vec<u8> {
-    encode_versioned(&EntryV2 {
-        seq: entry.seq,
-        recorded_at: entry.recorded_at,
-        actor: entry.actor.clone(),
-        prev_hash: entry.prev_hash,
-        hash: entry.hash,
-        event: entry.event.clone(),
-    })
+/// An entry in format 2, encoded from a borrow so that storing a batch copies no event.
+struct EntryV2Ref<'a>(&'a Entry);
+
+impl Encode for EntryV2Ref<'_> {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        let entry = self.0;
+        entry.seq.encode(encoder)?;
+        entry.recorded_at.as_micros().encode(encoder)?;
+        entry.actor.encode(encoder)?;
+        entry.prev_hash.encode(encoder)?;
+        entry.hash.encode(encoder)?;
+        entry.event.encode(encoder)
+    }
 }
 
-/// Reads a stored entry of any known format.
+/// An entry in format 2, as decoded.
+struct EntryV2(Entry);
+
+impl<Context> Decode<Context> for EntryV2 {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let seq = u64::decode(decoder)?;
+        let micros = i64::decode(decoder)?;
+        let recorded_at = Timestamp::from_micros(micros).ok_or_else(|| {
+            DecodeError::OtherString(format!(
+                "{micros} microseconds since the epoch is outside the years 0001 to 9999"
+            ))
+        })?;
+        Ok(EntryV2(Entry {
+            seq,
+            recorded_at,
+            actor: Actor::decode(decoder)?,
+            prev_hash: Hash256::decode(decoder)?,
+            hash: Hash256::decode(decoder)?,
+            event: Event::decode(decoder)?,
+        }))
+    }
+}
+
+/// Appends the format-2 bytes of one entry (without the format byte) to `bytes`.
+fn encode_v2_into(entry: &Entry, bytes: &mut Vec<u8>) {
+    // Encoding to a Vec cannot fail: every stored type has an `Encode` and the writer is in
+    // memory.
+    bincode::encode_into_std_write(EntryV2Ref(entry), bytes, config())
+        .expect("stored types encode to bincode");
+}
+
+/// The stored bytes of `entries` as one format-2 chunk, whatever its length.
+pub fn encode_chunk(entries: &[Entry]) -> Vec<u8> {
+    let mut bytes = vec![CURRENT_FORMAT];
+    for entry in entries {
+        encode_v2_into(entry, &mut bytes);
+    }
+    bytes
+}
+
+/// Packs `entries` into format-2 chunks of whole entries, in order, each at most `limit` bytes
+/// unless it holds a single entry longer than that; returns each chunk with its first seq.
+pub fn encode_chunks(entries: &[Entry], limit: usize) -> Vec<(u64, Vec<u8>)> {
+    let mut chunks = Vec::new();
+    let mut current = Vec::with_capacity(limit);
+    let mut first = None;
+    let mut one = Vec::with_capacity(512);
+    for entry in entries {
+        one.clear();
+        encode_v2_into(entry, &mut one);
+        if let Some(seq) = first
+            && current.len() + one.len() > limit
+        {
+            chunks.push((
+                seq,
+                std::mem::replace(&mut current, Vec::with_capacity(limit)),
+            ));
+            first = None;
+        }
+        if first.is_none() {
+            first = Some(entry.seq);
+            current.push(CURRENT_FORMAT);
+        }
+        current.extend_from_slice(&one);
+    }
+    if let Some(seq) = first {
+        chunks.push((seq, current));
+    }
+    chunks
+}
+
+/// Reads the entries of a stored record of any known format, in stored order. If the record
+/// breaks part way, the entries before the break are returned followed by one error, so that a
+/// reader can tell exactly where the readable part ends.
+pub fn decode_entries(bytes: &[u8]) -> Vec<Result<Entry, CodecError>> {
+    match bytes.first() {
+        Some(&FORMAT_1) => vec![decode_v1(bytes)],
+        Some(&CURRENT_FORMAT) => decode_chunk(&bytes[1..]),
+        Some(&format) => vec![Err(CodecError::UnknownFormat(format))],
+        None => vec![Err(CodecError::Empty)],
+    }
+}
+
+/// A format-1 record, read through the frozen 0.1 types of [`super::v1`].
+fn decode_v1(bytes: &[u8]) -> Result<Entry, CodecError> {
+    let stored: EntryV1 = decode_versioned(bytes)?;
+    Ok(stored.into())
+}
+
+fn decode_chunk(mut body: &[u8]) -> Vec<Result<Entry, CodecError>> {
+    // A chunk holds at most 4 KiB of entries of about 200 bytes each.
+    let mut entries = Vec::with_capacity(32);
+    if body.is_empty() {
+        entries.push(Err(CodecError::Empty));
+    }
+    while !body.is_empty() {
+        match bincode::decode_from_slice::<EntryV2, _>(body, config()) {
+            Ok((EntryV2(entry), read)) => {
+                entries.push(Ok(entry));
+                body = &body[read..];
+            }
+            Err(error) => {
+                entries.push(Err(CodecError::Malformed {
+                    format: CURRENT_FORMAT,
+                    reason: error.to_string(),
+                }));
+                break;
+            }
+        }
+    }
+    entries
+}
+
+/// Reads a stored record that holds exactly one entry, in any known format.
 pub fn decode_entry(bytes: &[u8]) -> Result<Entry, CodecError> {
-    let stored: EntryV2 = match split_format(bytes)? {
-        (1, body) => return Ok(decode_body::<EntryV1>(1, body)?.into()),
-        _ => decode_versioned(bytes)?,
-    };
-    Ok(Entry {
-        seq: stored.seq,
-        recorded_at: stored.recorded_at,
-        actor: stored.actor,
-        prev_hash: stored.prev_hash,
-        hash: stored.hash,
-        event: stored.event,
-    })
+    let mut entries = decode_entries(bytes).into_iter();
+    let first = entries.next().unwrap_or(Err(CodecError::Empty))?;
+    match entries.count() {
+        0 => Ok(first),
+        more => Err(CodecError::Malformed {
+            format: CURRENT_FORMAT,
+            reason: format!("the chunk holds {} entries, not one", more + 1),
+        }),
+    }
 }
 
 /// The stored bytes of the head digest.
@@ -138,10 +241,7 @@ pub fn encode_head(head: Digest) -> Vec<u8> {
 
 /// Reads the stored head digest.
 pub fn decode_head(bytes: &[u8]) -> Result<Digest, CodecError> {
-    let stored: HeadV1 = match split_format(bytes)? {
-        (1, body) => decode_body(1, body)?,
-        _ => decode_versioned(bytes)?,
-    };
+    let stored: HeadV1 = decode_versioned(bytes)?;
     Ok(Digest {
         seq: stored.seq,
         hash: stored.hash,
@@ -176,29 +276,108 @@ mod tests {
         )
     }
 
+    fn chain(count: usize) -> Vec<Entry> {
+        let mut entries: Vec<Entry> = Vec::new();
+        for _ in 0..count {
+            let last = entries.last().map(Entry::digest);
+            entries.push(Entry::seal(
+                last,
+                Timestamp::UNIX_EPOCH,
+                Actor::Demo,
+                entry().event,
+            ));
+        }
+        entries
+    }
+
+    /// The first golden record as 0.1 stored it (format 1).
+    fn format_1_record() -> Vec<u8> {
+        let line = include_str!("../../tests/golden/records-v1.hex")
+            .lines()
+            .next();
+        hex::decode(line.expect("a golden record")).expect("golden records are hex")
+    }
+
     #[test]
-    fn entries_round_trip() {
-        assert_eq!(decode_entry(&encode_entry(&entry())), Ok(entry()));
+    fn entries_round_trip_and_0_1_records_decode() {
+        assert_eq!(
+            decode_entry(&format_1_record()).map(|entry| entry.seq),
+            Ok(1)
+        );
+        assert_eq!(decode_entry(&encode_chunk(&[entry()])), Ok(entry()));
+        let entries = chain(3);
+        let decoded: Result<Vec<Entry>, _> = decode_entries(&encode_chunk(&entries))
+            .into_iter()
+            .collect();
+        assert_eq!(decoded, Ok(entries));
     }
 
     #[test]
     fn unknown_format_empty_and_truncated_records_are_errors() {
-        let mut bytes = encode_entry(&entry());
         assert_eq!(decode_entry(&[]), Err(CodecError::Empty));
-        bytes[0] = 9;
-        assert_eq!(decode_entry(&bytes), Err(CodecError::UnknownFormat(9)));
-        bytes[0] = CURRENT_FORMAT;
+        assert_eq!(decode_entry(&[CURRENT_FORMAT]), Err(CodecError::Empty));
+        for mut bytes in [format_1_record(), encode_chunk(&[entry()])] {
+            let format = bytes[0];
+            bytes[0] = 9;
+            assert_eq!(decode_entry(&bytes), Err(CodecError::UnknownFormat(9)));
+            bytes[0] = format;
+            bytes.truncate(bytes.len() - 3);
+            assert!(matches!(
+                decode_entry(&bytes),
+                Err(CodecError::Malformed { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_chunk_broken_part_way_yields_the_entries_before_the_break() {
+        let entries = chain(3);
+        let mut bytes = encode_chunk(&entries);
         bytes.truncate(bytes.len() - 3);
+        let decoded = decode_entries(&bytes);
+        assert_eq!(decoded.len(), 3);
+        assert_eq!(
+            decoded[..2],
+            [Ok(entries[0].clone()), Ok(entries[1].clone())]
+        );
         assert!(matches!(
-            decode_entry(&bytes),
-            Err(CodecError::Malformed { .. })
+            decoded[2],
+            Err(CodecError::Malformed { format: 2, .. })
         ));
     }
 
     #[test]
     fn trailing_bytes_are_errors() {
-        let mut bytes = encode_entry(&entry());
+        let mut bytes = format_1_record();
         bytes.push(0);
         assert_eq!(decode_entry(&bytes), Err(CodecError::TrailingBytes(1)));
+        let mut bytes = encode_chunk(&[entry()]);
+        bytes.push(0);
+        assert!(decode_entry(&bytes).is_err());
+    }
+
+    #[test]
+    fn chunks_hold_whole_entries_up_to_the_limit() {
+        let entries = chain(40);
+        let one = encode_chunk(&entries[..1]).len() - 1;
+        let limit = 1 + 5 * one + one / 2;
+        let chunks = encode_chunks(&entries, limit);
+        assert_eq!(chunks.len(), 8, "5 entries a chunk");
+        let mut seq = 1;
+        for (first, bytes) in &chunks {
+            assert_eq!(*first, seq);
+            assert!(bytes.len() <= limit, "{}", bytes.len());
+            for entry in decode_entries(bytes) {
+                assert_eq!(entry.unwrap(), entries[seq as usize - 1]);
+                seq += 1;
+            }
+        }
+        assert_eq!(seq, 41);
+        let alone = encode_chunks(&entries[..2], 3);
+        assert_eq!(
+            alone.len(),
+            2,
+            "an entry over the limit is a chunk of its own"
+        );
     }
 }

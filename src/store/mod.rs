@@ -17,13 +17,14 @@ mod v1;
 use std::path::PathBuf;
 
 pub use codec::{
-    CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entry, encode_checkpoint, encode_entry,
+    CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entries, decode_entry, encode_checkpoint,
+    encode_chunk, encode_chunks,
 };
 pub use copy::private_copy;
 pub use disk::SyncObserver;
 pub use memory::MemoryStore;
 pub use pieces::{MAX_VALUE, PieceError};
-pub use sled_store::{SledStore, open_waiting_for_lock};
+pub use sled_store::{CACHE_CAPACITY, SledStore, open_waiting_for_lock};
 
 use crate::entry::Entry;
 use crate::hash::Digest;

@@ -1,8 +1,12 @@
 //! The durable [`Store`] on sled 0.34.7.
 //!
-//! Layout, in the tree `ledger`: key `e` + seq (8 bytes, big-endian) holds an encoded entry, and
-//! key `h` holds the encoded head digest. A batch writes its entries and the new head with one
-//! `apply_batch`, which sled applies atomically. Checkpoints live in the tree `checkpoints.2`,
+//! Layout, in the tree `ledger`: key `e` + seq (8 bytes, big-endian) holds a record whose first
+//! entry has that seq, and key `h` holds the encoded head digest. A batch writes its entries and
+//! the new head with one `apply_batch`, which sled applies atomically. Since format 2 a record is
+//! a chunk of the batch's consecutive entries, as many whole ones as fit in 4 KiB (about 18
+//! typical entries), so a batch of 1,000 entries is some 55 sled values rather than 1,000; the
+//! format-1 records of 0.1 hold one entry each and are read as they are. Either way the record
+//! holding seq N is the last key at or before `e` + N: a read by seq is one point lookup. Checkpoints live in the tree `checkpoints.2`,
 //! key `c` + seq; they are derived data and can always be rebuilt. No stored value is larger than
 //! 4 KiB: a longer one is stored in pieces in the same batch ([`pieces`](super::pieces)), so sled
 //! never writes it to its unsynced blob files. The tree `checkpoints` of ledgers written by 0.1
@@ -18,9 +22,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::codec::{self, CodecError};
 use super::disk::{DataDir, SyncObserver};
 use super::pieces::{self, PieceError};
-use super::{Scan, Store, StoreError, check_follows, codec};
+use super::{Scan, ScannedRecord, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::Digest;
 
@@ -30,6 +35,10 @@ const CHECKPOINT_PREFIX: u8 = b'c';
 /// The checkpoints tree of this layout, and the one 0.1 wrote (read only).
 const CHECKPOINTS: &str = "checkpoints.2";
 const CHECKPOINTS_V01: &str = "checkpoints";
+
+/// sled's page cache. Its default is 1 GiB, which a reader of a large ledger fills with pages it
+/// has read once; 64 MiB holds the recent pages appends and point reads touch.
+pub const CACHE_CAPACITY: u64 = 64 << 20;
 
 /// A ledger database in a directory of its own.
 pub struct SledStore {
@@ -175,6 +184,15 @@ impl SledStore {
             .map_err(|source: PieceError| StoreError::Pieces { seq, source })
     }
 
+    /// The record that holds `seq` if the ledger has it: the last one keyed at or before it.
+    fn record_holding(&self, seq: u64) -> Result<Option<(sled::IVec, sled::IVec)>, StoreError> {
+        self.ledger
+            .range(entry_key(0)..=entry_key(seq))
+            .next_back()
+            .transpose()
+            .map_err(|source| self.database(source))
+    }
+
     fn latest_checkpoint_v01(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let Some(tree) = &self.checkpoints_v01 else {
             return Ok(None);
@@ -203,7 +221,11 @@ const LOCK_RELEASE_WAIT: Duration = Duration::from_secs(1);
 pub fn open_waiting_for_lock(dir: &Path) -> sled::Result<sled::Db> {
     let deadline = Instant::now() + LOCK_RELEASE_WAIT;
     loop {
-        match sled::Config::new().path(dir).open() {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_CAPACITY)
+            .open()
+        {
             Err(error) if is_lock_conflict(&error) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -240,12 +262,9 @@ impl Store for SledStore {
         };
         check_follows(self.head()?, entries)?;
         let mut batch = sled::Batch::default();
-        for entry in entries {
-            pieces::insert(
-                &mut batch,
-                &entry_key(entry.seq),
-                codec::encode_entry(entry),
-            );
+        for (first, chunk) in codec::encode_chunks(entries, pieces::MAX_VALUE) {
+            // A chunk is longer than the limit only when it holds a single long entry.
+            pieces::insert(&mut batch, &entry_key(first), chunk);
         }
         pieces::insert(&mut batch, HEAD_KEY, codec::encode_head(last.digest()));
         self.ledger
@@ -255,16 +274,46 @@ impl Store for SledStore {
     }
 
     fn scan(&self, from: u64) -> Scan<'_> {
+        // Start at the record holding `from`, and skip the entries before it in that record.
+        let start = match self.record_holding(from) {
+            Ok(Some((key, _))) => seq_of_key(&key),
+            Ok(None) => from,
+            Err(error) => return Box::new(std::iter::once(Err(error))),
+        };
         let records = self
             .ledger
-            .range(entry_key(from)..=entry_key(u64::MAX))
+            .range(entry_key(start)..=entry_key(u64::MAX))
             .map(move |item| {
                 let (key, stored) = item.map_err(|source| self.database(source))?;
                 let seq = seq_of_key(&key);
                 let value = self.whole(&self.ledger, &key, stored, seq)?;
-                Ok((seq, codec::decode_entry(&value)))
+                Ok((seq, codec::decode_entries(&value)))
             });
-        Box::new(records)
+        // Skipping by position, not by seq, so that a record whose seqs were tampered with is
+        // still walked whole by a verification from seq 1.
+        let skip = usize::try_from(from.saturating_sub(start)).unwrap_or(usize::MAX);
+        Box::new(Records {
+            records,
+            current: Vec::new().into_iter(),
+            next_seq: start,
+            skip,
+        })
+    }
+
+    fn get(&self, seq: u64) -> Result<Option<Entry>, StoreError> {
+        let Some((key, stored)) = self.record_holding(seq)? else {
+            return Ok(None);
+        };
+        let first = seq_of_key(&key);
+        let value = self.whole(&self.ledger, &key, stored, first)?;
+        for entry in codec::decode_entries(&value) {
+            match entry {
+                Ok(entry) if entry.seq == seq => return Ok(Some(entry)),
+                Ok(_) => {}
+                Err(source) => return Err(StoreError::Corrupt { seq, source }),
+            }
+        }
+        Ok(None)
     }
 
     fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
@@ -295,6 +344,46 @@ impl Store for SledStore {
             (Some(current), Some(older)) if older.0 > current.0 => Some(older),
             (current, older) => current.or(older),
         })
+    }
+}
+
+/// The entries of a walk over records, one record's entries at a time.
+struct Records<I> {
+    records: I,
+    current: std::vec::IntoIter<Result<Entry, CodecError>>,
+    /// The seq to report for an undecodable entry: the one after the last entry met.
+    next_seq: u64,
+    /// Entries still to skip, at the start of the first record.
+    skip: usize,
+}
+
+impl<I> Iterator for Records<I>
+where
+    I: Iterator<Item = Result<(u64, Vec<Result<Entry, CodecError>>), StoreError>>,
+{
+    type Item = Result<ScannedRecord, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(entry) = self.current.next() {
+                if self.skip > 0 {
+                    self.skip -= 1;
+                    continue;
+                }
+                let seq = match &entry {
+                    Ok(entry) => entry.seq,
+                    Err(_) => self.next_seq,
+                };
+                self.next_seq = seq.saturating_add(1);
+                return Some(Ok((seq, entry)));
+            }
+            let (first, entries) = match self.records.next()? {
+                Ok(record) => record,
+                Err(error) => return Some(Err(error)),
+            };
+            self.next_seq = first;
+            self.current = entries.into_iter();
+        }
     }
 }
 

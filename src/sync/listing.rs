@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::entry::canonical_bytes;
+use crate::canonical::{self, HashSink};
 use crate::event::AccountSnapshot;
 use crate::hash::Hash256;
 
@@ -57,10 +57,11 @@ impl Listing {
 
     /// SHA-256 of the canonical JSON array of the snapshots in id order: two listings with the
     /// same accounts and attributes have the same hash, whatever order the system sent them in.
+    /// An absent `created` is a `null` member here (unlike in entries), as it always was. The
+    /// canonical text is streamed into the hash, never built whole.
     pub fn sha256(&self) -> Hash256 {
-        let snapshots: Vec<&AccountSnapshot> = self.accounts.values().collect();
-        // Snapshots hold only strings and timestamps, which always convert to JSON.
-        let value = serde_json::to_value(snapshots).expect("snapshots serialise to JSON");
-        Hash256::of(&canonical_bytes(&value))
+        let mut sink = HashSink::new();
+        canonical::snapshots(&mut sink, self.accounts.values());
+        sink.finish()
     }
 }

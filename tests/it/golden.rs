@@ -10,7 +10,7 @@ use std::io::Cursor;
 use std::path::PathBuf;
 
 use tailledger::entry::Entry;
-use tailledger::store::{CURRENT_FORMAT, decode_entry, encode_entry};
+use tailledger::store::{CURRENT_FORMAT, decode_entry, encode_chunk};
 use tailledger::verify::verify_export;
 
 use crate::helpers::golden_chain;
@@ -82,7 +82,7 @@ fn stored_records_of_the_current_format_keep_decoding_to_the_same_entries() {
     let chain = golden_chain();
     let current: String = chain
         .iter()
-        .map(|entry| hex::encode(encode_entry(entry)) + "\n")
+        .map(|entry| hex::encode(encode_chunk(std::slice::from_ref(entry))) + "\n")
         .collect();
     let records = read_or_bless(&format!("records-v{CURRENT_FORMAT}.hex"), &current);
     assert_eq!(

@@ -3,6 +3,7 @@
 mod admin_cli;
 mod api;
 mod bad_input;
+mod canonical;
 mod check_scenarios;
 mod cli;
 mod corrections;
@@ -18,6 +19,7 @@ mod readme;
 mod reliability;
 mod roster_import;
 mod roster_parse;
+mod store_chunks;
 mod store_model;
 mod sync_live;
 mod sync_scenarios;

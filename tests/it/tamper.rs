@@ -5,19 +5,23 @@
 use std::fs;
 use std::path::Path;
 
+use tailledger::entry::Entry;
 use tailledger::event::Actor;
-use tailledger::store::{decode_entry, encode_entry, open_waiting_for_lock};
+use tailledger::store::{decode_entries, encode_chunk, open_waiting_for_lock};
 
 use crate::helpers::{golden_chain, ledger_with_golden_events, run, text};
 
-/// The sled key of an entry (the store's documented layout: `e` + big-endian seq).
+/// The sled key of a record (the store's documented layout: `e` + the big-endian seq of its
+/// first entry).
 fn key(seq: u64) -> Vec<u8> {
     let mut key = vec![b'e'];
     key.extend_from_slice(&seq.to_be_bytes());
     key
 }
 
-/// Builds a ledger of the golden events in `dir`, closes it, and applies `tamper` to its sled tree.
+/// Builds a ledger of the golden events in `dir` in batches of 4, so its records are chunks
+/// holding seqs 1–4, 5–8, 9–12, 13–16, 17–20 and on; closes it, and applies `tamper` to its sled
+/// tree.
 fn tampered_ledger(dir: &Path, tamper: impl FnOnce(&sled::Tree)) {
     drop(ledger_with_golden_events(dir, 4));
     let db = open_waiting_for_lock(dir).expect("the closed ledger opens with sled");
@@ -26,11 +30,20 @@ fn tampered_ledger(dir: &Path, tamper: impl FnOnce(&sled::Tree)) {
     db.flush().expect("sled flushes");
 }
 
-fn value(tree: &sled::Tree, seq: u64) -> Vec<u8> {
-    tree.get(key(seq))
-        .unwrap()
-        .expect("the record exists")
-        .to_vec()
+/// The entries of the chunk keyed by `first`.
+fn chunk(tree: &sled::Tree, first: u64) -> Vec<Entry> {
+    let stored = tree.get(key(first)).unwrap().expect("the chunk exists");
+    decode_entries(&stored)
+        .into_iter()
+        .map(|entry| entry.expect("an untouched chunk decodes"))
+        .collect()
+}
+
+/// Changes the entries of the chunk keyed by `first` and stores it back under the same key.
+fn edit_chunk(tree: &sled::Tree, first: u64, edit: impl FnOnce(&mut Vec<Entry>)) {
+    let mut entries = chunk(tree, first);
+    edit(&mut entries);
+    tree.insert(key(first), encode_chunk(&entries)).unwrap();
 }
 
 /// A tampering of the store, and the seq and words verification must report.
@@ -45,9 +58,9 @@ const STORE_CASES: &[StoreCase] = &[
     StoreCase {
         name: "an event's actor rewritten, hash kept",
         tamper: |tree| {
-            let mut entry = decode_entry(&value(tree, 5)).unwrap();
-            entry.actor = Actor::Api("intruder".to_owned());
-            tree.insert(key(5), encode_entry(&entry)).unwrap();
+            edit_chunk(tree, 5, |entries| {
+                entries[0].actor = Actor::Api("intruder".to_owned());
+            })
         },
         broken_seq: 5,
         says: "hash mismatch",
@@ -55,31 +68,48 @@ const STORE_CASES: &[StoreCase] = &[
     StoreCase {
         name: "an event rewritten with its hash recomputed",
         tamper: |tree| {
-            let mut entry = decode_entry(&value(tree, 7)).unwrap();
-            entry.actor = Actor::Api("intruder".to_owned());
-            entry.hash = entry.computed_hash();
-            tree.insert(key(7), encode_entry(&entry)).unwrap();
+            edit_chunk(tree, 5, |entries| {
+                let entry = &mut entries[2];
+                assert_eq!(entry.seq, 7);
+                entry.actor = Actor::Api("intruder".to_owned());
+                entry.hash = entry.computed_hash();
+            })
         },
         broken_seq: 8,
         says: "prev_hash mismatch",
     },
     StoreCase {
-        name: "a record removed",
+        name: "an entry removed from its chunk",
         tamper: |tree| {
-            tree.remove(key(9)).unwrap();
+            edit_chunk(tree, 9, |entries| drop(entries.remove(0)));
         },
         broken_seq: 9,
         says: "found seq 10 here",
     },
     StoreCase {
-        name: "two records swapped",
+        name: "a whole chunk removed",
         tamper: |tree| {
-            let (four, five) = (value(tree, 4), value(tree, 5));
-            tree.insert(key(4), five).unwrap();
-            tree.insert(key(5), four).unwrap();
+            tree.remove(key(5)).unwrap();
+        },
+        broken_seq: 5,
+        says: "found seq 9 here",
+    },
+    StoreCase {
+        name: "two entries swapped across chunks",
+        tamper: |tree| {
+            let (mut first, mut second) = (chunk(tree, 1), chunk(tree, 5));
+            std::mem::swap(&mut first[3], &mut second[0]);
+            tree.insert(key(1), encode_chunk(&first)).unwrap();
+            tree.insert(key(5), encode_chunk(&second)).unwrap();
         },
         broken_seq: 4,
         says: "found seq 5 here",
+    },
+    StoreCase {
+        name: "two entries swapped inside a chunk",
+        tamper: |tree| edit_chunk(tree, 13, |entries| entries.swap(1, 2)),
+        broken_seq: 14,
+        says: "found seq 15 here",
     },
     StoreCase {
         name: "the last record removed",
@@ -92,9 +122,18 @@ const STORE_CASES: &[StoreCase] = &[
     StoreCase {
         name: "a record overwritten with garbage",
         tamper: |tree| {
-            tree.insert(key(3), vec![1, 0xff, 0xff]).unwrap();
+            tree.insert(key(9), vec![2, 0xff, 0xff]).unwrap();
         },
-        broken_seq: 3,
+        broken_seq: 9,
+        says: "undecodable",
+    },
+    StoreCase {
+        name: "a chunk cut short inside its last entry",
+        tamper: |tree| {
+            let stored = tree.get(key(13)).unwrap().unwrap();
+            tree.insert(key(13), &stored[..stored.len() - 3]).unwrap();
+        },
+        broken_seq: 16,
         says: "undecodable",
     },
 ];
