@@ -16,6 +16,7 @@ use crate::api;
 use crate::config::Config;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
+use crate::render;
 use crate::service::{Service, ServiceError};
 use crate::store::StoreError;
 use crate::sync::{Syncer, TailscaleSource};
@@ -86,20 +87,39 @@ pub fn open(config: &Config) -> Result<Service, RunError> {
     Ok(service)
 }
 
-/// Runs a sync cycle every `config.sync_interval` until `stopping` turns true.
+/// The first wait before a sync cycle that could not be recorded is tried again; each failure
+/// in a row doubles it, up to `sync_interval`.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a sync cycle every `config.sync_interval` until `stopping` turns true. A cycle the
+/// ledger could not record (a full disk, say) is tried again with backoff, so the ledger takes
+/// writes again as soon as it can, without a restart (SPEC §18).
 async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::Receiver<bool>) {
     let system = SystemId::tailscale();
+    let mut retry = RETRY_FIRST;
     loop {
-        tokio::select! {
+        let wait = tokio::select! {
             result = service.sync_now(&system) => match result {
-                Ok(cycle) => tracing::info!(sync_id = %cycle.sync.sync_id, outcome = ?cycle.sync.outcome, "scheduled sync finished"),
-                Err(error) => tracing::error!("scheduled sync could not be recorded: {error}"),
+                Ok(cycle) => {
+                    tracing::info!("scheduled {}", render::sync_summary(&cycle.sync));
+                    retry = RETRY_FIRST;
+                    config.sync_interval
+                }
+                Err(error) => {
+                    let wait = retry.min(config.sync_interval);
+                    tracing::error!(
+                        "scheduled sync could not be recorded, trying again in {}: {error}",
+                        humantime::format_duration(wait)
+                    );
+                    retry = retry.saturating_mul(2);
+                    wait
+                }
             },
             // A sync still fetching is dropped: it has appended nothing yet.
             _ = stopping.wait_for(|stop| *stop) => return,
-        }
+        };
         tokio::select! {
-            () = tokio::time::sleep(config.sync_interval) => {}
+            () = tokio::time::sleep(wait) => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
     }

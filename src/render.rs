@@ -7,7 +7,7 @@ use crate::checks::CheckResult;
 use crate::entry::Entry;
 use crate::event::Event;
 use crate::report::OffboardingRow;
-use crate::sync::{SyncOutcome, SyncReport};
+use crate::sync::SyncReport;
 
 /// One line per check, then one indented line per finding.
 pub fn check_table(results: &[CheckResult]) -> String {
@@ -97,21 +97,7 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
 
 /// One line saying how a sync ended.
 pub fn sync_summary(report: &SyncReport) -> String {
-    let outcome = match &report.outcome {
-        SyncOutcome::Completed {
-            accounts_observed,
-            events_appended,
-            anomaly,
-        } => format!(
-            "completed: {accounts_observed} accounts observed, {events_appended} change(s) recorded{}",
-            if *anomaly { ", removals withheld" } else { "" }
-        ),
-        SyncOutcome::Failed {
-            error_class,
-            message,
-        } => format!("FAILED ({error_class}): {message}"),
-    };
-    format!("sync {} {outcome}", report.sync_id)
+    format!("sync {} {}", report.sync_id, report.outcome)
 }
 
 /// One line for a ledger entry: seq, event type, actor, and what it says.

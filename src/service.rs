@@ -512,6 +512,12 @@ impl Service {
         self.ledger.log().head()
     }
 
+    /// A receiver that sees whether the ledger takes writes: false from a failed append until
+    /// one succeeds again (health follows it).
+    pub fn writable(&self) -> watch::Receiver<bool> {
+        self.ledger.log().writable()
+    }
+
     /// A receiver that sees the head after every durable append, for followers.
     pub fn follow(&self) -> watch::Receiver<Option<Digest>> {
         self.ledger.log().subscribe()

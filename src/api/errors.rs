@@ -30,8 +30,11 @@ impl From<StoreError> for Status {
             StoreError::Locked { .. }
             | StoreError::NotFound { .. }
             | StoreError::Database { .. }
-            | StoreError::Io { .. } => Status::unavailable(message),
-            StoreError::NotContiguous { .. } => Status::internal(message),
+            | StoreError::Io { .. }
+            | StoreError::Closed => Status::unavailable(message),
+            StoreError::NotContiguous { .. } | StoreError::ReadOnlyView => {
+                Status::internal(message)
+            }
         }
     }
 }

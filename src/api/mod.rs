@@ -79,17 +79,16 @@ pub async fn serve(
     let (stop, stopping) = watch::channel(false);
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in [LEDGER_SERVICE, ADMIN_SERVICE] {
-        health
-            .set_service_status(name, tonic_health::ServingStatus::Serving)
-            .await;
-    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
 
+    let writable = service.writable();
+    let writable_now = *writable.borrow();
+    set_health(&health, writable_now).await;
+    let follow_health = follow_writable(health.clone(), writable, stopping.clone());
     let ledger = pb::ledger_service_server::LedgerServiceServer::new(ledger::LedgerApi {
         service: service.clone(),
         stopping,
@@ -108,11 +107,11 @@ pub async fn serve(
             .set_not_serving::<pb::ledger_service_server::LedgerServiceServer<ledger::LedgerApi>>()
             .await;
     };
-    let mut server = Server::builder();
+    let mut builder = Server::builder();
     if let Some(tls) = tls {
-        server = server.tls_config(tls.server_config())?;
+        builder = builder.tls_config(tls.server_config())?;
     }
-    server
+    let server = builder
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
@@ -124,7 +123,41 @@ pub async fn serve(
             admin,
             auth::require(auth, Role::Admin),
         ))
-        .serve_with_incoming_shutdown(without_delay(listener), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(without_delay(listener), shutdown);
+    tokio::select! {
+        served = server => served?,
+        () = follow_health => unreachable!("health is followed until the server stops"),
+    }
     Ok(())
+}
+
+/// Keeps health in step with the ledger (SPEC §18): `NOT_SERVING` for the server and both
+/// services from a failed append until one succeeds again. Ends only when shutdown begins, and
+/// then waits forever (the server's own future ends first).
+async fn follow_writable(
+    health: tonic_health::server::HealthReporter,
+    mut writable: watch::Receiver<bool>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            changed = writable.changed() => if changed.is_err() { break },
+            _ = stopping.wait_for(|stop| *stop) => break,
+        }
+        let writable = *writable.borrow_and_update();
+        set_health(&health, writable).await;
+    }
+    std::future::pending().await
+}
+
+/// Sets the health of the server and both services.
+async fn set_health(health: &tonic_health::server::HealthReporter, writable: bool) {
+    let status = if writable {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    };
+    for name in ["", LEDGER_SERVICE, ADMIN_SERVICE] {
+        health.set_service_status(name, status).await;
+    }
 }

@@ -24,7 +24,7 @@ use tonic::{Code, Request};
 use crate::helpers::{Fixture, api_token};
 
 pub const AUDITOR_TOKEN: &str = "auditor-token-3f9a";
-const ADMIN_TOKEN: &str = "admin-token-c0ffee";
+pub const ADMIN_TOKEN: &str = "admin-token-c0ffee";
 
 /// A running server and what it serves.
 pub struct ApiServer {
@@ -33,7 +33,7 @@ pub struct ApiServer {
     /// The service's ledger, for tests that append behind the API (as a sync would).
     pub ledger: Arc<Ledger>,
     /// Keeps the simulated Tailscale API running for the server's syncs.
-    _fixture: Fixture,
+    fixture: Fixture,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), api::ApiError>>,
     _dir: tempfile::TempDir,
@@ -62,9 +62,18 @@ impl ApiServer {
 
     /// Serves over TLS with `tls`, or in plaintext without.
     pub async fn start_serving(auth: Auth, tls: Option<TlsIdentity>) -> Self {
+        Self::start_with(auth, tls, |dir| Ledger::open(dir).unwrap()).await
+    }
+
+    /// Serves the ledger `open` makes in a new temporary directory.
+    pub async fn start_with(
+        auth: Auth,
+        tls: Option<TlsIdentity>,
+        open: impl FnOnce(&std::path::Path) -> Ledger,
+    ) -> Self {
         let fixture = Fixture::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Arc::new(Ledger::open(dir.path()).unwrap());
+        let ledger = Arc::new(open(dir.path()));
         let syncer = Syncer::new(
             SystemId::tailscale(),
             Box::new(TailscaleSource::new(
@@ -96,11 +105,16 @@ impl ApiServer {
             address,
             service,
             ledger,
-            _fixture: fixture,
+            fixture,
             stop,
             task,
             _dir: dir,
         }
+    }
+
+    /// The simulated Tailscale API the server syncs.
+    pub fn fixture(&self) -> &Fixture {
+        &self.fixture
     }
 
     pub async fn channel(&self) -> Channel {
@@ -137,11 +151,11 @@ pub fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
     request
 }
 
-fn admin<T>(message: T) -> Request<T> {
+pub fn admin<T>(message: T) -> Request<T> {
     with_token(message, Some(ADMIN_TOKEN))
 }
 
-fn auditor<T>(message: T) -> Request<T> {
+pub fn auditor<T>(message: T) -> Request<T> {
     with_token(message, Some(AUDITOR_TOKEN))
 }
 

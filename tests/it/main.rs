@@ -15,6 +15,7 @@ mod readme;
 mod reliability;
 mod roster_import;
 mod roster_parse;
+mod store_faults;
 mod store_model;
 mod sync_live;
 mod sync_scenarios;
