@@ -92,34 +92,46 @@ pub fn open(config: &Config) -> Result<Service, RunError> {
 const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs a sync cycle every `config.sync_interval` until `stopping` turns true. A cycle the
-/// ledger could not record (a full disk, say) is tried again with backoff, so the ledger takes
-/// writes again as soon as it can, without a restart (SPEC §18).
+/// ledger could not record (a full disk, say) is tried again with backoff, and so is one after
+/// any other append failed (a `SyncNow`, an admin command), so the ledger takes writes again as
+/// soon as it can, without a restart (SPEC §18).
 async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::Receiver<bool>) {
     let system = SystemId::tailscale();
+    let mut writable = service.writable();
     let mut retry = RETRY_FIRST;
     loop {
-        let wait = tokio::select! {
+        let succeeded = tokio::select! {
             result = service.sync_now(&system) => match result {
                 Ok(cycle) => {
                     tracing::info!("scheduled {}", render::sync_summary(&cycle.sync));
-                    retry = RETRY_FIRST;
-                    config.sync_interval
+                    true
                 }
                 Err(error) => {
-                    let wait = retry.min(config.sync_interval);
                     tracing::error!(
                         "scheduled sync could not be recorded, trying again in {}: {error}",
-                        humantime::format_duration(wait)
+                        humantime::format_duration(retry.min(config.sync_interval))
                     );
-                    retry = retry.saturating_mul(2);
-                    wait
+                    false
                 }
             },
             // A sync still fetching is dropped: it has appended nothing yet.
             _ = stopping.wait_for(|stop| *stop) => return,
         };
+        let wait = if succeeded {
+            retry = RETRY_FIRST;
+            config.sync_interval
+        } else {
+            let wait = retry.min(config.sync_interval);
+            retry = retry.saturating_mul(2);
+            wait
+        };
+        let failed_elsewhere = async {
+            let _ = writable.wait_for(|writable| !*writable).await;
+            tokio::time::sleep(RETRY_FIRST).await;
+        };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
+            () = failed_elsewhere, if succeeded => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
     }

@@ -130,16 +130,22 @@ impl Reopen for FullDiskReopen {
     }
 }
 
-async fn health(server: &ApiServer, service: &str) -> ServingStatus {
-    let mut client = HealthClient::new(server.channel().await);
-    let answer = client
-        .check(tonic_health::pb::HealthCheckRequest {
+/// Waits until the health of `service` is `status`, following the health watch stream (the
+/// server updates health a moment after the ledger's state changes).
+async fn wait_for_health(server: &ApiServer, service: &str, status: ServingStatus) {
+    let mut watch = HealthClient::new(server.channel().await)
+        .watch(tonic_health::pb::HealthCheckRequest {
             service: service.to_owned(),
         })
         .await
         .unwrap()
         .into_inner();
-    ServingStatus::try_from(answer.status).unwrap()
+    let patience = std::time::Duration::from_secs(60);
+    tokio::time::timeout(patience, async {
+        while watch.message().await.unwrap().unwrap().status != status as i32 {}
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the health of `{service}` never turned {status:?}"));
 }
 
 async fn events_after(server: &ApiServer, after_seq: u64) -> pb::ListEventsResponse {
@@ -182,7 +188,7 @@ async fn a_failed_append_changes_nothing_and_the_ledger_recovers_without_a_resta
     sync_now(&server).await.unwrap();
     let head = events_after(&server, 0).await.next_after_seq;
     assert!(head > 0);
-    assert_eq!(health(&server, "").await, ServingStatus::Serving);
+    wait_for_health(&server, "", ServingStatus::Serving).await;
 
     disk.set_full(true);
     // A new account, so the refused sync would have appended more than `SyncCompleted`.
@@ -208,7 +214,7 @@ async fn a_failed_append_changes_nothing_and_the_ledger_recovers_without_a_resta
         "tailledger.v1.LedgerService",
         "tailledger.v1.AdminService",
     ] {
-        assert_eq!(health(&server, service).await, ServingStatus::NotServing);
+        wait_for_health(&server, service, ServingStatus::NotServing).await;
     }
     // Nothing moved: the page after the head is empty and its cursor stays at the head.
     let page = events_after(&server, head).await;
@@ -253,7 +259,7 @@ async fn a_failed_append_changes_nothing_and_the_ledger_recovers_without_a_resta
     disk.set_full(false);
     let synced = sync_now(&server).await.unwrap();
     assert_eq!(synced.outcome, "completed", "{synced:?}");
-    assert_eq!(health(&server, "").await, ServingStatus::Serving);
+    wait_for_health(&server, "", ServingStatus::Serving).await;
     let after = events_after(&server, head).await;
     let types: Vec<&str> = after
         .events
