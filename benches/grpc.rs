@@ -40,6 +40,7 @@ impl Caller {
                     .get_status(GetStatusRequest {
                         system: "tailscale".to_owned(),
                         as_of: None,
+                        as_of_date: String::new(),
                     })
                     .await
                     .expect("GetStatus");

@@ -18,7 +18,7 @@ use crate::event::SystemId;
 use crate::ledger::Ledger;
 use crate::render;
 use crate::service::{Service, ServiceError};
-use crate::store::StoreError;
+use crate::store::{StoreError, create_private_dir};
 use crate::sync::{Syncer, TailscaleSource};
 use crate::tailscale::{ClientConfigError, TailscaleClient};
 use crate::time::SystemClock;
@@ -44,11 +44,7 @@ pub enum RunError {
 
 /// Opens the ledger of `config` and builds the service, with the configured policy recorded.
 pub fn open(config: &Config) -> Result<Service, RunError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
-        action: "create the ledger directory",
-        path: config.data_dir.clone(),
-        source,
-    })?;
+    create_private_dir(&config.data_dir)?;
     let ledger = Arc::new(Ledger::open(&config.data_dir)?);
     let clock = Arc::new(SystemClock);
     let timezone = config

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod as_of;
 pub mod checks;
 pub mod cli;
 pub mod commands;

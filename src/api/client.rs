@@ -18,6 +18,7 @@ use super::convert::{timestamp, timestamp_arg};
 use super::pb;
 use super::pb::ledger_service_client::LedgerServiceClient;
 use super::tls::pem_certificates;
+use crate::as_of::AsOf;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
 use crate::event::SystemId;
@@ -151,13 +152,20 @@ impl ApiClient {
     pub async fn status(
         &mut self,
         system: &SystemId,
-        as_of: Option<Timestamp>,
+        as_of: Option<AsOf>,
     ) -> Result<CheckReport, ClientError> {
+        let (as_of, as_of_date) = match as_of {
+            None => (None, String::new()),
+            Some(AsOf::Instant(instant)) => (Some(timestamp(instant)), String::new()),
+            // The server knows its roster's timezone, so it resolves the date.
+            Some(date @ AsOf::Date(_)) => (None, date.to_string()),
+        };
         let response = self
             .ledger
             .get_status(pb::GetStatusRequest {
                 system: system.to_string(),
-                as_of: as_of.map(timestamp),
+                as_of,
+                as_of_date,
             })
             .await?
             .into_inner();

@@ -78,6 +78,10 @@ impl From<ServiceError> for Status {
             }
             error @ ServiceError::UnknownSubject(_) => Status::not_found(error.to_string()),
             error @ ServiceError::ShuttingDown => Status::unavailable(error.to_string()),
+            error @ ServiceError::FutureAsOf { .. } => {
+                invalid_argument("as_of", &error.to_string())
+            }
+            error @ ServiceError::NothingRecorded { .. } => Status::not_found(error.to_string()),
         }
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, required, system_arg, timestamp, timestamp_arg};
+use super::convert::{self, as_of_arg, required, system_arg, timestamp, timestamp_arg};
 use super::errors::invalid_argument;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
 use super::stream::{self, EventStream};
+use crate::as_of::AsOf;
 use crate::service::Service;
 
 /// The largest page `ListEvents` returns.
@@ -30,7 +31,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
         let request = request.into_inner();
         let system = system_arg(&self.service, &request.system)?;
-        let as_of = timestamp_arg("as_of", request.as_of)?;
+        let as_of = as_of_arg(request.as_of, &request.as_of_date)?;
         let report = self.service.status(system, as_of).await?;
         Ok(Response::new(convert::status_response(&report)))
     }
@@ -44,7 +45,7 @@ impl LedgerService for LedgerApi {
         let as_of = timestamp_arg("as_of", request.as_of)?;
         let accounts = self
             .service
-            .accounts(system, as_of, request.include_removed)
+            .accounts(system, as_of.map(AsOf::from), request.include_removed)
             .await?;
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: accounts.iter().map(convert::account).collect(),
@@ -57,7 +58,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
         let request = request.into_inner();
         let as_of = timestamp_arg("as_of", request.as_of)?;
-        let (now, employees) = self.service.employees(as_of).await?;
+        let (now, employees) = self.service.employees(as_of.map(AsOf::from)).await?;
         Ok(Response::new(pb::ListEmployeesResponse {
             employees: employees
                 .iter()

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::as_of::AsOf;
 use crate::hash::Digest;
-use crate::time::Timestamp;
 
 /// A tamper-evident ledger of who has access to your Tailscale network, checked against your HR
 /// roster, with a history any auditor can verify.
@@ -98,9 +98,12 @@ pub enum Command {
     },
     /// Ask a running server for the checks, now or as they stood at a past instant.
     Status {
-        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<Timestamp>,
+        /// An RFC 3339 instant (2026-03-31T23:59:59Z), or a date (2026-03-31): the end of that
+        /// day in the server's `roster.timezone` (UTC without a roster), resolved by the server;
+        /// today means now. A future instant is refused; one before the first entry says
+        /// "nothing recorded yet".
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<AsOf>,
         /// Print GetStatusResponse as proto3 JSON.
         #[arg(long)]
         json: bool,

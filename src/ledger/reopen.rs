@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::entry::Entry;
 use crate::hash::Digest;
-use crate::store::{Scan, SledStore, Store, StoreError};
+use crate::store::{Scan, SledStore, Store, StoreError, make_private};
 
 /// How a log opens its store again after an append failed.
 pub trait Reopen: Send + Sync {
@@ -30,7 +30,8 @@ pub trait Reopen: Send + Sync {
 /// and start a log segment) and take a batch.
 const PROBE_BYTES: usize = 2 << 20;
 
-/// Reopens a [`SledStore`] in its directory.
+/// Opens a [`SledStore`] in its directory, owner-only ([`make_private`]), and again after a
+/// failed append.
 pub struct SledReopen {
     pub dir: PathBuf,
 }
@@ -41,7 +42,9 @@ impl Reopen for SledReopen {
     }
 
     fn open(&self) -> Result<Box<dyn Store>, StoreError> {
-        Ok(Box::new(SledStore::open(&self.dir)?))
+        let store = SledStore::open(&self.dir)?;
+        make_private(&self.dir)?;
+        Ok(Box::new(store))
     }
 }
 

@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::time::Timestamp;
 
 pub use dates::parse_timezone;
+pub(crate) use dates::{parse_date, start_of_next_day};
 pub use import::{ImportSummary, plan_import};
 
 /// The largest roster file accepted. Real rosters are far smaller; the bound keeps a wrong file

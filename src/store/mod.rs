@@ -11,6 +11,7 @@ mod copy;
 mod disk;
 mod memory;
 mod pieces;
+mod private;
 mod sled_store;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ pub use copy::private_copy;
 pub use disk::SyncObserver;
 pub use memory::MemoryStore;
 pub use pieces::{MAX_VALUE, PieceError};
+pub use private::{create_private_dir, make_private};
 pub use sled_store::{SledStore, open_waiting_for_lock};
 
 use crate::entry::Entry;

@@ -294,6 +294,7 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
         .get_status(auditor(pb::GetStatusRequest {
             system: system(),
             as_of: None,
+            as_of_date: String::new(),
         }))
         .await
         .unwrap()
@@ -326,6 +327,7 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
         .get_status(auditor(pb::GetStatusRequest {
             system: system(),
             as_of: before_policy.recorded_at,
+            as_of_date: String::new(),
         }))
         .await
         .unwrap()
@@ -477,7 +479,7 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
     vec![
         call!(ledger.get_status(pb::GetStatusRequest {
             system: system(),
-            as_of: None
+            ..Default::default()
         })),
         call!(ledger.list_accounts(pb::ListAccountsRequest {
             system: system(),
@@ -631,6 +633,7 @@ async fn bad_arguments_are_refused_naming_the_field() {
                 .get_status(auditor(pb::GetStatusRequest {
                     system: system(),
                     as_of: Some(bad_nanos),
+                    as_of_date: String::new(),
                 }))
                 .await
                 .map(|_| ()),
@@ -654,6 +657,7 @@ async fn bad_arguments_are_refused_naming_the_field() {
                 .get_status(auditor(pb::GetStatusRequest {
                     system: "okta".to_owned(),
                     as_of: None,
+                    as_of_date: String::new(),
                 }))
                 .await
                 .map(|_| ()),
@@ -724,6 +728,24 @@ async fn bad_arguments_are_refused_naming_the_field() {
                 .map(|_| ()),
             Code::NotFound,
             "nobody@acme.example",
+        ),
+        (
+            "zero offboarding grace, which the configuration refuses too",
+            admin_client
+                .set_access_policy(admin(pb::SetAccessPolicyRequest {
+                    system: system(),
+                    allowed_org_roles: vec!["*".to_owned()],
+                    offboarding_grace: Some(prost_types::Duration {
+                        seconds: 0,
+                        nanos: 0,
+                    }),
+                    reason: "r".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`offboarding_grace` must be at least 1s",
         ),
         (
             "too large a page",
@@ -943,5 +965,115 @@ async fn oversized_messages_and_strings_are_refused() {
         negative.message()
     );
     assert_eq!(server.service.head(), head, "nothing refused was recorded");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn as_of_takes_a_date_refuses_the_future_and_says_nothing_recorded_before_the_first_entry() {
+    let server = ApiServer::start(tokens()).await;
+    let mut ledger = server.ledger().await;
+    server
+        .admin()
+        .await
+        .sync_now(admin(pb::SyncNowRequest { system: system() }))
+        .await
+        .unwrap();
+    let first = ledger
+        .list_events(auditor(pb::ListEventsRequest {
+            after_seq: 0,
+            limit: 1,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .remove(0)
+        .recorded_at
+        .unwrap();
+    // The server's roster timezone is UTC: the first entry's day, and the days around it.
+    let first_day = chrono::DateTime::from_timestamp(first.seconds, 0)
+        .unwrap()
+        .date_naive();
+    let day = |offset: i64| {
+        (first_day + chrono::Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let status = |as_of: Option<prost_types::Timestamp>, as_of_date: String| {
+        auditor(pb::GetStatusRequest {
+            system: system(),
+            as_of,
+            as_of_date,
+        })
+    };
+
+    let that_day = ledger
+        .get_status(status(None, day(0)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        that_day.ledger_seq > 0,
+        "the day of the first entry knows it"
+    );
+    let evaluated = that_day.evaluated_at.unwrap();
+    assert!(evaluated.seconds >= first.seconds, "{evaluated:?}");
+
+    let before = ledger.get_status(status(None, day(-1))).await.unwrap_err();
+    assert_eq!(before.code(), Code::NotFound, "{before:?}");
+    assert!(
+        before.message().contains("nothing recorded yet"),
+        "{}",
+        before.message()
+    );
+    let long_ago = prost_types::Timestamp {
+        seconds: 946_684_800,
+        nanos: 0,
+    };
+    let early = ledger
+        .get_status(status(Some(long_ago), String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::NotFound, "{early:?}");
+    assert!(
+        early
+            .message()
+            .contains("nothing recorded yet at 2000-01-01")
+    );
+
+    let tomorrow_instant = prost_types::Timestamp {
+        seconds: first.seconds + 2 * 86_400,
+        nanos: 0,
+    };
+    for (name, request) in [
+        (
+            "future instant",
+            status(Some(tomorrow_instant), String::new()),
+        ),
+        ("future date", status(None, day(2))),
+    ] {
+        let refused = ledger.get_status(request).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{name}: {refused:?}");
+        assert!(
+            refused.message().contains("`as_of`") && refused.message().contains("in the future"),
+            "{name}: {}",
+            refused.message()
+        );
+    }
+    let both = ledger
+        .get_status(status(Some(long_ago), day(0)))
+        .await
+        .unwrap_err();
+    assert!(
+        both.message().contains("`as_of_date`"),
+        "{}",
+        both.message()
+    );
+    let malformed = ledger
+        .get_status(status(None, "2026-3-1".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert!(malformed.message().contains("`as_of_date`"));
     server.stop().await;
 }

@@ -304,6 +304,54 @@ fn config_cases() -> Vec<(&'static str, String)> {
                 "[tls]\ncert_path = \"server.pem\"\nkey_path = \"server-key.der\"\n\n[roster]",
             ),
         ),
+        (
+            "two_tokens_with_one_name",
+            good(
+                " } ]",
+                " },\n  { name = \"ops\", role = \"auditor\", sha256 = \"1111111111111111111111111111111111111111111111111111111111111111\" } ]",
+            ),
+        ),
+        (
+            "two_tokens_with_one_hash",
+            good(
+                " } ]",
+                " },\n  { name = \"audit\", role = \"auditor\", sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\" } ]",
+            ),
+        ),
+        (
+            "empty_data_dir",
+            good("data_dir = \"ledger\"", "data_dir = \"\""),
+        ),
+        (
+            "data_dir_is_a_file",
+            good(
+                "data_dir = \"ledger\"",
+                "data_dir = \"data_dir_is_a_file.toml\"",
+            ),
+        ),
+        (
+            "alias_key_not_a_domain",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[identity]\nemail_aliases = { \"ops@corp.example\" = \"example.com\" }\n",
+            ),
+        ),
+        (
+            "alias_value_not_a_domain",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[identity]\nemail_aliases = { \"corp.example\" = \"example com\" }\n",
+            ),
+        ),
+        ("sync_interval_too_short", good("\"15m\"", "\"1ms\"")),
+        (
+            "zero_offboarding_grace",
+            good(
+                "max_removal_fraction = 0.5\n",
+                "max_removal_fraction = 0.5\n\n[tailscale.access_policy]\nallowed_org_roles = [\"*\"]\noffboarding_grace = \"0s\"\n",
+            ),
+        ),
+        ("not_utf8", good("UTC", "Europe/Z\u{fc}rich")),
     ]
 }
 
@@ -315,7 +363,18 @@ async fn configuration_errors_name_the_key_and_line_and_exit_2() {
     let mut messages = Vec::new();
     for (name, config) in config_cases() {
         let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&path, config).unwrap();
+        let bytes = if name == "not_utf8" {
+            // Latin-1, as an old editor would save it: `ü` is the one byte 0xfc.
+            config
+                .replace('\u{fc}', "\0")
+                .into_bytes()
+                .into_iter()
+                .map(|byte| if byte == 0 { 0xfc } else { byte })
+                .collect()
+        } else {
+            config.into_bytes()
+        };
+        std::fs::write(&path, bytes).unwrap();
         let output = run_with_env(
             args(&["sync", "-c", path.to_str().unwrap()]),
             tailscale_token(),
@@ -513,4 +572,37 @@ async fn sync_now_rereads_the_configured_roster_first() {
         .await
         .unwrap();
     assert_eq!(exit.code(), Some(0), "{:?}", log.join().unwrap());
+}
+
+#[test]
+fn a_ledger_directory_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("new").join("ledger");
+    let output = crate::helpers::run(&[
+        "torture-writer",
+        "--data-dir",
+        ledger.to_str().unwrap(),
+        "--batches",
+        "3",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&ledger), 0o700, "the ledger directory");
+    let mut files = 0;
+    let mut pending = vec![ledger];
+    while let Some(directory) = pending.pop() {
+        for item in std::fs::read_dir(&directory).unwrap() {
+            let path = item.unwrap().path();
+            if path.is_dir() {
+                assert_eq!(mode(&path), 0o700, "{}", path.display());
+                pending.push(path);
+            } else {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 2, "sled's `db` and `conf` at least");
 }
