@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::checks::CheckResult;
 use crate::entry::Entry;
-use crate::event::Event;
+use crate::event::{Event, SystemId};
 use crate::report::OffboardingRow;
 use crate::sync::SyncReport;
 
@@ -72,15 +72,20 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
         } else {
             format!("{} ({})", row.employee_id, row.email)
         };
+        // The account is named only when it is not the person's email already.
+        let account = if row.login_name.eq_ignore_ascii_case(&row.email) {
+            String::new()
+        } else {
+            format!(", account {}", row.login_name)
+        };
         let _ = writeln!(
             table,
-            "  {person}, account {} [{} link]\n    \
+            "  {person}{account} [{} link]\n    \
              left:                      {}\n    \
              HR recorded it:            {} (seq {})\n    \
              last seen with access:     {}\n    \
              first seen without access: {}\n    \
              time to removal:           {} of {} allowed: {verdict}",
-            row.login_name,
             row.link,
             row.effective_at,
             row.hr_recorded.at,
@@ -102,19 +107,28 @@ pub fn sync_summary(report: &SyncReport) -> String {
 
 /// One line for a ledger entry: seq, event type, actor, and what it says.
 pub fn entry_line(entry: &Entry) -> String {
+    entry_line_naming(entry, |_, _| None)
+}
+
+/// [`entry_line`], naming an account by the login name `login_of` gives for its id (an event
+/// such as `AccountClassified` carries only the id).
+pub fn entry_line_naming(
+    entry: &Entry,
+    login_of: impl Fn(&SystemId, &str) -> Option<String>,
+) -> String {
     format!(
         "seq {:>3}  {:<20} {:<16} {}",
         entry.seq,
         entry.event.type_name(),
         entry.actor.to_string(),
-        describe(&entry.event)
+        describe(&entry.event, login_of)
     )
     .trim_end()
     .to_owned()
 }
 
 /// A few words on what an event says.
-fn describe(event: &Event) -> String {
+fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>) -> String {
     match event {
         Event::UserSeen { account, .. } => format!(
             "{} ({}, {}, {})",
@@ -158,10 +172,14 @@ fn describe(event: &Event) -> String {
             privileged_org_roles.join(", ")
         ),
         Event::AccountClassified {
+            system,
             account_id,
             classification,
             ..
-        } => format!("{account_id} as {classification:?}"),
+        } => format!(
+            "{} as {classification}",
+            login_of(system, account_id).unwrap_or_else(|| account_id.clone())
+        ),
         Event::CredentialObserved {
             credential_id,
             expires_at,

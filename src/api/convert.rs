@@ -130,12 +130,7 @@ pub fn classification_arg(value: &str) -> Result<Option<Classification>, Status>
 }
 
 pub fn classification(value: Classification) -> String {
-    match value {
-        Classification::Service => "service",
-        Classification::External => "external",
-        Classification::Test => "test",
-    }
-    .to_owned()
+    value.to_string()
 }
 
 pub fn employee_arg(record: Option<pb::EmployeeRecord>) -> Result<EmployeeRecord, Status> {

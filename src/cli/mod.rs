@@ -64,7 +64,10 @@ pub struct ServerArgs {
 pub enum Command {
     /// Tell the built-in story on a fresh ledger against a simulated tailnet, then serve it.
     Demo {
-        /// Keep the demo ledger here instead of in a new temporary directory.
+        /// Keep the demo ledger here instead of in a new temporary directory. DIR must not
+        /// exist yet, be empty, or hold an earlier demo's ledger (the demo marks its
+        /// directories with a `tailledger-demo` file): the demo refuses any other directory, so
+        /// its simulated accounts never enter a real ledger.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
         /// Exit after the story instead of serving the ledger.

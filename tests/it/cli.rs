@@ -178,9 +178,27 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     .await;
     assert_eq!(refused.status.code(), Some(2));
     assert!(
-        text(&refused).contains("Unauthenticated"),
+        text(&refused).contains("(UNAUTHENTICATED)"),
         "{}",
         text(&refused)
+    );
+    let no_token = run_with_env(args(&["status", "--server", &url]), vec![]).await;
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(
+        text(&no_token).contains("set TAILLEDGER_TOKEN or pass --token"),
+        "{}",
+        text(&no_token)
+    );
+    let dated = run_with_env(
+        args(&["status", "--server", &url, "--as-of", "2020-01-31"]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(dated.status.code(), Some(2));
+    assert!(
+        text(&dated).contains("nothing recorded yet at 2020-01-31T22:59:59.999999Z"),
+        "a date is the end of that day in the roster's timezone, Europe/Berlin: {}",
+        text(&dated)
     );
 
     let history = run_with_env(
@@ -605,4 +623,57 @@ fn a_ledger_directory_is_owner_only() {
         }
     }
     assert!(files >= 2, "sled's `db` and `conf` at least");
+}
+
+#[test]
+fn the_demo_refuses_a_directory_holding_a_ledger_it_did_not_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    let output = crate::helpers::run(&[
+        "torture-writer",
+        "--data-dir",
+        real.to_str().unwrap(),
+        "--batches",
+        "2",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let files = |dir: &std::path::Path| {
+        let mut listed: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|item| item.unwrap().path())
+            .filter(|path| path.is_file())
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        listed.sort();
+        listed
+    };
+    let before = files(&real);
+    let refused =
+        crate::helpers::run(&["demo", "--no-serve", "--data-dir", real.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("holds a ledger the demo did not create"),
+        "{}",
+        text(&refused)
+    );
+    assert!(files(&real) == before, "the real ledger is left as it was");
+
+    let other = dir.path().join("notes");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let refused =
+        crate::helpers::run(&["demo", "--no-serve", "--data-dir", other.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("not empty"), "{}", text(&refused));
+
+    // A new directory becomes the demo's, and an earlier demo's directory is taken again.
+    let demo = dir.path().join("demo");
+    for run in 1..=2 {
+        let told =
+            crate::helpers::run(&["demo", "--no-serve", "--data-dir", demo.to_str().unwrap()]);
+        assert!(told.status.success(), "run {run}: {}", text(&told));
+    }
 }
