@@ -172,6 +172,7 @@ pub async fn run_on(
             service.clone(),
             config.auth.clone(),
             config.tls.as_ref(),
+            config.server.clone(),
             stopped(stopping.clone()),
         )
         .await;

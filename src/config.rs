@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::api::{Auth, Role, TlsFile, TlsIdentity, TokenEntry};
+use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::CheckSettings;
 use crate::commands::{self, CommandError};
 use crate::identity::EmailAliases;
@@ -79,6 +79,8 @@ pub struct Config {
     pub auth: Auth,
     /// The server's certificate and key; `None` serves plaintext.
     pub tls: Option<TlsIdentity>,
+    /// The bounds on the server's connections (`[server]`).
+    pub server: ServerLimits,
     pub client: ClientConfig,
     pub sync_interval: Duration,
     pub sync_options: SyncOptions,
@@ -97,6 +99,8 @@ struct RawConfig {
     #[serde(default)]
     auth: RawAuth,
     tls: Option<RawTls>,
+    #[serde(default)]
+    server: RawServer,
     tailscale: Spanned<RawTailscale>,
     roster: Option<RawRoster>,
     #[serde(default)]
@@ -126,6 +130,18 @@ struct RawToken {
     name: String,
     role: String,
     sha256: String,
+}
+
+/// `[server]`: every key optional, defaulting to [`ServerLimits::default`].
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    max_connections: Option<Spanned<i64>>,
+    handshake_timeout: Option<Spanned<String>>,
+    idle_timeout: Option<Spanned<String>>,
+    keepalive_interval: Option<Spanned<String>>,
+    keepalive_timeout: Option<Spanned<String>>,
+    max_concurrent_streams: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -376,6 +392,90 @@ impl Source<'_> {
     }
 }
 
+impl Source<'_> {
+    /// The `[server]` limits, each key checked, the rest defaulted.
+    fn server(&self, raw: &RawServer) -> Result<ServerLimits, ConfigError> {
+        let defaults = ServerLimits::default();
+        let count = |value: &Option<Spanned<i64>>, key: &str, default: usize, most: i64| {
+            let Some(value) = value else {
+                return Ok(default);
+            };
+            match usize::try_from(*value.get_ref()) {
+                Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
+                _ => Err(self.error(
+                    value,
+                    key,
+                    format!("{} is not between 1 and {most}", value.get_ref()),
+                )),
+            }
+        };
+        let duration = |value: &Option<Spanned<String>>, key: &str, default: Duration| {
+            value
+                .as_ref()
+                .map_or(Ok(default), |value| self.duration(value, key))
+        };
+        let limits = ServerLimits {
+            max_connections: count(
+                &raw.max_connections,
+                "server.max_connections",
+                defaults.max_connections,
+                1_000_000,
+            )?,
+            handshake_timeout: duration(
+                &raw.handshake_timeout,
+                "server.handshake_timeout",
+                defaults.handshake_timeout,
+            )?,
+            idle_timeout: duration(
+                &raw.idle_timeout,
+                "server.idle_timeout",
+                defaults.idle_timeout,
+            )?,
+            keepalive_interval: duration(
+                &raw.keepalive_interval,
+                "server.keepalive_interval",
+                defaults.keepalive_interval,
+            )?,
+            keepalive_timeout: duration(
+                &raw.keepalive_timeout,
+                "server.keepalive_timeout",
+                defaults.keepalive_timeout,
+            )?,
+            max_concurrent_streams: u32::try_from(count(
+                &raw.max_concurrent_streams,
+                "server.max_concurrent_streams",
+                defaults.max_concurrent_streams as usize,
+                100_000,
+            )?)
+            .unwrap_or(u32::MAX),
+        };
+        // A live client answers the keepalive pings, so it never stays silent longer than the
+        // interval plus the ping's timeout; the idle timeout must leave it that long.
+        if limits.idle_timeout <= limits.keepalive_interval + limits.keepalive_timeout {
+            let at = raw
+                .idle_timeout
+                .as_ref()
+                .or(raw.keepalive_interval.as_ref())
+                .or(raw.keepalive_timeout.as_ref());
+            let message = format!(
+                "the idle timeout ({}) must be longer than keepalive_interval + keepalive_timeout ({}), or live clients waiting on a stream would be cut off",
+                humantime::format_duration(limits.idle_timeout),
+                humantime::format_duration(limits.keepalive_interval + limits.keepalive_timeout)
+            );
+            return Err(match at {
+                Some(at) => self.error(at, "server.idle_timeout", message),
+                None => ConfigError {
+                    file: self.file.to_path_buf(),
+                    line: None,
+                    key: Some("server.idle_timeout".to_owned()),
+                    message,
+                },
+            });
+        }
+        Ok(limits)
+    }
+}
+
 /// Why `domain` is not a domain name: two or more dot-separated labels of letters, digits and
 /// inner hyphens, 253 bytes at most.
 fn check_domain(domain: &str) -> Result<(), &'static str> {
@@ -612,11 +712,13 @@ impl Config {
             Some(aliases) => source.email_aliases(aliases)?,
             None => EmailAliases::new([]),
         };
+        let server = source.server(&raw.server)?;
         Ok(Config {
             data_dir,
             listen,
             auth,
             tls,
+            server,
             client,
             sync_interval,
             sync_options: SyncOptions {

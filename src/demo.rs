@@ -550,6 +550,7 @@ pub async fn serve(
         crate::api::Auth::Disabled,
         // The demo has no certificate: it serves plaintext, and only on loopback.
         None,
+        crate::api::ServerLimits::default(),
         shutdown,
     )
     .await?;

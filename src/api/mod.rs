@@ -4,11 +4,13 @@
 //!
 //! This module is the only one that knows the protobuf types: `convert` translates, `errors`
 //! maps every failure to a status code, `auth` decides who may call, `ledger` and `admin` are the
-//! two services, `stream` runs `StreamEvents` followers, and `tls` checks the server's identity.
+//! two services, `stream` runs `StreamEvents` followers, `tls` checks the server's identity, and
+//! `connections` bounds the connections the server holds.
 
 mod admin;
 mod auth;
 pub mod client;
+mod connections;
 mod convert;
 mod errors;
 mod json;
@@ -22,10 +24,11 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 
 pub use auth::{Auth, Role, TokenEntry};
+pub use connections::ServerLimits;
 pub use convert::sync_now_response;
 pub use json::{status_json, sync_json};
 pub use tls::{TlsError, TlsFile, TlsIdentity};
@@ -53,26 +56,15 @@ pub enum ApiError {
 pub const LEDGER_SERVICE: &str = "tailledger.v1.LedgerService";
 pub const ADMIN_SERVICE: &str = "tailledger.v1.AdminService";
 
-/// The connections `listener` accepts, with Nagle's algorithm off: a small response must not wait
-/// for the client's delayed acknowledgement (about 40 ms a call, as the gRPC benchmark showed).
-fn without_delay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |accepted| {
-        let stream = accepted?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    })
-}
-
-/// Serves the API on `listener` (over TLS with `tls`, else in plaintext) until `shutdown`
-/// completes; then stops accepting calls, ends every `StreamEvents` follower, waits for calls in
-/// flight, and returns.
+/// Serves the API on `listener` (over TLS with `tls`, else in plaintext) under the connection
+/// `limits` until `shutdown` completes; then stops accepting calls, ends every `StreamEvents`
+/// follower, waits for calls in flight, and returns.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
     auth: Auth,
     tls: Option<&TlsIdentity>,
+    limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ApiError> {
     let auth = Arc::new(auth);
@@ -107,7 +99,10 @@ pub async fn serve(
             .set_not_serving::<pb::ledger_service_server::LedgerServiceServer<ledger::LedgerApi>>()
             .await;
     };
-    let mut builder = Server::builder();
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_concurrent_streams(limits.max_concurrent_streams);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls.server_config())?;
     }
@@ -123,7 +118,10 @@ pub async fn serve(
             admin,
             auth::require(auth, Role::Admin),
         ))
-        .serve_with_incoming_shutdown(without_delay(listener), shutdown);
+        .serve_with_incoming_shutdown(
+            ReceiverStream::new(connections::accept(listener, &limits)),
+            shutdown,
+        );
     tokio::select! {
         served = server => served?,
         () = follow_health => unreachable!("health is followed until the server stops"),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use tailledger::api::pb::admin_service_client::AdminServiceClient;
 use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
-use tailledger::api::{self, Auth, Role, TlsIdentity, TokenEntry, pb};
+use tailledger::api::{self, Auth, Role, ServerLimits, TlsIdentity, TokenEntry, pb};
 use tailledger::checks::CheckSettings;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::hash::Hash256;
@@ -62,13 +62,17 @@ impl ApiServer {
 
     /// Serves over TLS with `tls`, or in plaintext without.
     pub async fn start_serving(auth: Auth, tls: Option<TlsIdentity>) -> Self {
-        Self::start_with(auth, tls, |dir| Ledger::open(dir).unwrap()).await
+        Self::start_with(auth, tls, ServerLimits::default(), |dir| {
+            Ledger::open(dir).unwrap()
+        })
+        .await
     }
 
-    /// Serves the ledger `open` makes in a new temporary directory.
+    /// Serves the ledger `open` makes in a new temporary directory, under `limits`.
     pub async fn start_with(
         auth: Auth,
         tls: Option<TlsIdentity>,
+        limits: ServerLimits,
         open: impl FnOnce(&std::path::Path) -> Ledger,
     ) -> Self {
         let fixture = Fixture::start().await;
@@ -96,7 +100,7 @@ impl ApiServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = service.clone();
         let task = tokio::spawn(async move {
-            api::serve(listener, serving, auth, tls.as_ref(), async {
+            api::serve(listener, serving, auth, tls.as_ref(), limits, async {
                 let _ = stopped.await;
             })
             .await

@@ -4,6 +4,7 @@ mod api;
 mod bad_input;
 mod check_scenarios;
 mod cli;
+mod connections;
 mod crash;
 mod golden;
 mod helpers;

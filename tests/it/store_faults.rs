@@ -176,7 +176,7 @@ async fn sync_now(server: &ApiServer) -> Result<pb::SyncNowResponse, tonic::Stat
 async fn a_failed_append_changes_nothing_and_the_ledger_recovers_without_a_restart() {
     let disk = Disk::default();
     let opened = disk.clone();
-    let server = ApiServer::start_with(tokens(), None, move |dir| {
+    let server = ApiServer::start_with(tokens(), None, Default::default(), move |dir| {
         let log = Log::reopenable(Box::new(FullDiskReopen {
             dir: dir.to_path_buf(),
             disk: opened,
