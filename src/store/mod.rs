@@ -165,3 +165,28 @@ fn check_follows(head: Option<Digest>, entries: &[Entry]) -> Result<(), StoreErr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sled_io_error_reads_as_words_not_as_a_debug_value() {
+        // What sled 0.34.7 hands on for a full disk: the original error's `Debug` text.
+        let original = std::io::Error::from_raw_os_error(28);
+        let sled = sled::Error::Io(std::io::Error::new(
+            original.kind(),
+            format!("{original:?}"),
+        ));
+        let error = StoreError::Database {
+            path: PathBuf::from("/var/lib/tailledger"),
+            source: sled,
+        };
+        assert_eq!(
+            error.to_string(),
+            "the ledger database at /var/lib/tailledger could not be used: no space left on the device"
+        );
+        let plain = std::io::Error::from_raw_os_error(30);
+        assert_eq!(describe_io(&plain), "Read-only file system (os error 30)");
+    }
+}

@@ -677,3 +677,28 @@ fn the_demo_refuses_a_directory_holding_a_ledger_it_did_not_create() {
         assert!(told.status.success(), "run {run}: {}", text(&told));
     }
 }
+
+#[test]
+fn the_demo_names_accounts_by_login_and_each_person_once() {
+    let told = crate::helpers::run(&["demo", "--no-serve"]);
+    assert!(told.status.success(), "{}", text(&told));
+    let story = text(&told);
+    assert!(
+        story.contains(
+            "AccountClassified    api:security-oncall ci-runner@acme-corp.example as service"
+        ),
+        "a classification names the account by login, in words: {story}"
+    );
+    assert!(
+        story.contains(
+            "marco.ibanez@acme-corp.example still holds access to tailscale although its owner left"
+        ),
+        "{story}"
+    );
+    assert!(
+        !story.contains("although marco.ibanez@acme-corp.example left")
+            && !story.contains("as sam.okafor@acme-corp.example,")
+            && !story.contains(", account marco.ibanez@acme-corp.example"),
+        "a sentence names a person once: {story}"
+    );
+}
