@@ -54,7 +54,7 @@ const TEST_SYNC_INTERVAL: &str = "TAILLEDGER_TEST_SYNC_INTERVAL";
 
 pub fn serve(config: &Path) -> Outcome {
     let mut config = load(config)?;
-    if let Some(interval) = std::env::var(TEST_SYNC_INTERVAL).ok() {
+    if let Ok(interval) = std::env::var(TEST_SYNC_INTERVAL) {
         config.sync_interval = humantime::parse_duration(&interval)
             .map_err(|error| Failure::input(format!("{TEST_SYNC_INTERVAL}: {error}")))?;
     }
