@@ -40,6 +40,7 @@ impl Caller {
                     .get_status(GetStatusRequest {
                         system: "tailscale".to_owned(),
                         as_of: None,
+                        as_of_date: String::new(),
                     })
                     .await
                     .expect("GetStatus");
@@ -170,9 +171,16 @@ fn main() {
             .await
             .expect("a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
-        let server = tokio::spawn(api::serve(listener, service, Auth::Disabled, None, async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(api::serve(
+            listener,
+            service,
+            Auth::Disabled,
+            None,
+            Default::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         (url, server)
     });
     println!(

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use sha2::{Digest as _, Sha256};
+use tailledger::as_of::AsOf;
 use tailledger::checks::CheckSettings;
 use tailledger::event::SystemId;
 use tailledger::ledger::Ledger;
@@ -88,7 +89,7 @@ fn get_status(c: &mut Criterion, ledger: Arc<Ledger>) {
         ("as_of_just_before_checkpoint", Some(worst)),
     ] {
         let status = runtime
-            .block_on(service.status(system.clone(), as_of))
+            .block_on(service.status(system.clone(), as_of.map(AsOf::from)))
             .expect("status");
         println!(
             "get_status/{name}: answer based on seq {}",
@@ -97,7 +98,7 @@ fn get_status(c: &mut Criterion, ledger: Arc<Ledger>) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 runtime
-                    .block_on(service.status(system.clone(), as_of))
+                    .block_on(service.status(system.clone(), as_of.map(AsOf::from)))
                     .expect("status")
             })
         });

@@ -58,7 +58,7 @@ fn read(dir: &str, middle: Timestamp) {
         .expect("status now");
     steps.push(("GetStatus now", common::rss_mib()));
     runtime
-        .block_on(service.status(system, Some(middle)))
+        .block_on(service.status(system, Some(middle.into())))
         .expect("status as of");
     steps.push(("GetStatus as_of the middle", common::rss_mib()));
     let report = ledger.log().verify().expect("verification");

@@ -17,8 +17,9 @@ use crate::config::Config;
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
+use crate::render;
 use crate::service::{Service, ServiceError};
-use crate::store::StoreError;
+use crate::store::{StoreError, create_private_dir};
 use crate::sync::{Syncer, TailscaleSource};
 use crate::tailscale::{ClientConfigError, TailscaleClient};
 use crate::time::SystemClock;
@@ -45,11 +46,7 @@ pub enum RunError {
 /// Opens the ledger of `config` and builds the service, with the configured policy recorded;
 /// returns the service and the entries the configuration appended.
 pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
-        action: "create the ledger directory",
-        path: config.data_dir.clone(),
-        source,
-    })?;
+    create_private_dir(&config.data_dir)?;
     let ledger = Arc::new(Ledger::open(&config.data_dir)?);
     let clock = Arc::new(SystemClock);
     let timezone = config
@@ -89,20 +86,51 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     Ok((service, appended))
 }
 
-/// Runs a sync cycle every `config.sync_interval` until `stopping` turns true.
+/// The first wait before a sync cycle that could not be recorded is tried again; each failure
+/// in a row doubles it, up to `sync_interval`.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a sync cycle every `config.sync_interval` until `stopping` turns true. A cycle the
+/// ledger could not record (a full disk, say) is tried again with backoff, and so is one after
+/// any other append failed (a `SyncNow`, an admin command), so the ledger takes writes again as
+/// soon as it can, without a restart (SPEC §18).
 async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::Receiver<bool>) {
     let system = SystemId::tailscale();
+    let mut writable = service.writable();
+    let mut retry = RETRY_FIRST;
     loop {
-        tokio::select! {
+        let succeeded = tokio::select! {
             result = service.sync_now(&system) => match result {
-                Ok(cycle) => tracing::info!(sync_id = %cycle.sync.sync_id, outcome = ?cycle.sync.outcome, "scheduled sync finished"),
-                Err(error) => tracing::error!("scheduled sync could not be recorded: {error}"),
+                Ok(cycle) => {
+                    tracing::info!("scheduled {}", render::sync_summary(&cycle.sync));
+                    true
+                }
+                Err(error) => {
+                    tracing::error!(
+                        "scheduled sync could not be recorded, trying again in {}: {error}",
+                        humantime::format_duration(retry.min(config.sync_interval))
+                    );
+                    false
+                }
             },
             // A sync still fetching is dropped: it has appended nothing yet.
             _ = stopping.wait_for(|stop| *stop) => return,
-        }
+        };
+        let wait = if succeeded {
+            retry = RETRY_FIRST;
+            config.sync_interval
+        } else {
+            let wait = retry.min(config.sync_interval);
+            retry = retry.saturating_mul(2);
+            wait
+        };
+        let failed_elsewhere = async {
+            let _ = writable.wait_for(|writable| !*writable).await;
+            tokio::time::sleep(RETRY_FIRST).await;
+        };
         tokio::select! {
-            () = tokio::time::sleep(config.sync_interval) => {}
+            () = tokio::time::sleep(wait) => {}
+            () = failed_elsewhere, if succeeded => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
     }
@@ -147,6 +175,7 @@ pub async fn run_on(
             service.clone(),
             config.auth.clone(),
             config.tls.as_ref(),
+            config.server.clone(),
             stopped(stopping.clone()),
         )
         .await;

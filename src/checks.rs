@@ -337,7 +337,8 @@ impl Context<'_> {
                         "{} still holds access to {} although {} left at {}; access must be removed by {}",
                         account.snapshot.login_name,
                         self.system,
-                        link.employee.record.employee_id,
+                        other_name(&account.snapshot.login_name, &link.employee.record.employee_id)
+                            .unwrap_or("its owner"),
                         offboarding.effective_at,
                         deadline
                     ),
@@ -410,8 +411,11 @@ impl Context<'_> {
                     state: CheckState::Failing,
                     reason: Reason::RoleNotAllowed,
                     message: format!(
-                        "{} holds access to {} as {}, whose org role {} is not allowed by the access policy",
-                        account.snapshot.login_name, self.system, employee.record.employee_id, org_role
+                        "{} holds access to {}{}, whose org role {} is not allowed by the access policy",
+                        account.snapshot.login_name,
+                        self.system,
+                        as_employee(&account.snapshot.login_name, &employee.record.employee_id),
+                        org_role
                     ),
                     subject: self.subject(Some(account), Some(employee)),
                     since: latest(base),
@@ -431,11 +435,11 @@ impl Context<'_> {
                     state: CheckState::Failing,
                     reason: Reason::PrivilegeNotAllowed,
                     message: format!(
-                        "{} holds the privileged {} role {} as {}, whose org role {} may not hold privileged roles",
+                        "{} holds the privileged {} role {}{}, whose org role {} may not hold privileged roles",
                         account.snapshot.login_name,
                         self.system,
                         account.snapshot.role,
-                        employee.record.employee_id,
+                        as_employee(&account.snapshot.login_name, &employee.record.employee_id),
                         org_role
                     ),
                     subject: self.subject(Some(account), Some(employee)),
@@ -590,4 +594,15 @@ impl Context<'_> {
         }
         findings
     }
+}
+
+/// The employee id, when it says more than the login name (an id defaults to the email, which
+/// is usually the login): a sentence names a person once.
+fn other_name<'a>(login_name: &str, employee_id: &'a str) -> Option<&'a str> {
+    (!employee_id.eq_ignore_ascii_case(login_name)).then_some(employee_id)
+}
+
+/// ` as <employee id>`, or nothing when the id is the login name.
+fn as_employee(login_name: &str, employee_id: &str) -> String {
+    other_name(login_name, employee_id).map_or_else(String::new, |id| format!(" as {id}"))
 }

@@ -179,6 +179,24 @@ pub fn classify_account(
 }
 
 /// Sets a system's access policy.
+/// The one rule for an offboarding grace period, from the configuration or the API: at least
+/// one second (a grace of zero would fail every offboarding the instant it takes effect, before
+/// any sync could see the account removed) and at most 366 days.
+pub fn check_grace(seconds: u64) -> Result<(), CommandError> {
+    let reason = if seconds == 0 {
+        "must be at least 1s: a grace of zero fails every offboarding the instant it takes effect, before a sync can see the access removed"
+            .to_owned()
+    } else if seconds > MAX_GRACE_SECONDS {
+        format!("must be at most 366 days, not {seconds} s")
+    } else {
+        return Ok(());
+    };
+    Err(CommandError::InvalidArgument {
+        field: "offboarding_grace",
+        reason,
+    })
+}
+
 pub fn set_access_policy(
     system: &SystemId,
     allowed_org_roles: &[String],
@@ -195,12 +213,7 @@ pub fn set_access_policy(
         cleaned.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
         Ok(cleaned)
     };
-    if offboarding_grace_seconds > MAX_GRACE_SECONDS {
-        return Err(CommandError::InvalidArgument {
-            field: "offboarding_grace",
-            reason: format!("must be at most 366 days, not {offboarding_grace_seconds} s"),
-        });
-    }
+    check_grace(offboarding_grace_seconds)?;
     Ok(Event::AccessPolicySet {
         system: system.clone(),
         allowed_org_roles: roles("allowed_org_roles", allowed_org_roles)?,

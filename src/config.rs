@@ -3,7 +3,10 @@
 //!
 //! Every refusal names the file, the line, the key and why: unknown keys, bad durations or
 //! addresses, an environment variable that is not set, authentication disabled on a non-loopback
-//! address, a TLS certificate or key that cannot be read or used. Secrets never appear in the
+//! address, a TLS certificate or key that cannot be read or used, two tokens with one name or one
+//! SHA-256, an empty `data_dir` or one that is a file, an email alias that is not a domain, a
+//! `sync_interval` under [`MIN_SYNC_INTERVAL`], an offboarding grace the API would refuse too
+//! ([`commands::check_grace`]), and a file that is not UTF-8 (with the byte offset). Secrets never appear in the
 //! file, only the names of the environment variables that hold them; their values are read once
 //! here and never printed. The TLS private key is a file the configuration names; it is read and
 //! checked here, and its bytes appear in no message.
@@ -17,13 +20,17 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::api::{Auth, Role, TlsFile, TlsIdentity, TokenEntry};
+use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::CheckSettings;
-use crate::commands::MAX_GRACE_SECONDS;
+use crate::commands::{self, CommandError};
 use crate::identity::EmailAliases;
 use crate::roster::parse_timezone;
 use crate::sync::SyncOptions;
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
+
+/// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
+/// everything else the tailnet's admins run.
+pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A configuration the service cannot run with.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -72,6 +79,8 @@ pub struct Config {
     pub auth: Auth,
     /// The server's certificate and key; `None` serves plaintext.
     pub tls: Option<TlsIdentity>,
+    /// The bounds on the server's connections (`[server]`).
+    pub server: ServerLimits,
     pub client: ClientConfig,
     pub sync_interval: Duration,
     pub sync_options: SyncOptions,
@@ -84,20 +93,22 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default = "default_data_dir")]
-    data_dir: PathBuf,
+    data_dir: Spanned<PathBuf>,
     #[serde(default = "default_listen")]
     listen: Spanned<String>,
     #[serde(default)]
     auth: RawAuth,
     tls: Option<RawTls>,
+    #[serde(default)]
+    server: RawServer,
     tailscale: Spanned<RawTailscale>,
     roster: Option<RawRoster>,
     #[serde(default)]
     identity: RawIdentity,
 }
 
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("tailledger-data")
+fn default_data_dir() -> Spanned<PathBuf> {
+    Spanned::new(0..0, PathBuf::from("tailledger-data"))
 }
 
 fn default_listen() -> Spanned<String> {
@@ -119,6 +130,18 @@ struct RawToken {
     name: String,
     role: String,
     sha256: String,
+}
+
+/// `[server]`: every key optional, defaulting to [`ServerLimits::default`].
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    max_connections: Option<Spanned<i64>>,
+    handshake_timeout: Option<Spanned<String>>,
+    idle_timeout: Option<Spanned<String>>,
+    keepalive_interval: Option<Spanned<String>>,
+    keepalive_timeout: Option<Spanned<String>>,
+    max_concurrent_streams: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -234,8 +257,7 @@ fn utc() -> Spanned<String> {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIdentity {
-    #[serde(default)]
-    email_aliases: BTreeMap<String, String>,
+    email_aliases: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// Turns byte offsets into refusals that name the line.
@@ -265,7 +287,16 @@ impl Source<'_> {
     }
 
     fn duration(&self, value: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
-        let duration = humantime::parse_duration(value.get_ref()).map_err(|error| {
+        let duration = self.any_duration(value, key)?;
+        if duration.is_zero() {
+            return Err(self.error(value, key, "must be longer than zero"));
+        }
+        Ok(duration)
+    }
+
+    /// A duration, zero included.
+    fn any_duration(&self, value: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(value.get_ref()).map_err(|error| {
             self.error(
                 value,
                 key,
@@ -274,11 +305,7 @@ impl Source<'_> {
                     value.get_ref()
                 ),
             )
-        })?;
-        if duration.is_zero() {
-            return Err(self.error(value, key, "must be longer than zero"));
-        }
-        Ok(duration)
+        })
     }
 
     /// The value of the environment variable named at `name`.
@@ -324,15 +351,192 @@ impl Source<'_> {
     }
 }
 
+impl Source<'_> {
+    /// The ledger directory: not empty, and not a file.
+    fn data_dir(&self, written: &Spanned<PathBuf>, base: &Path) -> Result<PathBuf, ConfigError> {
+        if written.get_ref().as_os_str().is_empty() {
+            return Err(self.error(
+                written,
+                "data_dir",
+                "must not be empty: name the directory that holds the ledger (for example /var/lib/tailledger)",
+            ));
+        }
+        let path = base.join(written.get_ref());
+        let blocking = path
+            .ancestors()
+            .find(|ancestor| ancestor.exists() && !ancestor.is_dir());
+        if let Some(file) = blocking {
+            let what = if file == path {
+                format!("{} is a file, not a directory", path.display())
+            } else {
+                format!(
+                    "{} cannot be a directory: {} is a file",
+                    path.display(),
+                    file.display()
+                )
+            };
+            return Err(self.error(written, "data_dir", what));
+        }
+        Ok(path)
+    }
+
+    /// The domain aliases, each side a domain name.
+    fn email_aliases(
+        &self,
+        written: &Spanned<BTreeMap<String, String>>,
+    ) -> Result<EmailAliases, ConfigError> {
+        for (from, to) in written.get_ref() {
+            for (side, domain) in [("login domain", from), ("HR domain", to)] {
+                if let Err(why) = check_domain(domain) {
+                    return Err(self.error(
+                        written,
+                        "identity.email_aliases",
+                        format!("`{from}` = `{to}`: the {side} `{domain}` is not a domain name ({why}); write domains only, like \"corp.example\" = \"example.com\""),
+                    ));
+                }
+            }
+        }
+        Ok(EmailAliases::new(written.get_ref().clone()))
+    }
+}
+
+impl Source<'_> {
+    /// The `[server]` limits, each key checked, the rest defaulted.
+    fn server(&self, raw: &RawServer) -> Result<ServerLimits, ConfigError> {
+        let defaults = ServerLimits::default();
+        let count = |value: &Option<Spanned<i64>>, key: &str, default: usize, most: i64| {
+            let Some(value) = value else {
+                return Ok(default);
+            };
+            match usize::try_from(*value.get_ref()) {
+                Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
+                _ => Err(self.error(
+                    value,
+                    key,
+                    format!("{} is not between 1 and {most}", value.get_ref()),
+                )),
+            }
+        };
+        let duration = |value: &Option<Spanned<String>>, key: &str, default: Duration| {
+            value
+                .as_ref()
+                .map_or(Ok(default), |value| self.duration(value, key))
+        };
+        let limits = ServerLimits {
+            max_connections: count(
+                &raw.max_connections,
+                "server.max_connections",
+                defaults.max_connections,
+                1_000_000,
+            )?,
+            handshake_timeout: duration(
+                &raw.handshake_timeout,
+                "server.handshake_timeout",
+                defaults.handshake_timeout,
+            )?,
+            idle_timeout: duration(
+                &raw.idle_timeout,
+                "server.idle_timeout",
+                defaults.idle_timeout,
+            )?,
+            keepalive_interval: duration(
+                &raw.keepalive_interval,
+                "server.keepalive_interval",
+                defaults.keepalive_interval,
+            )?,
+            keepalive_timeout: duration(
+                &raw.keepalive_timeout,
+                "server.keepalive_timeout",
+                defaults.keepalive_timeout,
+            )?,
+            max_concurrent_streams: u32::try_from(count(
+                &raw.max_concurrent_streams,
+                "server.max_concurrent_streams",
+                defaults.max_concurrent_streams as usize,
+                100_000,
+            )?)
+            .unwrap_or(u32::MAX),
+        };
+        // A live client answers the keepalive pings, so it never stays silent longer than the
+        // interval plus the ping's timeout; the idle timeout must leave it that long.
+        if limits.idle_timeout <= limits.keepalive_interval + limits.keepalive_timeout {
+            let at = raw
+                .idle_timeout
+                .as_ref()
+                .or(raw.keepalive_interval.as_ref())
+                .or(raw.keepalive_timeout.as_ref());
+            let message = format!(
+                "the idle timeout ({}) must be longer than keepalive_interval + keepalive_timeout ({}), or live clients waiting on a stream would be cut off",
+                humantime::format_duration(limits.idle_timeout),
+                humantime::format_duration(limits.keepalive_interval + limits.keepalive_timeout)
+            );
+            return Err(match at {
+                Some(at) => self.error(at, "server.idle_timeout", message),
+                None => ConfigError {
+                    file: self.file.to_path_buf(),
+                    line: None,
+                    key: Some("server.idle_timeout".to_owned()),
+                    message,
+                },
+            });
+        }
+        Ok(limits)
+    }
+}
+
+/// Why `domain` is not a domain name: two or more dot-separated labels of letters, digits and
+/// inner hyphens, 253 bytes at most.
+fn check_domain(domain: &str) -> Result<(), &'static str> {
+    if domain.contains('@') {
+        return Err("it holds an `@`: an alias maps domains, not addresses");
+    }
+    if domain.len() > 253 {
+        return Err("it is longer than 253 bytes");
+    }
+    if !domain
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.')
+    {
+        return Err("only letters, digits, hyphens and dots are allowed");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err("it has no dot");
+    }
+    for label in labels {
+        if label.is_empty() || label.len() > 63 {
+            return Err("each part between dots must be 1 to 63 characters");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a part cannot start or end with a hyphen");
+        }
+    }
+    Ok(())
+}
+
 impl Config {
     /// Reads and validates the configuration at `file`, taking secrets from `env`. Relative
     /// paths in the file are relative to the file's directory.
     pub fn load(file: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|error| ConfigError {
+        let refusal = |line, message| ConfigError {
             file: file.to_path_buf(),
-            line: None,
+            line,
             key: None,
-            message: format!("cannot be read: {error}"),
+            message,
+        };
+        let bytes = std::fs::read(file)
+            .map_err(|error| refusal(None, format!("cannot be read: {error}")))?;
+        let text = String::from_utf8(bytes).map_err(|error| {
+            let offset = error.utf8_error().valid_up_to();
+            let before = &error.as_bytes()[..offset];
+            let line = before.iter().filter(|byte| **byte == b'\n').count() + 1;
+            refusal(
+                Some(line),
+                format!(
+                    "is not UTF-8: the byte at offset {offset} (0x{:02x}) does not start a UTF-8 character; save the file as UTF-8",
+                    error.as_bytes()[offset]
+                ),
+            )
         })?;
         let base = file.parent().unwrap_or(Path::new("."));
         Self::parse(file, &text, base, env)
@@ -395,6 +599,18 @@ impl Config {
                     Ok(TokenEntry { name: name.to_owned(), role, sha256 })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            // Each name is an actor in the ledger (`api:<name>`) and each hash one caller: a
+            // repeat would make one caller's writes look like another's, or give one token two
+            // roles of which the first would silently win.
+            for (index, token) in tokens.iter().enumerate() {
+                let earlier = &tokens[..index];
+                if earlier.iter().any(|other| other.name == token.name) {
+                    return Err(source.error(&raw.auth.tokens[index], "auth.tokens.name", format!("`{}` names two tokens; each token needs its own name, which the ledger records as the actor `api:{}`", token.name, token.name)));
+                }
+                if let Some(other) = earlier.iter().find(|other| other.sha256 == token.sha256) {
+                    return Err(source.error(&raw.auth.tokens[index], "auth.tokens.sha256", format!("is the same as token `{}`'s: one token cannot be two callers; make a new one with `tailledger hash-token`", other.name)));
+                }
+            }
             if tokens.is_empty() {
                 return Err(ConfigError {
                     file: file.to_path_buf(),
@@ -447,6 +663,17 @@ impl Config {
             source.duration(&tailscale.request_timeout, "tailscale.request_timeout")?;
         client.retry.budget = source.duration(&tailscale.retry_budget, "tailscale.retry_budget")?;
         let sync_interval = source.duration(&tailscale.sync_interval, "tailscale.sync_interval")?;
+        if sync_interval < MIN_SYNC_INTERVAL {
+            return Err(source.error(
+                &tailscale.sync_interval,
+                "tailscale.sync_interval",
+                format!(
+                    "`{}` is too short: syncs list every user from Tailscale's API, so they run at most every {}",
+                    tailscale.sync_interval.get_ref(),
+                    humantime::format_duration(MIN_SYNC_INTERVAL)
+                ),
+            ));
+        }
         let fraction = *tailscale.max_removal_fraction.get_ref();
         if !(0.0..=1.0).contains(&fraction) {
             return Err(source.error(
@@ -474,17 +701,15 @@ impl Config {
             .access_policy
             .as_ref()
             .map(|policy| {
-                let grace = source.duration(
-                    &policy.get_ref().offboarding_grace,
-                    "tailscale.access_policy.offboarding_grace",
-                )?;
-                if grace.as_secs() > MAX_GRACE_SECONDS {
-                    return Err(source.error(
-                        &policy.get_ref().offboarding_grace,
-                        "tailscale.access_policy.offboarding_grace",
-                        "must be at most 366 days",
-                    ));
-                }
+                let key = "tailscale.access_policy.offboarding_grace";
+                let written = &policy.get_ref().offboarding_grace;
+                let grace = source.any_duration(written, key)?;
+                commands::check_grace(grace.as_secs()).map_err(|error| match error {
+                    CommandError::InvalidArgument { reason, .. } => {
+                        source.error(written, key, reason)
+                    }
+                    other => source.error(written, key, other.to_string()),
+                })?;
                 Ok(PolicySettings {
                     allowed_org_roles: policy.get_ref().allowed_org_roles.clone(),
                     privileged_org_roles: policy.get_ref().privileged_org_roles.clone(),
@@ -505,11 +730,18 @@ impl Config {
             })
             .transpose()?;
 
+        let data_dir = source.data_dir(&raw.data_dir, base)?;
+        let email_aliases = match &raw.identity.email_aliases {
+            Some(aliases) => source.email_aliases(aliases)?,
+            None => EmailAliases::new([]),
+        };
+        let server = source.server(&raw.server)?;
         Ok(Config {
-            data_dir: base.join(raw.data_dir),
+            data_dir,
             listen,
             auth,
             tls,
+            server,
             client,
             sync_interval,
             sync_options: SyncOptions {
@@ -518,7 +750,7 @@ impl Config {
                 ..SyncOptions::default()
             },
             checks: CheckSettings {
-                email_aliases: EmailAliases::new(raw.identity.email_aliases),
+                email_aliases,
                 suspended_is_removed: tailscale.suspended_is_removed,
                 sync_interval_seconds: sync_interval.as_secs(),
             },

@@ -176,6 +176,16 @@ pub enum Classification {
     Test,
 }
 
+impl fmt::Display for Classification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Classification::Service => "service",
+            Classification::External => "external",
+            Classification::Test => "test",
+        })
+    }
+}
+
 /// The error classes a failed sync is reported with.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]

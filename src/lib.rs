@@ -8,6 +8,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod as_of;
 pub mod canonical;
 pub mod checks;
 pub mod cli;

@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use crate::checks::CheckResult;
 use crate::entry::Entry;
-use crate::event::Event;
+use crate::event::{Event, SystemId};
 use crate::report::OffboardingRow;
-use crate::sync::{SyncOutcome, SyncReport};
+use crate::sync::SyncReport;
 
 /// One line per check, then one indented line per finding.
 pub fn check_table(results: &[CheckResult]) -> String {
@@ -72,15 +72,20 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
         } else {
             format!("{} ({})", row.employee_id, row.email)
         };
+        // The account is named only when it is not the person's email already.
+        let account = if row.login_name.eq_ignore_ascii_case(&row.email) {
+            String::new()
+        } else {
+            format!(", account {}", row.login_name)
+        };
         let _ = writeln!(
             table,
-            "  {person}, account {} [{} link]\n    \
+            "  {person}{account} [{} link]\n    \
              left:                      {}\n    \
              HR recorded it:            {} (seq {})\n    \
              last seen with access:     {}\n    \
              first seen without access: {}\n    \
              time to removal:           {} of {} allowed: {verdict}",
-            row.login_name,
             row.link,
             row.effective_at,
             row.hr_recorded.at,
@@ -97,38 +102,33 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
 
 /// One line saying how a sync ended.
 pub fn sync_summary(report: &SyncReport) -> String {
-    let outcome = match &report.outcome {
-        SyncOutcome::Completed {
-            accounts_observed,
-            events_appended,
-            anomaly,
-        } => format!(
-            "completed: {accounts_observed} accounts observed, {events_appended} change(s) recorded{}",
-            if *anomaly { ", removals withheld" } else { "" }
-        ),
-        SyncOutcome::Failed {
-            error_class,
-            message,
-        } => format!("FAILED ({error_class}): {message}"),
-    };
-    format!("sync {} {outcome}", report.sync_id)
+    format!("sync {} {}", report.sync_id, report.outcome)
 }
 
 /// One line for a ledger entry: seq, event type, actor, and what it says.
 pub fn entry_line(entry: &Entry) -> String {
+    entry_line_naming(entry, |_, _| None)
+}
+
+/// [`entry_line`], naming an account by the login name `login_of` gives for its id (an event
+/// such as `AccountClassified` carries only the id).
+pub fn entry_line_naming(
+    entry: &Entry,
+    login_of: impl Fn(&SystemId, &str) -> Option<String>,
+) -> String {
     format!(
         "seq {:>3}  {:<20} {:<16} {}",
         entry.seq,
         entry.event.type_name(),
         entry.actor.to_string(),
-        describe(&entry.event)
+        describe(&entry.event, login_of)
     )
     .trim_end()
     .to_owned()
 }
 
 /// A few words on what an event says.
-fn describe(event: &Event) -> String {
+fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>) -> String {
     match event {
         Event::UserSeen { account, .. } => format!(
             "{} ({}, {}, {})",
@@ -179,10 +179,14 @@ fn describe(event: &Event) -> String {
             privileged_org_roles.join(", ")
         ),
         Event::AccountClassified {
+            system,
             account_id,
             classification,
             ..
-        } => format!("{account_id} as {classification:?}"),
+        } => format!(
+            "{} as {classification}",
+            login_of(system, account_id).unwrap_or_else(|| account_id.clone())
+        ),
         Event::CredentialObserved {
             credential_id,
             expires_at,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckSettings, Reason, evaluate, holds_access};
 use crate::commands::{self, CommandError};
 use crate::entry::Entry;
@@ -58,6 +59,13 @@ pub enum ServiceError {
     UnknownSubject(String),
     #[error("the service is shutting down")]
     ShuttingDown,
+    #[error("{as_of} is in the future (it is now {now}): the ledger can only say what it knew")]
+    FutureAsOf { as_of: AsOf, now: Timestamp },
+    #[error("nothing recorded yet at {as_of}: {}", match first { Some(first) => format!("the ledger's first entry was recorded at {first}"), None => "the ledger is empty".to_owned() })]
+    NothingRecorded {
+        as_of: Timestamp,
+        first: Option<Timestamp>,
+    },
 }
 
 /// The checks of one system at one instant.
@@ -159,6 +167,55 @@ impl Service {
     /// The instant a read as of `as_of` is evaluated at: that instant, or now.
     fn instant(&self, as_of: Option<Timestamp>) -> Timestamp {
         as_of.unwrap_or_else(|| self.clock.now())
+    }
+
+    /// The instant a point-in-time read asks for (SPEC §18): a date is the end of that day in
+    /// the roster's timezone, or now while that day is still running; an instant after now is
+    /// refused. `None` means now.
+    fn past_instant(&self, as_of: Option<AsOf>) -> Result<Option<Timestamp>, ServiceError> {
+        let Some(as_of) = as_of else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        match as_of.resolve(self.timezone) {
+            Some(asked) if asked <= now => Ok(Some(asked)),
+            _ if matches!(as_of, AsOf::Date(_))
+                && as_of
+                    .starts(self.timezone)
+                    .is_some_and(|start| start <= now) =>
+            {
+                Ok(Some(now))
+            }
+            _ => Err(ServiceError::FutureAsOf { as_of, now }),
+        }
+    }
+
+    /// Refuses a read as of an instant before the ledger's first entry: nothing was known then,
+    /// and an answer with findings would say otherwise.
+    fn check_recorded_by(&self, as_of: Option<Timestamp>) -> Result<(), ServiceError> {
+        let Some(as_of) = as_of else {
+            return Ok(());
+        };
+        let first = self.ledger.log().get(1)?.map(|entry| entry.recorded_at);
+        if first.is_none_or(|first| first > as_of) {
+            return Err(ServiceError::NothingRecorded { as_of, first });
+        }
+        Ok(())
+    }
+
+    /// The instant a point-in-time read asks for, checked as [`Service::past_instant`] and
+    /// [`Service::check_recorded_by`] check it; for the paged lists, whose later pages read at
+    /// the instant of the first.
+    pub async fn checked_as_of(
+        &self,
+        as_of: Option<AsOf>,
+    ) -> Result<Option<Timestamp>, ServiceError> {
+        let as_of = self.past_instant(as_of)?;
+        self.blocking(move |service| {
+            service.check_recorded_by(as_of)?;
+            Ok(as_of)
+        })
+        .await
     }
 
     /// Runs `work` on the blocking pool with a handle of the service.
@@ -455,14 +512,16 @@ impl Service {
         })
     }
 
-    /// The checks of `system` now, or as of a past instant.
+    /// The checks of `system` now, or as of a past instant or date.
     pub async fn status(
         &self,
         system: SystemId,
-        as_of: Option<Timestamp>,
+        as_of: Option<AsOf>,
     ) -> Result<CheckReport, ServiceError> {
+        let as_of = self.past_instant(as_of)?;
         let evaluated_at = self.instant(as_of);
         self.blocking(move |service| {
+            service.check_recorded_by(as_of)?;
             Ok(service
                 .ledger
                 .read_as_of(as_of, |projections| CheckReport {
@@ -580,6 +639,12 @@ impl Service {
     /// The head digest, or `None` while the ledger is empty.
     pub fn head(&self) -> Option<Digest> {
         self.ledger.log().head()
+    }
+
+    /// A receiver that sees whether the ledger takes writes: false from a failed append until
+    /// one succeeds again (health follows it).
+    pub fn writable(&self) -> watch::Receiver<bool> {
+        self.ledger.log().writable()
     }
 
     /// A receiver that sees the head after every durable append, for followers.

@@ -21,6 +21,7 @@ use super::pb;
 use super::pb::admin_service_client::AdminServiceClient;
 use super::pb::ledger_service_client::LedgerServiceClient;
 use super::tls::pem_certificates;
+use crate::as_of::AsOf;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
@@ -49,8 +50,10 @@ pub enum ClientError {
         #[source]
         source: tonic::transport::Error,
     },
-    #[error("the server refused the call ({code:?}): {message}")]
+    #[error("the server refused the call ({}): {message}", code_name(*code))]
     Refused { code: tonic::Code, message: String },
+    #[error("the server needs an API token: set TAILLEDGER_TOKEN or pass --token")]
+    NoToken,
     #[error("the server's answer is not usable: {0}")]
     Unusable(String),
     #[error("cannot write: {0}")]
@@ -90,8 +93,38 @@ fn tls_config(ca_file: Option<&Path>) -> Result<ClientTlsConfig, ClientError> {
     Ok(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
 }
 
+/// A status code as gRPC names it (`UNAUTHENTICATED`).
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 impl From<Status> for ClientError {
     fn from(status: Status) -> Self {
+        // Sent without a token to a server that wants one: say how to give it.
+        if status.code() == tonic::Code::Unauthenticated
+            && status.message() == super::auth::AuthError::MissingHeader.to_string()
+        {
+            return ClientError::NoToken;
+        }
         ClientError::Refused {
             code: status.code(),
             message: status.message().to_owned(),
@@ -235,13 +268,20 @@ impl ApiClient {
     pub async fn status(
         &mut self,
         system: &SystemId,
-        as_of: Option<Timestamp>,
+        as_of: Option<AsOf>,
     ) -> Result<CheckReport, ClientError> {
+        let (as_of, as_of_date) = match as_of {
+            None => (None, String::new()),
+            Some(AsOf::Instant(instant)) => (Some(timestamp(instant)), String::new()),
+            // The server knows its roster's timezone, so it resolves the date.
+            Some(date @ AsOf::Date(_)) => (None, date.to_string()),
+        };
         let response = self
             .ledger
             .get_status(pb::GetStatusRequest {
                 system: system.to_string(),
-                as_of: as_of.map(timestamp),
+                as_of,
+                as_of_date,
             })
             .await?
             .into_inner();

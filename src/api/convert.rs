@@ -6,6 +6,7 @@ use tonic::Status;
 
 use super::errors::invalid_argument;
 use super::pb;
+use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckState, Finding};
 use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, SystemId};
@@ -29,6 +30,31 @@ pub fn timestamp(instant: Timestamp) -> prost_types::Timestamp {
 }
 
 /// An optional timestamp argument; absent stays absent.
+/// A read's `as_of` instant or `as_of_date` (`YYYY-MM-DD`), not both.
+pub fn as_of_arg(
+    as_of: Option<prost_types::Timestamp>,
+    as_of_date: &str,
+) -> Result<Option<AsOf>, Status> {
+    let instant = timestamp_arg("as_of", as_of)?;
+    let date = as_of_date.trim();
+    if date.is_empty() {
+        return Ok(instant.map(AsOf::Instant));
+    }
+    if instant.is_some() {
+        return Err(invalid_argument(
+            "as_of_date",
+            "cannot be given together with `as_of`",
+        ));
+    }
+    match date.parse::<AsOf>() {
+        Ok(day @ AsOf::Date(_)) => Ok(Some(day)),
+        _ => Err(invalid_argument(
+            "as_of_date",
+            &format!("`{date}` is not a date written YYYY-MM-DD"),
+        )),
+    }
+}
+
 pub fn timestamp_arg(
     field: &'static str,
     value: Option<prost_types::Timestamp>,
@@ -104,12 +130,7 @@ pub fn classification_arg(value: &str) -> Result<Option<Classification>, Status>
 }
 
 pub fn classification(value: Classification) -> String {
-    match value {
-        Classification::Service => "service",
-        Classification::External => "external",
-        Classification::Test => "test",
-    }
-    .to_owned()
+    value.to_string()
 }
 
 pub fn employee_arg(record: Option<pb::EmployeeRecord>) -> Result<EmployeeRecord, Status> {

@@ -30,8 +30,11 @@ impl From<StoreError> for Status {
             StoreError::Locked { .. }
             | StoreError::NotFound { .. }
             | StoreError::Database { .. }
-            | StoreError::Io { .. } => Status::unavailable(message),
-            StoreError::NotContiguous { .. } => Status::internal(message),
+            | StoreError::Io { .. }
+            | StoreError::Closed => Status::unavailable(message),
+            StoreError::NotContiguous { .. } | StoreError::ReadOnlyView => {
+                Status::internal(message)
+            }
         }
     }
 }
@@ -75,6 +78,10 @@ impl From<ServiceError> for Status {
             }
             error @ ServiceError::UnknownSubject(_) => Status::not_found(error.to_string()),
             error @ ServiceError::ShuttingDown => Status::unavailable(error.to_string()),
+            error @ ServiceError::FutureAsOf { .. } => {
+                invalid_argument("as_of", &error.to_string())
+            }
+            error @ ServiceError::NothingRecorded { .. } => Status::not_found(error.to_string()),
         }
     }
 }

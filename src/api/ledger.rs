@@ -6,12 +6,13 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, required, system_arg, timestamp, timestamp_arg};
+use super::convert::{self, as_of_arg, required, system_arg, timestamp, timestamp_arg};
 use super::errors::invalid_argument;
 use super::page;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
 use super::stream::{self, EventStream};
+use crate::as_of::AsOf;
 use crate::service::Service;
 
 /// The largest page `ListEvents` returns.
@@ -31,7 +32,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
         let request = request.into_inner();
         let system = system_arg(&self.service, &request.system)?;
-        let as_of = timestamp_arg("as_of", request.as_of)?;
+        let as_of = as_of_arg(request.as_of, &request.as_of_date)?;
         let report = self.service.status(system, as_of).await?;
         Ok(Response::new(convert::status_response(&report)))
     }
@@ -43,6 +44,7 @@ impl LedgerService for LedgerApi {
         let request = request.into_inner();
         let system = system_arg(&self.service, &request.system)?;
         let as_of = timestamp_arg("as_of", request.as_of)?;
+        let as_of = self.service.checked_as_of(as_of.map(AsOf::from)).await?;
         let limit = page::page_size(request.page_size)?;
         let scope = format!("accounts {system} {}", request.include_removed);
         let cursor = page::cursor(&request.page_token, &scope, as_of, || self.service.now())?;
@@ -76,6 +78,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
         let request = request.into_inner();
         let as_of = timestamp_arg("as_of", request.as_of)?;
+        let as_of = self.service.checked_as_of(as_of.map(AsOf::from)).await?;
         let limit = page::page_size(request.page_size)?;
         let cursor = page::cursor(&request.page_token, "employees", as_of, || {
             self.service.now()

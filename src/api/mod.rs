@@ -4,11 +4,13 @@
 //!
 //! This module is the only one that knows the protobuf types: `convert` translates, `errors`
 //! maps every failure to a status code, `auth` decides who may call, `ledger` and `admin` are the
-//! two services, `stream` runs `StreamEvents` followers, and `tls` checks the server's identity.
+//! two services, `stream` runs `StreamEvents` followers, `tls` checks the server's identity, and
+//! `connections` bounds the connections the server holds.
 
 mod admin;
 mod auth;
 pub mod client;
+mod connections;
 mod convert;
 mod errors;
 mod json;
@@ -23,10 +25,11 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 
 pub use auth::{Auth, Role, TokenEntry};
+pub use connections::ServerLimits;
 pub use convert::sync_now_response;
 pub use json::{status_json, sync_json};
 pub use tls::{TlsError, TlsFile, TlsIdentity};
@@ -54,43 +57,31 @@ pub enum ApiError {
 pub const LEDGER_SERVICE: &str = "tailledger.v1.LedgerService";
 pub const ADMIN_SERVICE: &str = "tailledger.v1.AdminService";
 
-/// The connections `listener` accepts, with Nagle's algorithm off: a small response must not wait
-/// for the client's delayed acknowledgement (about 40 ms a call, as the gRPC benchmark showed).
-fn without_delay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |accepted| {
-        let stream = accepted?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    })
-}
-
-/// Serves the API on `listener` (over TLS with `tls`, else in plaintext) until `shutdown`
-/// completes; then stops accepting calls, ends every `StreamEvents` follower, waits for calls in
-/// flight, and returns.
+/// Serves the API on `listener` (over TLS with `tls`, else in plaintext) under the connection
+/// `limits` until `shutdown` completes; then stops accepting calls, ends every `StreamEvents`
+/// follower, waits for calls in flight, and returns.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
     auth: Auth,
     tls: Option<&TlsIdentity>,
+    limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ApiError> {
     let auth = Arc::new(auth);
     let (stop, stopping) = watch::channel(false);
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in [LEDGER_SERVICE, ADMIN_SERVICE] {
-        health
-            .set_service_status(name, tonic_health::ServingStatus::Serving)
-            .await;
-    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
 
+    let writable = service.writable();
+    let writable_now = *writable.borrow();
+    set_health(&health, writable_now).await;
+    let follow_health = follow_writable(health.clone(), writable, stopping.clone());
     let ledger = pb::ledger_service_server::LedgerServiceServer::new(ledger::LedgerApi {
         service: service.clone(),
         stopping,
@@ -109,11 +100,14 @@ pub async fn serve(
             .set_not_serving::<pb::ledger_service_server::LedgerServiceServer<ledger::LedgerApi>>()
             .await;
     };
-    let mut server = Server::builder();
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_concurrent_streams(limits.max_concurrent_streams);
     if let Some(tls) = tls {
-        server = server.tls_config(tls.server_config())?;
+        builder = builder.tls_config(tls.server_config())?;
     }
-    server
+    let server = builder
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
@@ -125,7 +119,44 @@ pub async fn serve(
             admin,
             auth::require(auth, Role::Admin),
         ))
-        .serve_with_incoming_shutdown(without_delay(listener), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(
+            ReceiverStream::new(connections::accept(listener, &limits)),
+            shutdown,
+        );
+    tokio::select! {
+        served = server => served?,
+        () = follow_health => unreachable!("health is followed until the server stops"),
+    }
     Ok(())
+}
+
+/// Keeps health in step with the ledger (SPEC §18): `NOT_SERVING` for the server and both
+/// services from a failed append until one succeeds again. Ends only when shutdown begins, and
+/// then waits forever (the server's own future ends first).
+async fn follow_writable(
+    health: tonic_health::server::HealthReporter,
+    mut writable: watch::Receiver<bool>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            changed = writable.changed() => if changed.is_err() { break },
+            _ = stopping.wait_for(|stop| *stop) => break,
+        }
+        let writable = *writable.borrow_and_update();
+        set_health(&health, writable).await;
+    }
+    std::future::pending().await
+}
+
+/// Sets the health of the server and both services.
+async fn set_health(health: &tonic_health::server::HealthReporter, writable: bool) {
+    let status = if writable {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    };
+    for name in ["", LEDGER_SERVICE, ADMIN_SERVICE] {
+        health.set_service_status(name, status).await;
+    }
 }

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::as_of::AsOf;
 use crate::event::SystemId;
 use crate::hash::Digest;
 use crate::time::Timestamp;
@@ -112,7 +113,10 @@ impl RemoteArgs {
 pub enum Command {
     /// Tell the built-in story on a fresh ledger against a simulated tailnet, then serve it.
     Demo {
-        /// Keep the demo ledger here instead of in a new temporary directory.
+        /// Keep the demo ledger here instead of in a new temporary directory. DIR must not
+        /// exist yet, be empty, or hold an earlier demo's ledger (the demo marks its
+        /// directories with a `tailledger-demo` file): the demo refuses any other directory, so
+        /// its simulated accounts never enter a real ledger.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
         /// Exit after the story instead of serving the ledger.
@@ -146,9 +150,12 @@ pub enum Command {
     },
     /// Ask a running server for the checks, now or as they stood at a past instant.
     Status {
-        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<Timestamp>,
+        /// An RFC 3339 instant (2026-03-31T23:59:59Z), or a date (2026-03-31): the end of that
+        /// day in the server's `roster.timezone` (UTC without a roster), resolved by the server;
+        /// today means now. A future instant is refused; one before the first entry says
+        /// "nothing recorded yet".
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<AsOf>,
         /// Print GetStatusResponse as proto3 JSON.
         #[arg(long)]
         json: bool,

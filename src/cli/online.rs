@@ -8,10 +8,10 @@ use super::offline::print_exported;
 use super::{Failure, Outcome, ServerArgs, findings_exit, runtime};
 use crate::api::client::ApiClient;
 use crate::api::status_json;
+use crate::as_of::AsOf;
 use crate::event::SystemId;
 use crate::export::AtomicFile;
 use crate::render::{check_table, entry_line};
-use crate::time::Timestamp;
 
 pub(super) async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
     ApiClient::connect(
@@ -25,7 +25,7 @@ pub(super) async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
 
 pub fn status(
     server: &ServerArgs,
-    as_of: Option<Timestamp>,
+    as_of: Option<AsOf>,
     json: bool,
     fail_on_findings: bool,
 ) -> Outcome {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Log;
 use crate::projection::Projections;
-use crate::store::{StoreError, decode_checkpoint, encode_checkpoint};
+use crate::store::{Store as _, StoreError, decode_checkpoint, encode_checkpoint};
 use crate::time::Timestamp;
 
 /// The fewest entries between two checkpoints.
@@ -44,7 +44,7 @@ pub(super) fn save(log: &Log, projections: &Projections) -> Result<(), StoreErro
         layout: PROJECTION_LAYOUT,
         projections,
     });
-    log.store().put_checkpoint(projections.last_seq(), bytes)
+    log.store()?.put_checkpoint(projections.last_seq(), bytes)
 }
 
 /// The projections as of seq `until`, from the nearest usable checkpoint plus a replay.
@@ -75,7 +75,8 @@ pub(super) fn replay_until(
 /// are derived data, so one that does not decode is passed over rather than reported.
 fn usable_checkpoint(log: &Log, seq: u64) -> Result<Option<Projections>, StoreError> {
     let mut below = seq;
-    while let Some((found, bytes)) = log.store().checkpoint_at_or_before(below)? {
+    let store = log.store()?;
+    while let Some((found, bytes)) = store.checkpoint_at_or_before(below)? {
         match decode_checkpoint::<Checkpoint>(&bytes) {
             Ok(checkpoint) if checkpoint.layout == PROJECTION_LAYOUT => {
                 return Ok(Some(checkpoint.projections));
@@ -93,11 +94,11 @@ pub(super) fn last_seq_recorded_by(log: &Log, instant: Timestamp) -> Result<u64,
     let Some(head) = log.head() else {
         return Ok(0);
     };
+    let store = log.store()?;
     let (mut low, mut high) = (0, head.seq);
     while low < high {
         let middle = low + (high - low).div_ceil(2);
-        let recorded_at = log
-            .store()
+        let recorded_at = store
             .get(middle)?
             .map_or(Timestamp::MAX, |entry| entry.recorded_at);
         if recorded_at <= instant {

@@ -7,12 +7,18 @@
 //! serialised by a mutex. `append` and `store` are visible inside `ledger/` only, so nothing
 //! outside can write behind the projections' back; everything public here reads.
 //!
+//! A failed append changes nothing the log says (SPEC §18): the head stays at the last durable
+//! entry, every read goes through a [`View`] bounded by it, and the log is marked as not writable
+//! (a watch channel the health service follows) until an append succeeds again. Before the next
+//! append, a log opened with a [`Reopen`] opens its store anew from what is durable
+//! ([`reopen`](super::reopen) says why sled needs that).
+//!
 //! `recorded_at` never decreases along the seq: a batch stamped earlier than the entry before it
 //! (a clock stepped back) is recorded at that entry's time instead. The entries recorded at or
 //! before any instant are therefore a prefix of the ledger, which point-in-time reads rely on.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use tokio::sync::watch;
 
@@ -24,30 +30,49 @@ use crate::store::{MemoryStore, Scan, SledStore, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{Report, verify_store};
 
+use super::reopen::{Pages, Reopen, SledReopen, View};
+
 /// The last entry's digest and recording time.
 #[derive(Clone, Copy)]
 struct Head {
     digest: Option<Digest>,
     recorded_at: Timestamp,
+    /// The last append failed: the store may hold more in memory than is durable, and is opened
+    /// again before the next append.
+    failed: bool,
 }
 
 /// An append-only, hash-chained event log.
 pub struct Log {
-    store: Box<dyn Store>,
+    /// The store; `None` after a reopening that failed, until one succeeds.
+    store: RwLock<Option<Arc<dyn Store>>>,
+    reopen: Option<Box<dyn Reopen>>,
     /// The head as of the last durable append; the mutex is also the writer lock.
     head: Mutex<Head>,
     appended: watch::Sender<Option<Digest>>,
+    /// Whether the last append succeeded (or none was tried yet).
+    writable: watch::Sender<bool>,
 }
 
 impl Log {
-    /// Opens the durable ledger in `data_dir`, creating it if needed.
+    /// Opens the durable ledger in `data_dir`, creating it if needed; after a failed append it is
+    /// opened again there.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        Self::with_store(Box::new(SledStore::open(data_dir)?))
+        Self::reopenable(Box::new(SledReopen {
+            dir: data_dir.to_path_buf(),
+        }))
     }
 
     /// Opens the durable ledger in `data_dir`, which must already hold one.
     pub fn open_existing(data_dir: &Path) -> Result<Self, StoreError> {
         Self::with_store(Box::new(SledStore::open_existing(data_dir)?))
+    }
+
+    /// A ledger over the store `reopen` opens, opened by it again after a failed append.
+    pub fn reopenable(reopen: Box<dyn Reopen>) -> Result<Self, StoreError> {
+        let mut log = Self::with_store(reopen.open()?)?;
+        log.reopen = Some(reopen);
+        Ok(log)
     }
 
     /// Opens a private copy of the durable ledger in `data_dir`, leaving `data_dir` untouched:
@@ -71,18 +96,60 @@ impl Log {
             .and_then(|head| store.get(head.seq).ok().flatten())
             .map_or(Timestamp::MIN, |entry| entry.recorded_at);
         Ok(Log {
-            store,
+            store: RwLock::new(Some(Arc::from(store))),
+            reopen: None,
             head: Mutex::new(Head {
                 digest,
                 recorded_at,
+                failed: false,
             }),
             appended: watch::Sender::new(digest),
+            writable: watch::Sender::new(true),
         })
     }
 
     /// The head digest, or `None` while the ledger is empty.
     pub fn head(&self) -> Option<Digest> {
         self.lock_head().digest
+    }
+
+    /// A receiver that sees whether the last append succeeded: false from a failed append until
+    /// one succeeds again.
+    pub fn writable(&self) -> watch::Receiver<bool> {
+        self.writable.subscribe()
+    }
+
+    /// After a failed append, opens the store again from what is durable, once its medium takes
+    /// writes. Returns the new head when the reopened store's differs from the log's (a batch
+    /// whose acknowledgement failed turned out durable after all), so the ledger can rebuild its
+    /// projections; `None` when nothing changed or there was nothing to do.
+    pub(super) fn reopen_if_failed(&self) -> Result<Option<Option<Digest>>, StoreError> {
+        let mut head = self.lock_head();
+        let Some(reopen) = self.reopen.as_ref().filter(|_| head.failed) else {
+            return Ok(None);
+        };
+        reopen.ready()?;
+        let mut slot = self.store.write().unwrap_or_else(PoisonError::into_inner);
+        // The old store must be closed (its file lock released) before it can be opened again.
+        *slot = None;
+        let store: Arc<dyn Store> = Arc::from(reopen.open()?);
+        let digest = store.head()?;
+        *slot = Some(store.clone());
+        drop(slot);
+        head.failed = false;
+        if digest == head.digest {
+            return Ok(None);
+        }
+        tracing::warn!(
+            "the reopened ledger holds entries up to seq {} that were not acknowledged; they are kept, as after a crash",
+            digest.map_or(0, |digest| digest.seq)
+        );
+        let recorded_at = digest
+            .and_then(|digest| store.get(digest.seq).ok().flatten())
+            .map_or(Timestamp::MIN, |entry| entry.recorded_at);
+        head.digest = digest;
+        head.recorded_at = recorded_at;
+        Ok(Some(digest))
     }
 
     /// Seals `events` as one batch recorded at `recorded_at` (or at the previous entry's time, if
@@ -105,13 +172,41 @@ impl Log {
         let Some(last) = entries.last() else {
             return Ok(entries);
         };
-        self.store.append(&entries)?;
+        let appended = self
+            .current_store()
+            .and_then(|store| store.append(&entries));
+        if let Err(error) = appended {
+            tracing::error!(
+                "the ledger could not append a batch; nothing of it is recorded: {error}"
+            );
+            head.failed = true;
+            self.writable.send_replace(false);
+            return Err(error);
+        }
         *head = Head {
             digest: Some(last.digest()),
             recorded_at,
+            failed: false,
         };
-        self.appended.send_replace(head.digest);
+        self.writable
+            .send_if_modified(|writable| !std::mem::replace(writable, true));
         Ok(entries)
+    }
+
+    /// Tells subscribers that the head is now `digest`. Only [`super::Ledger`] calls it, once the
+    /// projections hold everything up to it, so whoever hears of a new head and then reads the
+    /// state sees that head in it.
+    pub(super) fn announce(&self, digest: Option<Digest>) {
+        self.appended.send_replace(digest);
+    }
+
+    /// The store in use, unless a reopening failed.
+    fn current_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        self.store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(StoreError::Closed)
     }
 
     /// A receiver that sees the head after every durable append.
@@ -119,26 +214,35 @@ impl Log {
         self.appended.subscribe()
     }
 
-    /// The underlying store, for the checkpoints of `ledger/`. It is not handed out: a `Store`
-    /// can append.
-    pub(super) fn store(&self) -> &dyn Store {
-        self.store.as_ref()
+    /// The store up to the head, for the checkpoints of `ledger/`. It is not handed out: a
+    /// `Store` can take checkpoints.
+    pub(super) fn store(&self) -> Result<View, StoreError> {
+        // The head is read first: a store read after it holds at least as much.
+        let head = self.head();
+        Ok(View {
+            store: self.current_store()?,
+            head,
+        })
     }
 
-    /// Walks stored records from seq `from` on, undecodable ones included (verification reports
-    /// them).
+    /// Walks stored records from seq `from` up to the head, undecodable ones included
+    /// (verification reports them).
     pub fn scan(&self, from: u64) -> Scan<'_> {
-        self.store.scan(from)
+        match self.store() {
+            Ok(view) => Box::new(Pages::new(view, from)),
+            Err(error) => Box::new(std::iter::once(Err(error))),
+        }
     }
 
-    /// Up to `limit` entries from seq `from` on; an undecodable record is an error.
+    /// Up to `limit` entries from seq `from` on, up to the head; an undecodable record is an
+    /// error.
     pub fn read(&self, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        self.store.read(from, limit)
+        self.store()?.read(from, limit)
     }
 
-    /// The entry at `seq`, if there is one.
+    /// The entry at `seq`, if there is one at or before the head.
     pub fn get(&self, seq: u64) -> Result<Option<Entry>, StoreError> {
-        self.store.get(seq)
+        self.store()?.get(seq)
     }
 
     /// Every entry from seq 1 on, decoded; the first undecodable record ends the walk with an
@@ -152,12 +256,12 @@ impl Log {
 
     /// Recomputes every hash and checks every link.
     pub fn verify(&self) -> Result<Report, StoreError> {
-        verify_store(self.store())
+        verify_store(&self.store()?)
     }
 
     /// Writes the JSON Lines export to `path`, atomically; returns the digest it ends with.
     pub fn export_to_file(&self, path: &Path) -> Result<Option<Digest>, ExportError> {
-        export_to_file(self.store(), path)
+        export_to_file(&self.store()?, path)
     }
 
     fn lock_head(&self) -> MutexGuard<'_, Head> {

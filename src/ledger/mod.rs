@@ -4,7 +4,8 @@
 //! their checkpoints and the point-in-time reads. Every append goes through
 //! [`Ledger::append`] or [`Ledger::decide_and_append`], which apply the new entries to the
 //! projections before the next append can start, so the projections always describe a prefix of
-//! the log and catch up with each batch in order.
+//! the log and catch up with each batch in order. A batch the store could not write is never
+//! applied, and the store is opened again before the next append ([`Reopen`]).
 //!
 //! The raw append of the log is private to this module, and the log never hands out its store
 //! (a `Store` can append too), so code outside `ledger/` cannot write behind the projections'
@@ -30,17 +31,19 @@
 
 mod checkpoint;
 mod log;
+mod reopen;
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError, RwLock};
 
 pub use checkpoint::CHECKPOINT_MIN_INTERVAL;
 pub use log::Log;
+pub use reopen::{Reopen, SledReopen};
 
 use crate::entry::Entry;
 use crate::event::{Actor, Event};
 use crate::projection::Projections;
-use crate::store::StoreError;
+use crate::store::{Store as _, StoreError};
 use crate::time::Timestamp;
 
 /// The log and what its events add up to: the one writer of a ledger.
@@ -78,7 +81,7 @@ impl Ledger {
         let head = log.head().map_or(0, |digest| digest.seq);
         let projections = checkpoint::at_seq(&log, head)?;
         let last_checkpoint = log
-            .store()
+            .store()?
             .checkpoint_at_or_before(head)?
             .map_or(0, |(seq, _)| seq);
         Ok(Ledger {
@@ -90,7 +93,9 @@ impl Ledger {
     }
 
     /// Appends one batch durably, then applies it to the projections, and takes a checkpoint
-    /// when enough entries have passed since the last one.
+    /// when enough entries have passed since the last one. A batch that cannot be stored changes
+    /// nothing: neither the head nor the projections; the next append first opens the store
+    /// again (SPEC §18).
     pub fn append(
         &self,
         recorded_at: Timestamp,
@@ -110,6 +115,15 @@ impl Ledger {
         actor: Actor,
         events: Vec<Event>,
     ) -> Result<Vec<Entry>, StoreError> {
+        if let Some(head) = self.log.reopen_if_failed()? {
+            // What is durable differs from what was applied: rebuild from it.
+            let rebuilt = checkpoint::at_seq(&self.log, head.map_or(0, |digest| digest.seq))?;
+            *self
+                .projections
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = rebuilt;
+            self.log.announce(head);
+        }
         let entries = self.log.append(recorded_at, actor, events)?;
         let mut projections = self
             .projections
@@ -117,6 +131,9 @@ impl Ledger {
             .unwrap_or_else(PoisonError::into_inner);
         entries.iter().for_each(|entry| projections.apply(entry));
         let projections = std::sync::RwLockWriteGuard::downgrade(projections);
+        if let Some(last) = entries.last() {
+            self.log.announce(Some(last.digest()));
+        }
         if projections.last_seq() - *last_checkpoint
             >= checkpoint::interval(&projections, self.checkpoint_min_interval)
         {
@@ -199,7 +216,7 @@ impl Log {
     /// slowest point-in-time read with it).
     pub fn checkpoint_seq_at_or_before(&self, seq: u64) -> Result<Option<u64>, StoreError> {
         Ok(self
-            .store()
+            .store()?
             .checkpoint_at_or_before(seq)?
             .map(|(found, _)| found))
     }

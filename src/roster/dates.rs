@@ -19,7 +19,7 @@ pub fn parse_timezone(name: &str) -> Result<Tz, String> {
 ///
 /// chrono on its own also accepts one-digit months and days and signed years; the roster format
 /// is the fixed-width one, so anything else is more likely a typo than a date.
-pub(super) fn parse_date(text: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
     let bytes = text.as_bytes();
     let fixed_width = bytes.len() == 10
         && bytes
@@ -53,7 +53,7 @@ pub(super) fn parse_end_date(text: &str, timezone: Tz) -> Result<Timestamp, Stri
 /// Where a daylight-saving change makes local midnight ambiguous, the earlier of the two instants
 /// is taken; where it skips midnight, the first instant after the gap (the earliest valid instant
 /// at or after midnight). Either way the person's access ends no later than the start of the day.
-fn start_of_next_day(day: NaiveDate, timezone: Tz) -> Option<Timestamp> {
+pub(crate) fn start_of_next_day(day: NaiveDate, timezone: Tz) -> Option<Timestamp> {
     let midnight = day.succ_opt()?.and_time(NaiveTime::MIN);
     let instant = match timezone.from_local_datetime(&midnight) {
         LocalResult::Single(instant) | LocalResult::Ambiguous(instant, _) => {

@@ -25,6 +25,7 @@ use crate::time::Timestamp;
 
 pub use crate::event::RosterProblem;
 pub use dates::parse_timezone;
+pub(crate) use dates::{parse_date, start_of_next_day};
 pub use import::{ImportSummary, MAX_RECORDED_PROBLEMS, acceptance, plan_import, rejection};
 
 /// The largest roster file accepted. Real rosters are far smaller; the bound keeps a wrong file

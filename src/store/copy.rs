@@ -53,14 +53,16 @@ pub fn private_copy(dir: &Path) -> Result<tempfile::TempDir, StoreError> {
     Ok(copy)
 }
 
-/// Copies the files under `from` into `to`, owner-writable whatever their mode on a read-only
-/// original, since sled opens its files for writing.
+/// Copies the files under `from` into `to`, owner-only (0600 files, 0700 directories, inside
+/// the private 0700 temporary directory): writable whatever their mode on a read-only original,
+/// since sled opens its files for writing, and readable by nobody else (they hold HR data).
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     for item in std::fs::read_dir(from)? {
         let item = item?;
         let target = to.join(item.file_name());
         if item.file_type()?.is_dir() {
             std::fs::create_dir(&target)?;
+            std::fs::set_permissions(&target, Permissions::from_mode(0o700))?;
             copy_tree(&item.path(), &target)?;
         } else {
             std::fs::copy(item.path(), &target)?;

@@ -11,6 +11,7 @@ mod copy;
 mod disk;
 mod memory;
 mod pieces;
+mod private;
 mod sled_store;
 mod v1;
 
@@ -24,6 +25,7 @@ pub use copy::private_copy;
 pub use disk::SyncObserver;
 pub use memory::MemoryStore;
 pub use pieces::{MAX_VALUE, PieceError};
+pub use private::{create_private_dir, make_private};
 pub use sled_store::{CACHE_CAPACITY, SledStore, open_waiting_for_lock};
 
 use crate::entry::Entry;
@@ -44,7 +46,10 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("there is no ledger at {path} (a ledger directory holds sled's `db` file)")]
     NotFound { path: PathBuf },
-    #[error("the ledger database at {path} could not be used: {source}")]
+    #[error(
+        "the ledger database at {path} could not be used: {}",
+        describe_sled(source)
+    )]
     Database {
         path: PathBuf,
         #[source]
@@ -74,6 +79,37 @@ pub enum StoreError {
     CorruptHead(String),
     #[error("a batch must start at seq {expected}, but it starts at seq {found}")]
     NotContiguous { expected: u64, found: u64 },
+    #[error(
+        "the ledger store is closed after a failed write and could not be opened again yet; it is retried with the next write"
+    )]
+    Closed,
+    #[error("a view of the ledger up to its head cannot append")]
+    ReadOnlyView,
+}
+
+/// A sled error in words. sled 0.34.7 turns an I/O error into the `Debug` text of the original
+/// (`Os { code: 28, kind: StorageFull, … }`) when it hands it on, so what such an error says is
+/// its kind; any other text is sled's own.
+fn describe_sled(error: &sled::Error) -> String {
+    match error {
+        sled::Error::Io(io) => describe_io(io),
+        other => other.to_string(),
+    }
+}
+
+/// An I/O error in words: the operating system's sentence, or the kind of error when the text
+/// is a `Debug` value.
+pub fn describe_io(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    if error.raw_os_error().is_some() || !text.contains(" { ") {
+        return text;
+    }
+    match error.kind() {
+        std::io::ErrorKind::StorageFull => "no space left on the device".to_owned(),
+        std::io::ErrorKind::ReadOnlyFilesystem => "the filesystem is read-only".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        kind => kind.to_string(),
+    }
 }
 
 /// Durable storage of entries, the head digest, and checkpoints.
@@ -130,4 +166,29 @@ fn check_follows(head: Option<Digest>, entries: &[Entry]) -> Result<(), StoreErr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sled_io_error_reads_as_words_not_as_a_debug_value() {
+        // What sled 0.34.7 hands on for a full disk: the original error's `Debug` text.
+        let original = std::io::Error::from_raw_os_error(28);
+        let sled = sled::Error::Io(std::io::Error::new(
+            original.kind(),
+            format!("{original:?}"),
+        ));
+        let error = StoreError::Database {
+            path: PathBuf::from("/var/lib/tailledger"),
+            source: sled,
+        };
+        assert_eq!(
+            error.to_string(),
+            "the ledger database at /var/lib/tailledger could not be used: no space left on the device"
+        );
+        let plain = std::io::Error::from_raw_os_error(30);
+        assert_eq!(describe_io(&plain), "Read-only file system (os error 30)");
+    }
 }

@@ -81,6 +81,27 @@ pub enum SyncOutcome {
     },
 }
 
+/// How a sync ended, in words: `completed: …` or `FAILED (class): message`.
+impl std::fmt::Display for SyncOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncOutcome::Completed {
+                accounts_observed,
+                events_appended,
+                anomaly,
+            } => write!(
+                f,
+                "completed: {accounts_observed} accounts observed, {events_appended} change(s) recorded{}",
+                if *anomaly { ", removals withheld" } else { "" }
+            ),
+            SyncOutcome::Failed {
+                error_class,
+                message,
+            } => write!(f, "FAILED ({error_class}): {message}"),
+        }
+    }
+}
+
 /// What one successful fetch observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {

@@ -4,17 +4,21 @@
 //! appending are one [`Ledger::decide_and_append`], so the plan is made against the state the
 //! batch is appended to, borrowed, with nothing in between. Any observation failure becomes a
 //! batch holding only `SyncFailed`, so a failed sync never changes account state. Syncs of one
-//! system are serialised by a lock, so two never overlap.
+//! system are serialised by a lock, so two never overlap. A sync whose batch the store could not
+//! write is remembered, and recorded as `SyncFailed` (class `unavailable`) before the next sync,
+//! once the store takes writes again.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::entry::Entry;
+use crate::event::SyncErrorClass;
 use crate::event::{Actor, SystemId};
 use crate::ledger::Ledger;
 use crate::projection::SystemState;
 use crate::store::StoreError;
-use crate::time::Clock;
+use crate::tailscale::FetchError;
+use crate::time::{Clock, Timestamp};
 
 use super::{Source, SyncContext, SyncOptions, SyncOutcome, plan_failure, plan_sync};
 
@@ -35,6 +39,16 @@ pub struct Syncer {
     clock: Arc<dyn Clock>,
     options: SyncOptions,
     running: tokio::sync::Mutex<()>,
+    /// The earliest sync whose batch could not be stored and is not recorded yet.
+    unrecorded: Mutex<Option<Unrecorded>>,
+}
+
+/// A sync that ran but whose batch the store could not write.
+struct Unrecorded {
+    started_at: Timestamp,
+    finished_at: Timestamp,
+    /// Why the store refused it, in words.
+    cause: String,
 }
 
 impl Syncer {
@@ -52,6 +66,7 @@ impl Syncer {
             clock,
             options,
             running: tokio::sync::Mutex::new(()),
+            unrecorded: Mutex::new(None),
         }
     }
 
@@ -64,6 +79,7 @@ impl Syncer {
     /// Returns an error only when the ledger itself could not append.
     pub async fn sync_now(&self) -> Result<SyncReport, StoreError> {
         let _running = self.running.lock().await;
+        self.record_unrecorded().await?;
         let started_at = self.clock.now();
         let observed = self.source.observe().await;
         let finished_at = self.clock.now();
@@ -84,7 +100,7 @@ impl Syncer {
                         tracing::warn!(
                             system = %system,
                             sync_id = %context.sync_id,
-                            class = ?error.class,
+                            class = %error.class,
                             "sync failed: {}",
                             error.message
                         );
@@ -96,14 +112,71 @@ impl Syncer {
         })
         .await
         // The closure does not panic; if it did, the panic is the bug to see.
-        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))?;
+        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
+        let decided = match decided {
+            Ok(decided) => decided,
+            Err(error) => {
+                self.lock_unrecorded().get_or_insert(Unrecorded {
+                    started_at,
+                    finished_at,
+                    cause: error.to_string(),
+                });
+                return Err(error);
+            }
+        };
         let Ok((entries, (sync_id, outcome))) = decided;
         let report = SyncReport {
             sync_id,
             outcome,
             entries,
         };
-        tracing::info!(system = %self.system, sync_id = %report.sync_id, outcome = ?report.outcome, "sync finished");
+        tracing::info!(system = %self.system, sync_id = %report.sync_id, "sync finished: {}", report.outcome);
         Ok(report)
+    }
+
+    /// Records the sync whose batch could not be stored, if there is one, as `SyncFailed`. Fails,
+    /// keeping it for the next try, while the store still cannot write.
+    async fn record_unrecorded(&self) -> Result<(), StoreError> {
+        let Some(unrecorded) = self.lock_unrecorded().take() else {
+            return Ok(());
+        };
+        let ledger = self.ledger.clone();
+        let system = self.system.clone();
+        let now = self.clock.now();
+        let error = FetchError {
+            class: SyncErrorClass::Unavailable,
+            message: format!(
+                "the ledger could not store this sync's batch: {}",
+                unrecorded.cause
+            ),
+        };
+        let (started_at, finished_at) = (unrecorded.started_at, unrecorded.finished_at);
+        let appended = tokio::task::spawn_blocking(move || {
+            ledger.decide_and_append(now, Actor::Sync(system.clone()), |projections| {
+                let empty = SystemState::default();
+                let state = projections.system(&system).unwrap_or(&empty);
+                let context = SyncContext::next(&system, state, started_at);
+                Ok::<_, Infallible>(plan_failure(&context, finished_at, error))
+            })
+        })
+        .await
+        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
+        match appended {
+            Ok(_) => {
+                tracing::info!(system = %self.system, "recorded the sync the ledger could not store as failed");
+                Ok(())
+            }
+            Err(error) => {
+                *self.lock_unrecorded() = Some(unrecorded);
+                Err(error)
+            }
+        }
+    }
+
+    fn lock_unrecorded(&self) -> std::sync::MutexGuard<'_, Option<Unrecorded>> {
+        // The guarded value is only replaced whole.
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -45,7 +45,7 @@ impl TailscaleSource {
                 })
             }
             Err(error) => {
-                tracing::warn!(class = ?error.class, "could not read the credential's expiry: {}", error.message);
+                tracing::warn!(class = %error.class, "could not read the credential's expiry: {}", error.message);
                 None
             }
         };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use tailledger::api::pb::admin_service_client::AdminServiceClient;
 use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
-use tailledger::api::{self, Auth, Role, TlsIdentity, TokenEntry, pb};
+use tailledger::api::{self, Auth, Role, ServerLimits, TlsIdentity, TokenEntry, pb};
 use tailledger::checks::CheckSettings;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::hash::Hash256;
@@ -24,7 +24,7 @@ use tonic::{Code, Request};
 use crate::helpers::{Fixture, api_token};
 
 pub const AUDITOR_TOKEN: &str = "auditor-token-3f9a";
-const ADMIN_TOKEN: &str = "admin-token-c0ffee";
+pub const ADMIN_TOKEN: &str = "admin-token-c0ffee";
 
 /// A running server and what it serves.
 pub struct ApiServer {
@@ -62,9 +62,22 @@ impl ApiServer {
 
     /// Serves over TLS with `tls`, or in plaintext without.
     pub async fn start_serving(auth: Auth, tls: Option<TlsIdentity>) -> Self {
+        Self::start_with(auth, tls, ServerLimits::default(), |dir| {
+            Ledger::open(dir).unwrap()
+        })
+        .await
+    }
+
+    /// Serves the ledger `open` makes in a new temporary directory, under `limits`.
+    pub async fn start_with(
+        auth: Auth,
+        tls: Option<TlsIdentity>,
+        limits: ServerLimits,
+        open: impl FnOnce(&std::path::Path) -> Ledger,
+    ) -> Self {
         let fixture = Fixture::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Arc::new(Ledger::open(dir.path()).unwrap());
+        let ledger = Arc::new(open(dir.path()));
         let syncer = Syncer::new(
             SystemId::tailscale(),
             Box::new(TailscaleSource::new(
@@ -87,7 +100,7 @@ impl ApiServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = service.clone();
         let task = tokio::spawn(async move {
-            api::serve(listener, serving, auth, tls.as_ref(), async {
+            api::serve(listener, serving, auth, tls.as_ref(), limits, async {
                 let _ = stopped.await;
             })
             .await
@@ -101,6 +114,11 @@ impl ApiServer {
             task,
             _dir: dir,
         }
+    }
+
+    /// The simulated Tailscale API the server syncs.
+    pub fn fixture(&self) -> &Fixture {
+        &self.fixture
     }
 
     pub async fn channel(&self) -> Channel {
@@ -137,11 +155,11 @@ pub fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
     request
 }
 
-fn admin<T>(message: T) -> Request<T> {
+pub fn admin<T>(message: T) -> Request<T> {
     with_token(message, Some(ADMIN_TOKEN))
 }
 
-fn auditor<T>(message: T) -> Request<T> {
+pub fn auditor<T>(message: T) -> Request<T> {
     with_token(message, Some(AUDITOR_TOKEN))
 }
 
@@ -280,6 +298,7 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
         .get_status(auditor(pb::GetStatusRequest {
             system: system(),
             as_of: None,
+            as_of_date: String::new(),
         }))
         .await
         .unwrap()
@@ -312,6 +331,7 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
         .get_status(auditor(pb::GetStatusRequest {
             system: system(),
             as_of: before_policy.recorded_at,
+            as_of_date: String::new(),
         }))
         .await
         .unwrap()
@@ -463,7 +483,7 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
     vec![
         call!(ledger.get_status(pb::GetStatusRequest {
             system: system(),
-            as_of: None
+            ..Default::default()
         })),
         call!(ledger.list_accounts(pb::ListAccountsRequest {
             system: system(),
@@ -619,6 +639,7 @@ async fn bad_arguments_are_refused_naming_the_field() {
                 .get_status(auditor(pb::GetStatusRequest {
                     system: system(),
                     as_of: Some(bad_nanos),
+                    as_of_date: String::new(),
                 }))
                 .await
                 .map(|_| ()),
@@ -643,6 +664,7 @@ async fn bad_arguments_are_refused_naming_the_field() {
                 .get_status(auditor(pb::GetStatusRequest {
                     system: "okta".to_owned(),
                     as_of: None,
+                    as_of_date: String::new(),
                 }))
                 .await
                 .map(|_| ()),
@@ -713,6 +735,24 @@ async fn bad_arguments_are_refused_naming_the_field() {
                 .map(|_| ()),
             Code::NotFound,
             "nobody@acme.example",
+        ),
+        (
+            "zero offboarding grace, which the configuration refuses too",
+            admin_client
+                .set_access_policy(admin(pb::SetAccessPolicyRequest {
+                    system: system(),
+                    allowed_org_roles: vec!["*".to_owned()],
+                    offboarding_grace: Some(prost_types::Duration {
+                        seconds: 0,
+                        nanos: 0,
+                    }),
+                    reason: "r".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`offboarding_grace` must be at least 1s",
         ),
         (
             "too large a page",
@@ -942,7 +982,7 @@ async fn integration_findings(server: &ApiServer) -> (i32, Vec<(String, String)>
         .await
         .get_status(auditor(pb::GetStatusRequest {
             system: system(),
-            as_of: None,
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -1076,5 +1116,114 @@ async fn confirm_removals_releases_withheld_removals_dated_when_they_were_first_
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::NotFound, "nothing is withheld any more");
+}
+
+#[tokio::test]
+async fn as_of_takes_a_date_refuses_the_future_and_says_nothing_recorded_before_the_first_entry() {
+    let server = ApiServer::start(tokens()).await;
+    let mut ledger = server.ledger().await;
+    server
+        .admin()
+        .await
+        .sync_now(admin(pb::SyncNowRequest { system: system() }))
+        .await
+        .unwrap();
+    let first = ledger
+        .list_events(auditor(pb::ListEventsRequest {
+            after_seq: 0,
+            limit: 1,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .remove(0)
+        .recorded_at
+        .unwrap();
+    // The server's roster timezone is UTC: the first entry's day, and the days around it.
+    let first_day = chrono::DateTime::from_timestamp(first.seconds, 0)
+        .unwrap()
+        .date_naive();
+    let day = |offset: i64| {
+        (first_day + chrono::Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let status = |as_of: Option<prost_types::Timestamp>, as_of_date: String| {
+        auditor(pb::GetStatusRequest {
+            system: system(),
+            as_of,
+            as_of_date,
+        })
+    };
+
+    let that_day = ledger
+        .get_status(status(None, day(0)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        that_day.ledger_seq > 0,
+        "the day of the first entry knows it"
+    );
+    let evaluated = that_day.evaluated_at.unwrap();
+    assert!(evaluated.seconds >= first.seconds, "{evaluated:?}");
+
+    let before = ledger.get_status(status(None, day(-1))).await.unwrap_err();
+    assert_eq!(before.code(), Code::NotFound, "{before:?}");
+    assert!(
+        before.message().contains("nothing recorded yet"),
+        "{}",
+        before.message()
+    );
+    let long_ago = prost_types::Timestamp {
+        seconds: 946_684_800,
+        nanos: 0,
+    };
+    let early = ledger
+        .get_status(status(Some(long_ago), String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::NotFound, "{early:?}");
+    assert!(
+        early
+            .message()
+            .contains("nothing recorded yet at 2000-01-01")
+    );
+
+    let tomorrow_instant = prost_types::Timestamp {
+        seconds: first.seconds + 2 * 86_400,
+        nanos: 0,
+    };
+    for (name, request) in [
+        (
+            "future instant",
+            status(Some(tomorrow_instant), String::new()),
+        ),
+        ("future date", status(None, day(2))),
+    ] {
+        let refused = ledger.get_status(request).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{name}: {refused:?}");
+        assert!(
+            refused.message().contains("`as_of`") && refused.message().contains("in the future"),
+            "{name}: {}",
+            refused.message()
+        );
+    }
+    let both = ledger
+        .get_status(status(Some(long_ago), day(0)))
+        .await
+        .unwrap_err();
+    assert!(
+        both.message().contains("`as_of_date`"),
+        "{}",
+        both.message()
+    );
+    let malformed = ledger
+        .get_status(status(None, "2026-3-1".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert!(malformed.message().contains("`as_of_date`"));
     server.stop().await;
 }

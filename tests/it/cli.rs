@@ -186,9 +186,27 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     .await;
     assert_eq!(refused.status.code(), Some(2));
     assert!(
-        text(&refused).contains("Unauthenticated"),
+        text(&refused).contains("(UNAUTHENTICATED)"),
         "{}",
         text(&refused)
+    );
+    let no_token = run_with_env(args(&["status", "--server", &url]), vec![]).await;
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(
+        text(&no_token).contains("set TAILLEDGER_TOKEN or pass --token"),
+        "{}",
+        text(&no_token)
+    );
+    let dated = run_with_env(
+        args(&["status", "--server", &url, "--as-of", "2020-01-31"]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(dated.status.code(), Some(2));
+    assert!(
+        text(&dated).contains("nothing recorded yet at 2020-01-31T22:59:59.999999Z"),
+        "a date is the end of that day in the roster's timezone, Europe/Berlin: {}",
+        text(&dated)
     );
 
     let history = run_with_env(
@@ -316,6 +334,54 @@ fn config_cases() -> Vec<(&'static str, String)> {
                 "[tls]\ncert_path = \"server.pem\"\nkey_path = \"server-key.der\"\n\n[roster]",
             ),
         ),
+        (
+            "two_tokens_with_one_name",
+            good(
+                " } ]",
+                " },\n  { name = \"ops\", role = \"auditor\", sha256 = \"1111111111111111111111111111111111111111111111111111111111111111\" } ]",
+            ),
+        ),
+        (
+            "two_tokens_with_one_hash",
+            good(
+                " } ]",
+                " },\n  { name = \"audit\", role = \"auditor\", sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\" } ]",
+            ),
+        ),
+        (
+            "empty_data_dir",
+            good("data_dir = \"ledger\"", "data_dir = \"\""),
+        ),
+        (
+            "data_dir_is_a_file",
+            good(
+                "data_dir = \"ledger\"",
+                "data_dir = \"data_dir_is_a_file.toml\"",
+            ),
+        ),
+        (
+            "alias_key_not_a_domain",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[identity]\nemail_aliases = { \"ops@corp.example\" = \"example.com\" }\n",
+            ),
+        ),
+        (
+            "alias_value_not_a_domain",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[identity]\nemail_aliases = { \"corp.example\" = \"example com\" }\n",
+            ),
+        ),
+        ("sync_interval_too_short", good("\"15m\"", "\"1ms\"")),
+        (
+            "zero_offboarding_grace",
+            good(
+                "max_removal_fraction = 0.5\n",
+                "max_removal_fraction = 0.5\n\n[tailscale.access_policy]\nallowed_org_roles = [\"*\"]\noffboarding_grace = \"0s\"\n",
+            ),
+        ),
+        ("not_utf8", good("UTC", "Europe/Z\u{fc}rich")),
     ]
 }
 
@@ -327,7 +393,18 @@ async fn configuration_errors_name_the_key_and_line_and_exit_2() {
     let mut messages = Vec::new();
     for (name, config) in config_cases() {
         let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&path, config).unwrap();
+        let bytes = if name == "not_utf8" {
+            // Latin-1, as an old editor would save it: `ü` is the one byte 0xfc.
+            config
+                .replace('\u{fc}', "\0")
+                .into_bytes()
+                .into_iter()
+                .map(|byte| if byte == 0 { 0xfc } else { byte })
+                .collect()
+        } else {
+            config.into_bytes()
+        };
+        std::fs::write(&path, bytes).unwrap();
         let output = run_with_env(
             args(&["sync", "-c", path.to_str().unwrap()]),
             tailscale_token(),
@@ -525,4 +602,115 @@ async fn sync_now_rereads_the_configured_roster_first() {
         .await
         .unwrap();
     assert_eq!(exit.code(), Some(0), "{:?}", log.join().unwrap());
+}
+
+#[test]
+fn a_ledger_directory_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("new").join("ledger");
+    let output = crate::helpers::run(&[
+        "torture-writer",
+        "--data-dir",
+        ledger.to_str().unwrap(),
+        "--batches",
+        "3",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&ledger), 0o700, "the ledger directory");
+    let mut files = 0;
+    let mut pending = vec![ledger];
+    while let Some(directory) = pending.pop() {
+        for item in std::fs::read_dir(&directory).unwrap() {
+            let path = item.unwrap().path();
+            if path.is_dir() {
+                assert_eq!(mode(&path), 0o700, "{}", path.display());
+                pending.push(path);
+            } else {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 2, "sled's `db` and `conf` at least");
+}
+
+#[test]
+fn the_demo_refuses_a_directory_holding_a_ledger_it_did_not_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    let output = crate::helpers::run(&[
+        "torture-writer",
+        "--data-dir",
+        real.to_str().unwrap(),
+        "--batches",
+        "2",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let files = |dir: &std::path::Path| {
+        let mut listed: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|item| item.unwrap().path())
+            .filter(|path| path.is_file())
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        listed.sort();
+        listed
+    };
+    let before = files(&real);
+    let refused =
+        crate::helpers::run(&["demo", "--no-serve", "--data-dir", real.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("holds a ledger the demo did not create"),
+        "{}",
+        text(&refused)
+    );
+    assert!(files(&real) == before, "the real ledger is left as it was");
+
+    let other = dir.path().join("notes");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let refused =
+        crate::helpers::run(&["demo", "--no-serve", "--data-dir", other.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("not empty"), "{}", text(&refused));
+
+    // A new directory becomes the demo's, and an earlier demo's directory is taken again.
+    let demo = dir.path().join("demo");
+    for run in 1..=2 {
+        let told =
+            crate::helpers::run(&["demo", "--no-serve", "--data-dir", demo.to_str().unwrap()]);
+        assert!(told.status.success(), "run {run}: {}", text(&told));
+    }
+}
+
+#[test]
+fn the_demo_names_accounts_by_login_and_each_person_once() {
+    let told = crate::helpers::run(&["demo", "--no-serve"]);
+    assert!(told.status.success(), "{}", text(&told));
+    let story = text(&told);
+    assert!(
+        story.contains(
+            "AccountClassified    api:security-oncall ci-runner@acme-corp.example as service"
+        ),
+        "a classification names the account by login, in words: {story}"
+    );
+    assert!(
+        story.contains(
+            "marco.ibanez@acme-corp.example still holds access to tailscale although its owner left"
+        ),
+        "{story}"
+    );
+    assert!(
+        !story.contains("although marco.ibanez@acme-corp.example left")
+            && !story.contains("as sam.okafor@acme-corp.example,")
+            && !story.contains(", account marco.ibanez@acme-corp.example"),
+        "a sentence names a person once: {story}"
+    );
 }

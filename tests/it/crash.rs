@@ -153,7 +153,7 @@ async fn a_serving_ledger_killed_repeatedly_keeps_every_acknowledged_write() {
     std::fs::write(
         dir.path().join("tailledger.toml"),
         format!(
-            "data_dir = \"ledger\"\nlisten = \"127.0.0.1:{port}\"\n[auth]\ntokens = [ {{ name = \"ops\", role = \"admin\", sha256 = \"{}\" }} ]\n[tailscale]\napi_base_url = \"{}\"\napi_token_env = \"TL_CRASH_TOKEN\"\nsync_interval = \"50ms\"\n",
+            "data_dir = \"ledger\"\nlisten = \"127.0.0.1:{port}\"\n[auth]\ntokens = [ {{ name = \"ops\", role = \"admin\", sha256 = \"{}\" }} ]\n[tailscale]\napi_base_url = \"{}\"\napi_token_env = \"TL_CRASH_TOKEN\"\nsync_interval = \"10s\"\n",
             tailledger::hash::Hash256::of(ADMIN.as_bytes()),
             fixture.server.base_url()
         ),
@@ -167,7 +167,13 @@ async fn a_serving_ledger_killed_repeatedly_keeps_every_acknowledged_write() {
     for round in 1..=crash_rounds() {
         let config = dir.path().join("tailledger.toml");
         let (mut server, _log) = tokio::task::spawn_blocking(move || {
-            spawn_serve(&config, &[("TL_CRASH_TOKEN", API_TOKEN)])
+            spawn_serve(
+                &config,
+                &[
+                    ("TL_CRASH_TOKEN", API_TOKEN),
+                    ("TAILLEDGER_TEST_SYNC_INTERVAL", "50ms"),
+                ],
+            )
         })
         .await
         .unwrap();

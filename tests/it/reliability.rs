@@ -13,14 +13,20 @@ use tokio::sync::oneshot;
 
 use crate::helpers::{ALWAYS, API_TOKEN, Fixture};
 
-/// A configuration that syncs every 100 ms with short timeouts, on `fixture`'s API.
+/// A configuration that syncs every 100 ms (set after parsing: the file may not say less than
+/// 10 s) with short timeouts, on `fixture`'s API.
 fn config(fixture: &Fixture, dir: &Path) -> Config {
     let text = format!(
-        "data_dir = \"ledger\"\n[auth]\ndisabled = true\n[tailscale]\napi_base_url = \"{}\"\napi_token_env = \"TOKEN\"\nsync_interval = \"100ms\"\nrequest_timeout = \"300ms\"\nretry_budget = \"600ms\"\n",
+        "data_dir = \"ledger\"\n[auth]\ndisabled = true\n[tailscale]\napi_base_url = \"{}\"\napi_token_env = \"TOKEN\"\nsync_interval = \"10s\"\nrequest_timeout = \"300ms\"\nretry_budget = \"600ms\"\n",
         fixture.server.base_url()
     );
     Config::parse(Path::new("reliability.toml"), &text, dir, |_| {
         Some(API_TOKEN.to_owned())
+    })
+    .map(|mut config| {
+        // Below what the file may say, so that the runs see many syncs.
+        config.sync_interval = Duration::from_millis(100);
+        config
     })
     .expect("a valid configuration")
 }
@@ -142,6 +148,7 @@ async fn serve_records_every_tailscale_fault_and_recovers() {
             .get_status(pb::GetStatusRequest {
                 system: "tailscale".to_owned(),
                 as_of: None,
+                as_of_date: String::new(),
             })
             .await
             .unwrap_or_else(|error| panic!("{name}: the service must keep answering: {error}"))

@@ -83,6 +83,7 @@ fn status_request() -> GetStatusRequest {
     GetStatusRequest {
         system: "tailscale".to_owned(),
         as_of: None,
+        as_of_date: String::new(),
     }
 }
 

@@ -1,0 +1,156 @@
+//! Getting a store back after a failed append, and reading only what is durable meanwhile.
+//!
+//! sled 0.34.7 applies a batch in memory before writing it; when the write fails (a full disk, a
+//! read-only remount, an I/O error) the batch stays visible in memory although it is not
+//! durable, and sled refuses every later write until the database is opened again. So after a
+//! failed append the [`Log`](super::Log) reads through a [`View`] bounded by its own head (the
+//! last durable entry), and before the next append it asks its [`Reopen`] whether the medium
+//! takes writes again and, if so, closes the store and opens it anew (SPEC §18: nothing needs a
+//! restart).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::entry::Entry;
+use crate::hash::Digest;
+use crate::store::{Scan, SledStore, Store, StoreError, make_private};
+
+/// How a log opens its store again after an append failed.
+pub trait Reopen: Send + Sync {
+    /// Whether the medium takes writes again; checked before the store in use is closed, so a
+    /// medium that is still full keeps the old store serving reads.
+    fn ready(&self) -> Result<(), StoreError>;
+
+    /// Opens the store again, from what is durable.
+    fn open(&self) -> Result<Box<dyn Store>, StoreError>;
+}
+
+/// The bytes a readiness probe writes and syncs: room for sled to open (it may write a snapshot
+/// and start a log segment) and take a batch.
+const PROBE_BYTES: usize = 2 << 20;
+
+/// Opens a [`SledStore`] in its directory, owner-only ([`make_private`]), and again after a
+/// failed append.
+pub struct SledReopen {
+    pub dir: PathBuf,
+}
+
+impl Reopen for SledReopen {
+    fn ready(&self) -> Result<(), StoreError> {
+        probe(&self.dir.join("write-probe"))
+    }
+
+    fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        let store = SledStore::open(&self.dir)?;
+        make_private(&self.dir)?;
+        Ok(Box::new(store))
+    }
+}
+
+/// Writes, syncs and removes a file of [`PROBE_BYTES`] at `path`.
+fn probe(path: &Path) -> Result<(), StoreError> {
+    let written = std::fs::File::create(path)
+        .and_then(|mut file| {
+            file.write_all(&vec![0; PROBE_BYTES])?;
+            file.sync_all()
+        })
+        .map_err(|source| StoreError::Io {
+            action: "write a test file to see if the disk takes writes again at",
+            path: path.to_path_buf(),
+            source,
+        });
+    // The probe goes whether or not it could be written whole.
+    let _ = std::fs::remove_file(path);
+    written
+}
+
+/// The store as far as the log's head: what is durable. Entries a failed append left in the
+/// store's memory are beyond the head and never read.
+pub struct View {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) head: Option<Digest>,
+}
+
+impl View {
+    fn last_seq(&self) -> u64 {
+        self.head.map_or(0, |digest| digest.seq)
+    }
+}
+
+impl Store for View {
+    fn head(&self) -> Result<Option<Digest>, StoreError> {
+        Ok(self.head)
+    }
+
+    fn append(&self, _entries: &[Entry]) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnlyView)
+    }
+
+    fn scan(&self, from: u64) -> Scan<'_> {
+        let last = self.last_seq();
+        Box::new(
+            self.store
+                .scan(from)
+                .take_while(move |record| record.as_ref().map_or(true, |(seq, _)| *seq <= last)),
+        )
+    }
+
+    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.store.put_checkpoint(seq, bytes)
+    }
+
+    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.store.checkpoint_at_or_before(seq.min(self.last_seq()))
+    }
+}
+
+/// A walk over a [`View`] that owns it, a page at a time, so it borrows nothing from the log
+/// (whose store may be replaced while it runs).
+pub struct Pages {
+    view: View,
+    next: u64,
+    page: std::vec::IntoIter<Result<crate::store::ScannedRecord, StoreError>>,
+    ended: bool,
+}
+
+/// The records a page holds.
+const PAGE: usize = 512;
+
+impl Pages {
+    pub fn new(view: View, from: u64) -> Self {
+        Pages {
+            view,
+            next: from,
+            page: Vec::new().into_iter(),
+            ended: false,
+        }
+    }
+}
+
+impl Iterator for Pages {
+    type Item = Result<crate::store::ScannedRecord, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.page.next() {
+                match &record {
+                    Ok((seq, _)) => self.next = seq + 1,
+                    Err(_) => self.ended = true,
+                }
+                return Some(record);
+            }
+            if self.ended {
+                return None;
+            }
+            let page: Vec<_> = self.view.scan(self.next).take(PAGE).collect();
+            if page.len() < PAGE {
+                self.ended = true;
+            }
+            if page.is_empty() {
+                return None;
+            }
+            self.page = page.into_iter();
+        }
+    }
+}
