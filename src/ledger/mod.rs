@@ -221,3 +221,31 @@ impl Log {
             .map(|(found, _)| found))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SystemId;
+
+    /// A subscriber that hears of a head and then reads the projections finds that head in them.
+    #[test]
+    fn subscribers_hear_of_a_head_once_the_projections_hold_it() {
+        let ledger = Ledger::in_memory();
+        let mut heads = ledger.log().subscribe();
+        let entries = ledger
+            .append(
+                Timestamp::UNIX_EPOCH,
+                Actor::Demo,
+                vec![Event::AccountDeclassified {
+                    system: SystemId::tailscale(),
+                    account_id: "a".to_owned(),
+                    reason: "test".to_owned(),
+                }],
+            )
+            .unwrap();
+        assert!(heads.has_changed().unwrap());
+        let heard = *heads.borrow_and_update();
+        assert_eq!(heard, Some(entries[0].digest()));
+        assert_eq!(ledger.read(|projections| projections.last_digest()), heard);
+    }
+}

@@ -303,10 +303,14 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         sam["offboarding_effective_at"],
         "2026-01-01T00:00:00.000000Z"
     );
+    // Before the first entry the ledger says so rather than listing nobody (SPEC §18).
     let before = served
-        .json(&["employees", "--as-of", "2020-01-01T00:00:00Z"])
+        .fails(
+            2,
+            &["employees", "--as-of", "2020-01-01T00:00:00Z", "--json"],
+        )
         .await;
-    assert_eq!(before["employees"], serde_json::json!([]));
+    assert!(before.contains("nothing recorded yet"), "{before}");
 
     // the offboarding report: Marco's suspended account had no access when he left.
     let said = served.ok(&["report"]).await;
@@ -394,7 +398,7 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         .await;
     assert_eq!(denied.status.code(), Some(2), "{}", text(&denied));
     assert!(
-        text(&denied).contains("PermissionDenied"),
+        text(&denied).contains("PERMISSION_DENIED"),
         "{}",
         text(&denied)
     );
@@ -404,7 +408,7 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
             &["admin", "classify", "nobody", "service", "--reason", "x"],
         )
         .await;
-    assert!(unknown.contains("NotFound"), "{unknown}");
+    assert!(unknown.contains("NOT_FOUND"), "{unknown}");
     let mut arguments = args(&["admin", "sync-now", "--server", &served.url]);
     arguments.push("--json".to_owned());
     let anonymous = run_with_env(arguments, vec![]).await;

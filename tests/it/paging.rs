@@ -113,7 +113,8 @@ async fn a_roster_too_large_for_one_answer_comes_in_consistent_pages() {
         (
             "a token read at another instant",
             pb::ListEmployeesRequest {
-                as_of: Some(prost_types::Timestamp::default()),
+                // Now: after the first page's instant, and after the first entry.
+                as_of: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
                 page_token: token.clone(),
                 ..Default::default()
             },
