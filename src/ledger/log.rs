@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn batches_chain_on_from_the_head() {
         let ledger = Log::in_memory();
-        let mut heads = ledger.subscribe();
+        let heads = ledger.subscribe();
         let first = ledger
             .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("a")])
             .unwrap();
