@@ -78,13 +78,16 @@ fn start_server(
             &layout.mounted_ledger(),
             tailnet.base_url(),
             port,
-            "100ms",
+            "10s",
         )?;
         let mut command = Command::new(&settings.binary);
         command
             .args(["--log-format", "json", "serve", "-c"])
             .arg(&layout.config)
             .env(API_TOKEN_ENV, API_TOKEN)
+            // The configuration refuses intervals under 10 s; the binary's test hook syncs every
+            // 100 ms so that cuts land while syncs append.
+            .env("TAILLEDGER_TEST_SYNC_INTERVAL", "100ms")
             .current_dir(&settings.dir);
         let mut server = Running::spawn(command, Some("\"serving\""))?;
         if server.wait_for_marker(START_TIMEOUT) {
