@@ -549,6 +549,24 @@ impl ApiClient {
         verified(&response.into_inner().events)
     }
 
+    /// Releases the removals the removal guard withheld in the sync `sync_id`.
+    pub async fn confirm_removals(
+        &mut self,
+        system: &SystemId,
+        sync_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .confirm_removals(pb::ConfirmRemovalsRequest {
+                system: system.to_string(),
+                sync_id,
+                reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
     /// Imports a roster CSV file's bytes.
     pub async fn import_roster(&mut self, csv: Vec<u8>) -> Result<RosterImported, ClientError> {
         let response = self

@@ -110,6 +110,15 @@ pub enum AdminCommand {
     },
     /// Run a sync now (the roster file is re-read first) and wait for it; exits 3 if it failed.
     SyncNow,
+    /// Confirm that the removals a sync's removal guard withheld are real: they are recorded,
+    /// dated when the account was first missed.
+    ConfirmRemovals {
+        /// The sync whose `SyncAnomaly` withheld them (the integration check names it).
+        sync_id: String,
+        /// Why; recorded in the ledger.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// A file's bytes, or standard input's for `-`.
@@ -216,6 +225,9 @@ pub fn run(server: &ServerArgs, json: bool, command: AdminCommand) -> Outcome {
             ),
             AdminCommand::ImportRoster { .. } => Box::new(client.import_roster(csv).await?),
             AdminCommand::SyncNow => Box::new(client.sync_now(&system).await?),
+            AdminCommand::ConfirmRemovals { sync_id, reason } => {
+                Box::new(client.confirm_removals(&system, sync_id, reason).await?)
+            }
         })
     })
 }

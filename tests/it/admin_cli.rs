@@ -409,6 +409,23 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         )
         .await;
     assert!(unknown.contains("NOT_FOUND"), "{unknown}");
+    // No sync withheld anything here: the release is refused, naming the sync.
+    let nothing_withheld = served
+        .fails(
+            2,
+            &[
+                "admin",
+                "confirm-removals",
+                "tailscale-999999",
+                "--reason",
+                "the March offboarding",
+            ],
+        )
+        .await;
+    assert!(
+        nothing_withheld.contains("NOT_FOUND") && nothing_withheld.contains("tailscale-999999"),
+        "{nothing_withheld}"
+    );
     let mut arguments = args(&["admin", "sync-now", "--server", &served.url]);
     arguments.push("--json".to_owned());
     let anonymous = run_with_env(arguments, vec![]).await;
