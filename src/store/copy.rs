@@ -4,9 +4,9 @@
 //! zeroes a torn log tail, writes a snapshot. A reader checking evidence must never change it,
 //! and must work on read-only media or a full disk, so offline readers open a copy in a private
 //! temporary directory (under `TMPDIR`) instead of the directory itself (SPEC §18). The original is
-//! only read: its `db` file is locked with the same `flock` sled takes, so the copy is never
-//! taken while a server or another writer is changing the ledger, and nothing starts writing
-//! while it is copied.
+//! only read: its `db` file is share-locked with `flock` while it is copied. sled locks it
+//! exclusively, so the copy is never taken while a server or another writer is changing the
+//! ledger, nothing starts writing while it is copied, and readers do not hold each other up.
 
 use std::fs::{File, Permissions};
 use std::os::unix::fs::PermissionsExt;
@@ -32,7 +32,9 @@ pub fn private_copy(dir: &Path) -> Result<tempfile::TempDir, StoreError> {
         }
     };
     let log = File::open(&log_path).map_err(io("open", &log_path))?;
-    match log.try_lock() {
+    // Shared: readers copying at the same time do not hold each other up, while sled's exclusive
+    // lock (a writer) and this one exclude each other.
+    match log.try_lock_shared() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             return Err(StoreError::Locked {
