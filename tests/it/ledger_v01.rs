@@ -7,33 +7,19 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use tailledger::event::{Actor, Event, SystemId};
+use tailledger::event::Actor;
 use tailledger::hash::Hash256;
 use tailledger::ledger::{Ledger, Log};
 use tailledger::store::SledStore;
 
 use crate::cli::{args, run_with_env};
 use crate::helpers::{API_TOKEN, Fixture, free_port, run, spawn_serve, text};
-use crate::power_loss::instant;
+use crate::power_loss::{a_policy, instant};
 
-/// The ledger 0.1 wrote, copied to a temporary directory (tests never open the original).
-fn ledger_v01() -> tempfile::TempDir {
-    let copy = tempfile::tempdir().unwrap();
-    copy_dir(Path::new("tests/ledgers/v0.1"), copy.path());
-    copy
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for item in std::fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let target = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            std::fs::create_dir(&target).unwrap();
-            copy_dir(&item.path(), &target);
-        } else {
-            std::fs::copy(item.path(), &target).unwrap();
-        }
-    }
+/// The ledger 0.1 wrote, in a private copy (tests never open the original), taken the way the
+/// offline readers take theirs.
+pub fn ledger_v01() -> tempfile::TempDir {
+    tailledger::store::private_copy(Path::new("tests/ledgers/v0.1")).expect("the 0.1 ledger copies")
 }
 
 const HEAD_V01: &str = "3015:9cb3bf32639317d8afc2d495dc9602dfc919f9494f4b992f09160c19e5f639bf";
@@ -55,19 +41,7 @@ fn a_ledger_written_by_0_1_with_blobs_and_an_unfinished_snapshot_opens_and_keeps
             .ends_with(".generating")),
         "the unfinished snapshot is removed"
     );
-    books
-        .append(
-            instant(0),
-            Actor::Config,
-            vec![Event::AccessPolicySet {
-                system: SystemId::tailscale(),
-                allowed_org_roles: vec!["member".to_owned()],
-                privileged_org_roles: vec![],
-                offboarding_grace_seconds: 3_600,
-                reason: None,
-            }],
-        )
-        .unwrap();
+    books.append(instant(0), Actor::Config, a_policy()).unwrap();
     drop(books);
     let reopened = Log::open_existing(dir.path()).unwrap();
     let report = reopened.verify().unwrap();

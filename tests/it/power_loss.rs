@@ -161,6 +161,17 @@ fn workload(rng: &mut fastrand::Rng, people: usize, batches: usize) -> Vec<(Acto
     all
 }
 
+/// A batch of one admin decision: what a reopened ledger is asked to append.
+pub fn a_policy() -> Vec<Event> {
+    vec![Event::AccessPolicySet {
+        system: SystemId::tailscale(),
+        allowed_org_roles: vec!["member".to_owned()],
+        privileged_org_roles: vec![],
+        offboarding_grace_seconds: 3_600,
+        reason: None,
+    }]
+}
+
 /// A cut taken during the run: where its copy is, and the last batch acknowledged before it.
 struct Cut {
     copy: tempfile::TempDir,
@@ -190,17 +201,7 @@ fn assert_cut_survived(cut: &Cut, index: usize, seed: u64) {
     let books = Ledger::new(ledger)
         .unwrap_or_else(|error| panic!("{context}: the projections do not rebuild: {error}"));
     books
-        .append(
-            instant(100_000),
-            Actor::Config,
-            vec![Event::AccessPolicySet {
-                system: SystemId::tailscale(),
-                allowed_org_roles: vec!["member".to_owned()],
-                privileged_org_roles: vec![],
-                offboarding_grace_seconds: 3_600,
-                reason: None,
-            }],
-        )
+        .append(instant(100_000), Actor::Config, a_policy())
         .unwrap_or_else(|error| panic!("{context}: the reopened ledger refuses appends: {error}"));
 }
 

@@ -23,6 +23,7 @@ use tailledger::store::{MAX_VALUE, SledStore, Store, decode_entries, open_waitin
 use tailledger::time::Timestamp;
 
 use crate::helpers::{golden_chain, snapshot};
+use crate::ledger_v01::ledger_v01;
 
 fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -119,19 +120,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for item in fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let target = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            fs::create_dir_all(&target).unwrap();
-            copy_dir(&item.path(), &target);
-        } else {
-            fs::copy(item.path(), &target).unwrap();
-        }
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
@@ -184,8 +172,7 @@ proptest! {
 
 #[test]
 fn a_0_1_ledger_takes_chunked_batches_and_reads_across_the_formats() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(Path::new("tests/ledgers/v0.1"), dir.path());
+    let dir = ledger_v01();
     let ledger = Ledger::new(Log::open_existing(dir.path()).unwrap()).unwrap();
     let old_head = ledger.log().head().unwrap();
     let events: Vec<Event> = (0..300)
