@@ -85,6 +85,15 @@ impl Entry {
         sink.finish()
     }
 
+    /// The entry's leaf hash in the ledger's Merkle tree (SPEC §15): the SHA-256 of a zero byte
+    /// and the canonical form, which is written straight into the hash state.
+    pub fn leaf_hash(&self) -> Hash256 {
+        let mut sink = HashSink::new();
+        sink.put(&[0x00]);
+        self.write_canonical(&mut sink);
+        sink.finish()
+    }
+
     /// One line of the JSON Lines export: the canonical entry object with `"hash"` added,
     /// itself in canonical form, without the trailing newline.
     pub fn export_line(&self) -> String {

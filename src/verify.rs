@@ -4,6 +4,10 @@
 //! breaks: a hash that does not match the canonical form, a `prev_hash` that does not match the
 //! previous hash, a seq that is missing or out of place, or a record that cannot be decoded.
 //!
+//! A store's Merkle tree (SPEC §15) is rebuilt from the same canonical forms as the chain is
+//! checked, and every node the store keeps must equal the rebuilt one; the first that differs is
+//! reported at the seq whose entry completed it.
+//!
 //! A store is verified on two cores: one thread walks and decodes the records, the other writes
 //! each entry's canonical form, hashes it and checks the link, in seq order, so the report is the
 //! one a single pass would give. An export is verified as an independent verifier would: each
@@ -18,7 +22,8 @@ use serde_json::Value;
 use crate::canonical::HashSink;
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
-use crate::store::{CodecError, Store, StoreError};
+use crate::merkle::{Frontier, NodeId};
+use crate::store::{CodecError, KEPT_LEVEL, Store, StoreError, tree_node_within};
 
 /// What the walker needs of one entry: its claimed position and hashes, and the bytes to hash.
 pub struct Link {
@@ -47,6 +52,16 @@ pub enum Fault {
     DigestNotFound { digest: Digest },
     /// The export holds the digest's seq with another hash.
     DigestMismatch { digest: Digest, found: Hash256 },
+    /// A stored node of the Merkle tree differs from the one rebuilt from the entries, or is
+    /// missing (`stored` is `None`), or cannot be read (`detail`).
+    TreeNode {
+        node: NodeId,
+        stored: Option<Hash256>,
+        rebuilt: Hash256,
+        detail: Option<String>,
+    },
+    /// The stored Merkle tree covers fewer entries than the chain has.
+    TreeIncomplete { tree_size: u64 },
 }
 
 /// The first place the chain breaks.
@@ -106,6 +121,27 @@ impl fmt::Display for Fault {
                 f,
                 "the digest {digest} is not in the export: its seq {} has hash {found}",
                 digest.seq
+            ),
+            Fault::TreeNode {
+                node,
+                stored,
+                rebuilt,
+                detail,
+            } => {
+                write!(
+                    f,
+                    "Merkle tree node at level {}, index {}: rebuilt from the entries it is {rebuilt}, ",
+                    node.level, node.index
+                )?;
+                match (stored, detail) {
+                    (_, Some(detail)) => write!(f, "the stored one cannot be read: {detail}"),
+                    (Some(stored), None) => write!(f, "the stored one is {stored}"),
+                    (None, None) => write!(f, "the store has none"),
+                }
+            }
+            Fault::TreeIncomplete { tree_size } => write!(
+                f,
+                "the stored Merkle tree covers only the first {tree_size} entries"
             ),
         }
     }
@@ -219,9 +255,48 @@ const BATCHES_AHEAD: usize = 4;
 /// a failure of the store itself, which ends the walk.
 type Decoded = Result<Result<Entry, CodecError>, StoreError>;
 
-/// Walks every record of a store and checks the chain and the stored head.
+/// Rebuilds a store's Merkle tree leaf by leaf and compares the nodes the store keeps.
+struct TreeCheck<'a> {
+    store: &'a dyn Store,
+    /// How many leaves the stored tree claims to cover; nodes beyond are not looked for.
+    stored_size: u64,
+    frontier: Frontier,
+}
+
+impl TreeCheck<'_> {
+    /// Adds the leaf of the entry at `seq` and checks each kept node it completes.
+    fn step(&mut self, seq: u64, leaf: Hash256) -> Result<Result<(), Break>, StoreError> {
+        for (node, rebuilt) in self.frontier.append(&[leaf]) {
+            if node.level < KEPT_LEVEL || !tree_node_within(node, self.stored_size) {
+                continue;
+            }
+            let (stored, detail) = match self.store.kept_node(node) {
+                Ok(stored) => (stored, None),
+                Err(StoreError::CorruptTree { reason, .. }) => (None, Some(reason)),
+                Err(error) => return Err(error),
+            };
+            if stored != Some(rebuilt) {
+                let fault = Fault::TreeNode {
+                    node,
+                    stored,
+                    rebuilt,
+                    detail,
+                };
+                return Ok(Err(Break { seq, fault }));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// Walks every record of a store and checks the chain, the stored head and the Merkle tree.
 pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
     let mut walker = ChainWalker::default();
+    let mut tree = TreeCheck {
+        store,
+        stored_size: store.tree_size()?,
+        frontier: Frontier::new(),
+    };
     let broken = std::thread::scope(|scope| -> Result<Option<Break>, StoreError> {
         let (batches, decoded) = mpsc::sync_channel::<Vec<Decoded>>(BATCHES_AHEAD);
         scope.spawn(move || {
@@ -247,7 +322,16 @@ pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
         // Dropping `decoded` on return, at a break, stops the decoding thread at its next send.
         for batch in decoded {
             for record in batch {
-                if let Err(broken) = walker.step_entry(record?) {
+                let record = record?;
+                let leaf = record
+                    .as_ref()
+                    .ok()
+                    .map(|entry| (entry.seq, entry.leaf_hash()));
+                if let Err(broken) = walker.step_entry(record) {
+                    return Ok(Some(broken));
+                }
+                let (seq, leaf) = leaf.expect("an entry that steps the chain decoded");
+                if let Err(broken) = tree.step(seq, leaf)? {
                     return Ok(Some(broken));
                 }
             }
@@ -271,6 +355,12 @@ pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
             seq: last.seq,
             fault: Fault::Undecodable {
                 detail: "the ledger has entries but no stored head".to_owned(),
+            },
+        }),
+        (_, Some(last)) if tree.stored_size < last.seq => Some(Break {
+            seq: tree.stored_size + 1,
+            fault: Fault::TreeIncomplete {
+                tree_size: tree.stored_size,
             },
         }),
         _ => None,

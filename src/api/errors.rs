@@ -24,9 +24,11 @@ impl From<StoreError> for Status {
         tracing::error!("ledger store failure: {error}");
         let message = format!("the ledger could not be read or written: {error}");
         match error {
-            StoreError::Corrupt { .. } | StoreError::Pieces { .. } | StoreError::CorruptHead(_) => {
-                Status::data_loss(message)
-            }
+            StoreError::Corrupt { .. }
+            | StoreError::Pieces { .. }
+            | StoreError::CorruptHead(_)
+            | StoreError::CorruptTree { .. }
+            | StoreError::TreeIncomplete { .. } => Status::data_loss(message),
             StoreError::Locked { .. }
             | StoreError::NotFound { .. }
             | StoreError::Database { .. }

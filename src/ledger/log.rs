@@ -13,6 +13,10 @@
 //! append, a log opened with a [`Reopen`] opens its store anew from what is durable
 //! ([`reopen`](super::reopen) says why sled needs that).
 //!
+//! The log also keeps the Merkle tree over its entries (SPEC §15, [`tree`](super::tree)): the
+//! nodes a batch completes are written in the same atomic batch as its entries, and the tree's
+//! frontier moves with the head, so it too stays at the last durable entry when an append fails.
+//!
 //! `recorded_at` never decreases along the seq: a batch stamped earlier than the entry before it
 //! (a clock stepped back) is recorded at that entry's time instead. The entries recorded at or
 //! before any instant are therefore a prefix of the ledger, which point-in-time reads rely on.
@@ -26,20 +30,30 @@ use crate::entry::Entry;
 use crate::event::{Actor, Event};
 use crate::export::{ExportError, export_to_file};
 use crate::hash::Digest;
+use crate::merkle::Frontier;
 use crate::store::{MemoryStore, Scan, SledStore, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{Report, verify_store};
 
 use super::reopen::{Pages, Reopen, SledReopen, View};
+use super::tree;
 
-/// The last entry's digest and recording time.
-#[derive(Clone, Copy)]
-struct Head {
+/// The last entry's digest and recording time, and the tree up to it.
+pub(super) struct Head {
     digest: Option<Digest>,
     recorded_at: Timestamp,
     /// The last append failed: the store may hold more in memory than is durable, and is opened
     /// again before the next append.
     failed: bool,
+    /// The Merkle tree's frontier at `digest`; `None` until it is read from the store (at open,
+    /// or when a reopened store's head moved), or while the tree cannot be built.
+    tree: Option<Frontier>,
+}
+
+impl Head {
+    pub(super) fn seq(&self) -> u64 {
+        self.digest.map_or(0, |digest| digest.seq)
+    }
 }
 
 /// An append-only, hash-chained event log.
@@ -87,7 +101,9 @@ impl Log {
         Self::with_store(Box::new(MemoryStore::new())).expect("a memory store opens")
     }
 
-    /// A ledger over any store.
+    /// A ledger over any store. A ledger written before the Merkle tree was kept has it built
+    /// now; if it cannot be (an entry no longer decodes), the ledger still opens, for
+    /// verification to report the entry, and refuses appends.
     pub fn with_store(store: Box<dyn Store>) -> Result<Self, StoreError> {
         let digest = store.head()?;
         // An unreadable last entry is for verification to report; it must not stop the ledger
@@ -95,6 +111,11 @@ impl Log {
         let recorded_at = digest
             .and_then(|head| store.get(head.seq).ok().flatten())
             .map_or(Timestamp::MIN, |entry| entry.recorded_at);
+        let size = digest.map_or(0, |digest| digest.seq);
+        let tree = tree::catch_up(&*store, size)
+            .and_then(|()| tree::frontier_at(&*store, size))
+            .inspect_err(|error| tracing::warn!("the ledger's Merkle tree is not usable: {error}"))
+            .ok();
         Ok(Log {
             store: RwLock::new(Some(Arc::from(store))),
             reopen: None,
@@ -102,6 +123,7 @@ impl Log {
                 digest,
                 recorded_at,
                 failed: false,
+                tree,
             }),
             appended: watch::Sender::new(digest),
             writable: watch::Sender::new(true),
@@ -149,6 +171,8 @@ impl Log {
             .map_or(Timestamp::MIN, |entry| entry.recorded_at);
         head.digest = digest;
         head.recorded_at = recorded_at;
+        // The reopened store's tree is read again for its head, when it is next needed.
+        head.tree = None;
         Ok(Some(digest))
     }
 
@@ -172,9 +196,11 @@ impl Log {
         let Some(last) = entries.last() else {
             return Ok(entries);
         };
+        let mut frontier = self.frontier(&mut head)?.clone();
+        let nodes = frontier.append(&tree::leaves(&entries));
         let appended = self
             .current_store()
-            .and_then(|store| store.append(&entries));
+            .and_then(|store| store.append(&entries, &nodes));
         if let Err(error) = appended {
             tracing::error!(
                 "the ledger could not append a batch; nothing of it is recorded: {error}"
@@ -187,6 +213,7 @@ impl Log {
             digest: Some(last.digest()),
             recorded_at,
             failed: false,
+            tree: Some(frontier),
         };
         self.writable
             .send_if_modified(|writable| !std::mem::replace(writable, true));
@@ -264,7 +291,19 @@ impl Log {
         export_to_file(&self.store()?, path)
     }
 
-    fn lock_head(&self) -> MutexGuard<'_, Head> {
+    /// The tree's frontier at `head`, read from the store (built first, for an older ledger)
+    /// if the log does not hold it.
+    pub(super) fn frontier<'h>(&self, head: &'h mut Head) -> Result<&'h Frontier, StoreError> {
+        if head.tree.is_none() {
+            let size = head.seq();
+            let store = self.current_store()?;
+            tree::catch_up(&*store, size)?;
+            head.tree = Some(tree::frontier_at(&*store, size)?);
+        }
+        Ok(head.tree.as_ref().expect("the frontier was just read"))
+    }
+
+    pub(super) fn lock_head(&self) -> MutexGuard<'_, Head> {
         // The guarded value is only replaced after a successful append, in one assignment, so
         // a panic elsewhere while holding the lock cannot leave it half-updated.
         self.head

@@ -32,6 +32,7 @@
 mod checkpoint;
 mod log;
 mod reopen;
+mod tree;
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError, RwLock};
@@ -39,6 +40,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 pub use checkpoint::CHECKPOINT_MIN_INTERVAL;
 pub use log::Log;
 pub use reopen::{Reopen, SledReopen};
+pub use tree::{InclusionProof, ProofError};
 
 use crate::entry::Entry;
 use crate::event::{Actor, Event};

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::entry::Entry;
-use crate::hash::Digest;
-use crate::store::{Scan, SledStore, Store, StoreError, make_private};
+use crate::hash::{Digest, Hash256};
+use crate::merkle::NodeId;
+use crate::store::{Scan, SledStore, Store, StoreError, make_private, tree_node_within};
 
 /// How a log opens its store again after an append failed.
 pub trait Reopen: Send + Sync {
@@ -65,8 +66,8 @@ fn probe(path: &Path) -> Result<(), StoreError> {
     written
 }
 
-/// The store as far as the log's head: what is durable. Entries a failed append left in the
-/// store's memory are beyond the head and never read.
+/// The store as far as the log's head: what is durable. Entries and tree nodes a failed append
+/// left in the store's memory are beyond the head and never read.
 pub struct View {
     pub(super) store: Arc<dyn Store>,
     pub(super) head: Option<Digest>,
@@ -83,8 +84,23 @@ impl Store for View {
         Ok(self.head)
     }
 
-    fn append(&self, _entries: &[Entry]) -> Result<(), StoreError> {
+    fn append(&self, _entries: &[Entry], _nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
         Err(StoreError::ReadOnlyView)
+    }
+
+    fn tree_size(&self) -> Result<u64, StoreError> {
+        Ok(self.store.tree_size()?.min(self.last_seq()))
+    }
+
+    fn extend_tree(&self, _nodes: &[(NodeId, Hash256)], _size: u64) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnlyView)
+    }
+
+    fn kept_node(&self, node: NodeId) -> Result<Option<Hash256>, StoreError> {
+        if !tree_node_within(node, self.last_seq()) {
+            return Ok(None);
+        }
+        self.store.kept_node(node)
     }
 
     fn scan(&self, from: u64) -> Scan<'_> {

@@ -248,6 +248,25 @@ pub fn decode_head(bytes: &[u8]) -> Result<Digest, CodecError> {
     })
 }
 
+/// How far the stored Merkle tree reaches, as stored (format 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TreeState {
+    /// Every append stores the nodes it completes: the tree covers the whole ledger.
+    Kept,
+    /// A ledger written before the tree was kept, whose tree is built up to this many leaves.
+    Built(u64),
+}
+
+/// The stored bytes of the tree's state.
+pub fn encode_tree_state(state: TreeState) -> Vec<u8> {
+    encode_versioned(&state)
+}
+
+/// Reads the stored state of the tree.
+pub fn decode_tree_state(bytes: &[u8]) -> Result<TreeState, CodecError> {
+    decode_versioned(bytes)
+}
+
 /// The stored bytes of a checkpoint: any serde value, in the store's one codec.
 pub fn encode_checkpoint<T: Serialize>(value: &T) -> Vec<u8> {
     encode_versioned(value)

@@ -1,14 +1,17 @@
-//! An in-memory [`Store`]: a vector of entries and a map of checkpoints.
+//! An in-memory [`Store`]: a vector of entries, a map of the Merkle tree's kept nodes and a map
+//! of checkpoints.
 //!
 //! It is deliberately the simplest correct store, so that the property tests can use it as the
 //! model the sled store must agree with.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+use super::tree::KEPT_LEVEL;
 use super::{Scan, Store, StoreError, check_follows};
 use crate::entry::Entry;
-use crate::hash::Digest;
+use crate::hash::{Digest, Hash256};
+use crate::merkle::NodeId;
 
 /// A store that lives and dies with the process.
 #[derive(Default)]
@@ -19,7 +22,19 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     entries: Vec<Entry>,
+    nodes: HashMap<NodeId, Hash256>,
+    tree_size: u64,
     checkpoints: BTreeMap<u64, Vec<u8>>,
+}
+
+impl Inner {
+    fn keep(&mut self, nodes: &[(NodeId, Hash256)]) {
+        let kept = nodes
+            .iter()
+            .filter(|(node, _)| node.level >= KEPT_LEVEL)
+            .copied();
+        self.nodes.extend(kept);
+    }
 }
 
 impl MemoryStore {
@@ -41,11 +56,28 @@ impl Store for MemoryStore {
         Ok(self.lock().entries.last().map(Entry::digest))
     }
 
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
         let mut inner = self.lock();
         check_follows(inner.entries.last().map(Entry::digest), entries)?;
         inner.entries.extend_from_slice(entries);
+        inner.keep(nodes);
+        inner.tree_size = inner.entries.len() as u64;
         Ok(())
+    }
+
+    fn tree_size(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().tree_size)
+    }
+
+    fn extend_tree(&self, nodes: &[(NodeId, Hash256)], size: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.keep(nodes);
+        inner.tree_size = size;
+        Ok(())
+    }
+
+    fn kept_node(&self, node: NodeId) -> Result<Option<Hash256>, StoreError> {
+        Ok(self.lock().nodes.get(&node).copied())
     }
 
     fn scan(&self, from: u64) -> Scan<'_> {

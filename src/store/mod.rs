@@ -13,6 +13,7 @@ mod memory;
 mod pieces;
 mod private;
 mod sled_store;
+mod tree;
 mod v1;
 
 use std::path::PathBuf;
@@ -27,9 +28,11 @@ pub use memory::MemoryStore;
 pub use pieces::{MAX_VALUE, PieceError};
 pub use private::{create_private_dir, make_private};
 pub use sled_store::{CACHE_CAPACITY, SledStore, open_waiting_for_lock};
+pub use tree::{KEPT_LEVEL, TreeNodes, within as tree_node_within};
 
 use crate::entry::Entry;
-use crate::hash::Digest;
+use crate::hash::{Digest, Hash256};
+use crate::merkle::NodeId;
 
 /// A stored record as a scan meets it: its position, and the entry if it decodes.
 pub type ScannedRecord = (u64, Result<Entry, CodecError>);
@@ -85,6 +88,16 @@ pub enum StoreError {
     Closed,
     #[error("a view of the ledger up to its head cannot append")]
     ReadOnlyView,
+    #[error("the stored Merkle tree cannot be read at level {}, index {}: {reason}", .node.level, .node.index)]
+    CorruptTree { node: NodeId, reason: String },
+    #[error(
+        "the Merkle tree covers {tree_size} of the ledger's {head} entries and cannot be built further: {reason}"
+    )]
+    TreeIncomplete {
+        tree_size: u64,
+        head: u64,
+        reason: String,
+    },
 }
 
 /// A sled error in words. sled 0.34.7 turns an I/O error into the `Debug` text of the original
@@ -112,17 +125,38 @@ pub fn describe_io(error: &std::io::Error) -> String {
     }
 }
 
-/// Durable storage of entries, the head digest, and checkpoints.
+/// Durable storage of entries, the head digest, the Merkle tree over the entries, and
+/// checkpoints.
 ///
-/// Implementations must make [`Store::append`] all-or-nothing and durable before it returns.
-/// Callers (the ledger) guarantee a single writer.
+/// Implementations must make [`Store::append`] and [`Store::extend_tree`] all-or-nothing and
+/// durable before they return. Callers (the ledger) guarantee a single writer.
 pub trait Store: Send + Sync {
     /// The head digest written with the last durable batch, or `None` for an empty ledger.
     fn head(&self) -> Result<Option<Digest>, StoreError>;
 
-    /// Writes the entries and the new head in one atomic, durable step. The entries must be
-    /// contiguous and start right after the current head.
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError>;
+    /// Writes the entries, the Merkle tree nodes they complete (`nodes`, as
+    /// [`Frontier::append`](crate::merkle::Frontier::append) returns them; the store keeps those
+    /// of level [`KEPT_LEVEL`] and up) and the new head in one atomic, durable step. The entries
+    /// must be contiguous and start right after the current head, and the tree must cover the
+    /// entries before them ([`Store::tree_size`] equal to the head's seq).
+    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError>;
+
+    /// How many leaves (entries from seq 1) the stored Merkle tree covers: the head's seq, except
+    /// in a ledger written before the tree was kept, until it is built.
+    fn tree_size(&self) -> Result<u64, StoreError>;
+
+    /// Stores the nodes of a tree built after the fact (for a ledger written before the tree was
+    /// kept), which then covers `size` leaves, in one atomic, durable step.
+    fn extend_tree(&self, nodes: &[(NodeId, Hash256)], size: u64) -> Result<(), StoreError>;
+
+    /// The stored hash of the complete subtree `node`, of level [`KEPT_LEVEL`] or above.
+    fn kept_node(&self, node: NodeId) -> Result<Option<Hash256>, StoreError>;
+
+    /// The hash of the complete subtree `node` of the stored tree, if it has one: a stored node,
+    /// or below [`KEPT_LEVEL`] one folded from the entries under it.
+    fn tree_node(&self, node: NodeId) -> Result<Option<Hash256>, StoreError> {
+        tree::node(self, node)
+    }
 
     /// Walks the stored records from seq `from` on, in seq order.
     fn scan(&self, from: u64) -> Scan<'_>;

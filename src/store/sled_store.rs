@@ -6,7 +6,12 @@
 //! a chunk of the batch's consecutive entries, as many whole ones as fit in 4 KiB (about 18
 //! typical entries), so a batch of 1,000 entries is some 55 sled values rather than 1,000; the
 //! format-1 records of 0.1 hold one entry each and are read as they are. Either way the record
-//! holding seq N is the last key at or before `e` + N: a read by seq is one point lookup. Checkpoints live in the tree `checkpoints.2`,
+//! holding seq N is the last key at or before `e` + N: a read by seq is one point lookup. The
+//! Merkle tree's stored nodes (those of level 4 and up, [`tree`](super::tree)) go into the same
+//! batch as the entries that complete them, as runs of at most 127 hashes under `n` + the leaf
+//! that completed the run's first node, so a node is one `..=` lookup too; key `t` says whether
+//! the tree is kept with every append or, in a ledger written before it was, how far it is built
+//! (no `t` with a head: not at all). Checkpoints live in the tree `checkpoints.2`,
 //! key `c` + seq; they are derived data and can always be rebuilt. No stored value is larger than
 //! 4 KiB: a longer one is stored in pieces in the same batch ([`pieces`](super::pieces)), so sled
 //! never writes it to its unsynced blob files. The tree `checkpoints` of ledgers written by 0.1
@@ -22,15 +27,19 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::codec::{self, CodecError};
+use super::codec::{self, CodecError, TreeState};
 use super::disk::{DataDir, SyncObserver};
 use super::pieces::{self, PieceError};
+use super::tree;
 use super::{Scan, ScannedRecord, Store, StoreError, check_follows};
 use crate::entry::Entry;
-use crate::hash::Digest;
+use crate::hash::{Digest, Hash256};
+use crate::merkle::NodeId;
 
 const ENTRY_PREFIX: u8 = b'e';
 const HEAD_KEY: &[u8] = b"h";
+const NODE_PREFIX: u8 = b'n';
+const TREE_KEY: &[u8] = b"t";
 const CHECKPOINT_PREFIX: u8 = b'c';
 /// The checkpoints tree of this layout, and the one 0.1 wrote (read only).
 const CHECKPOINTS: &str = "checkpoints.2";
@@ -58,6 +67,10 @@ pub struct SledStore {
 
 fn entry_key(seq: u64) -> [u8; 9] {
     prefixed_key(ENTRY_PREFIX, seq)
+}
+
+fn node_key(leaf: u64) -> [u8; 9] {
+    prefixed_key(NODE_PREFIX, leaf)
 }
 
 fn checkpoint_key(seq: u64) -> [u8; 9] {
@@ -193,6 +206,29 @@ impl SledStore {
             .map_err(|source| self.database(source))
     }
 
+    fn tree_state(&self) -> Result<Option<TreeState>, StoreError> {
+        let Some(stored) = self
+            .ledger
+            .get(TREE_KEY)
+            .map_err(|source| self.database(source))?
+        else {
+            return Ok(None);
+        };
+        codec::decode_tree_state(&stored)
+            .map(Some)
+            .map_err(|source| StoreError::CorruptTree {
+                node: NodeId { level: 0, index: 0 },
+                reason: format!("its stored state does not decode: {source}"),
+            })
+    }
+
+    /// Adds the kept nodes among `nodes` to `batch`.
+    fn insert_nodes(batch: &mut sled::Batch, nodes: &[(NodeId, Hash256)]) {
+        for (first, hashes) in tree::runs(nodes) {
+            pieces::insert(batch, &node_key(first), tree::encode_run(&hashes));
+        }
+    }
+
     fn latest_checkpoint_v01(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let Some(tree) = &self.checkpoints_v01 else {
             return Ok(None);
@@ -256,21 +292,75 @@ impl Store for SledStore {
             .map_err(|source| StoreError::CorruptHead(source.to_string()))
     }
 
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
         let Some(last) = entries.last() else {
             return Ok(());
         };
-        check_follows(self.head()?, entries)?;
+        let head = self.head()?;
+        check_follows(head, entries)?;
         let mut batch = sled::Batch::default();
         for (first, chunk) in codec::encode_chunks(entries, pieces::MAX_VALUE) {
             // A chunk is longer than the limit only when it holds a single long entry.
             pieces::insert(&mut batch, &entry_key(first), chunk);
+        }
+        Self::insert_nodes(&mut batch, nodes);
+        if head.is_none() {
+            // A ledger that starts with the tree keeps it from its first batch on.
+            pieces::insert(
+                &mut batch,
+                TREE_KEY,
+                codec::encode_tree_state(TreeState::Kept),
+            );
         }
         pieces::insert(&mut batch, HEAD_KEY, codec::encode_head(last.digest()));
         self.ledger
             .apply_batch(batch)
             .map_err(|source| self.database(source))?;
         self.make_durable()
+    }
+
+    fn tree_size(&self) -> Result<u64, StoreError> {
+        Ok(match self.tree_state()? {
+            Some(TreeState::Kept) => self.head()?.map_or(0, |head| head.seq),
+            Some(TreeState::Built(size)) => size,
+            None => 0,
+        })
+    }
+
+    fn extend_tree(&self, nodes: &[(NodeId, Hash256)], size: u64) -> Result<(), StoreError> {
+        let head = self.head()?.map_or(0, |head| head.seq);
+        let state = if size >= head {
+            TreeState::Kept
+        } else {
+            TreeState::Built(size)
+        };
+        let mut batch = sled::Batch::default();
+        Self::insert_nodes(&mut batch, nodes);
+        pieces::insert(&mut batch, TREE_KEY, codec::encode_tree_state(state));
+        self.ledger
+            .apply_batch(batch)
+            .map_err(|source| self.database(source))?;
+        self.make_durable()
+    }
+
+    fn kept_node(&self, node: NodeId) -> Result<Option<Hash256>, StoreError> {
+        let Some(leaf) = tree::completing_leaf(node) else {
+            return Ok(None);
+        };
+        let Some((key, stored)) = self
+            .ledger
+            .range(node_key(0)..=node_key(leaf))
+            .next_back()
+            .transpose()
+            .map_err(|source| self.database(source))?
+        else {
+            return Ok(None);
+        };
+        let first = seq_of_key(&key);
+        let corrupt = |reason: String| StoreError::CorruptTree { node, reason };
+        let value = pieces::resolve(&self.ledger, &key, stored)
+            .map_err(|source| corrupt(source.to_string()))?;
+        tree::node_in_run(&value, first, node).map_err(corrupt)
     }
 
     fn scan(&self, from: u64) -> Scan<'_> {

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use tailledger::event::Actor;
 use tailledger::hash::Hash256;
 use tailledger::ledger::{Ledger, Log};
-use tailledger::store::SledStore;
+use tailledger::merkle::{Frontier, verify_consistency, verify_inclusion};
+use tailledger::store::{SledStore, Store};
 
 use crate::cli::{args, run_with_env};
 use crate::helpers::{API_TOKEN, Fixture, free_port, run, spawn_serve, text};
@@ -41,12 +42,50 @@ fn a_ledger_written_by_0_1_with_blobs_and_an_unfinished_snapshot_opens_and_keeps
             .ends_with(".generating")),
         "the unfinished snapshot is removed"
     );
+    // The Merkle tree 0.1 never kept was built at open, over the entries as they are.
+    let leaves: Vec<_> = books
+        .log()
+        .entries()
+        .map(|e| e.unwrap().leaf_hash())
+        .collect();
+    let mut rebuilt = Frontier::new();
+    rebuilt.append(&leaves);
+    assert_eq!(books.log().tree_head().unwrap(), (3015, rebuilt.root()));
     books.append(instant(0), Actor::Config, a_policy()).unwrap();
     drop(books);
     let reopened = Log::open_existing(dir.path()).unwrap();
     let report = reopened.verify().unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.events_checked, 3016);
+    let (size, root) = reopened.tree_head().unwrap();
+    let proof = reopened.inclusion_proof(1, size).unwrap();
+    verify_inclusion(0, size, &proof.leaf_hash, &proof.hashes, &root).unwrap();
+    let consistency = reopened.consistency_proof(3015, size).unwrap();
+    verify_consistency(3015, size, &rebuilt.root(), &root, &consistency).unwrap();
+}
+
+/// A build of the tree that stopped part way (a crash while opening) resumes where it stopped.
+#[test]
+fn an_interrupted_build_of_the_tree_resumes_where_it_stopped() {
+    let dir = ledger_v01();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.tree_size().unwrap(), 0, "0.1 kept no tree");
+    let first: Vec<_> = store
+        .read(1, 1000)
+        .unwrap()
+        .iter()
+        .map(|e| e.leaf_hash())
+        .collect();
+    let mut frontier = Frontier::new();
+    store.extend_tree(&frontier.append(&first), 1000).unwrap();
+    assert_eq!(store.tree_size().unwrap(), 1000);
+    drop(store);
+    let log = Log::open_existing(dir.path()).unwrap();
+    let report = log.verify().unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    let leaves: Vec<_> = log.entries().map(|e| e.unwrap().leaf_hash()).collect();
+    frontier.append(&leaves[1000..]);
+    assert_eq!(log.tree_head().unwrap(), (3015, frontier.root()));
 }
 
 /// Every file under `dir` with its mode and bytes, to compare a directory before and after.

@@ -60,7 +60,7 @@ fn golden_format_2_records_keep_decoding_to_the_same_entries() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     // One batch, so the store packs the whole chain as it packs any batch.
-    store.append(&chain).unwrap();
+    store.append(&chain, &[]).unwrap();
     drop(store);
     let current: String = entry_records(&stored_values(dir.path()))
         .map(|value| hex::encode(value) + "\n")

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use tailledger::api::pb;
 use tailledger::entry::Entry;
-use tailledger::hash::Digest;
+use tailledger::hash::{Digest, Hash256};
 use tailledger::ledger::{Ledger, Log, Reopen};
+use tailledger::merkle::NodeId;
 use tailledger::store::{Scan, SledStore, Store, StoreError};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -63,7 +64,7 @@ impl Store for FullDiskStore {
         }
     }
 
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
         let expected = self.head()?.map_or(1, |head| head.seq + 1);
         if let Some(first) = entries.first()
             && first.seq != expected
@@ -81,7 +82,19 @@ impl Store for FullDiskStore {
             self.wedged.store(true, Ordering::SeqCst);
             return Err(storage_full(self.inner.path()));
         }
-        self.inner.append(entries)
+        self.inner.append(entries, nodes)
+    }
+
+    fn tree_size(&self) -> Result<u64, StoreError> {
+        self.inner.tree_size()
+    }
+
+    fn extend_tree(&self, nodes: &[(NodeId, Hash256)], size: u64) -> Result<(), StoreError> {
+        self.inner.extend_tree(nodes, size)
+    }
+
+    fn kept_node(&self, node: NodeId) -> Result<Option<Hash256>, StoreError> {
+        self.inner.kept_node(node)
     }
 
     fn scan(&self, from: u64) -> Scan<'_> {

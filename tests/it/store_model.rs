@@ -1,12 +1,14 @@
 //! The sled store against the in-memory model: random batches, reads, checkpoints and reopenings
-//! are applied to each store through the `Store` trait, and every answer must agree. The batches
-//! are sealed here as the ledger seals them: the store is what is under test.
+//! are applied to each store through the `Store` trait, and every answer must agree, the Merkle
+//! tree's nodes included. The batches are sealed, and their tree nodes made, here as the ledger
+//! does it: the store is what is under test.
 
 use proptest::prelude::*;
 use tailledger::entry::Entry;
 use tailledger::event::{Actor, Classification, Event, SystemId};
 use tailledger::hash::Digest;
 use tailledger::ledger::Log;
+use tailledger::merkle::{Frontier, NodeId};
 use tailledger::store::{MemoryStore, SledStore, Store};
 use tailledger::time::Timestamp;
 
@@ -83,14 +85,17 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let mut sled = SledStore::open(dir.path()).unwrap();
         let model = MemoryStore::new();
+        let mut frontier = Frontier::new();
         for (step, op) in ops.into_iter().enumerate() {
             let recorded_at = Timestamp::UNIX_EPOCH.saturating_add_micros(step as i64);
             match op {
                 Op::Append(events) => {
                     let batch = seal(model.head().unwrap(), recorded_at, events);
                     if !batch.is_empty() {
-                        sled.append(&batch).unwrap();
-                        model.append(&batch).unwrap();
+                        let leaves: Vec<_> = batch.iter().map(Entry::leaf_hash).collect();
+                        let nodes = frontier.append(&leaves);
+                        sled.append(&batch, &nodes).unwrap();
+                        model.append(&batch, &nodes).unwrap();
                     }
                 }
                 Op::Read { from, limit } => {
@@ -115,7 +120,20 @@ proptest! {
                 }
             }
             prop_assert_eq!(sled.head().unwrap(), model.head().unwrap());
+            prop_assert_eq!(sled.tree_size().unwrap(), model.tree_size().unwrap());
         }
+        // Every node of every level, one past the tree's edge included, reads the same.
+        let size = model.tree_size().unwrap();
+        for level in 0..7u8 {
+            for index in 0..=(size >> level) {
+                let node = NodeId { level, index };
+                prop_assert_eq!(sled.tree_node(node).unwrap(), model.tree_node(node).unwrap());
+            }
+        }
+        prop_assert_eq!(
+            tailledger::merkle::root(&tailledger::store::TreeNodes(&sled), size).unwrap(),
+            frontier.root()
+        );
         let model_head = model.head().unwrap();
         drop(sled);
         let report = Log::open_existing(dir.path()).unwrap().verify().unwrap();

@@ -1,5 +1,5 @@
-//! Tampering behind the ledger's back: records changed, removed or swapped in sled directly, and
-//! export lines edited, removed or swapped. Verification must name the seq where the chain
+//! Tampering behind the ledger's back: records and Merkle tree nodes changed, removed or swapped
+//! in sled directly, and export lines edited, removed or swapped. Verification must name the seq where the chain
 //! breaks and exit 1.
 
 use std::fs;
@@ -18,6 +18,10 @@ fn key(seq: u64) -> Vec<u8> {
     key.extend_from_slice(&seq.to_be_bytes());
     key
 }
+
+/// The sled key of the run of tree nodes that leaf 15 (seq 16) starts: it holds the node at
+/// level 4, index 0 (`store/tree.rs`).
+const FIRST_NODE_RUN: &[u8] = b"n\0\0\0\0\0\0\0\x0f";
 
 /// Builds a ledger of the golden events in `dir` in batches of 4, so its records are chunks
 /// holding seqs 1–4, 5–8, 9–12, 13–16, 17–20 and on; closes it, and applies `tamper` to its sled
@@ -135,6 +139,24 @@ const STORE_CASES: &[StoreCase] = &[
         },
         broken_seq: 16,
         says: "undecodable",
+    },
+    StoreCase {
+        name: "a stored Merkle tree node changed",
+        tamper: |tree| {
+            let mut run = tree.get(FIRST_NODE_RUN).unwrap().unwrap().to_vec();
+            run[1] ^= 1;
+            tree.insert(FIRST_NODE_RUN, run).unwrap();
+        },
+        broken_seq: 16,
+        says: "Merkle tree node at level 4, index 0",
+    },
+    StoreCase {
+        name: "a stored Merkle tree node removed",
+        tamper: |tree| {
+            tree.remove(FIRST_NODE_RUN).unwrap().unwrap();
+        },
+        broken_seq: 16,
+        says: "the store has none",
     },
 ];
 
