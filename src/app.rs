@@ -5,7 +5,9 @@
 //! service with its clock, roster file and Tailscale source. [`run`] owns and awaits its two
 //! tasks, the API server and the scheduler; on shutdown the scheduler abandons a sync that is
 //! still fetching (nothing is appended until a fetch is complete, and an append is never
-//! interrupted), and the server stops accepting calls and finishes the ones in flight.
+//! interrupted), and the server stops accepting calls and finishes the ones in flight. With
+//! `[checkpoint] checkpoint_dir`, a third task writes checkpoint files on the interval, and the
+//! last one is written once the other two have stopped.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::api;
+use crate::checkpoint_file;
 use crate::config::Config;
 use crate::entry::Entry;
 use crate::event::SystemId;
@@ -61,6 +64,9 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     );
     if let Some(roster) = &config.roster {
         service.set_roster_file(roster.csv_path.clone());
+    }
+    if let Some(checkpoint) = &config.checkpoint {
+        service.set_signing_key(checkpoint.signing_key.clone());
     }
     service.set_syncer(Syncer::new(
         SystemId::tailscale(),
@@ -190,11 +196,20 @@ pub async fn run_on(
         }
         stop.send_replace(true);
     };
-    let (served, (), ()) = tokio::join!(
+    let (served, (), (), ()) = tokio::join!(
         server,
         schedule(service.clone(), &config, stopping.clone()),
+        checkpoint_file::keep_writing(service.clone(), config.checkpoint.clone(), stopping.clone()),
         signal
     );
+    // The last checkpoint, once the server and the scheduler have stopped appending.
+    if let Some(dir) = config
+        .checkpoint
+        .as_ref()
+        .and_then(|checkpoint| checkpoint.dir.as_ref())
+    {
+        checkpoint_file::write_now(&service, dir).await;
+    }
     served?;
     tracing::info!("stopped");
     Ok(())

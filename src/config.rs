@@ -20,6 +20,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod checkpoint;
+
+pub use checkpoint::CheckpointSettings;
+use checkpoint::RawCheckpoint;
+
 use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::CheckSettings;
 use crate::commands::{self, CommandError};
@@ -87,6 +92,8 @@ pub struct Config {
     pub checks: CheckSettings,
     pub policy: Option<PolicySettings>,
     pub roster: Option<RosterSettings>,
+    /// `[checkpoint]`: the signing key and the checkpoint files.
+    pub checkpoint: Option<CheckpointSettings>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +112,7 @@ struct RawConfig {
     roster: Option<RawRoster>,
     #[serde(default)]
     identity: RawIdentity,
+    checkpoint: Option<RawCheckpoint>,
 }
 
 fn default_data_dir() -> Spanned<PathBuf> {
@@ -736,6 +744,11 @@ impl Config {
             None => EmailAliases::new([]),
         };
         let server = source.server(&raw.server)?;
+        let checkpoint = raw
+            .checkpoint
+            .as_ref()
+            .map(|checkpoint| source.checkpoint(checkpoint, base))
+            .transpose()?;
         Ok(Config {
             data_dir,
             listen,
@@ -756,6 +769,7 @@ impl Config {
             },
             policy,
             roster,
+            checkpoint,
         })
     }
 }

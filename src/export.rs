@@ -53,13 +53,9 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        let directory = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
         Ok(AtomicFile {
             path: path.to_path_buf(),
-            writer: BufWriter::new(tempfile::NamedTempFile::new_in(directory)?),
+            writer: BufWriter::new(tempfile::NamedTempFile::new_in(directory_of(path))?),
         })
     }
 
@@ -67,7 +63,8 @@ impl AtomicFile {
         &mut self.writer
     }
 
-    /// Makes the written bytes durable and puts them in place of the target.
+    /// Makes the written bytes durable and puts them in place of the target, durably: the
+    /// directory is synced after the rename, so the new name survives a power cut too.
     pub fn commit(self) -> std::io::Result<()> {
         let file = self
             .writer
@@ -75,7 +72,15 @@ impl AtomicFile {
             .map_err(|error| error.into_error())?;
         file.as_file().sync_all()?;
         file.persist(&self.path).map_err(|error| error.error)?;
-        Ok(())
+        std::fs::File::open(directory_of(&self.path))?.sync_all()
+    }
+}
+
+/// The directory a file is in (`.` for a bare name).
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod as_of;
 pub mod canonical;
+pub mod checkpoint_file;
 pub mod checks;
 pub mod cli;
 pub mod commands;

@@ -36,6 +36,10 @@ use crate::sync::{SyncReport, Syncer};
 use crate::time::{Clock, Timestamp};
 use crate::verify::Report;
 
+mod proofs;
+
+pub use proofs::SignedCheckpoint;
+
 /// Why an operation failed; nothing was appended.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -66,6 +70,16 @@ pub enum ServiceError {
         as_of: Timestamp,
         first: Option<Timestamp>,
     },
+    #[error(transparent)]
+    Proof(#[from] crate::ledger::ProofError),
+    #[error(
+        "this server signs no checkpoints: configure `[checkpoint] signing_key_path` (made by `tailledger keygen`)"
+    )]
+    NoSigningKey,
+    #[error("the ledger is empty: there is no tree to checkpoint yet")]
+    EmptyTree,
+    #[error("the checkpoint could not be signed: {0}")]
+    Sign(#[source] crate::merkle::Error),
 }
 
 /// The checks of one system at one instant.
@@ -128,6 +142,8 @@ pub struct Service {
     /// The roster CSV re-read before every sync, when one is configured.
     roster_file: Option<Arc<PathBuf>>,
     syncers: BTreeMap<SystemId, Arc<Syncer>>,
+    /// The key checkpoints are signed with, when one is configured.
+    signing_key: Option<Arc<crate::merkle::SigningKey>>,
 }
 
 impl Service {
@@ -144,6 +160,7 @@ impl Service {
             timezone,
             roster_file: None,
             syncers: BTreeMap::new(),
+            signing_key: None,
         }
     }
 

@@ -35,6 +35,10 @@ use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 use crate::verify::{ChainWalker, Link};
 
+mod proofs;
+
+pub use proofs::open_checkpoint;
+
 /// Why a call to the server did not give an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -58,6 +62,8 @@ pub enum ClientError {
     Unusable(String),
     #[error("cannot write: {0}")]
     Write(#[from] std::io::Error),
+    #[error("the server's answer is not proven by the signed checkpoint: {0}")]
+    NotProven(String),
 }
 
 /// An error and its causes in one line: tonic's transport error says only "transport error",
@@ -588,8 +594,15 @@ impl ApiClient {
     }
 
     /// Streams the whole ledger into `out` as a JSON Lines export, verifying the chain as it
-    /// goes; returns the digest of the last entry.
-    pub async fn export(&mut self, out: &mut impl Write) -> Result<Option<Digest>, ClientError> {
+    /// goes, and, given a checkpoint taken before, that the export's first `checkpoint.size`
+    /// entries are that checkpoint's tree (their root is its root); returns the digest of the
+    /// last entry.
+    pub async fn export(
+        &mut self,
+        out: &mut impl Write,
+        checkpoint: Option<&crate::merkle::Checkpoint>,
+    ) -> Result<Option<Digest>, ClientError> {
+        let mut tree = crate::merkle::Frontier::new();
         let mut stream = self
             .ledger
             .stream_events(pb::StreamEventsRequest {
@@ -615,10 +628,24 @@ impl ApiClient {
                 .map_err(|broken| {
                     ClientError::Unusable(format!("the server sent a broken chain: {broken}"))
                 })?;
+            if checkpoint.is_some_and(|checkpoint| entry.seq <= checkpoint.size) {
+                tree.append(&[entry.leaf_hash()]);
+            }
             writeln!(out, "{}", entry.export_line())?;
             last = Some(entry.digest());
         }
         out.flush()?;
+        if let Some(checkpoint) = checkpoint
+            && (tree.size(), tree.root()) != (checkpoint.size, checkpoint.root)
+        {
+            return Err(ClientError::NotProven(format!(
+                "the export's first {} entries have the root {}, the checkpoint's tree of size {} has {}",
+                tree.size(),
+                tree.root(),
+                checkpoint.size,
+                checkpoint.root
+            )));
+        }
         Ok(last)
     }
 }

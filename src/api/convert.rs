@@ -10,7 +10,7 @@ use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckState, Finding};
 use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, SystemId};
-use crate::hash::Digest;
+use crate::hash::{Digest, Hash256};
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
 use crate::service::{AccountView, CheckReport, Service};
@@ -515,6 +515,11 @@ pub fn digest_parts(head: Option<Digest>) -> (u64, String) {
     head.map_or((0, String::new()), |digest| {
         (digest.seq, digest.hash.to_string())
     })
+}
+
+/// Proof hashes as the API writes them: lowercase hex.
+pub fn hex_hashes(hashes: &[Hash256]) -> Vec<String> {
+    hashes.iter().map(Hash256::to_string).collect()
 }
 
 fn mark_parts(mark: Option<Mark>) -> (Option<prost_types::Timestamp>, u64) {

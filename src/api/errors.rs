@@ -1,6 +1,8 @@
 //! The one place that turns failures into gRPC status codes.
 //!
-//! `INVALID_ARGUMENT` names the field and why; `NOT_FOUND` names what is unknown; a roster with
+//! `INVALID_ARGUMENT` names the field and why (a proof's `seq` or sizes outside the tree
+//! included); `FAILED_PRECONDITION` a checkpoint asked of a server with no signing key or an
+//! empty ledger; `NOT_FOUND` names what is unknown; a roster with
 //! problems is `INVALID_ARGUMENT` listing every problem; an unauthenticated or unauthorised
 //! caller is `UNAUTHENTICATED` or `PERMISSION_DENIED`. A store failure says the store's own
 //! sentence (which never holds a secret): `DATA_LOSS` for a record or head that no longer
@@ -11,6 +13,7 @@ use tonic::Status;
 
 use super::auth::AuthError;
 use crate::commands::CommandError;
+use crate::ledger::ProofError;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
@@ -84,6 +87,14 @@ impl From<ServiceError> for Status {
                 invalid_argument("as_of", &error.to_string())
             }
             error @ ServiceError::NothingRecorded { .. } => Status::not_found(error.to_string()),
+            ServiceError::Proof(ProofError::InvalidArgument { field, reason }) => {
+                invalid_argument(field, &reason)
+            }
+            ServiceError::Proof(ProofError::Store(error)) => error.into(),
+            error @ (ServiceError::NoSigningKey | ServiceError::EmptyTree) => {
+                Status::failed_precondition(error.to_string())
+            }
+            error @ ServiceError::Sign(_) => Status::internal(error.to_string()),
         }
     }
 }

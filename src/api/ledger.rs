@@ -198,4 +198,47 @@ impl LedgerService for LedgerApi {
             rows: rows.iter().map(convert::offboarding_row).collect(),
         }))
     }
+
+    async fn get_checkpoint(
+        &self,
+        _request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let signed = self.service.checkpoint().await?;
+        Ok(Response::new(pb::GetCheckpointResponse {
+            checkpoint: signed.note,
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::GetInclusionProofResponse>, Status> {
+        let request = request.into_inner();
+        let proof = self
+            .service
+            .inclusion_proof(request.seq, request.tree_size)
+            .await?;
+        Ok(Response::new(pb::GetInclusionProofResponse {
+            leaf_index: proof.leaf_index,
+            tree_size: proof.tree_size,
+            leaf_hash: proof.leaf_hash.to_string(),
+            hashes: convert::hex_hashes(&proof.hashes),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        let request = request.into_inner();
+        let hashes = self
+            .service
+            .consistency_proof(request.from_size, request.to_size)
+            .await?;
+        Ok(Response::new(pb::GetConsistencyProofResponse {
+            from_size: request.from_size,
+            to_size: request.to_size,
+            hashes: convert::hex_hashes(&hashes),
+        }))
+    }
 }

@@ -7,6 +7,7 @@
 
 mod admin;
 mod answer;
+mod checkpoint;
 mod offline;
 mod online;
 mod running;
@@ -172,6 +173,10 @@ pub enum Command {
         /// Print the events' canonical JSON, one per line.
         #[arg(long)]
         json: bool,
+        /// The ledger's public key (from `tailledger keygen`): check that every event is in the
+        /// server's signed checkpoint, by an inclusion proof each.
+        #[arg(long, env = "TAILLEDGER_PUBLIC_KEY", value_name = "KEY", value_parser = checkpoint::verifier_key)]
+        public_key: Option<crate::merkle::VerifierKey>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -253,6 +258,10 @@ pub enum Command {
         /// A running server instead; the chain is verified as it arrives.
         #[command(flatten)]
         remote: RemoteArgs,
+        /// With --server, the ledger's public key (from `tailledger keygen`): check that the
+        /// export holds the tree of the server's signed checkpoint.
+        #[arg(long, env = "TAILLEDGER_PUBLIC_KEY", value_name = "KEY", value_parser = checkpoint::verifier_key, conflicts_with = "data_dir")]
+        public_key: Option<crate::merkle::VerifierKey>,
     },
     /// Verify a ledger: a directory offline, or a running server's (`--server`): every hash,
     /// every link, no gaps.
@@ -279,6 +288,21 @@ pub enum Command {
         /// A digest `SEQ:HASH` that the export must contain.
         #[arg(long, value_name = "SEQ:HASH")]
         digest: Option<Digest>,
+    },
+    /// Make the ledger's checkpoint signing key: write it to FILE (mode 0600) and print its
+    /// public key, which auditors pin to check checkpoints.
+    Keygen {
+        /// Where to write the key; an existing file is never replaced.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The key's name, which signatures carry (no spaces or `+`).
+        #[arg(long, default_value = "tailledger")]
+        name: String,
+    },
+    /// Signed checkpoints of the ledger's Merkle tree.
+    Checkpoint {
+        #[command(subcommand)]
+        command: checkpoint::CheckpointCommand,
     },
     /// Print the SHA-256 of an API token read from standard input, for `auth.tokens` in the
     /// config. Example: `head -c 32 /dev/urandom | base64 | tee token.txt | tailledger hash-token`.
@@ -342,15 +366,17 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::History {
             subject,
             json,
+            public_key,
             server,
-        } => online::history(&server, &subject, json),
+        } => online::history(&server, &subject, json, public_key.as_ref()),
         Command::Export {
             out,
             data_dir,
             remote,
+            public_key,
         } => match (data_dir, remote.server()) {
             (Some(data_dir), _) => offline::export(&out, &data_dir),
-            (None, Some(server)) => online::export(&server, &out),
+            (None, Some(server)) => online::export(&server, &out, public_key.as_ref()),
             // clap's argument group requires one of the two.
             (None, None) => Err(Failure::input(
                 "export needs --data-dir DIR or --server URL",
@@ -414,6 +440,8 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::VerifyExport { file, digest } => offline::verify_export(&file, digest),
         Command::HashToken => offline::hash_token(),
+        Command::Keygen { out, name } => checkpoint::keygen(&out, &name),
+        Command::Checkpoint { command } => checkpoint::run(command),
         Command::TortureWriter { data_dir, batches } => offline::torture_writer(&data_dir, batches),
     };
     outcome.unwrap_or_else(|failure| {

@@ -1,9 +1,11 @@
-//! Commands that ask a running server: `status`, `history`, `export --server`.
+//! Commands that ask a running server: `status`, `history`, `export --server` (the last two
+//! checked against the server's signed checkpoint when given the ledger's public key).
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::checkpoint;
 use super::offline::print_exported;
 use super::{Failure, Outcome, ServerArgs, findings_exit, runtime};
 use crate::api::client::ApiClient;
@@ -11,6 +13,7 @@ use crate::api::status_json;
 use crate::as_of::AsOf;
 use crate::event::SystemId;
 use crate::export::AtomicFile;
+use crate::merkle::VerifierKey;
 use crate::render::{check_table, entry_line};
 
 pub(super) async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
@@ -51,13 +54,22 @@ pub fn status(
     Ok(findings_exit(&status, fail_on_findings))
 }
 
-pub fn history(server: &ServerArgs, subject: &str, json: bool) -> Outcome {
+/// The events about `subject`; with `key`, each checked for inclusion in the server's signed
+/// checkpoint.
+pub fn history(
+    server: &ServerArgs,
+    subject: &str,
+    json: bool,
+    key: Option<&VerifierKey>,
+) -> Outcome {
     let entries = runtime()?.block_on(async {
-        connect(server)
-            .await?
-            .history(subject)
-            .await
-            .map_err(Failure::input)
+        let mut client = connect(server).await?;
+        let entries = client.history(subject).await.map_err(Failure::input)?;
+        if let Some(key) = key {
+            let checkpoint = checkpoint::check_entries(&mut client, &entries, key).await?;
+            checkpoint::say_checked("every event", &checkpoint, key);
+        }
+        Ok::<_, Failure>(entries)
     })?;
     let mut stdout = std::io::stdout().lock();
     for entry in &entries {
@@ -71,16 +83,26 @@ pub fn history(server: &ServerArgs, subject: &str, json: bool) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn export(server: &ServerArgs, out: &Path) -> Outcome {
+/// The export of a server's ledger; with `key`, checked against its signed checkpoint, taken
+/// first: the export's first entries must make the checkpoint's tree.
+pub fn export(server: &ServerArgs, out: &Path, key: Option<&VerifierKey>) -> Outcome {
     let cannot_write =
         |error: std::io::Error| Failure::input(format!("cannot write {}: {error}", out.display()));
     let mut file = AtomicFile::create(out).map_err(cannot_write)?;
     let head = runtime()?.block_on(async {
-        connect(server)
-            .await?
-            .export(file.writer())
+        let mut client = connect(server).await?;
+        let checkpoint = match key {
+            Some(key) => Some(checkpoint::signed_checkpoint(&mut client, key).await?),
+            None => None,
+        };
+        let head = client
+            .export(file.writer(), checkpoint.as_ref())
             .await
-            .map_err(Failure::input)
+            .map_err(checkpoint::failure)?;
+        if let (Some(checkpoint), Some(key)) = (&checkpoint, key) {
+            checkpoint::say_checked("the export", checkpoint, key);
+        }
+        Ok::<_, Failure>(head)
     })?;
     file.commit().map_err(cannot_write)?;
     print_exported(out, head);

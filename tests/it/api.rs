@@ -501,6 +501,9 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
                 ..Default::default()
             })
         ),
+        call!(ledger.get_checkpoint(pb::GetCheckpointRequest {})),
+        call!(ledger.get_inclusion_proof(pb::GetInclusionProofRequest::default())),
+        call!(ledger.get_consistency_proof(pb::GetConsistencyProofRequest::default())),
         call!(admin.sync_now(pb::SyncNowRequest::default())),
         call!(admin.set_access_policy(pb::SetAccessPolicyRequest::default())),
         call!(admin.link_account(pb::LinkAccountRequest::default())),

@@ -33,6 +33,19 @@ pub fn run(args: &[&str]) -> Output {
         .expect("the tailledger binary runs")
 }
 
+/// Makes a checkpoint signing key in `dir` with `tailledger keygen`; returns the key file and
+/// the public key it printed.
+pub fn keygen(dir: &Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("checkpoint.key");
+    let made = run(&["keygen", "--out", key.to_str().expect("a UTF-8 path")]);
+    assert!(made.status.success(), "{}", text(&made));
+    let public = String::from_utf8(made.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_owned();
+    (key, public)
+}
+
 /// Standard output and error of a finished command, for assertion messages.
 pub fn text(output: &Output) -> String {
     format!(

@@ -16,6 +16,7 @@ mod merkle;
 mod paging;
 mod power_loss;
 mod projection_model;
+mod proofs;
 mod readme;
 mod reliability;
 mod roster_import;

@@ -1,5 +1,6 @@
 //! The README's promises: its auditor's script, taken from the README itself, verifies an export
-//! written by the demo, and refuses a tampered one.
+//! written by the demo, and refuses a tampered one. (Its checkpoint and proof scripts are run
+//! against a live server in `proofs.rs`.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,14 +8,15 @@ use std::process::{Command, Output};
 
 use crate::helpers::{run, text};
 
-/// The Python script between the README's `verify_export.py` markers.
-fn script_from_readme() -> String {
+/// The Python script between the README's `<!-- NAME begin -->` and `<!-- NAME end -->`
+/// markers.
+pub fn script_from_readme(name: &str) -> String {
     let readme = fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md is readable");
     let block = readme
-        .split("<!-- verify_export.py begin -->")
+        .split(&format!("<!-- {name} begin -->"))
         .nth(1)
-        .and_then(|rest| rest.split("<!-- verify_export.py end -->").next())
+        .and_then(|rest| rest.split(&format!("<!-- {name} end -->")).next())
         .expect("the README marks the script");
     block
         .trim()
@@ -24,7 +26,7 @@ fn script_from_readme() -> String {
         .to_owned()
 }
 
-fn python(script: &Path, args: &[&str]) -> Output {
+pub fn python(script: &Path, args: &[&str]) -> Output {
     Command::new("python3")
         .arg(script)
         .args(args)
@@ -52,7 +54,7 @@ fn readme_script_verifies_the_demo_export_and_refuses_a_tampered_one() {
         .to_owned();
 
     let script = dir.path().join("verify_export.py");
-    fs::write(&script, script_from_readme()).unwrap();
+    fs::write(&script, script_from_readme("verify_export.py")).unwrap();
     let export = data_dir.join("export.jsonl");
     let verified = python(&script, &[export.to_str().unwrap(), &digest]);
     assert!(verified.status.success(), "{}", text(&verified));

@@ -1,0 +1,81 @@
+//! `[checkpoint]` (SPEC §15, §17): the key checkpoints are signed with, and where and how often
+//! checkpoint files are written.
+//!
+//! The signing key is a secret file, like the TLS key: it is read once here and travels only
+//! inside a [`SigningKey`], whose `Debug` shows its name and key id, never the key. A key file
+//! that others than its owner may read is refused, and no error quotes the file's text.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use zeroize::Zeroizing;
+
+use super::{ConfigError, Source};
+use crate::merkle::SigningKey;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCheckpoint {
+    signing_key_path: Spanned<PathBuf>,
+    checkpoint_dir: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_interval")]
+    checkpoint_interval: Spanned<String>,
+}
+
+fn default_interval() -> Spanned<String> {
+    Spanned::new(0..0, "1h".to_owned())
+}
+
+/// What `[checkpoint]` configures.
+#[derive(Clone, Debug)]
+pub struct CheckpointSettings {
+    pub signing_key: Arc<SigningKey>,
+    /// Where checkpoint files are written; none are without it.
+    pub dir: Option<PathBuf>,
+    pub interval: Duration,
+}
+
+impl Source<'_> {
+    pub(super) fn checkpoint(
+        &self,
+        raw: &RawCheckpoint,
+        base: &Path,
+    ) -> Result<CheckpointSettings, ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+
+        let key = "checkpoint.signing_key_path";
+        let written = &raw.signing_key_path;
+        let path = base.join(written.get_ref());
+        let refuse =
+            |reason: String| self.error(written, key, format!("{} {reason}", path.display()));
+        let mode = std::fs::metadata(&path)
+            .map_err(|error| refuse(format!("cannot be read: {error}")))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(refuse(format!(
+                "may be read by others (mode {:04o}): it is the ledger's signing key; make it 0600",
+                mode & 0o7777
+            )));
+        }
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .map_err(|error| refuse(format!("cannot be read: {error}")))?,
+        );
+        let signing_key = SigningKey::parse(&text).map_err(|error| {
+            refuse(format!("is not a key made by `tailledger keygen`: {error}"))
+        })?;
+        let interval = self.duration(&raw.checkpoint_interval, "checkpoint.checkpoint_interval")?;
+        Ok(CheckpointSettings {
+            signing_key: Arc::new(signing_key),
+            dir: raw
+                .checkpoint_dir
+                .as_ref()
+                .map(|dir| base.join(dir.get_ref())),
+            interval,
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! The service's part of SPEC §15: signed checkpoints of the ledger's Merkle tree, and the
+//! inclusion and consistency proofs an auditor checks against them.
+//!
+//! A checkpoint's origin is `tailledger/<ledger id>`, the ledger id being the first 16 hex
+//! digits of the hash of entry 1: fixed for the ledger's life, different for every ledger, and
+//! known to anyone holding its export.
+
+use std::sync::Arc;
+
+use super::{Service, ServiceError};
+use crate::hash::Hash256;
+use crate::ledger::InclusionProof;
+use crate::merkle::{Checkpoint, SigningKey, sign_checkpoint};
+
+/// A checkpoint of the tree at the head, and the signed note that carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// The C2SP signed note: the checkpoint body, a blank line, the signature line.
+    pub note: String,
+}
+
+/// How many hex digits of entry 1's hash name the ledger in a checkpoint's origin.
+const LEDGER_ID_DIGITS: usize = 16;
+
+impl Service {
+    /// Signs checkpoints with `key` (`[checkpoint] signing_key_path`).
+    pub fn set_signing_key(&mut self, key: Arc<SigningKey>) {
+        self.signing_key = Some(key);
+    }
+
+    /// The signed checkpoint of the tree at the head.
+    pub async fn checkpoint(&self) -> Result<SignedCheckpoint, ServiceError> {
+        self.blocking(|service| {
+            let key = service
+                .signing_key
+                .as_ref()
+                .ok_or(ServiceError::NoSigningKey)?;
+            let log = service.ledger.log();
+            let (size, root) = log.tree_head()?;
+            let first = log.get(1)?.ok_or(ServiceError::EmptyTree)?;
+            let hex = first.hash.to_string();
+            let checkpoint = Checkpoint {
+                origin: format!("tailledger/{}", &hex[..LEDGER_ID_DIGITS]),
+                size,
+                root,
+                extensions: Vec::new(),
+            };
+            let note = sign_checkpoint(&checkpoint, key).map_err(ServiceError::Sign)?;
+            Ok(SignedCheckpoint { checkpoint, note })
+        })
+        .await
+    }
+
+    /// The inclusion proof of the entry at `seq` in the tree of `tree_size` leaves.
+    pub async fn inclusion_proof(
+        &self,
+        seq: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, ServiceError> {
+        self.blocking(move |service| Ok(service.ledger.log().inclusion_proof(seq, tree_size)?))
+            .await
+    }
+
+    /// The consistency proof from the tree of `from_size` leaves to the tree of `to_size`.
+    pub async fn consistency_proof(
+        &self,
+        from_size: u64,
+        to_size: u64,
+    ) -> Result<Vec<Hash256>, ServiceError> {
+        self.blocking(move |service| {
+            Ok(service.ledger.log().consistency_proof(from_size, to_size)?)
+        })
+        .await
+    }
+}
