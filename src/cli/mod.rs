@@ -483,19 +483,27 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|error| Failure::input(format!("could not start the async runtime: {error}")))
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM (what systemd and `kill` send).
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what systemd and `kill` send). The handlers are
+/// installed when this is called, inside the runtime and before the server says it serves, so a
+/// signal that arrives as soon as it does still stops it gracefully (and writes the last
+/// checkpoint) instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        // Without a handler for one of them, the other still works; waiting forever is right.
+        let wait = |handler: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match handler {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            // Without a SIGTERM handler, Ctrl-C still works; waiting forever here is right.
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            () = wait(interrupt) => {}
+            () = wait(terminate) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
     }
 }

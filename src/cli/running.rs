@@ -59,7 +59,7 @@ pub fn serve(config: &Path) -> Outcome {
             .map_err(|error| Failure::input(format!("{TEST_SYNC_INTERVAL}: {error}")))?;
     }
     runtime()?
-        .block_on(app::run(config, shutdown_signal()))
+        .block_on(async { app::run(config, shutdown_signal()).await })
         .map_err(Failure::input)?;
     Ok(ExitCode::SUCCESS)
 }

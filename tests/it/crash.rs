@@ -1,6 +1,8 @@
 //! Crash safety: a child process appends batches in a loop and reports each acknowledged seq; it
 //! is killed with SIGKILL at a random moment, several times over the same ledger. After each kill
 //! every acknowledged event must be there, no batch may be partly there, and the chain verifies.
+//! The serving ledger also writes signed checkpoint files every 50 ms: every file written must
+//! verify and be consistent with the reopened tree.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -8,8 +10,9 @@ use std::process::Stdio;
 
 use tailledger::event::Event;
 use tailledger::ledger::Log;
+use tailledger::merkle::{VerifierKey, verify_checkpoint, verify_consistency};
 
-use crate::helpers::tailledger;
+use crate::helpers::{keygen, tailledger};
 
 /// Runs the torture writer until it has acknowledged `acks` batches, kills it, and returns the
 /// last acknowledged seq.
@@ -88,6 +91,46 @@ fn crash_rounds() -> usize {
 
 /// Checks a reopened ledger after a crash: the chain verifies, every write a client saw
 /// acknowledged (or streamed) is there with the same hash, and every sync batch is whole.
+/// Every checkpoint file in `checkpoints` (a crash may leave a temporary `.tmp…` file, never a
+/// partial checkpoint) is signed by `key` and its tree is a prefix of the reopened ledger's:
+/// the consistency proof from it to the head verifies. Returns how many there are.
+fn assert_checkpoints_consistent(
+    log: &Log,
+    checkpoints: &Path,
+    key: &VerifierKey,
+    round: usize,
+) -> usize {
+    let Ok(files) = std::fs::read_dir(checkpoints) else {
+        return 0;
+    };
+    let (head_size, head_root) = log.tree_head().unwrap();
+    let mut checked = 0;
+    for file in files {
+        let path = file.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let note = std::fs::read_to_string(&path).unwrap();
+        let checkpoint = verify_checkpoint(&note, key)
+            .unwrap_or_else(|error| panic!("round {round}: {}: {error}", path.display()));
+        assert!(
+            checkpoint.size <= head_size,
+            "round {round}: {checkpoint:?} beyond the head"
+        );
+        let proof = log.consistency_proof(checkpoint.size, head_size).unwrap();
+        verify_consistency(
+            checkpoint.size,
+            head_size,
+            &checkpoint.root,
+            &head_root,
+            &proof,
+        )
+        .unwrap_or_else(|error| panic!("round {round}: {}: {error}", path.display()));
+        checked += 1;
+    }
+    checked
+}
+
 fn assert_survived(dir: &Path, acknowledged: &[(u64, String)], round: usize) {
     let log = Log::open_existing(dir).expect("the ledger reopens after SIGKILL");
     let report = log.verify().expect("the store reads");
@@ -150,12 +193,16 @@ async fn a_serving_ledger_killed_repeatedly_keeps_every_acknowledged_write() {
     let fixture = Fixture::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let (key, public_key) = keygen(dir.path());
+    let public_key = VerifierKey::parse(&public_key).unwrap();
+    let checkpoints = dir.path().join("checkpoints");
     std::fs::write(
         dir.path().join("tailledger.toml"),
         format!(
-            "data_dir = \"ledger\"\nlisten = \"127.0.0.1:{port}\"\n[auth]\ntokens = [ {{ name = \"ops\", role = \"admin\", sha256 = \"{}\" }} ]\n[tailscale]\napi_base_url = \"{}\"\napi_token_env = \"TL_CRASH_TOKEN\"\nsync_interval = \"10s\"\n",
+            "data_dir = \"ledger\"\nlisten = \"127.0.0.1:{port}\"\n[auth]\ntokens = [ {{ name = \"ops\", role = \"admin\", sha256 = \"{}\" }} ]\n[tailscale]\napi_base_url = \"{}\"\napi_token_env = \"TL_CRASH_TOKEN\"\nsync_interval = \"10s\"\n[checkpoint]\nsigning_key_path = \"{}\"\ncheckpoint_dir = \"checkpoints\"\ncheckpoint_interval = \"50ms\"\n",
             tailledger::hash::Hash256::of(ADMIN.as_bytes()),
-            fixture.server.base_url()
+            fixture.server.base_url(),
+            key.display()
         ),
     )
     .unwrap();
@@ -243,9 +290,37 @@ async fn a_serving_ledger_killed_repeatedly_keeps_every_acknowledged_write() {
         let seen = streamed.await.unwrap();
         acknowledged.extend(seen);
         assert_survived(&dir.path().join("ledger"), &acknowledged, round);
+        let log = Log::open_existing(&dir.path().join("ledger")).unwrap();
+        assert_checkpoints_consistent(&log, &checkpoints, &public_key, round);
     }
     assert!(
         acknowledged.len() >= crash_rounds(),
         "seed {seed}: the clients wrote and followed"
     );
+    // A clean stop after the kills writes the checkpoint of the head, consistent with the rest.
+    let config = dir.path().join("tailledger.toml");
+    let (mut server, log) =
+        tokio::task::spawn_blocking(move || spawn_serve(&config, &[("TL_CRASH_TOKEN", API_TOKEN)]))
+            .await
+            .unwrap();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let exited = server.wait().unwrap();
+    assert!(
+        stopped.success() && exited.success(),
+        "{exited}: {:?}",
+        log.join().unwrap()
+    );
+    let log = Log::open_existing(&dir.path().join("ledger")).unwrap();
+    let head = log.head().unwrap().seq;
+    let last = tailledger::checkpoint_file::path_for(&checkpoints, head);
+    assert!(
+        last.exists(),
+        "seed {seed}: no checkpoint of the head {head} at shutdown"
+    );
+    let checked =
+        assert_checkpoints_consistent(&log, &checkpoints, &public_key, crash_rounds() + 1);
+    assert!(checked >= 1, "seed {seed}");
 }
