@@ -92,6 +92,45 @@ impl Sink for HashSink {
     }
 }
 
+/// An entry's chain hash and its Merkle leaf hash (SPEC §15) from one writing of its canonical
+/// form: the bytes are kept in a buffer (a copy per token, as [`HashSink`] does) and hashed twice
+/// at the end, the second time after a zero byte. Feeding two hash states token by token would
+/// double the per-token work the writer is bound by; hashing the whole form twice costs only
+/// the second SHA-256.
+pub struct ChainAndLeafSink {
+    bytes: Vec<u8>,
+}
+
+impl ChainAndLeafSink {
+    pub fn new() -> Self {
+        ChainAndLeafSink {
+            bytes: Vec::with_capacity(HashSink::BUFFER),
+        }
+    }
+
+    /// The chain hash and the leaf hash of everything put so far.
+    pub fn finish(self) -> (Hash256, Hash256) {
+        let chain = Sha256::digest(&self.bytes);
+        let mut leaf = Sha256::new();
+        leaf.update([0x00]);
+        leaf.update(&self.bytes);
+        (Hash256(chain.into()), Hash256(leaf.finalize().into()))
+    }
+}
+
+impl Default for ChainAndLeafSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sink for ChainAndLeafSink {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+    }
+}
+
 /// Writes a JSON string in JCS form: quoted, with only the escapes RFC 8785 requires.
 pub fn string(sink: &mut impl Sink, text: &str) {
     sink.put(b"\"");

@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::canonical::{self, EntryFields, HashSink, Sink};
+use crate::canonical::{self, ChainAndLeafSink, EntryFields, HashSink, Sink};
 use crate::event::{Actor, Event};
 use crate::hash::{Digest, Hash256};
 use crate::time::Timestamp;
@@ -41,20 +41,41 @@ impl Entry {
     /// Builds the entry that follows `prev` (or starts the chain when `prev` is `None`), with its
     /// hash computed.
     pub fn seal(prev: Option<Digest>, recorded_at: Timestamp, actor: Actor, event: Event) -> Self {
+        let mut entry = Self::unsealed(prev, recorded_at, actor, event);
+        entry.hash = entry.computed_hash();
+        entry
+    }
+
+    /// Like [`Entry::seal`], also returning the entry's [`Entry::leaf_hash`], both from one
+    /// writing of the canonical form (the ledger's append needs both).
+    pub fn seal_with_leaf_hash(
+        prev: Option<Digest>,
+        recorded_at: Timestamp,
+        actor: Actor,
+        event: Event,
+    ) -> (Self, Hash256) {
+        let mut entry = Self::unsealed(prev, recorded_at, actor, event);
+        let mut sink = ChainAndLeafSink::new();
+        entry.write_canonical(&mut sink);
+        let (hash, leaf) = sink.finish();
+        entry.hash = hash;
+        (entry, leaf)
+    }
+
+    /// The entry after `prev`, its own hash not yet computed (the canonical form omits it).
+    fn unsealed(prev: Option<Digest>, recorded_at: Timestamp, actor: Actor, event: Event) -> Self {
         let (seq, prev_hash) = match prev {
             Some(digest) => (digest.seq + 1, digest.hash),
             None => (1, Hash256::ZERO),
         };
-        let mut entry = Entry {
+        Entry {
             seq,
             recorded_at,
             actor,
             prev_hash,
             hash: Hash256::ZERO,
             event,
-        };
-        entry.hash = entry.computed_hash();
-        entry
+        }
     }
 
     /// The head digest if this entry is the last one.
@@ -250,6 +271,17 @@ mod tests {
         );
         assert_eq!((next.seq, next.prev_hash), (2, entry.hash));
         assert_ne!(next.hash, entry.hash, "the seq and prev_hash are hashed");
+    }
+
+    #[test]
+    fn the_leaf_hash_is_the_merkle_leaf_of_the_canonical_form_and_sealing_gives_both() {
+        let entry = Entry::seal(None, Timestamp::UNIX_EPOCH, Actor::Demo, removal());
+        let leaf = crate::merkle::leaf_hash(&entry.canonical_form());
+        assert_eq!(entry.leaf_hash(), leaf);
+        assert_ne!(leaf, entry.hash);
+        let sealed =
+            Entry::seal_with_leaf_hash(None, Timestamp::UNIX_EPOCH, Actor::Demo, removal());
+        assert_eq!(sealed, (entry, leaf));
     }
 
     #[test]

@@ -189,15 +189,18 @@ impl Log {
         let mut head = self.lock_head();
         let recorded_at = recorded_at.max(head.recorded_at);
         let mut entries: Vec<Entry> = Vec::with_capacity(events.len());
+        let mut leaves = Vec::with_capacity(events.len());
         for event in events {
             let prev = entries.last().map(Entry::digest).or(head.digest);
-            entries.push(Entry::seal(prev, recorded_at, actor.clone(), event));
+            let (entry, leaf) = Entry::seal_with_leaf_hash(prev, recorded_at, actor.clone(), event);
+            entries.push(entry);
+            leaves.push(leaf);
         }
         let Some(last) = entries.last() else {
             return Ok(entries);
         };
         let mut frontier = self.frontier(&mut head)?.clone();
-        let nodes = frontier.append(&tree::leaves(&entries));
+        let nodes = frontier.append(&leaves);
         let appended = self
             .current_store()
             .and_then(|store| store.append(&entries, &nodes));

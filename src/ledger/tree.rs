@@ -10,7 +10,6 @@
 //! built (an entry no longer decodes) leaves the ledger readable and verifiable, and refuses
 //! appends until it can.
 
-use crate::entry::Entry;
 use crate::hash::Hash256;
 use crate::merkle::{self, Frontier};
 use crate::store::{Store, StoreError, TreeNodes};
@@ -91,11 +90,6 @@ pub(super) fn catch_up(store: &dyn Store, head: u64) -> Result<(), StoreError> {
 /// The frontier of the stored tree of `size` leaves.
 pub(super) fn frontier_at(store: &dyn Store, size: u64) -> Result<Frontier, StoreError> {
     Frontier::load(&TreeNodes(store), size).map_err(from_merkle)
-}
-
-/// The leaf hashes of `entries`, in order.
-pub(super) fn leaves(entries: &[Entry]) -> Vec<Hash256> {
-    entries.iter().map(Entry::leaf_hash).collect()
 }
 
 /// A failure of the merkle functions over a store, once their arguments are known to be good:

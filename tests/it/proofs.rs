@@ -36,6 +36,8 @@ struct Live {
     dir: tempfile::TempDir,
     url: String,
     server: Child,
+    /// The server's log lines, once it has exited.
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
     public_key: String,
     checkpoints: PathBuf,
     _fixture: Fixture,
@@ -77,7 +79,7 @@ checkpoint_dir = "checkpoints"
             ),
         )
         .unwrap();
-        let (server, _log) = tokio::task::spawn_blocking(move || {
+        let (server, log) = tokio::task::spawn_blocking(move || {
             spawn_serve(&config, &[("TL_PROOFS_TOKEN", API_TOKEN)])
         })
         .await
@@ -86,6 +88,7 @@ checkpoint_dir = "checkpoints"
             dir,
             url: format!("http://127.0.0.1:{port}"),
             server,
+            log: Some(log),
             public_key,
             checkpoints,
             _fixture: fixture,
@@ -697,6 +700,55 @@ async fn proofs_from_a_live_server_verify_with_our_verifier_the_readme_scripts_a
         "one checkpoint: nothing was appended since"
     );
     assert_eq!(fs::read_to_string(&last).unwrap(), new_note);
+
+    // The signing key is in none of what the server and the CLI wrote or said.
+    let secret = fs::read_to_string(&key_file).unwrap();
+    let seed = secret.trim().splitn(5, '+').last().unwrap().to_owned();
+    let log = live.log.take().unwrap().join().unwrap().join("\n");
+    assert!(log.contains("checkpoint written to"), "{log}");
+    let said = [
+        log,
+        fs::read_to_string(&export).unwrap(),
+        new_note,
+        text(&exported),
+        text(&verified),
+        text(&history),
+    ];
+    for text in said {
+        assert!(!text.contains(&seed), "the signing key leaked: {text}");
+    }
+}
+
+#[test]
+fn a_signing_key_others_may_read_is_refused_without_quoting_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path());
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.path().join("tailledger.toml");
+    fs::write(
+        &config,
+        format!(
+            "[auth]\ndisabled = true\n[tailscale]\napi_token_env = \"TL_KEY_TEST\"\n[checkpoint]\nsigning_key_path = \"{}\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let refused = tailledger()
+        .args(["sync", "-c", config.to_str().unwrap()])
+        .env("TL_KEY_TEST", API_TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    let said = text(&refused);
+    assert!(
+        said.contains("checkpoint.signing_key_path") && said.contains("0644"),
+        "{said}"
+    );
+    let secret = fs::read_to_string(&key).unwrap();
+    assert!(
+        !said.contains(secret.trim().splitn(5, '+').last().unwrap()),
+        "{said}"
+    );
 }
 
 /// Asks the server to stop (SIGTERM, as systemd does) and waits until it has.
