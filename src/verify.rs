@@ -19,7 +19,7 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
-use crate::canonical::HashSink;
+use crate::canonical::ChainAndLeafSink;
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::{Frontier, NodeId};
@@ -182,14 +182,19 @@ impl ChainWalker {
         })
     }
 
-    /// Checks the next entry of a store, hashing its canonical form as it is written.
-    fn step_entry(&mut self, entry: Result<Entry, CodecError>) -> Result<(), Break> {
+    /// Checks the next entry of a store, and returns its seq and Merkle leaf hash, both hashes
+    /// from one writing of its canonical form.
+    fn step_entry(&mut self, entry: Result<Entry, CodecError>) -> Result<(u64, Hash256), Break> {
         let entry = entry.map_err(|error| self.undecodable(error.to_string()))?;
+        let mut leaf = Hash256::ZERO;
         self.check(entry.seq, entry.prev_hash, entry.hash, || {
-            let mut sink = HashSink::new();
+            let mut sink = ChainAndLeafSink::new();
             entry.write_canonical(&mut sink);
-            sink.finish()
-        })
+            let (hash, leaf_hash) = sink.finish();
+            leaf = leaf_hash;
+            hash
+        })?;
+        Ok((entry.seq, leaf))
     }
 
     fn undecodable(&self, detail: String) -> Break {
@@ -322,15 +327,10 @@ pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
         // Dropping `decoded` on return, at a break, stops the decoding thread at its next send.
         for batch in decoded {
             for record in batch {
-                let record = record?;
-                let leaf = record
-                    .as_ref()
-                    .ok()
-                    .map(|entry| (entry.seq, entry.leaf_hash()));
-                if let Err(broken) = walker.step_entry(record) {
-                    return Ok(Some(broken));
-                }
-                let (seq, leaf) = leaf.expect("an entry that steps the chain decoded");
+                let (seq, leaf) = match walker.step_entry(record?) {
+                    Ok(stepped) => stepped,
+                    Err(broken) => return Ok(Some(broken)),
+                };
                 if let Err(broken) = tree.step(seq, leaf)? {
                     return Ok(Some(broken));
                 }
