@@ -151,19 +151,19 @@ impl<W: Write> Story<'_, W> {
 
     /// Imports a roster given as CSV text.
     async fn import_roster(&mut self, csv: &str) -> Result<(), DemoError> {
-        let (summary, entries) = self
+        let (summary, appended) = self
             .service
             .import_roster(Actor::Roster, csv.as_bytes().to_vec())
             .await?;
         writeln!(self.out, "roster import: {summary}")?;
-        print_entries(self.out, &self.ledger, &entries)
+        print_entries(self.out, &self.ledger, &appended.entries)
     }
 
     /// Runs a sync now and prints what it appended.
     async fn sync(&mut self) -> Result<(), DemoError> {
         let report = self.service.sync_now(&SystemId::tailscale()).await?.sync;
         writeln!(self.out, "{}", sync_summary(&report))?;
-        print_entries(self.out, &self.ledger, &report.entries)
+        print_entries(self.out, &self.ledger, &report.appended.entries)
     }
 
     /// Prints the check table as of now.

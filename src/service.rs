@@ -23,7 +23,7 @@ use crate::hash::Digest;
 use crate::hash::Hash256;
 use crate::history::HistoryFilter;
 use crate::identity::{LinkKind, resolve};
-use crate::ledger::Ledger;
+use crate::ledger::{Appended, Ledger};
 use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, Projections,
 };
@@ -113,7 +113,7 @@ pub type RosterImport = Option<Result<ImportSummary, ServiceError>>;
 pub struct CycleReport {
     pub roster: RosterImport,
     /// What the roster import appended: its events, or the `RosterRejected` of a refused file.
-    pub roster_entries: Vec<Entry>,
+    pub roster_appended: Appended,
     pub sync: SyncReport,
 }
 
@@ -248,6 +248,16 @@ impl Service {
         actor: Actor,
         decide: impl FnOnce(&Projections) -> Result<Vec<Event>, CommandError>,
     ) -> Result<Vec<Entry>, ServiceError> {
+        // A command decides a few events, far fewer than a segment, so these are all of them.
+        Ok(self.decide(actor, decide)?.entries)
+    }
+
+    /// [`Service::command`], answering with what was appended.
+    fn decide(
+        &self,
+        actor: Actor,
+        decide: impl FnOnce(&Projections) -> Result<Vec<Event>, CommandError>,
+    ) -> Result<Appended, ServiceError> {
         let decided = self
             .ledger
             .decide_and_append(self.clock.now(), actor, |projections| {
@@ -424,7 +434,7 @@ impl Service {
         &self,
         actor: Actor,
         csv: Vec<u8>,
-    ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
+    ) -> Result<(ImportSummary, Appended), ServiceError> {
         self.blocking(move |service| service.import_roster_now(actor, csv, None))
             .await
     }
@@ -437,23 +447,23 @@ impl Service {
         actor: Actor,
         csv: Vec<u8>,
         file: Option<Hash256>,
-    ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
+    ) -> Result<(ImportSummary, Appended), ServiceError> {
         let roster = parse_roster(&csv, self.timezone)?;
         drop(csv);
         let now = self.clock.now();
-        let (entries, summary) = self.ledger.decide_and_append(now, actor, |projections| {
+        let (appended, summary) = self.ledger.decide_and_append(now, actor, |projections| {
             let (mut events, summary) = plan_import(projections, roster, now)?;
             events.extend(file.and_then(|sha256| acceptance(projections, sha256)));
             Ok::<_, RosterErrors>((events, summary))
         })??;
-        Ok((summary, entries))
+        Ok((summary, appended))
     }
 
     /// Imports the configured roster file, if there is one, and returns what it appended: the
     /// import's events, or the `RosterRejected` of a refused file.
-    fn import_roster_file(&self) -> (RosterImport, Vec<Entry>) {
+    fn import_roster_file(&self) -> (RosterImport, Appended) {
         let Some(path) = self.roster_file.as_ref() else {
-            return (None, Vec::new());
+            return (None, Appended::default());
         };
         let csv = match std::fs::read(path.as_ref()) {
             Ok(csv) => csv,
@@ -462,25 +472,25 @@ impl Service {
                     path: path.as_ref().clone(),
                     source,
                 };
-                return (Some(Err(error)), Vec::new());
+                return (Some(Err(error)), Appended::default());
             }
         };
         let sha256 = Hash256::of(&csv);
         match self.import_roster_now(Actor::Roster, csv, Some(sha256)) {
-            Ok((summary, entries)) => (Some(Ok(summary)), entries),
+            Ok((summary, appended)) => (Some(Ok(summary)), appended),
             Err(ServiceError::Roster(errors)) => {
-                let recorded = self.command(Actor::Roster, |projections| {
+                let recorded = self.decide(Actor::Roster, |projections| {
                     Ok(rejection(projections, sha256, &errors)
                         .into_iter()
                         .collect())
                 });
-                let entries = recorded.unwrap_or_else(|error| {
+                let appended = recorded.unwrap_or_else(|error| {
                     tracing::error!("the roster's refusal could not be recorded: {error}");
-                    Vec::new()
+                    Appended::default()
                 });
-                (Some(Err(ServiceError::Roster(errors))), entries)
+                (Some(Err(ServiceError::Roster(errors))), appended)
             }
-            Err(error) => (Some(Err(error)), Vec::new()),
+            Err(error) => (Some(Err(error)), Appended::default()),
         }
     }
 
@@ -494,7 +504,7 @@ impl Service {
             .get(system)
             .cloned()
             .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
-        let (roster, roster_entries) = self
+        let (roster, roster_appended) = self
             .blocking(|service| Ok(service.import_roster_file()))
             .await?;
         match &roster {
@@ -507,7 +517,7 @@ impl Service {
         let sync = syncer.sync_now().await?;
         Ok(CycleReport {
             roster,
-            roster_entries,
+            roster_appended,
             sync,
         })
     }

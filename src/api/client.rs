@@ -27,6 +27,7 @@ use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
 use crate::hash::{Digest, Hash256};
 use crate::identity::LinkKind;
+use crate::ledger::Appended;
 use crate::projection::{EmployeeStatus, Mark};
 use crate::report::OffboardingRow;
 use crate::roster::ImportSummary;
@@ -430,7 +431,7 @@ impl ApiClient {
         Ok(SyncReport {
             sync_id: response.sync_id,
             outcome,
-            entries: verified(&response.events)?,
+            appended: Appended::whole(verified(&response.events)?),
         })
     }
 

@@ -474,7 +474,7 @@ pub fn check(result: &CheckResult) -> pb::Check {
 pub fn sync_now_response(report: &SyncReport) -> pb::SyncNowResponse {
     let mut response = pb::SyncNowResponse {
         sync_id: report.sync_id.clone(),
-        events: events(&report.entries),
+        events: events(&report.appended.entries),
         ..Default::default()
     };
     match &report.outcome {

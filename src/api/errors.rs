@@ -32,9 +32,9 @@ impl From<StoreError> for Status {
             | StoreError::Database { .. }
             | StoreError::Io { .. }
             | StoreError::Closed => Status::unavailable(message),
-            StoreError::NotContiguous { .. } | StoreError::ReadOnlyView => {
-                Status::internal(message)
-            }
+            StoreError::NotContiguous { .. }
+            | StoreError::NotStaged { .. }
+            | StoreError::ReadOnlyView => Status::internal(message),
         }
     }
 }

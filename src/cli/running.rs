@@ -11,6 +11,7 @@ use crate::api::{status_json, sync_json, sync_now_response};
 use crate::app::{self, RunError};
 use crate::config::Config;
 use crate::event::SystemId;
+use crate::ledger::Appended;
 use crate::render::{check_table, entry_line, sync_summary};
 use crate::sync::SyncOutcome;
 
@@ -97,6 +98,15 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
                 .map(|entry| format!("  {}\n", entry_line(entry)))
                 .collect()
         };
+        let batch = |appended: &Appended| -> String {
+            let mut text = lines(&appended.entries);
+            if let (omitted @ 1.., Some((_, last))) = (appended.omitted(), appended.seqs()) {
+                text += &format!(
+                    "  … and {omitted} more, up to seq {last} (`tailledger history` shows them)\n"
+                );
+            }
+            text
+        };
         let mut text = String::new();
         if !configured.is_empty() {
             text += &format!("config: recorded\n{}", lines(&configured));
@@ -106,8 +116,8 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
             (None, Some(_)) => text += "roster: refused, nothing of it imported\n",
             (None, None) => {}
         }
-        text += &lines(&cycle.roster_entries);
-        text += &format!("{}\n{}", sync_summary(report), lines(&report.entries));
+        text += &batch(&cycle.roster_appended);
+        text += &format!("{}\n{}", sync_summary(report), batch(&report.appended));
         text += &format!(
             "\nchecks at {}:\n{}",
             status.evaluated_at,

@@ -83,7 +83,11 @@ impl Store for View {
         Ok(self.head)
     }
 
-    fn append(&self, _entries: &[Entry]) -> Result<(), StoreError> {
+    fn stage(&self, _entries: &[Entry]) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnlyView)
+    }
+
+    fn commit(&self, _head: Digest) -> Result<(), StoreError> {
         Err(StoreError::ReadOnlyView)
     }
 

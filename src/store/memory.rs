@@ -19,6 +19,8 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     entries: Vec<Entry>,
+    /// Entries staged beyond the head, not yet committed.
+    staged: Vec<Entry>,
     checkpoints: BTreeMap<u64, Vec<u8>>,
 }
 
@@ -41,10 +43,25 @@ impl Store for MemoryStore {
         Ok(self.lock().entries.last().map(Entry::digest))
     }
 
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    fn stage(&self, entries: &[Entry]) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        check_follows(inner.entries.last().map(Entry::digest), entries)?;
-        inner.entries.extend_from_slice(entries);
+        let next = (inner.entries.len() + inner.staged.len()) as u64 + 1;
+        check_follows(next, entries)?;
+        inner.staged.extend_from_slice(entries);
+        Ok(())
+    }
+
+    fn commit(&self, head: Digest) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let staged_head = inner.staged.last().map(Entry::digest);
+        if staged_head != Some(head) {
+            return Err(StoreError::NotStaged {
+                head: head.seq,
+                staged: staged_head.map_or(0, |digest| digest.seq),
+            });
+        }
+        let staged = std::mem::take(&mut inner.staged);
+        inner.entries.extend(staged);
         Ok(())
     }
 

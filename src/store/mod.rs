@@ -83,6 +83,10 @@ pub enum StoreError {
         "the ledger store is closed after a failed write and could not be opened again yet; it is retried with the next write"
     )]
     Closed,
+    #[error(
+        "the head cannot move to seq {head}: the entries staged beyond the head end at seq {staged}"
+    )]
+    NotStaged { head: u64, staged: u64 },
     #[error("a view of the ledger up to its head cannot append")]
     ReadOnlyView,
 }
@@ -120,9 +124,27 @@ pub trait Store: Send + Sync {
     /// The head digest written with the last durable batch, or `None` for an empty ledger.
     fn head(&self) -> Result<Option<Digest>, StoreError>;
 
+    /// Writes entries beyond the head without moving it: they are not part of the ledger, and
+    /// need not be durable, until [`Store::commit`]. The entries must be contiguous and start
+    /// right after the head, or right after the entries staged since it. A large batch is staged
+    /// a part at a time, so it is never all in memory at once (SPEC §18: imports in bounded
+    /// memory).
+    fn stage(&self, entries: &[Entry]) -> Result<(), StoreError>;
+
+    /// Moves the head to `head`, the last staged entry, in one atomic, durable step: every
+    /// staged entry becomes part of the ledger at once, or none does. Entries staged but never
+    /// committed (a crash, a failed write) stay beyond the head, where no read reaches them.
+    fn commit(&self, head: Digest) -> Result<(), StoreError>;
+
     /// Writes the entries and the new head in one atomic, durable step. The entries must be
     /// contiguous and start right after the current head.
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError>;
+    fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        self.stage(entries)?;
+        self.commit(last.digest())
+    }
 
     /// Walks the stored records from seq `from` on, in seq order.
     fn scan(&self, from: u64) -> Scan<'_>;
@@ -153,9 +175,9 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// Checks the precondition of [`Store::append`] against the stored head.
-fn check_follows(head: Option<Digest>, entries: &[Entry]) -> Result<(), StoreError> {
-    let expected = head.map_or(1, |digest| digest.seq + 1);
+/// Checks the precondition of [`Store::stage`]: `entries` start at seq `expected` (the one after
+/// the head, or after what was staged since) and have no gaps.
+fn check_follows(expected: u64, entries: &[Entry]) -> Result<(), StoreError> {
     for (offset, entry) in entries.iter().enumerate() {
         let wanted = expected + offset as u64;
         if entry.seq != wanted {

@@ -52,24 +52,37 @@ fn piece_key(key: &[u8], index: u32) -> Vec<u8> {
     piece
 }
 
-/// Adds `value` under `key` to `batch`, as one value or as a piece list.
-pub fn insert(batch: &mut sled::Batch, key: &[u8], value: Vec<u8>) {
-    if value.len() <= MAX_VALUE {
-        batch.insert(key, value);
-        return;
-    }
-    let mut count = 0u32;
-    for (index, piece) in value.chunks(MAX_VALUE).enumerate() {
-        // The codec refuses records over 16 MiB, so a value has far fewer than 2^32 pieces.
-        let index = u32::try_from(index).expect("fewer than 2^32 pieces");
-        batch.insert(piece_key(key, index), piece);
-        count = index + 1;
-    }
-    let mut header = Vec::with_capacity(9);
-    header.push(PIECE_LIST);
-    header.extend_from_slice(&count.to_be_bytes());
-    header.extend_from_slice(&(value.len() as u32).to_be_bytes());
-    batch.insert(key, header);
+/// The keys and values that store `value` under `key`: the value itself, or its pieces and then
+/// the header that lists them. The header comes last, so that a writer applying them in that
+/// order over several batches stores a header only once all its pieces are there.
+pub fn split<'a>(key: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
+    let whole = (value.len() <= MAX_VALUE).then(|| (key.to_vec(), value.to_vec()));
+    let pieces = (value.len() > MAX_VALUE).then(|| {
+        let count = value.len().div_ceil(MAX_VALUE);
+        // Stored values are at most a checkpoint, far below 4 GiB and 2^32 pieces.
+        let count = u32::try_from(count).expect("fewer than 2^32 pieces");
+        let length = u32::try_from(value.len()).expect("values under 4 GiB");
+        let mut header = Vec::with_capacity(9);
+        header.push(PIECE_LIST);
+        header.extend_from_slice(&count.to_be_bytes());
+        header.extend_from_slice(&length.to_be_bytes());
+        (0..count)
+            .zip(value.chunks(MAX_VALUE))
+            .map(|(index, piece)| (piece_key(key, index), piece.to_vec()))
+            .chain(std::iter::once((key.to_vec(), header)))
+    });
+    whole.into_iter().chain(pieces.into_iter().flatten())
+}
+
+/// The range of the piece keys of values stored under keys from `from` on that start with the
+/// same byte as `from`: what to remove along with the values under those keys.
+pub fn pieces_from(from: &[u8]) -> std::ops::Range<Vec<u8>> {
+    let mut start = Vec::with_capacity(1 + from.len());
+    start.push(PIECE_PREFIX);
+    start.extend_from_slice(from);
+    // Key prefixes are ASCII letters, so the next byte exists.
+    let end = vec![PIECE_PREFIX, from[0] + 1];
+    start..end
 }
 
 /// The whole value whose stored form under `key` in `tree` is `stored`.
@@ -115,6 +128,13 @@ mod tests {
         (db, tree)
     }
 
+    /// Adds `value` under `key` to `batch`, as the store does.
+    fn insert(batch: &mut sled::Batch, key: &[u8], value: &[u8]) {
+        for (key, value) in split(key, value) {
+            batch.insert(key, value);
+        }
+    }
+
     fn stored_values(tree: &sled::Tree) -> Vec<usize> {
         tree.iter().map(|item| item.unwrap().1.len()).collect()
     }
@@ -129,7 +149,7 @@ mod tests {
         ] {
             let value: Vec<u8> = (0..length).map(|byte| (byte % 251) as u8 + 1).collect();
             let mut batch = sled::Batch::default();
-            insert(&mut batch, key, value.clone());
+            insert(&mut batch, key, &value);
             tree.apply_batch(batch).unwrap();
             let stored = tree.get(key).unwrap().unwrap();
             assert_eq!(resolve(&tree, key, stored).unwrap().as_ref(), &value[..]);
@@ -144,7 +164,7 @@ mod tests {
     fn a_missing_or_short_piece_is_an_error() {
         let (_db, tree) = tree();
         let mut batch = sled::Batch::default();
-        insert(&mut batch, b"k", vec![1; 2 * MAX_VALUE + 5]);
+        insert(&mut batch, b"k", &[1; 2 * MAX_VALUE + 5]);
         tree.apply_batch(batch).unwrap();
         let stored = || tree.get(b"k").unwrap().unwrap();
         tree.insert(piece_key(b"k", 2), vec![1; 4]).unwrap();

@@ -20,6 +20,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::codec::{self, CodecError};
@@ -36,6 +37,12 @@ const CHECKPOINT_PREFIX: u8 = b'c';
 const CHECKPOINTS: &str = "checkpoints.2";
 const CHECKPOINTS_V01: &str = "checkpoints";
 
+/// The most values one sled batch holds. sled keeps every node version a batch replaces until
+/// the whole batch is applied, and writes the batch to its log as one reservation, so the memory
+/// a batch needs grows with it (one batch of a 500,000-row import took 4.5 KB an entry); a large
+/// write goes as several batches of at most this many values of at most 4 KiB (1 MiB).
+const BATCH_VALUES: usize = 256;
+
 /// sled's page cache. Its default is 1 GiB, which a reader of a large ledger fills with pages it
 /// has read once; 64 MiB holds the recent pages appends and point reads touch.
 pub const CACHE_CAPACITY: u64 = 64 << 20;
@@ -51,9 +58,61 @@ pub struct SledStore {
     /// sled's log file, kept open so every append can `fdatasync` it.
     log_file: File,
     disk: DataDir,
+    /// What was staged beyond the head since the last commit, and the writes not yet applied.
+    staged: Mutex<Staged>,
     /// The private directory this store was opened in, for a copy: deleted after the database
     /// is closed (fields drop in order).
     _copy: Option<tempfile::TempDir>,
+}
+
+/// The entries staged beyond the head: the last one, and the writes still to apply.
+#[derive(Default)]
+struct Staged {
+    last: Option<Digest>,
+    writes: Batches,
+}
+
+/// Writes to one tree, applied in order as batches of at most [`BATCH_VALUES`] values. Each
+/// batch is atomic and sled's log keeps them in order, so after a crash a prefix of them is
+/// there: whatever must not be seen without the rest (the head, a piece list's header) is
+/// written last.
+#[derive(Default)]
+struct Batches {
+    batch: sled::Batch,
+    values: usize,
+}
+
+impl Batches {
+    /// Adds `value` under `key`, in pieces if it is long.
+    fn insert(&mut self, tree: &sled::Tree, key: &[u8], value: &[u8]) -> sled::Result<()> {
+        for (key, value) in pieces::split(key, value) {
+            self.batch.insert(key, value);
+            self.count(tree)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, tree: &sled::Tree, key: sled::IVec) -> sled::Result<()> {
+        self.batch.remove(key);
+        self.count(tree)
+    }
+
+    fn count(&mut self, tree: &sled::Tree) -> sled::Result<()> {
+        self.values += 1;
+        if self.values >= BATCH_VALUES {
+            self.apply(tree)?;
+        }
+        Ok(())
+    }
+
+    /// Applies what is not applied yet.
+    fn apply(&mut self, tree: &sled::Tree) -> sled::Result<()> {
+        if self.values == 0 {
+            return Ok(());
+        }
+        self.values = 0;
+        tree.apply_batch(std::mem::take(&mut self.batch))
+    }
 }
 
 fn entry_key(seq: u64) -> [u8; 9] {
@@ -120,7 +179,7 @@ impl SledStore {
             path: log_path,
             source,
         })?;
-        Ok(SledStore {
+        let store = SledStore {
             path,
             db,
             ledger,
@@ -128,7 +187,46 @@ impl SledStore {
             checkpoints_v01,
             log_file,
             disk,
+            staged: Mutex::new(Staged::default()),
             _copy: None,
+        };
+        store.remove_beyond_head()?;
+        Ok(store)
+    }
+
+    /// Removes the records a batch staged but never committed (it was cut short by a crash or
+    /// a failed write): they are beyond the head, where no read goes, but a later batch keyed
+    /// differently must not find one of them as the record holding its seq.
+    fn remove_beyond_head(&self) -> Result<(), StoreError> {
+        let next = self.head()?.map_or(1, |head| head.seq + 1);
+        let mut removals = Batches::default();
+        let beyond = self
+            .ledger
+            .range(entry_key(next)..=entry_key(u64::MAX))
+            .keys()
+            .chain(
+                self.ledger
+                    .range(pieces::pieces_from(&entry_key(next)))
+                    .keys(),
+            );
+        for key in beyond {
+            let key = key.map_err(|source| self.database(source))?;
+            removals
+                .remove(&self.ledger, key)
+                .map_err(|source| self.database(source))?;
+        }
+        removals
+            .apply(&self.ledger)
+            .map_err(|source| self.database(source))
+    }
+
+    fn lock_staged(&self) -> MutexGuard<'_, Staged> {
+        // A panic while staging leaves writes beyond the head only, which a commit never
+        // follows: the next stage starts from the head again.
+        self.staged.lock().unwrap_or_else(|poisoned| {
+            let mut staged = poisoned.into_inner();
+            *staged = Staged::default();
+            staged
         })
     }
 
@@ -256,19 +354,42 @@ impl Store for SledStore {
             .map_err(|source| StoreError::CorruptHead(source.to_string()))
     }
 
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    fn stage(&self, entries: &[Entry]) -> Result<(), StoreError> {
         let Some(last) = entries.last() else {
             return Ok(());
         };
-        check_follows(self.head()?, entries)?;
-        let mut batch = sled::Batch::default();
+        let mut staged = self.lock_staged();
+        let after = match staged.last {
+            Some(staged) => Some(staged),
+            None => self.head()?,
+        };
+        check_follows(after.map_or(1, |digest| digest.seq + 1), entries)?;
         for (first, chunk) in codec::encode_chunks(entries, pieces::MAX_VALUE) {
             // A chunk is longer than the limit only when it holds a single long entry.
-            pieces::insert(&mut batch, &entry_key(first), chunk);
+            if let Err(source) = staged
+                .writes
+                .insert(&self.ledger, &entry_key(first), &chunk)
+            {
+                *staged = Staged::default();
+                return Err(self.database(source));
+            }
         }
-        pieces::insert(&mut batch, HEAD_KEY, codec::encode_head(last.digest()));
-        self.ledger
-            .apply_batch(batch)
+        staged.last = Some(last.digest());
+        Ok(())
+    }
+
+    fn commit(&self, head: Digest) -> Result<(), StoreError> {
+        let mut staged = std::mem::take(&mut *self.lock_staged());
+        if staged.last != Some(head) {
+            return Err(StoreError::NotStaged {
+                head: head.seq,
+                staged: staged.last.map_or(0, |digest| digest.seq),
+            });
+        }
+        staged
+            .writes
+            .insert(&self.ledger, HEAD_KEY, &codec::encode_head(head))
+            .and_then(|()| staged.writes.apply(&self.ledger))
             .map_err(|source| self.database(source))?;
         self.make_durable()
     }
@@ -317,10 +438,14 @@ impl Store for SledStore {
     }
 
     fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        pieces::insert(&mut batch, &checkpoint_key(seq), bytes);
-        self.checkpoints
-            .apply_batch(batch)
+        let key = checkpoint_key(seq);
+        let mut writes = Batches::default();
+        // One at the same seq goes first, so that a write cut short leaves no header listing
+        // pieces some of which are new: only the last batch holds the new header.
+        writes
+            .remove(&self.checkpoints, sled::IVec::from(&key[..]))
+            .and_then(|()| writes.insert(&self.checkpoints, &key, &bytes))
+            .and_then(|()| writes.apply(&self.checkpoints))
             .map_err(|source| self.database(source))
     }
 

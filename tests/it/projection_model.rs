@@ -199,7 +199,7 @@ proptest! {
         let mut entries = Vec::new();
         for (minutes, events) in history {
             clock = clock.saturating_add_micros(minutes * 60_000_000);
-            entries.extend(ledger.append(clock, Actor::Demo, events).unwrap());
+            entries.extend(ledger.append(clock, Actor::Demo, events).unwrap().entries);
         }
         prop_assert_eq!(ledger.read(Clone::clone), replay(&entries));
         prop_assert_eq!(ledger.log().replay().unwrap(), replay(&entries));

@@ -63,7 +63,7 @@ impl Store for FullDiskStore {
         }
     }
 
-    fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    fn stage(&self, entries: &[Entry]) -> Result<(), StoreError> {
         let expected = self.head()?.map_or(1, |head| head.seq + 1);
         if let Some(first) = entries.first()
             && first.seq != expected
@@ -81,7 +81,14 @@ impl Store for FullDiskStore {
             self.wedged.store(true, Ordering::SeqCst);
             return Err(storage_full(self.inner.path()));
         }
-        self.inner.append(entries)
+        self.inner.stage(entries)
+    }
+
+    fn commit(&self, head: Digest) -> Result<(), StoreError> {
+        if self.wedged.load(Ordering::SeqCst) {
+            return Err(storage_full(self.inner.path()));
+        }
+        self.inner.commit(head)
     }
 
     fn scan(&self, from: u64) -> Scan<'_> {

@@ -55,6 +55,7 @@ fn syncer(fixture: &Fixture, credential: Credential, dir: &std::path::Path) -> S
 
 fn types(report: &SyncReport) -> Vec<&'static str> {
     report
+        .appended
         .entries
         .iter()
         .map(|entry| entry.event.type_name())
@@ -101,14 +102,18 @@ async fn api_token_sync_records_the_credential_and_its_expiry() {
         .sync_now()
         .await
         .unwrap();
-    let credential = report.entries.iter().find_map(|entry| match &entry.event {
-        Event::CredentialObserved {
-            credential_id,
-            expires_at,
-            ..
-        } => Some((credential_id.clone(), *expires_at)),
-        _ => None,
-    });
+    let credential = report
+        .appended
+        .entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::CredentialObserved {
+                credential_id,
+                expires_at,
+                ..
+            } => Some((credential_id.clone(), *expires_at)),
+            _ => None,
+        });
     assert_eq!(
         credential,
         Some((API_KEY_ID.to_owned(), Some(token_expiry())))
@@ -245,7 +250,7 @@ async fn an_empty_listing_is_held_as_an_anomaly() {
         report.outcome,
         SyncOutcome::Completed { anomaly: true, .. }
     ));
-    match &report.entries[0].event {
+    match &report.appended.entries[0].event {
         Event::SyncAnomaly {
             accounts_before,
             removals_withheld,
