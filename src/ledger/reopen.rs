@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::entry::Entry;
 use crate::hash::Digest;
-use crate::store::{Scan, SledStore, Store, StoreError, make_private};
+use crate::store::{Encode, Scan, SledStore, Store, StoreError, make_private};
 
 /// How a log opens its store again after an append failed.
 pub trait Reopen: Send + Sync {
@@ -100,8 +100,8 @@ impl Store for View {
         )
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.store.put_checkpoint(seq, bytes)
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+        self.store.put_checkpoint(seq, encode)
     }
 
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Scan, Store, StoreError, check_follows};
+use super::{Encode, Scan, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::Digest;
 
@@ -71,7 +71,13 @@ impl Store for MemoryStore {
         Box::new(entries.into_iter().map(|entry| Ok((entry.seq, Ok(entry)))))
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+        let mut bytes = Vec::new();
+        encode(&mut bytes).map_err(|source| StoreError::Io {
+            action: "encode a checkpoint for",
+            path: "memory".into(),
+            source,
+        })?;
         self.lock().checkpoints.insert(seq, bytes);
         Ok(())
     }

@@ -18,8 +18,8 @@ mod v1;
 use std::path::PathBuf;
 
 pub use codec::{
-    CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entries, decode_entry, encode_checkpoint,
-    encode_chunk, encode_chunks,
+    CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entries, decode_entry,
+    encode_checkpoint_into, encode_chunk, encode_chunks,
 };
 pub use copy::private_copy;
 pub use disk::SyncObserver;
@@ -33,6 +33,9 @@ use crate::hash::Digest;
 
 /// A stored record as a scan meets it: its position, and the entry if it decodes.
 pub type ScannedRecord = (u64, Result<Entry, CodecError>);
+
+/// Writes a value to the writer it is given (a checkpoint, to the store that keeps it).
+pub type Encode<'a> = dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 
 /// A lazy walk over stored records in seq order.
 pub type Scan<'a> = Box<dyn Iterator<Item = Result<ScannedRecord, StoreError>> + 'a>;
@@ -149,8 +152,10 @@ pub trait Store: Send + Sync {
     /// Walks the stored records from seq `from` on, in seq order.
     fn scan(&self, from: u64) -> Scan<'_>;
 
-    /// Keeps an opaque projection checkpoint taken at `seq`, replacing one at the same seq.
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError>;
+    /// Keeps the opaque projection checkpoint taken at `seq` that `encode` writes, replacing one
+    /// at the same seq. The store takes the bytes as they are written, so a large checkpoint
+    /// is never in memory whole besides the state it encodes.
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError>;
 
     /// The checkpoint with the greatest seq not above `seq`.
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError>;

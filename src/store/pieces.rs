@@ -52,26 +52,76 @@ fn piece_key(key: &[u8], index: u32) -> Vec<u8> {
     piece
 }
 
-/// The keys and values that store `value` under `key`: the value itself, or its pieces and then
-/// the header that lists them. The header comes last, so that a writer applying them in that
-/// order over several batches stores a header only once all its pieces are there.
-pub fn split<'a>(key: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
-    let whole = (value.len() <= MAX_VALUE).then(|| (key.to_vec(), value.to_vec()));
-    let pieces = (value.len() > MAX_VALUE).then(|| {
-        let count = value.len().div_ceil(MAX_VALUE);
-        // Stored values are at most a checkpoint, far below 4 GiB and 2^32 pieces.
-        let count = u32::try_from(count).expect("fewer than 2^32 pieces");
-        let length = u32::try_from(value.len()).expect("values under 4 GiB");
+/// Writes a value under a key as it is produced, handing each key and value to store to a
+/// sink: the value itself when it ends up at most [`MAX_VALUE`] long, else its pieces and then
+/// the header that lists them. The header comes last, so that a sink applying what it gets in
+/// order, over several batches, stores a header only once all its pieces are there; and a long
+/// value (a checkpoint) is never in memory whole.
+pub struct Writer<'k, S> {
+    key: &'k [u8],
+    sink: S,
+    piece: Vec<u8>,
+    count: u32,
+    length: u64,
+}
+
+impl<'k, S: FnMut(Vec<u8>, Vec<u8>) -> std::io::Result<()>> Writer<'k, S> {
+    pub fn new(key: &'k [u8], sink: S) -> Self {
+        Writer {
+            key,
+            sink,
+            piece: Vec::with_capacity(MAX_VALUE),
+            count: 0,
+            length: 0,
+        }
+    }
+
+    /// Hands on the rest: the whole value, or the last piece and the header.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        if self.count == 0 {
+            return (self.sink)(self.key.to_vec(), std::mem::take(&mut self.piece));
+        }
+        if !self.piece.is_empty() {
+            self.hand_on_piece()?;
+        }
+        let length = u32::try_from(self.length)
+            .map_err(|_| std::io::Error::other("a stored value must be shorter than 4 GiB"))?;
         let mut header = Vec::with_capacity(9);
         header.push(PIECE_LIST);
-        header.extend_from_slice(&count.to_be_bytes());
+        header.extend_from_slice(&self.count.to_be_bytes());
         header.extend_from_slice(&length.to_be_bytes());
-        (0..count)
-            .zip(value.chunks(MAX_VALUE))
-            .map(|(index, piece)| (piece_key(key, index), piece.to_vec()))
-            .chain(std::iter::once((key.to_vec(), header)))
-    });
-    whole.into_iter().chain(pieces.into_iter().flatten())
+        (self.sink)(self.key.to_vec(), header)
+    }
+
+    fn hand_on_piece(&mut self) -> std::io::Result<()> {
+        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(MAX_VALUE));
+        (self.sink)(piece_key(self.key, self.count), piece)?;
+        // A value shorter than 4 GiB has fewer than 2^20 pieces.
+        self.count += 1;
+        Ok(())
+    }
+}
+
+impl<S: FnMut(Vec<u8>, Vec<u8>) -> std::io::Result<()>> std::io::Write for Writer<'_, S> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            // A full piece is handed on only once more bytes follow it, so that a value of
+            // exactly MAX_VALUE bytes is stored whole.
+            if self.piece.len() == MAX_VALUE {
+                self.hand_on_piece()?;
+            }
+            let take = rest.len().min(MAX_VALUE - self.piece.len());
+            self.piece.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+        }
+        self.length += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The range of the piece keys of values stored under keys from `from` on that start with the
@@ -130,9 +180,15 @@ mod tests {
 
     /// Adds `value` under `key` to `batch`, as the store does.
     fn insert(batch: &mut sled::Batch, key: &[u8], value: &[u8]) {
-        for (key, value) in split(key, value) {
+        let mut writer = Writer::new(key, |key, value| {
             batch.insert(key, value);
+            Ok(())
+        });
+        // In uneven parts, as an encoder writes.
+        for part in value.chunks(777) {
+            std::io::Write::write_all(&mut writer, part).unwrap();
         }
+        writer.finish().unwrap();
     }
 
     fn stored_values(tree: &sled::Tree) -> Vec<usize> {

@@ -19,6 +19,7 @@
 //! acknowledging (SPEC §3, §18).
 
 use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use super::codec::{self, CodecError};
 use super::disk::{DataDir, SyncObserver};
 use super::pieces::{self, PieceError};
-use super::{Scan, ScannedRecord, Store, StoreError, check_follows};
+use super::{Encode, Scan, ScannedRecord, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::Digest;
 
@@ -85,11 +86,26 @@ struct Batches {
 impl Batches {
     /// Adds `value` under `key`, in pieces if it is long.
     fn insert(&mut self, tree: &sled::Tree, key: &[u8], value: &[u8]) -> sled::Result<()> {
-        for (key, value) in pieces::split(key, value) {
+        self.write(tree, key, &mut |writer| writer.write_all(value))
+    }
+
+    /// Adds the value `encode` writes under `key`, in pieces as it is written if it is long.
+    fn write(
+        &mut self,
+        tree: &sled::Tree,
+        key: &[u8],
+        encode: &mut Encode<'_>,
+    ) -> sled::Result<()> {
+        let mut writer = pieces::Writer::new(key, |key, value| {
             self.batch.insert(key, value);
-            self.count(tree)?;
-        }
-        Ok(())
+            self.count(tree).map_err(io::Error::other)
+        });
+        encode(&mut writer)
+            .and_then(|()| writer.finish())
+            .map_err(|error| match error.downcast::<sled::Error>() {
+                Ok(sled) => sled,
+                Err(other) => sled::Error::Io(other),
+            })
     }
 
     fn remove(&mut self, tree: &sled::Tree, key: sled::IVec) -> sled::Result<()> {
@@ -437,14 +453,14 @@ impl Store for SledStore {
         Ok(None)
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
         let key = checkpoint_key(seq);
         let mut writes = Batches::default();
         // One at the same seq goes first, so that a write cut short leaves no header listing
         // pieces some of which are new: only the last batch holds the new header.
         writes
             .remove(&self.checkpoints, sled::IVec::from(&key[..]))
-            .and_then(|()| writes.insert(&self.checkpoints, &key, &bytes))
+            .and_then(|()| writes.write(&self.checkpoints, &key, encode))
             .and_then(|()| writes.apply(&self.checkpoints))
             .map_err(|source| self.database(source))
     }

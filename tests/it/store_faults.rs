@@ -15,7 +15,7 @@ use tailledger::api::pb;
 use tailledger::entry::Entry;
 use tailledger::hash::Digest;
 use tailledger::ledger::{Ledger, Log, Reopen};
-use tailledger::store::{Scan, SledStore, Store, StoreError};
+use tailledger::store::{Encode, Scan, SledStore, Store, StoreError};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -103,8 +103,8 @@ impl Store for FullDiskStore {
         Box::new(self.inner.scan(from).chain(in_memory))
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.put_checkpoint(seq, bytes)
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+        self.inner.put_checkpoint(seq, encode)
     }
 
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
