@@ -20,6 +20,7 @@ mod readme;
 mod reliability;
 mod roster_import;
 mod roster_parse;
+mod roster_vendors;
 mod store_chunks;
 mod store_faults;
 mod store_model;
