@@ -155,6 +155,11 @@ impl SimulatedHris {
         queue.extend(std::iter::repeat_n(fault, times));
     }
 
+    /// Disarms every fault not used up yet.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
     /// What has been asked so far.
     pub fn counters(&self) -> HrisCounters {
         self.lock().counters

@@ -29,4 +29,5 @@ mod sync_scenarios;
 mod tailscale_client;
 mod tamper;
 mod tls;
+mod truto;
 mod webhook;
