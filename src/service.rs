@@ -487,7 +487,9 @@ impl Service {
     /// Imports the configured roster, if there is one, and returns what it appended: the
     /// import's events, or the `RosterRejected` of a refused file or listing. A Truto listing
     /// is fetched in full first; a page that fails imports nothing and records nothing.
-    async fn import_configured_roster(&self) -> Result<(RosterImport, Vec<Entry>), ServiceError> {
+    pub async fn import_configured_roster(
+        &self,
+    ) -> Result<(RosterImport, Vec<Entry>), ServiceError> {
         let Some(input) = self.roster_input.clone() else {
             return Ok((None, Vec::new()));
         };

@@ -433,3 +433,31 @@ async fn ten_thousand_employees_over_100_pages_import_and_a_fault_on_page_57_imp
         "no employee was recorded"
     );
 }
+
+/// `demo --hr truto` tells the same story with its roster read from the simulated Truto API.
+#[test]
+fn the_demo_can_read_its_roster_from_the_simulated_truto_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("demo");
+    let output = crate::helpers::run(&[
+        "demo",
+        "--no-serve",
+        "--hr",
+        "truto",
+        "--data-dir",
+        ledger.to_str().unwrap(),
+    ]);
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("simulated Truto HRIS API at http://127.0.0.1:"),
+        "{said}"
+    );
+    assert!(said.contains("EmployeeOnboarded    roster:truto"), "{said}");
+    assert!(said.contains("EmployeeOffboarded   roster:truto"), "{said}");
+    assert!(
+        said.contains("NOT removed within the grace period"),
+        "{said}"
+    );
+    assert!(said.contains("the chain is intact"), "{said}");
+}
