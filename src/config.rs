@@ -6,7 +6,9 @@
 //! address, a TLS certificate or key that cannot be read or used, two tokens with one name or one
 //! SHA-256, an empty `data_dir` or one that is a file, an email alias that is not a domain, a
 //! `sync_interval` under [`MIN_SYNC_INTERVAL`], an offboarding grace the API would refuse too
-//! ([`commands::check_grace`]), and a file that is not UTF-8 (with the byte offset). Secrets never appear in the
+//! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
+//! `[roster.truto]` table cannot be used (`config/roster.rs`), and a file that is not UTF-8 (with
+//! the byte offset). Secrets never appear in the
 //! file, only the names of the environment variables that hold them; their values are read once
 //! here and never printed. The TLS private key is a file the configuration names; it is read and
 //! checked here, and its bytes appear in no message.
