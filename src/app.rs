@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::api;
-use crate::config::Config;
+use crate::config::{Config, RosterInput};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
@@ -23,6 +23,7 @@ use crate::store::{StoreError, create_private_dir};
 use crate::sync::{Syncer, TailscaleSource};
 use crate::tailscale::{ClientConfigError, TailscaleClient};
 use crate::time::SystemClock;
+use crate::truto::TrutoSource;
 
 /// Why the service could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,8 @@ pub enum RunError {
     Service(#[from] ServiceError),
     #[error("the Tailscale client could not be configured: {0}")]
     Client(#[from] ClientConfigError),
+    #[error("the Truto client could not be configured: {0}")]
+    Truto(ClientConfigError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: std::net::SocketAddr,
@@ -60,7 +63,13 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
         timezone,
     );
     if let Some(roster) = &config.roster {
-        service.set_roster_file(roster.csv_path.clone());
+        service.set_roster_format(roster.format.clone());
+        match &roster.input {
+            RosterInput::Csv(path) => service.set_roster_file(path.clone()),
+            RosterInput::Truto(truto) => {
+                service.set_roster_truto(TrutoSource::new(truto.clone()).map_err(RunError::Truto)?);
+            }
+        }
     }
     service.set_syncer(Syncer::new(
         SystemId::tailscale(),

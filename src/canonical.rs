@@ -263,6 +263,7 @@ fn actor(sink: &mut impl Sink, actor: &Actor) {
         Actor::Api(token_name) => (b"api:", token_name),
         Actor::Webhook(system) => (b"webhook:", &system.0),
         Actor::Demo => (b"demo", ""),
+        Actor::RosterSource(source) => (b"roster:", source),
     };
     sink.put(b"\"");
     sink.put(prefix);

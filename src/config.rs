@@ -6,7 +6,9 @@
 //! address, a TLS certificate or key that cannot be read or used, two tokens with one name or one
 //! SHA-256, an empty `data_dir` or one that is a file, an email alias that is not a domain, a
 //! `sync_interval` under [`MIN_SYNC_INTERVAL`], an offboarding grace the API would refuse too
-//! ([`commands::check_grace`]), and a file that is not UTF-8 (with the byte offset). Secrets never appear in the
+//! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
+//! `[roster.truto]` table cannot be used (`config/roster.rs`), and a file that is not UTF-8 (with
+//! the byte offset). Secrets never appear in the
 //! file, only the names of the environment variables that hold them; their values are read once
 //! here and never printed. The TLS private key is a file the configuration names; it is read and
 //! checked here, and its bytes appear in no message.
@@ -24,9 +26,12 @@ use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::CheckSettings;
 use crate::commands::{self, CommandError};
 use crate::identity::EmailAliases;
-use crate::roster::parse_timezone;
 use crate::sync::SyncOptions;
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
+
+mod roster;
+
+pub use roster::{RosterInput, RosterSettings};
 
 /// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
 /// everything else the tailnet's admins run.
@@ -64,13 +69,6 @@ pub struct PolicySettings {
     pub offboarding_grace_seconds: u64,
 }
 
-/// Where the roster is and how to read its dates.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RosterSettings {
-    pub csv_path: PathBuf,
-    pub timezone: chrono_tz::Tz,
-}
-
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -102,7 +100,7 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     tailscale: Spanned<RawTailscale>,
-    roster: Option<RawRoster>,
+    roster: Option<Spanned<roster::RawRoster>>,
     #[serde(default)]
     identity: RawIdentity,
 }
@@ -240,18 +238,6 @@ struct RawPolicy {
 
 fn default_grace() -> Spanned<String> {
     Spanned::new(0..0, "24h".to_owned())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRoster {
-    csv_path: PathBuf,
-    #[serde(default = "utc")]
-    timezone: Spanned<String>,
-}
-
-fn utc() -> Spanned<String> {
-    Spanned::new(0..0, "UTC".to_owned())
 }
 
 #[derive(Default, Deserialize)]
@@ -719,15 +705,8 @@ impl Config {
             .transpose()?;
         let roster = raw
             .roster
-            .map(|roster| {
-                let timezone = parse_timezone(roster.timezone.get_ref()).map_err(|message| {
-                    source.error(&roster.timezone, "roster.timezone", message)
-                })?;
-                Ok(RosterSettings {
-                    csv_path: base.join(roster.csv_path),
-                    timezone,
-                })
-            })
+            .as_ref()
+            .map(|roster| source.roster(roster, base, &env))
             .transpose()?;
 
         let data_dir = source.data_dir(&raw.data_dir, base)?;

@@ -7,6 +7,11 @@
 //! removed late; the integration's credential is about to expire and is replaced; Tailscale has
 //! an outage and recovers. A manual clock lets the day pass in a second. The check table is
 //! printed after each step, then the offboarding report, the verified digest, and the export.
+//! With `--hr truto` the roster comes from a simulated Truto HRIS instead (`hr.rs`).
+
+mod hr;
+
+pub use hr::HrSource;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,6 +126,8 @@ pub struct DemoOutcome {
     pub service: Arc<Service>,
     /// Keeps the simulated Tailscale API running, so `SyncNow` works while serving.
     pub simulator: SimulatorHandle,
+    /// Keeps the simulated Truto API running (`--hr truto`), which `SyncNow` reads the roster from.
+    pub hris: Option<SimulatorHandle>,
 }
 
 /// The running story: the service, its clock, and the simulated tailnet.
@@ -131,6 +138,8 @@ struct Story<'a, W: Write> {
     clock: Arc<ManualClock>,
     tailnet: SimulatedTailnet,
     base_url: String,
+    /// The HR system the roster is read from, with `--hr truto`.
+    hris: Option<hr::DemoHris>,
 }
 
 impl<W: Write> Story<'_, W> {
@@ -149,12 +158,22 @@ impl<W: Write> Story<'_, W> {
         print_entries(self.out, &self.ledger, &entries)
     }
 
-    /// Imports a roster given as CSV text.
+    /// Imports a roster given as CSV text, or with `--hr truto` writes it into the HR system
+    /// and imports what Truto's API then lists.
     async fn import_roster(&mut self, csv: &str) -> Result<(), DemoError> {
-        let (summary, appended) = self
-            .service
-            .import_roster(Actor::Roster, csv.as_bytes().to_vec())
-            .await?;
+        let (summary, appended) = match &self.hris {
+            None => {
+                self.service
+                    .import_roster(Actor::Roster, csv.as_bytes().to_vec())
+                    .await?
+            }
+            Some(hris) => {
+                hris.record(csv).map_err(ServiceError::Roster)?;
+                let (import, appended) = self.service.import_configured_roster().await?;
+                let summary = import.expect("the Truto roster is configured")?;
+                (summary, appended)
+            }
+        };
         writeln!(self.out, "roster import: {summary}")?;
         print_entries(self.out, &self.ledger, &appended.entries)
     }
@@ -288,7 +307,11 @@ impl Cast {
 
 /// Runs the story on a ledger in `data_dir` (a fresh temporary directory, kept afterwards, when
 /// `None`), printing it to `out`.
-pub async fn run(data_dir: Option<&Path>, out: &mut impl Write) -> Result<DemoOutcome, DemoError> {
+pub async fn run(
+    data_dir: Option<&Path>,
+    hr: HrSource,
+    out: &mut impl Write,
+) -> Result<DemoOutcome, DemoError> {
     let data_dir = match data_dir {
         Some(dir) => demo_dir(dir)?,
         None => tempfile::Builder::new()
@@ -338,6 +361,19 @@ pub async fn run(data_dir: Option<&Path>, out: &mut impl Write) -> Result<DemoOu
         ledger.clone(),
         clock.clone(),
     )?);
+    let hris = match hr {
+        HrSource::Csv => None,
+        HrSource::Truto => {
+            let hris = hr::DemoHris::start().await.map_err(DemoError::Simulator)?;
+            writeln!(
+                out,
+                "simulated Truto HRIS API at {}",
+                hris.handle.base_url()
+            )?;
+            service.set_roster_truto(hris.source()?);
+            Some(hris)
+        }
+    };
     let mut story = Story {
         out,
         service,
@@ -345,6 +381,7 @@ pub async fn run(data_dir: Option<&Path>, out: &mut impl Write) -> Result<DemoOu
         clock,
         tailnet,
         base_url,
+        hris,
     };
     tell(&mut story, &cast).await?;
 
@@ -382,6 +419,7 @@ pub async fn run(data_dir: Option<&Path>, out: &mut impl Write) -> Result<DemoOu
         digest,
         service: Arc::new(story.service),
         simulator,
+        hris: story.hris.map(|hris| hris.handle),
     })
 }
 
@@ -556,6 +594,9 @@ pub async fn serve(
     .await?;
     // The simulator has served its purpose; a failure to stop it cleanly changes nothing.
     let _ = outcome.simulator.shutdown().await;
+    if let Some(hris) = outcome.hris {
+        let _ = hris.shutdown().await;
+    }
     Ok(())
 }
 

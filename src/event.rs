@@ -60,12 +60,14 @@ pub enum Actor {
     Webhook(SystemId),
     /// The built-in demo (`demo`).
     Demo,
+    /// A roster read from an HR source other than a CSV file (`roster:truto`).
+    RosterSource(String),
 }
 
 /// Why a text is not an [`Actor`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "`{0}` is not an actor: expected sync:<system>, roster, config, api:<token name>, webhook:<system> or demo"
+    "`{0}` is not an actor: expected sync:<system>, roster, roster:<source>, config, api:<token name>, webhook:<system> or demo"
 )]
 pub struct ActorParseError(String);
 
@@ -78,6 +80,7 @@ impl fmt::Display for Actor {
             Actor::Api(token_name) => write!(f, "api:{token_name}"),
             Actor::Webhook(system) => write!(f, "webhook:{system}"),
             Actor::Demo => f.write_str("demo"),
+            Actor::RosterSource(source) => write!(f, "roster:{source}"),
         }
     }
 }
@@ -97,6 +100,7 @@ impl FromStr for Actor {
             Some(("sync", system)) => named(system).map(|s| Actor::Sync(SystemId(s))),
             Some(("webhook", system)) => named(system).map(|s| Actor::Webhook(SystemId(s))),
             Some(("api", token_name)) => named(token_name).map(Actor::Api),
+            Some(("roster", source)) => named(source).map(Actor::RosterSource),
             Some(_) => None,
         };
         actor.ok_or_else(|| ActorParseError(text.to_owned()))
@@ -456,6 +460,7 @@ mod tests {
             "api:audit-bot",
             "webhook:tailscale",
             "demo",
+            "roster:truto",
         ] {
             let actor: Actor = text.parse().unwrap();
             assert_eq!(actor.to_string(), text);
@@ -480,7 +485,7 @@ mod tests {
 
     #[test]
     fn malformed_actors_are_refused() {
-        for text in ["", "api:", "sync:", "admin", "robot:x"] {
+        for text in ["", "api:", "sync:", "roster:", "admin", "robot:x"] {
             assert!(text.parse::<Actor>().is_err(), "{text:?}");
         }
     }

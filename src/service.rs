@@ -29,11 +29,14 @@ use crate::projection::{
 };
 use crate::report::{OffboardingRow, offboarding_report};
 use crate::roster::{
-    ImportSummary, RosterErrors, acceptance, parse_roster, plan_import, rejection,
+    ImportSummary, Roster, RosterErrors, RosterFormat, acceptance, parse_roster_as, plan_import,
+    rejection,
 };
 use crate::store::StoreError;
 use crate::sync::{SyncReport, Syncer};
+use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
+use crate::truto::TrutoSource;
 use crate::verify::Report;
 
 /// Why an operation failed; nothing was appended.
@@ -51,6 +54,8 @@ pub enum ServiceError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read the roster from Truto, so nothing of it was imported: {0}")]
+    RosterSource(FetchError),
     #[error("no system `{0}` is audited here (this service audits `tailscale`)")]
     UnknownSystem(String),
     #[error("this service does not sync `{0}`: it has no credential for it")]
@@ -125,9 +130,17 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     settings: Arc<CheckSettings>,
     timezone: chrono_tz::Tz,
-    /// The roster CSV re-read before every sync, when one is configured.
-    roster_file: Option<Arc<PathBuf>>,
+    /// How roster CSVs name their columns, status words and dates.
+    roster_format: Arc<RosterFormat>,
+    /// The roster re-read before every sync, when one is configured.
+    roster_input: Option<Arc<RosterInput>>,
     syncers: BTreeMap<SystemId, Arc<Syncer>>,
+}
+
+/// Where the roster of every sync cycle comes from.
+enum RosterInput {
+    File(PathBuf),
+    Truto(Box<TrutoSource>),
 }
 
 impl Service {
@@ -142,7 +155,8 @@ impl Service {
             clock,
             settings: Arc::new(settings),
             timezone,
-            roster_file: None,
+            roster_format: Arc::new(RosterFormat::default()),
+            roster_input: None,
             syncers: BTreeMap::new(),
         }
     }
@@ -157,7 +171,18 @@ impl Service {
     /// Makes every sync cycle import this roster file first (SPEC §10: re-read before every
     /// sync).
     pub fn set_roster_file(&mut self, path: PathBuf) {
-        self.roster_file = Some(Arc::new(path));
+        self.roster_input = Some(Arc::new(RosterInput::File(path)));
+    }
+
+    /// Makes every sync cycle import the roster Truto's HRIS states first (SPEC §20), recorded
+    /// as `roster:truto`.
+    pub fn set_roster_truto(&mut self, source: TrutoSource) {
+        self.roster_input = Some(Arc::new(RosterInput::Truto(Box::new(source))));
+    }
+
+    /// Reads roster CSVs, the configured file and `ImportRoster`'s alike, as `format` says.
+    pub fn set_roster_format(&mut self, format: RosterFormat) {
+        self.roster_format = Arc::new(format);
     }
 
     pub fn now(&self) -> Timestamp {
@@ -448,8 +473,18 @@ impl Service {
         csv: Vec<u8>,
         file: Option<Hash256>,
     ) -> Result<(ImportSummary, Appended), ServiceError> {
-        let roster = parse_roster(&csv, self.timezone)?;
+        let roster = parse_roster_as(&csv, self.timezone, &self.roster_format)?;
         drop(csv);
+        self.import_parsed(actor, roster, file)
+    }
+
+    /// Imports a roster without a problem; `file` is the digest of what it was read from.
+    fn import_parsed(
+        &self,
+        actor: Actor,
+        roster: Roster,
+        file: Option<Hash256>,
+    ) -> Result<(ImportSummary, Appended), ServiceError> {
         let now = self.clock.now();
         let (appended, summary) = self.ledger.decide_and_append(now, actor, |projections| {
             let (mut events, summary) = plan_import(projections, roster, now)?;
@@ -459,27 +494,68 @@ impl Service {
         Ok((summary, appended))
     }
 
-    /// Imports the configured roster file, if there is one, and returns what it appended: the
-    /// import's events, or the `RosterRejected` of a refused file.
-    fn import_roster_file(&self) -> (RosterImport, Appended) {
-        let Some(path) = self.roster_file.as_ref() else {
-            return (None, Appended::default());
+    /// Imports the configured roster, if there is one, and returns what it appended: the
+    /// import's events, or the `RosterRejected` of a refused file or listing. A Truto listing
+    /// is fetched in full first; a page that fails imports nothing and records nothing.
+    pub async fn import_configured_roster(&self) -> Result<(RosterImport, Appended), ServiceError> {
+        let Some(input) = self.roster_input.clone() else {
+            return Ok((None, Appended::default()));
         };
-        let csv = match std::fs::read(path.as_ref()) {
+        match input.as_ref() {
+            RosterInput::File(path) => {
+                let path = path.clone();
+                self.blocking(move |service| Ok(service.import_roster_file(&path)))
+                    .await
+            }
+            RosterInput::Truto(source) => match source.read(self.timezone).await {
+                Err(error) => Ok((
+                    Some(Err(ServiceError::RosterSource(error))),
+                    Appended::default(),
+                )),
+                Ok(read) => {
+                    let actor = Actor::RosterSource("truto".to_owned());
+                    self.blocking(move |service| {
+                        Ok(service.import_or_reject(actor, read.roster, read.sha256))
+                    })
+                    .await
+                }
+            },
+        }
+    }
+
+    /// Imports the roster file at `path`, or records its refusal.
+    fn import_roster_file(&self, path: &std::path::Path) -> (RosterImport, Appended) {
+        let csv = match std::fs::read(path) {
             Ok(csv) => csv,
             Err(source) => {
                 let error = ServiceError::RosterFile {
-                    path: path.as_ref().clone(),
+                    path: path.to_path_buf(),
                     source,
                 };
                 return (Some(Err(error)), Appended::default());
             }
         };
         let sha256 = Hash256::of(&csv);
-        match self.import_roster_now(Actor::Roster, csv, Some(sha256)) {
+        let roster = parse_roster_as(&csv, self.timezone, &self.roster_format);
+        drop(csv);
+        self.import_or_reject(Actor::Roster, roster, sha256)
+    }
+
+    /// Imports a configured roster read from what has digest `sha256`, or records the refusal
+    /// of its problems (once per distinct digest).
+    fn import_or_reject(
+        &self,
+        actor: Actor,
+        roster: Result<Roster, RosterErrors>,
+        sha256: Hash256,
+    ) -> (RosterImport, Appended) {
+        let imported = roster
+            .map_err(ServiceError::Roster)
+            .and_then(|roster| self.import_parsed(actor.clone(), roster, Some(sha256)));
+        match imported {
             Ok((summary, appended)) => (Some(Ok(summary)), appended),
             Err(ServiceError::Roster(errors)) => {
-                let recorded = self.decide(Actor::Roster, |projections| {
+                let recorded = self.decide(actor, |projections| {
                     Ok(rejection(projections, sha256, &errors)
                         .into_iter()
                         .collect())
@@ -504,9 +580,7 @@ impl Service {
             .get(system)
             .cloned()
             .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
-        let (roster, roster_appended) = self
-            .blocking(|service| Ok(service.import_roster_file()))
-            .await?;
+        let (roster, roster_appended) = self.import_configured_roster().await?;
         match &roster {
             Some(Ok(summary)) => tracing::info!(%summary, "roster imported"),
             Some(Err(error)) => {

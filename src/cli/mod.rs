@@ -125,6 +125,9 @@ pub enum Command {
         /// Where to serve gRPC after the story (a loopback address: the demo has no auth).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
         listen: std::net::SocketAddr,
+        /// Where the story's roster comes from: CSV text, or a simulated Truto HRIS API.
+        #[arg(long, value_enum, default_value_t = crate::demo::HrSource::Csv)]
+        hr: crate::demo::HrSource,
     },
     /// Run the service: the gRPC API and a sync every `sync_interval`, until SIGINT or SIGTERM.
     Serve {
@@ -326,7 +329,8 @@ pub fn run(cli: Cli) -> ExitCode {
             data_dir,
             no_serve,
             listen,
-        } => running::demo(data_dir, no_serve, listen),
+            hr,
+        } => running::demo(data_dir, no_serve, listen, hr),
         Command::Serve { config } => running::serve(&config),
         Command::Sync {
             config,

@@ -19,7 +19,12 @@ fn load(config: &Path) -> Result<Config, Failure> {
     Config::load(config, |name| std::env::var(name).ok()).map_err(Failure::input)
 }
 
-pub fn demo(data_dir: Option<PathBuf>, no_serve: bool, listen: std::net::SocketAddr) -> Outcome {
+pub fn demo(
+    data_dir: Option<PathBuf>,
+    no_serve: bool,
+    listen: std::net::SocketAddr,
+    hr: crate::demo::HrSource,
+) -> Outcome {
     if !no_serve && !listen.ip().is_loopback() {
         return Err(Failure::input(format!(
             "--listen {listen} is not a loopback address; the demo serves without authentication, so it only listens on loopback (e.g. 127.0.0.1:50051)"
@@ -36,7 +41,7 @@ pub fn demo(data_dir: Option<PathBuf>, no_serve: bool, listen: std::net::SocketA
             })?),
         };
         let mut stdout = std::io::stdout();
-        let outcome = crate::demo::run(data_dir.as_deref(), &mut stdout)
+        let outcome = crate::demo::run(data_dir.as_deref(), hr, &mut stdout)
             .await
             .map_err(Failure::input)?;
         if let Some(listener) = listener {

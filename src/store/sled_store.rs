@@ -1,14 +1,17 @@
 //! The durable [`Store`] on sled 0.34.7.
 //!
 //! Layout, in the tree `ledger`: key `e` + seq (8 bytes, big-endian) holds a record whose first
-//! entry has that seq, and key `h` holds the encoded head digest. A batch writes its entries and
-//! the new head with one `apply_batch`, which sled applies atomically. Since format 2 a record is
+//! entry has that seq, and key `h` holds the encoded head digest. A batch stages its entries
+//! beyond the head, in sled batches of at most [`BATCH_VALUES`] values, and commits them by
+//! writing the new head last (a small batch is one `apply_batch` with its head); each sled batch
+//! is atomic and sled's log keeps them in order, so records staged by a batch that was never
+//! committed lie beyond the head, unread, and are removed at the next open. Since format 2 a record is
 //! a chunk of the batch's consecutive entries, as many whole ones as fit in 4 KiB (about 18
 //! typical entries), so a batch of 1,000 entries is some 55 sled values rather than 1,000; the
 //! format-1 records of 0.1 hold one entry each and are read as they are. Either way the record
 //! holding seq N is the last key at or before `e` + N: a read by seq is one point lookup. Checkpoints live in the tree `checkpoints.2`,
 //! key `c` + seq; they are derived data and can always be rebuilt. No stored value is larger than
-//! 4 KiB: a longer one is stored in pieces in the same batch ([`pieces`](super::pieces)), so sled
+//! 4 KiB: a longer one is stored in pieces, its header last ([`pieces`](super::pieces)), so sled
 //! never writes it to its unsynced blob files. The tree `checkpoints` of ledgers written by 0.1
 //! holds checkpoints as single values, which sled put in blob files: it is read, never written,
 //! since an update of one of its pages would write a new blob.

@@ -132,7 +132,8 @@ impl TailscaleClient {
     }
 }
 
-fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
+/// An http(s) URL, or why `text` is not one.
+pub(crate) fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
     let invalid = |reason: String| ClientConfigError::InvalidBaseUrl {
         url: text.to_owned(),
         reason,

@@ -21,3 +21,8 @@ pub use error::FetchError;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use types::{CredentialInfo, User};
+
+// Truto's HRIS client shares the transport, its retry rules and the base URL check.
+pub(crate) use client::parse_base_url;
+pub(crate) use error::class_of_status;
+pub(crate) use transport::Transport;

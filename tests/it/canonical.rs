@@ -122,6 +122,7 @@ fn actor() -> impl Strategy<Value = Actor> {
         text().prop_map(Actor::Api),
         system().prop_map(Actor::Webhook),
         Just(Actor::Demo),
+        text().prop_map(Actor::RosterSource),
     ]
 }
 

@@ -301,21 +301,37 @@ async fn no_secret_reaches_the_ledger_or_the_logs() {
     let fixture = Fixture::start().await;
     let logs = LogCapture::global();
     let exports = syncs_with_failures(&fixture).await;
+    // The roster from Truto: its token, through good reads, failures and a refused token.
+    let (truto_export, truto_errors) = crate::truto::truto_reads_with_failures(&fixture).await;
 
     let logs = logs.text();
     assert!(
         logs.contains("sync failed"),
         "the capture must see the sync's logs: {logs}"
     );
-    let mut secrets = vec![API_TOKEN.to_owned(), CLIENT_SECRET.to_owned()];
+    let mut secrets = vec![
+        API_TOKEN.to_owned(),
+        CLIENT_SECRET.to_owned(),
+        crate::truto::TRUTO_TOKEN.to_owned(),
+    ];
     secrets.extend(fixture.tailnet.granted_access_tokens());
-    assert!(secrets.len() >= 3, "the OAuth client must have been used");
+    assert!(secrets.len() >= 4, "the OAuth client must have been used");
+    assert!(
+        logs.contains("peer=\"Truto\"") || logs.contains("peer=Truto"),
+        "the capture must see the Truto client's retries: {logs}"
+    );
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),
             "a secret is in the logs:\n{logs}"
         );
-        for export in &exports {
+        for error in &truto_errors {
+            assert!(
+                !error.contains(secret.as_str()),
+                "a secret is in an error: {error}"
+            );
+        }
+        for export in exports.iter().chain([&truto_export]) {
             assert!(
                 !export.contains(secret.as_str()),
                 "a secret is in the ledger:\n{export}"
