@@ -29,7 +29,6 @@ pub fn timestamp(instant: Timestamp) -> prost_types::Timestamp {
     }
 }
 
-/// An optional timestamp argument; absent stays absent.
 /// A read's `as_of` instant or `as_of_date` (`YYYY-MM-DD`), not both.
 pub fn as_of_arg(
     as_of: Option<prost_types::Timestamp>,
@@ -55,6 +54,7 @@ pub fn as_of_arg(
     }
 }
 
+/// An optional timestamp argument; absent stays absent.
 pub fn timestamp_arg(
     field: &'static str,
     value: Option<prost_types::Timestamp>,

@@ -181,9 +181,10 @@ pub enum Command {
     /// Ask a running server for the accounts of the tailnet: access, link, classification and
     /// the checks' findings about each.
     Accounts {
-        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<Timestamp>,
+        /// An RFC 3339 instant, or a date: the end of that day in the server's
+        /// `roster.timezone`, as for `status`.
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<AsOf>,
         /// Also list accounts that were removed.
         #[arg(long)]
         include_removed: bool,
@@ -195,9 +196,10 @@ pub enum Command {
     },
     /// Ask a running server for the employees on the roster.
     Employees {
-        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<Timestamp>,
+        /// An RFC 3339 instant, or a date: the end of that day in the server's
+        /// `roster.timezone`, as for `status`.
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<AsOf>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
