@@ -225,7 +225,8 @@ impl Employees {
             | Event::SyncFailed { .. }
             | Event::SyncAnomaly { .. }
             | Event::CredentialObserved { .. }
-            | Event::RemovalsConfirmed { .. } => {}
+            | Event::RemovalsConfirmed { .. }
+            | Event::WebhookReceived { .. } => {}
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod signature;
 
 pub use coalesce::{Coalescer, DEFAULT_MIN_GAP, SyncTrigger, run_coalesced};
 pub use dedup::{Admission, DEDUP_WINDOW, Deduplicator};
-pub use delivery::{Delivery, DeliveryError, DeliveryRecord, RecordedEvent, WebhookEvent};
+pub use delivery::{Delivery, DeliveryError, MAX_RECORDED_EVENTS, WebhookEvent};
 pub use server::{
     Accepted, DeliverySink, Refusal, SinkError, WEBHOOK_PATH, WebhookReceiver, serve,
 };
