@@ -52,6 +52,22 @@ pub const DEVICE_EVENT_TYPES: [&str; 6] = [
     "nodeNeedsAuthorization",
 ];
 
+/// What `tailledger webhook register` subscribes the endpoint to: every type that starts a sync
+/// and that Tailscale's API lets one subscribe to (the deprecated aliases arrive unasked).
+pub const REGISTERED_SUBSCRIPTIONS: [&str; 11] = [
+    "userCreated",
+    "userNeedsApproval",
+    "userApproved",
+    "userSuspended",
+    "userRestored",
+    "userDeleted",
+    "userRoleUpdated",
+    "nodeCreated",
+    "nodeNeedsApproval",
+    "nodeApproved",
+    "nodeDeleted",
+];
+
 /// Whether an event of this type starts a sync.
 pub fn starts_sync(event_type: &str) -> bool {
     USER_EVENT_TYPES.contains(&event_type) || DEVICE_EVENT_TYPES.contains(&event_type)
@@ -319,6 +335,23 @@ mod tests {
             assert!(!delivery.starts_sync(), "{event_type}");
         }
         assert!(!parse("[]").unwrap().starts_sync());
+    }
+
+    #[test]
+    fn registration_subscribes_to_what_starts_a_sync_and_tailscale_offers() {
+        for event_type in REGISTERED_SUBSCRIPTIONS {
+            assert!(starts_sync(event_type), "{event_type}");
+            assert!(
+                crate::simulator::SUBSCRIPTIONS.contains(&event_type),
+                "{event_type} is no subscription of Tailscale's API"
+            );
+        }
+        for event_type in USER_EVENT_TYPES {
+            assert!(
+                REGISTERED_SUBSCRIPTIONS.contains(&event_type),
+                "{event_type}"
+            );
+        }
     }
 
     #[test]

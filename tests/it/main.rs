@@ -29,3 +29,4 @@ mod tailscale_client;
 mod tamper;
 mod tls;
 mod webhook;
+mod webhook_serve;
