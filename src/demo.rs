@@ -556,6 +556,7 @@ async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), Dem
     story.chapter(
         "Marco's account is finally deleted in Tailscale (late); Tailscale's signed webhook brings the removal in at once",
     )?;
+    story.advance(Duration::from_secs(15 * 60));
     story.removal_by_webhook(&cast.marco).await?;
     story.checks().await?;
 
