@@ -668,5 +668,26 @@ async fn the_secret_never_appears_in_logs_errors_or_debug_output() {
         assert!(!text.contains(&expected_mac));
     }
     assert!(debug.contains("[redacted]"));
+
+    // Nor in the configuration that read it from the environment, shown as Debug.
+    let dir = tempfile::tempdir().unwrap();
+    let config = tailledger::config::Config::parse(
+        &dir.path().join("tailledger.toml"),
+        "[auth]\ndisabled = true\n\n[tailscale]\napi_token_env = \"TL_TOKEN\"\n\n[webhook]\nlisten = \"127.0.0.1:8443\"\n",
+        dir.path(),
+        |name| match name {
+            "TL_TOKEN" => Some(API_TOKEN.to_owned()),
+            "TAILSCALE_WEBHOOK_SECRET" => Some(SECRET.to_owned()),
+            _ => None,
+        },
+    )
+    .unwrap();
+    let webhook = config.webhook.as_ref().unwrap();
+    assert_eq!(webhook.secret.expose(), SECRET);
+    let debug = format!("{config:?}");
+    assert!(
+        !debug.contains(SECRET) && debug.contains("[redacted]"),
+        "{debug}"
+    );
     fixture.shutdown().await;
 }
