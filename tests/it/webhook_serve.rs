@@ -353,6 +353,26 @@ async fn a_signed_deletion_reaches_the_ledger_through_serve_and_starts_its_sync_
     }
 }
 
+#[test]
+fn webhook_register_refuses_a_url_tailscale_cannot_post_to() {
+    for url in ["ftp://ledger.example.com/webhooks/tailscale", "not a url"] {
+        let output = crate::helpers::run(&[
+            "webhook",
+            "register",
+            "-c",
+            "/nonexistent/tailledger.toml",
+            "--url",
+            url,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(
+            text(&output).contains(&format!("--url `{url}`")),
+            "{}",
+            text(&output)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_refusal_through_serve_answers_its_status_and_appends_nothing() {
     let fixture = Fixture::start().await;
