@@ -239,7 +239,7 @@ impl<W: Write> Story<'_, W> {
         let _ = endpoint_task.await;
         writeln!(
             self.out,
-            "webhook: the deletion reached the ledger {:.2} s after it happened in Tailscale",
+            "webhook: the deletion reached the ledger {:.3} s after it happened in Tailscale",
             elapsed.as_secs_f64()
         )?;
         print_entries(self.out, &self.ledger, &entries)
