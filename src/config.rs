@@ -7,11 +7,11 @@
 //! SHA-256, an empty `data_dir` or one that is a file, an email alias that is not a domain, a
 //! `sync_interval` under [`MIN_SYNC_INTERVAL`], an offboarding grace the API would refuse too
 //! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
-//! `[roster.truto]` table cannot be used (`config/roster.rs`), and a file that is not UTF-8 (with
-//! the byte offset). Secrets never appear in the
-//! file, only the names of the environment variables that hold them; their values are read once
-//! here and never printed. The TLS private key is a file the configuration names; it is read and
-//! checked here, and its bytes appear in no message.
+//! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
+//! address or the gRPC port, and a file that is not UTF-8 (with the byte offset). Secrets (the
+//! webhook endpoint's too) never appear in the file, only the names of the environment variables
+//! that hold them; their values are read once here and never printed. The TLS private key is a
+//! file the configuration names; it is read and checked here, and its bytes appear in no message.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,6 +85,16 @@ pub struct Config {
     pub checks: CheckSettings,
     pub policy: Option<PolicySettings>,
     pub roster: Option<RosterSettings>,
+    /// The webhook endpoint (`[webhook]`); `None` serves none.
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// Where Tailscale's webhook deliveries are received, and the endpoint secret that signs them
+/// (SPEC §13). `Debug` shows the secret as `[redacted]`.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub listen: SocketAddr,
+    pub secret: Secret,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +113,19 @@ struct RawConfig {
     roster: Option<Spanned<roster::RawRoster>>,
     #[serde(default)]
     identity: RawIdentity,
+    webhook: Option<RawWebhook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    listen: Spanned<String>,
+    #[serde(default = "default_webhook_secret_env")]
+    secret_env: Spanned<String>,
+}
+
+fn default_webhook_secret_env() -> Spanned<String> {
+    Spanned::new(0..0, "TAILSCALE_WEBHOOK_SECRET".to_owned())
 }
 
 fn default_data_dir() -> Spanned<PathBuf> {
@@ -470,6 +493,40 @@ impl Source<'_> {
     }
 }
 
+impl Source<'_> {
+    /// `[webhook]`: an address of its own (not the gRPC one) and the secret from the
+    /// environment.
+    fn webhook(
+        &self,
+        raw: &RawWebhook,
+        grpc: SocketAddr,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<WebhookSettings, ConfigError> {
+        let listen: SocketAddr = raw.listen.get_ref().parse().map_err(|_| {
+            self.error(
+                &raw.listen,
+                "webhook.listen",
+                format!(
+                    "`{}` is not an address and port (for example 127.0.0.1:8443)",
+                    raw.listen.get_ref()
+                ),
+            )
+        })?;
+        if listen.port() != 0 && listen.port() == grpc.port() {
+            return Err(self.error(
+                &raw.listen,
+                "webhook.listen",
+                format!("{listen} uses the port of `listen` ({grpc}); the webhook endpoint needs a port of its own"),
+            ));
+        }
+        let secret = self.secret(&raw.secret_env, "webhook.secret_env", env)?;
+        Ok(WebhookSettings {
+            listen,
+            secret: Secret::new(secret),
+        })
+    }
+}
+
 /// Why `domain` is not a domain name: two or more dot-separated labels of letters, digits and
 /// inner hyphens, 253 bytes at most.
 fn check_domain(domain: &str) -> Result<(), &'static str> {
@@ -715,6 +772,11 @@ impl Config {
             None => EmailAliases::new([]),
         };
         let server = source.server(&raw.server)?;
+        let webhook = raw
+            .webhook
+            .as_ref()
+            .map(|webhook| source.webhook(webhook, listen, &env))
+            .transpose()?;
         Ok(Config {
             data_dir,
             listen,
@@ -735,6 +797,7 @@ impl Config {
             },
             policy,
             roster,
+            webhook,
         })
     }
 }

@@ -251,6 +251,17 @@ impl CredentialKind {
     }
 }
 
+/// One event of a webhook delivery, as `WebhookReceived` keeps it: its type and the time the
+/// system gave it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct DeliveredEvent {
+    /// The event's `type`, verbatim: types nobody has seen before are kept.
+    pub event_type: String,
+    /// The system's time of the event, when it sent an RFC 3339 one.
+    #[bincode(with_serde)]
+    pub timestamp: Option<Timestamp>,
+}
+
 /// Every fact the ledger can record (SPEC §2).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub enum Event {
@@ -417,6 +428,27 @@ pub enum Event {
         /// SHA-256 of the file's bytes.
         sha256: Hash256,
     },
+    /// A correctly signed webhook delivery from a system was accepted (SPEC §13). It records
+    /// what arrived, never the secret: the sync it starts, not the delivery, decides the account
+    /// events.
+    WebhookReceived {
+        system: SystemId,
+        /// SHA-256 of the body exactly as received; an identical body within 25 hours is not
+        /// recorded again.
+        body_sha256: Hash256,
+        body_bytes: u64,
+        /// The signature's `t`: when the system signed the delivery.
+        #[bincode(with_serde)]
+        signed_at: Timestamp,
+        /// How many events the delivery held.
+        event_count: u64,
+        /// The delivery's events in order, the first `webhook::MAX_RECORDED_EVENTS` of them.
+        events: Vec<DeliveredEvent>,
+        /// The body verbatim when it is at most 4 KiB; larger bodies are known by their digest.
+        body: Option<String>,
+        /// Whether an event of the delivery started a sync.
+        starts_sync: bool,
+    },
 }
 
 impl Event {
@@ -443,6 +475,7 @@ impl Event {
             Event::RemovalsConfirmed { .. } => "RemovalsConfirmed",
             Event::RosterRejected { .. } => "RosterRejected",
             Event::RosterAccepted { .. } => "RosterAccepted",
+            Event::WebhookReceived { .. } => "WebhookReceived",
         }
     }
 }

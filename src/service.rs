@@ -189,6 +189,11 @@ impl Service {
         self.clock.now()
     }
 
+    /// The clock every answer and append reads, for the webhook receiver's 5-minute window.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The instant a read as of `as_of` is evaluated at: that instant, or now.
     fn instant(&self, as_of: Option<Timestamp>) -> Timestamp {
         as_of.unwrap_or_else(|| self.clock.now())
@@ -748,6 +753,40 @@ impl Service {
                 .get(head.seq)?
                 .map_or(Timestamp::MIN, |entry| entry.recorded_at);
             Ok(Some((head, recorded_at)))
+        })
+        .await
+    }
+
+    /// The webhook deliveries from `system` recorded after `since`: each body's digest and when it
+    /// was recorded, so the receiver still knows them as duplicates after a restart.
+    pub async fn webhook_deliveries_since(
+        &self,
+        system: SystemId,
+        since: Timestamp,
+    ) -> Result<Vec<(Hash256, Timestamp)>, ServiceError> {
+        const PAGE: usize = 1_000;
+        self.blocking(move |service| {
+            let log = service.ledger.log();
+            let mut next = log.last_seq_recorded_by(since)?.saturating_add(1);
+            let mut deliveries = Vec::new();
+            loop {
+                let page = log.read(next, PAGE)?;
+                for entry in &page {
+                    if let Event::WebhookReceived {
+                        system: from,
+                        body_sha256,
+                        ..
+                    } = &entry.event
+                        && *from == system
+                    {
+                        deliveries.push((*body_sha256, entry.recorded_at));
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == PAGE => next = last.seq + 1,
+                    _ => return Ok(deliveries),
+                }
+            }
         })
         .await
     }

@@ -413,6 +413,31 @@ fn typed(event: &Event) -> pb::event::Event {
         Event::RosterAccepted { sha256 } => Typed::RosterAccepted(pb::RosterAccepted {
             sha256: sha256.to_string(),
         }),
+        Event::WebhookReceived {
+            system,
+            body_sha256,
+            body_bytes,
+            signed_at,
+            event_count,
+            events,
+            body,
+            starts_sync,
+        } => Typed::WebhookReceived(pb::WebhookReceived {
+            system: system.0,
+            body_sha256: body_sha256.to_string(),
+            body_bytes,
+            signed_at: Some(timestamp(signed_at)),
+            event_count,
+            events: events
+                .into_iter()
+                .map(|event| pb::DeliveredEvent {
+                    event_type: event.event_type,
+                    timestamp: event.timestamp.map(timestamp),
+                })
+                .collect(),
+            body: body.unwrap_or_default(),
+            starts_sync,
+        }),
     }
 }
 

@@ -10,6 +10,7 @@ mod answer;
 mod offline;
 mod online;
 mod running;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -240,6 +241,11 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Manage Tailscale's webhook endpoint for this ledger.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Print a shell completion script, e.g. `tailledger completions bash >
     /// /etc/bash_completion.d/tailledger`.
     Completions {
@@ -296,6 +302,24 @@ pub enum Command {
         /// Stop after this many batches (default: until killed).
         #[arg(long)]
         batches: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Create the endpoint Tailscale sends signed deliveries to (needs the `webhooks` scope) and
+    /// print its secret, once.
+    Register {
+        /// The configuration file (TOML): its [tailscale] credential and tailnet are used.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// The public https:// URL that reaches `[webhook] listen`, e.g.
+        /// https://ledger.example.com/webhooks/tailscale.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Then ask Tailscale to send a test event to it.
+        #[arg(long)]
+        test: bool,
     },
 }
 
@@ -409,6 +433,9 @@ pub fn run(cli: Cli) -> ExitCode {
             server,
             command,
         } => admin::run(&server, json, command),
+        Command::Webhook {
+            command: WebhookCommand::Register { config, url, test },
+        } => webhook::register(&config, &url, test),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

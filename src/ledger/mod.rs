@@ -254,6 +254,12 @@ impl Log {
         Ok(projections)
     }
 
+    /// The last seq recorded at or before `instant` (0 if none), found by binary search: the
+    /// webhook receiver reads the deliveries of the last 25 hours from the one after it.
+    pub fn last_seq_recorded_by(&self, instant: Timestamp) -> Result<u64, StoreError> {
+        checkpoint::last_seq_recorded_by(self, instant)
+    }
+
     /// The seq of the latest checkpoint at or before `seq`, if any (the benches look for the
     /// slowest point-in-time read with it).
     pub fn checkpoint_seq_at_or_before(&self, seq: u64) -> Result<Option<u64>, StoreError> {

@@ -228,7 +228,8 @@ impl Employees {
             | Event::SyncFailed { .. }
             | Event::SyncAnomaly { .. }
             | Event::CredentialObserved { .. }
-            | Event::RemovalsConfirmed { .. } => {}
+            | Event::RemovalsConfirmed { .. }
+            | Event::WebhookReceived { .. } => {}
         }
     }
 }

@@ -76,9 +76,11 @@ impl<'k, S: FnMut(Vec<u8>, Vec<u8>) -> std::io::Result<()>> Writer<'k, S> {
         }
     }
 
-    /// Hands on the rest: the whole value, or the last piece and the header.
+    /// Hands on the rest: the whole value, or the last piece and the header. A short value
+    /// that starts with the header's marker byte is stored as a piece list too, so that no value
+    /// stored whole is ever read as a header.
     pub fn finish(mut self) -> std::io::Result<()> {
-        if self.count == 0 {
+        if self.count == 0 && self.piece.first() != Some(&PIECE_LIST) {
             return (self.sink)(self.key.to_vec(), std::mem::take(&mut self.piece));
         }
         if !self.piece.is_empty() {
@@ -214,6 +216,18 @@ mod tests {
         let sizes = stored_values(&tree);
         assert_eq!(sizes.len(), 1 + 3 + 4);
         assert!(sizes.iter().all(|&size| size <= MAX_VALUE), "{sizes:?}");
+    }
+
+    #[test]
+    fn a_short_value_that_starts_like_a_header_is_stored_as_a_piece_list() {
+        let (_db, tree) = tree();
+        let value = [PIECE_LIST, 0, 0, 0, 7];
+        let mut batch = sled::Batch::default();
+        insert(&mut batch, b"k", &value);
+        tree.apply_batch(batch).unwrap();
+        let stored = tree.get(b"k").unwrap().unwrap();
+        assert_eq!(stored.len(), 9, "a header");
+        assert_eq!(resolve(&tree, b"k", stored).unwrap().as_ref(), &value[..]);
     }
 
     #[test]

@@ -439,6 +439,27 @@ fn config_cases() -> Vec<(&'static str, String)> {
                 "source = \"truto\"\ndate_format = \"%m/%d/%Y\"\n[roster.truto]\nintegrated_account_id = \"62f44730\"\ntoken_env = \"TL_TEST_TAILSCALE_TOKEN\"\n",
             ),
         ),
+        (
+            "webhook_listen_not_an_address",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"anywhere\"\n",
+            ),
+        ),
+        (
+            "webhook_on_the_grpc_port",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"0.0.0.0:50051\"\n",
+            ),
+        ),
+        (
+            "webhook_secret_not_set",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"127.0.0.1:8443\"\nsecret_env = \"TL_TEST_NO_WEBHOOK_SECRET\"\n",
+            ),
+        ),
     ]
 }
 

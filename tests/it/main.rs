@@ -31,3 +31,4 @@ mod tamper;
 mod tls;
 mod truto;
 mod webhook;
+mod webhook_serve;
