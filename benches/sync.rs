@@ -199,7 +199,7 @@ fn round_trip(c: &mut Criterion) {
                 let started = Instant::now();
                 let report = runtime.block_on(syncer.sync_now()).expect("a sync");
                 measured += started.elapsed();
-                assert_eq!(report.entries.len(), ACCOUNTS / 100 + 1);
+                assert_eq!(report.appended.entries.len(), ACCOUNTS / 100 + 1);
             }
             measured
         })

@@ -2,12 +2,13 @@
 //!
 //! [`open`] is used by `tailledger serve` and `tailledger sync` alike: it opens the ledger,
 //! appends the configured access policy when it differs from the recorded one, and wires the
-//! service with its clock, roster file and Tailscale source. [`run`] owns and awaits its two
-//! tasks, the API server and the scheduler; on shutdown the scheduler abandons a sync that is
-//! still fetching (nothing is appended until a fetch is complete, and an append is never
-//! interrupted), and the server stops accepting calls and finishes the ones in flight. With
-//! `[checkpoint] checkpoint_dir`, a third task writes checkpoint files on the interval, and the
-//! last one is written once the other two have stopped.
+//! service with its clock, roster file and Tailscale source. [`run`] owns and awaits its tasks,
+//! the API server, the scheduler and, when `[webhook]` is configured, the webhook endpoint (whose
+//! failure only ends itself); on shutdown the scheduler abandons a sync that is still fetching
+//! (nothing is appended until a fetch is complete, and an append is never interrupted), and the
+//! servers stop accepting calls and finish the ones in flight. With `[checkpoint] checkpoint_dir`,
+//! a further task writes checkpoint files on the interval, and the last one is written once the
+//! others have stopped.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::api;
 use crate::checkpoint_file;
-use crate::config::Config;
+use crate::config::{Config, RosterInput};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
@@ -24,8 +25,10 @@ use crate::render;
 use crate::service::{Service, ServiceError};
 use crate::store::{StoreError, create_private_dir};
 use crate::sync::{Syncer, TailscaleSource};
-use crate::tailscale::{ClientConfigError, TailscaleClient};
+use crate::tailscale::{ClientConfigError, Secret, TailscaleClient};
 use crate::time::SystemClock;
+use crate::truto::TrutoSource;
+use crate::webhook;
 
 /// Why the service could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,8 @@ pub enum RunError {
     Service(#[from] ServiceError),
     #[error("the Tailscale client could not be configured: {0}")]
     Client(#[from] ClientConfigError),
+    #[error("the Truto client could not be configured: {0}")]
+    Truto(ClientConfigError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: std::net::SocketAddr,
@@ -63,7 +68,13 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
         timezone,
     );
     if let Some(roster) = &config.roster {
-        service.set_roster_file(roster.csv_path.clone());
+        service.set_roster_format(roster.format.clone());
+        match &roster.input {
+            RosterInput::Csv(path) => service.set_roster_file(path.clone()),
+            RosterInput::Truto(truto) => {
+                service.set_roster_truto(TrutoSource::new(truto.clone()).map_err(RunError::Truto)?);
+            }
+        }
     }
     if let Some(checkpoint) = &config.checkpoint {
         service.set_signing_key(checkpoint.signing_key.clone());
@@ -157,6 +168,35 @@ pub async fn run(
     run_on(listener, config, shutdown).await
 }
 
+/// The webhook endpoint's listener, when `[webhook]` is configured: bound, or why not.
+async fn bind_webhook(config: &Config) -> Option<std::io::Result<tokio::net::TcpListener>> {
+    let settings = config.webhook.as_ref()?;
+    Some(tokio::net::TcpListener::bind(settings.listen).await)
+}
+
+/// Logs how the webhook endpoint's binding went (after "serving", which log readers wait for);
+/// a failure leaves the rest of the service running.
+fn webhook_listener(
+    config: &Config,
+    bound: Option<std::io::Result<tokio::net::TcpListener>>,
+) -> Option<(tokio::net::TcpListener, Secret)> {
+    let settings = config.webhook.as_ref()?;
+    match bound? {
+        Ok(listener) => {
+            let address = listener.local_addr().map_or(settings.listen, |bound| bound);
+            tracing::info!(listen = %address, path = webhook::WEBHOOK_PATH, "webhook endpoint listening");
+            Some((listener, settings.secret.clone()))
+        }
+        Err(error) => {
+            tracing::error!(
+                "the webhook endpoint cannot listen on {}: {error}; gRPC and the scheduled syncs go on without it",
+                settings.listen
+            );
+            None
+        }
+    }
+}
+
 /// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`).
 pub async fn run_on(
     listener: tokio::net::TcpListener,
@@ -168,7 +208,10 @@ pub async fn run_on(
         address: config.listen,
         source,
     })?;
+    // Bound before "serving" is logged, so the endpoint takes deliveries from then on.
+    let webhook = bind_webhook(&config).await;
     tracing::info!(listen = %address, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
+    let webhook = webhook_listener(&config, webhook);
     let (stop, stopping) = watch::channel(false);
     let stop = &stop;
     let stopped = |mut receiver: watch::Receiver<bool>| async move {
@@ -196,9 +239,27 @@ pub async fn run_on(
         }
         stop.send_replace(true);
     };
-    let (served, (), (), ()) = tokio::join!(
+    let webhook = async {
+        let Some((listener, secret)) = webhook else {
+            return;
+        };
+        let served = webhook::wire::serve(
+            listener,
+            service.clone(),
+            SystemId::tailscale(),
+            secret,
+            stopped(stopping.clone()),
+        )
+        .await;
+        // The endpoint is an addition: without it gRPC and the scheduled syncs go on.
+        if let Err(error) = served {
+            tracing::error!("{error}; gRPC and the scheduled syncs go on without it");
+        }
+    };
+    let (served, (), (), (), ()) = tokio::join!(
         server,
         schedule(service.clone(), &config, stopping.clone()),
+        webhook,
         checkpoint_file::keep_writing(service.clone(), config.checkpoint.clone(), stopping.clone()),
         signal
     );

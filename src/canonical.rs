@@ -302,6 +302,7 @@ fn actor(sink: &mut impl Sink, actor: &Actor) {
         Actor::Api(token_name) => (b"api:", token_name),
         Actor::Webhook(system) => (b"webhook:", &system.0),
         Actor::Demo => (b"demo", ""),
+        Actor::RosterSource(source) => (b"roster:", source),
     };
     sink.put(b"\"");
     sink.put(prefix);
@@ -662,6 +663,39 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
         }
         Event::RosterAccepted { sha256 } => {
             object.hash("sha256", sha256);
+            object.string("type", type_name);
+        }
+        Event::WebhookReceived {
+            system,
+            body_sha256,
+            body_bytes,
+            signed_at,
+            event_count,
+            events,
+            body,
+            starts_sync,
+        } => {
+            object.optional_string("body", body.as_deref());
+            object.number("body_bytes", *body_bytes);
+            object.hash("body_sha256", body_sha256);
+            object.number("event_count", *event_count);
+            let sink = object.key("events");
+            sink.put(b"[");
+            for (index, event) in events.iter().enumerate() {
+                if index > 0 {
+                    sink.put(b",");
+                }
+                let mut member = Object::open(sink);
+                member.string("event_type", &event.event_type);
+                if let Some(timestamp) = event.timestamp {
+                    member.timestamp("timestamp", timestamp);
+                }
+                member.close();
+            }
+            sink.put(b"]");
+            object.timestamp("signed_at", *signed_at);
+            object.boolean("starts_sync", *starts_sync);
+            object.string("system", &system.0);
             object.string("type", type_name);
         }
     }

@@ -6,10 +6,12 @@
 //! address, a TLS certificate or key that cannot be read or used, two tokens with one name or one
 //! SHA-256, an empty `data_dir` or one that is a file, an email alias that is not a domain, a
 //! `sync_interval` under [`MIN_SYNC_INTERVAL`], an offboarding grace the API would refuse too
-//! ([`commands::check_grace`]), and a file that is not UTF-8 (with the byte offset). Secrets never appear in the
-//! file, only the names of the environment variables that hold them; their values are read once
-//! here and never printed. The TLS private key is a file the configuration names; it is read and
-//! checked here, and its bytes appear in no message.
+//! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
+//! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
+//! address or the gRPC port, and a file that is not UTF-8 (with the byte offset). Secrets (the
+//! webhook endpoint's too) never appear in the file, only the names of the environment variables
+//! that hold them; their values are read once here and never printed. The TLS private key is a
+//! file the configuration names; it is read and checked here, and its bytes appear in no message.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,9 +31,12 @@ use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::CheckSettings;
 use crate::commands::{self, CommandError};
 use crate::identity::EmailAliases;
-use crate::roster::parse_timezone;
 use crate::sync::SyncOptions;
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
+
+mod roster;
+
+pub use roster::{RosterInput, RosterSettings};
 
 /// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
 /// everything else the tailnet's admins run.
@@ -69,13 +74,6 @@ pub struct PolicySettings {
     pub offboarding_grace_seconds: u64,
 }
 
-/// Where the roster is and how to read its dates.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RosterSettings {
-    pub csv_path: PathBuf,
-    pub timezone: chrono_tz::Tz,
-}
-
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -94,6 +92,16 @@ pub struct Config {
     pub roster: Option<RosterSettings>,
     /// `[checkpoint]`: the signing key and the checkpoint files.
     pub checkpoint: Option<CheckpointSettings>,
+    /// The webhook endpoint (`[webhook]`); `None` serves none.
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// Where Tailscale's webhook deliveries are received, and the endpoint secret that signs them
+/// (SPEC §13). `Debug` shows the secret as `[redacted]`.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub listen: SocketAddr,
+    pub secret: Secret,
 }
 
 #[derive(Deserialize)]
@@ -109,10 +117,23 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     tailscale: Spanned<RawTailscale>,
-    roster: Option<RawRoster>,
+    roster: Option<Spanned<roster::RawRoster>>,
     #[serde(default)]
     identity: RawIdentity,
     checkpoint: Option<RawCheckpoint>,
+    webhook: Option<RawWebhook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    listen: Spanned<String>,
+    #[serde(default = "default_webhook_secret_env")]
+    secret_env: Spanned<String>,
+}
+
+fn default_webhook_secret_env() -> Spanned<String> {
+    Spanned::new(0..0, "TAILSCALE_WEBHOOK_SECRET".to_owned())
 }
 
 fn default_data_dir() -> Spanned<PathBuf> {
@@ -248,18 +269,6 @@ struct RawPolicy {
 
 fn default_grace() -> Spanned<String> {
     Spanned::new(0..0, "24h".to_owned())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRoster {
-    csv_path: PathBuf,
-    #[serde(default = "utc")]
-    timezone: Spanned<String>,
-}
-
-fn utc() -> Spanned<String> {
-    Spanned::new(0..0, "UTC".to_owned())
 }
 
 #[derive(Default, Deserialize)]
@@ -489,6 +498,40 @@ impl Source<'_> {
             });
         }
         Ok(limits)
+    }
+}
+
+impl Source<'_> {
+    /// `[webhook]`: an address of its own (not the gRPC one) and the secret from the
+    /// environment.
+    fn webhook(
+        &self,
+        raw: &RawWebhook,
+        grpc: SocketAddr,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<WebhookSettings, ConfigError> {
+        let listen: SocketAddr = raw.listen.get_ref().parse().map_err(|_| {
+            self.error(
+                &raw.listen,
+                "webhook.listen",
+                format!(
+                    "`{}` is not an address and port (for example 127.0.0.1:8443)",
+                    raw.listen.get_ref()
+                ),
+            )
+        })?;
+        if listen.port() != 0 && listen.port() == grpc.port() {
+            return Err(self.error(
+                &raw.listen,
+                "webhook.listen",
+                format!("{listen} uses the port of `listen` ({grpc}); the webhook endpoint needs a port of its own"),
+            ));
+        }
+        let secret = self.secret(&raw.secret_env, "webhook.secret_env", env)?;
+        Ok(WebhookSettings {
+            listen,
+            secret: Secret::new(secret),
+        })
     }
 }
 
@@ -727,15 +770,8 @@ impl Config {
             .transpose()?;
         let roster = raw
             .roster
-            .map(|roster| {
-                let timezone = parse_timezone(roster.timezone.get_ref()).map_err(|message| {
-                    source.error(&roster.timezone, "roster.timezone", message)
-                })?;
-                Ok(RosterSettings {
-                    csv_path: base.join(roster.csv_path),
-                    timezone,
-                })
-            })
+            .as_ref()
+            .map(|roster| source.roster(roster, base, &env))
             .transpose()?;
 
         let data_dir = source.data_dir(&raw.data_dir, base)?;
@@ -748,6 +784,11 @@ impl Config {
             .checkpoint
             .as_ref()
             .map(|checkpoint| source.checkpoint(checkpoint, base))
+            .transpose()?;
+        let webhook = raw
+            .webhook
+            .as_ref()
+            .map(|webhook| source.webhook(webhook, listen, &env))
             .transpose()?;
         Ok(Config {
             data_dir,
@@ -770,6 +811,7 @@ impl Config {
             policy,
             roster,
             checkpoint,
+            webhook,
         })
     }
 }

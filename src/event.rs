@@ -60,12 +60,14 @@ pub enum Actor {
     Webhook(SystemId),
     /// The built-in demo (`demo`).
     Demo,
+    /// A roster read from an HR source other than a CSV file (`roster:truto`).
+    RosterSource(String),
 }
 
 /// Why a text is not an [`Actor`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "`{0}` is not an actor: expected sync:<system>, roster, config, api:<token name>, webhook:<system> or demo"
+    "`{0}` is not an actor: expected sync:<system>, roster, roster:<source>, config, api:<token name>, webhook:<system> or demo"
 )]
 pub struct ActorParseError(String);
 
@@ -78,6 +80,7 @@ impl fmt::Display for Actor {
             Actor::Api(token_name) => write!(f, "api:{token_name}"),
             Actor::Webhook(system) => write!(f, "webhook:{system}"),
             Actor::Demo => f.write_str("demo"),
+            Actor::RosterSource(source) => write!(f, "roster:{source}"),
         }
     }
 }
@@ -97,6 +100,7 @@ impl FromStr for Actor {
             Some(("sync", system)) => named(system).map(|s| Actor::Sync(SystemId(s))),
             Some(("webhook", system)) => named(system).map(|s| Actor::Webhook(SystemId(s))),
             Some(("api", token_name)) => named(token_name).map(Actor::Api),
+            Some(("roster", source)) => named(source).map(Actor::RosterSource),
             Some(_) => None,
         };
         actor.ok_or_else(|| ActorParseError(text.to_owned()))
@@ -245,6 +249,17 @@ impl CredentialKind {
             CredentialKind::OauthClient => "oauth_client",
         }
     }
+}
+
+/// One event of a webhook delivery, as `WebhookReceived` keeps it: its type and the time the
+/// system gave it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct DeliveredEvent {
+    /// The event's `type`, verbatim: types nobody has seen before are kept.
+    pub event_type: String,
+    /// The system's time of the event, when it sent an RFC 3339 one.
+    #[bincode(with_serde)]
+    pub timestamp: Option<Timestamp>,
 }
 
 /// Every fact the ledger can record (SPEC §2).
@@ -413,6 +428,27 @@ pub enum Event {
         /// SHA-256 of the file's bytes.
         sha256: Hash256,
     },
+    /// A correctly signed webhook delivery from a system was accepted (SPEC §13). It records
+    /// what arrived, never the secret: the sync it starts, not the delivery, decides the account
+    /// events.
+    WebhookReceived {
+        system: SystemId,
+        /// SHA-256 of the body exactly as received; an identical body within 25 hours is not
+        /// recorded again.
+        body_sha256: Hash256,
+        body_bytes: u64,
+        /// The signature's `t`: when the system signed the delivery.
+        #[bincode(with_serde)]
+        signed_at: Timestamp,
+        /// How many events the delivery held.
+        event_count: u64,
+        /// The delivery's events in order, the first `webhook::MAX_RECORDED_EVENTS` of them.
+        events: Vec<DeliveredEvent>,
+        /// The body verbatim when it is at most 4 KiB; larger bodies are known by their digest.
+        body: Option<String>,
+        /// Whether an event of the delivery started a sync.
+        starts_sync: bool,
+    },
 }
 
 impl Event {
@@ -439,6 +475,7 @@ impl Event {
             Event::RemovalsConfirmed { .. } => "RemovalsConfirmed",
             Event::RosterRejected { .. } => "RosterRejected",
             Event::RosterAccepted { .. } => "RosterAccepted",
+            Event::WebhookReceived { .. } => "WebhookReceived",
         }
     }
 }
@@ -456,6 +493,7 @@ mod tests {
             "api:audit-bot",
             "webhook:tailscale",
             "demo",
+            "roster:truto",
         ] {
             let actor: Actor = text.parse().unwrap();
             assert_eq!(actor.to_string(), text);
@@ -480,7 +518,7 @@ mod tests {
 
     #[test]
     fn malformed_actors_are_refused() {
-        for text in ["", "api:", "sync:", "admin", "robot:x"] {
+        for text in ["", "api:", "sync:", "roster:", "admin", "robot:x"] {
             assert!(text.parse::<Actor>().is_err(), "{text:?}");
         }
     }

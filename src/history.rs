@@ -79,6 +79,9 @@ impl HistoryFilter {
             | Event::CredentialObserved { .. }
             | Event::RosterRejected { .. }
             | Event::RosterAccepted { .. } => false,
+            // Tailscale's `data.user` names a login, but the receiver does not read `data`;
+            // the sync the delivery starts records the account's events.
+            Event::WebhookReceived { .. } => false,
         }
     }
 }

@@ -35,5 +35,6 @@ pub mod store;
 pub mod sync;
 pub mod tailscale;
 pub mod time;
+pub mod truto;
 pub mod verify;
 pub mod webhook;

@@ -222,6 +222,25 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             ..
         } => format!("{problem_count} problem(s) in the file with SHA-256 {sha256}"),
         Event::RosterAccepted { sha256 } => format!("the file with SHA-256 {sha256}"),
+        Event::WebhookReceived {
+            event_count,
+            events,
+            starts_sync,
+            ..
+        } => {
+            // The types are Tailscale's text: escaped, so a control character cannot act on a
+            // terminal.
+            let mut types: Vec<String> = events
+                .iter()
+                .map(|event| event.event_type.escape_debug().to_string())
+                .collect();
+            let listed = events.len() as u64;
+            if *event_count > listed {
+                types.push(format!("and {} more", event_count - listed));
+            }
+            let sync = if *starts_sync { "; sync started" } else { "" };
+            format!("{}{sync}", types.join(", "))
+        }
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

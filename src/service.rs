@@ -23,17 +23,20 @@ use crate::hash::Digest;
 use crate::hash::Hash256;
 use crate::history::HistoryFilter;
 use crate::identity::{LinkKind, resolve};
-use crate::ledger::Ledger;
+use crate::ledger::{Appended, Ledger};
 use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, Projections,
 };
 use crate::report::{OffboardingRow, offboarding_report};
 use crate::roster::{
-    ImportSummary, RosterErrors, acceptance, parse_roster, plan_import, rejection,
+    ImportSummary, Roster, RosterErrors, RosterFormat, acceptance, parse_roster_as, plan_import,
+    rejection,
 };
 use crate::store::StoreError;
 use crate::sync::{SyncReport, Syncer};
+use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
+use crate::truto::TrutoSource;
 use crate::verify::Report;
 
 mod proofs;
@@ -55,6 +58,8 @@ pub enum ServiceError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read the roster from Truto, so nothing of it was imported: {0}")]
+    RosterSource(FetchError),
     #[error("no system `{0}` is audited here (this service audits `tailscale`)")]
     UnknownSystem(String),
     #[error("this service does not sync `{0}`: it has no credential for it")]
@@ -127,7 +132,7 @@ pub type RosterImport = Option<Result<ImportSummary, ServiceError>>;
 pub struct CycleReport {
     pub roster: RosterImport,
     /// What the roster import appended: its events, or the `RosterRejected` of a refused file.
-    pub roster_entries: Vec<Entry>,
+    pub roster_appended: Appended,
     pub sync: SyncReport,
 }
 
@@ -139,11 +144,19 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     settings: Arc<CheckSettings>,
     timezone: chrono_tz::Tz,
-    /// The roster CSV re-read before every sync, when one is configured.
-    roster_file: Option<Arc<PathBuf>>,
+    /// How roster CSVs name their columns, status words and dates.
+    roster_format: Arc<RosterFormat>,
+    /// The roster re-read before every sync, when one is configured.
+    roster_input: Option<Arc<RosterInput>>,
     syncers: BTreeMap<SystemId, Arc<Syncer>>,
     /// The key checkpoints are signed with, when one is configured.
     signing_key: Option<Arc<crate::merkle::SigningKey>>,
+}
+
+/// Where the roster of every sync cycle comes from.
+enum RosterInput {
+    File(PathBuf),
+    Truto(Box<TrutoSource>),
 }
 
 impl Service {
@@ -158,7 +171,8 @@ impl Service {
             clock,
             settings: Arc::new(settings),
             timezone,
-            roster_file: None,
+            roster_format: Arc::new(RosterFormat::default()),
+            roster_input: None,
             syncers: BTreeMap::new(),
             signing_key: None,
         }
@@ -174,11 +188,27 @@ impl Service {
     /// Makes every sync cycle import this roster file first (SPEC §10: re-read before every
     /// sync).
     pub fn set_roster_file(&mut self, path: PathBuf) {
-        self.roster_file = Some(Arc::new(path));
+        self.roster_input = Some(Arc::new(RosterInput::File(path)));
+    }
+
+    /// Makes every sync cycle import the roster Truto's HRIS states first (SPEC §20), recorded
+    /// as `roster:truto`.
+    pub fn set_roster_truto(&mut self, source: TrutoSource) {
+        self.roster_input = Some(Arc::new(RosterInput::Truto(Box::new(source))));
+    }
+
+    /// Reads roster CSVs, the configured file and `ImportRoster`'s alike, as `format` says.
+    pub fn set_roster_format(&mut self, format: RosterFormat) {
+        self.roster_format = Arc::new(format);
     }
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The clock every answer and append reads, for the webhook receiver's 5-minute window.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// The instant a read as of `as_of` is evaluated at: that instant, or now.
@@ -265,6 +295,16 @@ impl Service {
         actor: Actor,
         decide: impl FnOnce(&Projections) -> Result<Vec<Event>, CommandError>,
     ) -> Result<Vec<Entry>, ServiceError> {
+        // A command decides a few events, far fewer than a segment, so these are all of them.
+        Ok(self.decide(actor, decide)?.entries)
+    }
+
+    /// [`Service::command`], answering with what was appended.
+    fn decide(
+        &self,
+        actor: Actor,
+        decide: impl FnOnce(&Projections) -> Result<Vec<Event>, CommandError>,
+    ) -> Result<Appended, ServiceError> {
         let decided = self
             .ledger
             .decide_and_append(self.clock.now(), actor, |projections| {
@@ -441,7 +481,7 @@ impl Service {
         &self,
         actor: Actor,
         csv: Vec<u8>,
-    ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
+    ) -> Result<(ImportSummary, Appended), ServiceError> {
         self.blocking(move |service| service.import_roster_now(actor, csv, None))
             .await
     }
@@ -454,50 +494,101 @@ impl Service {
         actor: Actor,
         csv: Vec<u8>,
         file: Option<Hash256>,
-    ) -> Result<(ImportSummary, Vec<Entry>), ServiceError> {
-        let roster = parse_roster(&csv, self.timezone)?;
+    ) -> Result<(ImportSummary, Appended), ServiceError> {
+        let roster = parse_roster_as(&csv, self.timezone, &self.roster_format)?;
         drop(csv);
+        self.import_parsed(actor, roster, file)
+    }
+
+    /// Imports a roster without a problem; `file` is the digest of what it was read from.
+    fn import_parsed(
+        &self,
+        actor: Actor,
+        roster: Roster,
+        file: Option<Hash256>,
+    ) -> Result<(ImportSummary, Appended), ServiceError> {
         let now = self.clock.now();
-        let (entries, summary) = self.ledger.decide_and_append(now, actor, |projections| {
+        let (appended, summary) = self.ledger.decide_and_append(now, actor, |projections| {
             let (mut events, summary) = plan_import(projections, roster, now)?;
             events.extend(file.and_then(|sha256| acceptance(projections, sha256)));
             Ok::<_, RosterErrors>((events, summary))
         })??;
-        Ok((summary, entries))
+        Ok((summary, appended))
     }
 
-    /// Imports the configured roster file, if there is one, and returns what it appended: the
-    /// import's events, or the `RosterRejected` of a refused file.
-    fn import_roster_file(&self) -> (RosterImport, Vec<Entry>) {
-        let Some(path) = self.roster_file.as_ref() else {
-            return (None, Vec::new());
+    /// Imports the configured roster, if there is one, and returns what it appended: the
+    /// import's events, or the `RosterRejected` of a refused file or listing. A Truto listing
+    /// is fetched in full first; a page that fails imports nothing and records nothing.
+    pub async fn import_configured_roster(&self) -> Result<(RosterImport, Appended), ServiceError> {
+        let Some(input) = self.roster_input.clone() else {
+            return Ok((None, Appended::default()));
         };
-        let csv = match std::fs::read(path.as_ref()) {
+        match input.as_ref() {
+            RosterInput::File(path) => {
+                let path = path.clone();
+                self.blocking(move |service| Ok(service.import_roster_file(&path)))
+                    .await
+            }
+            RosterInput::Truto(source) => match source.read(self.timezone).await {
+                Err(error) => Ok((
+                    Some(Err(ServiceError::RosterSource(error))),
+                    Appended::default(),
+                )),
+                Ok(read) => {
+                    let actor = Actor::RosterSource("truto".to_owned());
+                    self.blocking(move |service| {
+                        Ok(service.import_or_reject(actor, read.roster, read.sha256))
+                    })
+                    .await
+                }
+            },
+        }
+    }
+
+    /// Imports the roster file at `path`, or records its refusal.
+    fn import_roster_file(&self, path: &std::path::Path) -> (RosterImport, Appended) {
+        let csv = match std::fs::read(path) {
             Ok(csv) => csv,
             Err(source) => {
                 let error = ServiceError::RosterFile {
-                    path: path.as_ref().clone(),
+                    path: path.to_path_buf(),
                     source,
                 };
-                return (Some(Err(error)), Vec::new());
+                return (Some(Err(error)), Appended::default());
             }
         };
         let sha256 = Hash256::of(&csv);
-        match self.import_roster_now(Actor::Roster, csv, Some(sha256)) {
-            Ok((summary, entries)) => (Some(Ok(summary)), entries),
+        let roster = parse_roster_as(&csv, self.timezone, &self.roster_format);
+        drop(csv);
+        self.import_or_reject(Actor::Roster, roster, sha256)
+    }
+
+    /// Imports a configured roster read from what has digest `sha256`, or records the refusal
+    /// of its problems (once per distinct digest).
+    fn import_or_reject(
+        &self,
+        actor: Actor,
+        roster: Result<Roster, RosterErrors>,
+        sha256: Hash256,
+    ) -> (RosterImport, Appended) {
+        let imported = roster
+            .map_err(ServiceError::Roster)
+            .and_then(|roster| self.import_parsed(actor.clone(), roster, Some(sha256)));
+        match imported {
+            Ok((summary, appended)) => (Some(Ok(summary)), appended),
             Err(ServiceError::Roster(errors)) => {
-                let recorded = self.command(Actor::Roster, |projections| {
+                let recorded = self.decide(actor, |projections| {
                     Ok(rejection(projections, sha256, &errors)
                         .into_iter()
                         .collect())
                 });
-                let entries = recorded.unwrap_or_else(|error| {
+                let appended = recorded.unwrap_or_else(|error| {
                     tracing::error!("the roster's refusal could not be recorded: {error}");
-                    Vec::new()
+                    Appended::default()
                 });
-                (Some(Err(ServiceError::Roster(errors))), entries)
+                (Some(Err(ServiceError::Roster(errors))), appended)
             }
-            Err(error) => (Some(Err(error)), Vec::new()),
+            Err(error) => (Some(Err(error)), Appended::default()),
         }
     }
 
@@ -511,9 +602,7 @@ impl Service {
             .get(system)
             .cloned()
             .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
-        let (roster, roster_entries) = self
-            .blocking(|service| Ok(service.import_roster_file()))
-            .await?;
+        let (roster, roster_appended) = self.import_configured_roster().await?;
         match &roster {
             Some(Ok(summary)) => tracing::info!(%summary, "roster imported"),
             Some(Err(error)) => {
@@ -524,7 +613,7 @@ impl Service {
         let sync = syncer.sync_now().await?;
         Ok(CycleReport {
             roster,
-            roster_entries,
+            roster_appended,
             sync,
         })
     }
@@ -681,6 +770,40 @@ impl Service {
                 .get(head.seq)?
                 .map_or(Timestamp::MIN, |entry| entry.recorded_at);
             Ok(Some((head, recorded_at)))
+        })
+        .await
+    }
+
+    /// The webhook deliveries from `system` recorded after `since`: each body's digest and when it
+    /// was recorded, so the receiver still knows them as duplicates after a restart.
+    pub async fn webhook_deliveries_since(
+        &self,
+        system: SystemId,
+        since: Timestamp,
+    ) -> Result<Vec<(Hash256, Timestamp)>, ServiceError> {
+        const PAGE: usize = 1_000;
+        self.blocking(move |service| {
+            let log = service.ledger.log();
+            let mut next = log.last_seq_recorded_by(since)?.saturating_add(1);
+            let mut deliveries = Vec::new();
+            loop {
+                let page = log.read(next, PAGE)?;
+                for entry in &page {
+                    if let Event::WebhookReceived {
+                        system: from,
+                        body_sha256,
+                        ..
+                    } = &entry.event
+                        && *from == system
+                    {
+                        deliveries.push((*body_sha256, entry.recorded_at));
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == PAGE => next = last.seq + 1,
+                    _ => return Ok(deliveries),
+                }
+            }
         })
         .await
     }

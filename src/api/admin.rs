@@ -183,16 +183,17 @@ impl AdminService for AdminApi {
         if csv.is_empty() {
             return Err(invalid_argument("csv", "must not be empty"));
         }
-        let (summary, entries) = self.service.import_roster(actor, csv).await?;
+        let (summary, appended) = self.service.import_roster(actor, csv).await?;
+        let (first_seq, last_seq) = appended.seqs().unwrap_or_default();
         Ok(Response::new(pb::ImportRosterResponse {
             onboarded: summary.onboarded,
             updated: summary.updated,
             offboarded: summary.offboarded,
             reinstated: summary.reinstated,
             unchanged: summary.unchanged,
-            events: page::bounded(&entries, convert::event),
-            first_seq: entries.first().map_or(0, |entry| entry.seq),
-            last_seq: entries.last().map_or(0, |entry| entry.seq),
+            events: page::bounded(&appended.entries, convert::event),
+            first_seq,
+            last_seq,
         }))
     }
 }

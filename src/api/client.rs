@@ -27,6 +27,7 @@ use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
 use crate::hash::{Digest, Hash256};
 use crate::identity::LinkKind;
+use crate::ledger::Appended;
 use crate::projection::{EmployeeStatus, Mark};
 use crate::report::OffboardingRow;
 use crate::roster::ImportSummary;
@@ -276,12 +277,7 @@ impl ApiClient {
         system: &SystemId,
         as_of: Option<AsOf>,
     ) -> Result<CheckReport, ClientError> {
-        let (as_of, as_of_date) = match as_of {
-            None => (None, String::new()),
-            Some(AsOf::Instant(instant)) => (Some(timestamp(instant)), String::new()),
-            // The server knows its roster's timezone, so it resolves the date.
-            Some(date @ AsOf::Date(_)) => (None, date.to_string()),
-        };
+        let (as_of, as_of_date) = as_of_fields(as_of);
         let response = self
             .ledger
             .get_status(pb::GetStatusRequest {
@@ -311,18 +307,20 @@ impl ApiClient {
     pub async fn accounts(
         &mut self,
         system: &SystemId,
-        as_of: Option<Timestamp>,
+        as_of: Option<AsOf>,
         include_removed: bool,
     ) -> Result<Vec<ListedAccount>, ClientError> {
+        let (as_of, as_of_date) = as_of_fields(as_of);
         every_page(async |page_token| {
             let page = self
                 .ledger
                 .list_accounts(pb::ListAccountsRequest {
                     system: system.to_string(),
-                    as_of: as_of.map(timestamp),
+                    as_of,
                     include_removed,
                     page_size: 0,
                     page_token,
+                    as_of_date: as_of_date.clone(),
                 })
                 .await?
                 .into_inner();
@@ -335,15 +333,17 @@ impl ApiClient {
     /// Every employee, now or as of an instant, read page by page.
     pub async fn employees(
         &mut self,
-        as_of: Option<Timestamp>,
+        as_of: Option<AsOf>,
     ) -> Result<Vec<ListedEmployee>, ClientError> {
+        let (as_of, as_of_date) = as_of_fields(as_of);
         every_page(async |page_token| {
             let page = self
                 .ledger
                 .list_employees(pb::ListEmployeesRequest {
-                    as_of: as_of.map(timestamp),
+                    as_of,
                     page_size: 0,
                     page_token,
+                    as_of_date: as_of_date.clone(),
                 })
                 .await?
                 .into_inner();
@@ -436,7 +436,7 @@ impl ApiClient {
         Ok(SyncReport {
             sync_id: response.sync_id,
             outcome,
-            entries: verified(&response.events)?,
+            appended: Appended::whole(verified(&response.events)?),
         })
     }
 
@@ -677,6 +677,16 @@ async fn every_page<T>(
 }
 
 /// The entries of an answer, each checked against its hash.
+/// A read's `as_of` as the request's two fields. The server knows its roster's timezone, so it
+/// resolves a date.
+fn as_of_fields(as_of: Option<AsOf>) -> (Option<prost_types::Timestamp>, String) {
+    match as_of {
+        None => (None, String::new()),
+        Some(AsOf::Instant(instant)) => (Some(timestamp(instant)), String::new()),
+        Some(date @ AsOf::Date(_)) => (None, date.to_string()),
+    }
+}
+
 fn verified(events: &[pb::Event]) -> Result<Vec<Entry>, ClientError> {
     events
         .iter()

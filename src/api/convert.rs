@@ -29,7 +29,6 @@ pub fn timestamp(instant: Timestamp) -> prost_types::Timestamp {
     }
 }
 
-/// An optional timestamp argument; absent stays absent.
 /// A read's `as_of` instant or `as_of_date` (`YYYY-MM-DD`), not both.
 pub fn as_of_arg(
     as_of: Option<prost_types::Timestamp>,
@@ -55,6 +54,7 @@ pub fn as_of_arg(
     }
 }
 
+/// An optional timestamp argument; absent stays absent.
 pub fn timestamp_arg(
     field: &'static str,
     value: Option<prost_types::Timestamp>,
@@ -413,6 +413,31 @@ fn typed(event: &Event) -> pb::event::Event {
         Event::RosterAccepted { sha256 } => Typed::RosterAccepted(pb::RosterAccepted {
             sha256: sha256.to_string(),
         }),
+        Event::WebhookReceived {
+            system,
+            body_sha256,
+            body_bytes,
+            signed_at,
+            event_count,
+            events,
+            body,
+            starts_sync,
+        } => Typed::WebhookReceived(pb::WebhookReceived {
+            system: system.0,
+            body_sha256: body_sha256.to_string(),
+            body_bytes,
+            signed_at: Some(timestamp(signed_at)),
+            event_count,
+            events: events
+                .into_iter()
+                .map(|event| pb::DeliveredEvent {
+                    event_type: event.event_type,
+                    timestamp: event.timestamp.map(timestamp),
+                })
+                .collect(),
+            body: body.unwrap_or_default(),
+            starts_sync,
+        }),
     }
 }
 
@@ -474,7 +499,7 @@ pub fn check(result: &CheckResult) -> pb::Check {
 pub fn sync_now_response(report: &SyncReport) -> pb::SyncNowResponse {
     let mut response = pb::SyncNowResponse {
         sync_id: report.sync_id.clone(),
-        events: events(&report.entries),
+        events: events(&report.appended.entries),
         ..Default::default()
     };
     match &report.outcome {

@@ -37,9 +37,9 @@ impl From<StoreError> for Status {
             | StoreError::Database { .. }
             | StoreError::Io { .. }
             | StoreError::Closed => Status::unavailable(message),
-            StoreError::NotContiguous { .. } | StoreError::ReadOnlyView => {
-                Status::internal(message)
-            }
+            StoreError::NotContiguous { .. }
+            | StoreError::NotStaged { .. }
+            | StoreError::ReadOnlyView => Status::internal(message),
         }
     }
 }
@@ -78,9 +78,9 @@ impl From<ServiceError> for Status {
                 "system",
                 &format!("`{system}` is not audited here (this service audits `tailscale`)"),
             ),
-            error @ (ServiceError::NotSyncing(_) | ServiceError::RosterFile { .. }) => {
-                Status::failed_precondition(error.to_string())
-            }
+            error @ (ServiceError::NotSyncing(_)
+            | ServiceError::RosterFile { .. }
+            | ServiceError::RosterSource(_)) => Status::failed_precondition(error.to_string()),
             error @ ServiceError::UnknownSubject(_) => Status::not_found(error.to_string()),
             error @ ServiceError::ShuttingDown => Status::unavailable(error.to_string()),
             error @ ServiceError::FutureAsOf { .. } => {

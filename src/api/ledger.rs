@@ -12,7 +12,6 @@ use super::page;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
 use super::stream::{self, EventStream};
-use crate::as_of::AsOf;
 use crate::service::Service;
 
 /// The largest page `ListEvents` returns.
@@ -43,8 +42,8 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let request = request.into_inner();
         let system = system_arg(&self.service, &request.system)?;
-        let as_of = timestamp_arg("as_of", request.as_of)?;
-        let as_of = self.service.checked_as_of(as_of.map(AsOf::from)).await?;
+        let as_of = as_of_arg(request.as_of, &request.as_of_date)?;
+        let as_of = self.service.checked_as_of(as_of).await?;
         let limit = page::page_size(request.page_size)?;
         let scope = format!("accounts {system} {}", request.include_removed);
         let cursor = page::cursor(&request.page_token, &scope, as_of, || self.service.now())?;
@@ -77,8 +76,8 @@ impl LedgerService for LedgerApi {
         request: Request<pb::ListEmployeesRequest>,
     ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
         let request = request.into_inner();
-        let as_of = timestamp_arg("as_of", request.as_of)?;
-        let as_of = self.service.checked_as_of(as_of.map(AsOf::from)).await?;
+        let as_of = as_of_arg(request.as_of, &request.as_of_date)?;
+        let as_of = self.service.checked_as_of(as_of).await?;
         let limit = page::page_size(request.page_size)?;
         let cursor = page::cursor(&request.page_token, "employees", as_of, || {
             self.service.now()

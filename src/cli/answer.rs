@@ -132,12 +132,12 @@ impl Answer for RosterImported {
 impl Answer for SyncReport {
     fn text(&self) -> String {
         let mut text = format!("{}\n", sync_summary(self));
-        text.push_str(&entry_lines(&self.entries));
+        text.push_str(&entry_lines(&self.appended.entries));
         text
     }
     fn json(&self) -> Value {
         let mut sync = sync_json(&sync_now_response(self));
-        sync["events"] = entries_json(&self.entries);
+        sync["events"] = entries_json(&self.appended.entries);
         sync
     }
     fn exit_code(&self) -> ExitCode {

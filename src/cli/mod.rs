@@ -11,6 +11,7 @@ mod checkpoint;
 mod offline;
 mod online;
 mod running;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,6 +127,9 @@ pub enum Command {
         /// Where to serve gRPC after the story (a loopback address: the demo has no auth).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
         listen: std::net::SocketAddr,
+        /// Where the story's roster comes from: CSV text, or a simulated Truto HRIS API.
+        #[arg(long, value_enum, default_value_t = crate::demo::HrSource::Csv)]
+        hr: crate::demo::HrSource,
     },
     /// Run the service: the gRPC API and a sync every `sync_interval`, until SIGINT or SIGTERM.
     Serve {
@@ -183,9 +187,10 @@ pub enum Command {
     /// Ask a running server for the accounts of the tailnet: access, link, classification and
     /// the checks' findings about each.
     Accounts {
-        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<Timestamp>,
+        /// An RFC 3339 instant, or a date: the end of that day in the server's
+        /// `roster.timezone`, as for `status`.
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<AsOf>,
         /// Also list accounts that were removed.
         #[arg(long)]
         include_removed: bool,
@@ -197,9 +202,10 @@ pub enum Command {
     },
     /// Ask a running server for the employees on the roster.
     Employees {
-        /// An RFC 3339 instant, e.g. 2026-03-01T00:00:00Z.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<Timestamp>,
+        /// An RFC 3339 instant, or a date: the end of that day in the server's
+        /// `roster.timezone`, as for `status`.
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<AsOf>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -239,6 +245,11 @@ pub enum Command {
         server: ServerArgs,
         #[command(subcommand)]
         command: admin::AdminCommand,
+    },
+    /// Manage Tailscale's webhook endpoint for this ledger.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
     },
     /// Print a shell completion script, e.g. `tailledger completions bash >
     /// /etc/bash_completion.d/tailledger`.
@@ -318,6 +329,24 @@ pub enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Create the endpoint Tailscale sends signed deliveries to (needs the `webhooks` scope) and
+    /// print its secret, once.
+    Register {
+        /// The configuration file (TOML): its [tailscale] credential and tailnet are used.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// The public https:// URL that reaches `[webhook] listen`, e.g.
+        /// https://ledger.example.com/webhooks/tailscale.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Then ask Tailscale to send a test event to it.
+        #[arg(long)]
+        test: bool,
+    },
+}
+
 /// Why a command stopped, and the exit code that says so.
 #[derive(Debug)]
 pub struct Failure {
@@ -350,7 +379,8 @@ pub fn run(cli: Cli) -> ExitCode {
             data_dir,
             no_serve,
             listen,
-        } => running::demo(data_dir, no_serve, listen),
+            hr,
+        } => running::demo(data_dir, no_serve, listen, hr),
         Command::Serve { config } => running::serve(&config),
         Command::Sync {
             config,
@@ -429,6 +459,9 @@ pub fn run(cli: Cli) -> ExitCode {
             server,
             command,
         } => admin::run(&server, json, command),
+        Command::Webhook {
+            command: WebhookCommand::Register { config, url, test },
+        } => webhook::register(&config, &url, test),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

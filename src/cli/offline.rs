@@ -131,10 +131,10 @@ pub fn torture_writer(data_dir: &Path, batches: Option<u64>) -> Outcome {
             listing_sha256: Hash256::of(&batch.to_be_bytes()),
             events_appended: size,
         });
-        let entries = ledger
+        let appended = ledger
             .append(now, Actor::Sync(system.clone()), events)
             .map_err(Failure::input)?;
-        let last = entries.last().map_or(0, |entry| entry.seq);
+        let last = appended.last.map_or(0, |digest| digest.seq);
         writeln!(stdout, "ack {last}")
             .and_then(|()| stdout.flush())
             .map_err(Failure::input)?;

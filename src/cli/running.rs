@@ -11,6 +11,7 @@ use crate::api::{status_json, sync_json, sync_now_response};
 use crate::app::{self, RunError};
 use crate::config::Config;
 use crate::event::SystemId;
+use crate::ledger::Appended;
 use crate::render::{check_table, entry_line, sync_summary};
 use crate::sync::SyncOutcome;
 
@@ -18,7 +19,12 @@ fn load(config: &Path) -> Result<Config, Failure> {
     Config::load(config, |name| std::env::var(name).ok()).map_err(Failure::input)
 }
 
-pub fn demo(data_dir: Option<PathBuf>, no_serve: bool, listen: std::net::SocketAddr) -> Outcome {
+pub fn demo(
+    data_dir: Option<PathBuf>,
+    no_serve: bool,
+    listen: std::net::SocketAddr,
+    hr: crate::demo::HrSource,
+) -> Outcome {
     if !no_serve && !listen.ip().is_loopback() {
         return Err(Failure::input(format!(
             "--listen {listen} is not a loopback address; the demo serves without authentication, so it only listens on loopback (e.g. 127.0.0.1:50051)"
@@ -35,7 +41,7 @@ pub fn demo(data_dir: Option<PathBuf>, no_serve: bool, listen: std::net::SocketA
             })?),
         };
         let mut stdout = std::io::stdout();
-        let outcome = crate::demo::run(data_dir.as_deref(), &mut stdout)
+        let outcome = crate::demo::run(data_dir.as_deref(), hr, &mut stdout)
             .await
             .map_err(Failure::input)?;
         if let Some(listener) = listener {
@@ -97,6 +103,15 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
                 .map(|entry| format!("  {}\n", entry_line(entry)))
                 .collect()
         };
+        let batch = |appended: &Appended| -> String {
+            let mut text = lines(&appended.entries);
+            if let (omitted @ 1.., Some((_, last))) = (appended.omitted(), appended.seqs()) {
+                text += &format!(
+                    "  … and {omitted} more, up to seq {last} (`tailledger history` shows them)\n"
+                );
+            }
+            text
+        };
         let mut text = String::new();
         if !configured.is_empty() {
             text += &format!("config: recorded\n{}", lines(&configured));
@@ -106,8 +121,8 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
             (None, Some(_)) => text += "roster: refused, nothing of it imported\n",
             (None, None) => {}
         }
-        text += &lines(&cycle.roster_entries);
-        text += &format!("{}\n{}", sync_summary(report), lines(&report.entries));
+        text += &batch(&cycle.roster_appended);
+        text += &format!("{}\n{}", sync_summary(report), batch(&report.appended));
         text += &format!(
             "\nchecks at {}:\n{}",
             status.evaluated_at,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Log;
 use crate::projection::Projections;
-use crate::store::{Store as _, StoreError, decode_checkpoint, encode_checkpoint};
+use crate::store::{Store as _, StoreError, decode_checkpoint, encode_checkpoint_into};
 use crate::time::Timestamp;
 
 /// The fewest entries between two checkpoints.
@@ -40,11 +40,14 @@ pub(super) fn interval(projections: &Projections, min_interval: u64) -> u64 {
 
 /// Stores `projections` as the checkpoint at its last seq.
 pub(super) fn save(log: &Log, projections: &Projections) -> Result<(), StoreError> {
-    let bytes = encode_checkpoint(&CheckpointRef {
+    let checkpoint = CheckpointRef {
         layout: PROJECTION_LAYOUT,
         projections,
-    });
-    log.store()?.put_checkpoint(projections.last_seq(), bytes)
+    };
+    log.store()?
+        .put_checkpoint(projections.last_seq(), &mut |writer| {
+            encode_checkpoint_into(&checkpoint, writer)
+        })
 }
 
 /// The projections as of seq `until`, from the nearest usable checkpoint plus a replay.

@@ -14,8 +14,9 @@
 //! ([`reopen`](super::reopen) says why sled needs that).
 //!
 //! The log also keeps the Merkle tree over its entries (SPEC §15, [`tree`](super::tree)): the
-//! nodes a batch completes are written in the same atomic batch as its entries, and the tree's
-//! frontier moves with the head, so it too stays at the last durable entry when an append fails.
+//! nodes each segment of a batch completes are staged with that segment's entries and become
+//! part of the tree only when the batch's head is committed, and the tree's frontier moves with
+//! the head, so it too stays at the last durable entry when an append fails.
 //!
 //! `recorded_at` never decreases along the seq: a batch stamped earlier than the entry before it
 //! (a clock stepped back) is recorded at that entry's time instead. The entries recorded at or
@@ -54,6 +55,94 @@ impl Head {
     pub(super) fn seq(&self) -> u64 {
         self.digest.map_or(0, |digest| digest.seq)
     }
+}
+
+/// How many entries of a batch are sealed and staged at a time. A longer batch (a large roster
+/// import, the first sync of a large tailnet) is written a segment at a time and committed
+/// once, so that its entries are never all in memory together (SPEC §18).
+pub const SEGMENT: usize = 8_192;
+
+/// What one append recorded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// The batch's entries: all of them when it holds at most [`SEGMENT`], else its first
+    /// [`SEGMENT`] (the others are read from the ledger like any entry).
+    pub entries: Vec<Entry>,
+    /// The digest of the batch's last entry; `None` for an empty batch.
+    pub last: Option<Digest>,
+}
+
+impl Appended {
+    /// A whole batch of `entries`, as an answer that carries them describes it.
+    pub fn whole(entries: Vec<Entry>) -> Self {
+        Appended {
+            last: entries.last().map(Entry::digest),
+            entries,
+        }
+    }
+
+    /// The seqs of the batch, first and last, unless it was empty.
+    pub fn seqs(&self) -> Option<(u64, u64)> {
+        Some((self.entries.first()?.seq, self.last?.seq))
+    }
+
+    /// How many entries of the batch [`Appended::entries`] leaves out.
+    pub fn omitted(&self) -> u64 {
+        self.seqs().map_or(0, |(first, last)| {
+            last - first + 1 - self.entries.len() as u64
+        })
+    }
+
+    /// Whether [`Appended::entries`] holds the whole batch.
+    pub fn is_whole(&self) -> bool {
+        self.omitted() == 0
+    }
+}
+
+/// Seals `events` after `prev` and has `store` write them, a [`SEGMENT`] at a time with the
+/// Merkle tree nodes each segment completes (grown on `frontier`), then commit them at once; a
+/// small batch is one segment, which the store writes with its head in one step.
+fn write(
+    store: &dyn Store,
+    prev: Option<Digest>,
+    frontier: &mut Frontier,
+    recorded_at: Timestamp,
+    actor: &Actor,
+    events: Vec<Event>,
+) -> Result<Appended, StoreError> {
+    let capacity = events.len().min(SEGMENT);
+    let mut kept = Vec::new();
+    let mut segment = Vec::with_capacity(capacity);
+    let mut leaves = Vec::with_capacity(capacity);
+    let mut last = prev;
+    let mut events = events.into_iter();
+    loop {
+        for event in events.by_ref().take(SEGMENT) {
+            let (entry, leaf) = Entry::seal_with_leaf_hash(last, recorded_at, actor.clone(), event);
+            last = Some(entry.digest());
+            segment.push(entry);
+            leaves.push(leaf);
+        }
+        if segment.is_empty() {
+            break;
+        }
+        let nodes = frontier.append(&leaves);
+        leaves.clear();
+        store.stage(&segment, &nodes)?;
+        if kept.is_empty() {
+            kept = std::mem::replace(&mut segment, Vec::with_capacity(capacity));
+        } else {
+            segment.clear();
+        }
+    }
+    let last = last.filter(|_| !kept.is_empty());
+    if let Some(last) = last {
+        store.commit(last)?;
+    }
+    Ok(Appended {
+        entries: kept,
+        last,
+    })
 }
 
 /// An append-only, hash-chained event log.
@@ -177,50 +266,54 @@ impl Log {
     }
 
     /// Seals `events` as one batch recorded at `recorded_at` (or at the previous entry's time, if
-    /// that is later) by `actor`, writes it atomically and durably, and returns the entries. An
-    /// empty batch appends nothing. Only [`super::Ledger`] calls this, so that its projections
+    /// that is later) by `actor`, writes it atomically and durably, and returns what it appended.
+    /// An empty batch appends nothing. Only [`super::Ledger`] calls this, so that its projections
     /// see every batch.
     pub(super) fn append(
         &self,
         recorded_at: Timestamp,
         actor: Actor,
         events: Vec<Event>,
-    ) -> Result<Vec<Entry>, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let mut head = self.lock_head();
         let recorded_at = recorded_at.max(head.recorded_at);
-        let mut entries: Vec<Entry> = Vec::with_capacity(events.len());
-        let mut leaves = Vec::with_capacity(events.len());
-        for event in events {
-            let prev = entries.last().map(Entry::digest).or(head.digest);
-            let (entry, leaf) = Entry::seal_with_leaf_hash(prev, recorded_at, actor.clone(), event);
-            entries.push(entry);
-            leaves.push(leaf);
+        if events.is_empty() {
+            return Ok(Appended::default());
         }
-        let Some(last) = entries.last() else {
-            return Ok(entries);
-        };
         let mut frontier = self.frontier(&mut head)?.clone();
-        let nodes = frontier.append(&leaves);
-        let appended = self
-            .current_store()
-            .and_then(|store| store.append(&entries, &nodes));
-        if let Err(error) = appended {
-            tracing::error!(
-                "the ledger could not append a batch; nothing of it is recorded: {error}"
-            );
-            head.failed = true;
-            self.writable.send_replace(false);
-            return Err(error);
-        }
-        *head = Head {
-            digest: Some(last.digest()),
-            recorded_at,
-            failed: false,
-            tree: Some(frontier),
+        let written = self.current_store().and_then(|store| {
+            write(
+                store.as_ref(),
+                head.digest,
+                &mut frontier,
+                recorded_at,
+                &actor,
+                events,
+            )
+        });
+        let appended = match written {
+            Ok(appended) => appended,
+            Err(error) => {
+                tracing::error!(
+                    "the ledger could not append a batch; nothing of it is recorded: {error}"
+                );
+                head.failed = true;
+                self.writable.send_replace(false);
+                return Err(error);
+            }
         };
-        self.writable
-            .send_if_modified(|writable| !std::mem::replace(writable, true));
-        Ok(entries)
+        if let Some(last) = appended.last {
+            // The frontier moves only now, with the head, after a durable commit.
+            *head = Head {
+                digest: Some(last),
+                recorded_at,
+                failed: false,
+                tree: Some(frontier),
+            };
+            self.writable
+                .send_if_modified(|writable| !std::mem::replace(writable, true));
+        }
+        Ok(appended)
     }
 
     /// Tells subscribers that the head is now `digest`. Only [`super::Ledger`] calls it, once the
@@ -334,14 +427,16 @@ mod tests {
         let heads = ledger.subscribe();
         let first = ledger
             .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("a")])
-            .unwrap();
+            .unwrap()
+            .entries;
         let second = ledger
             .append(
                 Timestamp::UNIX_EPOCH,
                 Actor::Demo,
                 vec![declassified("b"), declassified("c")],
             )
-            .unwrap();
+            .unwrap()
+            .entries;
         assert_eq!(second[0].prev_hash, first[0].hash);
         assert_eq!(second[1].prev_hash, second[0].hash);
         assert_eq!(ledger.head(), Some(second[1].digest()));
@@ -360,7 +455,8 @@ mod tests {
             .unwrap();
         let entries = ledger
             .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("b")])
-            .unwrap();
+            .unwrap()
+            .entries;
         assert_eq!(entries[0].recorded_at, later);
         let reopened = Log::with_store(Box::new(MemoryStore::new())).unwrap();
         assert_eq!(reopened.lock_head().recorded_at, Timestamp::MIN);
@@ -369,10 +465,33 @@ mod tests {
     #[test]
     fn an_empty_batch_appends_nothing() {
         let ledger = Log::in_memory();
-        let entries = ledger
+        let appended = ledger
             .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![])
             .unwrap();
-        assert!(entries.is_empty());
+        assert_eq!(appended, Appended::default());
         assert_eq!(ledger.head(), None);
+    }
+
+    #[test]
+    fn a_batch_longer_than_a_segment_is_committed_whole_and_answers_with_its_first_segment() {
+        let ledger = Log::in_memory();
+        ledger
+            .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("a")])
+            .unwrap();
+        let events = (0..2 * SEGMENT + 3).map(|index| declassified(&format!("b{index}")));
+        let appended = ledger
+            .append(Timestamp::UNIX_EPOCH, Actor::Demo, events.collect())
+            .unwrap();
+        let last = 1 + 2 * SEGMENT as u64 + 3;
+        assert_eq!(appended.entries.len(), SEGMENT);
+        assert_eq!(appended.seqs(), Some((2, last)));
+        assert_eq!(appended.omitted(), SEGMENT as u64 + 3);
+        assert!(!appended.is_whole());
+        assert_eq!(ledger.head(), appended.last);
+        let stored: Vec<Entry> = ledger.entries().map(Result::unwrap).collect();
+        assert_eq!(stored.len() as u64, last);
+        assert_eq!(&stored[1..=SEGMENT], &appended.entries[..]);
+        assert_eq!(stored.last().map(Entry::digest), appended.last);
+        assert!(ledger.verify().unwrap().is_ok());
     }
 }

@@ -38,23 +38,30 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError, RwLock};
 
 pub use checkpoint::CHECKPOINT_MIN_INTERVAL;
-pub use log::Log;
+pub use log::{Appended, Log, SEGMENT};
 pub use reopen::{Reopen, SledReopen};
 pub use tree::{InclusionProof, ProofError};
 
-use crate::entry::Entry;
 use crate::event::{Actor, Event};
 use crate::projection::Projections;
 use crate::store::{Store as _, StoreError};
 use crate::time::Timestamp;
 
+/// What the writer lock guards.
+struct Writer {
+    /// The seq of the latest checkpoint.
+    last_checkpoint: u64,
+    /// A durable batch could not be read back into the projections: they are rebuilt from the
+    /// store before the next decision or append.
+    behind: bool,
+}
+
 /// The log and what its events add up to: the one writer of a ledger.
 pub struct Ledger {
     log: Log,
     projections: RwLock<Projections>,
-    /// Held across a durable append and its application, so batches are applied in seq order;
-    /// it guards the seq of the latest checkpoint.
-    writer: Mutex<u64>,
+    /// Held across a durable append and its application, so batches are applied in seq order.
+    writer: Mutex<Writer>,
     /// The fewest entries between two checkpoints.
     checkpoint_min_interval: u64,
 }
@@ -89,7 +96,10 @@ impl Ledger {
         Ok(Ledger {
             log,
             projections: RwLock::new(projections),
-            writer: Mutex::new(last_checkpoint),
+            writer: Mutex::new(Writer {
+                last_checkpoint,
+                behind: false,
+            }),
             checkpoint_min_interval: min_interval.max(1),
         })
     }
@@ -103,50 +113,81 @@ impl Ledger {
         recorded_at: Timestamp,
         actor: Actor,
         events: Vec<Event>,
-    ) -> Result<Vec<Entry>, StoreError> {
-        // The guarded value is a plain seq, only replaced whole, so a poisoned lock is usable.
-        let mut last_checkpoint = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.append_locked(&mut last_checkpoint, recorded_at, actor, events)
+    ) -> Result<Appended, StoreError> {
+        let mut writer = self.lock_writer();
+        self.catch_up(&mut writer)?;
+        self.append_locked(&mut writer, recorded_at, actor, events)
+    }
+
+    /// The writer lock. What it guards is only replaced whole, so a poisoned lock is usable.
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Brings the projections up to what is durable, when they may differ: after a failed
+    /// append (the store is opened again, and a batch whose acknowledgement failed may turn out
+    /// durable) or a batch that could not be read back.
+    fn catch_up(&self, writer: &mut Writer) -> Result<(), StoreError> {
+        let reopened = self.log.reopen_if_failed()?;
+        if reopened.is_none() && !writer.behind {
+            return Ok(());
+        }
+        let head = self.log.head();
+        let rebuilt = checkpoint::at_seq(&self.log, head.map_or(0, |digest| digest.seq))?;
+        *self
+            .projections
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = rebuilt;
+        writer.behind = false;
+        self.log.announce(head);
+        Ok(())
     }
 
     /// Appends and applies a batch while the caller holds the writer lock.
     fn append_locked(
         &self,
-        last_checkpoint: &mut u64,
+        writer: &mut Writer,
         recorded_at: Timestamp,
         actor: Actor,
         events: Vec<Event>,
-    ) -> Result<Vec<Entry>, StoreError> {
-        if let Some(head) = self.log.reopen_if_failed()? {
-            // What is durable differs from what was applied: rebuild from it.
-            let rebuilt = checkpoint::at_seq(&self.log, head.map_or(0, |digest| digest.seq))?;
-            *self
-                .projections
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = rebuilt;
-            self.log.announce(head);
-        }
-        let entries = self.log.append(recorded_at, actor, events)?;
+    ) -> Result<Appended, StoreError> {
+        let appended = self.log.append(recorded_at, actor, events)?;
+        let Some(last) = appended.last else {
+            return Ok(appended);
+        };
         let mut projections = self
             .projections
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        entries.iter().for_each(|entry| projections.apply(entry));
-        let projections = std::sync::RwLockWriteGuard::downgrade(projections);
-        if let Some(last) = entries.last() {
-            self.log.announce(Some(last.digest()));
+        if appended.is_whole() {
+            appended
+                .entries
+                .iter()
+                .for_each(|entry| projections.apply(entry));
+        } else if let Err(error) = checkpoint::replay_until(&mut projections, &self.log, last.seq) {
+            // The batch is durable; only the projections lack part of it. They are rebuilt
+            // before anything else is decided or written, and the head is not announced until
+            // they hold it.
+            tracing::error!(
+                "the batch up to seq {} is recorded, but could not be read back into the projections; they are rebuilt before the next write: {error}",
+                last.seq
+            );
+            writer.behind = true;
+            return Ok(appended);
         }
-        if projections.last_seq() - *last_checkpoint
+        let projections = std::sync::RwLockWriteGuard::downgrade(projections);
+        self.log.announce(Some(last));
+        if projections.last_seq() - writer.last_checkpoint
             >= checkpoint::interval(&projections, self.checkpoint_min_interval)
         {
             // The batch is durable already; a checkpoint that cannot be written only makes later
             // point-in-time reads replay more, so it is logged rather than failing the append.
             match checkpoint::save(&self.log, &projections) {
-                Ok(()) => *last_checkpoint = projections.last_seq(),
+                Ok(()) => writer.last_checkpoint = projections.last_seq(),
                 Err(error) => tracing::warn!("could not store a projection checkpoint: {error}"),
             }
         }
-        Ok(entries)
+        Ok(appended)
     }
 
     /// Decides a batch from the current projections and appends it, with no other append in
@@ -159,14 +200,15 @@ impl Ledger {
         recorded_at: Timestamp,
         actor: Actor,
         decide: impl FnOnce(&Projections) -> Result<(Vec<Event>, T), E>,
-    ) -> Result<Result<(Vec<Entry>, T), E>, StoreError> {
-        let mut last_checkpoint = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+    ) -> Result<Result<(Appended, T), E>, StoreError> {
+        let mut writer = self.lock_writer();
+        self.catch_up(&mut writer)?;
         let (events, decided) = match self.read(decide) {
             Ok(decision) => decision,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let entries = self.append_locked(&mut last_checkpoint, recorded_at, actor, events)?;
-        Ok(Ok((entries, decided)))
+        let appended = self.append_locked(&mut writer, recorded_at, actor, events)?;
+        Ok(Ok((appended, decided)))
     }
 
     /// Reads the projections as of the last applied batch.
@@ -214,6 +256,12 @@ impl Log {
         Ok(projections)
     }
 
+    /// The last seq recorded at or before `instant` (0 if none), found by binary search: the
+    /// webhook receiver reads the deliveries of the last 25 hours from the one after it.
+    pub fn last_seq_recorded_by(&self, instant: Timestamp) -> Result<u64, StoreError> {
+        checkpoint::last_seq_recorded_by(self, instant)
+    }
+
     /// The seq of the latest checkpoint at or before `seq`, if any (the benches look for the
     /// slowest point-in-time read with it).
     pub fn checkpoint_seq_at_or_before(&self, seq: u64) -> Result<Option<u64>, StoreError> {
@@ -228,6 +276,27 @@ impl Log {
 mod tests {
     use super::*;
     use crate::event::SystemId;
+
+    /// A batch longer than a segment is applied by reading it back from the store: the
+    /// projections then equal a replay of the whole log, and the head is announced.
+    #[test]
+    fn a_batch_longer_than_a_segment_reaches_the_projections_whole() {
+        let ledger = Ledger::in_memory();
+        let heads = ledger.log().subscribe();
+        let events = (0..SEGMENT + 10).map(|index| Event::AccountDeclassified {
+            system: SystemId::tailscale(),
+            account_id: format!("a{index}"),
+            reason: "test".to_owned(),
+        });
+        let appended = ledger
+            .append(Timestamp::UNIX_EPOCH, Actor::Demo, events.collect())
+            .unwrap();
+        assert!(!appended.is_whole());
+        assert_eq!(*heads.borrow(), appended.last);
+        let projections = ledger.read(Clone::clone);
+        assert_eq!(projections.last_digest(), appended.last);
+        assert_eq!(projections, ledger.log().replay().unwrap());
+    }
 
     /// A subscriber that hears of a head and then reads the projections finds that head in them.
     #[test]
@@ -247,7 +316,7 @@ mod tests {
             .unwrap();
         assert!(heads.has_changed().unwrap());
         let heard = *heads.borrow_and_update();
-        assert_eq!(heard, Some(entries[0].digest()));
+        assert_eq!(heard, Some(entries.entries[0].digest()));
         assert_eq!(ledger.read(|projections| projections.last_digest()), heard);
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::NodeId;
-use crate::store::{Scan, SledStore, Store, StoreError, make_private, tree_node_within};
+use crate::store::{Encode, Scan, SledStore, Store, StoreError, make_private, tree_node_within};
 
 /// How a log opens its store again after an append failed.
 pub trait Reopen: Send + Sync {
@@ -84,7 +84,11 @@ impl Store for View {
         Ok(self.head)
     }
 
-    fn append(&self, _entries: &[Entry], _nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
+    fn stage(&self, _entries: &[Entry], _nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnlyView)
+    }
+
+    fn commit(&self, _head: Digest) -> Result<(), StoreError> {
         Err(StoreError::ReadOnlyView)
     }
 
@@ -112,8 +116,8 @@ impl Store for View {
         )
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.store.put_checkpoint(seq, bytes)
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+        self.store.put_checkpoint(seq, encode)
     }
 
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {

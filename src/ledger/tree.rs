@@ -2,8 +2,8 @@
 //! before it was kept, extended with every append, and read for tree heads and proofs.
 //!
 //! The log keeps the tree's [`Frontier`] beside its head, under the writer lock, so an append
-//! computes the nodes its entries complete without reading the store, and the store writes them
-//! in the same atomic batch as the entries. A ledger written before the tree was kept (format 1
+//! computes the nodes its entries complete without reading the store (a segment at a time, for a
+//! long batch), and the store stages them with those entries and commits them with the head. A ledger written before the tree was kept (format 1
 //! of 0.1, and format 2 before this build) has its tree built from its entries when it is opened,
 //! in batches of [`BUILD_BATCH`] leaves, each written atomically and durably with how far the
 //! tree then reaches, so an interrupted build resumes where it stopped. A tree that cannot be

@@ -11,8 +11,8 @@
 //! The module is pure: no I/O, no clock, no randomness. Storage is behind [`NodeStore`], which
 //! answers one question, "the hash of the complete subtree at (level, index)", so that every
 //! proof is a handful of point lookups. A [`Frontier`] keeps the tree incrementally: given the
-//! leaf hashes of a batch it returns the new complete-subtree nodes, which the store writes in
-//! the same atomic batch as the entries they cover.
+//! leaf hashes of a batch it returns the new complete-subtree nodes, which the store stages with
+//! the entries they cover and makes part of the tree with the same commit of the head.
 //!
 //! - `tree.rs`: hashing, node addresses, the store trait and an in-memory store, the frontier,
 //!   roots of any size.

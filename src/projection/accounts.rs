@@ -346,6 +346,8 @@ impl SystemState {
             | Event::EmployeeReinstated { .. }
             | Event::RosterRejected { .. }
             | Event::RosterAccepted { .. } => {}
+            // A webhook delivery is a reason to sync, not a fact about an account.
+            Event::WebhookReceived { .. } => {}
         }
     }
 

@@ -80,21 +80,24 @@ pub struct RosterRejection {
 /// come from is refused.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Employees {
-    by_id: BTreeMap<String, EmployeeState>,
+    /// Boxed, so that the map's nodes hold a pointer rather than the whole state: a map built
+    /// in id order (an import) leaves its nodes about half full, and half-empty slots of a
+    /// pointer cost far less than half-empty slots of a state (a 500,000-row import: 60 MB).
+    by_id: BTreeMap<String, Box<EmployeeState>>,
     by_email: BTreeMap<String, String>,
     roster_rejection: Option<RosterRejection>,
 }
 
 impl Employees {
     pub fn get(&self, employee_id: &str) -> Option<&EmployeeState> {
-        self.by_id.get(employee_id)
+        self.by_id.get(employee_id).map(Box::as_ref)
     }
 
     /// The employee whose email matches, compared case-insensitively.
     pub fn by_email(&self, email: &str) -> Option<&EmployeeState> {
         self.by_email
             .get(&email.to_lowercase())
-            .and_then(|employee_id| self.by_id.get(employee_id))
+            .and_then(|employee_id| self.get(employee_id))
     }
 
     pub fn len(&self) -> usize {
@@ -106,7 +109,7 @@ impl Employees {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &EmployeeState> {
-        self.by_id.values()
+        self.by_id.values().map(Box::as_ref)
     }
 
     /// The refusal of the roster file, while no file has been accepted since.
@@ -119,7 +122,7 @@ impl Employees {
         let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         self.by_id
             .range::<str, _>((start, std::ops::Bound::Unbounded))
-            .map(|(_, employee)| employee)
+            .map(|(_, employee)| employee.as_ref())
     }
 
     /// Drops `email` from the index if it still points at `employee_id`: within one batch another
@@ -146,12 +149,12 @@ impl Employees {
                     .insert(employee.email.to_lowercase(), employee.employee_id.clone());
                 self.by_id.insert(
                     employee.employee_id.clone(),
-                    EmployeeState {
+                    Box::new(EmployeeState {
                         record: employee.clone(),
                         org_role_since: mark,
                         offboarding: None,
                         last_change: mark,
-                    },
+                    }),
                 );
             }
             Event::EmployeeUpdated {
@@ -225,7 +228,8 @@ impl Employees {
             | Event::SyncFailed { .. }
             | Event::SyncAnomaly { .. }
             | Event::CredentialObserved { .. }
-            | Event::RemovalsConfirmed { .. } => {}
+            | Event::RemovalsConfirmed { .. }
+            | Event::WebhookReceived { .. } => {}
         }
     }
 }

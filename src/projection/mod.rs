@@ -62,6 +62,9 @@ impl Projections {
             | Event::EmployeeReinstated { .. }
             | Event::RosterRejected { .. }
             | Event::RosterAccepted { .. } => self.employees.apply(entry),
+            // A delivery changes no state: the sync it starts records what changed. The
+            // receiver's memory of recent deliveries is read from the log, not kept here.
+            Event::WebhookReceived { .. } => {}
         }
     }
 

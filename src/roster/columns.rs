@@ -1,7 +1,9 @@
-//! The header row of a roster: which of the known columns of SPEC §5 is at which position.
+//! The header row of a roster: which of the known columns of SPEC §5 is at which position, each
+//! found by its own name or by the header `[roster.columns]` maps it to (SPEC §20).
 
 use csv::ByteRecord;
 
+use super::mapping::RosterFormat;
 use super::{MAX_FIELD_BYTES, RosterProblem};
 
 /// A column the roster format gives a meaning to; any other column is ignored.
@@ -20,7 +22,7 @@ pub(super) enum Column {
 }
 
 impl Column {
-    const ALL: [Column; 7] = [
+    pub(super) const ALL: [Column; 7] = [
         Column::Email,
         Column::Name,
         Column::OrgRole,
@@ -59,9 +61,15 @@ pub(super) struct Columns {
 
 impl Columns {
     /// Reads the header row found at `line`, adding a problem for each cell that cannot be read,
-    /// each known column named twice and each required column missing. The columns that could be
-    /// placed are returned regardless, so that the rows can still be checked.
-    pub(super) fn read(header: &ByteRecord, line: u64, problems: &mut Vec<RosterProblem>) -> Self {
+    /// each known column named twice, each required column missing and each mapped column
+    /// missing. The columns that could be placed are returned regardless, so that the rows can
+    /// still be checked.
+    pub(super) fn read(
+        header: &ByteRecord,
+        line: u64,
+        format: &RosterFormat,
+        problems: &mut Vec<RosterProblem>,
+    ) -> Self {
         let mut columns = Columns {
             positions: [None; Column::ALL.len()],
             names: Vec::with_capacity(header.len()),
@@ -78,7 +86,7 @@ impl Columns {
                 ));
             } else if let Some(column) = Column::ALL
                 .into_iter()
-                .find(|column| column.name().eq_ignore_ascii_case(&name))
+                .find(|column| format.header(*column).eq_ignore_ascii_case(&name))
             {
                 match columns.positions[column as usize] {
                     Some(first) => problems.push(RosterProblem::new(
@@ -95,14 +103,24 @@ impl Columns {
             }
             columns.names.push(name);
         }
-        for column in Column::REQUIRED {
-            if columns.position(column).is_none() {
-                problems.push(RosterProblem::new(
-                    line,
-                    Some(column.name()),
-                    "the header has no such column, and it is required".to_owned(),
-                ));
+        for column in Column::ALL {
+            if columns.position(column).is_some() {
+                continue;
             }
+            // A mapping says the export has the column, so its absence is a mistake in the
+            // mapping or the export, whether or not the column is required.
+            let reason = if format.is_mapped(column) {
+                format!(
+                    "the header has no `{}` column, which `[roster.columns]` maps `{}` to",
+                    format.header(column),
+                    column.name()
+                )
+            } else if Column::REQUIRED.contains(&column) {
+                "the header has no such column, and it is required".to_owned()
+            } else {
+                continue;
+            };
+            problems.push(RosterProblem::new(line, Some(column.name()), reason));
         }
         columns
     }

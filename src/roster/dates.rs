@@ -4,6 +4,7 @@
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::mapping::RosterFormat;
 use crate::time::Timestamp;
 
 /// Reads an IANA timezone name such as `Europe/Berlin`, for the `[roster] timezone` setting.
@@ -35,16 +36,24 @@ pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
-/// Reads an `end_date`: either the last working day, which ends at the start of the next day in
-/// `timezone`, or an exact RFC 3339 instant.
-pub(super) fn parse_end_date(text: &str, timezone: Tz) -> Result<Timestamp, String> {
-    if let Some(last_day) = parse_date(text) {
+/// Reads an `end_date`: either the last working day, written as `format` says, which ends at the
+/// start of the next day in `timezone`, or an exact RFC 3339 instant.
+pub(super) fn parse_end_date(
+    text: &str,
+    timezone: Tz,
+    format: &RosterFormat,
+) -> Result<Timestamp, String> {
+    if let Some(last_day) = format.date(text) {
         return start_of_next_day(last_day, timezone).ok_or_else(|| {
             format!("`{text}` is too late: the day after it is past the year 9999")
         });
     }
-    text.parse()
-        .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 timestamp"))
+    text.parse().map_err(|_| {
+        format!(
+            "`{text}` is not a date ({}) or an RFC 3339 timestamp",
+            format.date_shape()
+        )
+    })
 }
 
 /// The first instant of the day after `day` in `timezone`, if it is within the years of a
@@ -97,7 +106,7 @@ mod tests {
 
     fn end(text: &str, timezone: &str) -> String {
         let timezone = parse_timezone(timezone).unwrap();
-        match parse_end_date(text, timezone) {
+        match parse_end_date(text, timezone, &RosterFormat::default()) {
             Ok(instant) => instant.to_string(),
             Err(reason) => reason,
         }

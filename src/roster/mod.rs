@@ -8,12 +8,15 @@
 //! An import is all or nothing, so [`parse_roster`] returns rows only for a file without a
 //! single problem, and otherwise every problem of the file at once, so that HR can fix them in
 //! one pass. A file says only what its columns say (SPEC §18): the [`Roster`] tells which of the
-//! optional facts its header has columns for, and an absent column changes nothing.
+//! optional facts its header has columns for, and an absent column changes nothing. An HR
+//! system's export is read through a [`RosterFormat`] (SPEC §20) by the same parser.
 
 mod columns;
 mod dates;
 mod import;
+mod mapping;
 mod row;
+mod truto;
 
 use std::fmt;
 
@@ -27,6 +30,11 @@ pub use crate::event::RosterProblem;
 pub use dates::parse_timezone;
 pub(crate) use dates::{parse_date, start_of_next_day};
 pub use import::{ImportSummary, MAX_RECORDED_PROBLEMS, acceptance, plan_import, rejection};
+pub use mapping::RosterFormat;
+pub use truto::{
+    OrgRoleFrom, TrutoEmail, TrutoEmployee, TrutoEmployment, TrutoGroup, TrutoListing,
+    TrutoReference, roster_from_truto,
+};
 
 /// The largest roster file accepted. Real rosters are far smaller; the bound keeps a wrong file
 /// from holding a large amount of memory.
@@ -121,11 +129,20 @@ fn describe(problems: &[RosterProblem]) -> String {
     text
 }
 
-/// Reads a roster CSV file: a header row naming the columns, then one row per person. Dates
-/// without a time are read in `timezone`.
+/// Reads a roster CSV file in our own format (SPEC §5): a header row naming the columns, then one
+/// row per person. Dates without a time are read in `timezone`.
 ///
 /// Returns every row when the file has no problem at all, and otherwise every problem found.
 pub fn parse_roster(csv_bytes: &[u8], timezone: Tz) -> Result<Roster, RosterErrors> {
+    parse_roster_as(csv_bytes, timezone, &RosterFormat::default())
+}
+
+/// Reads a roster CSV file written as `format` says: [`parse_roster`] for an HR system's export.
+pub fn parse_roster_as(
+    csv_bytes: &[u8],
+    timezone: Tz,
+    format: &RosterFormat,
+) -> Result<Roster, RosterErrors> {
     if csv_bytes.len() > MAX_FILE_BYTES {
         return Err(RosterErrors(vec![RosterProblem::new(
             1,
@@ -148,7 +165,7 @@ pub fn parse_roster(csv_bytes: &[u8], timezone: Tz) -> Result<Roster, RosterErro
         .from_reader(text);
     let mut problems = Vec::new();
     let mut header: Option<columns::Columns> = None;
-    let mut checker = row::RowChecker::new(timezone);
+    let mut checker = row::RowChecker::new(timezone, format);
     let mut rows = Vec::new();
     for record in reader.byte_records() {
         // Reading from memory with `flexible` and without UTF-8 decoding, the csv crate has no
@@ -163,7 +180,7 @@ pub fn parse_roster(csv_bytes: &[u8], timezone: Tz) -> Result<Roster, RosterErro
         };
         let line = start_line(text, &record);
         match &header {
-            None => header = Some(columns::Columns::read(&record, line, &mut problems)),
+            None => header = Some(columns::Columns::read(&record, line, format, &mut problems)),
             Some(columns) => rows.extend(checker.check(&record, line, columns, &mut problems)),
         }
     }
@@ -347,5 +364,75 @@ mod tests {
         assert_eq!(stated("email,org_role,Name\n"), (true, false));
         assert_eq!(stated("email,org_role,STATUS\n"), (false, true));
         assert_eq!(stated("email,org_role,end_date,name\n"), (true, true));
+    }
+
+    fn us_export() -> RosterFormat {
+        let mut format = RosterFormat::default();
+        format.map_column("email", "Work Email").unwrap();
+        format.map_column("org_role", "Job Title").unwrap();
+        format.map_column("status", "Employment Status").unwrap();
+        format.map_column("end_date", "Termination Date").unwrap();
+        format.map_status("Terminated", "offboarded").unwrap();
+        format.map_status("Active", "active").unwrap();
+        format.set_date_format("%m/%d/%Y").unwrap();
+        format
+    }
+
+    fn mapped(text: &str) -> Result<Vec<RosterRow>, Vec<String>> {
+        parse_roster_as(text.as_bytes(), chrono_tz::UTC, &us_export())
+            .map(|roster| roster.rows)
+            .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_mapped_export_reads_its_headers_words_and_dates() {
+        let rows = mapped(
+            "Employment Status,Work Email,Job Title,Termination Date,email
+Terminated,ann@example.com,Engineer,03/31/2026,x
+ACTIVE,bob@example.com,IT,,y
+",
+        )
+        .unwrap();
+        assert_eq!(rows[0].email, "ann@example.com");
+        assert_eq!(
+            rows[0].offboarding,
+            Some(Departure::At("2026-04-01T00:00:00Z".parse().unwrap()))
+        );
+        assert_eq!(rows[1].org_role, "IT");
+        assert_eq!(rows[1].offboarding, None);
+    }
+
+    #[test]
+    fn a_mapping_to_a_column_the_file_lacks_names_both() {
+        assert_eq!(
+            mapped(
+                "email,Job Title
+ann@example.com,IT
+"
+            )
+            .unwrap_err(),
+            [
+                "line 1, column `email`: the header has no `Work Email` column, which `[roster.columns]` maps `email` to",
+                "line 1, column `status`: the header has no `Employment Status` column, which `[roster.columns]` maps `status` to",
+                "line 1, column `end_date`: the header has no `Termination Date` column, which `[roster.columns]` maps `end_date` to",
+            ]
+        );
+    }
+
+    #[test]
+    fn unmapped_status_words_and_dates_in_another_format_are_refused_with_their_line() {
+        assert_eq!(
+            mapped(
+                "Work Email,Job Title,Employment Status,Termination Date
+ann@example.com,IT,Retired,
+bob@example.com,IT,,2026-03-31
+"
+            )
+            .unwrap_err(),
+            [
+                "line 2, column `status`: `Retired` is not a status: expected one of the `[roster.status_values]` words (`Active`, `Terminated`), `active`, `offboarded` or nothing",
+                "line 3, column `end_date`: `2026-03-31` is not a date (the configured date_format `%m/%d/%Y`, like `03/31/2026`) or an RFC 3339 timestamp",
+            ]
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! The checks of one roster row, and of what must be unique across the rows of a file.
+//! The checks of one roster row, and of what must be unique across the rows of a file. Status
+//! words and dates are read as the file's [`RosterFormat`] writes them.
 
 use std::collections::HashMap;
 
@@ -6,7 +7,8 @@ use chrono_tz::Tz;
 use csv::ByteRecord;
 
 use super::columns::{Column, Columns};
-use super::dates::{parse_date, parse_end_date};
+use super::dates::parse_end_date;
+use super::mapping::{RosterFormat, StatusMeaning};
 use super::{Departure, MAX_FIELD_BYTES, RosterProblem, RosterRow};
 
 /// The `status` column.
@@ -19,18 +21,20 @@ enum Status {
 }
 
 /// Checks the rows of one file in order, remembering what must be unique.
-pub(super) struct RowChecker {
+pub(super) struct RowChecker<'f> {
     timezone: Tz,
+    format: &'f RosterFormat,
     /// The line of the first row with each lower-cased email.
     emails: HashMap<String, u64>,
     /// The line of the first row with each employee id (given or taken from the email).
     employee_ids: HashMap<String, u64>,
 }
 
-impl RowChecker {
-    pub(super) fn new(timezone: Tz) -> Self {
+impl<'f> RowChecker<'f> {
+    pub(super) fn new(timezone: Tz, format: &'f RosterFormat) -> Self {
         RowChecker {
             timezone,
+            format,
             emails: HashMap::new(),
             employee_ids: HashMap::new(),
         }
@@ -134,15 +138,34 @@ impl RowChecker {
         }
 
         let status_text = value(Column::Status);
-        let status = match status_text.to_ascii_lowercase().as_str() {
-            "" => Some(Status::Unstated),
-            "active" => Some(Status::Active),
-            "offboarded" => Some(Status::Offboarded),
-            _ => {
+        let mapped_status = (!status_text.is_empty())
+            .then(|| self.format.status(status_text))
+            .flatten();
+        let status = match (mapped_status, status_text.to_ascii_lowercase().as_str()) {
+            // HR systems keep a leaver's status active until the last day, so an export's word
+            // for "active" leaves the decision to the end date; only our own `active` says the
+            // person has none.
+            (Some(StatusMeaning::Active), _) => Some(Status::Unstated),
+            (None, "active") => Some(Status::Active),
+            (Some(StatusMeaning::Offboarded), _) | (None, "offboarded") => Some(Status::Offboarded),
+            (None, "") => Some(Status::Unstated),
+            (None, _) => {
+                let words: Vec<String> = self
+                    .format
+                    .status_words()
+                    .map(|word| format!("`{word}`"))
+                    .collect();
+                let mapped = match words.is_empty() {
+                    true => String::new(),
+                    false => format!(
+                        "one of the `[roster.status_values]` words ({}), ",
+                        words.join(", ")
+                    ),
+                };
                 problem(
                     Column::Status,
                     format!(
-                        "`{status_text}` is not a status: expected `active`, `offboarded` or nothing"
+                        "`{status_text}` is not a status: expected {mapped}`active`, `offboarded` or nothing"
                     ),
                 );
                 None
@@ -153,11 +176,14 @@ impl RowChecker {
         let start_date = if start_text.is_empty() {
             None
         } else {
-            let start_date = parse_date(start_text);
+            let start_date = self.format.date(start_text);
             if start_date.is_none() {
                 problem(
                     Column::StartDate,
-                    format!("`{start_text}` is not a date (YYYY-MM-DD)"),
+                    format!(
+                        "`{start_text}` is not a date ({})",
+                        self.format.date_shape()
+                    ),
                 );
             }
             start_date
@@ -167,7 +193,7 @@ impl RowChecker {
         let end = if end_text.is_empty() {
             None
         } else {
-            parse_end_date(end_text, self.timezone)
+            parse_end_date(end_text, self.timezone, self.format)
                 .map_err(|reason| problem(Column::EndDate, reason))
                 .ok()
         };

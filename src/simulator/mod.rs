@@ -1,6 +1,7 @@
 //! A simulated Tailscale API: a real HTTP server on a listener the caller binds, serving the
 //! users list, key lookup and OAuth token endpoints in Tailscale's JSON shapes, for tests and the
 //! demo; with webhook endpoints registered, it also sends signed deliveries when users change.
+//! [`SimulatedHris`] plays Truto's unified HRIS API beside it (`truto.rs`).
 //!
 //! [`SimulatedTailnet`] is a cheap-to-clone handle on shared state: the tailnet's users, the
 //! credentials it accepts, the faults armed for coming requests, and counters of what was asked.
@@ -9,6 +10,7 @@
 
 mod fault;
 mod server;
+mod truto;
 mod user;
 mod webhook;
 
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 pub use fault::{Endpoint, Fault};
 pub use server::SimulatorHandle;
+pub use truto::{HrisCounters, HrisResource, SimEmployee, SimulatedHris};
 pub use user::SimUser;
 pub use webhook::{BadDelivery, OutgoingDelivery, SUBSCRIPTIONS, SentDelivery, SimWebhook};
 

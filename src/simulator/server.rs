@@ -77,19 +77,28 @@ impl SimulatedTailnet {
 
     /// Serves on `listener` in a background task until the handle is shut down or dropped.
     pub fn start(&self, listener: TcpListener) -> io::Result<SimulatorHandle> {
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = oneshot::channel::<()>();
-        // Either a stop message or the handle being dropped ends the wait; both mean "stop".
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        let task = tokio::spawn(self.clone().serve(listener, shutdown));
-        Ok(SimulatorHandle {
-            base_url,
-            stop,
-            task,
-        })
+        spawn(self.router(), listener)
     }
+}
+
+/// Serves `router` on `listener` in a background task until the handle is shut down or dropped.
+pub(super) fn spawn(router: Router, listener: TcpListener) -> io::Result<SimulatorHandle> {
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    // Either a stop message or the handle being dropped ends the wait; both mean "stop".
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok(SimulatorHandle {
+        base_url,
+        stop,
+        task,
+    })
 }
 
 /// Counts the request, then applies the oldest armed fault that matches it, if any.
@@ -145,7 +154,7 @@ async fn count_and_fault(
 }
 
 /// The same response with only the first half of its body.
-async fn truncate(response: Response) -> Response {
+pub(super) async fn truncate(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_TRUNCATED_BODY)
         .await
@@ -156,7 +165,7 @@ async fn truncate(response: Response) -> Response {
 
 /// The same response, its body sent a few bytes at a time with a pause before each: a server
 /// that answers, but too slowly to finish within any sensible timeout.
-async fn trickle(response: Response, chunk_delay: std::time::Duration) -> Response {
+pub(super) async fn trickle(response: Response, chunk_delay: std::time::Duration) -> Response {
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_TRUNCATED_BODY)
         .await

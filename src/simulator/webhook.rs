@@ -26,7 +26,7 @@ use super::SimulatedTailnet;
 use super::server::{error, refusal};
 use super::user::SimUser;
 use crate::tailscale::Secret;
-use crate::time::Timestamp;
+use crate::time::{Clock, Timestamp};
 use crate::webhook::delivery::MAX_BODY_BYTES;
 use crate::webhook::signature::{self, SIGNATURE_HEADER};
 
@@ -173,6 +173,18 @@ pub(super) struct Webhooks {
     inbox: Option<mpsc::UnboundedReceiver<(OutgoingDelivery, Vec<String>)>>,
     sent: Arc<watch::Sender<Vec<SentDelivery>>>,
     last: Option<OutgoingDelivery>,
+    /// The clock deliveries are stamped and signed with; the system clock when `None`.
+    clock: Option<DeliveryClock>,
+}
+
+/// A clock a delivery is stamped with, shown in `Debug` by the instant it reads.
+#[derive(Clone)]
+struct DeliveryClock(Arc<dyn Clock>);
+
+impl fmt::Debug for DeliveryClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeliveryClock({})", self.0.now())
+    }
 }
 
 impl Webhooks {
@@ -184,6 +196,7 @@ impl Webhooks {
             inbox: Some(inbox),
             sent: Arc::new(watch::channel(Vec::new()).0),
             last: None,
+            clock: None,
         }
     }
 
@@ -211,7 +224,7 @@ impl Webhooks {
         events: &[(&'static str, String, Value)],
         only: Option<&str>,
     ) {
-        let now = Timestamp::now();
+        let now = self.now();
         for endpoint in &self.endpoints {
             if only.is_some_and(|id| id != endpoint.endpoint_id) {
                 continue;
@@ -241,6 +254,12 @@ impl Webhooks {
             let _ = self.outbox.send((delivery, types));
         }
         self.start_sending();
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock
+            .as_ref()
+            .map_or_else(Timestamp::now, |clock| clock.0.now())
     }
 
     /// Starts the sending task if it is not running and a runtime is at hand; otherwise the
@@ -358,9 +377,17 @@ fn status_event(from: &str, to: &str) -> Option<&'static str> {
     }
 }
 
+/// An event as Tailscale sends it. Its `timestamp` has nanoseconds, as Go writes times: the
+/// second of `at` and the wall clock's fraction of a second, so that the same change told again
+/// in the same second of a manual clock (the demo re-run on its directory) is a new delivery,
+/// not a duplicate of the first telling.
 fn event_json(event_type: &str, tailnet: &str, message: &str, data: Value, at: Timestamp) -> Value {
+    let wall_nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    let at = chrono::DateTime::from_timestamp(unix_seconds(at), wall_nanos).unwrap_or_default();
     json!({
-        "timestamp": at.to_datetime().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         "version": 1,
         "type": event_type,
         "tailnet": tailnet,
@@ -395,6 +422,12 @@ impl SimulatedTailnet {
         };
         self.lock().webhooks.endpoints.push(endpoint.clone());
         endpoint
+    }
+
+    /// Stamps and signs deliveries with `clock` from now on, instead of the system clock: the
+    /// demo's tailnet lives on the demo's manual clock, which the receiver judges `t` against.
+    pub fn use_webhook_clock(&self, clock: Arc<dyn Clock>) {
+        self.lock().webhooks.clock = Some(DeliveryClock(clock));
     }
 
     /// The registered endpoints.

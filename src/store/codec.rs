@@ -267,12 +267,23 @@ pub fn decode_tree_state(bytes: &[u8]) -> Result<TreeState, CodecError> {
     decode_versioned(bytes)
 }
 
-/// The stored bytes of a checkpoint: any serde value, in the store's one codec.
-pub fn encode_checkpoint<T: Serialize>(value: &T) -> Vec<u8> {
-    encode_versioned(value)
+/// Writes the stored bytes of a checkpoint, any serde value in the store's one codec, to
+/// `writer` as they are produced.
+pub fn encode_checkpoint_into<T: Serialize>(
+    value: &T,
+    writer: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut writer = writer;
+    writer.write_all(&[FORMAT_1])?;
+    bincode::serde::encode_into_std_write(value, &mut writer, config())
+        .map(|_| ())
+        .map_err(|error| match error {
+            bincode::error::EncodeError::Io { inner, .. } => inner,
+            other => std::io::Error::other(other),
+        })
 }
 
-/// Reads a checkpoint written by [`encode_checkpoint`].
+/// Reads a checkpoint written by [`encode_checkpoint_into`].
 pub fn decode_checkpoint<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, CodecError> {
     decode_versioned(bytes)
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::tree::KEPT_LEVEL;
-use super::{Scan, Store, StoreError, check_follows};
+use super::{Encode, Scan, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::NodeId;
@@ -24,6 +24,10 @@ struct Inner {
     entries: Vec<Entry>,
     nodes: HashMap<NodeId, Hash256>,
     tree_size: u64,
+    /// Entries staged beyond the head, not yet committed.
+    staged: Vec<Entry>,
+    /// Tree nodes staged with them, kept only when they are committed.
+    staged_nodes: Vec<(NodeId, Hash256)>,
     checkpoints: BTreeMap<u64, Vec<u8>>,
 }
 
@@ -56,11 +60,29 @@ impl Store for MemoryStore {
         Ok(self.lock().entries.last().map(Entry::digest))
     }
 
-    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
+    fn stage(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        check_follows(inner.entries.last().map(Entry::digest), entries)?;
-        inner.entries.extend_from_slice(entries);
-        inner.keep(nodes);
+        let next = (inner.entries.len() + inner.staged.len()) as u64 + 1;
+        check_follows(next, entries)?;
+        inner.staged.extend_from_slice(entries);
+        let kept = nodes.iter().filter(|(node, _)| node.level >= KEPT_LEVEL);
+        inner.staged_nodes.extend(kept.copied());
+        Ok(())
+    }
+
+    fn commit(&self, head: Digest) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let staged_head = inner.staged.last().map(Entry::digest);
+        if staged_head != Some(head) {
+            return Err(StoreError::NotStaged {
+                head: head.seq,
+                staged: staged_head.map_or(0, |digest| digest.seq),
+            });
+        }
+        let staged = std::mem::take(&mut inner.staged);
+        inner.entries.extend(staged);
+        let staged_nodes = std::mem::take(&mut inner.staged_nodes);
+        inner.keep(&staged_nodes);
         inner.tree_size = inner.entries.len() as u64;
         Ok(())
     }
@@ -86,7 +108,13 @@ impl Store for MemoryStore {
         Box::new(entries.into_iter().map(|entry| Ok((entry.seq, Ok(entry)))))
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+        let mut bytes = Vec::new();
+        encode(&mut bytes).map_err(|source| StoreError::Io {
+            action: "encode a checkpoint for",
+            path: "memory".into(),
+            source,
+        })?;
         self.lock().checkpoints.insert(seq, bytes);
         Ok(())
     }

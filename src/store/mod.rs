@@ -19,8 +19,8 @@ mod v1;
 use std::path::PathBuf;
 
 pub use codec::{
-    CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entries, decode_entry, encode_checkpoint,
-    encode_chunk, encode_chunks,
+    CURRENT_FORMAT, CodecError, decode_checkpoint, decode_entries, decode_entry,
+    encode_checkpoint_into, encode_chunk, encode_chunks,
 };
 pub use copy::private_copy;
 pub use disk::SyncObserver;
@@ -36,6 +36,9 @@ use crate::merkle::NodeId;
 
 /// A stored record as a scan meets it: its position, and the entry if it decodes.
 pub type ScannedRecord = (u64, Result<Entry, CodecError>);
+
+/// Writes a value to the writer it is given (a checkpoint, to the store that keeps it).
+pub type Encode<'a> = dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 
 /// A lazy walk over stored records in seq order.
 pub type Scan<'a> = Box<dyn Iterator<Item = Result<ScannedRecord, StoreError>> + 'a>;
@@ -86,6 +89,10 @@ pub enum StoreError {
         "the ledger store is closed after a failed write and could not be opened again yet; it is retried with the next write"
     )]
     Closed,
+    #[error(
+        "the head cannot move to seq {head}: the entries staged beyond the head end at seq {staged}"
+    )]
+    NotStaged { head: u64, staged: u64 },
     #[error("a view of the ledger up to its head cannot append")]
     ReadOnlyView,
     #[error("the stored Merkle tree cannot be read at level {}, index {}: {reason}", .node.level, .node.index)]
@@ -128,18 +135,37 @@ pub fn describe_io(error: &std::io::Error) -> String {
 /// Durable storage of entries, the head digest, the Merkle tree over the entries, and
 /// checkpoints.
 ///
-/// Implementations must make [`Store::append`] and [`Store::extend_tree`] all-or-nothing and
+/// Implementations must make [`Store::commit`] and [`Store::extend_tree`] all-or-nothing and
 /// durable before they return. Callers (the ledger) guarantee a single writer.
 pub trait Store: Send + Sync {
     /// The head digest written with the last durable batch, or `None` for an empty ledger.
     fn head(&self) -> Result<Option<Digest>, StoreError>;
 
-    /// Writes the entries, the Merkle tree nodes they complete (`nodes`, as
-    /// [`Frontier::append`](crate::merkle::Frontier::append) returns them; the store keeps those
-    /// of level [`KEPT_LEVEL`] and up) and the new head in one atomic, durable step. The entries
-    /// must be contiguous and start right after the current head, and the tree must cover the
-    /// entries before them ([`Store::tree_size`] equal to the head's seq).
-    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError>;
+    /// Writes entries beyond the head without moving it, with the Merkle tree nodes they
+    /// complete (`nodes`, as [`Frontier::append`](crate::merkle::Frontier::append) returns them;
+    /// the store keeps those of level [`KEPT_LEVEL`] and up): they are not part of the ledger or
+    /// its tree, and need not be durable, until [`Store::commit`]. The entries must be contiguous
+    /// and start right after the head, or right after the entries staged since it, and the tree
+    /// must cover the entries before them ([`Store::tree_size`] equal to the head's seq). A large
+    /// batch is staged a part at a time, so it is never all in memory at once (SPEC §18: imports
+    /// in bounded memory).
+    fn stage(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError>;
+
+    /// Moves the head to `head`, the last staged entry, in one atomic, durable step: every
+    /// staged entry and tree node becomes part of the ledger at once, and the tree then covers
+    /// the new head, or none does. Entries and nodes staged but never committed (a crash, a
+    /// failed write) stay beyond the head, where no read reaches them.
+    fn commit(&self, head: Digest) -> Result<(), StoreError>;
+
+    /// Writes the entries, the tree nodes they complete and the new head in one atomic, durable
+    /// step. The entries must be contiguous and start right after the current head.
+    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        self.stage(entries, nodes)?;
+        self.commit(last.digest())
+    }
 
     /// How many leaves (entries from seq 1) the stored Merkle tree covers: the head's seq, except
     /// in a ledger written before the tree was kept, until it is built.
@@ -161,8 +187,10 @@ pub trait Store: Send + Sync {
     /// Walks the stored records from seq `from` on, in seq order.
     fn scan(&self, from: u64) -> Scan<'_>;
 
-    /// Keeps an opaque projection checkpoint taken at `seq`, replacing one at the same seq.
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError>;
+    /// Keeps the opaque projection checkpoint taken at `seq` that `encode` writes, replacing one
+    /// at the same seq. The store takes the bytes as they are written, so a large checkpoint
+    /// is never in memory whole besides the state it encodes.
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError>;
 
     /// The checkpoint with the greatest seq not above `seq`.
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
@@ -187,9 +215,9 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// Checks the precondition of [`Store::append`] against the stored head.
-fn check_follows(head: Option<Digest>, entries: &[Entry]) -> Result<(), StoreError> {
-    let expected = head.map_or(1, |digest| digest.seq + 1);
+/// Checks the precondition of [`Store::stage`]: `entries` start at seq `expected` (the one after
+/// the head, or after what was staged since) and have no gaps.
+fn check_follows(expected: u64, entries: &[Entry]) -> Result<(), StoreError> {
     for (offset, entry) in entries.iter().enumerate() {
         let wanted = expected + offset as u64;
         if entry.seq != wanted {

@@ -52,24 +52,89 @@ fn piece_key(key: &[u8], index: u32) -> Vec<u8> {
     piece
 }
 
-/// Adds `value` under `key` to `batch`, as one value or as a piece list.
-pub fn insert(batch: &mut sled::Batch, key: &[u8], value: Vec<u8>) {
-    if value.len() <= MAX_VALUE {
-        batch.insert(key, value);
-        return;
+/// Writes a value under a key as it is produced, handing each key and value to store to a
+/// sink: the value itself when it ends up at most [`MAX_VALUE`] long, else its pieces and then
+/// the header that lists them. The header comes last, so that a sink applying what it gets in
+/// order, over several batches, stores a header only once all its pieces are there; and a long
+/// value (a checkpoint) is never in memory whole.
+pub struct Writer<'k, S> {
+    key: &'k [u8],
+    sink: S,
+    piece: Vec<u8>,
+    count: u32,
+    length: u64,
+}
+
+impl<'k, S: FnMut(Vec<u8>, Vec<u8>) -> std::io::Result<()>> Writer<'k, S> {
+    pub fn new(key: &'k [u8], sink: S) -> Self {
+        Writer {
+            key,
+            sink,
+            piece: Vec::with_capacity(MAX_VALUE),
+            count: 0,
+            length: 0,
+        }
     }
-    let mut count = 0u32;
-    for (index, piece) in value.chunks(MAX_VALUE).enumerate() {
-        // The codec refuses records over 16 MiB, so a value has far fewer than 2^32 pieces.
-        let index = u32::try_from(index).expect("fewer than 2^32 pieces");
-        batch.insert(piece_key(key, index), piece);
-        count = index + 1;
+
+    /// Hands on the rest: the whole value, or the last piece and the header. A short value
+    /// that starts with the header's marker byte is stored as a piece list too, so that no value
+    /// stored whole is ever read as a header.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        if self.count == 0 && self.piece.first() != Some(&PIECE_LIST) {
+            return (self.sink)(self.key.to_vec(), std::mem::take(&mut self.piece));
+        }
+        if !self.piece.is_empty() {
+            self.hand_on_piece()?;
+        }
+        let length = u32::try_from(self.length)
+            .map_err(|_| std::io::Error::other("a stored value must be shorter than 4 GiB"))?;
+        let mut header = Vec::with_capacity(9);
+        header.push(PIECE_LIST);
+        header.extend_from_slice(&self.count.to_be_bytes());
+        header.extend_from_slice(&length.to_be_bytes());
+        (self.sink)(self.key.to_vec(), header)
     }
-    let mut header = Vec::with_capacity(9);
-    header.push(PIECE_LIST);
-    header.extend_from_slice(&count.to_be_bytes());
-    header.extend_from_slice(&(value.len() as u32).to_be_bytes());
-    batch.insert(key, header);
+
+    fn hand_on_piece(&mut self) -> std::io::Result<()> {
+        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(MAX_VALUE));
+        (self.sink)(piece_key(self.key, self.count), piece)?;
+        // A value shorter than 4 GiB has fewer than 2^20 pieces.
+        self.count += 1;
+        Ok(())
+    }
+}
+
+impl<S: FnMut(Vec<u8>, Vec<u8>) -> std::io::Result<()>> std::io::Write for Writer<'_, S> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            // A full piece is handed on only once more bytes follow it, so that a value of
+            // exactly MAX_VALUE bytes is stored whole.
+            if self.piece.len() == MAX_VALUE {
+                self.hand_on_piece()?;
+            }
+            let take = rest.len().min(MAX_VALUE - self.piece.len());
+            self.piece.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+        }
+        self.length += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The range of the piece keys of values stored under keys from `from` on that start with the
+/// same byte as `from`: what to remove along with the values under those keys.
+pub fn pieces_from(from: &[u8]) -> std::ops::Range<Vec<u8>> {
+    let mut start = Vec::with_capacity(1 + from.len());
+    start.push(PIECE_PREFIX);
+    start.extend_from_slice(from);
+    // Key prefixes are ASCII letters, so the next byte exists.
+    let end = vec![PIECE_PREFIX, from[0] + 1];
+    start..end
 }
 
 /// The whole value whose stored form under `key` in `tree` is `stored`.
@@ -115,6 +180,19 @@ mod tests {
         (db, tree)
     }
 
+    /// Adds `value` under `key` to `batch`, as the store does.
+    fn insert(batch: &mut sled::Batch, key: &[u8], value: &[u8]) {
+        let mut writer = Writer::new(key, |key, value| {
+            batch.insert(key, value);
+            Ok(())
+        });
+        // In uneven parts, as an encoder writes.
+        for part in value.chunks(777) {
+            std::io::Write::write_all(&mut writer, part).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+
     fn stored_values(tree: &sled::Tree) -> Vec<usize> {
         tree.iter().map(|item| item.unwrap().1.len()).collect()
     }
@@ -129,7 +207,7 @@ mod tests {
         ] {
             let value: Vec<u8> = (0..length).map(|byte| (byte % 251) as u8 + 1).collect();
             let mut batch = sled::Batch::default();
-            insert(&mut batch, key, value.clone());
+            insert(&mut batch, key, &value);
             tree.apply_batch(batch).unwrap();
             let stored = tree.get(key).unwrap().unwrap();
             assert_eq!(resolve(&tree, key, stored).unwrap().as_ref(), &value[..]);
@@ -141,10 +219,22 @@ mod tests {
     }
 
     #[test]
+    fn a_short_value_that_starts_like_a_header_is_stored_as_a_piece_list() {
+        let (_db, tree) = tree();
+        let value = [PIECE_LIST, 0, 0, 0, 7];
+        let mut batch = sled::Batch::default();
+        insert(&mut batch, b"k", &value);
+        tree.apply_batch(batch).unwrap();
+        let stored = tree.get(b"k").unwrap().unwrap();
+        assert_eq!(stored.len(), 9, "a header");
+        assert_eq!(resolve(&tree, b"k", stored).unwrap().as_ref(), &value[..]);
+    }
+
+    #[test]
     fn a_missing_or_short_piece_is_an_error() {
         let (_db, tree) = tree();
         let mut batch = sled::Batch::default();
-        insert(&mut batch, b"k", vec![1; 2 * MAX_VALUE + 5]);
+        insert(&mut batch, b"k", &[1; 2 * MAX_VALUE + 5]);
         tree.apply_batch(batch).unwrap();
         let stored = || tree.get(b"k").unwrap().unwrap();
         tree.insert(piece_key(b"k", 2), vec![1; 4]).unwrap();

@@ -1,19 +1,24 @@
 //! The durable [`Store`] on sled 0.34.7.
 //!
 //! Layout, in the tree `ledger`: key `e` + seq (8 bytes, big-endian) holds a record whose first
-//! entry has that seq, and key `h` holds the encoded head digest. A batch writes its entries and
-//! the new head with one `apply_batch`, which sled applies atomically. Since format 2 a record is
+//! entry has that seq, and key `h` holds the encoded head digest. A batch stages its entries
+//! beyond the head, in sled batches of at most [`BATCH_VALUES`] values, and commits them by
+//! writing the new head last (a small batch is one `apply_batch` with its head); each sled batch
+//! is atomic and sled's log keeps them in order, so records staged by a batch that was never
+//! committed lie beyond the head, unread, and are removed at the next open. Since format 2 a record is
 //! a chunk of the batch's consecutive entries, as many whole ones as fit in 4 KiB (about 18
 //! typical entries), so a batch of 1,000 entries is some 55 sled values rather than 1,000; the
 //! format-1 records of 0.1 hold one entry each and are read as they are. Either way the record
 //! holding seq N is the last key at or before `e` + N: a read by seq is one point lookup. The
-//! Merkle tree's stored nodes (those of level 4 and up, [`tree`](super::tree)) go into the same
-//! batch as the entries that complete them, as runs of at most 127 hashes under `n` + the leaf
-//! that completed the run's first node, so a node is one `..=` lookup too; key `t` says whether
+//! Merkle tree's stored nodes (those of level 4 and up, [`tree`](super::tree)) are staged with
+//! the entries that complete them and committed by the same head (runs completed by leaves
+//! beyond the tree's size were never committed, and are removed at open like staged records), as
+//! runs of at most 127 hashes under `n` + the leaf that completed the run's first node, so a
+//! node is one `..=` lookup too; key `t` says whether
 //! the tree is kept with every append or, in a ledger written before it was, how far it is built
 //! (no `t` with a head: not at all). Checkpoints live in the tree `checkpoints.2`,
 //! key `c` + seq; they are derived data and can always be rebuilt. No stored value is larger than
-//! 4 KiB: a longer one is stored in pieces in the same batch ([`pieces`](super::pieces)), so sled
+//! 4 KiB: a longer one is stored in pieces, its header last ([`pieces`](super::pieces)), so sled
 //! never writes it to its unsynced blob files. The tree `checkpoints` of ledgers written by 0.1
 //! holds checkpoints as single values, which sled put in blob files: it is read, never written,
 //! since an update of one of its pages would write a new blob.
@@ -24,14 +29,16 @@
 //! acknowledging (SPEC §3, §18).
 
 use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::codec::{self, CodecError, TreeState};
 use super::disk::{DataDir, SyncObserver};
 use super::pieces::{self, PieceError};
 use super::tree;
-use super::{Scan, ScannedRecord, Store, StoreError, check_follows};
+use super::{Encode, Scan, ScannedRecord, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::NodeId;
@@ -44,6 +51,12 @@ const CHECKPOINT_PREFIX: u8 = b'c';
 /// The checkpoints tree of this layout, and the one 0.1 wrote (read only).
 const CHECKPOINTS: &str = "checkpoints.2";
 const CHECKPOINTS_V01: &str = "checkpoints";
+
+/// The most values one sled batch holds. sled keeps every node version a batch replaces until
+/// the whole batch is applied, and writes the batch to its log as one reservation, so the memory
+/// a batch needs grows with it (one batch of a 500,000-row import took 4.5 KB an entry); a large
+/// write goes as several batches of at most this many values of at most 4 KiB (1 MiB).
+const BATCH_VALUES: usize = 256;
 
 /// sled's page cache. Its default is 1 GiB, which a reader of a large ledger fills with pages it
 /// has read once; 64 MiB holds the recent pages appends and point reads touch.
@@ -60,9 +73,76 @@ pub struct SledStore {
     /// sled's log file, kept open so every append can `fdatasync` it.
     log_file: File,
     disk: DataDir,
+    /// What was staged beyond the head since the last commit, and the writes not yet applied.
+    staged: Mutex<Staged>,
     /// The private directory this store was opened in, for a copy: deleted after the database
     /// is closed (fields drop in order).
     _copy: Option<tempfile::TempDir>,
+}
+
+/// The entries staged beyond the head: the last one, and the writes still to apply.
+#[derive(Default)]
+struct Staged {
+    last: Option<Digest>,
+    writes: Batches,
+}
+
+/// Writes to one tree, applied in order as batches of at most [`BATCH_VALUES`] values. Each
+/// batch is atomic and sled's log keeps them in order, so after a crash a prefix of them is
+/// there: whatever must not be seen without the rest (the head, a piece list's header) is
+/// written last.
+#[derive(Default)]
+struct Batches {
+    batch: sled::Batch,
+    values: usize,
+}
+
+impl Batches {
+    /// Adds `value` under `key`, in pieces if it is long.
+    fn insert(&mut self, tree: &sled::Tree, key: &[u8], value: &[u8]) -> sled::Result<()> {
+        self.write(tree, key, &mut |writer| writer.write_all(value))
+    }
+
+    /// Adds the value `encode` writes under `key`, in pieces as it is written if it is long.
+    fn write(
+        &mut self,
+        tree: &sled::Tree,
+        key: &[u8],
+        encode: &mut Encode<'_>,
+    ) -> sled::Result<()> {
+        let mut writer = pieces::Writer::new(key, |key, value| {
+            self.batch.insert(key, value);
+            self.count(tree).map_err(io::Error::other)
+        });
+        encode(&mut writer)
+            .and_then(|()| writer.finish())
+            .map_err(|error| match error.downcast::<sled::Error>() {
+                Ok(sled) => sled,
+                Err(other) => sled::Error::Io(other),
+            })
+    }
+
+    fn remove(&mut self, tree: &sled::Tree, key: sled::IVec) -> sled::Result<()> {
+        self.batch.remove(key);
+        self.count(tree)
+    }
+
+    fn count(&mut self, tree: &sled::Tree) -> sled::Result<()> {
+        self.values += 1;
+        if self.values >= BATCH_VALUES {
+            self.apply(tree)?;
+        }
+        Ok(())
+    }
+
+    /// Applies what is not applied yet.
+    fn apply(&mut self, tree: &sled::Tree) -> sled::Result<()> {
+        if self.values == 0 {
+            return Ok(());
+        }
+        self.values = 0;
+        tree.apply_batch(std::mem::take(&mut self.batch))
+    }
 }
 
 fn entry_key(seq: u64) -> [u8; 9] {
@@ -133,7 +213,7 @@ impl SledStore {
             path: log_path,
             source,
         })?;
-        Ok(SledStore {
+        let store = SledStore {
             path,
             db,
             ledger,
@@ -141,7 +221,60 @@ impl SledStore {
             checkpoints_v01,
             log_file,
             disk,
+            staged: Mutex::new(Staged::default()),
             _copy: None,
+        };
+        store.remove_beyond_head()?;
+        Ok(store)
+    }
+
+    /// Removes the records a batch staged but never committed (it was cut short by a crash or
+    /// a failed write): they are beyond the head, where no read goes, but a later batch keyed
+    /// differently must not find one of them as the record holding its seq. The same goes for
+    /// the runs of tree nodes staged with them, or written by a build of the tree that did not
+    /// finish: those completed by leaves beyond the size the tree covers are removed, so that a
+    /// later run never has a stale one after it.
+    fn remove_beyond_head(&self) -> Result<(), StoreError> {
+        let next = self.head()?.map_or(1, |head| head.seq + 1);
+        let tree_size = self.tree_size()?;
+        let mut removals = Batches::default();
+        let beyond = self
+            .ledger
+            .range(entry_key(next)..=entry_key(u64::MAX))
+            .keys()
+            .chain(
+                self.ledger
+                    .range(pieces::pieces_from(&entry_key(next)))
+                    .keys(),
+            )
+            .chain(
+                self.ledger
+                    .range(node_key(tree_size)..=node_key(u64::MAX))
+                    .keys(),
+            )
+            .chain(
+                self.ledger
+                    .range(pieces::pieces_from(&node_key(tree_size)))
+                    .keys(),
+            );
+        for key in beyond {
+            let key = key.map_err(|source| self.database(source))?;
+            removals
+                .remove(&self.ledger, key)
+                .map_err(|source| self.database(source))?;
+        }
+        removals
+            .apply(&self.ledger)
+            .map_err(|source| self.database(source))
+    }
+
+    fn lock_staged(&self) -> MutexGuard<'_, Staged> {
+        // A panic while staging leaves writes beyond the head only, which a commit never
+        // follows: the next stage starts from the head again.
+        self.staged.lock().unwrap_or_else(|poisoned| {
+            let mut staged = poisoned.into_inner();
+            *staged = Staged::default();
+            staged
         })
     }
 
@@ -222,11 +355,16 @@ impl SledStore {
             })
     }
 
-    /// Adds the kept nodes among `nodes` to `batch`.
-    fn insert_nodes(batch: &mut sled::Batch, nodes: &[(NodeId, Hash256)]) {
+    /// Adds the kept nodes among `nodes` to `writes`.
+    fn insert_nodes(
+        ledger: &sled::Tree,
+        writes: &mut Batches,
+        nodes: &[(NodeId, Hash256)],
+    ) -> sled::Result<()> {
         for (first, hashes) in tree::runs(nodes) {
-            pieces::insert(batch, &node_key(first), tree::encode_run(&hashes));
+            writes.insert(ledger, &node_key(first), &tree::encode_run(&hashes))?;
         }
+        Ok(())
     }
 
     fn latest_checkpoint_v01(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
@@ -292,30 +430,62 @@ impl Store for SledStore {
             .map_err(|source| StoreError::CorruptHead(source.to_string()))
     }
 
-    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
+    fn stage(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
         let Some(last) = entries.last() else {
             return Ok(());
         };
-        let head = self.head()?;
-        check_follows(head, entries)?;
-        let mut batch = sled::Batch::default();
+        let mut staged = self.lock_staged();
+        let after = match staged.last {
+            Some(staged) => Some(staged),
+            None => self.head()?,
+        };
+        check_follows(after.map_or(1, |digest| digest.seq + 1), entries)?;
         for (first, chunk) in codec::encode_chunks(entries, pieces::MAX_VALUE) {
             // A chunk is longer than the limit only when it holds a single long entry.
-            pieces::insert(&mut batch, &entry_key(first), chunk);
+            if let Err(source) = staged
+                .writes
+                .insert(&self.ledger, &entry_key(first), &chunk)
+            {
+                *staged = Staged::default();
+                return Err(self.database(source));
+            }
         }
-        Self::insert_nodes(&mut batch, nodes);
-        if head.is_none() {
-            // A ledger that starts with the tree keeps it from its first batch on.
-            pieces::insert(
-                &mut batch,
-                TREE_KEY,
-                codec::encode_tree_state(TreeState::Kept),
-            );
+        if let Err(source) = Self::insert_nodes(&self.ledger, &mut staged.writes, nodes) {
+            *staged = Staged::default();
+            return Err(self.database(source));
         }
-        pieces::insert(&mut batch, HEAD_KEY, codec::encode_head(last.digest()));
-        self.ledger
-            .apply_batch(batch)
-            .map_err(|source| self.database(source))?;
+        staged.last = Some(last.digest());
+        Ok(())
+    }
+
+    fn commit(&self, head: Digest) -> Result<(), StoreError> {
+        let mut staged = std::mem::take(&mut *self.lock_staged());
+        if staged.last != Some(head) {
+            return Err(StoreError::NotStaged {
+                head: head.seq,
+                staged: staged.last.map_or(0, |digest| digest.seq),
+            });
+        }
+        let mut writes = || -> Result<(), StoreError> {
+            if self.head()?.is_none() {
+                // A ledger that starts with the tree keeps it from its first batch on. Should
+                // this be applied without the head, the tree still covers no more than the head.
+                staged
+                    .writes
+                    .insert(
+                        &self.ledger,
+                        TREE_KEY,
+                        &codec::encode_tree_state(TreeState::Kept),
+                    )
+                    .map_err(|source| self.database(source))?;
+            }
+            staged
+                .writes
+                .insert(&self.ledger, HEAD_KEY, &codec::encode_head(head))
+                .and_then(|()| staged.writes.apply(&self.ledger))
+                .map_err(|source| self.database(source))
+        };
+        writes()?;
         self.make_durable()
     }
 
@@ -334,11 +504,12 @@ impl Store for SledStore {
         } else {
             TreeState::Built(size)
         };
-        let mut batch = sled::Batch::default();
-        Self::insert_nodes(&mut batch, nodes);
-        pieces::insert(&mut batch, TREE_KEY, codec::encode_tree_state(state));
-        self.ledger
-            .apply_batch(batch)
+        // The nodes go first and the state last: nodes applied without it lie beyond the size
+        // the tree is known to cover, where no read reaches them, and are removed at open.
+        let mut writes = Batches::default();
+        Self::insert_nodes(&self.ledger, &mut writes, nodes)
+            .and_then(|()| writes.insert(&self.ledger, TREE_KEY, &codec::encode_tree_state(state)))
+            .and_then(|()| writes.apply(&self.ledger))
             .map_err(|source| self.database(source))?;
         self.make_durable()
     }
@@ -406,11 +577,15 @@ impl Store for SledStore {
         Ok(None)
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        pieces::insert(&mut batch, &checkpoint_key(seq), bytes);
-        self.checkpoints
-            .apply_batch(batch)
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+        let key = checkpoint_key(seq);
+        let mut writes = Batches::default();
+        // One at the same seq goes first, so that a write cut short leaves no header listing
+        // pieces some of which are new: only the last batch holds the new header.
+        writes
+            .remove(&self.checkpoints, sled::IVec::from(&key[..]))
+            .and_then(|()| writes.write(&self.checkpoints, &key, encode))
+            .and_then(|()| writes.apply(&self.checkpoints))
             .map_err(|source| self.database(source))
     }
 
@@ -480,6 +655,75 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Actor, Event, SystemId};
+    use crate::merkle::Frontier;
+    use crate::time::Timestamp;
+
+    /// `count` entries after `last`, with the tree nodes they complete on `frontier`.
+    fn sealed(
+        last: &mut Option<Digest>,
+        frontier: &mut Frontier,
+        count: usize,
+    ) -> (Vec<Entry>, Vec<(NodeId, Hash256)>) {
+        let (entries, leaves): (Vec<Entry>, Vec<Hash256>) = (0..count)
+            .map(|index| {
+                let event = Event::AccountDeclassified {
+                    system: SystemId::tailscale(),
+                    account_id: format!("a{index}"),
+                    reason: "test".to_owned(),
+                };
+                let (entry, leaf) =
+                    Entry::seal_with_leaf_hash(*last, Timestamp::UNIX_EPOCH, Actor::Demo, event);
+                *last = Some(entry.digest());
+                (entry, leaf)
+            })
+            .unzip();
+        let nodes = frontier.append(&leaves);
+        (entries, nodes)
+    }
+
+    #[test]
+    fn tree_nodes_staged_but_never_committed_are_unread_and_removed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut last = None;
+        let mut frontier = Frontier::new();
+        let first = NodeId { level: 4, index: 0 };
+        let second = NodeId { level: 4, index: 1 };
+        let first_hash;
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let (entries, nodes) = sealed(&mut last, &mut frontier, 20);
+            first_hash = nodes.iter().find(|(node, _)| *node == first).unwrap().1;
+            store.append(&entries, &nodes).unwrap();
+            let head = last;
+            // Two parts long enough that sled applies the first one's runs before any commit.
+            for _ in 0..2 {
+                let (entries, nodes) = sealed(&mut last, &mut frontier, 6_000);
+                store.stage(&entries, &nodes).unwrap();
+            }
+            let applied = store
+                .ledger
+                .range(node_key(20)..=node_key(u64::MAX))
+                .count();
+            assert!(
+                applied > 0,
+                "some staged runs are in sled before the commit"
+            );
+            assert_eq!(store.head().unwrap(), head);
+            assert_eq!(store.tree_size().unwrap(), 20);
+            // Dropped without a commit, as a crash leaves it.
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.head().unwrap().map(|head| head.seq), Some(20));
+        assert_eq!(store.tree_size().unwrap(), 20);
+        assert_eq!(store.kept_node(first).unwrap(), Some(first_hash));
+        assert_eq!(store.kept_node(second).unwrap(), None);
+        let beyond = store
+            .ledger
+            .range(node_key(20)..=node_key(u64::MAX))
+            .count();
+        assert_eq!(beyond, 0, "the staged runs are removed at open");
+    }
 
     #[test]
     fn a_second_open_of_the_same_directory_is_refused_as_locked() {

@@ -11,10 +11,9 @@
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::entry::Entry;
 use crate::event::SyncErrorClass;
 use crate::event::{Actor, SystemId};
-use crate::ledger::Ledger;
+use crate::ledger::{Appended, Ledger};
 use crate::projection::SystemState;
 use crate::store::StoreError;
 use crate::tailscale::FetchError;
@@ -28,7 +27,7 @@ pub struct SyncReport {
     pub sync_id: String,
     pub outcome: SyncOutcome,
     /// The batch the sync appended, `SyncCompleted` or `SyncFailed` last.
-    pub entries: Vec<Entry>,
+    pub appended: Appended,
 }
 
 /// Runs the syncs of one system from its source.
@@ -124,11 +123,11 @@ impl Syncer {
                 return Err(error);
             }
         };
-        let Ok((entries, (sync_id, outcome))) = decided;
+        let Ok((appended, (sync_id, outcome))) = decided;
         let report = SyncReport {
             sync_id,
             outcome,
-            entries,
+            appended,
         };
         tracing::info!(system = %self.system, sync_id = %report.sync_id, "sync finished: {}", report.outcome);
         Ok(report)

@@ -1,6 +1,6 @@
 //! [`TailscaleClient`]: the calls the ledger makes to Tailscale's API.
 
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::auth::Authenticator;
@@ -71,8 +71,13 @@ impl TailscaleClient {
         })
     }
 
+    /// The tailnet this client reads.
+    pub(super) fn tailnet(&self) -> &str {
+        &self.tailnet
+    }
+
     /// `{base}/api/v2/` followed by the given path segments, each percent-encoded.
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         // `parse_base_url` accepted only http(s) URLs, which always have a path to extend.
         url.path_segments_mut()
@@ -90,22 +95,40 @@ impl TailscaleClient {
         url: Url,
         not_found_hint: Option<&str>,
     ) -> Result<T, FetchError> {
+        let (request, body, bearer) = self.call(Method::GET, url, None, not_found_hint).await?;
+        decode(&request, &body).map_err(|error| self.scrub(error, &bearer))
+    }
+
+    /// Sends `method` to `url` with the credential (and `json` as the body), retried as the
+    /// transport retries; returns the request's name, the answer's body and the bearer used.
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        json: Option<&serde_json::Value>,
+        not_found_hint: Option<&str>,
+    ) -> Result<(String, Vec<u8>, Secret), FetchError> {
         let bearer = self.bearer().await?;
         let request = match url.query() {
-            Some(query) => format!("GET {}?{query}", url.path()),
-            None => format!("GET {}", url.path()),
+            Some(query) => format!("{method} {}?{query}", url.path()),
+            None => format!("{method} {}", url.path()),
         };
         let outcome = self
             .transport
             .execute(&request, || {
-                self.transport
+                let builder = self
+                    .transport
                     .http
-                    .get(url.clone())
-                    .bearer_auth(bearer.expose())
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(bearer.expose());
+                match json {
+                    Some(json) => builder.json(json),
+                    None => builder,
+                }
             })
             .await;
-        let body = match outcome {
-            Ok(body) => body,
+        match outcome {
+            Ok(body) => Ok((request, body, bearer)),
             Err(failed) => {
                 if failed.status() == Some(StatusCode::UNAUTHORIZED) {
                     self.auth.forget_access_token().await;
@@ -113,10 +136,9 @@ impl TailscaleClient {
                 let error =
                     self.transport
                         .describe(&request, &failed, class_of_status, not_found_hint);
-                return Err(self.scrub(error, &bearer));
+                Err(self.scrub(error, &bearer))
             }
-        };
-        decode(&request, &body).map_err(|error| self.scrub(error, &bearer))
+        }
     }
 
     async fn bearer(&self) -> Result<Secret, FetchError> {
@@ -127,12 +149,13 @@ impl TailscaleClient {
             .map_err(|error| error.scrubbed([self.auth.configured_secret()]))
     }
 
-    fn scrub(&self, error: FetchError, bearer: &Secret) -> FetchError {
+    pub(super) fn scrub(&self, error: FetchError, bearer: &Secret) -> FetchError {
         error.scrubbed([self.auth.configured_secret(), bearer.expose()])
     }
 }
 
-fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
+/// An http(s) URL, or why `text` is not one.
+pub(crate) fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
     let invalid = |reason: String| ClientConfigError::InvalidBaseUrl {
         url: text.to_owned(),
         reason,

@@ -1,8 +1,9 @@
 //! The Tailscale API client: the only code that talks HTTP to Tailscale.
 //!
-//! It lists the tailnet's users and looks up the credential's own key, authenticating with an API
-//! access token or an OAuth client, retrying transient failures within a budget, and reducing
-//! every failure to a [`FetchError`] whose class the ledger records in `SyncFailed`. Secrets are
+//! It lists the tailnet's users, looks up the credential's own key, and creates and tests webhook
+//! endpoints (`webhooks.rs`), authenticating with an API access token or an OAuth client,
+//! retrying transient failures within a budget, and reducing every failure to a [`FetchError`]
+//! whose class the ledger records in `SyncFailed`. Secrets are
 //! wrapped in [`Secret`] and never appear in errors, logs or `Debug` output.
 
 mod auth;
@@ -13,6 +14,7 @@ mod retry;
 mod secret;
 mod transport;
 mod types;
+mod webhooks;
 
 pub use auth::Credential;
 pub use client::TailscaleClient;
@@ -21,3 +23,9 @@ pub use error::FetchError;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use types::{CredentialInfo, User};
+pub use webhooks::CreatedWebhook;
+
+// Truto's HRIS client shares the transport, its retry rules and the base URL check.
+pub(crate) use client::parse_base_url;
+pub(crate) use error::class_of_status;
+pub(crate) use transport::Transport;

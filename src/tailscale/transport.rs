@@ -1,5 +1,6 @@
 //! One HTTP exchange with Tailscale, retried under the [`RetryPolicy`], reduced to a body or a
-//! [`FetchError`].
+//! [`FetchError`]. Truto's HRIS client (`crate::truto`) sends its requests through here too, so
+//! both peers share the retry rules; the peer's name is what the messages call it.
 //!
 //! Both the API calls and the OAuth token grant go through here, so they share one definition of
 //! what is transient (429, 5xx, timeouts, connection errors), one backoff, and one way of
@@ -25,6 +26,8 @@ const MAX_QUOTED_MESSAGE: usize = 300;
 #[derive(Debug)]
 pub(crate) struct Transport {
     pub(crate) http: reqwest::Client,
+    /// Who answers, for messages: `Tailscale` or `Truto`.
+    peer: &'static str,
     retry: RetryPolicy,
     timeout: Duration,
 }
@@ -65,8 +68,19 @@ impl Failed {
 
 impl Transport {
     pub(crate) fn new(http: reqwest::Client, retry: RetryPolicy, timeout: Duration) -> Self {
+        Self::for_peer("Tailscale", http, retry, timeout)
+    }
+
+    /// A transport to another peer than Tailscale, named `peer` in messages.
+    pub(crate) fn for_peer(
+        peer: &'static str,
+        http: reqwest::Client,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Self {
         Transport {
             http,
+            peer,
             retry,
             timeout,
         }
@@ -97,7 +111,7 @@ impl Transport {
                 Failure::Timeout | Failure::Network { .. } => None,
             };
             let Some(wait) = backoff.next_wait(retry_after) else {
-                tracing::warn!(request, attempts, reason = %failure, "Tailscale request failed; retry budget exhausted");
+                tracing::warn!(request, attempts, reason = %failure, peer = self.peer, "request failed; retry budget exhausted");
                 return Err(Failed { failure, attempts });
             };
             tracing::warn!(
@@ -105,7 +119,8 @@ impl Transport {
                 attempt = attempts,
                 reason = %failure,
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "Tailscale request failed; retrying"
+                peer = self.peer,
+                "request failed; retrying"
             );
             tokio::time::sleep(wait).await;
         }
@@ -133,7 +148,7 @@ impl Transport {
             } => {
                 let said = api_message
                     .as_deref()
-                    .map(|text| format!(": Tailscale said \"{text}\""))
+                    .map(|text| format!(": {} said \"{text}\"", self.peer))
                     .unwrap_or_default();
                 let hint = match (*status, not_found_hint) {
                     (StatusCode::NOT_FOUND, Some(hint)) => format!("; {hint}"),
@@ -153,7 +168,10 @@ impl Transport {
             ),
             Failure::Network { detail } => FetchError::new(
                 SyncErrorClass::Unavailable,
-                format!("{request}: could not reach Tailscale: {detail}{attempts}"),
+                format!(
+                    "{request}: could not reach {}: {detail}{attempts}",
+                    self.peer
+                ),
             ),
         }
     }

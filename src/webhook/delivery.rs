@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::event::{DeliveredEvent, Event, SystemId};
 use crate::hash::Hash256;
 use crate::time::Timestamp;
 
@@ -20,6 +21,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The largest body recorded verbatim in `WebhookReceived`: 4 KiB.
 pub const MAX_RECORDED_BODY_BYTES: usize = 4 * 1024;
+
+/// How many of a delivery's events `WebhookReceived` lists. Tailscale batches a few events per
+/// delivery; a body of up to 1 MiB could hold tens of thousands of tiny ones, which would make
+/// one entry megabytes long. `event_count` still says how many there were.
+pub const MAX_RECORDED_EVENTS: usize = 100;
 
 /// User events (SPEC §13): each starts a sync at once.
 pub const USER_EVENT_TYPES: [&str; 7] = [
@@ -44,6 +50,22 @@ pub const DEVICE_EVENT_TYPES: [&str; 6] = [
     "nodeDeleted",
     "nodeAuthorized",
     "nodeNeedsAuthorization",
+];
+
+/// What `tailledger webhook register` subscribes the endpoint to: every type that starts a sync
+/// and that Tailscale's API lets one subscribe to (the deprecated aliases arrive unasked).
+pub const REGISTERED_SUBSCRIPTIONS: [&str; 11] = [
+    "userCreated",
+    "userNeedsApproval",
+    "userApproved",
+    "userSuspended",
+    "userRestored",
+    "userDeleted",
+    "userRoleUpdated",
+    "nodeCreated",
+    "nodeNeedsApproval",
+    "nodeApproved",
+    "nodeDeleted",
 ];
 
 /// Whether an event of this type starts a sync.
@@ -136,41 +158,23 @@ impl Delivery {
     }
 }
 
-/// What `WebhookReceived` records of a delivery (SPEC §13): the event types and their
-/// timestamps, the body's digest, and the body itself only when it is at most 4 KiB. The ledger
-/// clock's `recorded_at` and the actor `webhook:tailscale` are the entry's envelope.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliveryRecord {
-    pub body_sha256: Hash256,
-    pub body_bytes: u64,
-    /// `t` of the signature: when Tailscale sent it.
-    pub signed_at: Timestamp,
-    pub events: Vec<RecordedEvent>,
-    /// The body verbatim, when at most [`MAX_RECORDED_BODY_BYTES`].
-    pub body: Option<String>,
-    /// Whether the delivery started a sync, so the ledger says why the next sync ran.
-    pub starts_sync: bool,
-}
-
-/// One event of a delivery as the ledger keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedEvent {
-    pub event_type: String,
-    /// Tailscale's time of the event, when it sent an RFC 3339 one.
-    pub timestamp: Option<Timestamp>,
-}
-
 impl Delivery {
-    /// The part of the delivery the ledger records.
-    pub fn record(&self) -> DeliveryRecord {
-        DeliveryRecord {
+    /// The `WebhookReceived` event that records the delivery (SPEC §13): the event types and
+    /// their timestamps (the first [`MAX_RECORDED_EVENTS`]), the body's digest, and the body
+    /// itself only when it is at most 4 KiB. The ledger clock's `recorded_at` and the actor
+    /// `webhook:<system>` are the entry's envelope.
+    pub fn record(&self, system: SystemId) -> Event {
+        Event::WebhookReceived {
+            system,
             body_sha256: self.body_sha256,
             body_bytes: self.body.len() as u64,
             signed_at: self.signed_at,
+            event_count: self.events.len() as u64,
             events: self
                 .events
                 .iter()
-                .map(|event| RecordedEvent {
+                .take(MAX_RECORDED_EVENTS)
+                .map(|event| DeliveredEvent {
                     event_type: event.event_type.clone(),
                     timestamp: event.timestamp,
                 })
@@ -265,20 +269,52 @@ mod tests {
         assert_eq!(delivery.events[2].data, json!("a plain string"));
         assert_eq!(delivery.events[3].data, Value::Null);
         assert!(delivery.starts_sync());
-        let record = delivery.record();
-        assert_eq!(record.body_sha256, delivery.body_sha256);
-        assert_eq!(record.body_bytes, body.len() as u64);
-        assert_eq!(record.signed_at, at("2026-06-02T10:00:02Z"));
-        assert_eq!(record.body.as_deref(), Some(body));
-        assert!(record.starts_sync);
+        let Event::WebhookReceived {
+            system,
+            body_sha256,
+            body_bytes,
+            signed_at,
+            event_count,
+            events,
+            body: recorded_body,
+            starts_sync,
+        } = delivery.record(SystemId::tailscale())
+        else {
+            panic!("a delivery is recorded as WebhookReceived");
+        };
+        assert_eq!(system, SystemId::tailscale());
+        assert_eq!(body_sha256, delivery.body_sha256);
+        assert_eq!(body_bytes, body.len() as u64);
+        assert_eq!(signed_at, at("2026-06-02T10:00:02Z"));
+        assert_eq!(event_count, 4);
+        assert_eq!(recorded_body.as_deref(), Some(body));
+        assert!(starts_sync);
         assert_eq!(
-            record.events[1],
-            RecordedEvent {
+            events[1],
+            DeliveredEvent {
                 event_type: "nodeCreated".to_owned(),
                 timestamp: Some(at("2026-06-02T10:00:01Z")),
             }
         );
-        assert_eq!(record.events[2].timestamp, None);
+        assert_eq!(events[2].timestamp, None);
+    }
+
+    #[test]
+    fn a_delivery_of_many_events_lists_the_first_of_them_and_counts_all() {
+        let body = format!(
+            "[{}]",
+            vec![r#"{"type":"test"}"#; MAX_RECORDED_EVENTS + 5].join(",")
+        );
+        let Event::WebhookReceived {
+            event_count,
+            events,
+            ..
+        } = parse(&body).unwrap().record(SystemId::tailscale())
+        else {
+            panic!("a delivery is recorded as WebhookReceived");
+        };
+        assert_eq!(event_count, MAX_RECORDED_EVENTS as u64 + 5);
+        assert_eq!(events.len(), MAX_RECORDED_EVENTS);
     }
 
     #[test]
@@ -299,6 +335,23 @@ mod tests {
             assert!(!delivery.starts_sync(), "{event_type}");
         }
         assert!(!parse("[]").unwrap().starts_sync());
+    }
+
+    #[test]
+    fn registration_subscribes_to_what_starts_a_sync_and_tailscale_offers() {
+        for event_type in REGISTERED_SUBSCRIPTIONS {
+            assert!(starts_sync(event_type), "{event_type}");
+            assert!(
+                crate::simulator::SUBSCRIPTIONS.contains(&event_type),
+                "{event_type} is no subscription of Tailscale's API"
+            );
+        }
+        for event_type in USER_EVENT_TYPES {
+            assert!(
+                REGISTERED_SUBSCRIPTIONS.contains(&event_type),
+                "{event_type}"
+            );
+        }
     }
 
     #[test]

@@ -7,19 +7,25 @@
 //! - [`dedup`]: the 25-hour memory of recorded body digests.
 //! - [`coalesce`]: a burst of triggers becomes a bounded number of syncs.
 //! - [`server`]: the axum endpoint and the order in which a request is judged.
+//! - [`wire`]: the endpoint as `serve` runs it: deliveries appended as `WebhookReceived`
+//!   through the service, syncs through `Service::sync_now`, duplicates seeded from the ledger.
 //!
-//! Everything but the server is pure, with instants passed in. The receiver decides nothing
-//! about accounts: a delivery is a reason to sync now, and the sync records what changed.
+//! Everything but the server and its wiring is pure, with instants passed in. The receiver
+//! decides nothing about accounts: a delivery is a reason to sync now, and the sync records what
+//! changed.
 
 pub mod coalesce;
 pub mod dedup;
 pub mod delivery;
 pub mod server;
 pub mod signature;
+pub mod wire;
 
 pub use coalesce::{Coalescer, DEFAULT_MIN_GAP, SyncTrigger, run_coalesced};
 pub use dedup::{Admission, DEDUP_WINDOW, Deduplicator};
-pub use delivery::{Delivery, DeliveryError, DeliveryRecord, RecordedEvent, WebhookEvent};
+pub use delivery::{
+    Delivery, DeliveryError, MAX_RECORDED_EVENTS, REGISTERED_SUBSCRIPTIONS, WebhookEvent,
+};
 pub use server::{
     Accepted, DeliverySink, Refusal, SinkError, WEBHOOK_PATH, WebhookReceiver, serve,
 };

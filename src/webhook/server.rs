@@ -56,7 +56,7 @@ const MAX_DRAINED_BYTES: usize = 8 * MAX_BODY_BYTES;
 /// trickles holds a reading slot.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where accepted deliveries go: the lead wires this to "append `WebhookReceived`".
+/// Where accepted deliveries go: in `serve`, [`super::wire`] appends them as `WebhookReceived`.
 ///
 /// It is called once per new delivery (never for a duplicate or a refusal), on a blocking
 /// thread, and the HTTP answer waits for it: `Ok` means recorded durably.

@@ -311,6 +311,15 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         )
         .await;
     assert!(before.contains("nothing recorded yet"), "{before}");
+    // So do the readers given a date: the end of that day in the server's roster timezone.
+    let before = served
+        .fails(2, &["employees", "--as-of", "2020-01-01", "--json"])
+        .await;
+    assert!(before.contains("nothing recorded yet"), "{before}");
+    let future = served
+        .fails(2, &["accounts", "--as-of", "2999-12-31", "--json"])
+        .await;
+    assert!(future.contains("2999-12-31 is in the future"), "{future}");
 
     // the offboarding report: Marco's suspended account had no access when he left.
     let said = served.ok(&["report"]).await;

@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tailledger::entry::{Entry, event_object};
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, EmployeeRecord, Event, FieldChange,
-    RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmployeeRecord, Event,
+    FieldChange, RosterProblem, SyncErrorClass, SystemId,
 };
 use tailledger::hash::{Digest, Hash256};
 use tailledger::sync::Listing;
@@ -122,6 +122,7 @@ fn actor() -> impl Strategy<Value = Actor> {
         text().prop_map(Actor::Api),
         system().prop_map(Actor::Webhook),
         Just(Actor::Demo),
+        text().prop_map(Actor::RosterSource),
     ]
 }
 
@@ -405,7 +406,37 @@ fn event() -> BoxedStrategy<Event> {
         hash().prop_map(|sha256| Event::RosterAccepted { sha256 }),
     ]
     .boxed();
-    prop_oneof![people, admin_and_syncs, releases_and_rosters].boxed()
+    let delivered = (text(), prop::option::of(timestamp())).prop_map(|(event_type, timestamp)| {
+        DeliveredEvent {
+            event_type,
+            timestamp,
+        }
+    });
+    let webhooks: BoxedStrategy<Event> = (
+        (system(), hash(), number(), timestamp(), number()),
+        (
+            prop::collection::vec(delivered, 0..4),
+            prop::option::of(text()),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (system, body_sha256, body_bytes, signed_at, event_count),
+                (events, body, starts_sync),
+            )| Event::WebhookReceived {
+                system,
+                body_sha256,
+                body_bytes,
+                signed_at,
+                event_count,
+                events,
+                body,
+                starts_sync,
+            },
+        )
+        .boxed();
+    prop_oneof![people, admin_and_syncs, releases_and_rosters, webhooks].boxed()
 }
 
 fn entry() -> impl Strategy<Value = Entry> {

@@ -382,6 +382,84 @@ fn config_cases() -> Vec<(&'static str, String)> {
             ),
         ),
         ("not_utf8", good("UTC", "Europe/Z\u{fc}rich")),
+        (
+            "roster_column_unknown",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[roster.columns]\nmail = \"Work Email\"\n",
+            ),
+        ),
+        (
+            "roster_two_columns_one_header",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[roster.columns]\nemail = \"Email\"\nname = \"email\"\n",
+            ),
+        ),
+        (
+            "roster_status_value_not_ours",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[roster.status_values]\n\"Terminated\" = \"gone\"\n",
+            ),
+        ),
+        (
+            "roster_date_format_without_a_day",
+            good(
+                "timezone = \"UTC\"",
+                "timezone = \"UTC\"\ndate_format = \"%m/%Y\"",
+            ),
+        ),
+        (
+            "roster_unknown_source",
+            good("timezone = \"UTC\"", "source = \"ldap\""),
+        ),
+        (
+            "roster_truto_without_table",
+            good("csv_path = \"staff.csv\"", "source = \"truto\""),
+        ),
+        (
+            "roster_truto_token_not_set",
+            good(
+                "csv_path = \"staff.csv\"\ntimezone = \"UTC\"\n",
+                "source = \"truto\"\n[roster.truto]\nintegrated_account_id = \"62f44730-dd91-461e-bd6a-aedd9e0ad79d\"\ntoken_env = \"TL_TEST_TRUTO_NOT_SET\"\n",
+            ),
+        ),
+        (
+            "roster_truto_org_role_from",
+            good(
+                "csv_path = \"staff.csv\"\ntimezone = \"UTC\"\n",
+                "source = \"truto\"\n[roster.truto]\nintegrated_account_id = \"62f44730\"\ntoken_env = \"TL_TEST_TAILSCALE_TOKEN\"\norg_role_from = \"title\"\n",
+            ),
+        ),
+        (
+            "roster_truto_with_csv_mapping",
+            good(
+                "csv_path = \"staff.csv\"\ntimezone = \"UTC\"\n",
+                "source = \"truto\"\ndate_format = \"%m/%d/%Y\"\n[roster.truto]\nintegrated_account_id = \"62f44730\"\ntoken_env = \"TL_TEST_TAILSCALE_TOKEN\"\n",
+            ),
+        ),
+        (
+            "webhook_listen_not_an_address",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"anywhere\"\n",
+            ),
+        ),
+        (
+            "webhook_on_the_grpc_port",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"0.0.0.0:50051\"\n",
+            ),
+        ),
+        (
+            "webhook_secret_not_set",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"127.0.0.1:8443\"\nsecret_env = \"TL_TEST_NO_WEBHOOK_SECRET\"\n",
+            ),
+        ),
     ]
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tailledger::entry::Entry;
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, EmployeeRecord, Event, FieldChange,
-    RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmployeeRecord, Event,
+    FieldChange, RosterProblem, SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
@@ -303,8 +303,50 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 sha256: Hash256::of(b"email,org_role\nana@acme-corp.example,IT\n"),
             },
         ),
+        // Added with the webhook receiver (SPEC §13): one delivery with its body, one without.
+        (
+            Actor::Webhook(SystemId::tailscale()),
+            Event::WebhookReceived {
+                system: SystemId::tailscale(),
+                body_sha256: Hash256::of(WEBHOOK_BODY.as_bytes()),
+                body_bytes: WEBHOOK_BODY.len() as u64,
+                signed_at: at("2026-03-02T14:21:00Z"),
+                event_count: 2,
+                events: vec![
+                    DeliveredEvent {
+                        event_type: text("userDeleted"),
+                        timestamp: Some(at("2026-03-02T14:20:59.5Z")),
+                    },
+                    DeliveredEvent {
+                        event_type: text("some\tNewType"),
+                        timestamp: None,
+                    },
+                ],
+                body: Some(text(WEBHOOK_BODY)),
+                starts_sync: true,
+            },
+        ),
+        (
+            Actor::Webhook(SystemId::tailscale()),
+            Event::WebhookReceived {
+                system: SystemId::tailscale(),
+                body_sha256: Hash256::of(b"a body over 4 KiB"),
+                body_bytes: 1_048_576,
+                signed_at: at("2026-03-02T14:22:00Z"),
+                event_count: 40_000,
+                events: vec![DeliveredEvent {
+                    event_type: text("policyUpdate"),
+                    timestamp: Some(at("2026-03-02T14:21:58Z")),
+                }],
+                body: None,
+                starts_sync: false,
+            },
+        ),
     ]
 }
+
+/// The body of the golden `WebhookReceived`, with text that needs escaping.
+const WEBHOOK_BODY: &str = r#"[{"timestamp":"2026-03-02T14:20:59.5Z","version":1,"type":"userDeleted","tailnet":"acme-corp.example","message":"User \"marco\" deleted","data":{"user":"marco.ibanez@acme-corp.example"}},{"type":"some\tNewType","data":["a",1]}]"#;
 
 /// The golden events sealed into a chain, one minute apart from a fixed instant.
 pub fn golden_chain() -> Vec<Entry> {

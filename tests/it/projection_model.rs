@@ -133,6 +133,16 @@ fn event() -> impl Strategy<Value = Event> {
         Just(Event::RosterAccepted {
             sha256: Hash256::of(b"roster"),
         }),
+        instant().prop_map(move |at| Event::WebhookReceived {
+            system: system(),
+            body_sha256: Hash256::of(b"[]"),
+            body_bytes: 2,
+            signed_at: at,
+            event_count: 0,
+            events: Vec::new(),
+            body: Some("[]".to_owned()),
+            starts_sync: false,
+        }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),
             allowed_org_roles: vec!["IT".to_owned()],
@@ -199,7 +209,7 @@ proptest! {
         let mut entries = Vec::new();
         for (minutes, events) in history {
             clock = clock.saturating_add_micros(minutes * 60_000_000);
-            entries.extend(ledger.append(clock, Actor::Demo, events).unwrap());
+            entries.extend(ledger.append(clock, Actor::Demo, events).unwrap().entries);
         }
         prop_assert_eq!(ledger.read(Clone::clone), replay(&entries));
         prop_assert_eq!(ledger.log().replay().unwrap(), replay(&entries));

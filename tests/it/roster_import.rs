@@ -75,6 +75,7 @@ async fn a_second_import_records_only_what_changed() {
         .unwrap();
     assert_eq!((summary.onboarded, summary.offboarded), (2, 1));
     let types: Vec<_> = entries
+        .entries
         .iter()
         .map(|entry| entry.event.type_name())
         .collect();
@@ -92,7 +93,10 @@ async fn a_second_import_records_only_what_changed() {
         .await
         .unwrap();
     assert_eq!(again.unchanged, 2);
-    assert!(entries.is_empty(), "an unchanged roster appends nothing");
+    assert!(
+        entries.entries.is_empty(),
+        "an unchanged roster appends nothing"
+    );
 
     // A partial roster leaves the missing people alone; a changed role is an update.
     let partial = "email,org_role\nann@example.com,IT\n";
@@ -101,7 +105,7 @@ async fn a_second_import_records_only_what_changed() {
         .await
         .unwrap();
     assert_eq!((summary.updated, summary.offboarded), (1, 0));
-    assert_eq!(entries.len(), 1);
+    assert_eq!(entries.entries.len(), 1);
     let effective = ledger.read(|projections| {
         projections
             .employees()
@@ -126,7 +130,11 @@ async fn a_roster_says_only_what_its_columns_say() {
         let csv = csv.as_bytes().to_vec();
         async move {
             let (summary, entries) = service.import_roster(Actor::Roster, csv).await.unwrap();
-            let types: Vec<&str> = entries.iter().map(|e| e.event.type_name()).collect();
+            let types: Vec<&str> = entries
+                .entries
+                .iter()
+                .map(|e| e.event.type_name())
+                .collect();
             (summary, types)
         }
     };

@@ -5,8 +5,9 @@
 //!   written once with `TAILLEDGER_BLESS=1 cargo test golden`) keeps decoding to the same
 //!   entries.
 //! - Model: random batches of up to 120 entries (some too long for one value), reads from any
-//!   seq, point reads of every seq and reopenings agree with the in-memory store; no stored value
-//!   is over the limit and no blob file appears. (Power cuts between multi-chunk batches are
+//!   seq, point reads of every seq, reopenings, and batches staged but never committed (a crash
+//!   in the middle of a large batch) agree with the in-memory store; no stored value is over the
+//!   limit and no blob file appears. (Power cuts between multi-chunk batches are
 //!   `power_loss`'s, SIGKILLs `crash`'s.)
 //! - A ledger written by 0.1 (format 1, one entry a record) takes format-2 batches after it and
 //!   reads and verifies across the boundary.
@@ -19,7 +20,10 @@ use proptest::prelude::*;
 use tailledger::entry::Entry;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::{Ledger, Log};
-use tailledger::store::{MAX_VALUE, SledStore, Store, decode_entries, open_waiting_for_lock};
+use tailledger::merkle::Frontier;
+use tailledger::store::{
+    MAX_VALUE, SledStore, Store, TreeNodes, decode_entries, open_waiting_for_lock,
+};
 use tailledger::time::Timestamp;
 
 use crate::helpers::{golden_chain, snapshot};
@@ -91,9 +95,15 @@ fn golden_format_2_records_keep_decoding_to_the_same_entries() {
 #[derive(Clone, Debug)]
 enum Op {
     Append(Vec<Event>),
-    Read { from: u64, limit: usize },
+    Read {
+        from: u64,
+        limit: usize,
+    },
     GetEvery,
     Reopen,
+    /// A batch staged in parts and never committed, as a crash leaves one: then the ledger is
+    /// opened again.
+    Abandon(Vec<Vec<Event>>),
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -117,7 +127,30 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u64..400, 0usize..60).prop_map(|(from, limit)| Op::Read { from, limit }),
         1 => Just(Op::GetEvery),
         1 => Just(Op::Reopen),
+        1 => prop::collection::vec(prop::collection::vec(event(), 1..60), 1..4).prop_map(Op::Abandon),
     ]
+}
+
+/// Stages `parts` after the head of the closed ledger in `dir`, with the tree nodes they
+/// complete, and closes it without a commit.
+fn abandon(dir: &Path, parts: Vec<Vec<Event>>) {
+    let store = SledStore::open(dir).unwrap();
+    let mut last = store.head().unwrap();
+    let size = last.map_or(0, |head| head.seq);
+    let mut frontier = Frontier::load(&TreeNodes(&store), size).unwrap();
+    for part in parts {
+        let (entries, leaves): (Vec<Entry>, Vec<_>) = part
+            .into_iter()
+            .map(|event| {
+                let (entry, leaf) =
+                    Entry::seal_with_leaf_hash(last, Timestamp::MAX, Actor::Demo, event);
+                last = Some(entry.digest());
+                (entry, leaf)
+            })
+            .unzip();
+        let nodes = frontier.append(&leaves);
+        store.stage(&entries, &nodes).unwrap();
+    }
 }
 
 proptest! {
@@ -155,6 +188,11 @@ proptest! {
                     drop(sled);
                     sled = Ledger::open(dir.path()).unwrap();
                 }
+                Op::Abandon(parts) => {
+                    drop(sled);
+                    abandon(dir.path(), parts);
+                    sled = Ledger::open(dir.path()).unwrap();
+                }
             }
             prop_assert_eq!(sled.log().head(), model.log().head());
         }
@@ -188,7 +226,8 @@ fn a_0_1_ledger_takes_chunked_batches_and_reads_across_the_formats() {
         .collect();
     let appended = ledger
         .append(Timestamp::now(), Actor::Demo, events)
-        .unwrap();
+        .unwrap()
+        .entries;
     assert_eq!(appended[0].seq, old_head.seq + 1);
     assert_eq!(appended[0].prev_hash, old_head.hash);
     let report = ledger.log().verify().unwrap();

@@ -16,7 +16,7 @@ use tailledger::entry::Entry;
 use tailledger::hash::{Digest, Hash256};
 use tailledger::ledger::{Ledger, Log, Reopen};
 use tailledger::merkle::NodeId;
-use tailledger::store::{Scan, SledStore, Store, StoreError};
+use tailledger::store::{Encode, Scan, SledStore, Store, StoreError};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -64,7 +64,7 @@ impl Store for FullDiskStore {
         }
     }
 
-    fn append(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
+    fn stage(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError> {
         let expected = self.head()?.map_or(1, |head| head.seq + 1);
         if let Some(first) = entries.first()
             && first.seq != expected
@@ -82,7 +82,14 @@ impl Store for FullDiskStore {
             self.wedged.store(true, Ordering::SeqCst);
             return Err(storage_full(self.inner.path()));
         }
-        self.inner.append(entries, nodes)
+        self.inner.stage(entries, nodes)
+    }
+
+    fn commit(&self, head: Digest) -> Result<(), StoreError> {
+        if self.wedged.load(Ordering::SeqCst) {
+            return Err(storage_full(self.inner.path()));
+        }
+        self.inner.commit(head)
     }
 
     fn tree_size(&self) -> Result<u64, StoreError> {
@@ -109,8 +116,8 @@ impl Store for FullDiskStore {
         Box::new(self.inner.scan(from).chain(in_memory))
     }
 
-    fn put_checkpoint(&self, seq: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.put_checkpoint(seq, bytes)
+    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+        self.inner.put_checkpoint(seq, encode)
     }
 
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {

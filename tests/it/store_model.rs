@@ -109,8 +109,9 @@ proptest! {
                     sled = SledStore::open(dir.path()).unwrap();
                 }
                 Op::PutCheckpoint { seq, bytes } => {
-                    sled.put_checkpoint(seq, bytes.clone()).unwrap();
-                    model.put_checkpoint(seq, bytes).unwrap();
+                    let mut encode = |writer: &mut dyn std::io::Write| writer.write_all(&bytes);
+                    sled.put_checkpoint(seq, &mut encode).unwrap();
+                    model.put_checkpoint(seq, &mut encode).unwrap();
                 }
                 Op::CheckpointAtOrBefore(seq) => {
                     prop_assert_eq!(

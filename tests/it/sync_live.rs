@@ -55,6 +55,7 @@ fn syncer(fixture: &Fixture, credential: Credential, dir: &std::path::Path) -> S
 
 fn types(report: &SyncReport) -> Vec<&'static str> {
     report
+        .appended
         .entries
         .iter()
         .map(|entry| entry.event.type_name())
@@ -101,14 +102,18 @@ async fn api_token_sync_records_the_credential_and_its_expiry() {
         .sync_now()
         .await
         .unwrap();
-    let credential = report.entries.iter().find_map(|entry| match &entry.event {
-        Event::CredentialObserved {
-            credential_id,
-            expires_at,
-            ..
-        } => Some((credential_id.clone(), *expires_at)),
-        _ => None,
-    });
+    let credential = report
+        .appended
+        .entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::CredentialObserved {
+                credential_id,
+                expires_at,
+                ..
+            } => Some((credential_id.clone(), *expires_at)),
+            _ => None,
+        });
     assert_eq!(
         credential,
         Some((API_KEY_ID.to_owned(), Some(token_expiry())))
@@ -245,7 +250,7 @@ async fn an_empty_listing_is_held_as_an_anomaly() {
         report.outcome,
         SyncOutcome::Completed { anomaly: true, .. }
     ));
-    match &report.entries[0].event {
+    match &report.appended.entries[0].event {
         Event::SyncAnomaly {
             accounts_before,
             removals_withheld,
@@ -296,21 +301,37 @@ async fn no_secret_reaches_the_ledger_or_the_logs() {
     let fixture = Fixture::start().await;
     let logs = LogCapture::global();
     let exports = syncs_with_failures(&fixture).await;
+    // The roster from Truto: its token, through good reads, failures and a refused token.
+    let (truto_export, truto_errors) = crate::truto::truto_reads_with_failures(&fixture).await;
 
     let logs = logs.text();
     assert!(
         logs.contains("sync failed"),
         "the capture must see the sync's logs: {logs}"
     );
-    let mut secrets = vec![API_TOKEN.to_owned(), CLIENT_SECRET.to_owned()];
+    let mut secrets = vec![
+        API_TOKEN.to_owned(),
+        CLIENT_SECRET.to_owned(),
+        crate::truto::TRUTO_TOKEN.to_owned(),
+    ];
     secrets.extend(fixture.tailnet.granted_access_tokens());
-    assert!(secrets.len() >= 3, "the OAuth client must have been used");
+    assert!(secrets.len() >= 4, "the OAuth client must have been used");
+    assert!(
+        logs.contains("peer=\"Truto\"") || logs.contains("peer=Truto"),
+        "the capture must see the Truto client's retries: {logs}"
+    );
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),
             "a secret is in the logs:\n{logs}"
         );
-        for export in &exports {
+        for error in &truto_errors {
+            assert!(
+                !error.contains(secret.as_str()),
+                "a secret is in an error: {error}"
+            );
+        }
+        for export in exports.iter().chain([&truto_export]) {
             assert!(
                 !export.contains(secret.as_str()),
                 "a secret is in the ledger:\n{export}"

@@ -88,7 +88,8 @@ fn run_scenario(scenario: Scenario) -> Value {
         });
         let entries = ledger
             .append(finished_at, Actor::Sync(system.clone()), events)
-            .expect("the in-memory ledger appends");
+            .expect("the in-memory ledger appends")
+            .entries;
         steps.push(json!({
             "sync": context.sync_id,
             "events": entries.iter().map(|entry| event_object(&entry.event)).collect::<Vec<_>>(),

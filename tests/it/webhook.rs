@@ -169,7 +169,7 @@ fn now_unix() -> i64 {
     Timestamp::now().as_micros().div_euclid(1_000_000)
 }
 
-fn user_deleted(login: &str) -> Vec<u8> {
+pub fn user_deleted(login: &str) -> Vec<u8> {
     serde_json::to_vec(&json!([{
         "timestamp": "2026-06-02T10:00:01Z",
         "version": 1,
@@ -588,7 +588,7 @@ async fn the_simulated_webhook_api_refuses_what_tailscale_refuses() {
 
 /// Signs and sends a delivery with Python's standard library only, as Tailscale's example
 /// receiver documents the scheme: HMAC-SHA256 over "<t>." + body, hex, in `t=…,v1=…`.
-const PYTHON_SENDER: &str = r#"
+pub const PYTHON_SENDER: &str = r#"
 import hashlib, hmac, json, sys, time, urllib.request
 url, secret = sys.argv[1], sys.argv[2]
 body = json.dumps([{"timestamp": "2026-06-02T10:00:01Z", "version": 1, "type": "userSuspended",
@@ -668,5 +668,26 @@ async fn the_secret_never_appears_in_logs_errors_or_debug_output() {
         assert!(!text.contains(&expected_mac));
     }
     assert!(debug.contains("[redacted]"));
+
+    // Nor in the configuration that read it from the environment, shown as Debug.
+    let dir = tempfile::tempdir().unwrap();
+    let config = tailledger::config::Config::parse(
+        &dir.path().join("tailledger.toml"),
+        "[auth]\ndisabled = true\n\n[tailscale]\napi_token_env = \"TL_TOKEN\"\n\n[webhook]\nlisten = \"127.0.0.1:8443\"\n",
+        dir.path(),
+        |name| match name {
+            "TL_TOKEN" => Some(API_TOKEN.to_owned()),
+            "TAILSCALE_WEBHOOK_SECRET" => Some(SECRET.to_owned()),
+            _ => None,
+        },
+    )
+    .unwrap();
+    let webhook = config.webhook.as_ref().unwrap();
+    assert_eq!(webhook.secret.expose(), SECRET);
+    let debug = format!("{config:?}");
+    assert!(
+        !debug.contains(SECRET) && debug.contains("[redacted]"),
+        "{debug}"
+    );
     fixture.shutdown().await;
 }
