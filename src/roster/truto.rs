@@ -335,3 +335,79 @@ fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 ) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn employment(effective_date: Option<&str>, job_title: &str) -> TrutoEmployment {
+        TrutoEmployment {
+            effective_date: effective_date.map(str::to_owned),
+            job_title: Some(job_title.to_owned()),
+            ..TrutoEmployment::default()
+        }
+    }
+
+    fn email(address: &str, kind: Option<&str>, is_primary: Option<bool>) -> TrutoEmail {
+        TrutoEmail {
+            email: Some(address.to_owned()),
+            kind: kind.map(str::to_owned),
+            is_primary,
+        }
+    }
+
+    #[test]
+    fn the_employment_in_force_is_the_latest_by_instant_or_date() {
+        let listed = [
+            employment(Some("2024-06-01T00:00:00Z"), "Engineer"),
+            employment(Some("2025-03-31"), "Manager"),
+            employment(None, "Unknown"),
+            employment(Some("2025-01-01T09:30:00+02:00"), "Lead"),
+        ];
+        let current = current_employment(listed.iter()).unwrap();
+        assert_eq!(current.job_title.as_deref(), Some("Manager"));
+        assert_eq!(
+            effective(&listed[3]),
+            Some(
+                NaiveDate::from_ymd_opt(2025, 1, 1)
+                    .unwrap()
+                    .and_hms_opt(7, 30, 0)
+                    .unwrap()
+            )
+        );
+        assert_eq!(effective(&listed[2]), None);
+    }
+
+    #[test]
+    fn the_work_email_is_the_field_then_the_work_entry_then_the_primary_one() {
+        let mut employee = TrutoEmployee {
+            emails: vec![
+                email("home@example.com", Some("personal"), Some(false)),
+                email("main@example.com", None, Some(true)),
+            ],
+            ..TrutoEmployee::default()
+        };
+        assert_eq!(work_email(&employee), Some("main@example.com"));
+        employee
+            .emails
+            .push(email("ann@acme.example", Some("WORK"), None));
+        assert_eq!(work_email(&employee), Some("ann@acme.example"));
+        employee.work_email = Some("ann.field@acme.example".to_owned());
+        assert_eq!(work_email(&employee), Some("ann.field@acme.example"));
+    }
+
+    #[test]
+    fn the_org_role_source_is_one_of_two_words() {
+        assert!(matches!(
+            OrgRoleFrom::parse("job_title"),
+            Ok(OrgRoleFrom::JobTitle)
+        ));
+        assert!(matches!(
+            OrgRoleFrom::parse("group"),
+            Ok(OrgRoleFrom::Group)
+        ));
+        assert!(OrgRoleFrom::parse("title").unwrap_err().contains("`title`"));
+    }
+}
