@@ -190,14 +190,7 @@ pub fn evaluate(
     settings: &CheckSettings,
 ) -> Vec<CheckResult> {
     let empty = SystemState::default();
-    let state = projections.system(system).unwrap_or(&empty);
-    let context = Context {
-        projections,
-        system,
-        state,
-        now,
-        settings,
-    };
+    let context = Context::new(projections, system, &empty, now, settings);
     let findings: [Vec<Finding>; 5] = [
         context.user_identified(),
         context.offboarded_access_removed(),
@@ -219,6 +212,27 @@ pub fn evaluate(
             findings,
         })
         .collect()
+}
+
+/// The first instant after `after` at which the passing of time alone changes what [`evaluate`]
+/// answers for `system` with these projections: an offboarding taking effect, its grace period
+/// running out, a credential entering its warning window or expiring, the last successful sync
+/// becoming stale. `None` when no instant to come changes the answer by itself. Between `after`
+/// and that instant every evaluation answers the same checks, states and findings, so a reader
+/// following the state through a window (the timeline) evaluates only at the entries and at
+/// these instants. An employee's start date changes no check, so it is no such instant.
+pub fn next_time_change(
+    projections: &Projections,
+    system: &SystemId,
+    after: Timestamp,
+    settings: &CheckSettings,
+) -> Option<Timestamp> {
+    let empty = SystemState::default();
+    let context = Context::new(projections, system, &empty, after, settings);
+    context
+        .time_changes()
+        .filter(|instant| *instant > after)
+        .min()
 }
 
 struct Context<'a> {
@@ -254,7 +268,67 @@ fn eq_ignore_case(list: &[String], value: &str) -> bool {
     list.iter().any(|item| item.eq_ignore_ascii_case(value))
 }
 
+impl<'a> Context<'a> {
+    fn new(
+        projections: &'a Projections,
+        system: &'a SystemId,
+        empty: &'a SystemState,
+        now: Timestamp,
+        settings: &'a CheckSettings,
+    ) -> Self {
+        Context {
+            projections,
+            system,
+            state: projections.system(system).unwrap_or(empty),
+            now,
+            settings,
+        }
+    }
+}
+
+/// The instant a comparison `now > limit` first holds: a microsecond after `limit`.
+fn just_after(limit: Timestamp) -> Timestamp {
+    limit.saturating_add_micros(1)
+}
+
 impl Context<'_> {
+    /// Every instant at which the passing of time may change an answer (some may be past).
+    fn time_changes(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        let offboardings = self
+            .with_access()
+            .filter_map(|account| self.employee_of(account))
+            .filter_map(|link| link.employee.offboarding.as_ref())
+            .flat_map(|offboarding| {
+                [
+                    offboarding.effective_at,
+                    just_after(self.offboarding_deadline(offboarding.effective_at)),
+                ]
+            });
+        let stale = self
+            .state
+            .last_completed_sync
+            .map(|last| just_after(self.stale_at(last.at)));
+        let credential = self
+            .state
+            .credential
+            .as_ref()
+            .filter(|_| self.state.credential_since.is_some())
+            .and_then(|credential| credential.expires_at)
+            .into_iter()
+            .flat_map(|expires_at| [warning_from(expires_at), expires_at]);
+        offboardings.chain(stale).chain(credential)
+    }
+
+    /// When access must be gone after an offboarding effective at `effective_at`.
+    fn offboarding_deadline(&self, effective_at: Timestamp) -> Timestamp {
+        effective_at.saturating_add_seconds(seconds(self.state.offboarding_grace_seconds()))
+    }
+
+    /// After this instant, a last successful sync at `last` is stale (3 sync intervals).
+    fn stale_at(&self, last: Timestamp) -> Timestamp {
+        last.saturating_add_seconds(seconds(3 * self.settings.sync_interval_seconds))
+    }
+
     fn subject(&self, account: Option<&AccountState>, employee: Option<&EmployeeState>) -> Subject {
         Subject {
             system: self.system.clone(),
@@ -316,7 +390,6 @@ impl Context<'_> {
     }
 
     fn offboarded_access_removed(&self) -> Vec<Finding> {
-        let grace = self.state.offboarding_grace_seconds();
         self.with_access()
             .filter_map(|account| {
                 let link = self.employee_of(account)?;
@@ -324,7 +397,7 @@ impl Context<'_> {
                 if offboarding.effective_at > self.now {
                     return None;
                 }
-                let deadline = offboarding.effective_at.saturating_add_seconds(seconds(grace));
+                let deadline = self.offboarding_deadline(offboarding.effective_at);
                 let (state, since) = if self.now > deadline {
                     (CheckState::Failing, deadline)
                 } else {
@@ -486,9 +559,7 @@ impl Context<'_> {
                 Vec::new(),
             )),
             Some(last) => {
-                let stale_at = last
-                    .at
-                    .saturating_add_seconds(seconds(3 * self.settings.sync_interval_seconds));
+                let stale_at = self.stale_at(last.at);
                 if self.now > stale_at {
                     findings.push(finding(
                         CheckState::Failing,
@@ -565,7 +636,7 @@ impl Context<'_> {
             (&self.state.credential, self.state.credential_since)
             && let Some(expires_at) = credential.expires_at
         {
-            let warn_from = expires_at.saturating_add_seconds(-seconds(CREDENTIAL_WARNING_SECONDS));
+            let warn_from = warning_from(expires_at);
             if expires_at <= self.now {
                 findings.push(finding(
                     CheckState::Failing,
@@ -596,6 +667,11 @@ impl Context<'_> {
     }
 }
 
+/// When a credential expiring at `expires_at` enters its warning window.
+fn warning_from(expires_at: Timestamp) -> Timestamp {
+    expires_at.saturating_add_seconds(-seconds(CREDENTIAL_WARNING_SECONDS))
+}
+
 /// The employee id, when it says more than the login name (an id defaults to the email, which
 /// is usually the login): a sentence names a person once.
 fn other_name<'a>(login_name: &str, employee_id: &'a str) -> Option<&'a str> {
@@ -605,4 +681,260 @@ fn other_name<'a>(login_name: &str, employee_id: &'a str) -> Option<&'a str> {
 /// ` as <employee id>`, or nothing when the id is the login name.
 fn as_employee(login_name: &str, employee_id: &str) -> String {
     other_name(login_name, employee_id).map_or_else(String::new, |id| format!(" as {id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Entry;
+    use crate::event::{AccountSnapshot, Actor, CredentialKind, EmployeeRecord, Event};
+    use crate::hash::Hash256;
+
+    const SECOND: i64 = 1_000_000;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// The projections of these events, all recorded at `recorded_at`.
+    fn projections(recorded_at: Timestamp, events: Vec<Event>) -> Projections {
+        let mut projections = Projections::default();
+        for event in events {
+            let entry = Entry::seal(projections.last_digest(), recorded_at, Actor::Demo, event);
+            projections.apply(&entry);
+        }
+        projections
+    }
+
+    fn dana_holds_access_and_leaves(effective_at: Timestamp) -> Vec<Event> {
+        let system = SystemId::tailscale();
+        vec![
+            Event::AccessPolicySet {
+                system: system.clone(),
+                allowed_org_roles: vec!["IT".to_owned()],
+                privileged_org_roles: Vec::new(),
+                offboarding_grace_seconds: 3600,
+                reason: None,
+            },
+            Event::EmployeeOnboarded {
+                employee: EmployeeRecord {
+                    employee_id: "E-1".to_owned(),
+                    email: "dana@acme.example".to_owned(),
+                    name: None,
+                    org_role: "Sales".to_owned(),
+                    start_date: None,
+                },
+            },
+            Event::UserSeen {
+                system,
+                account: AccountSnapshot {
+                    id: "u1".to_owned(),
+                    login_name: "dana@acme.example".to_owned(),
+                    display_name: "Dana".to_owned(),
+                    role: "member".to_owned(),
+                    status: "active".to_owned(),
+                    account_type: "member".to_owned(),
+                    created: None,
+                },
+            },
+            Event::EmployeeOffboarded {
+                employee_id: "E-1".to_owned(),
+                effective_at,
+                reason: None,
+            },
+        ]
+    }
+
+    fn synced(at: Timestamp, expires_at: Option<Timestamp>) -> Vec<Event> {
+        let system = SystemId::tailscale();
+        vec![
+            Event::CredentialObserved {
+                system: system.clone(),
+                credential_id: "k1".to_owned(),
+                credential_kind: CredentialKind::OauthClient,
+                expires_at,
+                invalid: None,
+            },
+            Event::SyncCompleted {
+                system,
+                sync_id: "s1".to_owned(),
+                started_at: at,
+                finished_at: at,
+                accounts_observed: 1,
+                listing_sha256: Hash256::ZERO,
+                events_appended: 0,
+            },
+        ]
+    }
+
+    /// (state, reasons) of one check at `now`.
+    fn answer(
+        projections: &Projections,
+        now: Timestamp,
+        check_id: &str,
+    ) -> (CheckState, Vec<Reason>) {
+        let result = evaluate(
+            projections,
+            &SystemId::tailscale(),
+            now,
+            &CheckSettings::default(),
+        )
+        .into_iter()
+        .find(|result| result.check_id == check_id)
+        .unwrap();
+        let reasons = result
+            .findings
+            .iter()
+            .map(|finding| finding.reason)
+            .collect();
+        (result.state, reasons)
+    }
+
+    fn next(projections: &Projections, after: Timestamp) -> Option<Timestamp> {
+        next_time_change(
+            projections,
+            &SystemId::tailscale(),
+            after,
+            &CheckSettings::default(),
+        )
+    }
+
+    /// The answer a second before `instant`, at it and a second after: the change happens
+    /// exactly at `instant` and holds after it.
+    fn around(
+        projections: &Projections,
+        instant: Timestamp,
+        check_id: &str,
+    ) -> [(CheckState, Vec<Reason>); 3] {
+        [-SECOND, 0, SECOND]
+            .map(|offset| answer(projections, instant.saturating_add_micros(offset), check_id))
+    }
+
+    #[test]
+    fn an_offboarding_taking_effect_and_its_grace_running_out_are_instants_of_change() {
+        let effective_at = at("2026-03-02T18:00:00Z");
+        let recorded = at("2026-03-02T09:00:00Z");
+        let state = projections(recorded, dana_holds_access_and_leaves(effective_at));
+
+        assert_eq!(next(&state, recorded), Some(effective_at));
+        let [before, then, after] = around(&state, effective_at, "offboarded-access-removed");
+        assert_eq!(before, (CheckState::Passing, vec![]));
+        assert_eq!(then, (CheckState::Due, vec![Reason::AccessRetained]));
+        assert_eq!(after, then);
+        // Her role was not allowed while she worked; once she has left it no longer matters.
+        let [before, then, after] = around(&state, effective_at, "user-access-valid");
+        assert_eq!(before, (CheckState::Failing, vec![Reason::RoleNotAllowed]));
+        assert_eq!((then.clone(), after), ((CheckState::Passing, vec![]), then));
+
+        // The grace of an hour runs out: `DUE` until the deadline itself, `FAILING` after it.
+        let deadline = effective_at.saturating_add_seconds(3600);
+        let first_failing = deadline.saturating_add_micros(1);
+        assert_eq!(next(&state, effective_at), Some(first_failing));
+        assert_eq!(next(&state, deadline), Some(first_failing));
+        let [before, then, after] = around(&state, first_failing, "offboarded-access-removed");
+        assert_eq!(before.0, CheckState::Due);
+        assert_eq!(
+            answer(&state, deadline, "offboarded-access-removed").0,
+            CheckState::Due
+        );
+        assert_eq!(then.0, CheckState::Failing);
+        assert_eq!(after.0, CheckState::Failing);
+        assert_eq!(
+            next(&state, first_failing),
+            None,
+            "nothing else changes by itself"
+        );
+    }
+
+    #[test]
+    fn an_offboarding_of_someone_without_access_is_no_instant_of_change() {
+        let effective_at = at("2026-03-02T18:00:00Z");
+        let mut events = dana_holds_access_and_leaves(effective_at);
+        events.remove(2);
+        let state = projections(at("2026-03-02T09:00:00Z"), events);
+        assert_eq!(next(&state, at("2026-03-02T09:00:00Z")), None);
+    }
+
+    #[test]
+    fn a_credential_entering_its_warning_window_and_expiring_are_instants_of_change() {
+        let synced_at = at("2026-03-02T09:00:00Z");
+        let expires_at = at("2026-03-30T00:00:00Z");
+        let settings = CheckSettings {
+            // Syncs stay fresh for the whole test, so only the credential changes anything.
+            sync_interval_seconds: 365 * 24 * 3600,
+            ..CheckSettings::default()
+        };
+        let state = projections(synced_at, synced(synced_at, Some(expires_at)));
+        let next = |after| next_time_change(&state, &SystemId::tailscale(), after, &settings);
+        let answer = |now: Timestamp| {
+            let result = evaluate(&state, &SystemId::tailscale(), now, &settings)
+                .pop()
+                .unwrap();
+            (
+                result.state,
+                result
+                    .findings
+                    .iter()
+                    .map(|finding| finding.reason)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let warn_from = at("2026-03-16T00:00:00Z");
+        assert_eq!(next(synced_at), Some(warn_from));
+        let [before, then, after] =
+            [-SECOND, 0, SECOND].map(|offset| answer(warn_from.saturating_add_micros(offset)));
+        assert_eq!(before, (CheckState::Passing, vec![]));
+        assert_eq!(then, (CheckState::Due, vec![Reason::CredentialExpiring]));
+        assert_eq!(after, then);
+
+        assert_eq!(next(warn_from), Some(expires_at));
+        let [before, then, after] =
+            [-SECOND, 0, SECOND].map(|offset| answer(expires_at.saturating_add_micros(offset)));
+        assert_eq!(before.1, vec![Reason::CredentialExpiring]);
+        assert_eq!(then, (CheckState::Failing, vec![Reason::CredentialExpired]));
+        assert_eq!(after, then);
+        // The stale sync, a year on, is the next change.
+        assert_eq!(
+            next(expires_at),
+            Some(
+                synced_at
+                    .saturating_add_seconds(3 * 365 * 24 * 3600)
+                    .saturating_add_micros(1)
+            )
+        );
+    }
+
+    #[test]
+    fn a_credential_without_expiry_is_no_instant_of_change() {
+        let synced_at = at("2026-03-02T09:00:00Z");
+        let state = projections(synced_at, synced(synced_at, None));
+        let stale_from = synced_at
+            .saturating_add_seconds(3 * 15 * 60)
+            .saturating_add_micros(1);
+        assert_eq!(
+            next(&state, synced_at),
+            Some(stale_from),
+            "only the sync goes stale"
+        );
+    }
+
+    #[test]
+    fn a_sync_becoming_stale_is_an_instant_of_change() {
+        let synced_at = at("2026-03-02T09:00:00Z");
+        let state = projections(synced_at, synced(synced_at, None));
+        // Three intervals of 15 minutes: stale once more than 45 minutes have passed.
+        let stale_at = at("2026-03-02T09:45:00Z");
+        let first_stale = stale_at.saturating_add_micros(1);
+        assert_eq!(next(&state, synced_at), Some(first_stale));
+        assert_eq!(next(&state, stale_at), Some(first_stale));
+        let [before, then, after] = around(&state, first_stale, "integration-healthy");
+        assert_eq!(before, (CheckState::Passing, vec![]));
+        assert_eq!(
+            answer(&state, stale_at, "integration-healthy").0,
+            CheckState::Passing
+        );
+        assert_eq!(then, (CheckState::Failing, vec![Reason::SyncStale]));
+        assert_eq!(after, then);
+        assert_eq!(next(&state, first_stale), None);
+    }
 }
