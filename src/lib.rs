@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod merkle;
 pub mod projection;
 pub mod render;
+pub mod replay;
 pub mod report;
 pub mod roster;
 
@@ -35,6 +36,7 @@ pub mod store;
 pub mod sync;
 pub mod tailscale;
 pub mod time;
+pub mod timeline;
 pub mod truto;
 pub mod verify;
 pub mod webhook;

@@ -1,13 +1,14 @@
-//! Plain-text tables for people: the check table and the offboarding report, as the CLI and the
-//! demo print them.
+//! Plain-text tables for people: the check table, the check timeline and the offboarding report,
+//! as the CLI and the demo print them.
 
 use std::fmt::Write as _;
 
-use crate::checks::CheckResult;
+use crate::checks::{CheckResult, CheckState};
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};
 use crate::report::OffboardingRow;
 use crate::sync::SyncReport;
+use crate::timeline::Timeline;
 
 /// One line per check, then one indented line per finding.
 pub fn check_table(results: &[CheckResult]) -> String {
@@ -29,6 +30,79 @@ pub fn check_table(results: &[CheckResult]) -> String {
                 finding.state.as_str(),
                 finding.reason.as_str(),
                 finding.message
+            );
+        }
+    }
+    table
+}
+
+/// The timeline of every check: per check its shares of the window, its intervals, and the
+/// findings open in the window with their time to resolution. Subjects are Tailscale's and HR's
+/// text, escaped, so a control character cannot act on a terminal.
+pub fn timeline_table(timeline: &Timeline) -> String {
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "checks of {} from {} to {} ({}):",
+        timeline.system,
+        timeline.window.from,
+        timeline.window.to,
+        timeline
+            .head
+            .map_or("an empty ledger".to_owned(), |head| format!(
+                "ledger {head}"
+            ))
+    );
+    for check in &timeline.checks {
+        let shares = [CheckState::Passing, CheckState::Due, CheckState::Failing]
+            .map(|state| {
+                format!(
+                    "{} {:.1}%",
+                    state.as_str(),
+                    100.0 * timeline.share(check, state)
+                )
+            })
+            .join(", ");
+        let _ = writeln!(table, "  {:<27} {shares}", check.check_id);
+        for interval in &check.intervals {
+            let _ = writeln!(
+                table,
+                "      {} .. {}  {:<8} {} finding(s)",
+                interval.start,
+                interval.end,
+                interval.state.as_str(),
+                interval.findings
+            );
+        }
+        for finding in &check.findings {
+            let subject = [
+                finding.subject.login_name.as_deref(),
+                finding.subject.employee_id.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ");
+            let closed = match (finding.closed_at, finding.time_to_resolution()) {
+                (Some(closed_at), Some(micros)) => format!(
+                    "closed {closed_at}{} after {}",
+                    finding
+                        .closing_seq
+                        .map_or(" by time".to_owned(), |seq| format!(" by seq {seq}")),
+                    duration_words(micros / 1_000_000)
+                ),
+                _ => "open at the end".to_owned(),
+            };
+            let _ = writeln!(
+                table,
+                "      - {} [{}] opened {}, {closed}",
+                finding.reason.as_str(),
+                if subject.is_empty() {
+                    finding.subject.system.to_string()
+                } else {
+                    subject.escape_debug().to_string()
+                },
+                finding.opened_at
             );
         }
     }

@@ -36,6 +36,7 @@ use crate::store::StoreError;
 use crate::sync::{SyncReport, Syncer};
 use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
+use crate::timeline::{self, Timeline, Window};
 use crate::truto::TrutoSource;
 use crate::verify::Report;
 
@@ -75,6 +76,8 @@ pub enum ServiceError {
         as_of: Timestamp,
         first: Option<Timestamp>,
     },
+    #[error("`{field}` {reason}")]
+    BadWindow { field: &'static str, reason: String },
     #[error(transparent)]
     Proof(#[from] crate::ledger::ProofError),
     #[error(
@@ -637,6 +640,87 @@ impl Service {
                 })?)
         })
         .await
+    }
+
+    /// The checks of `system` over the window `[from, to)` (SPEC §12). A date `from` is the start
+    /// of that day in the roster's timezone and a date `to` the start of the next (the window
+    /// holds the whole day), or now while that day is still running; an instant `to` after now
+    /// is refused, and so is a window whose `from` is not before its `to`. A window starting
+    /// before the ledger's first entry starts at that entry, since nothing was known before it;
+    /// one ending at or before it is "nothing recorded yet".
+    pub async fn timeline(
+        &self,
+        system: SystemId,
+        from: AsOf,
+        to: AsOf,
+    ) -> Result<Timeline, ServiceError> {
+        let asked = self.window(from, to)?;
+        self.blocking(move |service| {
+            let first = service.ledger.log().get(1)?.map(|entry| entry.recorded_at);
+            let window = match first {
+                Some(first) if first < asked.to => Window {
+                    from: asked.from.max(first),
+                    to: asked.to,
+                },
+                _ => {
+                    return Err(ServiceError::NothingRecorded {
+                        as_of: asked.to,
+                        first,
+                    });
+                }
+            };
+            let (projections, entries) = service.ledger.state_and_entries_after(window.from)?;
+            Ok(timeline::fold(
+                projections,
+                entries,
+                &system,
+                window,
+                &service.settings,
+            )?)
+        })
+        .await
+    }
+
+    /// The window `[from, to)` asked for, resolved and checked as [`Service::timeline`] says.
+    fn window(&self, from: AsOf, to: AsOf) -> Result<Window, ServiceError> {
+        let now = self.clock.now();
+        let beyond = |field, asked: AsOf| ServiceError::BadWindow {
+            field,
+            reason: format!("{asked} ends after the year 9999"),
+        };
+        let from_at = from
+            .starts(self.timezone)
+            .ok_or_else(|| beyond("from", from))?;
+        let to_at = match to {
+            AsOf::Instant(instant) => instant,
+            AsOf::Date(_) => to
+                .resolve(self.timezone)
+                .ok_or_else(|| beyond("to", to))?
+                .saturating_add_micros(1),
+        };
+        let to_at = match self.past_instant(Some(to)) {
+            Ok(_) => to_at.min(now),
+            Err(_) => {
+                return Err(ServiceError::BadWindow {
+                    field: "to",
+                    reason: format!(
+                        "{to} is in the future (it is now {now}): the ledger can only say what it knew"
+                    ),
+                });
+            }
+        };
+        if from_at >= to_at {
+            return Err(ServiceError::BadWindow {
+                field: "from",
+                reason: format!(
+                    "{from} is not before `to` ({to_at}): a window [from, to) needs from < to"
+                ),
+            });
+        }
+        Ok(Window {
+            from: from_at,
+            to: to_at,
+        })
     }
 
     /// The offboarding report for offboardings effective within the window.

@@ -37,6 +37,7 @@ use crate::time::Timestamp;
 use crate::verify::{ChainWalker, Link};
 
 mod proofs;
+mod timeline;
 
 pub use proofs::open_checkpoint;
 
@@ -848,38 +849,54 @@ fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// The check of this id, with its title.
+fn known_check(id: &str) -> Result<(&'static str, &'static str), ClientError> {
+    CHECKS
+        .into_iter()
+        .find(|(known, _)| *known == id)
+        .ok_or_else(|| unusable(format!("`{id}` is not a check this client knows")))
+}
+
+fn reason(code: &str) -> Result<Reason, ClientError> {
+    Reason::parse(code).ok_or_else(|| unusable(format!("`{code}` is not a reason code")))
+}
+
+fn subject(subject: pb::Subject) -> Subject {
+    Subject {
+        system: SystemId(subject.system),
+        account_id: non_empty(subject.account_id),
+        login_name: non_empty(subject.login_name),
+        employee_id: non_empty(subject.employee_id),
+    }
+}
+
+/// The last entry an answer is based on: none for seq 0.
+fn head(seq: u64, hash: &str) -> Result<Option<Digest>, ClientError> {
+    match seq {
+        0 => Ok(None),
+        seq => Ok(Some(Digest {
+            seq,
+            hash: hash.parse().map_err(unusable)?,
+        })),
+    }
+}
+
 /// A `GetStatusResponse` as the domain's `CheckReport`.
 fn status(response: pb::GetStatusResponse) -> Result<CheckReport, ClientError> {
     let checks = response
         .checks
         .into_iter()
         .map(|check| {
-            let (check_id, title) = CHECKS
-                .into_iter()
-                .find(|(id, _)| *id == check.check_id)
-                .ok_or_else(|| {
-                    unusable(format!(
-                        "`{}` is not a check this client knows",
-                        check.check_id
-                    ))
-                })?;
+            let (check_id, title) = known_check(&check.check_id)?;
             let findings = check
                 .findings
                 .into_iter()
                 .map(|finding| {
-                    let subject = finding.subject.unwrap_or_default();
                     Ok(Finding {
                         state: check_state(finding.state)?,
-                        reason: Reason::parse(&finding.reason).ok_or_else(|| {
-                            unusable(format!("`{}` is not a reason code", finding.reason))
-                        })?,
+                        reason: reason(&finding.reason)?,
                         message: finding.message,
-                        subject: Subject {
-                            system: SystemId(subject.system),
-                            account_id: non_empty(subject.account_id),
-                            login_name: non_empty(subject.login_name),
-                            employee_id: non_empty(subject.employee_id),
-                        },
+                        subject: subject(finding.subject.unwrap_or_default()),
                         since: instant("since", finding.since)?.unwrap_or(Timestamp::MIN),
                         deadline: instant("deadline", finding.deadline)?,
                         evidence: finding.evidence_seqs,
@@ -894,13 +911,7 @@ fn status(response: pb::GetStatusResponse) -> Result<CheckReport, ClientError> {
             })
         })
         .collect::<Result<Vec<_>, ClientError>>()?;
-    let head = match (response.ledger_seq, response.head_hash.as_str()) {
-        (0, _) => None,
-        (seq, hash) => Some(Digest {
-            seq,
-            hash: hash.parse().map_err(unusable)?,
-        }),
-    };
+    let head = head(response.ledger_seq, &response.head_hash)?;
     Ok(CheckReport {
         evaluated_at: instant("evaluated_at", response.evaluated_at)?.unwrap_or(Timestamp::MIN),
         head,

@@ -7,7 +7,7 @@ use tonic::Status;
 use super::errors::invalid_argument;
 use super::pb;
 use crate::as_of::AsOf;
-use crate::checks::{CheckResult, CheckState, Finding};
+use crate::checks::{CheckResult, CheckState, Finding, Subject};
 use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, SystemId};
 use crate::hash::{Digest, Hash256};
@@ -34,21 +34,29 @@ pub fn as_of_arg(
     as_of: Option<prost_types::Timestamp>,
     as_of_date: &str,
 ) -> Result<Option<AsOf>, Status> {
-    let instant = timestamp_arg("as_of", as_of)?;
-    let date = as_of_date.trim();
+    instant_or_date_arg(("as_of", as_of), ("as_of_date", as_of_date))
+}
+
+/// An instant field or a date field (`YYYY-MM-DD`), not both, each named by its field.
+pub fn instant_or_date_arg(
+    (instant_field, instant): (&'static str, Option<prost_types::Timestamp>),
+    (date_field, date): (&'static str, &str),
+) -> Result<Option<AsOf>, Status> {
+    let instant = timestamp_arg(instant_field, instant)?;
+    let date = date.trim();
     if date.is_empty() {
         return Ok(instant.map(AsOf::Instant));
     }
     if instant.is_some() {
         return Err(invalid_argument(
-            "as_of_date",
-            "cannot be given together with `as_of`",
+            date_field,
+            &format!("cannot be given together with `{instant_field}`"),
         ));
     }
     match date.parse::<AsOf>() {
         Ok(day @ AsOf::Date(_)) => Ok(Some(day)),
         _ => Err(invalid_argument(
-            "as_of_date",
+            date_field,
             &format!("`{date}` is not a date written YYYY-MM-DD"),
         )),
     }
@@ -468,17 +476,21 @@ pub fn check_state(state: CheckState) -> pb::CheckState {
     }
 }
 
+pub fn subject(subject: &Subject) -> pb::Subject {
+    pb::Subject {
+        system: subject.system.to_string(),
+        account_id: subject.account_id.clone().unwrap_or_default(),
+        login_name: subject.login_name.clone().unwrap_or_default(),
+        employee_id: subject.employee_id.clone().unwrap_or_default(),
+    }
+}
+
 fn finding(finding: &Finding) -> pb::Finding {
     pb::Finding {
         state: check_state(finding.state).into(),
         reason: finding.reason.as_str().to_owned(),
         message: finding.message.clone(),
-        subject: Some(pb::Subject {
-            system: finding.subject.system.to_string(),
-            account_id: finding.subject.account_id.clone().unwrap_or_default(),
-            login_name: finding.subject.login_name.clone().unwrap_or_default(),
-            employee_id: finding.subject.employee_id.clone().unwrap_or_default(),
-        }),
+        subject: Some(subject(&finding.subject)),
         since: Some(timestamp(finding.since)),
         deadline: finding.deadline.map(timestamp),
         evidence_seqs: finding.evidence.clone(),

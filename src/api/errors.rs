@@ -87,6 +87,7 @@ impl From<ServiceError> for Status {
                 invalid_argument("as_of", &error.to_string())
             }
             error @ ServiceError::NothingRecorded { .. } => Status::not_found(error.to_string()),
+            ServiceError::BadWindow { field, reason } => invalid_argument(field, &reason),
             ServiceError::Proof(ProofError::InvalidArgument { field, reason }) => {
                 invalid_argument(field, &reason)
             }

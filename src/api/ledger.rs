@@ -12,6 +12,7 @@ use super::page;
 use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
 use super::stream::{self, EventStream};
+use super::timeline::{timeline_response, window_args};
 use crate::service::Service;
 
 /// The largest page `ListEvents` returns.
@@ -196,6 +197,17 @@ impl LedgerService for LedgerApi {
         Ok(Response::new(pb::GetOffboardingReportResponse {
             rows: rows.iter().map(convert::offboarding_row).collect(),
         }))
+    }
+
+    async fn get_check_timeline(
+        &self,
+        request: Request<pb::GetCheckTimelineRequest>,
+    ) -> Result<Response<pb::GetCheckTimelineResponse>, Status> {
+        let request = request.into_inner();
+        let system = system_arg(&self.service, &request.system)?;
+        let (from, to) = window_args(&request)?;
+        let timeline = self.service.timeline(system, from, to).await?;
+        Ok(Response::new(timeline_response(&timeline)))
     }
 
     async fn get_checkpoint(

@@ -5,7 +5,7 @@
 //! This module is the only one that knows the protobuf types: `convert` translates, `errors`
 //! maps every failure to a status code, `auth` decides who may call, `ledger` and `admin` are the
 //! two services, `stream` runs `StreamEvents` followers, `tls` checks the server's identity, and
-//! `connections` bounds the connections the server holds.
+//! `connections` bounds the connections the server holds, `timeline` carries check timelines.
 
 mod admin;
 mod auth;
@@ -18,6 +18,7 @@ mod ledger;
 mod page;
 pub mod pb;
 mod stream;
+mod timeline;
 mod tls;
 
 use std::future::Future;

@@ -10,7 +10,9 @@ mod answer;
 mod checkpoint;
 mod offline;
 mod online;
+mod replay;
 mod running;
+mod timeline;
 mod webhook;
 
 use std::path::PathBuf;
@@ -290,6 +292,46 @@ pub enum Command {
         #[arg(long, conflicts_with = "data_dir")]
         json: bool,
     },
+    /// Ask a running server for each check over a window [from, to): its intervals of state
+    /// (including the changes time alone makes, at their instant), its findings with their time
+    /// to resolution, and its share of the window per state.
+    Timeline {
+        /// The window's start: an RFC 3339 instant, or a date (the start of that day in the
+        /// server's `roster.timezone`).
+        #[arg(long, value_name = "TIME|DATE")]
+        from: AsOf,
+        /// The window's end, excluded: an RFC 3339 instant not in the future, or a date (up to
+        /// the end of that day; today means now).
+        #[arg(long, value_name = "TIME|DATE")]
+        to: AsOf,
+        /// Print the timeline as one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Recompute, offline and from an export alone, the checks as of an instant or the timeline
+    /// of a window: the chain is verified first (a broken one is refused at its seq), then the
+    /// entries are folded with the same projections and checks as the server's. Dates are days
+    /// in UTC, and the checks use the default settings (email aliases none, suspended accounts
+    /// removed, a 15-minute sync interval).
+    ///
+    /// Exits 0, or 1 when the export's chain is broken.
+    Replay {
+        /// The JSON Lines export (`tailledger export`).
+        file: PathBuf,
+        /// The checks as of this instant or date (the end of that day); absent means now.
+        #[arg(long, value_name = "TIME|DATE", conflicts_with_all = ["from", "to"])]
+        as_of: Option<AsOf>,
+        /// The timeline of the window [from, to) instead, as `timeline` prints it.
+        #[arg(long, value_name = "TIME|DATE", requires = "to")]
+        from: Option<AsOf>,
+        #[arg(long, value_name = "TIME|DATE", requires = "from")]
+        to: Option<AsOf>,
+        /// Print JSON, as `status --json` or `timeline --json` does.
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify a JSON Lines export, and that it contains a digest you noted down earlier.
     ///
     /// Exits 0 when the export is intact (and holds the digest), 1 otherwise.
@@ -471,6 +513,19 @@ pub fn run(cli: Cli) -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Timeline {
+            from,
+            to,
+            json,
+            server,
+        } => timeline::timeline(&server, from, to, json),
+        Command::Replay {
+            file,
+            as_of,
+            from,
+            to,
+            json,
+        } => replay::replay(&file, as_of, from.zip(to), json),
         Command::VerifyExport { file, digest } => offline::verify_export(&file, digest),
         Command::HashToken => offline::hash_token(),
         Command::Keygen { out, name } => checkpoint::keygen(&out, &name),

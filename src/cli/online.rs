@@ -15,6 +15,7 @@ use crate::event::SystemId;
 use crate::export::AtomicFile;
 use crate::merkle::VerifierKey;
 use crate::render::{check_table, entry_line};
+use crate::service::CheckReport;
 
 pub(super) async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
     ApiClient::connect(
@@ -39,8 +40,14 @@ pub fn status(
             .await
             .map_err(Failure::input)
     })?;
+    print_status(&status, json);
+    Ok(findings_exit(&status, fail_on_findings))
+}
+
+/// The checks as `status` prints them: a table, or `GetStatusResponse` in proto3 JSON.
+pub(super) fn print_status(status: &CheckReport, json: bool) {
     if json {
-        println!("{}", status_json(&status));
+        println!("{}", status_json(status));
     } else {
         let head = status.head.map_or("an empty ledger".to_owned(), |head| {
             format!("ledger {head}")
@@ -51,7 +58,6 @@ pub fn status(
             check_table(&status.checks)
         );
     }
-    Ok(findings_exit(&status, fail_on_findings))
 }
 
 /// The events about `subject`; with `key`, each checked for inclusion in the server's signed

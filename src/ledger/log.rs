@@ -371,7 +371,12 @@ impl Log {
     /// Every entry from seq 1 on, decoded; the first undecodable record ends the walk with an
     /// error.
     pub fn entries(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
-        self.scan(1).map(|record| {
+        self.entries_from(1)
+    }
+
+    /// The entries from seq `from` on, up to the head; an undecodable record is an error.
+    pub fn entries_from(&self, from: u64) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
+        self.scan(from).map(|record| {
             let (seq, entry) = record?;
             entry.map_err(|source| StoreError::Corrupt { seq, source })
         })

@@ -42,6 +42,7 @@ pub use log::{Appended, Log, SEGMENT};
 pub use reopen::{Reopen, SledReopen};
 pub use tree::{InclusionProof, ProofError};
 
+use crate::entry::Entry;
 use crate::event::{Actor, Event};
 use crate::projection::Projections;
 use crate::store::{Store as _, StoreError};
@@ -239,6 +240,24 @@ impl Ledger {
             return Ok(self.read(read));
         }
         Ok(read(&checkpoint::at_seq(&self.log, until)?))
+    }
+
+    /// The projections as of `instant` (the entries recorded at or before it, from the nearest
+    /// checkpoint) and the entries after them in seq order, up to the head: what a reader folds
+    /// to follow the state through a window that starts at `instant`.
+    pub fn state_and_entries_after(
+        &self,
+        instant: Timestamp,
+    ) -> Result<
+        (
+            Projections,
+            impl Iterator<Item = Result<Entry, StoreError>> + '_,
+        ),
+        StoreError,
+    > {
+        let until = checkpoint::last_seq_recorded_by(&self.log, instant)?;
+        let projections = checkpoint::at_seq(&self.log, until)?;
+        Ok((projections, self.log.entries_from(until + 1)))
     }
 
     /// The log, for reads: pages, scans, the head and its subscribers, verification, export.

@@ -1,0 +1,186 @@
+//! Random event histories for property tests: a few accounts, employees and syncs whose ids and
+//! emails overlap, so links, offboardings, grace periods, credentials and stale syncs interact,
+//! over about a thousand minutes from the Unix epoch.
+
+use proptest::prelude::*;
+use tailledger::event::{
+    Classification, CredentialKind, EmployeeRecord, Event, FieldChange, SyncErrorClass, SystemId,
+};
+use tailledger::hash::Hash256;
+use tailledger::time::Timestamp;
+
+use crate::helpers::snapshot;
+
+fn id() -> impl Strategy<Value = String> {
+    "[abc]".prop_map(|letter| letter.to_owned())
+}
+
+fn instant() -> impl Strategy<Value = Timestamp> {
+    (0i64..1_000)
+        .prop_map(|minute| Timestamp::UNIX_EPOCH.saturating_add_micros(minute * 60_000_000))
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    let system = || SystemId::tailscale();
+    prop_oneof![
+        (
+            id(),
+            "(member|admin|owner)",
+            "(active|idle|suspended|weird)"
+        )
+            .prop_map(move |(id, role, status)| {
+                Event::UserSeen {
+                    system: system(),
+                    account: snapshot(&id, &format!("{id}@acme.example"), &role, &status),
+                }
+            }),
+        (id(), proptest::option::of(instant())).prop_map(move |(id, observed_at)| {
+            Event::UserRemoved {
+                system: system(),
+                login_name: format!("{id}@acme.example"),
+                account_id: id,
+                observed_at,
+            }
+        }),
+        (proptest::collection::vec(id(), 0..3), "[st]").prop_map(move |(ids, sync_id)| {
+            Event::SyncAnomaly {
+                system: system(),
+                sync_id,
+                accounts_before: 3,
+                removals_withheld: ids.len() as u64,
+                withheld_account_ids: ids,
+            }
+        }),
+        (id(), "(member|admin)").prop_map(move |(id, to)| Event::RoleChanged {
+            system: system(),
+            login_name: format!("{id}@acme.example"),
+            account_id: id,
+            from: "x".to_owned(),
+            to,
+        }),
+        (id(), "(active|suspended|needs-approval)").prop_map(move |(id, to)| {
+            Event::StatusChanged {
+                system: system(),
+                login_name: format!("{id}@acme.example"),
+                account_id: id,
+                from: "x".to_owned(),
+                to,
+            }
+        }),
+        (id(), "(IT|Engineer)").prop_map(|(id, org_role)| Event::EmployeeOnboarded {
+            employee: EmployeeRecord {
+                employee_id: id.clone(),
+                email: format!("{id}@acme.example"),
+                name: None,
+                org_role,
+                start_date: None
+            },
+        }),
+        (id(), id()).prop_map(|(id, other)| Event::EmployeeUpdated {
+            employee_id: id.clone(),
+            name: None,
+            email: Some(FieldChange {
+                from: format!("{id}@acme.example"),
+                to: format!("{other}@acme.example")
+            }),
+            org_role: Some(FieldChange {
+                from: "IT".to_owned(),
+                to: "Sales".to_owned()
+            }),
+        }),
+        (id(), instant()).prop_map(|(employee_id, effective_at)| Event::EmployeeOffboarded {
+            employee_id,
+            effective_at,
+            reason: None
+        }),
+        id().prop_map(|employee_id| Event::EmployeeReinstated {
+            employee_id,
+            reason: None
+        }),
+        (id(), id()).prop_map(move |(account_id, employee_id)| Event::AccountLinked {
+            system: system(),
+            account_id,
+            employee_id,
+            reason: "r".to_owned()
+        }),
+        (id(), id()).prop_map(move |(account_id, employee_id)| Event::AccountUnlinked {
+            system: system(),
+            account_id,
+            employee_id,
+            reason: "r".to_owned()
+        }),
+        id().prop_map(move |account_id| Event::AccountClassified {
+            system: system(),
+            account_id,
+            classification: Classification::Service,
+            owner_employee_id: None,
+            reason: "r".to_owned(),
+        }),
+        id().prop_map(move |account_id| Event::AccountDeclassified {
+            system: system(),
+            account_id,
+            reason: "r".to_owned()
+        }),
+        (0u64..3).prop_map(|problems| Event::RosterRejected {
+            sha256: Hash256::of(&problems.to_le_bytes()),
+            problem_count: problems,
+            problems: Vec::new(),
+        }),
+        Just(Event::RosterAccepted {
+            sha256: Hash256::of(b"roster"),
+        }),
+        instant().prop_map(move |at| Event::WebhookReceived {
+            system: system(),
+            body_sha256: Hash256::of(b"[]"),
+            body_bytes: 2,
+            signed_at: at,
+            event_count: 0,
+            events: Vec::new(),
+            body: Some("[]".to_owned()),
+            starts_sync: false,
+        }),
+        (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
+            system: system(),
+            allowed_org_roles: vec!["IT".to_owned()],
+            privileged_org_roles: vec![],
+            offboarding_grace_seconds: grace,
+            reason: None,
+        }),
+        instant().prop_map(move |at| Event::SyncCompleted {
+            system: system(),
+            sync_id: "s".to_owned(),
+            started_at: at,
+            finished_at: at,
+            accounts_observed: 0,
+            listing_sha256: Hash256::ZERO,
+            events_appended: 0,
+        }),
+        instant().prop_map(move |at| Event::SyncFailed {
+            system: system(),
+            sync_id: "s".to_owned(),
+            started_at: at,
+            finished_at: at,
+            error_class: SyncErrorClass::Timeout,
+            message: "m".to_owned(),
+        }),
+        proptest::option::of(instant()).prop_map(move |expires_at| Event::CredentialObserved {
+            system: system(),
+            credential_id: "k".to_owned(),
+            credential_kind: CredentialKind::ApiToken,
+            expires_at,
+            invalid: None,
+        }),
+        proptest::option::of(instant()).prop_map(move |expires_at| Event::CredentialObserved {
+            system: system(),
+            credential_id: "k".to_owned(),
+            credential_kind: CredentialKind::OauthClient,
+            expires_at,
+            invalid: Some(true),
+        }),
+    ]
+}
+
+/// Batches of events, each with the minutes that pass before it (0 means the same instant).
+pub fn history() -> impl Strategy<Value = Vec<(i64, Vec<Event>)>> {
+    prop::collection::vec((0i64..3, prop::collection::vec(event(), 1..5)), 1..40)
+}
