@@ -339,6 +339,43 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
     assert_eq!(past.ledger_seq, before_policy.seq);
     assert_eq!(past.checks[2].state(), pb::CheckState::Failing);
 
+    // Over the window from then to now (a date of today means now), the access-control check
+    // fails until the policy is set and passes from that entry on.
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    let timeline = ledger
+        .get_check_timeline(auditor(pb::GetCheckTimelineRequest {
+            system: system(),
+            from: before_policy.recorded_at,
+            to_date: today,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(timeline.from, before_policy.recorded_at);
+    let access_control = &timeline.checks[2];
+    let states: Vec<(pb::CheckState, u32)> = access_control
+        .intervals
+        .iter()
+        .map(|interval| (interval.state(), interval.findings))
+        .collect();
+    assert_eq!(
+        states,
+        [(pb::CheckState::Failing, 1), (pb::CheckState::Passing, 0)]
+    );
+    let no_policy = &access_control.findings[0];
+    assert_eq!(
+        (no_policy.reason.as_str(), no_policy.closing_seq),
+        ("no-policy", before_policy.seq + 1),
+        "the policy's entry closed it"
+    );
+    assert!(no_policy.time_to_resolution.is_some());
+    let shares = access_control.passing_share + access_control.failing_share;
+    assert!((shares - 1.0).abs() < 1e-9, "the shares add up: {shares}");
+
     let accounts = ledger
         .list_accounts(auditor(pb::ListAccountsRequest {
             system: system(),
@@ -501,6 +538,10 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
                 ..Default::default()
             })
         ),
+        call!(ledger.get_check_timeline(pb::GetCheckTimelineRequest {
+            system: system(),
+            ..Default::default()
+        })),
         call!(ledger.get_checkpoint(pb::GetCheckpointRequest {})),
         call!(ledger.get_inclusion_proof(pb::GetInclusionProofRequest::default())),
         call!(ledger.get_consistency_proof(pb::GetConsistencyProofRequest::default())),
@@ -756,6 +797,50 @@ async fn bad_arguments_are_refused_naming_the_field() {
                 .map(|_| ()),
             Code::InvalidArgument,
             "`offboarding_grace` must be at least 1s",
+        ),
+        (
+            "a window whose from is not before its to",
+            ledger
+                .get_check_timeline(auditor(pb::GetCheckTimelineRequest {
+                    system: system(),
+                    from_date: "2026-03-02".to_owned(),
+                    to_date: "2026-03-01".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`from`",
+        ),
+        (
+            "a window ending in the future",
+            ledger
+                .get_check_timeline(auditor(pb::GetCheckTimelineRequest {
+                    system: system(),
+                    from_date: "2026-03-01".to_owned(),
+                    to: Some(prost_types::Timestamp {
+                        seconds: chrono::Utc::now().timestamp() + 86_400,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`to`",
+        ),
+        (
+            "a window without a start",
+            ledger
+                .get_check_timeline(auditor(pb::GetCheckTimelineRequest {
+                    system: system(),
+                    to_date: "2026-03-01".to_owned(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            Code::InvalidArgument,
+            "`from` is required",
         ),
         (
             "too large a page",

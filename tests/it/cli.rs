@@ -237,6 +237,96 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     let verified = run_with_env(args(&["verify-export", export.to_str().unwrap()]), vec![]).await;
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
 
+    // The auditor's replay of the export answers as the server does (instants, not dates: the
+    // replay's days are UTC days, the server's Berlin days).
+    let lines = std::fs::read_to_string(&export).unwrap();
+    let last: serde_json::Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    let last_at = last["recorded_at"].as_str().unwrap().to_owned();
+    let window = ["--from", "2020-01-01T00:00:00Z", "--to", &last_at, "--json"];
+    let served = run_with_env(
+        args(&[&["timeline", "--server", &url][..], &window[..]].concat()),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(served.status.code(), Some(0), "{}", text(&served));
+    let replayed = run_with_env(
+        args(&[&["replay", export.to_str().unwrap()][..], &window[..]].concat()),
+        vec![],
+    )
+    .await;
+    assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed));
+    assert_eq!(
+        text(&replayed),
+        text(&served),
+        "replay's timeline is the server's"
+    );
+    let timeline: serde_json::Value = serde_json::from_slice(&served.stdout).unwrap();
+    assert_eq!(timeline["checks"].as_array().map(Vec::len), Some(5));
+    let as_of = ["--as-of", &last_at, "--json"];
+    let served = run_with_env(
+        args(&[&["status", "--server", &url][..], &as_of[..]].concat()),
+        token.clone(),
+    )
+    .await;
+    let replayed = run_with_env(
+        args(&[&["replay", export.to_str().unwrap()][..], &as_of[..]].concat()),
+        vec![],
+    )
+    .await;
+    assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed));
+    assert_eq!(
+        text(&replayed),
+        text(&served),
+        "replay's status is the server's"
+    );
+    let table = run_with_env(
+        args(&[
+            "timeline",
+            "--server",
+            &url,
+            "--from",
+            "2020-01-01",
+            "--to",
+            &last_at,
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert!(
+        text(&table).contains("access-control-configured   PASSING 100.0%"),
+        "{}",
+        text(&table)
+    );
+    let backwards = run_with_env(
+        args(&[
+            "timeline",
+            "--server",
+            &url,
+            "--from",
+            &last_at,
+            "--to",
+            "2020-01-01",
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(backwards.status.code(), Some(2));
+    assert!(text(&backwards).contains("`from`"), "{}", text(&backwards));
+
+    // A broken export is refused at its seq, and nothing is answered from it.
+    let tampered = setup.dir.path().join("tampered.jsonl");
+    let mut edited: Vec<String> = lines.lines().map(str::to_owned).collect();
+    edited[1] = edited[1].replacen("dana", "dina", 1);
+    std::fs::write(&tampered, edited.join("\n") + "\n").unwrap();
+    let refused = run_with_env(args(&["replay", tampered.to_str().unwrap()]), vec![]).await;
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("breaks at seq 2"),
+        "{}",
+        text(&refused)
+    );
+    assert!(refused.stdout.is_empty(), "{}", text(&refused));
+
     let locked = run_with_env(
         args(&["sync", "-c", setup.config().to_str().unwrap()]),
         tailscale_token(),
@@ -539,6 +629,8 @@ fn help_describes_every_command_and_bad_usage_exits_2() {
         "verify",
         "verify-export",
         "hash-token",
+        "timeline",
+        "replay",
     ] {
         assert!(text(&help).contains(command), "{command} is not in --help");
     }
