@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::{
     self, CHECKS, CheckResult, CheckSettings, CheckState, Reason, Subject, evaluate,
@@ -22,7 +22,8 @@ use crate::projection::Projections;
 use crate::time::Timestamp;
 
 /// A window `[from, to)`, `from < to`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Window {
     pub from: Timestamp,
     pub to: Timestamp,

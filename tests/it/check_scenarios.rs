@@ -2,7 +2,9 @@
 //! (a roster import, a sync of a listing, an admin action, the clock moving) and the snapshot
 //! records the five checks after every step, and the offboarding report at the end. The steps
 //! drive the real `Service`: syncs observe through an in-memory `Source`, so the wiring under
-//! test is the one `serve` uses. Each file is checked on its own (`insta::glob!`).
+//! test is the one `serve` uses. A scenario with a `timeline` window also records the check
+//! timeline over it at the end: intervals, whether each began at an entry or by time alone, and
+//! the findings with their time to resolution. Each file is checked on its own (`insta::glob!`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use tailledger::service::Service;
 use tailledger::sync::{Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer};
 use tailledger::tailscale::FetchError;
 use tailledger::time::{ManualClock, Timestamp};
+use tailledger::timeline::{Timeline, Window};
 
 use crate::helpers::{ScenarioUser, data_files, read_scenario};
 
@@ -31,6 +34,9 @@ struct Scenario {
     #[serde(default)]
     settings: Settings,
     steps: Vec<Step>,
+    /// The window `[from, to)` whose timeline is recorded after the last step.
+    #[serde(default)]
+    timeline: Option<Window>,
 }
 
 #[derive(Deserialize)]
@@ -420,7 +426,67 @@ async fn run_scenario(scenario: Scenario) -> Value {
         }));
     }
     let report = run.service.offboarding_report(&run.system, None, None);
-    json!({ "about": scenario.about, "steps": steps, "offboarding_report": report })
+    let mut result =
+        json!({ "about": scenario.about, "steps": steps, "offboarding_report": report });
+    if let Some(window) = scenario.timeline {
+        let timeline = run
+            .service
+            .timeline(run.system.clone(), window.from.into(), window.to.into())
+            .await
+            .expect("scenario windows are valid");
+        result["timeline"] = timeline_json(&timeline);
+    }
+    result
+}
+
+/// Per check, one line per interval (`start .. end STATE findings`) and one per finding.
+fn timeline_json(timeline: &Timeline) -> Value {
+    timeline
+        .checks
+        .iter()
+        .map(|check| {
+            let intervals: Vec<String> = check
+                .intervals
+                .iter()
+                .map(|interval| {
+                    format!(
+                        "{} .. {} {} {}",
+                        interval.start,
+                        interval.end,
+                        interval.state.as_str(),
+                        interval.findings
+                    )
+                })
+                .collect();
+            let findings: Vec<String> = check
+                .findings
+                .iter()
+                .map(|finding| {
+                    let closed = match (finding.closed_at, finding.time_to_resolution()) {
+                        (Some(closed_at), Some(micros)) => format!(
+                            "closed {closed_at} by {} after {}s",
+                            finding
+                                .closing_seq
+                                .map_or("time".to_owned(), |seq| format!("seq {seq}")),
+                            micros / 1_000_000
+                        ),
+                        _ => "still open".to_owned(),
+                    };
+                    format!(
+                        "{} [{}] opened {} {closed}",
+                        finding.reason.as_str(),
+                        finding.subject.login_name.as_deref().unwrap_or("-"),
+                        finding.opened_at,
+                    )
+                })
+                .collect();
+            (
+                check.check_id.to_owned(),
+                json!({ "intervals": intervals, "findings": findings }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 #[test]
@@ -433,6 +499,7 @@ fn check_scenarios_evaluate_as_recorded() {
         .expect("a runtime for the service");
     let mut reasons_seen = BTreeSet::new();
     let mut states_seen = BTreeSet::new();
+    let mut interval_states_seen = BTreeSet::new();
     insta::glob!("../scenarios/checks", "*.json", |file| {
         let (_, scenario): (String, Scenario) = read_scenario(file);
         let result = runtime.block_on(run_scenario(scenario));
@@ -450,8 +517,23 @@ fn check_scenarios_evaluate_as_recorded() {
                 }
             }
         }
+        for check in result["timeline"]
+            .as_object()
+            .into_iter()
+            .flat_map(|checks| checks.values())
+        {
+            for interval in check["intervals"].as_array().expect("intervals") {
+                let state = interval.as_str().expect("a line").split(' ').nth(3);
+                interval_states_seen.insert(state.expect("a state").to_owned());
+            }
+        }
         insta::assert_json_snapshot!("checks", result);
     });
+    assert_eq!(
+        interval_states_seen.into_iter().collect::<Vec<_>>(),
+        ["DUE", "FAILING", "PASSING"],
+        "the timeline scenarios reach every kind of interval"
+    );
     assert_eq!(
         states_seen.into_iter().collect::<Vec<_>>(),
         ["DUE", "FAILING", "PASSING"],
