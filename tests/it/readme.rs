@@ -1,5 +1,5 @@
 //! The README's promises: its auditor's script, taken from the README itself, verifies an export
-//! written by the demo, and refuses a tampered one. (Its checkpoint and proof scripts are run
+//! written by the demo, and refuses a tampered one; its walk-throughs run as written. (Its checkpoint and proof scripts are run
 //! against a live server in `proofs.rs`.)
 
 use std::fs;
@@ -143,7 +143,8 @@ fn readme_configuration_and_roster_examples_are_valid() {
 
 /// The first-day walk-through of "Running it for your tailnet", run by bash as written (only
 /// the server's address changes) against a real `serve` with the README's roster and a
-/// simulated tailnet holding the two accounts it classifies and links.
+/// simulated tailnet holding the two accounts it classifies and links; then the audit window's
+/// commands: the server's timeline, the export, and the auditor's replay of it.
 #[tokio::test(flavor = "multi_thread")]
 async fn readme_first_day_walk_through_classifies_links_and_reports() {
     use tailledger::hash::Hash256;
@@ -224,6 +225,8 @@ timezone = "Europe/Berlin"
     let url = format!("http://127.0.0.1:{port}");
     let walk_through =
         readme_block("### 7. The first day", "sh").replace("http://ledger.internal:50051", &url);
+    let audit_window =
+        readme_block("### 9. The audit window", "sh").replace("http://ledger.internal:50051", &url);
     let binaries = PathBuf::from(env!("CARGO_BIN_EXE_tailledger"))
         .parent()
         .unwrap()
@@ -246,7 +249,7 @@ timezone = "Europe/Berlin"
         let walked = Command::new("bash")
             .args(["-euo", "pipefail", "-c", &walk_through])
             .current_dir(&directory)
-            .env("PATH", path)
+            .env("PATH", &path)
             .env_remove("TAILLEDGER_TOKEN")
             .output()
             .unwrap();
@@ -255,11 +258,25 @@ timezone = "Europe/Berlin"
             .env("TAILLEDGER_TOKEN", ADMIN_TOKEN)
             .output()
             .unwrap();
-        (walked, status)
+        // The audit-window commands, as the auditor runs them with a token of theirs (any
+        // token of this server reads).
+        fs::copy(
+            directory.join("admin-token.txt"),
+            directory.join("audit-token.txt"),
+        )
+        .unwrap();
+        let audited = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &audit_window])
+            .current_dir(&directory)
+            .env("PATH", &path)
+            .env_remove("TAILLEDGER_TOKEN")
+            .output()
+            .unwrap();
+        (walked, status, audited)
     })
     .await
     .unwrap();
-    let (walked, status) = output;
+    let (walked, status, audited) = output;
     let said = text(&walked);
     assert!(walked.status.success(), "the walk-through fails: {said}");
     assert!(
@@ -279,6 +296,24 @@ timezone = "Europe/Berlin"
     assert_eq!(
         status["checks"][0]["state"], "PASSING",
         "every account is explained after the walk-through: {status}"
+    );
+    let audit = text(&audited);
+    assert!(audited.status.success(), "the audit window fails: {audit}");
+    assert_eq!(
+        audit.matches("checks of tailscale from").count(),
+        2,
+        "the server's timeline and the auditor's replay of it: {audit}"
+    );
+    assert!(
+        audit.contains("user-identified") && audit.contains("PASSING"),
+        "{audit}"
+    );
+    let timeline: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("timeline.json")).unwrap()).unwrap();
+    assert_eq!(timeline["checks"].as_array().map(Vec::len), Some(5));
+    assert!(
+        audit.contains("\"checks\""),
+        "replay --as-of --json prints the checks: {audit}"
     );
     let _ = server.kill();
     let _ = server.wait();
