@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::as_of::AsOf;
 use crate::checks::CheckSettings;
 use crate::commands::{CommandError, classify_account};
 use crate::entry::Entry;
@@ -27,7 +28,9 @@ use crate::export::ExportError;
 use crate::hash::Digest;
 use crate::ledger::Ledger;
 use crate::projection::Projections;
-use crate::render::{check_table, entry_line_naming, offboarding_table, sync_summary};
+use crate::render::{
+    check_table, entry_line_naming, offboarding_table, sync_summary, timeline_table,
+};
 use crate::service::{Service, ServiceError};
 use crate::simulator::{Endpoint, Fault, SimUser, SimulatedTailnet, SimulatorHandle};
 use crate::store::StoreError;
@@ -459,6 +462,20 @@ pub async fn run(
         story.out,
         "\n== The offboarding report (the auditor's termination evidence)\n{}",
         offboarding_table(&rows)
+    )?;
+    let story_end = story.clock.now();
+    let timeline = story
+        .service
+        .timeline(
+            SystemId::tailscale(),
+            AsOf::Instant(Timestamp::MIN),
+            AsOf::Instant(story_end),
+        )
+        .await?;
+    writeln!(
+        story.out,
+        "\n== The whole story as a timeline (what an auditor asks for a period)\n{}",
+        timeline_table(&timeline)
     )?;
 
     let report = story.service.verify().await?;

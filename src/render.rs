@@ -75,14 +75,18 @@ pub fn timeline_table(timeline: &Timeline) -> String {
             );
         }
         for finding in &check.findings {
-            let subject = [
-                finding.subject.login_name.as_deref(),
-                finding.subject.employee_id.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" / ");
+            let login = finding.subject.login_name.as_deref();
+            // An employee id that is the login name (the default) is not said twice.
+            let employee = finding
+                .subject
+                .employee_id
+                .as_deref()
+                .filter(|id| login.is_none_or(|login| !id.eq_ignore_ascii_case(login)));
+            let subject = [login, employee]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" / ");
             let closed = match (finding.closed_at, finding.time_to_resolution()) {
                 (Some(closed_at), Some(micros)) => format!(
                     "closed {closed_at}{} after {}",
