@@ -55,7 +55,10 @@ pub enum RunError {
 /// returns the service and the entries the configuration appended.
 pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     create_private_dir(&config.data_dir)?;
-    let ledger = Arc::new(Ledger::open(&config.data_dir)?);
+    let ledger = Arc::new(Ledger::open_with_cache(
+        &config.data_dir,
+        config.store.cache_capacity,
+    )?);
     let clock = Arc::new(SystemClock);
     let timezone = config
         .roster

@@ -8,7 +8,8 @@
 //! `sync_interval` under [`MIN_SYNC_INTERVAL`], an offboarding grace the API would refuse too
 //! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
-//! address or the gRPC port, and a file that is not UTF-8 (with the byte offset). Secrets (the
+//! address or the gRPC port, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
+//! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
 //! file the configuration names; it is read and checked here, and its bytes appear in no message.
@@ -35,8 +36,11 @@ use crate::sync::SyncOptions;
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
 
 mod roster;
+mod store;
 
 pub use roster::{RosterInput, RosterSettings};
+use store::RawStore;
+pub use store::StoreSettings;
 
 /// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
 /// everything else the tailnet's admins run.
@@ -94,6 +98,8 @@ pub struct Config {
     pub checkpoint: Option<CheckpointSettings>,
     /// The webhook endpoint (`[webhook]`); `None` serves none.
     pub webhook: Option<WebhookSettings>,
+    /// How the ledger database is opened (`[store]`).
+    pub store: StoreSettings,
 }
 
 /// Where Tailscale's webhook deliveries are received, and the endpoint secret that signs them
@@ -122,6 +128,8 @@ struct RawConfig {
     identity: RawIdentity,
     checkpoint: Option<RawCheckpoint>,
     webhook: Option<RawWebhook>,
+    #[serde(default)]
+    store: RawStore,
 }
 
 #[derive(Deserialize)]
@@ -790,6 +798,7 @@ impl Config {
             .as_ref()
             .map(|webhook| source.webhook(webhook, listen, &env))
             .transpose()?;
+        let store = source.store(&raw.store)?;
         Ok(Config {
             data_dir,
             listen,
@@ -812,6 +821,7 @@ impl Config {
             roster,
             checkpoint,
             webhook,
+            store,
         })
     }
 }

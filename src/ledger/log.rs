@@ -32,7 +32,7 @@ use crate::event::{Actor, Event};
 use crate::export::{ExportError, export_to_file};
 use crate::hash::Digest;
 use crate::merkle::Frontier;
-use crate::store::{MemoryStore, Scan, SledStore, Store, StoreError};
+use crate::store::{CACHE_CAPACITY, MemoryStore, Scan, SledStore, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{Report, verify_store};
 
@@ -161,8 +161,14 @@ impl Log {
     /// Opens the durable ledger in `data_dir`, creating it if needed; after a failed append it is
     /// opened again there.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(data_dir, CACHE_CAPACITY)
+    }
+
+    /// Like [`Log::open`], with sled's page cache of `cache_capacity` bytes.
+    pub fn open_with_cache(data_dir: &Path, cache_capacity: u64) -> Result<Self, StoreError> {
         Self::reopenable(Box::new(SledReopen {
             dir: data_dir.to_path_buf(),
+            cache_capacity,
         }))
     }
 

@@ -454,6 +454,20 @@ fn config_cases() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "store_cache_capacity_not_a_size",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[store]\ncache_capacity = \"64 MB\"\n",
+            ),
+        ),
+        (
+            "store_cache_capacity_too_small",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[store]\ncache_capacity = 4096\n",
+            ),
+        ),
+        (
             "webhook_secret_not_set",
             good(
                 "timezone = \"UTC\"\n",
