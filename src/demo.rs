@@ -226,6 +226,7 @@ impl<W: Write> Story<'_, W> {
             Arc::new(self.service.clone()),
             SystemId::tailscale(),
             endpoint.secret,
+            crate::metrics::Metrics::new(),
             async {
                 let _ = stopped.await;
             },
@@ -633,6 +634,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), DemoError> {
     let address = listener.local_addr().map_err(DemoError::Simulator)?;
+    let metrics_listener = tokio::net::TcpListener::bind((address.ip(), 0))
+        .await
+        .map_err(DemoError::Simulator)?;
+    let metrics_address = metrics_listener
+        .local_addr()
+        .map_err(DemoError::Simulator)?;
     let yesterday = outcome.service.now().saturating_add_micros(-DAY_MICROS);
     writeln!(
         out,
@@ -646,19 +653,44 @@ pub async fn serve(
          grpcurl -plaintext -d '{{\"system\":\"tailscale\"}}' {address} tailledger.v1.LedgerService/GetOffboardingReport\n  \
          grpcurl -plaintext -d '{{\"system\":\"tailscale\"}}' {address} tailledger.v1.AdminService/SyncNow\n  \
          grpcurl -plaintext -d '{{\"follow\":true}}' {address} tailledger.v1.LedgerService/StreamEvents\n\
-         Press Ctrl-C to stop."
+         Prometheus metrics (the syncs and calls from now on, the checks now):\n  \
+         curl -s http://{metrics_address}{path}\n\
+         Press Ctrl-C to stop.",
+        path = crate::metrics::METRICS_PATH
     )?;
     out.flush()?;
-    crate::api::serve(
-        listener,
-        outcome.service,
-        crate::api::Auth::Disabled,
-        // The demo has no certificate: it serves plaintext, and only on loopback.
-        None,
-        crate::api::ServerLimits::default(),
-        shutdown,
-    )
-    .await?;
+    let metrics = crate::metrics::Metrics::new();
+    let counted_after = outcome.service.head().map_or(0, |head| head.seq);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let grpc = async {
+        let served = crate::api::serve(
+            listener,
+            outcome.service.clone(),
+            crate::api::Auth::Disabled,
+            // The demo has no certificate: it serves plaintext, and only on loopback.
+            None,
+            crate::api::ServerLimits::default(),
+            metrics.clone(),
+            shutdown,
+        )
+        .await;
+        // However the server ended, the metrics endpoint ends with it.
+        stop.send_replace(true);
+        served
+    };
+    let (served, metrics_served) = tokio::join!(
+        grpc,
+        crate::metrics::run(
+            metrics_listener,
+            outcome.service.clone(),
+            metrics.clone(),
+            SystemId::tailscale(),
+            counted_after,
+            stopping,
+        ),
+    );
+    served?;
+    metrics_served.map_err(DemoError::Simulator)?;
     // The simulator has served its purpose; a failure to stop it cleanly changes nothing.
     let _ = outcome.simulator.shutdown().await;
     if let Some(hris) = outcome.hris {

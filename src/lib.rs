@@ -24,6 +24,7 @@ pub mod history;
 pub mod identity;
 pub mod ledger;
 pub mod merkle;
+pub mod metrics;
 pub mod projection;
 pub mod render;
 pub mod report;

@@ -454,6 +454,20 @@ fn config_cases() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "metrics_listen_not_an_address",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[metrics]\nlisten = \"localhost\"\n",
+            ),
+        ),
+        (
+            "metrics_on_the_webhook_port",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"127.0.0.1:8443\"\nsecret_env = \"TL_TEST_TAILSCALE_TOKEN\"\n\n[metrics]\nlisten = \"127.0.0.1:8443\"\n",
+            ),
+        ),
+        (
             "store_cache_capacity_not_a_size",
             good(
                 "timezone = \"UTC\"\n",
