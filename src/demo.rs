@@ -465,7 +465,7 @@ pub async fn run(
     let report = story.service.verify().await?;
     let digest = verified_digest(&report)?;
     let export_path = data_dir.join("export.jsonl");
-    ledger.log().export_to_file(&export_path)?;
+    ledger.log().export_to_file(&export_path, &|_| {})?;
     let out = &mut *story.out;
     writeln!(
         out,

@@ -10,6 +10,7 @@ mod answer;
 mod checkpoint;
 mod offline;
 mod online;
+mod progress;
 mod running;
 mod webhook;
 

@@ -385,12 +385,22 @@ impl Log {
 
     /// Recomputes every hash and checks every link.
     pub fn verify(&self) -> Result<Report, StoreError> {
-        verify_store(&self.store()?)
+        self.verify_telling(&|_| {})
+    }
+
+    /// Like [`Log::verify`], telling `done` how many more entries were checked as it goes.
+    pub fn verify_telling(&self, done: &dyn Fn(u64)) -> Result<Report, StoreError> {
+        verify_store(&self.store()?, done)
     }
 
     /// Writes the JSON Lines export to `path`, atomically; returns the digest it ends with.
-    pub fn export_to_file(&self, path: &Path) -> Result<Option<Digest>, ExportError> {
-        export_to_file(&self.store()?, path)
+    /// `done` is told how many more entries were written as it goes.
+    pub fn export_to_file(
+        &self,
+        path: &Path,
+        done: &dyn Fn(u64),
+    ) -> Result<Option<Digest>, ExportError> {
+        export_to_file(&self.store()?, path, done)
     }
 
     /// The tree's frontier at `head`, read from the store (built first, for an older ledger)

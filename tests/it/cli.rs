@@ -159,6 +159,22 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
     )
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // Standard error is a pipe here, not a terminal: no progress bar is drawn on it.
+    assert!(output.stderr.is_empty(), "{}", text(&output));
+    let export = setup.dir.path().join("offline.jsonl");
+    let exported = run_with_env(
+        args(&[
+            "export",
+            "--out",
+            export.to_str().unwrap(),
+            "--data-dir",
+            setup.ledger().to_str().unwrap(),
+        ]),
+        vec![],
+    )
+    .await;
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    assert!(exported.stderr.is_empty(), "{}", text(&exported));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,6 +252,7 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
     let verified = run_with_env(args(&["verify-export", export.to_str().unwrap()]), vec![]).await;
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    assert!(verified.stderr.is_empty(), "{}", text(&verified));
 
     let locked = run_with_env(
         args(&["sync", "-c", setup.config().to_str().unwrap()]),
