@@ -14,6 +14,7 @@ use tailledger::api::pb::GetStatusRequest;
 use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
 use tailledger::api::{self, Auth};
 use tailledger::checks::CheckSettings;
+use tailledger::metrics::Metrics;
 use tailledger::service::Service;
 use tailledger::time::SystemClock;
 use tokio::runtime::Runtime;
@@ -177,6 +178,7 @@ fn main() {
             Auth::Disabled,
             None,
             Default::default(),
+            Metrics::new(),
             async {
                 let _ = stopped.await;
             },

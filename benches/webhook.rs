@@ -21,6 +21,7 @@ use tailledger::checks::CheckSettings;
 use tailledger::event::{Event, SystemId};
 use tailledger::hash::Digest;
 use tailledger::ledger::Ledger;
+use tailledger::metrics::Metrics;
 use tailledger::service::Service;
 use tailledger::simulator::{SimulatedTailnet, SimulatorHandle};
 use tailledger::sync::{SyncOptions, Syncer, TailscaleSource};
@@ -100,6 +101,7 @@ impl Bench {
             self.service.clone(),
             SystemId::tailscale(),
             endpoint.secret,
+            Metrics::new(),
             std::future::pending(),
         ));
     }

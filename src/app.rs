@@ -11,6 +11,7 @@
 //! others have stopped.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -21,6 +22,7 @@ use crate::config::{Config, RosterInput};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
+use crate::metrics::{self, Metrics};
 use crate::render;
 use crate::service::{Service, ServiceError};
 use crate::store::{StoreError, create_private_dir};
@@ -55,7 +57,10 @@ pub enum RunError {
 /// returns the service and the entries the configuration appended.
 pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     create_private_dir(&config.data_dir)?;
-    let ledger = Arc::new(Ledger::open(&config.data_dir)?);
+    let ledger = Arc::new(Ledger::open_with_cache(
+        &config.data_dir,
+        config.store.cache_capacity,
+    )?);
     let clock = Arc::new(SystemClock);
     let timezone = config
         .roster
@@ -197,21 +202,73 @@ fn webhook_listener(
     }
 }
 
+/// Serves the Prometheus endpoint on its listener, counting the entries appended after seq
+/// `counted_after`, until `stopping` turns true. Like the webhook endpoint it is an addition: one that cannot
+/// listen is logged and the rest of the service goes on.
+async fn serve_metrics(
+    listener: Option<(SocketAddr, std::io::Result<tokio::net::TcpListener>)>,
+    service: Arc<Service>,
+    metrics: Metrics,
+    counted_after: u64,
+    stopping: watch::Receiver<bool>,
+) {
+    let Some((listen, bound)) = listener else {
+        return;
+    };
+    let listener = match bound {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(
+                "the metrics endpoint cannot listen on {listen}: {error}; gRPC and the scheduled syncs go on without it"
+            );
+            return;
+        }
+    };
+    let address = listener.local_addr().map_or(listen, |bound| bound);
+    tracing::info!(listen = %address, path = metrics::METRICS_PATH, "metrics endpoint listening");
+    let served = metrics::run(
+        listener,
+        service,
+        metrics,
+        SystemId::tailscale(),
+        counted_after,
+        stopping,
+    )
+    .await;
+    if let Err(error) = served {
+        tracing::error!(
+            "the metrics endpoint failed: {error}; gRPC and the scheduled syncs go on without it"
+        );
+    }
+}
+
 /// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`).
 pub async fn run_on(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let service = Arc::new(open(&config)?.0);
+    let (service, recorded_at_start) = open(&config)?;
+    let service = Arc::new(service);
     let address = listener.local_addr().map_err(|source| RunError::Listen {
         address: config.listen,
         source,
     })?;
-    // Bound before "serving" is logged, so the endpoint takes deliveries from then on.
+    // Bound before "serving" is logged, so the endpoints answer from then on.
     let webhook = bind_webhook(&config).await;
+    let metrics_listener = match config.metrics {
+        Some(listen) => Some((listen, tokio::net::TcpListener::bind(listen).await)),
+        None => None,
+    };
     tracing::info!(listen = %address, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
     let webhook = webhook_listener(&config, webhook);
+    let metrics = Metrics::new();
+    // Everything this process appends is counted, what the configuration recorded at start too.
+    let counted_after = recorded_at_start
+        .first()
+        .map_or(service.head().map_or(0, |head| head.seq), |entry| {
+            entry.seq - 1
+        });
     let (stop, stopping) = watch::channel(false);
     let stop = &stop;
     let stopped = |mut receiver: watch::Receiver<bool>| async move {
@@ -225,6 +282,7 @@ pub async fn run_on(
             config.auth.clone(),
             config.tls.as_ref(),
             config.server.clone(),
+            metrics.clone(),
             stopped(stopping.clone()),
         )
         .await;
@@ -248,6 +306,7 @@ pub async fn run_on(
             service.clone(),
             SystemId::tailscale(),
             secret,
+            metrics.clone(),
             stopped(stopping.clone()),
         )
         .await;
@@ -256,10 +315,18 @@ pub async fn run_on(
             tracing::error!("{error}; gRPC and the scheduled syncs go on without it");
         }
     };
-    let (served, (), (), (), ()) = tokio::join!(
+    let metrics_endpoint = serve_metrics(
+        metrics_listener,
+        service.clone(),
+        metrics.clone(),
+        counted_after,
+        stopping.clone(),
+    );
+    let (served, (), (), (), (), ()) = tokio::join!(
         server,
         schedule(service.clone(), &config, stopping.clone()),
         webhook,
+        metrics_endpoint,
         checkpoint_file::keep_writing(service.clone(), config.checkpoint.clone(), stopping.clone()),
         signal
     );

@@ -8,7 +8,9 @@
 //! `sync_interval` under [`MIN_SYNC_INTERVAL`], an offboarding grace the API would refuse too
 //! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
-//! address or the gRPC port, and a file that is not UTF-8 (with the byte offset). Secrets (the
+//! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
+//! listener, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
+//! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
 //! file the configuration names; it is read and checked here, and its bytes appear in no message.
@@ -35,8 +37,11 @@ use crate::sync::SyncOptions;
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
 
 mod roster;
+mod store;
 
 pub use roster::{RosterInput, RosterSettings};
+use store::RawStore;
+pub use store::StoreSettings;
 
 /// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
 /// everything else the tailnet's admins run.
@@ -94,6 +99,10 @@ pub struct Config {
     pub checkpoint: Option<CheckpointSettings>,
     /// The webhook endpoint (`[webhook]`); `None` serves none.
     pub webhook: Option<WebhookSettings>,
+    /// How the ledger database is opened (`[store]`).
+    pub store: StoreSettings,
+    /// Where the Prometheus endpoint listens (`[metrics] listen`); `None` serves none.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Where Tailscale's webhook deliveries are received, and the endpoint secret that signs them
@@ -122,6 +131,15 @@ struct RawConfig {
     identity: RawIdentity,
     checkpoint: Option<RawCheckpoint>,
     webhook: Option<RawWebhook>,
+    #[serde(default)]
+    store: RawStore,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -510,28 +528,42 @@ impl Source<'_> {
         grpc: SocketAddr,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<WebhookSettings, ConfigError> {
-        let listen: SocketAddr = raw.listen.get_ref().parse().map_err(|_| {
-            self.error(
-                &raw.listen,
-                "webhook.listen",
-                format!(
-                    "`{}` is not an address and port (for example 127.0.0.1:8443)",
-                    raw.listen.get_ref()
-                ),
-            )
-        })?;
-        if listen.port() != 0 && listen.port() == grpc.port() {
-            return Err(self.error(
-                &raw.listen,
-                "webhook.listen",
-                format!("{listen} uses the port of `listen` ({grpc}); the webhook endpoint needs a port of its own"),
-            ));
-        }
+        let listen = self.own_address(&raw.listen, "webhook.listen", &[("listen", grpc)])?;
         let secret = self.secret(&raw.secret_env, "webhook.secret_env", env)?;
         Ok(WebhookSettings {
             listen,
             secret: Secret::new(secret),
         })
+    }
+
+    /// An address an endpoint of its own listens on: refused when it is none, or when its port
+    /// is that of another listener (`taken`: the key and its address).
+    fn own_address(
+        &self,
+        written: &Spanned<String>,
+        key: &str,
+        taken: &[(&str, SocketAddr)],
+    ) -> Result<SocketAddr, ConfigError> {
+        let listen: SocketAddr = written.get_ref().parse().map_err(|_| {
+            self.error(
+                written,
+                key,
+                format!(
+                    "`{}` is not an address and port (for example 127.0.0.1:8443)",
+                    written.get_ref()
+                ),
+            )
+        })?;
+        for (other, address) in taken {
+            if listen.port() != 0 && listen.port() == address.port() {
+                return Err(self.error(
+                    written,
+                    key,
+                    format!("{listen} uses the port of `{other}` ({address}); this endpoint needs a port of its own"),
+                ));
+            }
+        }
+        Ok(listen)
     }
 }
 
@@ -790,6 +822,16 @@ impl Config {
             .as_ref()
             .map(|webhook| source.webhook(webhook, listen, &env))
             .transpose()?;
+        let store = source.store(&raw.store)?;
+        let mut taken = vec![("listen", listen)];
+        if let Some(webhook) = &webhook {
+            taken.push(("webhook.listen", webhook.listen));
+        }
+        let metrics = raw
+            .metrics
+            .as_ref()
+            .map(|metrics| source.own_address(&metrics.listen, "metrics.listen", &taken))
+            .transpose()?;
         Ok(Config {
             data_dir,
             listen,
@@ -812,6 +854,8 @@ impl Config {
             roster,
             checkpoint,
             webhook,
+            store,
+            metrics,
         })
     }
 }

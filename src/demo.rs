@@ -117,6 +117,8 @@ pub enum DemoError {
     Output(#[from] std::io::Error),
     #[error("the webhook's removal did not reach the ledger within {} s", .0.as_secs())]
     WebhookTimeout(Duration),
+    #[error("the demo's evidence pack could not be written: {0}")]
+    Evidence(#[from] crate::evidence::EvidenceError),
     #[error("the demo ledger did not verify: {0}")]
     NotVerified(String),
     #[error(
@@ -229,6 +231,7 @@ impl<W: Write> Story<'_, W> {
             Arc::new(self.service.clone()),
             SystemId::tailscale(),
             endpoint.secret,
+            crate::metrics::Metrics::new(),
             async {
                 let _ = stopped.await;
             },
@@ -481,7 +484,26 @@ pub async fn run(
     let report = story.service.verify().await?;
     let digest = verified_digest(&report)?;
     let export_path = data_dir.join("export.jsonl");
-    ledger.log().export_to_file(&export_path)?;
+    ledger.log().export_to_file(&export_path, &|_| {})?;
+    // The pack covers the whole story, its last entries too: its window ends a second later.
+    story.clock.advance(Duration::from_secs(1));
+    let evidence_dir = data_dir.join("evidence");
+    if evidence_dir.exists() {
+        // An earlier demo's pack, in the demo's own directory.
+        std::fs::remove_dir_all(&evidence_dir)?;
+    }
+    let mut export = std::fs::File::open(&export_path)?;
+    crate::evidence::write_from_export(
+        &mut export,
+        story.clock.clone(),
+        SystemId::tailscale(),
+        (
+            AsOf::Instant(Timestamp::MIN),
+            AsOf::Instant(story.clock.now()),
+        ),
+        &evidence_dir,
+    )
+    .await?;
     let out = &mut *story.out;
     writeln!(
         out,
@@ -490,6 +512,11 @@ pub async fn run(
     )?;
     writeln!(out, "digest:   {digest}")?;
     writeln!(out, "export:   {}", export_path.display())?;
+    writeln!(
+        out,
+        "evidence: {} (the auditor's pack; open index.html in a browser)",
+        evidence_dir.display()
+    )?;
     writeln!(
         out,
         "\nCheck it yourself, without trusting tailledger:\n  \
@@ -650,6 +677,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), DemoError> {
     let address = listener.local_addr().map_err(DemoError::Simulator)?;
+    let metrics_listener = tokio::net::TcpListener::bind((address.ip(), 0))
+        .await
+        .map_err(DemoError::Simulator)?;
+    let metrics_address = metrics_listener
+        .local_addr()
+        .map_err(DemoError::Simulator)?;
     let yesterday = outcome.service.now().saturating_add_micros(-DAY_MICROS);
     writeln!(
         out,
@@ -663,19 +696,44 @@ pub async fn serve(
          grpcurl -plaintext -d '{{\"system\":\"tailscale\"}}' {address} tailledger.v1.LedgerService/GetOffboardingReport\n  \
          grpcurl -plaintext -d '{{\"system\":\"tailscale\"}}' {address} tailledger.v1.AdminService/SyncNow\n  \
          grpcurl -plaintext -d '{{\"follow\":true}}' {address} tailledger.v1.LedgerService/StreamEvents\n\
-         Press Ctrl-C to stop."
+         Prometheus metrics (the syncs and calls from now on, the checks now):\n  \
+         curl -s http://{metrics_address}{path}\n\
+         Press Ctrl-C to stop.",
+        path = crate::metrics::METRICS_PATH
     )?;
     out.flush()?;
-    crate::api::serve(
-        listener,
-        outcome.service,
-        crate::api::Auth::Disabled,
-        // The demo has no certificate: it serves plaintext, and only on loopback.
-        None,
-        crate::api::ServerLimits::default(),
-        shutdown,
-    )
-    .await?;
+    let metrics = crate::metrics::Metrics::new();
+    let counted_after = outcome.service.head().map_or(0, |head| head.seq);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let grpc = async {
+        let served = crate::api::serve(
+            listener,
+            outcome.service.clone(),
+            crate::api::Auth::Disabled,
+            // The demo has no certificate: it serves plaintext, and only on loopback.
+            None,
+            crate::api::ServerLimits::default(),
+            metrics.clone(),
+            shutdown,
+        )
+        .await;
+        // However the server ended, the metrics endpoint ends with it.
+        stop.send_replace(true);
+        served
+    };
+    let (served, metrics_served) = tokio::join!(
+        grpc,
+        crate::metrics::run(
+            metrics_listener,
+            outcome.service.clone(),
+            metrics.clone(),
+            SystemId::tailscale(),
+            counted_after,
+            stopping,
+        ),
+    );
+    served?;
+    metrics_served.map_err(DemoError::Simulator)?;
     // The simulator has served its purpose; a failure to stop it cleanly changes nothing.
     let _ = outcome.simulator.shutdown().await;
     if let Some(hris) = outcome.hris {

@@ -22,25 +22,36 @@ pub enum ExportError {
     },
 }
 
+/// How many entries an export writes between two reports to its `done`.
+const REPORT_EVERY: u64 = 1_024;
+
 /// Writes every entry of `store`, in seq order, and returns the digest of the last one.
-/// `destination` names the writer in errors.
+/// `destination` names the writer in errors; `done` is told how many more entries were written,
+/// every [`REPORT_EVERY`] and at the end.
 pub fn write_export(
     store: &dyn Store,
     out: &mut impl Write,
     destination: &Path,
+    done: &dyn Fn(u64),
 ) -> Result<Option<Digest>, ExportError> {
     let io_error = |source| ExportError::Io {
         path: destination.to_path_buf(),
         source,
     };
-    let mut last = None;
+    let mut last: Option<Digest> = None;
     for record in store.scan(1) {
         let (seq, entry) = record?;
         let entry = entry.map_err(|source| StoreError::Corrupt { seq, source })?;
         writeln!(out, "{}", entry.export_line()).map_err(io_error)?;
+        if seq % REPORT_EVERY == 0 {
+            done(REPORT_EVERY);
+        }
         last = Some(entry.digest());
     }
     out.flush().map_err(io_error)?;
+    if let Some(last) = last {
+        done(last.seq % REPORT_EVERY);
+    }
     Ok(last)
 }
 
@@ -85,13 +96,18 @@ fn directory_of(path: &Path) -> &Path {
 }
 
 /// Writes the export to `path` atomically: a reader sees the old file or the whole new one.
-pub fn export_to_file(store: &dyn Store, path: &Path) -> Result<Option<Digest>, ExportError> {
+/// `done` is told of the entries written, as by [`write_export`].
+pub fn export_to_file(
+    store: &dyn Store,
+    path: &Path,
+    done: &dyn Fn(u64),
+) -> Result<Option<Digest>, ExportError> {
     let io_error = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut file = AtomicFile::create(path).map_err(io_error)?;
-    let head = write_export(store, file.writer(), path)?;
+    let head = write_export(store, file.writer(), path, done)?;
     file.commit().map_err(io_error)?;
     Ok(head)
 }

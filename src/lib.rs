@@ -5,6 +5,15 @@
 //! root of the repository is the map: which module owns what, and which invariants hold.
 #![forbid(unsafe_code)]
 
+/// The version `--version` prints and evidence packs name: the package's, and the git commit it
+/// was built from (`unknown` when built outside a git checkout), from `build.rs`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TAILLEDGER_GIT_COMMIT"),
+    ")"
+);
+
 pub mod access;
 pub mod api;
 pub mod app;
@@ -18,12 +27,14 @@ pub mod config;
 pub mod demo;
 pub mod entry;
 pub mod event;
+pub mod evidence;
 pub mod export;
 pub mod hash;
 pub mod history;
 pub mod identity;
 pub mod ledger;
 pub mod merkle;
+pub mod metrics;
 pub mod projection;
 pub mod render;
 pub mod replay;

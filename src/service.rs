@@ -723,6 +723,16 @@ impl Service {
         })
     }
 
+    /// When the credential `system` was last seen using expires, if it does.
+    pub fn credential_expires_at(&self, system: &SystemId) -> Option<Timestamp> {
+        self.ledger.read(|projections| {
+            projections
+                .system(system)
+                .and_then(|state| state.credential.as_ref())
+                .and_then(|credential| credential.expires_at)
+        })
+    }
+
     /// The offboarding report for offboardings effective within the window.
     pub fn offboarding_report(
         &self,

@@ -294,8 +294,9 @@ impl TreeCheck<'_> {
     }
 }
 
-/// Walks every record of a store and checks the chain, the stored head and the Merkle tree.
-pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
+/// Walks every record of a store and checks the chain, the stored head and the Merkle tree,
+/// telling `done` how many more entries were checked after each batch of them.
+pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, StoreError> {
     let mut walker = ChainWalker::default();
     let mut tree = TreeCheck {
         store,
@@ -326,6 +327,7 @@ pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
         });
         // Dropping `decoded` on return, at a break, stops the decoding thread at its next send.
         for batch in decoded {
+            let checked = batch.len() as u64;
             for record in batch {
                 let (seq, leaf) = match walker.step_entry(record?) {
                     Ok(stepped) => stepped,
@@ -335,6 +337,7 @@ pub fn verify_store(store: &dyn Store) -> Result<Report, StoreError> {
                     return Ok(Some(broken));
                 }
             }
+            done(checked);
         }
         Ok(None)
     })?;

@@ -21,9 +21,11 @@ mod stream;
 mod timeline;
 mod tls;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
+use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
@@ -35,6 +37,7 @@ pub use convert::sync_now_response;
 pub use json::{status_json, sync_json};
 pub use tls::{TlsError, TlsFile, TlsIdentity};
 
+use crate::metrics::{GrpcLayer, Metrics};
 use crate::service::Service;
 
 /// The largest request the read API accepts: its requests are small.
@@ -60,13 +63,14 @@ pub const ADMIN_SERVICE: &str = "tailledger.v1.AdminService";
 
 /// Serves the API on `listener` (over TLS with `tls`, else in plaintext) under the connection
 /// `limits` until `shutdown` completes; then stops accepting calls, ends every `StreamEvents`
-/// follower, waits for calls in flight, and returns.
+/// follower, waits for calls in flight, and returns. Every answer is counted in `metrics`.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
     auth: Auth,
     tls: Option<&TlsIdentity>,
     limits: ServerLimits,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ApiError> {
     let auth = Arc::new(auth);
@@ -109,6 +113,7 @@ pub async fn serve(
         builder = builder.tls_config(tls.server_config())?;
     }
     let server = builder
+        .layer(GrpcLayer::new(metrics, method_paths()))
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
@@ -129,6 +134,36 @@ pub async fn serve(
         () = follow_health => unreachable!("health is followed until the server stops"),
     }
     Ok(())
+}
+
+/// The path of every method the server serves (`/package.Service/Method`), read from the
+/// descriptors it registers for reflection: what the metrics label a call with.
+fn method_paths() -> HashSet<String> {
+    [
+        pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]
+    .into_iter()
+    .flat_map(|encoded| {
+        // Each set is compiled into this binary or its dependencies by their builds.
+        prost_types::FileDescriptorSet::decode(encoded)
+            .expect("a compiled-in descriptor set decodes")
+            .file
+    })
+    .flat_map(|file| {
+        let package = file.package().to_owned();
+        file.service.into_iter().flat_map(move |service| {
+            let package = package.clone();
+            let name = service.name().to_owned();
+            service
+                .method
+                .into_iter()
+                .map(move |method| format!("/{package}.{name}/{}", method.name()))
+        })
+    })
+    .collect()
 }
 
 /// Keeps health in step with the ledger (SPEC §18): `NOT_SERVING` for the server and both

@@ -8,8 +8,10 @@
 mod admin;
 mod answer;
 mod checkpoint;
+mod evidence;
 mod offline;
 mod online;
+mod progress;
 mod replay;
 mod running;
 mod timeline;
@@ -20,19 +22,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::VERSION;
 use crate::as_of::AsOf;
 use crate::event::SystemId;
 use crate::hash::Digest;
 use crate::time::Timestamp;
-
-/// The version `--version` prints: the package's, and the git commit it was built from
-/// (`unknown` when built outside a git checkout), from `build.rs`.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("TAILLEDGER_GIT_COMMIT"),
-    ")"
-);
 
 /// A tamper-evident ledger of who has access to your Tailscale network, checked against your HR
 /// roster, with a history any auditor can verify.
@@ -310,6 +304,31 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Write the auditor's evidence pack of a window into a new directory: `index.html` (one
+    /// self-contained page: each check's timeline, the findings, the offboarding report, how to
+    /// verify), the CSV files for spreadsheets, the export up to the window's end
+    /// (`ledger.jsonl`), the README's `verify_export.py`, and `MANIFEST.sha256`. Everything in
+    /// it is recomputed from that export, after its chain is verified. Dates are days in UTC,
+    /// and the checks use the default settings, as with `replay`.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["data_dir", "server"])))]
+    Evidence {
+        /// The window's start: an RFC 3339 instant or a date (the start of that day, UTC).
+        #[arg(long, value_name = "TIME|DATE")]
+        from: AsOf,
+        /// The window's end, excluded: an instant not in the future, or a date (up to the end
+        /// of that day; today means now).
+        #[arg(long, value_name = "TIME|DATE")]
+        to: AsOf,
+        /// The pack's directory: it must not exist yet, or be empty.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A ledger directory (a copy is fine; it is only read).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// A running server instead; its export's chain is verified as it arrives.
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Recompute, offline and from an export alone, the checks as of an instant or the timeline
     /// of a window: the chain is verified first (a broken one is refused at its seq), then the
     /// entries are folded with the same projections and checks as the server's. Dates are days
@@ -519,6 +538,24 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
             server,
         } => timeline::timeline(&server, from, to, json),
+        Command::Evidence {
+            from,
+            to,
+            out,
+            data_dir,
+            remote,
+        } => match (data_dir, remote.server()) {
+            (Some(data_dir), _) => {
+                evidence::evidence(evidence::Source::DataDir(&data_dir), from, to, &out)
+            }
+            (None, Some(server)) => {
+                evidence::evidence(evidence::Source::Server(&server), from, to, &out)
+            }
+            // clap's argument group requires one of the two.
+            (None, None) => Err(Failure::input(
+                "evidence needs --data-dir DIR or --server URL",
+            )),
+        },
         Command::Replay {
             file,
             as_of,

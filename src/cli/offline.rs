@@ -6,7 +6,7 @@ use std::io::{BufReader, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::{Failure, Outcome};
+use super::{Failure, Outcome, progress};
 use crate::event::{AccountSnapshot, Actor, Event, SystemId};
 use crate::hash::{Digest, Hash256};
 use crate::ledger::{Ledger, Log};
@@ -15,7 +15,11 @@ use crate::verify::{Report, verify_export as verify_export_file};
 
 pub fn verify(data_dir: &Path) -> Outcome {
     let log = Log::open_copy(data_dir).map_err(Failure::input)?;
-    let report = log.verify().map_err(Failure::input)?;
+    let bar = progress::bar(entries(&log), "verifying", false);
+    let report = log
+        .verify_telling(&|checked| bar.inc(checked))
+        .map_err(Failure::input)?;
+    bar.finish_and_clear();
     Ok(print_report(
         &format!("ledger {}", data_dir.display()),
         &report,
@@ -24,9 +28,18 @@ pub fn verify(data_dir: &Path) -> Outcome {
 
 pub fn export(out: &Path, data_dir: &Path) -> Outcome {
     let log = Log::open_copy(data_dir).map_err(Failure::input)?;
-    let head = log.export_to_file(out).map_err(Failure::input)?;
+    let bar = progress::bar(entries(&log), "exporting", false);
+    let head = log
+        .export_to_file(out, &|written| bar.inc(written))
+        .map_err(Failure::input)?;
+    bar.finish_and_clear();
     print_exported(out, head);
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many entries the ledger holds: its head's seq.
+fn entries(log: &Log) -> u64 {
+    log.head().map_or(0, |head| head.seq)
 }
 
 /// Says what an export holds.
@@ -43,7 +56,12 @@ pub fn print_exported(out: &Path, head: Option<Digest>) {
 
 pub fn verify_export(file: &Path, digest: Option<Digest>) -> Outcome {
     let report = File::open(file)
-        .and_then(|opened| verify_export_file(BufReader::new(opened), digest))
+        .and_then(|opened| {
+            let bar = progress::bar(opened.metadata()?.len(), "verifying", true);
+            let report = verify_export_file(BufReader::new(bar.wrap_read(opened)), digest);
+            bar.finish_and_clear();
+            report
+        })
         .map_err(|error| {
             Failure::input(format!(
                 "cannot read the export {}: {error}",

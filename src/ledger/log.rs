@@ -29,10 +29,10 @@ use tokio::sync::watch;
 
 use crate::entry::Entry;
 use crate::event::{Actor, Event};
-use crate::export::{ExportError, export_to_file};
+use crate::export::{ExportError, export_to_file, write_export};
 use crate::hash::Digest;
 use crate::merkle::Frontier;
-use crate::store::{MemoryStore, Scan, SledStore, Store, StoreError};
+use crate::store::{CACHE_CAPACITY, MemoryStore, Scan, SledStore, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{Report, verify_store};
 
@@ -161,8 +161,14 @@ impl Log {
     /// Opens the durable ledger in `data_dir`, creating it if needed; after a failed append it is
     /// opened again there.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(data_dir, CACHE_CAPACITY)
+    }
+
+    /// Like [`Log::open`], with sled's page cache of `cache_capacity` bytes.
+    pub fn open_with_cache(data_dir: &Path, cache_capacity: u64) -> Result<Self, StoreError> {
         Self::reopenable(Box::new(SledReopen {
             dir: data_dir.to_path_buf(),
+            cache_capacity,
         }))
     }
 
@@ -384,12 +390,33 @@ impl Log {
 
     /// Recomputes every hash and checks every link.
     pub fn verify(&self) -> Result<Report, StoreError> {
-        verify_store(&self.store()?)
+        self.verify_telling(&|_| {})
+    }
+
+    /// Like [`Log::verify`], telling `done` how many more entries were checked as it goes.
+    pub fn verify_telling(&self, done: &dyn Fn(u64)) -> Result<Report, StoreError> {
+        verify_store(&self.store()?, done)
+    }
+
+    /// Writes the JSON Lines export to `out` (`destination` names it in errors); returns the
+    /// digest it ends with. `done` is told how many more entries were written as it goes.
+    pub fn export_to(
+        &self,
+        out: &mut impl std::io::Write,
+        destination: &Path,
+        done: &dyn Fn(u64),
+    ) -> Result<Option<Digest>, ExportError> {
+        write_export(&self.store()?, out, destination, done)
     }
 
     /// Writes the JSON Lines export to `path`, atomically; returns the digest it ends with.
-    pub fn export_to_file(&self, path: &Path) -> Result<Option<Digest>, ExportError> {
-        export_to_file(&self.store()?, path)
+    /// `done` is told how many more entries were written as it goes.
+    pub fn export_to_file(
+        &self,
+        path: &Path,
+        done: &dyn Fn(u64),
+    ) -> Result<Option<Digest>, ExportError> {
+        export_to_file(&self.store()?, path, done)
     }
 
     /// The tree's frontier at `head`, read from the store (built first, for an older ledger)

@@ -73,6 +73,12 @@ impl Ledger {
         Self::new(Log::open(data_dir)?)
     }
 
+    /// Like [`Ledger::open`], with sled's page cache of `cache_capacity` bytes
+    /// (`[store] cache_capacity`).
+    pub fn open_with_cache(data_dir: &Path, cache_capacity: u64) -> Result<Self, StoreError> {
+        Self::new(Log::open_with_cache(data_dir, cache_capacity)?)
+    }
+
     /// A ledger that lives in memory only.
     pub fn in_memory() -> Self {
         // An empty log has nothing to replay, so this cannot fail.

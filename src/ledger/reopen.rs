@@ -35,6 +35,8 @@ const PROBE_BYTES: usize = 2 << 20;
 /// failed append.
 pub struct SledReopen {
     pub dir: PathBuf,
+    /// sled's page cache, in bytes (`[store] cache_capacity`).
+    pub cache_capacity: u64,
 }
 
 impl Reopen for SledReopen {
@@ -43,7 +45,7 @@ impl Reopen for SledReopen {
     }
 
     fn open(&self) -> Result<Box<dyn Store>, StoreError> {
-        let store = SledStore::open(&self.dir)?;
+        let store = SledStore::open_with_cache(&self.dir, self.cache_capacity)?;
         make_private(&self.dir)?;
         Ok(Box::new(store))
     }

@@ -58,8 +58,9 @@ const CHECKPOINTS_V01: &str = "checkpoints";
 /// write goes as several batches of at most this many values of at most 4 KiB (1 MiB).
 const BATCH_VALUES: usize = 256;
 
-/// sled's page cache. Its default is 1 GiB, which a reader of a large ledger fills with pages it
-/// has read once; 64 MiB holds the recent pages appends and point reads touch.
+/// sled's page cache unless `[store] cache_capacity` says otherwise. sled's own default is 1 GiB,
+/// which a reader of a large ledger fills with pages it has read once; 64 MiB holds the recent
+/// pages appends and point reads touch.
 pub const CACHE_CAPACITY: u64 = 64 << 20;
 
 /// A ledger database in a directory of its own.
@@ -174,13 +175,26 @@ impl SledStore {
     /// Opens (creating if needed) the ledger database in `dir`. Fails with
     /// [`StoreError::Locked`] if another process holds it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Self::open_observed(dir, None)
+        Self::open_with_cache(dir, CACHE_CAPACITY)
+    }
+
+    /// Like [`SledStore::open`], with a page cache of `cache_capacity` bytes.
+    pub fn open_with_cache(dir: &Path, cache_capacity: u64) -> Result<Self, StoreError> {
+        Self::open_as(dir, cache_capacity, None)
     }
 
     /// Like [`SledStore::open`], telling `observer` of every sync the store makes; for the
     /// power-loss model test, which keeps what a power cut would keep.
     #[doc(hidden)]
     pub fn open_observed(dir: &Path, observer: Option<SyncObserver>) -> Result<Self, StoreError> {
+        Self::open_as(dir, CACHE_CAPACITY, observer)
+    }
+
+    fn open_as(
+        dir: &Path,
+        cache_capacity: u64,
+        observer: Option<SyncObserver>,
+    ) -> Result<Self, StoreError> {
         let path = dir.to_path_buf();
         let database = |source| StoreError::Database {
             path: path.clone(),
@@ -188,7 +202,7 @@ impl SledStore {
         };
         let disk = DataDir::new(dir, observer);
         disk.before_open()?;
-        let db = open_waiting_for_lock(dir).map_err(|source| {
+        let db = open_sled(dir, cache_capacity).map_err(|source| {
             if is_lock_conflict(&source) {
                 StoreError::Locked { path: path.clone() }
             } else {
@@ -393,11 +407,15 @@ const LOCK_RELEASE_WAIT: Duration = Duration::from_secs(1);
 /// sled's background threads hold the file until their last job ends, shortly after the `Db` is
 /// dropped. A lock held longer than that belongs to a live owner.
 pub fn open_waiting_for_lock(dir: &Path) -> sled::Result<sled::Db> {
+    open_sled(dir, CACHE_CAPACITY)
+}
+
+fn open_sled(dir: &Path, cache_capacity: u64) -> sled::Result<sled::Db> {
     let deadline = Instant::now() + LOCK_RELEASE_WAIT;
     loop {
         match sled::Config::new()
             .path(dir)
-            .cache_capacity(CACHE_CAPACITY)
+            .cache_capacity(cache_capacity)
             .open()
         {
             Err(error) if is_lock_conflict(&error) && Instant::now() < deadline => {

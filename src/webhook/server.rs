@@ -38,6 +38,7 @@ use super::dedup::{Admission, Deduplicator};
 use super::delivery::{Delivery, DeliveryError, MAX_BODY_BYTES};
 use super::signature::{self, SIGNATURE_HEADER, SignatureError};
 use crate::hash::Hash256;
+use crate::metrics::{Metrics, WebhookLayer};
 use crate::tailscale::Secret;
 use crate::time::{Clock, Timestamp};
 
@@ -253,15 +254,19 @@ impl Drop for Admitted<'_> {
 }
 
 /// Serves the endpoint on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// finish. Every answer is counted in `metrics`.
 pub async fn serve(
     listener: TcpListener,
     receiver: Arc<WebhookReceiver>,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, receiver.router())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        receiver.router().layer(WebhookLayer::new(metrics)),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn receive(State(receiver): State<Arc<WebhookReceiver>>, request: Request) -> Response {

@@ -20,6 +20,7 @@ use super::dedup::DEDUP_WINDOW;
 use super::delivery::Delivery;
 use super::server::{self, DeliverySink, SinkError, WebhookReceiver};
 use crate::event::{Actor, SystemId};
+use crate::metrics::Metrics;
 use crate::render;
 use crate::service::{Service, ServiceError};
 use crate::tailscale::Secret;
@@ -60,6 +61,7 @@ pub async fn serve(
     service: Arc<Service>,
     system: SystemId,
     secret: Secret,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebhookError> {
     let since = service
@@ -88,7 +90,7 @@ pub async fn serve(
         let _ = receiver.wait_for(|stop| *stop).await;
     };
     let served = async {
-        let served = server::serve(listener, receiver, stopped(stopping.clone())).await;
+        let served = server::serve(listener, receiver, metrics, stopped(stopping.clone())).await;
         // An endpoint that ends on its own (it failed) takes its sync driver with it.
         stop.send_replace(true);
         served.map_err(WebhookError::Serve)

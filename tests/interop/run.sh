@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability test: serves the demo ledger with the already-built debug binary and checks it
-# with Python's official grpcio client (tests/interop/interop.py). Run `cargo build` first.
+# with Python's official grpcio client (tests/interop/interop.py), grpcurl, and its metrics with
+# prometheus_client's parser (tests/interop/metrics.py). Run `cargo build` first.
 # Exits with the client's status, or non-zero if the server does not stop cleanly on SIGINT.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -98,6 +99,18 @@ if [[ $client_status -eq 0 ]]; then
         fi
     done <"$tmp/grpcurl.txt"
     [[ $client_status -eq 0 ]] && echo "interop ok: the $(wc -l <"$tmp/grpcurl.txt") grpcurl commands the demo prints work as printed"
+fi
+
+# The metrics endpoint the demo prints, scraped after those commands (a SyncNow among them) and
+# parsed by prometheus_client's OpenMetrics parser.
+if [[ $client_status -eq 0 ]]; then
+    metrics_url="$(grep -oE 'curl -s http://[0-9.:]+/metrics' "$tmp/server.log" | head -n 1 | sed 's/^curl -s //')"
+    if [[ -z "$metrics_url" ]]; then
+        echo "interop FAILED: the demo printed no metrics URL" >&2
+        client_status=1
+    else
+        timeout 60 "$venv/bin/python" tests/interop/metrics.py "$metrics_url" || client_status=$?
+    fi
 fi
 
 server_status=0

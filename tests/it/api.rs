@@ -12,6 +12,7 @@ use tailledger::checks::CheckSettings;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
+use tailledger::metrics::Metrics;
 use tailledger::service::Service;
 use tailledger::sync::{SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::TailscaleClient;
@@ -100,9 +101,17 @@ impl ApiServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = service.clone();
         let task = tokio::spawn(async move {
-            api::serve(listener, serving, auth, tls.as_ref(), limits, async {
-                let _ = stopped.await;
-            })
+            api::serve(
+                listener,
+                serving,
+                auth,
+                tls.as_ref(),
+                limits,
+                Metrics::new(),
+                async {
+                    let _ = stopped.await;
+                },
+            )
             .await
         });
         ApiServer {

@@ -159,6 +159,22 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
     )
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // Standard error is a pipe here, not a terminal: no progress bar is drawn on it.
+    assert!(output.stderr.is_empty(), "{}", text(&output));
+    let export = setup.dir.path().join("offline.jsonl");
+    let exported = run_with_env(
+        args(&[
+            "export",
+            "--out",
+            export.to_str().unwrap(),
+            "--data-dir",
+            setup.ledger().to_str().unwrap(),
+        ]),
+        vec![],
+    )
+    .await;
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    assert!(exported.stderr.is_empty(), "{}", text(&exported));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,6 +252,7 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
     let verified = run_with_env(args(&["verify-export", export.to_str().unwrap()]), vec![]).await;
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    assert!(verified.stderr.is_empty(), "{}", text(&verified));
 
     // The auditor's replay of the export answers as the server does (instants, not dates: the
     // replay's days are UTC days, the server's Berlin days).
@@ -541,6 +558,34 @@ fn config_cases() -> Vec<(&'static str, String)> {
             good(
                 "timezone = \"UTC\"\n",
                 "timezone = \"UTC\"\n\n[webhook]\nlisten = \"0.0.0.0:50051\"\n",
+            ),
+        ),
+        (
+            "metrics_listen_not_an_address",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[metrics]\nlisten = \"localhost\"\n",
+            ),
+        ),
+        (
+            "metrics_on_the_webhook_port",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[webhook]\nlisten = \"127.0.0.1:8443\"\nsecret_env = \"TL_TEST_TAILSCALE_TOKEN\"\n\n[metrics]\nlisten = \"127.0.0.1:8443\"\n",
+            ),
+        ),
+        (
+            "store_cache_capacity_not_a_size",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[store]\ncache_capacity = \"64 MB\"\n",
+            ),
+        ),
+        (
+            "store_cache_capacity_too_small",
+            good(
+                "timezone = \"UTC\"\n",
+                "timezone = \"UTC\"\n\n[store]\ncache_capacity = 4096\n",
             ),
         ),
         (

@@ -617,3 +617,12 @@ pub fn read_scenario<T: serde::de::DeserializeOwned>(file: &Path) -> (String, T)
         .expect("a UTF-8 file name");
     (name.to_owned(), scenario)
 }
+
+/// The value of one series (name and labels exactly as written, e.g.
+/// `tailledger_syncs_total{system="tailscale",outcome="completed"}`) in a scrape of `/metrics`.
+pub fn metric_value(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}

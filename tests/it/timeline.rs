@@ -77,7 +77,7 @@ proptest! {
             ledger.append(clock, Actor::Demo, events).unwrap();
         }
         let export = dir.path().join("export.jsonl");
-        ledger.log().export_to_file(&export).unwrap();
+        ledger.log().export_to_file(&export, &|_| {}).unwrap();
         let server = service(ledger);
         let replayed = service(ledger_from_export(std::io::BufReader::new(std::fs::File::open(&export).unwrap())).unwrap());
         let system = SystemId::tailscale();

@@ -16,6 +16,7 @@ use tailledger::api::pb;
 use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
 use tailledger::event::{Event, SystemId};
 use tailledger::hash::Hash256;
+use tailledger::metrics::Metrics;
 use tailledger::simulator::{BadDelivery, OutgoingDelivery, SimWebhook};
 use tailledger::tailscale::Secret;
 use tailledger::time::Timestamp;
@@ -40,18 +41,19 @@ type Authorise =
 
 type Authorised = InterceptedService<Channel, Authorise>;
 
-/// A `serve` process with `[webhook]` configured, and a follower of its events.
-struct Served {
+/// A `serve` process, and a follower of its events.
+pub struct Served {
     process: Child,
     log: std::thread::JoinHandle<Vec<String>>,
-    ledger: LedgerServiceClient<Authorised>,
+    pub ledger: LedgerServiceClient<Authorised>,
     events: Streaming<pb::StreamEventsResponse>,
 }
 
 impl Served {
-    /// Starts `serve` on `config` with the webhook secret, and follows its events after
-    /// `after_seq` until its first scheduled sync has been recorded.
-    async fn start(config: &Path, grpc_port: u16, secret: &str, after_seq: u64) -> Served {
+    /// Starts `serve` on `config` with the Tailscale token and the webhook secret in its
+    /// environment, and follows its events after `after_seq` until its first scheduled sync has
+    /// been recorded.
+    pub async fn start(config: &Path, grpc_port: u16, secret: &str, after_seq: u64) -> Served {
         let config = config.to_path_buf();
         let secret = secret.to_owned();
         let (process, log) = tokio::task::spawn_blocking(move || {
@@ -102,7 +104,7 @@ impl Served {
     }
 
     /// The types of the events up to and including the next of type `last`.
-    async fn until(&mut self, last: &str) -> Vec<pb::Event> {
+    pub async fn until(&mut self, last: &str) -> Vec<pb::Event> {
         let mut events = Vec::new();
         loop {
             let event = self.next().await;
@@ -114,7 +116,7 @@ impl Served {
         }
     }
 
-    async fn digest(&mut self) -> (u64, String) {
+    pub async fn digest(&mut self) -> (u64, String) {
         let digest = self
             .ledger
             .get_digest(pb::GetDigestRequest {})
@@ -125,7 +127,7 @@ impl Served {
     }
 
     /// Stops the server with SIGTERM and returns its log.
-    async fn stop(self) -> String {
+    pub async fn stop(self) -> String {
         let pid = self.process.id().to_string();
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -449,6 +451,7 @@ async fn a_flood_of_1000_deliveries_into_the_ledger_records_each_and_bounds_the_
         server.service.clone(),
         SystemId::tailscale(),
         secret.clone(),
+        Metrics::new(),
         async {
             let _ = stopped.await;
         },

@@ -1,0 +1,199 @@
+//! The pack's `index.html`: one self-contained page (inline CSS and SVG, no script, no network)
+//! rendered by minijinja from `index.html.j2`. The template's name ends in `.html`, so every
+//! value is HTML-escaped as it is written; the page never marks a value safe.
+
+use minijinja::{Environment, UndefinedBehavior, context};
+use serde::Serialize;
+
+use super::Pack;
+use crate::checks::CheckState;
+use crate::time::Timestamp;
+
+const TEMPLATE: &str = include_str!("index.html.j2");
+
+/// The states a check's time is told in, in the order of the page's legend.
+const STATES: [CheckState; 3] = [CheckState::Passing, CheckState::Due, CheckState::Failing];
+
+/// The width of a timeline bar in the SVG's own units.
+const BAR_WIDTH: f64 = 1000.0;
+
+#[derive(Serialize)]
+struct Bar {
+    x: String,
+    width: String,
+    state: &'static str,
+    class: String,
+    findings: usize,
+    start: String,
+    end: String,
+}
+
+#[derive(Serialize)]
+struct Share {
+    state: &'static str,
+    percent: String,
+}
+
+#[derive(Serialize)]
+struct FindingRow {
+    subject: String,
+    reason: &'static str,
+    opened_at: String,
+    closed_at: String,
+    resolution: String,
+    closing_seq: String,
+}
+
+#[derive(Serialize)]
+struct CheckSection {
+    check_id: &'static str,
+    title: &'static str,
+    state_at_end: &'static str,
+    shares: Vec<Share>,
+    bars: Vec<Bar>,
+    findings: Vec<FindingRow>,
+}
+
+#[derive(Serialize)]
+struct OffboardingLine {
+    employee: String,
+    email: String,
+    effective_at: String,
+    account: String,
+    link: &'static str,
+    first_without_access: String,
+    elapsed: String,
+    grace: String,
+    within_grace: &'static str,
+}
+
+/// The page of `pack`.
+pub fn page(pack: &Pack) -> String {
+    let mut environment = Environment::new();
+    environment.set_undefined_behavior(UndefinedBehavior::Strict);
+    // The template is a constant of this crate, and a test renders it.
+    environment
+        .add_template("index.html", TEMPLATE)
+        .expect("the page template parses");
+    let window = pack.timeline.window;
+    let length = window.micros() as f64;
+    let checks: Vec<CheckSection> = pack
+        .timeline
+        .checks
+        .iter()
+        .map(|check| CheckSection {
+            check_id: check.check_id,
+            title: check.title,
+            state_at_end: check
+                .intervals
+                .last()
+                .map_or("", |interval| interval.state.as_str()),
+            shares: STATES
+                .iter()
+                .map(|state| Share {
+                    state: state.as_str(),
+                    percent: format!("{:.1}", 100.0 * pack.timeline.share(check, *state)),
+                })
+                .collect(),
+            bars: check
+                .intervals
+                .iter()
+                .map(|interval| {
+                    let x = (interval.start.as_micros() - window.from.as_micros()) as f64 / length
+                        * BAR_WIDTH;
+                    let width = (interval.end.as_micros() - interval.start.as_micros()) as f64
+                        / length
+                        * BAR_WIDTH;
+                    Bar {
+                        x: format!("{x:.3}"),
+                        width: format!("{width:.3}"),
+                        state: interval.state.as_str(),
+                        class: interval.state.as_str().to_lowercase(),
+                        findings: interval.findings,
+                        start: interval.start.to_string(),
+                        end: interval.end.to_string(),
+                    }
+                })
+                .collect(),
+            findings: check
+                .findings
+                .iter()
+                .map(|finding| FindingRow {
+                    subject: [
+                        finding.subject.login_name.as_deref(),
+                        finding.subject.account_id.as_deref(),
+                        finding.subject.employee_id.as_deref(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                    reason: finding.reason.as_str(),
+                    opened_at: finding.opened_at.to_string(),
+                    closed_at: optional(finding.closed_at),
+                    resolution: finding
+                        .time_to_resolution()
+                        .map_or_else(String::new, |micros| duration(micros / 1_000_000)),
+                    closing_seq: finding
+                        .closing_seq
+                        .map_or_else(String::new, |seq| seq.to_string()),
+                })
+                .collect(),
+        })
+        .collect();
+    let offboarding: Vec<OffboardingLine> = pack
+        .offboarding
+        .iter()
+        .map(|row| OffboardingLine {
+            employee: row.employee_id.clone(),
+            email: row.email.clone(),
+            effective_at: row.effective_at.to_string(),
+            account: format!("{} ({})", row.login_name, row.account_id),
+            link: row.link,
+            first_without_access: row.first_without_access.as_ref().map_or_else(
+                || "still holds access".to_owned(),
+                |mark| format!("{} (seq {})", mark.at, mark.seq),
+            ),
+            elapsed: row.elapsed_seconds.map_or_else(String::new, duration),
+            grace: duration(i64::try_from(row.grace_seconds).unwrap_or(i64::MAX)),
+            within_grace: match row.within_grace {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "not yet known",
+            },
+        })
+        .collect();
+    let head = pack.head();
+    let template = environment
+        .get_template("index.html")
+        .expect("the page template was added");
+    template
+        .render(context! {
+            system => pack.timeline.system.0.clone(),
+            from => window.from.to_string(),
+            to => window.to.to_string(),
+            head_seq => head.map(|head| head.seq),
+            head_hash => head.map(|head| head.hash.to_string()),
+            written_at => pack.written_at.to_string(),
+            version => pack.version,
+            states => STATES.map(CheckState::as_str),
+            checks => checks,
+            offboarding => offboarding,
+            accounts => pack.accounts.len(),
+            employees => pack.employees.len(),
+        })
+        // Every value the template reads is given above; a test renders it.
+        .expect("the page renders")
+}
+
+fn optional(at: Option<Timestamp>) -> String {
+    at.map_or_else(String::new, |at| at.to_string())
+}
+
+/// A duration in seconds as people read it: `3d 4h`, `12m 5s`, `-2h`.
+fn duration(seconds: i64) -> String {
+    let sign = if seconds < 0 { "-" } else { "" };
+    let seconds = seconds.unsigned_abs();
+    let std = std::time::Duration::from_secs(seconds);
+    format!("{sign}{}", humantime::format_duration(std))
+}

@@ -1,0 +1,293 @@
+//! The auditor's evidence pack (SPEC §16): a folder an auditor takes away and reads without
+//! tailledger.
+//!
+//! Everything in it is computed from the export it holds. The ledger (a directory or a server)
+//! is first exported and its chain verified, the export is replayed into a ledger of its own
+//! (`replay::ledger_from_export`, the same path as `tailledger replay`), and the timeline, the
+//! offboarding report and the accounts and employees at the window's end are read from that
+//! ledger through the same `Service` the server answers with. The pack's `ledger.jsonl` is the
+//! export up to the window's end, so `tailledger replay ledger.jsonl --from --to` and the
+//! verification script reproduce what the page and the CSV files say.
+//!
+//! The folder is written under a temporary name beside its destination and renamed into place
+//! only when every file is there, so a failure leaves no partial pack. Values from Tailscale and
+//! HR are untrusted: the page escapes them (`html.rs`, autoescaping templates) and the CSV files
+//! quote them (`tables.rs`, the `csv` crate), and a cell a spreadsheet would run as a formula is
+//! prefixed with `'`.
+
+mod html;
+mod script;
+mod tables;
+
+pub use script::verify_export_py;
+
+use std::io::{BufRead, BufReader, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::as_of::AsOf;
+use crate::checks::CheckSettings;
+use crate::event::SystemId;
+use crate::hash::Digest;
+use crate::projection::EmployeeState;
+use crate::replay::{ReplayError, ledger_from_export};
+use crate::report::OffboardingRow;
+use crate::service::{AccountView, Service, ServiceError};
+use crate::store::{StoreError, make_private};
+use crate::time::{Clock, Timestamp};
+use crate::timeline::Timeline;
+
+/// The files of a pack, in the order `MANIFEST.sha256` lists them.
+pub const FILES: [&str; 9] = [
+    "index.html",
+    "check_timeline.csv",
+    "findings.csv",
+    "offboarding.csv",
+    "exceptions.csv",
+    "accounts_at_end.csv",
+    "employees_at_end.csv",
+    "ledger.jsonl",
+    "verify_export.py",
+];
+
+/// How many accounts or employees one read takes.
+const PAGE: usize = 1_000;
+
+/// Why a pack could not be written; nothing is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error(
+        "{path} already exists and is not an empty directory; an evidence pack needs a new one"
+    )]
+    NotEmpty { path: PathBuf },
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("the export's line {line} has no readable recorded_at: {detail}")]
+    Export { line: usize, detail: String },
+    #[error("the ledger's export: {0}")]
+    Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The pack of `system` over `[from, to)` written into `out` from `export` (a whole ledger's
+/// JSON Lines export, read from its start): verified and replayed first, then gathered through a
+/// `Service` on `clock`, then written. Returns the pack and the digest its export ends with.
+pub async fn write_from_export(
+    export: &mut std::fs::File,
+    clock: Arc<dyn Clock>,
+    system: SystemId,
+    window: (AsOf, AsOf),
+    out: &Path,
+) -> Result<(Pack, Option<Digest>), EvidenceError> {
+    let rewind = |file: &mut std::fs::File| {
+        file.rewind().map_err(|source| EvidenceError::Io {
+            action: "read back the export for",
+            path: out.to_path_buf(),
+            source,
+        })
+    };
+    rewind(export)?;
+    let ledger = ledger_from_export(BufReader::new(&*export))?;
+    let service = Service::new(
+        Arc::new(ledger),
+        clock,
+        CheckSettings::default(),
+        chrono_tz::UTC,
+    );
+    let pack = Pack::gather(&service, system, window.0, window.1).await?;
+    rewind(export)?;
+    let head = write(out, &pack, BufReader::new(&*export))?;
+    Ok((pack, head))
+}
+
+/// What a pack says, read from the replayed ledger.
+pub struct Pack {
+    pub timeline: Timeline,
+    pub offboarding: Vec<OffboardingRow>,
+    pub accounts: Vec<AccountView>,
+    pub employees: Vec<EmployeeState>,
+    /// When the pack was written, and by which version of tailledger.
+    pub written_at: Timestamp,
+    pub version: &'static str,
+}
+
+impl Pack {
+    /// The pack of `system` over `[from, to)`, from `service` (over a replayed export).
+    pub async fn gather(
+        service: &Service,
+        system: SystemId,
+        from: AsOf,
+        to: AsOf,
+    ) -> Result<Pack, EvidenceError> {
+        let timeline = service.timeline(system.clone(), from, to).await?;
+        let window = timeline.window;
+        // The window is [from, to): its end state is what was known just before `to`.
+        let end = window.to.saturating_add_micros(-1);
+        // Offboardings effective in the window, and those effective before it whose access was
+        // still there when it began: each was an open question during the window.
+        let offboarding = service
+            .offboarding_report(&system, None, Some(end))
+            .into_iter()
+            .filter(|row| {
+                row.effective_at >= window.from
+                    || row
+                        .first_without_access
+                        .as_ref()
+                        .is_none_or(|gone| gone.at >= window.from)
+            })
+            .collect();
+        let mut accounts = Vec::new();
+        loop {
+            let after = accounts
+                .last()
+                .map(|view: &AccountView| view.account.snapshot.id.clone());
+            let page = service
+                .accounts(system.clone(), end, true, after, PAGE)
+                .await?;
+            accounts.extend(page.items);
+            if !page.more {
+                break;
+            }
+        }
+        let mut employees = Vec::new();
+        loop {
+            let after = employees
+                .last()
+                .map(|employee: &EmployeeState| employee.record.employee_id.clone());
+            let page = service.employees(end, after, PAGE).await?;
+            employees.extend(page.items);
+            if !page.more {
+                break;
+            }
+        }
+        Ok(Pack {
+            timeline,
+            offboarding,
+            accounts,
+            employees,
+            written_at: service.now(),
+            version: crate::VERSION,
+        })
+    }
+
+    /// The last entry the pack is based on.
+    pub fn head(&self) -> Option<Digest> {
+        self.timeline.head
+    }
+}
+
+/// Writes the pack into the new directory `out`: the page, the CSV files, the export's lines
+/// recorded before the window's end (read from `export`), the verification script and the
+/// manifest. Returns the digest the pack's export ends with.
+pub fn write(
+    out: &Path,
+    pack: &Pack,
+    export: impl BufRead,
+) -> Result<Option<Digest>, EvidenceError> {
+    refuse_unless_new(out)?;
+    let parent = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let staging = tempfile::Builder::new()
+        .prefix(".evidence-")
+        .tempdir_in(&parent)
+        .map_err(|source| EvidenceError::Io {
+            action: "create a directory in",
+            path: parent.clone(),
+            source,
+        })?;
+    let dir = staging.path();
+    let io = |action, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EvidenceError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let file = |name: &str, bytes: &[u8]| -> Result<(), EvidenceError> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(io("write", &path))
+    };
+    file("index.html", html::page(pack).as_bytes())?;
+    for (name, bytes) in tables::all(pack) {
+        file(name, &bytes)?;
+    }
+    let ledger = dir.join("ledger.jsonl");
+    let mut writer =
+        std::io::BufWriter::new(std::fs::File::create(&ledger).map_err(io("create", &ledger))?);
+    let window_end = pack.timeline.window.to;
+    for (index, line) in export.lines().enumerate() {
+        let line = line.map_err(io("read the export for", &ledger))?;
+        if recorded_at(&line, index + 1)? >= window_end {
+            // `recorded_at` never decreases along the seq, so nothing later is in the window.
+            break;
+        }
+        writeln!(writer, "{line}").map_err(io("write", &ledger))?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| error.into_error())
+        .and_then(|file| file.sync_all())
+        .map_err(io("write", &ledger))?;
+    file("verify_export.py", verify_export_py().as_bytes())?;
+    let mut manifest = String::new();
+    for name in FILES {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+        manifest += &format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)));
+    }
+    file("MANIFEST.sha256", manifest.as_bytes())?;
+    // The pack holds HR personal data, like the ledger: owner-only.
+    make_private(dir)?;
+    let staged = staging.keep();
+    // An empty directory in the way (allowed above) is replaced by the pack.
+    if out.exists() {
+        std::fs::remove_dir(out).map_err(io("replace", out))?;
+    }
+    std::fs::rename(&staged, out).map_err(io("move the pack to", out))?;
+    Ok(pack.head())
+}
+
+/// Refuses a destination that holds anything: a pack never mixes with other files.
+fn refuse_unless_new(out: &Path) -> Result<(), EvidenceError> {
+    let empty = match std::fs::read_dir(out) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+    };
+    if empty {
+        Ok(())
+    } else {
+        Err(EvidenceError::NotEmpty {
+            path: out.to_path_buf(),
+        })
+    }
+}
+
+/// The `recorded_at` of one export line.
+fn recorded_at(line: &str, number: usize) -> Result<Timestamp, EvidenceError> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        recorded_at: String,
+    }
+    let bad = |detail: String| EvidenceError::Export {
+        line: number,
+        detail,
+    };
+    let parsed: Line = serde_json::from_str(line).map_err(|error| bad(error.to_string()))?;
+    parsed
+        .recorded_at
+        .parse()
+        .map_err(|error: crate::time::TimestampError| bad(error.to_string()))
+}

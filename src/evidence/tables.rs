@@ -1,0 +1,266 @@
+//! The pack's CSV files (RFC 4180, UTF-8, one header row), one documented column set each (the
+//! README's "Evidence pack" lists them).
+//!
+//! A text cell from Tailscale or HR that a spreadsheet would read as a formula (starting with
+//! `=`, `+`, `-`, `@`, a tab or a carriage return) is written with a leading `'`, which
+//! spreadsheets show as text; the `csv` crate quotes whatever needs quoting.
+
+use super::Pack;
+use crate::projection::Mark;
+use crate::time::Timestamp;
+
+/// Every CSV file of the pack, named, as bytes.
+pub fn all(pack: &Pack) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("check_timeline.csv", check_timeline(pack)),
+        ("findings.csv", findings(pack)),
+        ("offboarding.csv", offboarding(pack)),
+        ("exceptions.csv", exceptions()),
+        ("accounts_at_end.csv", accounts(pack)),
+        ("employees_at_end.csv", employees(pack)),
+    ]
+}
+
+/// An untrusted text cell, defused for spreadsheets.
+fn text(value: &str) -> String {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
+        _ => value.to_owned(),
+    }
+}
+
+fn instant(at: Option<Timestamp>) -> String {
+    at.map(|at| at.to_string()).unwrap_or_default()
+}
+
+fn number(value: Option<impl ToString>) -> String {
+    value.map(|value| value.to_string()).unwrap_or_default()
+}
+
+fn mark(mark: Option<&Mark>) -> [String; 2] {
+    [
+        instant(mark.map(|mark| mark.at)),
+        number(mark.map(|mark| mark.seq)),
+    ]
+}
+
+fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing into memory cannot fail, and every row has the header's length.
+    writer.write_record(header).expect("a CSV row is written");
+    for row in rows {
+        debug_assert_eq!(row.len(), header.len());
+        writer.write_record(&row).expect("a CSV row is written");
+    }
+    writer.into_inner().expect("the CSV is flushed into memory")
+}
+
+fn check_timeline(pack: &Pack) -> Vec<u8> {
+    let window = pack.timeline.window;
+    table(
+        &[
+            "check_id",
+            "check_title",
+            "interval_start",
+            "interval_end",
+            "state",
+            "findings",
+            "share_of_window",
+        ],
+        pack.timeline.checks.iter().flat_map(|check| {
+            check.intervals.iter().map(move |interval| {
+                let share = (interval.end.as_micros() - interval.start.as_micros()) as f64
+                    / window.micros() as f64;
+                vec![
+                    check.check_id.to_owned(),
+                    check.title.to_owned(),
+                    interval.start.to_string(),
+                    interval.end.to_string(),
+                    interval.state.as_str().to_owned(),
+                    interval.findings.to_string(),
+                    format!("{share:.6}"),
+                ]
+            })
+        }),
+    )
+}
+
+fn findings(pack: &Pack) -> Vec<u8> {
+    table(
+        &[
+            "check_id",
+            "system",
+            "account_id",
+            "login_name",
+            "employee_id",
+            "reason",
+            "opened_at",
+            "closed_at",
+            "time_to_resolution_seconds",
+            "closing_seq",
+        ],
+        pack.timeline.checks.iter().flat_map(|check| {
+            check.findings.iter().map(move |finding| {
+                let subject = &finding.subject;
+                vec![
+                    check.check_id.to_owned(),
+                    text(&subject.system.0),
+                    text(subject.account_id.as_deref().unwrap_or_default()),
+                    text(subject.login_name.as_deref().unwrap_or_default()),
+                    text(subject.employee_id.as_deref().unwrap_or_default()),
+                    finding.reason.as_str().to_owned(),
+                    finding.opened_at.to_string(),
+                    instant(finding.closed_at),
+                    number(
+                        finding
+                            .time_to_resolution()
+                            .map(|micros| micros / 1_000_000),
+                    ),
+                    number(finding.closing_seq),
+                ]
+            })
+        }),
+    )
+}
+
+fn offboarding(pack: &Pack) -> Vec<u8> {
+    table(
+        &[
+            "employee_id",
+            "email",
+            "effective_at",
+            "hr_recorded_at",
+            "hr_recorded_seq",
+            "system",
+            "account_id",
+            "login_name",
+            "link",
+            "last_with_access_at",
+            "last_with_access_seq",
+            "first_without_access_at",
+            "first_without_access_seq",
+            "elapsed_seconds",
+            "grace_seconds",
+            "within_grace",
+        ],
+        pack.offboarding.iter().map(|row| {
+            let [last_at, last_seq] = mark(row.last_with_access.as_ref());
+            let [first_at, first_seq] = mark(row.first_without_access.as_ref());
+            vec![
+                text(&row.employee_id),
+                text(&row.email),
+                row.effective_at.to_string(),
+                row.hr_recorded.at.to_string(),
+                row.hr_recorded.seq.to_string(),
+                text(&row.system.0),
+                text(&row.account_id),
+                text(&row.login_name),
+                row.link.to_owned(),
+                last_at,
+                last_seq,
+                first_at,
+                first_seq,
+                number(row.elapsed_seconds),
+                row.grace_seconds.to_string(),
+                number(row.within_grace),
+            ]
+        }),
+    )
+}
+
+fn exceptions() -> Vec<u8> {
+    table(
+        &[
+            "exception_id",
+            "check_id",
+            "account_id",
+            "employee_id",
+            "reason",
+            "evidence_ref",
+            "granted_by",
+            "granted_at",
+            "expires_at",
+            "revoked_at",
+        ],
+        [],
+    )
+}
+
+fn accounts(pack: &Pack) -> Vec<u8> {
+    table(
+        &[
+            "account_id",
+            "login_name",
+            "display_name",
+            "role",
+            "status",
+            "type",
+            "present",
+            "holds_access",
+            "employee_id",
+            "link",
+            "classification",
+            "findings",
+        ],
+        pack.accounts.iter().map(|view| {
+            let account = &view.account.snapshot;
+            vec![
+                text(&account.id),
+                text(&account.login_name),
+                text(&account.display_name),
+                text(&account.role),
+                text(&account.status),
+                text(&account.account_type),
+                view.account.present.to_string(),
+                view.holds_access.to_string(),
+                text(view.link.as_ref().map_or("", |(employee, _)| employee)),
+                view.link
+                    .as_ref()
+                    .map_or("", |(_, kind)| kind.as_str())
+                    .to_owned(),
+                view.classification
+                    .as_ref()
+                    .map_or(String::new(), |classification| {
+                        classification.classification.to_string()
+                    }),
+                view.findings
+                    .iter()
+                    .map(|reason| reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]
+        }),
+    )
+}
+
+fn employees(pack: &Pack) -> Vec<u8> {
+    let end = pack.timeline.window.to.saturating_add_micros(-1);
+    table(
+        &[
+            "employee_id",
+            "email",
+            "name",
+            "org_role",
+            "start_date",
+            "status",
+            "offboarding_effective_at",
+        ],
+        pack.employees.iter().map(|employee| {
+            let record = &employee.record;
+            vec![
+                text(&record.employee_id),
+                text(&record.email),
+                text(record.name.as_deref().unwrap_or_default()),
+                text(&record.org_role),
+                number(record.start_date),
+                employee.status_at(end).as_str().to_owned(),
+                instant(
+                    employee
+                        .offboarding
+                        .as_ref()
+                        .map(|offboarding| offboarding.effective_at),
+                ),
+            ]
+        }),
+    )
+}

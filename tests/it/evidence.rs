@@ -1,0 +1,266 @@
+//! The evidence pack (SPEC §16) through the real binary, checked by tools nobody here wrote:
+//! Python's `hashlib` holds every file to `MANIFEST.sha256`, Python's `csv` reads every CSV file
+//! with its documented columns, and the pack's own `verify_export.py` verifies its export. Names
+//! from Tailscale are attacker-controlled: a login name holding HTML and a display name holding a
+//! spreadsheet formula come out as text, never as markup or a formula. A destination that holds
+//! anything is refused and left as it was. (`tests/evidence/browser.sh`, a `.ci/run` stage,
+//! renders the demo's pack in headless Chromium.)
+
+use std::path::Path;
+use std::process::Command;
+
+use tailledger::simulator::SimUser;
+
+use crate::cli::{Setup, args, run_with_env, tailscale_token};
+use crate::helpers::{Fixture, text};
+
+const HOSTILE_LOGIN: &str = "\"><img src=x onerror=alert(1)><script>alert(2)</script>@acme.example";
+const FORMULA_NAME: &str = "=HYPERLINK(\"http://evil.example\",\"click\")";
+
+/// Each CSV file and the columns its header row must have, in order.
+const COLUMNS: [(&str, &[&str]); 6] = [
+    (
+        "check_timeline.csv",
+        &[
+            "check_id",
+            "check_title",
+            "interval_start",
+            "interval_end",
+            "state",
+            "findings",
+            "share_of_window",
+        ],
+    ),
+    (
+        "findings.csv",
+        &[
+            "check_id",
+            "system",
+            "account_id",
+            "login_name",
+            "employee_id",
+            "reason",
+            "opened_at",
+            "closed_at",
+            "time_to_resolution_seconds",
+            "closing_seq",
+        ],
+    ),
+    (
+        "offboarding.csv",
+        &[
+            "employee_id",
+            "email",
+            "effective_at",
+            "hr_recorded_at",
+            "hr_recorded_seq",
+            "system",
+            "account_id",
+            "login_name",
+            "link",
+            "last_with_access_at",
+            "last_with_access_seq",
+            "first_without_access_at",
+            "first_without_access_seq",
+            "elapsed_seconds",
+            "grace_seconds",
+            "within_grace",
+        ],
+    ),
+    (
+        "exceptions.csv",
+        &[
+            "exception_id",
+            "check_id",
+            "account_id",
+            "employee_id",
+            "reason",
+            "evidence_ref",
+            "granted_by",
+            "granted_at",
+            "expires_at",
+            "revoked_at",
+        ],
+    ),
+    (
+        "accounts_at_end.csv",
+        &[
+            "account_id",
+            "login_name",
+            "display_name",
+            "role",
+            "status",
+            "type",
+            "present",
+            "holds_access",
+            "employee_id",
+            "link",
+            "classification",
+            "findings",
+        ],
+    ),
+    (
+        "employees_at_end.csv",
+        &[
+            "employee_id",
+            "email",
+            "name",
+            "org_role",
+            "start_date",
+            "status",
+            "offboarding_effective_at",
+        ],
+    ),
+];
+
+/// Python reading the pack as an auditor's tools would: prints one JSON object.
+const PYTHON_CHECK: &str = r#"
+import csv, hashlib, json, os, sys
+pack = sys.argv[1]
+manifest = {}
+for line in open(os.path.join(pack, "MANIFEST.sha256"), encoding="utf-8"):
+    digest, name = line.rstrip("\n").split("  ", 1)
+    with open(os.path.join(pack, name), "rb") as f:
+        manifest[name] = hashlib.sha256(f.read()).hexdigest() == digest
+tables = {}
+for name in sorted(os.listdir(pack)):
+    if name.endswith(".csv"):
+        with open(os.path.join(pack, name), newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        tables[name] = {"header": rows[0], "rows": rows[1:]}
+print(json.dumps({"manifest": manifest, "tables": tables}))
+"#;
+
+fn python(args: &[&str]) -> std::process::Output {
+    Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
+    let fixture = Fixture::start().await;
+    fixture
+        .tailnet
+        .upsert_user(SimUser::member("uEvil1", HOSTILE_LOGIN, FORMULA_NAME));
+    let setup = Setup::new(fixture.server.base_url(), "127.0.0.1:0");
+    let config = setup.config();
+    let synced = run_with_env(
+        args(&["sync", "-c", config.to_str().unwrap()]),
+        tailscale_token(),
+    )
+    .await;
+    assert_eq!(synced.status.code(), Some(0), "{}", text(&synced));
+
+    let pack = setup.dir.path().join("pack");
+    let ledger = setup.ledger();
+    let evidence = |out: &Path| {
+        args(&[
+            "evidence",
+            "--data-dir",
+            ledger.to_str().unwrap(),
+            "--from",
+            "2020-01-01",
+            "--to",
+            &tailledger::time::Timestamp::now().to_string(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let written = run_with_env(evidence(&pack), vec![]).await;
+    assert_eq!(written.status.code(), Some(0), "{}", text(&written));
+    assert!(
+        text(&written).contains("wrote the evidence pack"),
+        "{}",
+        text(&written)
+    );
+
+    let checked = python(&["-c", PYTHON_CHECK, pack.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    let checked: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let manifest = checked["manifest"].as_object().unwrap();
+    assert_eq!(manifest.len(), tailledger::evidence::FILES.len());
+    assert!(manifest.values().all(|ok| ok == true), "{manifest:?}");
+    for (name, columns) in COLUMNS {
+        let table = &checked["tables"][name];
+        assert_eq!(table["header"], serde_json::json!(columns), "{name}");
+        for row in table["rows"].as_array().unwrap() {
+            assert_eq!(
+                row.as_array().unwrap().len(),
+                columns.len(),
+                "{name}: {row}"
+            );
+        }
+    }
+    let accounts = checked["tables"]["accounts_at_end.csv"]["rows"]
+        .as_array()
+        .unwrap();
+    let evil = accounts
+        .iter()
+        .find(|row| row[0] == "uEvil1")
+        .expect("the hostile account is at the end");
+    assert_eq!(
+        evil[1], HOSTILE_LOGIN,
+        "the login name comes out verbatim, as text"
+    );
+    assert_eq!(evil[2], format!("'{FORMULA_NAME}"), "a formula is defused");
+    let findings = checked["tables"]["findings.csv"]["rows"]
+        .as_array()
+        .unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|row| row[3] == HOSTILE_LOGIN && row[5] == "unidentified"),
+        "{findings:?}"
+    );
+    let timeline = checked["tables"]["check_timeline.csv"]["rows"]
+        .as_array()
+        .unwrap();
+    for (check, _) in tailledger::checks::CHECKS {
+        assert!(
+            timeline.iter().any(|row| row[0] == check),
+            "{check} has intervals"
+        );
+    }
+
+    let page = std::fs::read_to_string(pack.join("index.html")).unwrap();
+    assert!(!page.contains("<script"), "the page runs no script");
+    assert!(!page.contains("<img"), "no markup from a name");
+    assert!(
+        page.contains(
+            "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;&#x2f;script&gt;"
+        ),
+        "{page}"
+    );
+    for (check, _) in tailledger::checks::CHECKS {
+        assert!(page.contains(&format!("id=\"check-{check}\"")), "{check}");
+    }
+    let verified = python(&[
+        pack.join("verify_export.py").to_str().unwrap(),
+        pack.join("ledger.jsonl").to_str().unwrap(),
+    ]);
+    assert!(verified.status.success(), "{}", text(&verified));
+
+    // Into a directory that holds anything: refused, and the directory left as it was.
+    let before = std::fs::read_dir(&pack).unwrap().count();
+    let again = run_with_env(evidence(&pack), vec![]).await;
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(
+        text(&again).contains("is not an empty directory"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(std::fs::read_dir(&pack).unwrap().count(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(setup.dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".evidence-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "no half-written pack is left behind");
+}
