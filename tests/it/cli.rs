@@ -253,6 +253,30 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     let verified = run_with_env(args(&["verify-export", export.to_str().unwrap()]), vec![]).await;
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
     assert!(verified.stderr.is_empty(), "{}", text(&verified));
+    // The evidence pack from the server ends with the same digest as its export.
+    let pack = setup.dir.path().join("pack");
+    let packed = run_with_env(
+        args(&[
+            "evidence",
+            "--from",
+            "2020-01-01",
+            "--to",
+            &tailledger::time::Timestamp::now().to_string(),
+            "--out",
+            pack.to_str().unwrap(),
+            "--server",
+            &url,
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(packed.status.code(), Some(0), "{}", text(&packed));
+    let exported_lines = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(pack.join("ledger.jsonl")).unwrap(),
+        exported_lines,
+        "nothing was recorded after the window's end"
+    );
 
     // The auditor's replay of the export answers as the server does (instants, not dates: the
     // replay's days are UTC days, the server's Berlin days).
