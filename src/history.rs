@@ -1,9 +1,9 @@
 //! Which events are about a subject: an account (by id or login name) or an employee (by id or
-//! email). Pure: the caller resolves the subject against the projections and scans the ledger.
+//! email), resolved against the projections, whose per-subject index (`projection::subjects_of`
+//! decides what each event is about) gives the seqs of its entries. Pure: the caller reads them.
 
 use std::collections::BTreeSet;
 
-use crate::event::Event;
 use crate::projection::Projections;
 
 /// The accounts and employees a `GetHistory` subject names: which events the history keeps.
@@ -39,49 +39,10 @@ impl HistoryFilter {
         (!subject.account_ids.is_empty() || !subject.employee_ids.is_empty()).then_some(subject)
     }
 
-    /// Whether `event` is about this subject.
-    pub fn is_about(&self, event: &Event) -> bool {
-        let account = |id: &String| self.account_ids.contains(id);
-        let employee = |id: &String| self.employee_ids.contains(id);
-        match event {
-            Event::UserSeen { account: seen, .. } => account(&seen.id),
-            Event::UserRemoved { account_id, .. }
-            | Event::RoleChanged { account_id, .. }
-            | Event::StatusChanged { account_id, .. }
-            | Event::AccountDeclassified { account_id, .. } => account(account_id),
-            Event::AccountLinked {
-                account_id,
-                employee_id,
-                ..
-            }
-            | Event::AccountUnlinked {
-                account_id,
-                employee_id,
-                ..
-            } => account(account_id) || employee(employee_id),
-            Event::AccountClassified {
-                account_id,
-                owner_employee_id,
-                ..
-            } => account(account_id) || owner_employee_id.as_ref().is_some_and(employee),
-            Event::EmployeeOnboarded { employee: record } => employee(&record.employee_id),
-            Event::EmployeeUpdated { employee_id, .. }
-            | Event::EmployeeOffboarded { employee_id, .. }
-            | Event::EmployeeReinstated { employee_id, .. } => employee(employee_id),
-            Event::SyncAnomaly {
-                withheld_account_ids: account_ids,
-                ..
-            }
-            | Event::RemovalsConfirmed { account_ids, .. } => account_ids.iter().any(account),
-            Event::AccessPolicySet { .. }
-            | Event::SyncCompleted { .. }
-            | Event::SyncFailed { .. }
-            | Event::CredentialObserved { .. }
-            | Event::RosterRejected { .. }
-            | Event::RosterAccepted { .. } => false,
-            // Tailscale's `data.user` names a login, but the receiver does not read `data`;
-            // the sync the delivery starts records the account's events.
-            Event::WebhookReceived { .. } => false,
-        }
+    /// The seqs of the entries about this subject, ascending, from the projections' index.
+    pub fn seqs(&self, projections: &Projections) -> BTreeSet<u64> {
+        projections
+            .subjects()
+            .seqs(&self.account_ids, &self.employee_ids)
     }
 }

@@ -799,20 +799,22 @@ impl Service {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<Entry>, ServiceError> {
-        let filter = self
+        let seqs = self
             .ledger
-            .read(|projections| HistoryFilter::resolve(projections, &subject))
+            .read(|projections| {
+                HistoryFilter::resolve(projections, &subject).map(|filter| filter.seqs(projections))
+            })
             .ok_or(ServiceError::UnknownSubject(subject))?;
         self.blocking(move |service| {
             let mut entries = Vec::new();
-            for entry in service.ledger.log().entries() {
-                let entry = entry?;
+            for seq in seqs {
+                let Some(entry) = service.ledger.log().get(seq)? else {
+                    continue;
+                };
                 if to.is_some_and(|to| entry.recorded_at > to) {
                     break;
                 }
-                if from.is_none_or(|from| entry.recorded_at >= from)
-                    && filter.is_about(&entry.event)
-                {
+                if from.is_none_or(|from| entry.recorded_at >= from) {
                     entries.push(entry);
                 }
             }

@@ -299,3 +299,92 @@ impl Track {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn interval(start: &str, end: &str, state: CheckState) -> Interval {
+        Interval {
+            start: at(start),
+            end: at(end),
+            state,
+            findings: usize::from(state != CheckState::Passing),
+        }
+    }
+
+    #[test]
+    fn shares_are_the_time_in_each_state_over_the_window_and_resolution_is_open_to_close() {
+        let window = Window {
+            from: at("2026-03-01T00:00:00Z"),
+            to: at("2026-03-05T00:00:00Z"),
+        };
+        assert_eq!(window.micros(), 4 * 86_400_000_000);
+        let check = CheckTimeline {
+            check_id: CHECKS[1].0,
+            title: CHECKS[1].1,
+            intervals: vec![
+                interval(
+                    "2026-03-01T00:00:00Z",
+                    "2026-03-02T00:00:00Z",
+                    CheckState::Passing,
+                ),
+                interval(
+                    "2026-03-02T00:00:00Z",
+                    "2026-03-03T00:00:00Z",
+                    CheckState::Due,
+                ),
+                interval(
+                    "2026-03-03T00:00:00Z",
+                    "2026-03-05T00:00:00Z",
+                    CheckState::Failing,
+                ),
+            ],
+            findings: Vec::new(),
+        };
+        let timeline = Timeline {
+            system: SystemId::tailscale(),
+            window,
+            head: None,
+            checks: vec![check.clone()],
+        };
+        assert_eq!(timeline.share(&check, CheckState::Passing), 0.25);
+        assert_eq!(timeline.share(&check, CheckState::Due), 0.25);
+        assert_eq!(timeline.share(&check, CheckState::Failing), 0.5);
+        assert_eq!(
+            check.at(at("2026-03-02T00:00:00Z")).unwrap().state,
+            CheckState::Due
+        );
+        assert_eq!(
+            check.at(at("2026-03-01T23:59:59.999999Z")).unwrap().state,
+            CheckState::Passing
+        );
+        assert!(
+            check.at(window.to).is_none(),
+            "the window's end is not in it"
+        );
+
+        let span = FindingSpan {
+            subject: Subject {
+                system: SystemId::tailscale(),
+                account_id: None,
+                login_name: None,
+                employee_id: None,
+            },
+            reason: Reason::SyncStale,
+            opened_at: at("2026-03-02T00:00:00Z"),
+            closed_at: Some(at("2026-03-02T01:30:00Z")),
+            closing_seq: Some(7),
+        };
+        assert_eq!(span.time_to_resolution(), Some(5_400_000_000));
+        let open = FindingSpan {
+            closed_at: None,
+            ..span
+        };
+        assert_eq!(open.time_to_resolution(), None);
+    }
+}

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod employees;
+mod subjects;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ pub use accounts::{
     FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
+pub use subjects::{SubjectIndex, Subjects, subjects_of};
 
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};
@@ -32,6 +34,8 @@ pub struct Projections {
     last: Option<Mark>,
     /// The hash of the last applied entry.
     last_hash: Option<Hash256>,
+    /// The entries about each account and employee, for `GetHistory`.
+    subjects: SubjectIndex,
 }
 
 impl Projections {
@@ -39,6 +43,7 @@ impl Projections {
     pub fn apply(&mut self, entry: &Entry) {
         self.last = Some(Mark::of(entry));
         self.last_hash = Some(entry.hash);
+        self.subjects.apply(entry.seq, &entry.event);
         match &entry.event {
             Event::UserSeen { system, .. }
             | Event::UserRemoved { system, .. }
@@ -80,6 +85,11 @@ impl Projections {
 
     pub fn employees(&self) -> &Employees {
         &self.employees
+    }
+
+    /// The entries about each account and employee.
+    pub fn subjects(&self) -> &SubjectIndex {
+        &self.subjects
     }
 
     /// The seq of the last applied entry, 0 before any.
