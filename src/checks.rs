@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::access::StatusClass;
-use crate::event::SystemId;
+use crate::event::{SettingsRecord, SystemId};
 use crate::identity::{EmailAliases, EmployeeLink, resolve};
 use crate::projection::{AccountState, EmployeeState, Mark, Projections, SystemState};
 use crate::time::Timestamp;
@@ -37,7 +37,8 @@ pub const CHECKS: [(&str, &str); 5] = [
     ("integration-healthy", "Integration should be healthy"),
 ];
 
-/// The configuration the checks depend on (it is not in the ledger).
+/// The settings the checks depend on: those recorded in force at the instant evaluated
+/// (`SettingsChanged`), or the configured ones where nothing is recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckSettings {
     pub email_aliases: EmailAliases,
@@ -52,6 +53,21 @@ impl Default for CheckSettings {
             email_aliases: EmailAliases::default(),
             suspended_is_removed: true,
             sync_interval_seconds: 15 * 60,
+        }
+    }
+}
+
+impl From<&SettingsRecord> for CheckSettings {
+    fn from(recorded: &SettingsRecord) -> Self {
+        CheckSettings {
+            email_aliases: EmailAliases::new(
+                recorded
+                    .email_aliases
+                    .iter()
+                    .map(|alias| (alias.from.clone(), alias.to.clone())),
+            ),
+            suspended_is_removed: recorded.suspended_is_removed,
+            sync_interval_seconds: recorded.sync_interval_seconds,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! The API and the CLI call these and append what they return as one batch; a refusal appends
 //! nothing. Upserting an employee is shared with the roster import, so both decide alike.
 
-use crate::event::{Classification, EmployeeRecord, Event, FieldChange, SystemId};
+use crate::event::{Classification, EmployeeRecord, Event, FieldChange, SettingsRecord, SystemId};
 use crate::projection::{EmployeeState, Projections};
 use crate::sync::user_removed;
 use crate::time::Timestamp;
@@ -246,6 +246,24 @@ pub fn policy_unchanged(projections: &Projections, event: &Event) -> bool {
                 && &policy.privileged_org_roles == privileged_org_roles
                 && policy.offboarding_grace_seconds == *offboarding_grace_seconds
         })
+}
+
+/// The `SettingsChanged` that records `settings` for `system`, unless they are the last
+/// recorded ones (SPEC §11).
+pub fn record_settings(
+    projections: &Projections,
+    system: &SystemId,
+    settings: &SettingsRecord,
+) -> Option<Event> {
+    let last = projections
+        .settings(system)
+        .and_then(|history| history.last());
+    let changed = settings.changed_from(last);
+    (!changed.is_empty()).then(|| Event::SettingsChanged {
+        system: system.clone(),
+        settings: settings.clone(),
+        changed,
+    })
 }
 
 /// Trims and checks an employee record as the API or the roster gives it.

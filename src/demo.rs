@@ -454,7 +454,8 @@ pub async fn run(
 
     let rows = story
         .service
-        .offboarding_report(&SystemId::tailscale(), None, None);
+        .offboarding_report(SystemId::tailscale(), None, None)
+        .await?;
     writeln!(
         story.out,
         "\n== The offboarding report (the auditor's termination evidence)\n{}",

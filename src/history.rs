@@ -82,6 +82,8 @@ impl HistoryFilter {
             // Tailscale's `data.user` names a login, but the receiver does not read `data`;
             // the sync the delivery starts records the account's events.
             Event::WebhookReceived { .. } => false,
+            // Settings are about the whole system, no one account or employee.
+            Event::SettingsChanged { .. } => false,
         }
     }
 }

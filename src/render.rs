@@ -80,13 +80,15 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
         };
         let _ = writeln!(
             table,
-            "  {person}{account} [{} link]\n    \
+            "  {person}{account} [{} link, since {} (seq {})]\n    \
              left:                      {}\n    \
              HR recorded it:            {} (seq {})\n    \
              last seen with access:     {}\n    \
              first seen without access: {}\n    \
              time to removal:           {} of {} allowed: {verdict}",
             row.link,
+            row.link_since.at,
+            row.link_since.seq,
             row.effective_at,
             row.hr_recorded.at,
             row.hr_recorded.seq,
@@ -241,6 +243,7 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             let sync = if *starts_sync { "; sync started" } else { "" };
             format!("{}{sync}", types.join(", "))
         }
+        Event::SettingsChanged { changed, .. } => format!("changed: {}", changed.join(", ")),
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

@@ -808,6 +808,8 @@ fn offboarding_row(row: pb::OffboardingRow) -> Result<OffboardingRow, ClientErro
             .ok_or_else(|| unusable("a report row has no `hr_recorded_at`"))?,
         system: SystemId(row.system),
         link: link_kind(&row.link)?.as_str(),
+        link_since: mark("link_since_at", row.link_since_at, row.link_since_seq)?
+            .ok_or_else(|| unusable("a report row has no `link_since_at`"))?,
         last_with_access: mark(
             "last_with_access_at",
             row.last_with_access_at,
@@ -905,5 +907,7 @@ fn status(response: pb::GetStatusResponse) -> Result<CheckReport, ClientError> {
         evaluated_at: instant("evaluated_at", response.evaluated_at)?.unwrap_or(Timestamp::MIN),
         head,
         checks,
+        settings_recorded_from_seq: (response.settings_recorded_from_seq != 0)
+            .then_some(response.settings_recorded_from_seq),
     })
 }

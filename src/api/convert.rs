@@ -438,6 +438,30 @@ fn typed(event: &Event) -> pb::event::Event {
             body: body.unwrap_or_default(),
             starts_sync,
         }),
+        Event::SettingsChanged {
+            system,
+            settings,
+            changed,
+        } => Typed::SettingsChanged(pb::SettingsChanged {
+            system: system.0,
+            settings: Some(pb::Settings {
+                email_aliases: settings
+                    .email_aliases
+                    .into_iter()
+                    .map(|alias| pb::EmailAlias {
+                        from: alias.from,
+                        to: alias.to,
+                    })
+                    .collect(),
+                include_shared_users: settings.include_shared_users,
+                max_removal_fraction_millionths: settings.max_removal_fraction_millionths,
+                removal_guard_hold: Some(duration(settings.removal_guard_hold_seconds)),
+                suspended_is_removed: settings.suspended_is_removed,
+                sync_interval: Some(duration(settings.sync_interval_seconds)),
+                timezone: settings.timezone,
+            }),
+            changed,
+        }),
     }
 }
 
@@ -533,6 +557,7 @@ pub fn status_response(report: &CheckReport) -> pb::GetStatusResponse {
         ledger_seq,
         head_hash,
         checks: report.checks.iter().map(check).collect(),
+        settings_recorded_from_seq: report.settings_recorded_from_seq.unwrap_or(0),
     }
 }
 
@@ -564,6 +589,8 @@ pub fn offboarding_row(row: &OffboardingRow) -> pb::OffboardingRow {
         account_id: row.account_id.clone(),
         login_name: row.login_name.clone(),
         link: row.link.to_owned(),
+        link_since_at: Some(timestamp(row.link_since.at)),
+        link_since_seq: row.link_since.seq,
         last_with_access_at,
         last_with_access_seq,
         first_without_access_at,

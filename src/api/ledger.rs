@@ -192,7 +192,7 @@ impl LedgerService for LedgerApi {
         let system = system_arg(&self.service, &request.system)?;
         let from = timestamp_arg("from", request.from)?;
         let to = timestamp_arg("to", request.to)?;
-        let rows = self.service.offboarding_report(&system, from, to);
+        let rows = self.service.offboarding_report(system, from, to).await?;
         Ok(Response::new(pb::GetOffboardingReportResponse {
             rows: rows.iter().map(convert::offboarding_row).collect(),
         }))

@@ -50,6 +50,11 @@ pub fn status(
             status.evaluated_at,
             check_table(&status.checks)
         );
+        if let Some(seq) = status.settings_recorded_from_seq {
+            println!(
+                "settings: none were recorded by then; those recorded at seq {seq} were applied"
+            );
+        }
     }
     Ok(findings_exit(&status, fail_on_findings))
 }

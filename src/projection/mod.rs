@@ -8,6 +8,7 @@
 
 mod accounts;
 mod employees;
+mod settings;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ pub use accounts::{
     FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
+pub use settings::{InForce, SettingsHistory};
 
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};
@@ -28,6 +30,8 @@ use crate::hash::{Digest, Hash256};
 pub struct Projections {
     systems: BTreeMap<SystemId, SystemState>,
     employees: Employees,
+    /// The settings recorded per system, with their history.
+    settings: BTreeMap<SystemId, SettingsHistory>,
     /// The last applied entry, if any.
     last: Option<Mark>,
     /// The hash of the last applied entry.
@@ -65,6 +69,13 @@ impl Projections {
             // A delivery changes no state: the sync it starts records what changed. The
             // receiver's memory of recent deliveries is read from the log, not kept here.
             Event::WebhookReceived { .. } => {}
+            Event::SettingsChanged {
+                system, settings, ..
+            } => self
+                .settings
+                .entry(system.clone())
+                .or_default()
+                .record(Mark::of(entry), settings),
         }
     }
 
@@ -76,6 +87,11 @@ impl Projections {
     /// The systems something was recorded about.
     pub fn systems(&self) -> impl Iterator<Item = &SystemId> {
         self.systems.keys()
+    }
+
+    /// The settings recorded for `system`, with their history.
+    pub fn settings(&self, system: &SystemId) -> Option<&SettingsHistory> {
+        self.settings.get(system)
     }
 
     pub fn employees(&self) -> &Employees {

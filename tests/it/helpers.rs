@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tailledger::entry::Entry;
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmployeeRecord, Event,
-    FieldChange, RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmailAlias,
+    EmployeeRecord, Event, FieldChange, RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
@@ -342,7 +342,49 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 starts_sync: false,
             },
         ),
+        // Added with the settings recorded as facts (SPEC §11): a system's first, with every
+        // name changed, then one alias added by an admin.
+        (
+            Actor::Config,
+            Event::SettingsChanged {
+                system: SystemId::tailscale(),
+                settings: golden_settings(Vec::new()),
+                changed: vec![
+                    text("identity.email_aliases"),
+                    text("roster.timezone"),
+                    text("tailscale.include_shared_users"),
+                    text("tailscale.max_removal_fraction"),
+                    text("tailscale.removal_guard_hold"),
+                    text("tailscale.suspended_is_removed"),
+                    text("tailscale.sync_interval"),
+                ],
+            },
+        ),
+        (
+            Actor::Api(text("ops")),
+            Event::SettingsChanged {
+                system: SystemId::tailscale(),
+                settings: golden_settings(vec![EmailAlias {
+                    from: text("corp.acme-corp.example"),
+                    to: text("acme-corp.example"),
+                }]),
+                changed: vec![text("identity.email_aliases")],
+            },
+        ),
     ]
+}
+
+/// The settings of the golden `SettingsChanged`, with these aliases.
+fn golden_settings(email_aliases: Vec<EmailAlias>) -> SettingsRecord {
+    SettingsRecord {
+        email_aliases,
+        include_shared_users: true,
+        max_removal_fraction_millionths: 500_000,
+        removal_guard_hold_seconds: 86_400,
+        suspended_is_removed: true,
+        sync_interval_seconds: 900,
+        timezone: "Europe/Berlin".to_owned(),
+    }
 }
 
 /// The body of the golden `WebhookReceived`, with text that needs escaping.

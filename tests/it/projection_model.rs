@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use tailledger::entry::Entry;
 use tailledger::event::{
-    Actor, Classification, CredentialKind, EmployeeRecord, Event, FieldChange, SyncErrorClass,
-    SystemId,
+    Actor, Classification, CredentialKind, EmployeeRecord, Event, FieldChange, SettingsRecord,
+    SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::{Ledger, Log};
@@ -142,6 +142,21 @@ fn event() -> impl Strategy<Value = Event> {
             events: Vec::new(),
             body: Some("[]".to_owned()),
             starts_sync: false,
+        }),
+        (any::<bool>(), 10u64..100).prop_map(move |(suspended_is_removed, interval)| {
+            Event::SettingsChanged {
+                system: system(),
+                settings: SettingsRecord {
+                    email_aliases: Vec::new(),
+                    include_shared_users: true,
+                    max_removal_fraction_millionths: 500_000,
+                    removal_guard_hold_seconds: 0,
+                    suspended_is_removed,
+                    sync_interval_seconds: interval,
+                    timezone: "UTC".to_owned(),
+                },
+                changed: vec!["tailscale.sync_interval".to_owned()],
+            }
         }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),
