@@ -710,6 +710,38 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
             object.string("system", &system.0);
             object.string("type", type_name);
         }
+        Event::ExceptionGranted {
+            exception_id,
+            system,
+            check_id,
+            account_id,
+            employee_id,
+            reason,
+            evidence_ref,
+            expires_at,
+        } => {
+            object.optional_string("account_id", account_id.as_deref());
+            object.string("check_id", check_id);
+            object.optional_string("employee_id", employee_id.as_deref());
+            object.optional_string("evidence_ref", evidence_ref.as_deref());
+            object.string("exception_id", exception_id);
+            if let Some(expires_at) = expires_at {
+                object.timestamp("expires_at", *expires_at);
+            }
+            object.string("reason", reason);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::ExceptionRevoked {
+            exception_id,
+            system,
+            reason,
+        } => {
+            object.string("exception_id", exception_id);
+            object.string("reason", reason);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
     }
     object.close();
 }

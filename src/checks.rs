@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::access::StatusClass;
 use crate::event::{SettingsRecord, SystemId};
 use crate::identity::{EmailAliases, EmployeeLink, resolve};
-use crate::projection::{AccountState, EmployeeState, Mark, Projections, SystemState};
+use crate::projection::{
+    AccountState, EmployeeState, ExceptionState, Mark, Projections, SystemState,
+};
 use crate::time::Timestamp;
 
 /// How long before a credential expires the integration check turns `DUE`.
@@ -79,6 +81,8 @@ pub enum CheckState {
     Passing,
     Due,
     Failing,
+    /// A finding an exception in force accepts (SPEC §12); never a check's state.
+    Excepted,
 }
 
 impl CheckState {
@@ -88,6 +92,7 @@ impl CheckState {
             CheckState::Passing => "PASSING",
             CheckState::Due => "DUE",
             CheckState::Failing => "FAILING",
+            CheckState::Excepted => "EXCEPTED",
         }
     }
 }
@@ -176,6 +181,9 @@ pub struct Finding {
     pub deadline: Option<Timestamp>,
     /// The seqs of the entries that prove it, ascending.
     pub evidence: Vec<u64>,
+    /// The exception that accepts it, when its state is `EXCEPTED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_id: Option<String>,
 }
 
 /// The result of one check.
@@ -221,20 +229,52 @@ pub fn evaluate(
         context.user_access_valid(),
         context.integration_healthy(),
     ];
+    let in_force: Vec<&ExceptionState> = projections
+        .exceptions()
+        .all()
+        .filter(|exception| &exception.system == system && exception.in_force_at(now))
+        .collect();
     CHECKS
         .into_iter()
         .zip(findings)
-        .map(|((check_id, title), findings)| CheckResult {
-            check_id,
-            title,
-            state: findings
-                .iter()
-                .map(|finding| finding.state)
-                .max()
-                .unwrap_or(CheckState::Passing),
-            findings,
+        .map(|((check_id, title), mut findings)| {
+            for finding in &mut findings {
+                except(finding, check_id, &in_force);
+            }
+            CheckResult {
+                check_id,
+                title,
+                // Excepted findings are reported but do not count (SPEC §12).
+                state: findings
+                    .iter()
+                    .map(|finding| finding.state)
+                    .filter(|state| *state != CheckState::Excepted)
+                    .max()
+                    .unwrap_or(CheckState::Passing),
+                findings,
+            }
         })
         .collect()
+}
+
+/// Marks `finding` of `check_id` `EXCEPTED` when one of the exceptions `in_force` covers it,
+/// with the grant's entry added to its evidence.
+fn except(finding: &mut Finding, check_id: &str, in_force: &[&ExceptionState]) {
+    let subject = &finding.subject;
+    let Some(exception) = in_force.iter().find(|exception| {
+        exception.covers(
+            check_id,
+            subject.account_id.as_deref(),
+            subject.employee_id.as_deref(),
+        )
+    }) else {
+        return;
+    };
+    finding.state = CheckState::Excepted;
+    finding.exception_id = Some(exception.exception_id.clone());
+    finding.evidence.push(exception.granted.seq);
+    finding.evidence.sort_unstable();
+    finding.evidence.dedup();
 }
 
 struct Context<'a> {
@@ -308,6 +348,7 @@ impl Context<'_> {
             .map(|account| {
                 let withdrawn = self.state.identity_withdrawn.get(&account.snapshot.id);
                 Finding {
+                    exception_id: None,
                     state: CheckState::Failing,
                     reason: Reason::Unidentified,
                     message: format!(
@@ -347,6 +388,7 @@ impl Context<'_> {
                     (CheckState::Due, offboarding.effective_at)
                 };
                 Some(Finding {
+                    exception_id: None,
                     state,
                     reason: Reason::AccessRetained,
                     message: format!(
@@ -378,6 +420,7 @@ impl Context<'_> {
 
     fn no_policy(&self) -> Option<Finding> {
         self.state.policy.is_none().then(|| Finding {
+            exception_id: None,
             state: CheckState::Failing,
             reason: Reason::NoPolicy,
             message: format!(
@@ -424,6 +467,7 @@ impl Context<'_> {
                 || eq_ignore_case(&policy.allowed_org_roles, org_role);
             if !allowed {
                 findings.push(Finding {
+                    exception_id: None,
                     state: CheckState::Failing,
                     reason: Reason::RoleNotAllowed,
                     message: format!(
@@ -448,6 +492,7 @@ impl Context<'_> {
             {
                 let marks = [employee.org_role_since, policy.since, account.role_since];
                 findings.push(Finding {
+                    exception_id: None,
                     state: CheckState::Failing,
                     reason: Reason::PrivilegeNotAllowed,
                     message: format!(
@@ -471,6 +516,7 @@ impl Context<'_> {
     fn integration_healthy(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         let finding = |state, reason, message: String, since, deadline, seqs: Vec<u64>| Finding {
+            exception_id: None,
             state,
             reason,
             message,
@@ -523,6 +569,7 @@ impl Context<'_> {
         for (account_id, withheld) in &self.state.withheld {
             let latest = self.state.withholding_syncs.get(&withheld.latest_sync_id);
             findings.push(Finding {
+                exception_id: None,
                 state: CheckState::Failing,
                 reason: Reason::RemovalsWithheld,
                 message: format!(

@@ -531,6 +531,29 @@ pub enum Event {
         /// first `SettingsChanged` of a system.
         changed: Vec<String>,
     },
+    /// An admin accepted one finding (SPEC §12): while the exception is in force the finding is
+    /// reported `EXCEPTED` and does not make its check `FAILING` or `DUE`.
+    ExceptionGranted {
+        /// `EX-<n>`, numbered in the order exceptions were granted.
+        exception_id: String,
+        system: SystemId,
+        check_id: String,
+        /// The subject: an account, or an employee (exactly one of the two).
+        account_id: Option<String>,
+        employee_id: Option<String>,
+        reason: String,
+        /// Where the justification is kept, e.g. a ticket.
+        evidence_ref: Option<String>,
+        /// When the exception lapses and the finding returns; absent: never.
+        #[bincode(with_serde)]
+        expires_at: Option<Timestamp>,
+    },
+    /// An admin withdrew an exception before it expired; the finding returns now.
+    ExceptionRevoked {
+        exception_id: String,
+        system: SystemId,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -559,6 +582,8 @@ impl Event {
             Event::RosterAccepted { .. } => "RosterAccepted",
             Event::WebhookReceived { .. } => "WebhookReceived",
             Event::SettingsChanged { .. } => "SettingsChanged",
+            Event::ExceptionGranted { .. } => "ExceptionGranted",
+            Event::ExceptionRevoked { .. } => "ExceptionRevoked",
         }
     }
 }

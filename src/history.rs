@@ -84,6 +84,16 @@ impl HistoryFilter {
             Event::WebhookReceived { .. } => false,
             // Settings are about the whole system, no one account or employee.
             Event::SettingsChanged { .. } => false,
+            Event::ExceptionGranted {
+                account_id,
+                employee_id,
+                ..
+            } => {
+                account_id.as_ref().is_some_and(account)
+                    || employee_id.as_ref().is_some_and(employee)
+            }
+            // The revocation names only the exception; its grant names the subject.
+            Event::ExceptionRevoked { .. } => false,
         }
     }
 }

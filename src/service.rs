@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckSettings, Reason, evaluate, holds_access};
-use crate::commands::{self, CommandError};
+use crate::commands::{self, CommandError, ExceptionRequest};
 use crate::entry::Entry;
 use crate::event::{Actor, Classification, EmployeeRecord, Event, SettingsRecord, SystemId};
 use crate::hash::Digest;
@@ -25,7 +25,8 @@ use crate::history::HistoryFilter;
 use crate::identity::{LinkKind, resolve};
 use crate::ledger::{Appended, Ledger};
 use crate::projection::{
-    AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, Mark, Projections,
+    AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, ExceptionState, Mark,
+    Projections,
 };
 use crate::report::{self, OffboardingRow};
 use crate::roster::{
@@ -98,6 +99,15 @@ pub struct CheckReport {
     /// The seq of the system's first `SettingsChanged` when the instant is before it: the
     /// settings it recorded were applied to an instant before they were recorded (SPEC §11).
     pub settings_recorded_from_seq: Option<u64>,
+}
+
+/// An exception as granted by an instant, and whether it held then.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ListedException {
+    #[serde(flatten)]
+    pub exception: ExceptionState,
+    /// Whether it accepted its finding at the instant asked about.
+    pub in_force: bool,
 }
 
 /// The check settings in force at an instant, and where they come from.
@@ -494,6 +504,65 @@ impl Service {
     ) -> Result<Vec<Entry>, ServiceError> {
         self.command_blocking(actor, move |projections| {
             commands::confirm_removals(projections, &system, &sync_id, &reason)
+        })
+        .await
+    }
+
+    /// Accepts one finding until an expiry or for ever (SPEC §12); an expiry must be after now.
+    pub async fn grant_exception(
+        &self,
+        actor: Actor,
+        request: ExceptionRequest,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let now = self.clock.now();
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![commands::grant_exception(projections, &request, now)?])
+        })
+        .await
+    }
+
+    /// Withdraws an exception that still holds.
+    pub async fn revoke_exception(
+        &self,
+        actor: Actor,
+        exception_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let now = self.clock.now();
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![commands::revoke_exception(
+                projections,
+                &exception_id,
+                &reason,
+                now,
+            )?])
+        })
+        .await
+    }
+
+    /// The exceptions of `system` granted by now or by a past instant or date, in the order
+    /// they were granted, each with whether it held then; revocations after the instant are not
+    /// known to the answer.
+    pub async fn exceptions(
+        &self,
+        system: SystemId,
+        as_of: Option<AsOf>,
+    ) -> Result<Vec<ListedException>, ServiceError> {
+        let as_of = self.past_instant(as_of)?;
+        let at = self.instant(as_of);
+        self.blocking(move |service| {
+            service.check_recorded_by(as_of)?;
+            Ok(service.ledger.read_as_of(as_of, |projections| {
+                projections
+                    .exceptions()
+                    .all()
+                    .filter(|exception| exception.system == system)
+                    .map(|exception| ListedException {
+                        exception: exception.clone(),
+                        in_force: exception.in_force_at(at),
+                    })
+                    .collect()
+            })?)
         })
         .await
     }

@@ -13,7 +13,7 @@ use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, Syste
 use crate::hash::{Digest, Hash256};
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
-use crate::service::{AccountView, CheckReport, Service};
+use crate::service::{AccountView, CheckReport, ListedException, Service};
 use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 
@@ -462,6 +462,34 @@ fn typed(event: &Event) -> pb::event::Event {
             }),
             changed,
         }),
+        Event::ExceptionGranted {
+            exception_id,
+            system,
+            check_id,
+            account_id,
+            employee_id,
+            reason,
+            evidence_ref,
+            expires_at,
+        } => Typed::ExceptionGranted(pb::ExceptionGranted {
+            exception_id,
+            system: system.0,
+            check_id,
+            account_id: account_id.unwrap_or_default(),
+            employee_id: employee_id.unwrap_or_default(),
+            reason,
+            evidence_ref: evidence_ref.unwrap_or_default(),
+            expires_at: expires_at.map(timestamp),
+        }),
+        Event::ExceptionRevoked {
+            exception_id,
+            system,
+            reason,
+        } => Typed::ExceptionRevoked(pb::ExceptionRevoked {
+            exception_id,
+            system: system.0,
+            reason,
+        }),
     }
 }
 
@@ -489,6 +517,7 @@ pub fn check_state(state: CheckState) -> pb::CheckState {
         CheckState::Passing => pb::CheckState::Passing,
         CheckState::Due => pb::CheckState::Due,
         CheckState::Failing => pb::CheckState::Failing,
+        CheckState::Excepted => pb::CheckState::Excepted,
     }
 }
 
@@ -506,6 +535,7 @@ fn finding(finding: &Finding) -> pb::Finding {
         since: Some(timestamp(finding.since)),
         deadline: finding.deadline.map(timestamp),
         evidence_seqs: finding.evidence.clone(),
+        exception_id: finding.exception_id.clone().unwrap_or_default(),
     }
 }
 
@@ -574,6 +604,43 @@ pub fn hex_hashes(hashes: &[Hash256]) -> Vec<String> {
 
 fn mark_parts(mark: Option<Mark>) -> (Option<prost_types::Timestamp>, u64) {
     mark.map_or((None, 0), |mark| (Some(timestamp(mark.at)), mark.seq))
+}
+
+/// An exception as `ListExceptions` answers it.
+pub fn exception(listed: &ListedException) -> pb::Exception {
+    let exception = &listed.exception;
+    let (revoked_at, revoked_seq) = mark_parts(exception.revoked.as_ref().map(|(mark, _)| *mark));
+    pb::Exception {
+        exception_id: exception.exception_id.clone(),
+        system: exception.system.to_string(),
+        check_id: exception.check_id.clone(),
+        account_id: exception.account_id.clone().unwrap_or_default(),
+        employee_id: exception.employee_id.clone().unwrap_or_default(),
+        reason: exception.reason.clone(),
+        evidence_ref: exception.evidence_ref.clone().unwrap_or_default(),
+        expires_at: exception.expires_at.map(timestamp),
+        granted_at: Some(timestamp(exception.granted.at)),
+        granted_seq: exception.granted.seq,
+        revoked_at,
+        revoked_seq,
+        revoke_reason: exception
+            .revoked
+            .as_ref()
+            .map(|(_, reason)| reason.clone())
+            .unwrap_or_default(),
+        in_force: listed.in_force,
+    }
+}
+
+/// The id of the exception a `GrantException` batch granted.
+pub fn granted_exception_id(entries: &[Entry]) -> String {
+    entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::ExceptionGranted { exception_id, .. } => Some(exception_id.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 pub fn offboarding_row(row: &OffboardingRow) -> pb::OffboardingRow {

@@ -56,6 +56,7 @@ fn finding(finding: &Finding) -> Value {
                     .collect::<Vec<_>>()
             ),
         ),
+        ("exceptionId", json!(finding.exception_id)),
     ])
 }
 

@@ -352,6 +352,8 @@ impl SystemState {
             Event::WebhookReceived { .. } => {}
             // Settings are kept with their history beside the systems (`settings.rs`).
             Event::SettingsChanged { .. } => {}
+            // Exceptions are kept beside the systems (`exceptions.rs`), for the checks to read.
+            Event::ExceptionGranted { .. } | Event::ExceptionRevoked { .. } => {}
         }
     }
 

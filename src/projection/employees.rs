@@ -234,7 +234,9 @@ impl Employees {
             | Event::CredentialObserved { .. }
             | Event::RemovalsConfirmed { .. }
             | Event::WebhookReceived { .. }
-            | Event::SettingsChanged { .. } => {}
+            | Event::SettingsChanged { .. }
+            | Event::ExceptionGranted { .. }
+            | Event::ExceptionRevoked { .. } => {}
         }
     }
 }

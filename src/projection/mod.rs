@@ -8,6 +8,7 @@
 
 mod accounts;
 mod employees;
+mod exceptions;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ pub use accounts::{
     FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
+pub use exceptions::{ExceptionState, Exceptions};
 pub use settings::{InForce, SettingsHistory};
 
 use crate::entry::Entry;
@@ -32,6 +34,8 @@ pub struct Projections {
     employees: Employees,
     /// The settings recorded per system, with their history.
     settings: BTreeMap<SystemId, SettingsHistory>,
+    /// Every exception granted, with its revocation.
+    exceptions: Exceptions,
     /// The last applied entry, if any.
     last: Option<Mark>,
     /// The hash of the last applied entry.
@@ -76,6 +80,34 @@ impl Projections {
                 .entry(system.clone())
                 .or_default()
                 .record(Mark::of(entry), settings),
+            Event::ExceptionGranted {
+                exception_id,
+                system,
+                check_id,
+                account_id,
+                employee_id,
+                reason,
+                evidence_ref,
+                expires_at,
+            } => self.exceptions.grant(ExceptionState {
+                exception_id: exception_id.clone(),
+                system: system.clone(),
+                check_id: check_id.clone(),
+                account_id: account_id.clone(),
+                employee_id: employee_id.clone(),
+                reason: reason.clone(),
+                evidence_ref: evidence_ref.clone(),
+                expires_at: *expires_at,
+                granted: Mark::of(entry),
+                revoked: None,
+            }),
+            Event::ExceptionRevoked {
+                exception_id,
+                reason,
+                ..
+            } => self
+                .exceptions
+                .revoke(exception_id, Mark::of(entry), reason),
         }
     }
 
@@ -92,6 +124,12 @@ impl Projections {
     /// The settings recorded for `system`, with their history.
     pub fn settings(&self, system: &SystemId) -> Option<&SettingsHistory> {
         self.settings.get(system)
+    }
+
+    /// Every exception granted, with its revocation: those in force at an instant, and the
+    /// instants at which each lapses (`expires_at`, or its revocation).
+    pub fn exceptions(&self) -> &Exceptions {
+        &self.exceptions
     }
 
     pub fn employees(&self) -> &Employees {

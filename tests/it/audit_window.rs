@@ -1,9 +1,15 @@
-//! The audit window (SPEC §11, §12) through the real binaries: settings recorded as facts, so a
-//! past instant is answered with the settings in force then.
+//! The audit window (SPEC §11, §12): settings recorded as facts, so a past instant is answered
+//! with the settings in force then (through the real binaries), and exceptions over gRPC.
 
+use std::time::{Duration, SystemTime};
+
+use tailledger::api::pb;
+use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
 use tailledger::simulator::SimUser;
 use tailledger::time::Timestamp;
+use tonic::Code;
 
+use crate::api::{ApiServer, admin, auditor, tokens};
 use crate::cli::{ADMIN_TOKEN, Setup, TOKEN_ENV, args, run_with_env, tailscale_token};
 use crate::helpers::{API_TOKEN, Fixture, free_port, spawn_serve, text};
 
@@ -98,4 +104,249 @@ async fn a_past_instant_is_answered_with_the_email_aliases_in_force_then() {
     );
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// The state and findings of `user-identified` in a `GetStatus` answer: (state, [(account id,
+/// finding state, exception id)]).
+fn identified(status: &pb::GetStatusResponse) -> (i32, Vec<(String, i32, String)>) {
+    let check = status
+        .checks
+        .iter()
+        .find(|check| check.check_id == "user-identified")
+        .expect("every check is reported");
+    (
+        check.state,
+        check
+            .findings
+            .iter()
+            .map(|finding| {
+                (
+                    finding.subject.clone().unwrap_or_default().account_id,
+                    finding.state,
+                    finding.exception_id.clone(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn tailscale() -> String {
+    "tailscale".to_owned()
+}
+
+/// Acceptance 4 of the audit-window issue, over gRPC: an exception makes its finding EXCEPTED
+/// and its check pass; revoking it brings the finding back; the past keeps answering EXCEPTED;
+/// every bad request is refused naming the field, with nothing recorded.
+#[tokio::test]
+async fn exceptions_accept_a_finding_until_revoked_and_bad_grants_record_nothing() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    let mut ledger = server.ledger().await;
+    admin_client
+        .sync_now(admin(pb::SyncNowRequest {
+            system: tailscale(),
+        }))
+        .await
+        .unwrap();
+    let status = |ledger: &mut LedgerServiceClient<_>, as_of| {
+        let request = auditor(pb::GetStatusRequest {
+            system: tailscale(),
+            as_of,
+            as_of_date: String::new(),
+        });
+        let mut ledger = ledger.clone();
+        async move { ledger.get_status(request).await.unwrap().into_inner() }
+    };
+    let failing = pb::CheckState::Failing as i32;
+    let (state, findings) = identified(&status(&mut ledger, None).await);
+    assert_eq!(state, failing);
+    assert!(
+        findings.iter().any(|(account, _, _)| account == "u3"),
+        "{findings:?}"
+    );
+
+    let grant = |check_id: &str, account_id: &str, employee_id: &str, reason: &str, expires_at| {
+        pb::GrantExceptionRequest {
+            system: tailscale(),
+            check_id: check_id.to_owned(),
+            account_id: account_id.to_owned(),
+            employee_id: employee_id.to_owned(),
+            reason: reason.to_owned(),
+            evidence_ref: "SEC-1".to_owned(),
+            expires_at,
+        }
+    };
+    let hour = Duration::from_secs(3600);
+    let in_an_hour = Some(prost_types::Timestamp::from(SystemTime::now() + hour));
+    let an_hour_ago = Some(prost_types::Timestamp::from(SystemTime::now() - hour));
+    let head = server.service.head();
+    for (what, request, code, named) in [
+        (
+            "unknown check",
+            grant("no-such-check", "u3", "", "contractor", in_an_hour),
+            Code::InvalidArgument,
+            "`check_id`",
+        ),
+        (
+            "unknown account",
+            grant("user-identified", "u404", "", "contractor", in_an_hour),
+            Code::NotFound,
+            "account `u404`",
+        ),
+        (
+            "unknown employee",
+            grant("user-identified", "", "E-404", "contractor", in_an_hour),
+            Code::NotFound,
+            "employee `E-404`",
+        ),
+        (
+            "no subject",
+            grant("user-identified", "", "", "contractor", in_an_hour),
+            Code::InvalidArgument,
+            "`account_id`",
+        ),
+        (
+            "expiry in the past",
+            grant("user-identified", "u3", "", "contractor", an_hour_ago),
+            Code::InvalidArgument,
+            "`expires_at`",
+        ),
+        (
+            "empty reason",
+            grant("user-identified", "u3", "", "  ", in_an_hour),
+            Code::InvalidArgument,
+            "`reason`",
+        ),
+    ] {
+        let refused = admin_client
+            .grant_exception(admin(request))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), code, "{what}: {refused:?}");
+        assert!(
+            refused.message().contains(named),
+            "{what}: {}",
+            refused.message()
+        );
+    }
+    let refused = admin_client
+        .revoke_exception(admin(pb::RevokeExceptionRequest {
+            exception_id: "EX-9".to_owned(),
+            reason: "done".to_owned(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    assert!(
+        refused.message().contains("exception `EX-9`"),
+        "{}",
+        refused.message()
+    );
+    let denied = admin_client
+        .grant_exception(auditor(grant("user-identified", "u3", "", "r", in_an_hour)))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(
+        server.service.head(),
+        head,
+        "refused requests record nothing"
+    );
+
+    let granted = admin_client
+        .grant_exception(admin(grant(
+            "user-identified",
+            "u3",
+            "",
+            "partner's shared account",
+            in_an_hour,
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(granted.exception_id, "EX-1");
+    assert_eq!(granted.events.len(), 1);
+    let excepted_at = Some(prost_types::Timestamp::from(SystemTime::now()));
+    let (state, findings) = identified(&status(&mut ledger, None).await);
+    let u3 = findings
+        .iter()
+        .find(|(account, _, _)| account == "u3")
+        .unwrap();
+    assert_eq!(
+        (u3.1, u3.2.as_str()),
+        (pb::CheckState::Excepted as i32, "EX-1"),
+        "{findings:?}"
+    );
+    let others_fail = findings.iter().any(|(_, state, _)| *state == failing);
+    assert_eq!(
+        state,
+        if others_fail {
+            failing
+        } else {
+            pb::CheckState::Passing as i32
+        },
+        "the excepted finding does not count: {findings:?}"
+    );
+    let listed = ledger
+        .list_exceptions(auditor(pb::ListExceptionsRequest {
+            system: tailscale(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .exceptions;
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].in_force);
+    assert_eq!(listed[0].evidence_ref, "SEC-1");
+
+    admin_client
+        .revoke_exception(admin(pb::RevokeExceptionRequest {
+            exception_id: "EX-1".to_owned(),
+            reason: "the partner left".to_owned(),
+        }))
+        .await
+        .unwrap();
+    let (state, findings) = identified(&status(&mut ledger, None).await);
+    assert_eq!(state, failing);
+    assert!(
+        findings.contains(&("u3".to_owned(), failing, String::new())),
+        "{findings:?}"
+    );
+    let head = server.service.head();
+    let again = admin_client
+        .revoke_exception(admin(pb::RevokeExceptionRequest {
+            exception_id: "EX-1".to_owned(),
+            reason: "twice".to_owned(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::InvalidArgument, "{again:?}");
+    assert!(
+        again.message().contains("`exception_id`"),
+        "{}",
+        again.message()
+    );
+    assert_eq!(server.service.head(), head);
+    let listed = ledger
+        .list_exceptions(auditor(pb::ListExceptionsRequest {
+            system: tailscale(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .exceptions;
+    assert!(!listed[0].in_force && listed[0].revoked_seq > listed[0].granted_seq);
+    // The past is unchanged: as of an instant while the exception held, it still held.
+    let (_, findings) = identified(&status(&mut ledger, excepted_at).await);
+    assert!(
+        findings.contains(&(
+            "u3".to_owned(),
+            pb::CheckState::Excepted as i32,
+            "EX-1".to_owned()
+        )),
+        "{findings:?}"
+    );
+    server.stop().await;
 }

@@ -455,13 +455,47 @@ fn event() -> BoxedStrategy<Event> {
                 timezone,
             },
         );
-    let audit_window: BoxedStrategy<Event> = (system(), settings, strings())
-        .prop_map(|(system, settings, changed)| Event::SettingsChanged {
-            system,
-            settings,
-            changed,
-        })
-        .boxed();
+    let audit_window: BoxedStrategy<Event> = prop_oneof![
+        (system(), settings, strings()).prop_map(|(system, settings, changed)| {
+            Event::SettingsChanged {
+                system,
+                settings,
+                changed,
+            }
+        }),
+        (
+            (text(), system(), text(), prop::option::of(text())),
+            (
+                prop::option::of(text()),
+                text(),
+                prop::option::of(text()),
+                prop::option::of(timestamp()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (exception_id, system, check_id, account_id),
+                    (employee_id, reason, evidence_ref, expires_at),
+                )| Event::ExceptionGranted {
+                    exception_id,
+                    system,
+                    check_id,
+                    account_id,
+                    employee_id,
+                    reason,
+                    evidence_ref,
+                    expires_at,
+                },
+            ),
+        (text(), system(), text()).prop_map(|(exception_id, system, reason)| {
+            Event::ExceptionRevoked {
+                exception_id,
+                system,
+                reason,
+            }
+        }),
+    ]
+    .boxed();
     prop_oneof![
         people,
         admin_and_syncs,

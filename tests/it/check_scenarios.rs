@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tailledger::as_of::AsOf;
 use tailledger::checks::{CheckResult, CheckSettings, Reason};
+use tailledger::commands::ExceptionRequest;
 use tailledger::event::{
     Actor, Classification, CredentialKind, SettingsRecord, SyncErrorClass, SystemId,
 };
@@ -132,6 +133,16 @@ enum Step {
     },
     /// The checks as of this past instant, recorded beside the steps' checks of now.
     StatusAsOf(Timestamp),
+    /// Grant an exception for the finding of `check` about an account (SPEC §12).
+    GrantException {
+        check: String,
+        account: String,
+        #[serde(default)]
+        expires_at: Option<Timestamp>,
+    },
+    RevokeException {
+        exception: String,
+    },
 }
 
 fn one_day() -> u64 {
@@ -391,6 +402,39 @@ impl Run {
                 description
             }
             Step::StatusAsOf(_) => unreachable!("run_scenario answers it"),
+            Step::GrantException {
+                check,
+                account,
+                expires_at,
+            } => {
+                let until = expires_at.map_or("never".to_owned(), |at| at.to_string());
+                let description =
+                    format!("grant an exception for {check} of {account} until {until}");
+                self.service
+                    .grant_exception(
+                        admin(),
+                        ExceptionRequest {
+                            system: system(),
+                            check_id: check,
+                            account_id: account,
+                            employee_id: String::new(),
+                            reason: "scenario".into(),
+                            evidence_ref: String::new(),
+                            expires_at,
+                        },
+                    )
+                    .await
+                    .expect("scenario exceptions are valid");
+                description
+            }
+            Step::RevokeException { exception } => {
+                let description = format!("revoke {exception}");
+                self.service
+                    .revoke_exception(admin(), exception, "scenario".into())
+                    .await
+                    .expect("scenario revocations are valid");
+                description
+            }
         }
     }
 }

@@ -271,7 +271,7 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
         (
             sync.clone(),
             Event::CredentialObserved {
-                system: tailscale,
+                system: tailscale.clone(),
                 credential_id: text("k5hT2wQx9111CNTRL"),
                 credential_kind: CredentialKind::OauthClient,
                 expires_at: None,
@@ -369,6 +369,42 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                     to: text("acme-corp.example"),
                 }]),
                 changed: vec![text("identity.email_aliases")],
+            },
+        ),
+        // Added with exceptions (SPEC §12): one on an account with an expiry and evidence, one
+        // on an employee for ever, and a revocation.
+        (
+            Actor::Api(text("security-oncall")),
+            Event::ExceptionGranted {
+                exception_id: text("EX-1"),
+                system: tailscale.clone(),
+                check_id: text("user-identified"),
+                account_id: Some(text("uB2nX7cVp311CNTRL")),
+                employee_id: None,
+                reason: text("break-glass account, \"reviewed\" quarterly"),
+                evidence_ref: Some(text("SEC-1234")),
+                expires_at: Some(at("2026-06-30T00:00:00Z")),
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::ExceptionGranted {
+                exception_id: text("EX-2"),
+                system: tailscale.clone(),
+                check_id: text("user-access-valid"),
+                account_id: None,
+                employee_id: Some(text("E-1001")),
+                reason: text("CTO approved"),
+                evidence_ref: None,
+                expires_at: None,
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::ExceptionRevoked {
+                exception_id: text("EX-1"),
+                system: tailscale,
+                reason: text("account removed"),
             },
         ),
     ]

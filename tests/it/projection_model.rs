@@ -158,6 +158,23 @@ fn event() -> impl Strategy<Value = Event> {
                 changed: vec!["tailscale.sync_interval".to_owned()],
             }
         }),
+        (0u64..3, proptest::option::of(instant())).prop_map(move |(number, expires_at)| {
+            Event::ExceptionGranted {
+                exception_id: format!("EX-{number}"),
+                system: system(),
+                check_id: "user-identified".to_owned(),
+                account_id: Some("a".to_owned()),
+                employee_id: None,
+                reason: "r".to_owned(),
+                evidence_ref: None,
+                expires_at,
+            }
+        }),
+        (0u64..3).prop_map(move |number| Event::ExceptionRevoked {
+            exception_id: format!("EX-{number}"),
+            system: system(),
+            reason: "r".to_owned(),
+        }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),
             allowed_org_roles: vec!["IT".to_owned()],
