@@ -1,8 +1,8 @@
 //! The composition root: a [`Service`] built from a configuration, and the running of it.
 //!
 //! [`open`] is used by `tailledger serve` and `tailledger sync` alike: it opens the ledger,
-//! appends the configured access policy when it differs from the recorded one, and wires the
-//! service with its clock, roster file and Tailscale source. [`run`] owns and awaits its tasks,
+//! appends the configured access policy and settings (SPEC §11) when they differ from the
+//! recorded ones, and wires the service with its clock, roster file and Tailscale source. [`run`] owns and awaits its tasks,
 //! the API server, the scheduler and, when `[webhook]` is configured, the webhook endpoint (whose
 //! failure only ends itself); on shutdown the scheduler abandons a sync that is still fetching
 //! (nothing is appended until a fetch is complete, and an append is never interrupted), and the
@@ -53,7 +53,8 @@ pub enum RunError {
     Api(#[from] api::ApiError),
 }
 
-/// Opens the ledger of `config` and builds the service, with the configured policy recorded;
+/// Opens the ledger of `config` and builds the service, with the configured policy and
+/// settings recorded;
 /// returns the service and the entries the configuration appended.
 pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     create_private_dir(&config.data_dir)?;
@@ -105,6 +106,15 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
             tracing::info!("recorded the access policy from the configuration");
         }
     }
+    let settings =
+        service.record_configured_settings(&SystemId::tailscale(), &config.settings())?;
+    if let Some(entry) = settings.first() {
+        tracing::info!(
+            seq = entry.seq,
+            "recorded the settings from the configuration"
+        );
+    }
+    appended.extend(settings);
     Ok((service, appended))
 }
 

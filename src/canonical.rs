@@ -25,7 +25,9 @@ use std::fmt::Write as _;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::event::{AccountSnapshot, Actor, Classification, EmployeeRecord, Event, FieldChange};
+use crate::event::{
+    AccountSnapshot, Actor, Classification, EmployeeRecord, Event, FieldChange, SettingsRecord,
+};
 use crate::hash::Hash256;
 use crate::time::Timestamp;
 
@@ -698,6 +700,48 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
             object.string("system", &system.0);
             object.string("type", type_name);
         }
+        Event::SettingsChanged {
+            system,
+            settings,
+            changed,
+        } => {
+            object.strings("changed", changed);
+            settings_record(object.key("settings"), settings);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::ExceptionGranted {
+            exception_id,
+            system,
+            check_id,
+            account_id,
+            employee_id,
+            reason,
+            evidence_ref,
+            expires_at,
+        } => {
+            object.optional_string("account_id", account_id.as_deref());
+            object.string("check_id", check_id);
+            object.optional_string("employee_id", employee_id.as_deref());
+            object.optional_string("evidence_ref", evidence_ref.as_deref());
+            object.string("exception_id", exception_id);
+            if let Some(expires_at) = expires_at {
+                object.timestamp("expires_at", *expires_at);
+            }
+            object.string("reason", reason);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::ExceptionRevoked {
+            exception_id,
+            system,
+            reason,
+        } => {
+            object.string("exception_id", exception_id);
+            object.string("reason", reason);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
     }
     object.close();
 }
@@ -715,6 +759,35 @@ fn string_change(sink: &mut impl Sink, change: &FieldChange<String>) {
     let mut object = Object::open(sink);
     object.string("from", &change.from);
     object.string("to", &change.to);
+    object.close();
+}
+
+fn settings_record(sink: &mut impl Sink, settings: &SettingsRecord) {
+    let mut object = Object::open(sink);
+    let aliases = object.key("email_aliases");
+    aliases.put(b"[");
+    for (index, alias) in settings.email_aliases.iter().enumerate() {
+        if index > 0 {
+            aliases.put(b",");
+        }
+        let mut member = Object::open(aliases);
+        member.string("from", &alias.from);
+        member.string("to", &alias.to);
+        member.close();
+    }
+    aliases.put(b"]");
+    object.boolean("include_shared_users", settings.include_shared_users);
+    object.number(
+        "max_removal_fraction_millionths",
+        settings.max_removal_fraction_millionths,
+    );
+    object.number(
+        "removal_guard_hold_seconds",
+        settings.removal_guard_hold_seconds,
+    );
+    object.boolean("suspended_is_removed", settings.suspended_is_removed);
+    object.number("sync_interval_seconds", settings.sync_interval_seconds);
+    object.string("timezone", &settings.timezone);
     object.close();
 }
 

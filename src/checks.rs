@@ -9,9 +9,11 @@
 use serde::Serialize;
 
 use crate::access::StatusClass;
-use crate::event::SystemId;
+use crate::event::{SettingsRecord, SystemId};
 use crate::identity::{EmailAliases, EmployeeLink, resolve};
-use crate::projection::{AccountState, EmployeeState, Mark, Projections, SystemState};
+use crate::projection::{
+    AccountState, EmployeeState, ExceptionState, Mark, Projections, SystemState,
+};
 use crate::time::Timestamp;
 
 /// How long before a credential expires the integration check turns `DUE`.
@@ -37,7 +39,8 @@ pub const CHECKS: [(&str, &str); 5] = [
     ("integration-healthy", "Integration should be healthy"),
 ];
 
-/// The configuration the checks depend on (it is not in the ledger).
+/// The settings the checks depend on: those recorded in force at the instant evaluated
+/// (`SettingsChanged`), or the configured ones where nothing is recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckSettings {
     pub email_aliases: EmailAliases,
@@ -56,6 +59,21 @@ impl Default for CheckSettings {
     }
 }
 
+impl From<&SettingsRecord> for CheckSettings {
+    fn from(recorded: &SettingsRecord) -> Self {
+        CheckSettings {
+            email_aliases: EmailAliases::new(
+                recorded
+                    .email_aliases
+                    .iter()
+                    .map(|alias| (alias.from.clone(), alias.to.clone())),
+            ),
+            suspended_is_removed: recorded.suspended_is_removed,
+            sync_interval_seconds: recorded.sync_interval_seconds,
+        }
+    }
+}
+
 /// A check's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -63,6 +81,8 @@ pub enum CheckState {
     Passing,
     Due,
     Failing,
+    /// A finding an exception in force accepts (SPEC §12); never a check's state.
+    Excepted,
 }
 
 impl CheckState {
@@ -72,6 +92,7 @@ impl CheckState {
             CheckState::Passing => "PASSING",
             CheckState::Due => "DUE",
             CheckState::Failing => "FAILING",
+            CheckState::Excepted => "EXCEPTED",
         }
     }
 }
@@ -160,6 +181,9 @@ pub struct Finding {
     pub deadline: Option<Timestamp>,
     /// The seqs of the entries that prove it, ascending.
     pub evidence: Vec<u64>,
+    /// The exception that accepts it, when its state is `EXCEPTED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_id: Option<String>,
 }
 
 /// The result of one check.
@@ -198,18 +222,30 @@ pub fn evaluate(
         context.user_access_valid(),
         context.integration_healthy(),
     ];
+    let in_force: Vec<&ExceptionState> = projections
+        .exceptions()
+        .all()
+        .filter(|exception| &exception.system == system && exception.in_force_at(now))
+        .collect();
     CHECKS
         .into_iter()
         .zip(findings)
-        .map(|((check_id, title), findings)| CheckResult {
-            check_id,
-            title,
-            state: findings
-                .iter()
-                .map(|finding| finding.state)
-                .max()
-                .unwrap_or(CheckState::Passing),
-            findings,
+        .map(|((check_id, title), mut findings)| {
+            for finding in &mut findings {
+                except(finding, check_id, &in_force);
+            }
+            CheckResult {
+                check_id,
+                title,
+                // Excepted findings are reported but do not count (SPEC §12).
+                state: findings
+                    .iter()
+                    .map(|finding| finding.state)
+                    .filter(|state| *state != CheckState::Excepted)
+                    .max()
+                    .unwrap_or(CheckState::Passing),
+                findings,
+            }
         })
         .collect()
 }
@@ -217,7 +253,7 @@ pub fn evaluate(
 /// The first instant after `after` at which the passing of time alone changes what [`evaluate`]
 /// answers for `system` with these projections: an offboarding taking effect, its grace period
 /// running out, a credential entering its warning window or expiring, the last successful sync
-/// becoming stale. `None` when no instant to come changes the answer by itself. Between `after`
+/// becoming stale, an exception expiring. `None` when no instant to come changes the answer by itself. Between `after`
 /// and that instant every evaluation answers the same checks, states and findings, so a reader
 /// following the state through a window (the timeline) evaluates only at the entries and at
 /// these instants. An employee's start date changes no check, so it is no such instant.
@@ -229,10 +265,37 @@ pub fn next_time_change(
 ) -> Option<Timestamp> {
     let empty = SystemState::default();
     let context = Context::new(projections, system, &empty, after, settings);
+    // An exception stops holding at its expiry, to the microsecond; a revocation is an entry.
+    let expiries = projections
+        .exceptions()
+        .all()
+        .filter(|exception| &exception.system == system && exception.revoked.is_none())
+        .filter_map(|exception| exception.expires_at);
     context
         .time_changes()
+        .chain(expiries)
         .filter(|instant| *instant > after)
         .min()
+}
+
+/// Marks `finding` of `check_id` `EXCEPTED` when one of the exceptions `in_force` covers it,
+/// with the grant's entry added to its evidence.
+fn except(finding: &mut Finding, check_id: &str, in_force: &[&ExceptionState]) {
+    let subject = &finding.subject;
+    let Some(exception) = in_force.iter().find(|exception| {
+        exception.covers(
+            check_id,
+            subject.account_id.as_deref(),
+            subject.employee_id.as_deref(),
+        )
+    }) else {
+        return;
+    };
+    finding.state = CheckState::Excepted;
+    finding.exception_id = Some(exception.exception_id.clone());
+    finding.evidence.push(exception.granted.seq);
+    finding.evidence.sort_unstable();
+    finding.evidence.dedup();
 }
 
 struct Context<'a> {
@@ -366,6 +429,7 @@ impl Context<'_> {
             .map(|account| {
                 let withdrawn = self.state.identity_withdrawn.get(&account.snapshot.id);
                 Finding {
+                    exception_id: None,
                     state: CheckState::Failing,
                     reason: Reason::Unidentified,
                     message: format!(
@@ -404,6 +468,7 @@ impl Context<'_> {
                     (CheckState::Due, offboarding.effective_at)
                 };
                 Some(Finding {
+                    exception_id: None,
                     state,
                     reason: Reason::AccessRetained,
                     message: format!(
@@ -435,6 +500,7 @@ impl Context<'_> {
 
     fn no_policy(&self) -> Option<Finding> {
         self.state.policy.is_none().then(|| Finding {
+            exception_id: None,
             state: CheckState::Failing,
             reason: Reason::NoPolicy,
             message: format!(
@@ -481,6 +547,7 @@ impl Context<'_> {
                 || eq_ignore_case(&policy.allowed_org_roles, org_role);
             if !allowed {
                 findings.push(Finding {
+                    exception_id: None,
                     state: CheckState::Failing,
                     reason: Reason::RoleNotAllowed,
                     message: format!(
@@ -505,6 +572,7 @@ impl Context<'_> {
             {
                 let marks = [employee.org_role_since, policy.since, account.role_since];
                 findings.push(Finding {
+                    exception_id: None,
                     state: CheckState::Failing,
                     reason: Reason::PrivilegeNotAllowed,
                     message: format!(
@@ -528,6 +596,7 @@ impl Context<'_> {
     fn integration_healthy(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         let finding = |state, reason, message: String, since, deadline, seqs: Vec<u64>| Finding {
+            exception_id: None,
             state,
             reason,
             message,
@@ -578,6 +647,7 @@ impl Context<'_> {
         for (account_id, withheld) in &self.state.withheld {
             let latest = self.state.withholding_syncs.get(&withheld.latest_sync_id);
             findings.push(Finding {
+                exception_id: None,
                 state: CheckState::Failing,
                 reason: Reason::RemovalsWithheld,
                 message: format!(

@@ -5,7 +5,8 @@
 //! The API and the CLI call these and append what they return as one batch; a refusal appends
 //! nothing. Upserting an employee is shared with the roster import, so both decide alike.
 
-use crate::event::{Classification, EmployeeRecord, Event, FieldChange, SystemId};
+use crate::checks::CHECKS;
+use crate::event::{Classification, EmployeeRecord, Event, FieldChange, SettingsRecord, SystemId};
 use crate::projection::{EmployeeState, Projections};
 use crate::sync::user_removed;
 use crate::time::Timestamp;
@@ -246,6 +247,145 @@ pub fn policy_unchanged(projections: &Projections, event: &Event) -> bool {
                 && &policy.privileged_org_roles == privileged_org_roles
                 && policy.offboarding_grace_seconds == *offboarding_grace_seconds
         })
+}
+
+/// The `SettingsChanged` that records `settings` for `system`, unless they are the last
+/// recorded ones (SPEC §11).
+pub fn record_settings(
+    projections: &Projections,
+    system: &SystemId,
+    settings: &SettingsRecord,
+) -> Option<Event> {
+    let last = projections
+        .settings(system)
+        .and_then(|history| history.last());
+    let changed = settings.changed_from(last);
+    (!changed.is_empty()).then(|| Event::SettingsChanged {
+        system: system.clone(),
+        settings: settings.clone(),
+        changed,
+    })
+}
+
+/// What an admin asks `GrantException` for.
+#[derive(Clone, Debug)]
+pub struct ExceptionRequest {
+    pub system: SystemId,
+    pub check_id: String,
+    /// The subject: exactly one of an account id and an employee id; the other empty.
+    pub account_id: String,
+    pub employee_id: String,
+    pub reason: String,
+    pub evidence_ref: String,
+    /// `None`: never expires.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The `ExceptionGranted` accepting the finding `request` names (SPEC §12), numbered after
+/// every exception granted before, or why it is refused: an unknown check, a subject that is
+/// not exactly one known account or employee, an empty reason, or an expiry not after `now`.
+pub fn grant_exception(
+    projections: &Projections,
+    request: &ExceptionRequest,
+    now: Timestamp,
+) -> Result<Event, CommandError> {
+    let check_id = required("check_id", &request.check_id)?;
+    if !CHECKS.iter().any(|(id, _)| *id == check_id) {
+        return Err(CommandError::InvalidArgument {
+            field: "check_id",
+            reason: format!(
+                "`{check_id}` is not a check; the checks are {}",
+                CHECKS.map(|(id, _)| id).join(", ")
+            ),
+        });
+    }
+    let (account_id, employee_id) = match (
+        request.account_id.trim().is_empty(),
+        request.employee_id.trim().is_empty(),
+    ) {
+        (false, true) => (
+            Some(known_account(
+                projections,
+                &request.system,
+                &request.account_id,
+            )?),
+            None,
+        ),
+        (true, false) => (
+            None,
+            Some(
+                known_employee(projections, &request.employee_id)?
+                    .record
+                    .employee_id
+                    .clone(),
+            ),
+        ),
+        _ => {
+            return Err(CommandError::InvalidArgument {
+                field: "account_id",
+                reason: "or `employee_id` names the finding's subject: give exactly one of them"
+                    .to_owned(),
+            });
+        }
+    };
+    let reason = required("reason", &request.reason)?;
+    let evidence_ref = optional_text("evidence_ref", &request.evidence_ref)?;
+    if let Some(expires_at) = request.expires_at
+        && expires_at <= now
+    {
+        return Err(CommandError::InvalidArgument {
+            field: "expires_at",
+            reason: format!("{expires_at} is not in the future (now is {now})"),
+        });
+    }
+    Ok(Event::ExceptionGranted {
+        exception_id: format!("EX-{}", projections.exceptions().granted_count() + 1),
+        system: request.system.clone(),
+        check_id,
+        account_id,
+        employee_id,
+        reason,
+        evidence_ref,
+        expires_at: request.expires_at,
+    })
+}
+
+/// The `ExceptionRevoked` withdrawing `exception_id`, or why not: no such exception, or it was
+/// revoked already or has expired (it no longer holds at `now`).
+pub fn revoke_exception(
+    projections: &Projections,
+    exception_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Event, CommandError> {
+    let exception_id = required("exception_id", exception_id)?;
+    let exception =
+        projections
+            .exceptions()
+            .get(&exception_id)
+            .ok_or_else(|| CommandError::NotFound {
+                what: "exception",
+                id: exception_id.clone(),
+            })?;
+    if !exception.in_force_at(now) {
+        return Err(CommandError::InvalidArgument {
+            field: "exception_id",
+            reason: format!("`{exception_id}` no longer holds: it was revoked or has expired"),
+        });
+    }
+    Ok(Event::ExceptionRevoked {
+        exception_id,
+        system: exception.system.clone(),
+        reason: required("reason", reason)?,
+    })
+}
+
+/// An optional text: trimmed, `None` when empty, at most [`MAX_TEXT_BYTES`].
+fn optional_text(field: &'static str, value: &str) -> Result<Option<String>, CommandError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    required(field, value).map(Some)
 }
 
 /// Trims and checks an employee record as the API or the roster gives it.

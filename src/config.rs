@@ -32,6 +32,7 @@ use checkpoint::RawCheckpoint;
 use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::CheckSettings;
 use crate::commands::{self, CommandError};
+use crate::event::SettingsRecord;
 use crate::identity::EmailAliases;
 use crate::sync::SyncOptions;
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
@@ -103,6 +104,28 @@ pub struct Config {
     pub store: StoreSettings,
     /// Where the Prometheus endpoint listens (`[metrics] listen`); `None` serves none.
     pub metrics: Option<SocketAddr>,
+}
+
+impl Config {
+    /// The settings of SPEC §11 as this configuration sets them, for `SettingsChanged`.
+    pub fn settings(&self) -> SettingsRecord {
+        SettingsRecord {
+            email_aliases: self.checks.email_aliases.to_record(),
+            include_shared_users: self.client.user_type == UserTypeFilter::All,
+            // Validated to lie in [0, 1], so the product fits.
+            max_removal_fraction_millionths: (self.sync_options.max_removal_fraction * 1_000_000.0)
+                .round() as u64,
+            removal_guard_hold_seconds: self.sync_options.removal_guard_hold_seconds.unwrap_or(0),
+            suspended_is_removed: self.checks.suspended_is_removed,
+            sync_interval_seconds: self.checks.sync_interval_seconds,
+            timezone: self
+                .roster
+                .as_ref()
+                .map_or(chrono_tz::UTC, |roster| roster.timezone)
+                .name()
+                .to_owned(),
+        }
+    }
 }
 
 /// Where Tailscale's webhook deliveries are received, and the endpoint secret that signs them

@@ -11,6 +11,7 @@
 //! With `--hr truto` the roster comes from a simulated Truto HRIS instead (`hr.rs`).
 
 mod hr;
+mod window;
 
 pub use hr::HrSource;
 
@@ -460,7 +461,8 @@ pub async fn run(
 
     let rows = story
         .service
-        .offboarding_report(&SystemId::tailscale(), None, None);
+        .offboarding_report(SystemId::tailscale(), None, None)
+        .await?;
     writeln!(
         story.out,
         "\n== The offboarding report (the auditor's termination evidence)\n{}",
@@ -665,7 +667,9 @@ async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), Dem
     story.tailnet.clear_faults();
     story.advance(Duration::from_secs(15 * 60));
     story.sync().await?;
-    story.checks().await
+    story.checks().await?;
+
+    window::tell(story).await
 }
 
 /// Serves the demo's ledger over gRPC on `listener` without authentication (the listener is on

@@ -262,6 +262,77 @@ pub struct DeliveredEvent {
     pub timestamp: Option<Timestamp>,
 }
 
+/// One domain alias of `identity.email_aliases`: logins at `from` are matched to HR emails at
+/// `to`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct EmailAlias {
+    pub from: String,
+    pub to: String,
+}
+
+/// Every setting that changes what a check or a sync says (SPEC §11), as `SettingsChanged`
+/// records it. No floats in events: the removal fraction is in millionths.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct SettingsRecord {
+    /// `identity.email_aliases`, lower-cased and in `from` order.
+    pub email_aliases: Vec<EmailAlias>,
+    /// `tailscale.include_shared_users`.
+    pub include_shared_users: bool,
+    /// `tailscale.max_removal_fraction` × 1,000,000, rounded.
+    pub max_removal_fraction_millionths: u64,
+    /// `tailscale.removal_guard_hold` in seconds; 0 releases withheld removals only by an admin.
+    pub removal_guard_hold_seconds: u64,
+    /// `tailscale.suspended_is_removed`.
+    pub suspended_is_removed: bool,
+    /// `tailscale.sync_interval` in seconds.
+    pub sync_interval_seconds: u64,
+    /// `roster.timezone`, an IANA name.
+    pub timezone: String,
+}
+
+impl SettingsRecord {
+    /// The names of the settings, as the configuration file spells them, whose values differ
+    /// between `self` and the settings `before` it; every name when nothing was before.
+    pub fn changed_from(&self, before: Option<&SettingsRecord>) -> Vec<String> {
+        let differs = |same: fn(&SettingsRecord, &SettingsRecord) -> bool| {
+            before.is_none_or(|before| !same(self, before))
+        };
+        [
+            (
+                "identity.email_aliases",
+                differs(|a, b| a.email_aliases == b.email_aliases),
+            ),
+            ("roster.timezone", differs(|a, b| a.timezone == b.timezone)),
+            (
+                "tailscale.include_shared_users",
+                differs(|a, b| a.include_shared_users == b.include_shared_users),
+            ),
+            (
+                "tailscale.max_removal_fraction",
+                differs(|a, b| {
+                    a.max_removal_fraction_millionths == b.max_removal_fraction_millionths
+                }),
+            ),
+            (
+                "tailscale.removal_guard_hold",
+                differs(|a, b| a.removal_guard_hold_seconds == b.removal_guard_hold_seconds),
+            ),
+            (
+                "tailscale.suspended_is_removed",
+                differs(|a, b| a.suspended_is_removed == b.suspended_is_removed),
+            ),
+            (
+                "tailscale.sync_interval",
+                differs(|a, b| a.sync_interval_seconds == b.sync_interval_seconds),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+}
+
 /// Every fact the ledger can record (SPEC §2).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub enum Event {
@@ -449,6 +520,40 @@ pub enum Event {
         /// Whether an event of the delivery started a sync.
         starts_sync: bool,
     },
+    /// The settings in force for a system changed (SPEC §11): recorded at start of `serve` and
+    /// `sync` when the configured ones differ from the last recorded ones. Reads as of an
+    /// instant use the settings in force then.
+    SettingsChanged {
+        system: SystemId,
+        /// Every setting in force from this entry on.
+        settings: SettingsRecord,
+        /// The names of the settings that differ from the last recorded ones; every name in the
+        /// first `SettingsChanged` of a system.
+        changed: Vec<String>,
+    },
+    /// An admin accepted one finding (SPEC §12): while the exception is in force the finding is
+    /// reported `EXCEPTED` and does not make its check `FAILING` or `DUE`.
+    ExceptionGranted {
+        /// `EX-<n>`, numbered in the order exceptions were granted.
+        exception_id: String,
+        system: SystemId,
+        check_id: String,
+        /// The subject: an account, or an employee (exactly one of the two).
+        account_id: Option<String>,
+        employee_id: Option<String>,
+        reason: String,
+        /// Where the justification is kept, e.g. a ticket.
+        evidence_ref: Option<String>,
+        /// When the exception lapses and the finding returns; absent: never.
+        #[bincode(with_serde)]
+        expires_at: Option<Timestamp>,
+    },
+    /// An admin withdrew an exception before it expired; the finding returns now.
+    ExceptionRevoked {
+        exception_id: String,
+        system: SystemId,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -476,6 +581,9 @@ impl Event {
             Event::RosterRejected { .. } => "RosterRejected",
             Event::RosterAccepted { .. } => "RosterAccepted",
             Event::WebhookReceived { .. } => "WebhookReceived",
+            Event::SettingsChanged { .. } => "SettingsChanged",
+            Event::ExceptionGranted { .. } => "ExceptionGranted",
+            Event::ExceptionRevoked { .. } => "ExceptionRevoked",
         }
     }
 }

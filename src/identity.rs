@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::event::EmailAlias;
 use crate::projection::{AccountState, EmployeeState, Employees, Mark, SystemState};
 
 /// How an account is linked to an employee.
@@ -34,6 +35,10 @@ pub struct EmployeeLink<'a> {
     pub kind: LinkKind,
     /// The manual link's entry, for evidence.
     pub manual_since: Option<Mark>,
+    /// The entry since which the facts the link rests on stand: the manual link's, or for an
+    /// auto link the later of the entries that set the account's login name and the employee's
+    /// email (the aliases in force are the caller's to date).
+    pub since: Mark,
 }
 
 /// Domain aliases from the configuration: account domain → HR domain, lower-cased.
@@ -48,6 +53,17 @@ impl EmailAliases {
                 .map(|(from, to)| (from.to_lowercase(), to.to_lowercase()))
                 .collect(),
         )
+    }
+
+    /// The aliases as `SettingsChanged` records them, in account-domain order.
+    pub fn to_record(&self) -> Vec<EmailAlias> {
+        self.0
+            .iter()
+            .map(|(from, to)| EmailAlias {
+                from: from.clone(),
+                to: to.clone(),
+            })
+            .collect()
     }
 
     /// The HR email a login name stands for: lower-cased, with an aliased domain replaced.
@@ -79,6 +95,7 @@ pub fn resolve<'a>(
                 employee,
                 kind: LinkKind::Manual,
                 manual_since: Some(manual.since),
+                since: manual.since,
             });
     }
     employees
@@ -87,6 +104,11 @@ pub fn resolve<'a>(
             employee,
             kind: LinkKind::Auto,
             manual_since: None,
+            since: if employee.email_since.seq > account.login_since.seq {
+                employee.email_since
+            } else {
+                account.login_since
+            },
         })
 }
 

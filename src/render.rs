@@ -7,6 +7,7 @@ use crate::checks::{CheckResult, CheckState};
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};
 use crate::report::OffboardingRow;
+use crate::service::ListedException;
 use crate::sync::SyncReport;
 use crate::timeline::Timeline;
 
@@ -24,9 +25,13 @@ pub fn check_table(results: &[CheckResult]) -> String {
         );
         // Messages already name their deadline, so it is not repeated here.
         for finding in &result.findings {
+            let excepted = finding
+                .exception_id
+                .as_ref()
+                .map_or(String::new(), |id| format!(" (exception {id})"));
             let _ = writeln!(
                 table,
-                "      {} {}: {}",
+                "      {} {}: {}{excepted}",
                 finding.state.as_str(),
                 finding.reason.as_str(),
                 finding.message
@@ -129,6 +134,41 @@ fn duration_words(seconds: i64) -> String {
 }
 
 /// One block per row of the offboarding report.
+/// The exceptions `ListExceptions` answered: one line each with its subject, expiry and whether
+/// it held, then its reason (an admin's text, escaped).
+pub fn exception_table(exceptions: &[ListedException]) -> String {
+    if exceptions.is_empty() {
+        return "  (no exception granted)\n".to_owned();
+    }
+    let mut table = String::new();
+    for listed in exceptions {
+        let exception = &listed.exception;
+        let subject = match (&exception.account_id, &exception.employee_id) {
+            (Some(account), _) => format!("account {}", account.escape_debug()),
+            (None, Some(employee)) => format!("employee {}", employee.escape_debug()),
+            (None, None) => String::new(),
+        };
+        let until = exception
+            .expires_at
+            .map_or("never expires".to_owned(), |at| format!("expires {at}"));
+        let standing = match (&exception.revoked, listed.in_force) {
+            (_, true) => "in force".to_owned(),
+            (Some((mark, _)), false) => format!("revoked {} (seq {})", mark.at, mark.seq),
+            (None, false) => "expired".to_owned(),
+        };
+        let _ = writeln!(
+            table,
+            "  {} {} for {subject}: granted {} (seq {}), {until}; {standing}\n      {}",
+            exception.exception_id,
+            exception.check_id,
+            exception.granted.at,
+            exception.granted.seq,
+            exception.reason.escape_debug()
+        );
+    }
+    table
+}
+
 pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
     if rows.is_empty() {
         return "  (no offboarding in the window)\n".to_owned();
@@ -158,13 +198,15 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
         };
         let _ = writeln!(
             table,
-            "  {person}{account} [{} link]\n    \
+            "  {person}{account} [{} link, since {} (seq {})]\n    \
              left:                      {}\n    \
              HR recorded it:            {} (seq {})\n    \
              last seen with access:     {}\n    \
              first seen without access: {}\n    \
              time to removal:           {} of {} allowed: {verdict}",
             row.link,
+            row.link_since.at,
+            row.link_since.seq,
             row.effective_at,
             row.hr_recorded.at,
             row.hr_recorded.seq,
@@ -319,6 +361,28 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             let sync = if *starts_sync { "; sync started" } else { "" };
             format!("{}{sync}", types.join(", "))
         }
+        Event::SettingsChanged { changed, .. } => format!("changed: {}", changed.join(", ")),
+        Event::ExceptionGranted {
+            exception_id,
+            check_id,
+            account_id,
+            employee_id,
+            expires_at,
+            ..
+        } => {
+            let subject = account_id
+                .as_deref()
+                .or(employee_id.as_deref())
+                .unwrap_or("");
+            let until = expires_at.map_or("never expires".to_owned(), |at| format!("until {at}"));
+            // Ids and reasons are an admin's text: escaped, so a control character cannot act
+            // on a terminal.
+            format!(
+                "{exception_id}: {check_id} for {}, {until}",
+                subject.escape_debug()
+            )
+        }
+        Event::ExceptionRevoked { exception_id, .. } => exception_id.clone(),
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

@@ -1,16 +1,21 @@
 //! The offboarding report of SPEC §7: the auditor's termination evidence.
 //!
-//! One row per (offboarded employee, linked account): when the person left (`effective_at`), when
-//! HR told the ledger, the last observation at which the account still held access, the first
-//! at which it did not, the time from leaving to losing access, and whether that was within the
-//! grace period. Removals that happened before HR recorded the departure (or even before the
+//! One row per (offboarded employee, linked account), with the link as it stood (SPEC §11): the
+//! link that held when the person left, so a link removed or changed later never removes or
+//! alters the row; a link made only afterwards (an account attributed to the person later) adds
+//! one. The row names the link and since when it held. Then: when the person left
+//! (`effective_at`), when HR told the ledger, the last observation at which the account still
+//! held access, the first at which it did not, the time from leaving to losing access, and
+//! whether that was within the grace period. Removals that happened before HR recorded the departure (or even before the
 //! person left) are reported as they are, with a negative elapsed time when access went first.
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::checks::{CheckSettings, holds_access};
 use crate::event::SystemId;
-use crate::identity::resolve;
+use crate::identity::{LinkKind, resolve};
 use crate::projection::{AccountState, Mark, Projections, SystemState};
 use crate::time::Timestamp;
 
@@ -25,7 +30,10 @@ pub struct OffboardingRow {
     pub system: SystemId,
     pub account_id: String,
     pub login_name: String,
+    /// `auto` or `manual`: the link the row used.
     pub link: &'static str,
+    /// The entry since which that link held (see [`StoodLink::since`]).
+    pub link_since: Mark,
     /// The last sync at which the account still held access.
     pub last_with_access: Option<Mark>,
     /// The first sync at which it no longer did; `None` while it still holds access.
@@ -38,14 +46,104 @@ pub struct OffboardingRow {
     pub within_grace: Option<bool>,
 }
 
-/// The report for offboardings effective within `[from, to]` (either end open), as of `now`.
+/// The link a row uses, as it stood at an instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoodLink {
+    pub employee_id: String,
+    pub kind: LinkKind,
+    /// The entry since which the facts the link rests on stood: the manual link's; for an auto
+    /// link, the latest of those that set the account's login name, the employee's email and,
+    /// when a domain alias made the match, the settings in force.
+    pub since: Mark,
+}
+
+/// The link of account `account_id` of `system` in `projections`, with the email aliases of
+/// `settings`, recorded by the entry `aliases_since`.
+pub fn link_of(
+    projections: &Projections,
+    system: &SystemId,
+    account_id: &str,
+    settings: &CheckSettings,
+    aliases_since: Option<Mark>,
+) -> Option<StoodLink> {
+    let state = projections.system(system)?;
+    let account = state.accounts.get(account_id)?;
+    let link = resolve(
+        state,
+        projections.employees(),
+        account,
+        &settings.email_aliases,
+    )?;
+    let login = account.snapshot.login_name.to_lowercase();
+    let aliased = link.kind == LinkKind::Auto && settings.email_aliases.hr_email(&login) != login;
+    let since = match aliases_since {
+        Some(aliases) if aliased && aliases.seq > link.since.seq => aliases,
+        _ => link.since,
+    };
+    Some(StoodLink {
+        employee_id: link.employee.record.employee_id.clone(),
+        kind: link.kind,
+        since,
+    })
+}
+
+/// The instants whose links the report's rows use: when each offboarding effective within
+/// `[from, to]` by `now` took effect, with the employees who left then.
+pub fn departures(
+    projections: &Projections,
+    (from, to): (Option<Timestamp>, Option<Timestamp>),
+    now: Timestamp,
+) -> BTreeMap<Timestamp, Vec<String>> {
+    let mut departures: BTreeMap<Timestamp, Vec<String>> = BTreeMap::new();
+    for employee in projections.employees().after(None) {
+        if let Some(offboarding) = &employee.offboarding
+            && offboarding.effective_at <= now
+            && from.is_none_or(|from| offboarding.effective_at >= from)
+            && to.is_none_or(|to| offboarding.effective_at <= to)
+        {
+            departures
+                .entry(offboarding.effective_at)
+                .or_default()
+                .push(employee.record.employee_id.clone());
+        }
+    }
+    departures
+}
+
+/// The links of `system`'s accounts to any of `employees` in `projections`: the links as they
+/// stood when those employees left, when `projections` are the state as of that instant.
+pub fn links_to(
+    projections: &Projections,
+    system: &SystemId,
+    employees: &[String],
+    (settings, aliases_since): (&CheckSettings, Option<Mark>),
+) -> Vec<(String, StoodLink)> {
+    let Some(state) = projections.system(system) else {
+        return Vec::new();
+    };
+    state
+        .accounts
+        .keys()
+        .filter_map(|account_id| {
+            let link = link_of(projections, system, account_id, settings, aliases_since)?;
+            employees
+                .contains(&link.employee_id)
+                .then(|| (account_id.clone(), link))
+        })
+        .collect()
+}
+
+/// The report for offboardings effective within `[from, to]` (either end open), as of `now`:
+/// a row for each link in `stood` (account id and link, as it stood when the employee left),
+/// and for each account's link in `projections` (now, resolved with `settings` recorded by
+/// `aliases_since`) to an employee `stood` does not already link it to.
 pub fn offboarding_report(
     projections: &Projections,
     system: &SystemId,
-    from: Option<Timestamp>,
-    to: Option<Timestamp>,
+    (from, to): (Option<Timestamp>, Option<Timestamp>),
     now: Timestamp,
-    settings: &CheckSettings,
+    (settings, aliases_since): (&CheckSettings, Option<Mark>),
+    stood: &[(String, StoodLink)],
 ) -> Vec<OffboardingRow> {
     let Some(state) = projections.system(system) else {
         return Vec::new();
@@ -54,17 +152,34 @@ pub fn offboarding_report(
     let in_window = |instant: Timestamp| {
         from.is_none_or(|from| instant >= from) && to.is_none_or(|to| instant <= to)
     };
+    let mut links: BTreeMap<(&str, &str), &StoodLink> = stood
+        .iter()
+        .map(|(account_id, link)| ((account_id.as_str(), link.employee_id.as_str()), link))
+        .collect();
+    // A link made after the person left (an account attributed to them afterwards) adds a row.
+    let now_linked: Vec<(&str, StoodLink)> = state
+        .accounts
+        .keys()
+        .filter_map(|id| {
+            let link = link_of(projections, system, id, settings, aliases_since)?;
+            Some((id.as_str(), link))
+        })
+        .collect();
+    for (account_id, link) in &now_linked {
+        links
+            .entry((account_id, link.employee_id.as_str()))
+            .or_insert(link);
+    }
     let mut rows = Vec::new();
-    for account in state.accounts.values() {
-        let Some(link) = resolve(
-            state,
-            projections.employees(),
-            account,
-            &settings.email_aliases,
-        ) else {
+    for ((account_id, _), link) in links {
+        let Some(account) = state.accounts.get(account_id) else {
             continue;
         };
-        let Some(offboarding) = &link.employee.offboarding else {
+        // The person as the ledger knows them now.
+        let Some(employee) = projections.employees().get(&link.employee_id) else {
+            continue;
+        };
+        let Some(offboarding) = &employee.offboarding else {
             continue;
         };
         if offboarding.effective_at > now || !in_window(offboarding.effective_at) {
@@ -81,14 +196,15 @@ pub fn offboarding_report(
             None => None,
         };
         rows.push(OffboardingRow {
-            employee_id: link.employee.record.employee_id.clone(),
-            email: link.employee.record.email.clone(),
+            employee_id: employee.record.employee_id.clone(),
+            email: employee.record.email.clone(),
             effective_at: offboarding.effective_at,
             hr_recorded: offboarding.recorded,
             system: system.clone(),
             account_id: account.snapshot.id.clone(),
             login_name: account.snapshot.login_name.clone(),
             link: link.kind.as_str(),
+            link_since: link.since,
             last_with_access,
             first_without_access,
             elapsed_seconds: first_without_access

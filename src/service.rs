@@ -16,18 +16,19 @@ use tokio::sync::watch;
 
 use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckSettings, Reason, evaluate, holds_access};
-use crate::commands::{self, CommandError};
+use crate::commands::{self, CommandError, ExceptionRequest};
 use crate::entry::Entry;
-use crate::event::{Actor, Classification, EmployeeRecord, Event, SystemId};
+use crate::event::{Actor, Classification, EmployeeRecord, Event, SettingsRecord, SystemId};
 use crate::hash::Digest;
 use crate::hash::Hash256;
 use crate::history::HistoryFilter;
 use crate::identity::{LinkKind, resolve};
 use crate::ledger::{Appended, Ledger};
 use crate::projection::{
-    AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, Projections,
+    AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, ExceptionState, Mark,
+    Projections,
 };
-use crate::report::{OffboardingRow, offboarding_report};
+use crate::report::{self, OffboardingRow};
 use crate::roster::{
     ImportSummary, Roster, RosterErrors, RosterFormat, acceptance, parse_roster_as, plan_import,
     rejection,
@@ -98,6 +99,28 @@ pub struct CheckReport {
     /// The last entry the answer is based on.
     pub head: Option<Digest>,
     pub checks: Vec<CheckResult>,
+    /// The seq of the system's first `SettingsChanged` when the instant is before it: the
+    /// settings it recorded were applied to an instant before they were recorded (SPEC §11).
+    pub settings_recorded_from_seq: Option<u64>,
+}
+
+/// An exception as granted by an instant, and whether it held then.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ListedException {
+    #[serde(flatten)]
+    pub exception: ExceptionState,
+    /// Whether it accepted its finding at the instant asked about.
+    pub in_force: bool,
+}
+
+/// The check settings in force at an instant, and where they come from.
+struct SettingsAt {
+    settings: CheckSettings,
+    /// The `SettingsChanged` that recorded them; `None` for the configured ones.
+    since: Option<Mark>,
+    /// The seq of the system's first `SettingsChanged` when the instant is before it: its
+    /// settings were applied to an instant before they were recorded.
+    recorded_from: Option<u64>,
 }
 
 /// An account with what the service can say of it.
@@ -350,6 +373,42 @@ impl Service {
         })
     }
 
+    /// Records the settings the configuration sets (SPEC §11), unless they are the last
+    /// recorded ones.
+    pub fn record_configured_settings(
+        &self,
+        system: &SystemId,
+        settings: &SettingsRecord,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command(Actor::Config, |projections| {
+            Ok(commands::record_settings(projections, system, settings)
+                .into_iter()
+                .collect())
+        })
+    }
+
+    /// The check settings in force for `system` at `at`: the settings recorded by then, else
+    /// the first recorded ones, else the configured ones.
+    fn settings_at(&self, system: &SystemId, at: Timestamp) -> SettingsAt {
+        self.ledger.read(|projections| {
+            match projections
+                .settings(system)
+                .and_then(|history| history.at(at))
+            {
+                Some(in_force) => SettingsAt {
+                    settings: in_force.settings.into(),
+                    since: Some(in_force.since),
+                    recorded_from: in_force.recorded_from,
+                },
+                None => SettingsAt {
+                    settings: (*self.settings).clone(),
+                    since: None,
+                    recorded_from: None,
+                },
+            }
+        })
+    }
+
     /// Sets the access policy of `system`; no grace period means the default one.
     pub async fn set_access_policy(
         &self,
@@ -448,6 +507,65 @@ impl Service {
     ) -> Result<Vec<Entry>, ServiceError> {
         self.command_blocking(actor, move |projections| {
             commands::confirm_removals(projections, &system, &sync_id, &reason)
+        })
+        .await
+    }
+
+    /// Accepts one finding until an expiry or for ever (SPEC §12); an expiry must be after now.
+    pub async fn grant_exception(
+        &self,
+        actor: Actor,
+        request: ExceptionRequest,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let now = self.clock.now();
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![commands::grant_exception(projections, &request, now)?])
+        })
+        .await
+    }
+
+    /// Withdraws an exception that still holds.
+    pub async fn revoke_exception(
+        &self,
+        actor: Actor,
+        exception_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let now = self.clock.now();
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![commands::revoke_exception(
+                projections,
+                &exception_id,
+                &reason,
+                now,
+            )?])
+        })
+        .await
+    }
+
+    /// The exceptions of `system` granted by now or by a past instant or date, in the order
+    /// they were granted, each with whether it held then; revocations after the instant are not
+    /// known to the answer.
+    pub async fn exceptions(
+        &self,
+        system: SystemId,
+        as_of: Option<AsOf>,
+    ) -> Result<Vec<ListedException>, ServiceError> {
+        let as_of = self.past_instant(as_of)?;
+        let at = self.instant(as_of);
+        self.blocking(move |service| {
+            service.check_recorded_by(as_of)?;
+            Ok(service.ledger.read_as_of(as_of, |projections| {
+                projections
+                    .exceptions()
+                    .all()
+                    .filter(|exception| exception.system == system)
+                    .map(|exception| ListedException {
+                        exception: exception.clone(),
+                        in_force: exception.in_force_at(at),
+                    })
+                    .collect()
+            })?)
         })
         .await
     }
@@ -631,12 +749,14 @@ impl Service {
         let evaluated_at = self.instant(as_of);
         self.blocking(move |service| {
             service.check_recorded_by(as_of)?;
+            let in_force = service.settings_at(&system, evaluated_at);
             Ok(service
                 .ledger
                 .read_as_of(as_of, |projections| CheckReport {
                     evaluated_at,
                     head: projections.last_digest(),
-                    checks: evaluate(projections, &system, evaluated_at, &service.settings),
+                    checks: evaluate(projections, &system, evaluated_at, &in_force.settings),
+                    settings_recorded_from_seq: in_force.recorded_from,
                 })?)
         })
         .await
@@ -675,7 +795,7 @@ impl Service {
                 entries,
                 &system,
                 window,
-                &service.settings,
+                &|at| service.settings_at(&system, at).settings,
             )?)
         })
         .await
@@ -733,17 +853,46 @@ impl Service {
         })
     }
 
-    /// The offboarding report for offboardings effective within the window.
-    pub fn offboarding_report(
+    /// The offboarding report for offboardings effective within the window, each row with the
+    /// link as it stood when the person left (SPEC §11): the links to those who left are read
+    /// from the state as of that instant, one read per distinct instant, with the settings in
+    /// force then; a link made later adds a row, a link removed later removes none.
+    pub async fn offboarding_report(
         &self,
-        system: &SystemId,
+        system: SystemId,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
-    ) -> Vec<OffboardingRow> {
+    ) -> Result<Vec<OffboardingRow>, ServiceError> {
         let now = self.clock.now();
-        self.ledger.read(|projections| {
-            offboarding_report(projections, system, from, to, now, &self.settings)
+        self.blocking(move |service| {
+            let departures = service
+                .ledger
+                .read(|projections| report::departures(projections, (from, to), now));
+            let mut stood = Vec::new();
+            for (left_at, employees) in departures {
+                let then = service.settings_at(&system, left_at);
+                stood.extend(service.ledger.read_as_of(Some(left_at), |projections| {
+                    report::links_to(
+                        projections,
+                        &system,
+                        &employees,
+                        (&then.settings, then.since),
+                    )
+                })?);
+            }
+            let in_force = service.settings_at(&system, now);
+            Ok(service.ledger.read(|projections| {
+                report::offboarding_report(
+                    projections,
+                    &system,
+                    (from, to),
+                    now,
+                    (&in_force.settings, in_force.since),
+                    &stood,
+                )
+            }))
         })
+        .await
     }
 
     /// Up to `limit` accounts of `system` as of `at`, in account id order after the id `after`,
@@ -757,12 +906,13 @@ impl Service {
         limit: usize,
     ) -> Result<Page<AccountView>, ServiceError> {
         self.blocking(move |service| {
+            let in_force = service.settings_at(&system, at);
             Ok(service.ledger.read_as_of(Some(at), |projections| {
                 account_views(
                     projections,
                     &system,
                     at,
-                    &service.settings,
+                    &in_force.settings,
                     include_removed,
                     (after.as_deref(), limit),
                 )

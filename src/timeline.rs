@@ -122,13 +122,15 @@ impl Timeline {
 
 /// The timeline of `system` over `window`. `projections` is any prefix of the ledger at or before
 /// the window's start and `entries` the entries after it, in seq order; those recorded at or
-/// before `from` are folded in first, those recorded at or after `to` are not read.
+/// before `from` are folded in first, those recorded at or after `to` are not read. Each instant
+/// is evaluated with `settings_at` it: the settings in force then (SPEC §11), as `GetStatus`
+/// as of that instant uses.
 pub fn fold<E>(
     mut projections: Projections,
     entries: impl IntoIterator<Item = Result<Entry, E>>,
     system: &SystemId,
     window: Window,
-    settings: &CheckSettings,
+    settings_at: &dyn Fn(Timestamp) -> CheckSettings,
 ) -> Result<Timeline, E> {
     let mut entries = entries.into_iter();
     let mut pending = None;
@@ -142,11 +144,11 @@ pub fn fold<E>(
     }
     let mut builder = Builder::new(
         window.from,
-        evaluate(&projections, system, window.from, settings),
+        evaluate(&projections, system, window.from, &settings_at(window.from)),
     );
     let mut now = window.from;
     loop {
-        let by_time = checks::next_time_change(&projections, system, now, settings);
+        let by_time = checks::next_time_change(&projections, system, now, &settings_at(now));
         let by_entry = pending.as_ref().map(|entry: &Entry| entry.recorded_at);
         let Some(next) = by_time
             .into_iter()
@@ -164,7 +166,7 @@ pub fn fold<E>(
         }
         builder.observe(
             next,
-            evaluate(&projections, system, next, settings),
+            evaluate(&projections, system, next, &settings_at(next)),
             closing_seq,
         );
         now = next;

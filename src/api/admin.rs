@@ -14,6 +14,7 @@ use super::errors::invalid_argument;
 use super::page;
 use super::pb::admin_service_server::AdminService;
 use super::pb::{self};
+use crate::commands::ExceptionRequest;
 use crate::event::Actor;
 use crate::service::Service;
 
@@ -170,6 +171,50 @@ impl AdminService for AdminApi {
             .confirm_removals(actor, system, request.sync_id, request.reason)
             .await?;
         Ok(Response::new(pb::ConfirmRemovalsResponse {
+            events: convert::events(&entries),
+        }))
+    }
+
+    async fn grant_exception(
+        &self,
+        request: Request<pb::GrantExceptionRequest>,
+    ) -> Result<Response<pb::GrantExceptionResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let system = system_arg(&self.service, &request.system)?;
+        let expires_at = timestamp_arg("expires_at", request.expires_at)?;
+        let entries = self
+            .service
+            .grant_exception(
+                actor,
+                ExceptionRequest {
+                    system,
+                    check_id: request.check_id,
+                    account_id: request.account_id,
+                    employee_id: request.employee_id,
+                    reason: request.reason,
+                    evidence_ref: request.evidence_ref,
+                    expires_at,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::GrantExceptionResponse {
+            exception_id: convert::granted_exception_id(&entries),
+            events: convert::events(&entries),
+        }))
+    }
+
+    async fn revoke_exception(
+        &self,
+        request: Request<pb::RevokeExceptionRequest>,
+    ) -> Result<Response<pb::RevokeExceptionResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let entries = self
+            .service
+            .revoke_exception(actor, request.exception_id, request.reason)
+            .await?;
+        Ok(Response::new(pb::RevokeExceptionResponse {
             events: convert::events(&entries),
         }))
     }

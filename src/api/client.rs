@@ -23,15 +23,16 @@ use super::pb::ledger_service_client::LedgerServiceClient;
 use super::tls::pem_certificates;
 use crate::as_of::AsOf;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
+use crate::commands::ExceptionRequest;
 use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
 use crate::hash::{Digest, Hash256};
 use crate::identity::LinkKind;
 use crate::ledger::Appended;
-use crate::projection::{EmployeeStatus, Mark};
+use crate::projection::{EmployeeStatus, ExceptionState, Mark};
 use crate::report::OffboardingRow;
 use crate::roster::ImportSummary;
-use crate::service::CheckReport;
+use crate::service::{CheckReport, ListedException};
 use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 use crate::verify::{ChainWalker, Link};
@@ -352,6 +353,66 @@ impl ApiClient {
             Ok((employees.collect::<Result<_, _>>()?, page.next_page_token))
         })
         .await
+    }
+
+    /// The exceptions of `system` granted by now or by `as_of`, each with whether it held then.
+    pub async fn exceptions(
+        &mut self,
+        system: &SystemId,
+        as_of: Option<AsOf>,
+    ) -> Result<Vec<ListedException>, ClientError> {
+        let (as_of, as_of_date) = as_of_fields(as_of);
+        let exceptions = self
+            .ledger
+            .list_exceptions(pb::ListExceptionsRequest {
+                system: system.to_string(),
+                as_of,
+                as_of_date,
+            })
+            .await?
+            .into_inner()
+            .exceptions;
+        exceptions.into_iter().map(listed_exception).collect()
+    }
+
+    /// Grants an exception; answers its id and the batch.
+    pub async fn grant_exception(
+        &mut self,
+        request: ExceptionRequest,
+    ) -> Result<GrantedException, ClientError> {
+        let response = self
+            .admin
+            .grant_exception(pb::GrantExceptionRequest {
+                system: request.system.to_string(),
+                check_id: request.check_id,
+                account_id: request.account_id,
+                employee_id: request.employee_id,
+                reason: request.reason,
+                evidence_ref: request.evidence_ref,
+                expires_at: request.expires_at.map(timestamp),
+            })
+            .await?
+            .into_inner();
+        Ok(GrantedException {
+            entries: verified(&response.events)?,
+            exception_id: response.exception_id,
+        })
+    }
+
+    /// Revokes an exception that still holds.
+    pub async fn revoke_exception(
+        &mut self,
+        exception_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .revoke_exception(pb::RevokeExceptionRequest {
+                exception_id,
+                reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
     }
 
     /// The offboarding report of `system` for offboardings effective within `[from, to]`.
@@ -802,6 +863,34 @@ fn mark(
     Ok(instant(field, at)?.map(|at| Mark { at, seq }))
 }
 
+/// What `GrantException` answered: the new exception's id and the batch.
+#[derive(Clone, Debug)]
+pub struct GrantedException {
+    pub exception_id: String,
+    pub entries: Vec<Entry>,
+}
+
+fn listed_exception(exception: pb::Exception) -> Result<ListedException, ClientError> {
+    let revoked = mark("revoked_at", exception.revoked_at, exception.revoked_seq)?
+        .map(|mark| (mark, exception.revoke_reason));
+    Ok(ListedException {
+        exception: ExceptionState {
+            granted: mark("granted_at", exception.granted_at, exception.granted_seq)?
+                .ok_or_else(|| unusable("an exception has no `granted_at`"))?,
+            expires_at: instant("expires_at", exception.expires_at)?,
+            system: SystemId(exception.system),
+            account_id: non_empty(exception.account_id),
+            employee_id: non_empty(exception.employee_id),
+            evidence_ref: non_empty(exception.evidence_ref),
+            exception_id: exception.exception_id,
+            check_id: exception.check_id,
+            reason: exception.reason,
+            revoked,
+        },
+        in_force: exception.in_force,
+    })
+}
+
 fn offboarding_row(row: pb::OffboardingRow) -> Result<OffboardingRow, ClientError> {
     Ok(OffboardingRow {
         effective_at: instant("effective_at", row.effective_at)?.unwrap_or(Timestamp::MIN),
@@ -809,6 +898,8 @@ fn offboarding_row(row: pb::OffboardingRow) -> Result<OffboardingRow, ClientErro
             .ok_or_else(|| unusable("a report row has no `hr_recorded_at`"))?,
         system: SystemId(row.system),
         link: link_kind(&row.link)?.as_str(),
+        link_since: mark("link_since_at", row.link_since_at, row.link_since_seq)?
+            .ok_or_else(|| unusable("a report row has no `link_since_at`"))?,
         last_with_access: mark(
             "last_with_access_at",
             row.last_with_access_at,
@@ -841,6 +932,7 @@ fn check_state(value: i32) -> Result<CheckState, ClientError> {
         Ok(pb::CheckState::Passing) => Ok(CheckState::Passing),
         Ok(pb::CheckState::Failing) => Ok(CheckState::Failing),
         Ok(pb::CheckState::Due) => Ok(CheckState::Due),
+        Ok(pb::CheckState::Excepted) => Ok(CheckState::Excepted),
         _ => Err(unusable(format!("{value} is not a check state"))),
     }
 }
@@ -900,6 +992,7 @@ fn status(response: pb::GetStatusResponse) -> Result<CheckReport, ClientError> {
                         since: instant("since", finding.since)?.unwrap_or(Timestamp::MIN),
                         deadline: instant("deadline", finding.deadline)?,
                         evidence: finding.evidence_seqs,
+                        exception_id: non_empty(finding.exception_id),
                     })
                 })
                 .collect::<Result<Vec<_>, ClientError>>()?;
@@ -916,5 +1009,7 @@ fn status(response: pb::GetStatusResponse) -> Result<CheckReport, ClientError> {
         evaluated_at: instant("evaluated_at", response.evaluated_at)?.unwrap_or(Timestamp::MIN),
         head,
         checks,
+        settings_recorded_from_seq: (response.settings_recorded_from_seq != 0)
+            .then_some(response.settings_recorded_from_seq),
     })
 }

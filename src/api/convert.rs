@@ -13,7 +13,7 @@ use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, Syste
 use crate::hash::{Digest, Hash256};
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
-use crate::service::{AccountView, CheckReport, Service};
+use crate::service::{AccountView, CheckReport, ListedException, Service};
 use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 
@@ -446,6 +446,58 @@ fn typed(event: &Event) -> pb::event::Event {
             body: body.unwrap_or_default(),
             starts_sync,
         }),
+        Event::SettingsChanged {
+            system,
+            settings,
+            changed,
+        } => Typed::SettingsChanged(pb::SettingsChanged {
+            system: system.0,
+            settings: Some(pb::Settings {
+                email_aliases: settings
+                    .email_aliases
+                    .into_iter()
+                    .map(|alias| pb::EmailAlias {
+                        from: alias.from,
+                        to: alias.to,
+                    })
+                    .collect(),
+                include_shared_users: settings.include_shared_users,
+                max_removal_fraction_millionths: settings.max_removal_fraction_millionths,
+                removal_guard_hold: Some(duration(settings.removal_guard_hold_seconds)),
+                suspended_is_removed: settings.suspended_is_removed,
+                sync_interval: Some(duration(settings.sync_interval_seconds)),
+                timezone: settings.timezone,
+            }),
+            changed,
+        }),
+        Event::ExceptionGranted {
+            exception_id,
+            system,
+            check_id,
+            account_id,
+            employee_id,
+            reason,
+            evidence_ref,
+            expires_at,
+        } => Typed::ExceptionGranted(pb::ExceptionGranted {
+            exception_id,
+            system: system.0,
+            check_id,
+            account_id: account_id.unwrap_or_default(),
+            employee_id: employee_id.unwrap_or_default(),
+            reason,
+            evidence_ref: evidence_ref.unwrap_or_default(),
+            expires_at: expires_at.map(timestamp),
+        }),
+        Event::ExceptionRevoked {
+            exception_id,
+            system,
+            reason,
+        } => Typed::ExceptionRevoked(pb::ExceptionRevoked {
+            exception_id,
+            system: system.0,
+            reason,
+        }),
     }
 }
 
@@ -473,6 +525,7 @@ pub fn check_state(state: CheckState) -> pb::CheckState {
         CheckState::Passing => pb::CheckState::Passing,
         CheckState::Due => pb::CheckState::Due,
         CheckState::Failing => pb::CheckState::Failing,
+        CheckState::Excepted => pb::CheckState::Excepted,
     }
 }
 
@@ -494,6 +547,7 @@ fn finding(finding: &Finding) -> pb::Finding {
         since: Some(timestamp(finding.since)),
         deadline: finding.deadline.map(timestamp),
         evidence_seqs: finding.evidence.clone(),
+        exception_id: finding.exception_id.clone().unwrap_or_default(),
     }
 }
 
@@ -545,6 +599,7 @@ pub fn status_response(report: &CheckReport) -> pb::GetStatusResponse {
         ledger_seq,
         head_hash,
         checks: report.checks.iter().map(check).collect(),
+        settings_recorded_from_seq: report.settings_recorded_from_seq.unwrap_or(0),
     }
 }
 
@@ -563,6 +618,43 @@ fn mark_parts(mark: Option<Mark>) -> (Option<prost_types::Timestamp>, u64) {
     mark.map_or((None, 0), |mark| (Some(timestamp(mark.at)), mark.seq))
 }
 
+/// An exception as `ListExceptions` answers it.
+pub fn exception(listed: &ListedException) -> pb::Exception {
+    let exception = &listed.exception;
+    let (revoked_at, revoked_seq) = mark_parts(exception.revoked.as_ref().map(|(mark, _)| *mark));
+    pb::Exception {
+        exception_id: exception.exception_id.clone(),
+        system: exception.system.to_string(),
+        check_id: exception.check_id.clone(),
+        account_id: exception.account_id.clone().unwrap_or_default(),
+        employee_id: exception.employee_id.clone().unwrap_or_default(),
+        reason: exception.reason.clone(),
+        evidence_ref: exception.evidence_ref.clone().unwrap_or_default(),
+        expires_at: exception.expires_at.map(timestamp),
+        granted_at: Some(timestamp(exception.granted.at)),
+        granted_seq: exception.granted.seq,
+        revoked_at,
+        revoked_seq,
+        revoke_reason: exception
+            .revoked
+            .as_ref()
+            .map(|(_, reason)| reason.clone())
+            .unwrap_or_default(),
+        in_force: listed.in_force,
+    }
+}
+
+/// The id of the exception a `GrantException` batch granted.
+pub fn granted_exception_id(entries: &[Entry]) -> String {
+    entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::ExceptionGranted { exception_id, .. } => Some(exception_id.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 pub fn offboarding_row(row: &OffboardingRow) -> pb::OffboardingRow {
     let (last_with_access_at, last_with_access_seq) = mark_parts(row.last_with_access);
     let (first_without_access_at, first_without_access_seq) = mark_parts(row.first_without_access);
@@ -576,6 +668,8 @@ pub fn offboarding_row(row: &OffboardingRow) -> pb::OffboardingRow {
         account_id: row.account_id.clone(),
         login_name: row.login_name.clone(),
         link: row.link.to_owned(),
+        link_since_at: Some(timestamp(row.link_since.at)),
+        link_since_seq: row.link_since.seq,
         last_with_access_at,
         last_with_access_seq,
         first_without_access_at,

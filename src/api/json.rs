@@ -56,6 +56,7 @@ fn finding(finding: &Finding) -> Value {
                     .collect::<Vec<_>>()
             ),
         ),
+        ("exceptionId", json!(finding.exception_id)),
     ])
 }
 
@@ -96,6 +97,10 @@ pub fn status_json(status: &CheckReport) -> Value {
         (
             "checks",
             Value::Array(status.checks.iter().map(check).collect()),
+        ),
+        (
+            "settingsRecordedFromSeq",
+            json!(status.settings_recorded_from_seq.map(|seq| seq.to_string())),
         ),
     ])
 }

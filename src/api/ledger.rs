@@ -26,6 +26,19 @@ pub struct LedgerApi {
 
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
+    async fn list_exceptions(
+        &self,
+        request: Request<pb::ListExceptionsRequest>,
+    ) -> Result<Response<pb::ListExceptionsResponse>, Status> {
+        let request = request.into_inner();
+        let system = system_arg(&self.service, &request.system)?;
+        let as_of = as_of_arg(request.as_of, &request.as_of_date)?;
+        let exceptions = self.service.exceptions(system, as_of).await?;
+        Ok(Response::new(pb::ListExceptionsResponse {
+            exceptions: exceptions.iter().map(convert::exception).collect(),
+        }))
+    }
+
     async fn get_status(
         &self,
         request: Request<pb::GetStatusRequest>,
@@ -193,7 +206,7 @@ impl LedgerService for LedgerApi {
         let system = system_arg(&self.service, &request.system)?;
         let from = timestamp_arg("from", request.from)?;
         let to = timestamp_arg("to", request.to)?;
-        let rows = self.service.offboarding_report(&system, from, to);
+        let rows = self.service.offboarding_report(system, from, to).await?;
         Ok(Response::new(pb::GetOffboardingReportResponse {
             rows: rows.iter().map(convert::offboarding_row).collect(),
         }))

@@ -9,6 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use super::answer::{Answer, ask};
 use super::{Failure, Outcome, ServerArgs};
 use crate::api::client::PolicyRequest;
+use crate::commands::ExceptionRequest;
 use crate::event::{Classification, EmployeeRecord, SystemId};
 use crate::time::Timestamp;
 
@@ -115,6 +116,35 @@ pub enum AdminCommand {
     ConfirmRemovals {
         /// The sync whose `SyncAnomaly` withheld them (the integration check names it).
         sync_id: String,
+        /// Why; recorded in the ledger.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Accept one finding — a check and its subject account or employee — until an expiry or
+    /// for ever: it is then reported EXCEPTED and fails its check no more.
+    GrantException {
+        /// The check id, e.g. `user-identified`.
+        check_id: String,
+        /// The finding's account (give this or `--employee`).
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        account: Option<String>,
+        /// The finding's employee (give this or `--account`).
+        #[arg(long, value_name = "EMPLOYEE_ID")]
+        employee: Option<String>,
+        /// Why; recorded in the ledger.
+        #[arg(long)]
+        reason: String,
+        /// Where the justification is kept, e.g. a ticket.
+        #[arg(long, value_name = "REF")]
+        evidence: Option<String>,
+        /// When the exception lapses, RFC 3339 (default: never).
+        #[arg(long, value_name = "TIME")]
+        expires_at: Option<Timestamp>,
+    },
+    /// Withdraw an exception that still holds; its finding returns at once.
+    RevokeException {
+        /// The exception's id, `EX-<n>` (`tailledger exceptions` lists them).
+        exception_id: String,
         /// Why; recorded in the ledger.
         #[arg(long)]
         reason: String,
@@ -228,6 +258,30 @@ pub fn run(server: &ServerArgs, json: bool, command: AdminCommand) -> Outcome {
             AdminCommand::ConfirmRemovals { sync_id, reason } => {
                 Box::new(client.confirm_removals(&system, sync_id, reason).await?)
             }
+            AdminCommand::GrantException {
+                check_id,
+                account,
+                employee,
+                reason,
+                evidence,
+                expires_at,
+            } => Box::new(
+                client
+                    .grant_exception(ExceptionRequest {
+                        system,
+                        check_id,
+                        account_id: account.unwrap_or_default(),
+                        employee_id: employee.unwrap_or_default(),
+                        reason,
+                        evidence_ref: evidence.unwrap_or_default(),
+                        expires_at,
+                    })
+                    .await?,
+            ),
+            AdminCommand::RevokeException {
+                exception_id,
+                reason,
+            } => Box::new(client.revoke_exception(exception_id, reason).await?),
         })
     })
 }

@@ -13,13 +13,15 @@ use serde_json::{Value, json};
 use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, runtime};
 use crate::api::client::{
-    ApiClient, ClientError, ListedAccount, ListedEmployee, RosterImported, ServerVerification,
+    ApiClient, ClientError, GrantedException, ListedAccount, ListedEmployee, RosterImported,
+    ServerVerification,
 };
 use crate::api::{sync_json, sync_now_response};
 use crate::entry::Entry;
 use crate::hash::Digest;
-use crate::render::{entry_line, offboarding_table, sync_summary};
+use crate::render::{entry_line, exception_table, offboarding_table, sync_summary};
 use crate::report::OffboardingRow;
+use crate::service::ListedException;
 use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 
@@ -239,6 +241,28 @@ impl Answer for Vec<ListedEmployee> {
     }
     fn json(&self) -> Value {
         json!({ "employees": serialized(self) })
+    }
+}
+
+impl Answer for GrantedException {
+    fn text(&self) -> String {
+        format!(
+            "exception {} granted\n{}",
+            self.exception_id,
+            entry_lines(&self.entries)
+        )
+    }
+    fn json(&self) -> Value {
+        json!({ "exception_id": self.exception_id, "events": entries_json(&self.entries) })
+    }
+}
+
+impl Answer for Vec<ListedException> {
+    fn text(&self) -> String {
+        format!("exceptions:\n{}", exception_table(self))
+    }
+    fn json(&self) -> Value {
+        json!({ "exceptions": serialized(self) })
     }
 }
 

@@ -208,6 +208,19 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Ask a running server for the exceptions granted (findings an admin accepted), each with
+    /// whether it held at the instant asked about.
+    Exceptions {
+        /// An RFC 3339 instant, or a date: the end of that day in the server's
+        /// `roster.timezone`, as for `status`.
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<AsOf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Ask a running server for the offboarding report: for each leaver's account, when access
     /// was last held and first gone, against the grace period.
     Report {
@@ -502,6 +515,13 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
             server,
         } => answer::ask(&server, json, async |client| client.employees(as_of).await),
+        Command::Exceptions {
+            as_of,
+            json,
+            server,
+        } => answer::ask(&server, json, async |client| {
+            client.exceptions(&SystemId::tailscale(), as_of).await
+        }),
         Command::Report {
             from,
             to,

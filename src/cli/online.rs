@@ -57,6 +57,11 @@ pub(super) fn print_status(status: &CheckReport, json: bool) {
             status.evaluated_at,
             check_table(&status.checks)
         );
+        if let Some(seq) = status.settings_recorded_from_seq {
+            println!(
+                "settings: none were recorded by then; those recorded at seq {seq} were applied"
+            );
+        }
     }
 }
 

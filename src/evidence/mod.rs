@@ -136,7 +136,8 @@ impl Pack {
         // Offboardings effective in the window, and those effective before it whose access was
         // still there when it began: each was an open question during the window.
         let offboarding = service
-            .offboarding_report(&system, None, Some(end))
+            .offboarding_report(system.clone(), None, Some(end))
+            .await?
             .into_iter()
             .filter(|row| {
                 row.effective_at >= window.from

@@ -56,6 +56,8 @@ pub struct AccountState {
     pub present_since: Mark,
     /// The entry that set the current role.
     pub role_since: Mark,
+    /// The entry that set the current login name, which an auto link matches.
+    pub login_since: Mark,
     /// The latest entry about this account.
     pub last_change: Mark,
     /// Every change of access, oldest first.
@@ -348,6 +350,10 @@ impl SystemState {
             | Event::RosterAccepted { .. } => {}
             // A webhook delivery is a reason to sync, not a fact about an account.
             Event::WebhookReceived { .. } => {}
+            // Settings are kept with their history beside the systems (`settings.rs`).
+            Event::SettingsChanged { .. } => {}
+            // Exceptions are kept beside the systems (`exceptions.rs`), for the checks to read.
+            Event::ExceptionGranted { .. } | Event::ExceptionRevoked { .. } => {}
         }
     }
 
@@ -375,6 +381,9 @@ impl SystemState {
                 if reappeared {
                     known.present_since = mark;
                 }
+                if known.snapshot.login_name != account.login_name {
+                    known.login_since = mark;
+                }
                 known.snapshot = account.clone();
                 known.present = true;
                 known.removed_at = None;
@@ -391,6 +400,7 @@ impl SystemState {
                     removed_at: None,
                     present_since: mark,
                     role_since: mark,
+                    login_since: mark,
                     last_change: mark,
                     access_changes: Vec::new(),
                 };

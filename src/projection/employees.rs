@@ -23,6 +23,8 @@ pub struct EmployeeState {
     pub record: EmployeeRecord,
     /// The entry that set the current org role.
     pub org_role_since: Mark,
+    /// The entry that set the current email, which an auto link matches.
+    pub email_since: Mark,
     /// The current offboarding, if one was recorded and not withdrawn.
     pub offboarding: Option<Offboarding>,
     /// The latest entry about this employee.
@@ -152,6 +154,7 @@ impl Employees {
                     Box::new(EmployeeState {
                         record: employee.clone(),
                         org_role_since: mark,
+                        email_since: mark,
                         offboarding: None,
                         last_change: mark,
                     }),
@@ -171,6 +174,7 @@ impl Employees {
                 }
                 if let Some(change) = email {
                     state.record.email = change.to.clone();
+                    state.email_since = mark;
                     Self::forget_email(&mut self.by_email, &change.from, employee_id);
                     self.by_email
                         .insert(change.to.to_lowercase(), employee_id.clone());
@@ -229,7 +233,10 @@ impl Employees {
             | Event::SyncAnomaly { .. }
             | Event::CredentialObserved { .. }
             | Event::RemovalsConfirmed { .. }
-            | Event::WebhookReceived { .. } => {}
+            | Event::WebhookReceived { .. }
+            | Event::SettingsChanged { .. }
+            | Event::ExceptionGranted { .. }
+            | Event::ExceptionRevoked { .. } => {}
         }
     }
 }

@@ -8,6 +8,8 @@
 
 mod accounts;
 mod employees;
+mod exceptions;
+mod settings;
 mod subjects;
 
 use std::collections::BTreeMap;
@@ -19,6 +21,8 @@ pub use accounts::{
     FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
+pub use exceptions::{ExceptionState, Exceptions};
+pub use settings::{InForce, SettingsHistory};
 pub use subjects::{SubjectIndex, Subjects, subjects_of};
 
 use crate::entry::Entry;
@@ -30,6 +34,10 @@ use crate::hash::{Digest, Hash256};
 pub struct Projections {
     systems: BTreeMap<SystemId, SystemState>,
     employees: Employees,
+    /// The settings recorded per system, with their history.
+    settings: BTreeMap<SystemId, SettingsHistory>,
+    /// Every exception granted, with its revocation.
+    exceptions: Exceptions,
     /// The last applied entry, if any.
     last: Option<Mark>,
     /// The hash of the last applied entry.
@@ -70,6 +78,41 @@ impl Projections {
             // A delivery changes no state: the sync it starts records what changed. The
             // receiver's memory of recent deliveries is read from the log, not kept here.
             Event::WebhookReceived { .. } => {}
+            Event::SettingsChanged {
+                system, settings, ..
+            } => self
+                .settings
+                .entry(system.clone())
+                .or_default()
+                .record(Mark::of(entry), settings),
+            Event::ExceptionGranted {
+                exception_id,
+                system,
+                check_id,
+                account_id,
+                employee_id,
+                reason,
+                evidence_ref,
+                expires_at,
+            } => self.exceptions.grant(ExceptionState {
+                exception_id: exception_id.clone(),
+                system: system.clone(),
+                check_id: check_id.clone(),
+                account_id: account_id.clone(),
+                employee_id: employee_id.clone(),
+                reason: reason.clone(),
+                evidence_ref: evidence_ref.clone(),
+                expires_at: *expires_at,
+                granted: Mark::of(entry),
+                revoked: None,
+            }),
+            Event::ExceptionRevoked {
+                exception_id,
+                reason,
+                ..
+            } => self
+                .exceptions
+                .revoke(exception_id, Mark::of(entry), reason),
         }
     }
 
@@ -81,6 +124,17 @@ impl Projections {
     /// The systems something was recorded about.
     pub fn systems(&self) -> impl Iterator<Item = &SystemId> {
         self.systems.keys()
+    }
+
+    /// The settings recorded for `system`, with their history.
+    pub fn settings(&self, system: &SystemId) -> Option<&SettingsHistory> {
+        self.settings.get(system)
+    }
+
+    /// Every exception granted, with its revocation: those in force at an instant, and the
+    /// instants at which each lapses (`expires_at`, or its revocation).
+    pub fn exceptions(&self) -> &Exceptions {
+        &self.exceptions
     }
 
     pub fn employees(&self) -> &Employees {

@@ -78,6 +78,18 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
         // Tailscale's `data.user` names a login, but the receiver does not read `data`; the
         // sync the delivery starts records the account's events.
         Event::WebhookReceived { .. } => Subjects::default(),
+        // Settings are about the whole system, no one account or employee.
+        Event::SettingsChanged { .. } => Subjects::default(),
+        Event::ExceptionGranted {
+            account_id,
+            employee_id,
+            ..
+        } => Subjects {
+            account_ids: account_id.iter().map(String::as_str).collect(),
+            employee_ids: employee_id.iter().map(String::as_str).collect(),
+        },
+        // The revocation names only the exception; its grant names the subject.
+        Event::ExceptionRevoked { .. } => Subjects::default(),
     }
 }
 

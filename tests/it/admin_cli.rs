@@ -571,3 +571,116 @@ fn completions_cover_every_command_and_the_version_names_the_commit() {
         format!("tailledger {} (commit {commit})", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Exceptions through the CLI (SPEC §17): `admin grant-exception` and `revoke-exception`, the
+/// reader `exceptions [--as-of]`, the auditor refused on the writes and allowed to read, a bad
+/// grant refused naming the field. The export holds the exception as recorded by `api:ops`,
+/// and no token.
+#[tokio::test(flavor = "multi_thread")]
+async fn exceptions_are_granted_listed_and_revoked_through_the_cli() {
+    let fixture = Fixture::start().await;
+    let served = Served::start(&fixture).await;
+    served.ok(&["admin", "sync-now"]).await;
+
+    let grant = [
+        "admin",
+        "grant-exception",
+        "user-identified",
+        "--account",
+        "u3",
+        "--reason",
+        "partner's shared account",
+        "--evidence",
+        "SEC-77",
+    ];
+    let denied = served.run_as(AUDITOR_TOKEN, &grant).await;
+    assert_eq!(denied.status.code(), Some(2), "{}", text(&denied));
+    assert!(
+        text(&denied).contains("PERMISSION_DENIED"),
+        "{}",
+        text(&denied)
+    );
+    let past = served
+        .fails(
+            2,
+            &[
+                "admin",
+                "grant-exception",
+                "user-identified",
+                "--account",
+                "u3",
+                "--reason",
+                "r",
+                "--expires-at",
+                "2020-01-01T00:00:00Z",
+            ],
+        )
+        .await;
+    assert!(
+        past.contains("INVALID_ARGUMENT") && past.contains("`expires_at`"),
+        "{past}"
+    );
+
+    let said = served.ok(&grant).await;
+    assert!(said.contains("exception EX-1 granted"), "{said}");
+    assert!(said.contains("ExceptionGranted"), "{said}");
+    let status = served.json(&["status"]).await;
+    let identified = find(&status["checks"], "checkId", "user-identified");
+    assert_eq!(identified["state"], "PASSING", "{status}");
+    assert_eq!(identified["findings"][0]["state"], "EXCEPTED");
+    assert_eq!(identified["findings"][0]["exceptionId"], "EX-1");
+    let table = served.ok(&["status"]).await;
+    assert!(
+        table.contains("EXCEPTED unidentified") && table.contains("(exception EX-1)"),
+        "{table}"
+    );
+
+    let read = served.run_as(AUDITOR_TOKEN, &["exceptions"]).await;
+    assert_eq!(read.status.code(), Some(0), "{}", text(&read));
+    assert!(
+        text(&read).contains("EX-1 user-identified for account u3")
+            && text(&read).contains("never expires; in force"),
+        "{}",
+        text(&read)
+    );
+    let granted_at = served.json(&["exceptions"]).await["exceptions"][0]["granted"]["at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let revoked = served
+        .ok(&[
+            "admin",
+            "revoke-exception",
+            "EX-1",
+            "--reason",
+            "partner left",
+        ])
+        .await;
+    assert!(revoked.contains("ExceptionRevoked"), "{revoked}");
+    let again = served
+        .fails(
+            2,
+            &["admin", "revoke-exception", "EX-1", "--reason", "twice"],
+        )
+        .await;
+    assert!(again.contains("`exception_id`"), "{again}");
+    let listed = served.json(&["exceptions"]).await;
+    assert_eq!(listed["exceptions"][0]["in_force"], false, "{listed}");
+    let then = served.json(&["exceptions", "--as-of", &granted_at]).await;
+    assert_eq!(then["exceptions"][0]["in_force"], true, "{then}");
+    assert_eq!(then["exceptions"][0]["revoked"], Value::Null, "{then}");
+
+    let export = served.setup.dir.path().join("exceptions.jsonl");
+    served
+        .ok(&["export", "--out", export.to_str().unwrap()])
+        .await;
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert!(
+        exported.contains(r#""actor":"api:ops""#) && exported.contains("SEC-77"),
+        "{exported}"
+    );
+    for secret in [ADMIN_TOKEN, AUDITOR_TOKEN, API_TOKEN] {
+        assert!(!exported.contains(secret), "a token is in the ledger");
+    }
+}

@@ -563,6 +563,12 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
         call!(admin.offboard_employee(pb::OffboardEmployeeRequest::default())),
         call!(admin.import_roster(pb::ImportRosterRequest::default())),
         call!(admin.confirm_removals(pb::ConfirmRemovalsRequest::default())),
+        call!(ledger.list_exceptions(pb::ListExceptionsRequest {
+            system: system(),
+            ..Default::default()
+        })),
+        call!(admin.grant_exception(pb::GrantExceptionRequest::default())),
+        call!(admin.revoke_exception(pb::RevokeExceptionRequest::default())),
     ]
 }
 
@@ -612,6 +618,8 @@ fn rpc_is_admin(rpc: &str) -> bool {
             | "offboard_employee"
             | "import_roster"
             | "confirm_removals"
+            | "grant_exception"
+            | "revoke_exception"
     )
 }
 

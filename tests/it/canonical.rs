@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tailledger::entry::{Entry, event_object};
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmployeeRecord, Event,
-    FieldChange, RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmailAlias,
+    EmployeeRecord, Event, FieldChange, RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
 };
 use tailledger::hash::{Digest, Hash256};
 use tailledger::sync::Listing;
@@ -436,7 +436,74 @@ fn event() -> BoxedStrategy<Event> {
             },
         )
         .boxed();
-    prop_oneof![people, admin_and_syncs, releases_and_rosters, webhooks].boxed()
+    let alias = (text(), text()).prop_map(|(from, to)| EmailAlias { from, to });
+    let settings = (
+        (prop::collection::vec(alias, 0..3), any::<bool>(), number()),
+        (number(), any::<bool>(), number(), text()),
+    )
+        .prop_map(
+            |(
+                (email_aliases, include_shared_users, max_removal_fraction_millionths),
+                (removal_guard_hold_seconds, suspended_is_removed, sync_interval_seconds, timezone),
+            )| SettingsRecord {
+                email_aliases,
+                include_shared_users,
+                max_removal_fraction_millionths,
+                removal_guard_hold_seconds,
+                suspended_is_removed,
+                sync_interval_seconds,
+                timezone,
+            },
+        );
+    let audit_window: BoxedStrategy<Event> = prop_oneof![
+        (system(), settings, strings()).prop_map(|(system, settings, changed)| {
+            Event::SettingsChanged {
+                system,
+                settings,
+                changed,
+            }
+        }),
+        (
+            (text(), system(), text(), prop::option::of(text())),
+            (
+                prop::option::of(text()),
+                text(),
+                prop::option::of(text()),
+                prop::option::of(timestamp()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (exception_id, system, check_id, account_id),
+                    (employee_id, reason, evidence_ref, expires_at),
+                )| Event::ExceptionGranted {
+                    exception_id,
+                    system,
+                    check_id,
+                    account_id,
+                    employee_id,
+                    reason,
+                    evidence_ref,
+                    expires_at,
+                },
+            ),
+        (text(), system(), text()).prop_map(|(exception_id, system, reason)| {
+            Event::ExceptionRevoked {
+                exception_id,
+                system,
+                reason,
+            }
+        }),
+    ]
+    .boxed();
+    prop_oneof![
+        people,
+        admin_and_syncs,
+        releases_and_rosters,
+        webhooks,
+        audit_window
+    ]
+    .boxed()
 }
 
 fn entry() -> impl Strategy<Value = Entry> {

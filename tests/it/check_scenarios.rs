@@ -2,9 +2,11 @@
 //! (a roster import, a sync of a listing, an admin action, the clock moving) and the snapshot
 //! records the five checks after every step, and the offboarding report at the end. The steps
 //! drive the real `Service`: syncs observe through an in-memory `Source`, so the wiring under
-//! test is the one `serve` uses. A scenario with a `timeline` window also records the check
-//! timeline over it at the end: intervals, whether each began at an entry or by time alone, and
-//! the findings with their time to resolution. Each file is checked on its own (`insta::glob!`).
+//! test is the one `serve` uses. A `settings` step records settings as `serve` does at start,
+//! and a `status_as_of` step records the checks as of a past instant. A scenario with a
+//! `timeline` window also records the check timeline over it at the end: intervals, whether
+//! each began at an entry or by time alone, and the findings with their time to resolution.
+//! Each file is checked on its own (`insta::glob!`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -12,8 +14,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tailledger::as_of::AsOf;
 use tailledger::checks::{CheckResult, CheckSettings, Reason};
-use tailledger::event::{Actor, Classification, CredentialKind, SyncErrorClass, SystemId};
+use tailledger::commands::ExceptionRequest;
+use tailledger::event::{
+    Actor, Classification, CredentialKind, SettingsRecord, SyncErrorClass, SystemId,
+};
 use tailledger::identity::EmailAliases;
 use tailledger::ledger::Ledger;
 use tailledger::projection::CredentialState;
@@ -125,6 +131,25 @@ enum Step {
     },
     /// Let time pass, e.g. `25h`.
     Advance(String),
+    /// Record these settings, as `serve` does at start when the file changed (SPEC §11).
+    Settings {
+        #[serde(default)]
+        email_aliases: BTreeMap<String, String>,
+        #[serde(default = "yes")]
+        suspended_is_removed: bool,
+    },
+    /// The checks as of this past instant, recorded beside the steps' checks of now.
+    StatusAsOf(Timestamp),
+    /// Grant an exception for the finding of `check` about an account (SPEC §12).
+    GrantException {
+        check: String,
+        account: String,
+        #[serde(default)]
+        expires_at: Option<Timestamp>,
+    },
+    RevokeException {
+        exception: String,
+    },
 }
 
 fn one_day() -> u64 {
@@ -366,7 +391,71 @@ impl Run {
                 self.clock.advance(duration);
                 format!("advance {}", humantime::format_duration(duration))
             }
+            Step::Settings {
+                email_aliases,
+                suspended_is_removed,
+            } => {
+                let description = format!(
+                    "settings: aliases {email_aliases:?}, suspended_is_removed {suspended_is_removed}"
+                );
+                let settings = SettingsRecord {
+                    email_aliases: EmailAliases::new(email_aliases).to_record(),
+                    suspended_is_removed,
+                    ..recorded_defaults()
+                };
+                self.service
+                    .record_configured_settings(&self.system, &settings)
+                    .expect("the in-memory ledger appends");
+                description
+            }
+            Step::StatusAsOf(_) => unreachable!("run_scenario answers it"),
+            Step::GrantException {
+                check,
+                account,
+                expires_at,
+            } => {
+                let until = expires_at.map_or("never".to_owned(), |at| at.to_string());
+                let description =
+                    format!("grant an exception for {check} of {account} until {until}");
+                self.service
+                    .grant_exception(
+                        admin(),
+                        ExceptionRequest {
+                            system: system(),
+                            check_id: check,
+                            account_id: account,
+                            employee_id: String::new(),
+                            reason: "scenario".into(),
+                            evidence_ref: String::new(),
+                            expires_at,
+                        },
+                    )
+                    .await
+                    .expect("scenario exceptions are valid");
+                description
+            }
+            Step::RevokeException { exception } => {
+                let description = format!("revoke {exception}");
+                self.service
+                    .revoke_exception(admin(), exception, "scenario".into())
+                    .await
+                    .expect("scenario revocations are valid");
+                description
+            }
         }
+    }
+}
+
+/// The settings a scenario's `settings` step leaves as they were: those the service runs with.
+fn recorded_defaults() -> SettingsRecord {
+    SettingsRecord {
+        email_aliases: Vec::new(),
+        include_shared_users: true,
+        max_removal_fraction_millionths: 500_000,
+        removal_guard_hold_seconds: 86_400,
+        suspended_is_removed: true,
+        sync_interval_seconds: CheckSettings::default().sync_interval_seconds,
+        timezone: "UTC".to_owned(),
     }
 }
 
@@ -413,6 +502,19 @@ async fn run_scenario(scenario: Scenario) -> Value {
     };
     let mut steps = Vec::new();
     for step in scenario.steps {
+        if let Step::StatusAsOf(as_of) = step {
+            let past = run
+                .service
+                .status(run.system.clone(), Some(AsOf::Instant(as_of)))
+                .await
+                .expect("the in-memory ledger reads");
+            steps.push(json!({
+                "step": format!("status as of {as_of}"),
+                "at": past.evaluated_at,
+                "checks": checks_json(&past.checks),
+            }));
+            continue;
+        }
         let description = run.step(step).await;
         let status = run
             .service
@@ -425,7 +527,11 @@ async fn run_scenario(scenario: Scenario) -> Value {
             "checks": checks_json(&status.checks),
         }));
     }
-    let report = run.service.offboarding_report(&run.system, None, None);
+    let report = run
+        .service
+        .offboarding_report(run.system.clone(), None, None)
+        .await
+        .unwrap();
     let mut result =
         json!({ "about": scenario.about, "steps": steps, "offboarding_report": report });
     if let Some(window) = scenario.timeline {

@@ -1,10 +1,12 @@
 //! Random event histories for property tests: a few accounts, employees and syncs whose ids and
-//! emails overlap, so links, offboardings, grace periods, credentials and stale syncs interact,
+//! emails overlap, so links, offboardings, grace periods, credentials, stale syncs, recorded
+//! settings and exceptions interact,
 //! over about a thousand minutes from the Unix epoch.
 
 use proptest::prelude::*;
 use tailledger::event::{
-    Classification, CredentialKind, EmployeeRecord, Event, FieldChange, SyncErrorClass, SystemId,
+    Classification, CredentialKind, EmployeeRecord, Event, FieldChange, SettingsRecord,
+    SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::time::Timestamp;
@@ -138,6 +140,38 @@ fn event() -> impl Strategy<Value = Event> {
             events: Vec::new(),
             body: Some("[]".to_owned()),
             starts_sync: false,
+        }),
+        (any::<bool>(), 10u64..100).prop_map(move |(suspended_is_removed, interval)| {
+            Event::SettingsChanged {
+                system: system(),
+                settings: SettingsRecord {
+                    email_aliases: Vec::new(),
+                    include_shared_users: true,
+                    max_removal_fraction_millionths: 500_000,
+                    removal_guard_hold_seconds: 0,
+                    suspended_is_removed,
+                    sync_interval_seconds: interval,
+                    timezone: "UTC".to_owned(),
+                },
+                changed: vec!["tailscale.sync_interval".to_owned()],
+            }
+        }),
+        (0u64..3, proptest::option::of(instant())).prop_map(move |(number, expires_at)| {
+            Event::ExceptionGranted {
+                exception_id: format!("EX-{number}"),
+                system: system(),
+                check_id: "user-identified".to_owned(),
+                account_id: Some("a".to_owned()),
+                employee_id: None,
+                reason: "r".to_owned(),
+                evidence_ref: None,
+                expires_at,
+            }
+        }),
+        (0u64..3).prop_map(move |number| Event::ExceptionRevoked {
+            exception_id: format!("EX-{number}"),
+            system: system(),
+            reason: "r".to_owned(),
         }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),

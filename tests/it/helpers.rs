@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tailledger::entry::Entry;
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmployeeRecord, Event,
-    FieldChange, RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmailAlias,
+    EmployeeRecord, Event, FieldChange, RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
@@ -271,7 +271,7 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
         (
             sync.clone(),
             Event::CredentialObserved {
-                system: tailscale,
+                system: tailscale.clone(),
                 credential_id: text("k5hT2wQx9111CNTRL"),
                 credential_kind: CredentialKind::OauthClient,
                 expires_at: None,
@@ -342,7 +342,85 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 starts_sync: false,
             },
         ),
+        // Added with the settings recorded as facts (SPEC §11): a system's first, with every
+        // name changed, then one alias added by an admin.
+        (
+            Actor::Config,
+            Event::SettingsChanged {
+                system: SystemId::tailscale(),
+                settings: golden_settings(Vec::new()),
+                changed: vec![
+                    text("identity.email_aliases"),
+                    text("roster.timezone"),
+                    text("tailscale.include_shared_users"),
+                    text("tailscale.max_removal_fraction"),
+                    text("tailscale.removal_guard_hold"),
+                    text("tailscale.suspended_is_removed"),
+                    text("tailscale.sync_interval"),
+                ],
+            },
+        ),
+        (
+            Actor::Api(text("ops")),
+            Event::SettingsChanged {
+                system: SystemId::tailscale(),
+                settings: golden_settings(vec![EmailAlias {
+                    from: text("corp.acme-corp.example"),
+                    to: text("acme-corp.example"),
+                }]),
+                changed: vec![text("identity.email_aliases")],
+            },
+        ),
+        // Added with exceptions (SPEC §12): one on an account with an expiry and evidence, one
+        // on an employee for ever, and a revocation.
+        (
+            Actor::Api(text("security-oncall")),
+            Event::ExceptionGranted {
+                exception_id: text("EX-1"),
+                system: tailscale.clone(),
+                check_id: text("user-identified"),
+                account_id: Some(text("uB2nX7cVp311CNTRL")),
+                employee_id: None,
+                reason: text("break-glass account, \"reviewed\" quarterly"),
+                evidence_ref: Some(text("SEC-1234")),
+                expires_at: Some(at("2026-06-30T00:00:00Z")),
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::ExceptionGranted {
+                exception_id: text("EX-2"),
+                system: tailscale.clone(),
+                check_id: text("user-access-valid"),
+                account_id: None,
+                employee_id: Some(text("E-1001")),
+                reason: text("CTO approved"),
+                evidence_ref: None,
+                expires_at: None,
+            },
+        ),
+        (
+            Actor::Api(text("security-oncall")),
+            Event::ExceptionRevoked {
+                exception_id: text("EX-1"),
+                system: tailscale,
+                reason: text("account removed"),
+            },
+        ),
     ]
+}
+
+/// The settings of the golden `SettingsChanged`, with these aliases.
+fn golden_settings(email_aliases: Vec<EmailAlias>) -> SettingsRecord {
+    SettingsRecord {
+        email_aliases,
+        include_shared_users: true,
+        max_removal_fraction_millionths: 500_000,
+        removal_guard_hold_seconds: 86_400,
+        suspended_is_removed: true,
+        sync_interval_seconds: 900,
+        timezone: "Europe/Berlin".to_owned(),
+    }
 }
 
 /// The body of the golden `WebhookReceived`, with text that needs escaping.

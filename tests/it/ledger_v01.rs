@@ -198,7 +198,17 @@ timezone = "UTC"
         )
         .await;
         assert_eq!(status.status.code(), Some(0), "{}", text(&status));
-        let answered: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let mut answered: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        // 0.1 recorded no settings: `serve` records the configured ones at start, after the
+        // 0.1 entries, and an answer about 0.1's instants says it applied them (SPEC §11).
+        let recorded_from = answered
+            .as_object_mut()
+            .unwrap()
+            .remove("settingsRecordedFromSeq");
+        let recorded_from: u64 = recorded_from
+            .and_then(|seq| seq.as_str()?.parse().ok())
+            .expect("the answer names the seq its settings were recorded at");
+        assert!(recorded_from > 3015, "after 0.1's entries: {recorded_from}");
         assert_eq!(answered, expected, "GetStatus as of {as_of}");
         compared += 1;
     }

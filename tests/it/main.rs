@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod api;
+mod audit_window;
 mod bad_input;
 mod canonical;
 mod check_scenarios;
