@@ -17,7 +17,7 @@ use tailledger::event::{AccountSnapshot, Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::projection::{Projections, SystemState};
 use tailledger::sync::{
-    Listing, Observation, SyncContext, SyncOptions, Syncer, TailscaleSource, plan_sync,
+    Listers, Listing, Observation, SyncContext, SyncOptions, Syncer, TailscaleSource, plan_sync,
 };
 use tailledger::time::{SystemClock, Timestamp};
 
@@ -93,10 +93,8 @@ fn planning(c: &mut Criterion) {
                 .values()
                 .map(|account| (account.snapshot.id.clone(), account.snapshot.clone()))
                 .collect();
-            let observation = Observation {
-                listing: Listing::new(listed.clone()).expect("a listing"),
-                credential: None,
-            };
+            let observation =
+                Observation::of_users(Listing::new(listed.clone()).expect("a listing"), None);
             group.bench_with_input(
                 BenchmarkId::new(format!("plan_sync/{case}"), size),
                 &observation,
@@ -135,7 +133,7 @@ fn round_trip(c: &mut Criterion) {
     let ledger = Arc::new(Ledger::open(dir.path()).expect("a ledger"));
     let syncer = Syncer::new(
         SystemId::tailscale(),
-        Box::new(TailscaleSource::new(client())),
+        Box::new(TailscaleSource::new(client(), Listers::USERS_ONLY)),
         ledger,
         Arc::new(SystemClock),
         SyncOptions::default(),

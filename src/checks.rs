@@ -1,10 +1,13 @@
-//! The five compliance checks of SPEC §7 (with the corrections of §18), as a pure evaluation of
-//! (projections, instant).
+//! The compliance checks of SPEC §7 (with the corrections of §18) and §14's
+//! `offboarded-leftovers-removed` (`leftovers.rs`), as a pure evaluation of (projections,
+//! instant).
 //!
 //! A check yields findings; a check with no finding is `PASSING`, any `FAILING` finding makes it
 //! `FAILING`, else any `DUE` finding makes it `DUE`. Every finding names its subject, a reason
 //! code, a sentence, `since`, the `deadline` where there is one, and the seqs of the entries that
 //! prove it. Nothing here reads the clock or the ledger: time and state are handed in.
+
+mod leftovers;
 
 use serde::Serialize;
 
@@ -20,7 +23,7 @@ pub const CREDENTIAL_WARNING_SECONDS: u64 = 14 * 24 * 3600;
 pub const PRIVILEGED_ROLES: [&str; 4] = ["owner", "admin", "it-admin", "network-admin"];
 
 /// The checks, in the order they are reported: id and title.
-pub const CHECKS: [(&str, &str); 5] = [
+pub const CHECKS: [(&str, &str); 6] = [
     ("user-identified", "User should be identified"),
     (
         "offboarded-access-removed",
@@ -35,6 +38,10 @@ pub const CHECKS: [(&str, &str); 5] = [
         "User access to Critical System should be valid",
     ),
     ("integration-healthy", "Integration should be healthy"),
+    (
+        "offboarded-leftovers-removed",
+        "Devices and keys of offboarded users should be removed",
+    ),
 ];
 
 /// The configuration the checks depend on (it is not in the ledger).
@@ -93,11 +100,14 @@ pub enum Reason {
     RemovalsWithheld,
     CredentialInvalid,
     RosterRejected,
+    DeviceRetained,
+    KeyRetained,
+    CoverageMissing,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -111,6 +121,9 @@ impl Reason {
         Reason::RemovalsWithheld,
         Reason::CredentialInvalid,
         Reason::RosterRejected,
+        Reason::DeviceRetained,
+        Reason::KeyRetained,
+        Reason::CoverageMissing,
     ];
 
     /// The reason with this code, if any.
@@ -133,6 +146,9 @@ impl Reason {
             Reason::RemovalsWithheld => "removals-withheld",
             Reason::CredentialInvalid => "credential-invalid",
             Reason::RosterRejected => "roster-rejected",
+            Reason::DeviceRetained => "device-retained",
+            Reason::KeyRetained => "key-retained",
+            Reason::CoverageMissing => "coverage-missing",
         }
     }
 }
@@ -144,6 +160,9 @@ pub struct Subject {
     pub account_id: Option<String>,
     pub login_name: Option<String>,
     pub employee_id: Option<String>,
+    /// The device or key a finding of `offboarded-leftovers-removed` is about.
+    pub device_id: Option<String>,
+    pub key_id: Option<String>,
 }
 
 /// One thing a check found.
@@ -198,12 +217,13 @@ pub fn evaluate(
         now,
         settings,
     };
-    let findings: [Vec<Finding>; 5] = [
+    let findings: [Vec<Finding>; 6] = [
         context.user_identified(),
         context.offboarded_access_removed(),
         context.access_control_configured(),
         context.user_access_valid(),
         context.integration_healthy(),
+        context.offboarded_leftovers_removed(),
     ];
     CHECKS
         .into_iter()
@@ -261,6 +281,8 @@ impl Context<'_> {
             account_id: account.map(|a| a.snapshot.id.clone()),
             login_name: account.map(|a| a.snapshot.login_name.clone()),
             employee_id: employee.map(|e| e.record.employee_id.clone()),
+            device_id: None,
+            key_id: None,
         }
     }
 
@@ -527,6 +549,7 @@ impl Context<'_> {
                 ),
             });
         }
+        findings.extend(self.coverage_missing());
         if let Some(rejection) = self.projections.employees().roster_rejection() {
             let example = rejection
                 .first_problem

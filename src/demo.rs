@@ -31,7 +31,7 @@ use crate::render::{check_table, entry_line_naming, offboarding_table, sync_summ
 use crate::service::{Service, ServiceError};
 use crate::simulator::{Endpoint, Fault, SimUser, SimulatedTailnet, SimulatorHandle};
 use crate::store::StoreError;
-use crate::sync::{SyncOptions, Syncer, TailscaleSource};
+use crate::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use crate::tailscale::{
     ClientConfig, ClientConfigError, Credential, RetryPolicy, Secret, TailscaleClient,
 };
@@ -300,7 +300,10 @@ fn syncer(
     };
     Ok(Syncer::new(
         SystemId::tailscale(),
-        Box::new(TailscaleSource::new(TailscaleClient::new(config)?)),
+        Box::new(TailscaleSource::new(
+            TailscaleClient::new(config)?,
+            Listers::default(),
+        )),
         ledger,
         clock,
         SyncOptions::default(),

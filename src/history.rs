@@ -11,6 +11,9 @@ use crate::projection::Projections;
 pub struct HistoryFilter {
     pub account_ids: BTreeSet<String>,
     pub employee_ids: BTreeSet<String>,
+    /// The devices the accounts registered and the keys they created, as any listing had them.
+    pub device_ids: BTreeSet<String>,
+    pub key_ids: BTreeSet<String>,
 }
 
 impl HistoryFilter {
@@ -27,6 +30,23 @@ impl HistoryFilter {
                     || account.snapshot.login_name.eq_ignore_ascii_case(text)
                 {
                     subject.account_ids.insert(account.snapshot.id.clone());
+                    let login = &account.snapshot.login_name;
+                    subject.device_ids.extend(
+                        state
+                            .leftovers
+                            .devices
+                            .values()
+                            .filter(|device| device.device.user.eq_ignore_ascii_case(login))
+                            .map(|device| device.device.id.clone()),
+                    );
+                    subject.key_ids.extend(
+                        state
+                            .leftovers
+                            .keys
+                            .values()
+                            .filter(|key| key.key.user_id == account.snapshot.id)
+                            .map(|key| key.key.id.clone()),
+                    );
                 }
             }
         }
@@ -43,6 +63,8 @@ impl HistoryFilter {
     pub fn is_about(&self, event: &Event) -> bool {
         let account = |id: &String| self.account_ids.contains(id);
         let employee = |id: &String| self.employee_ids.contains(id);
+        let device = |id: &String| self.device_ids.contains(id);
+        let key = |id: &String| self.key_ids.contains(id);
         match event {
             Event::UserSeen { account: seen, .. } => account(&seen.id),
             Event::UserRemoved { account_id, .. }
@@ -82,6 +104,12 @@ impl HistoryFilter {
             // Tailscale's `data.user` names a login, but the receiver does not read `data`;
             // the sync the delivery starts records the account's events.
             Event::WebhookReceived { .. } => false,
+            Event::DeviceSeen { device: seen, .. } | Event::DeviceChanged { device: seen, .. } => {
+                device(&seen.id)
+            }
+            Event::DeviceRemoved { device_id, .. } => device(device_id),
+            Event::KeySeen { key: seen, .. } | Event::KeyChanged { key: seen, .. } => key(&seen.id),
+            Event::KeyRemoved { key_id, .. } => key(key_id),
         }
     }
 }

@@ -241,6 +241,53 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             let sync = if *starts_sync { "; sync started" } else { "" };
             format!("{}{sync}", types.join(", "))
         }
+        // Names, users and descriptions are Tailscale's text: escaped, like the types above.
+        Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
+            let owner = if device.tags.is_empty() {
+                format!("registered by {}", device.user.escape_debug())
+            } else {
+                format!(
+                    "tagged {}, registered by {}",
+                    device.tags.join(" ").escape_debug(),
+                    device.user.escape_debug()
+                )
+            };
+            let authorized = if device.authorized {
+                ""
+            } else {
+                ", not authorized"
+            };
+            format!("{} ({owner}{authorized})", device.name.escape_debug())
+        }
+        Event::DeviceRemoved {
+            device_id, name, ..
+        } => format!("{} ({})", name.escape_debug(), device_id.escape_debug()),
+        Event::KeySeen { key, .. } | Event::KeyChanged { key, .. } => {
+            let expiry = match key.expires {
+                Some(expires) => format!(", expires {expires}"),
+                None => String::new(),
+            };
+            let state = match (key.revoked, key.invalid) {
+                (Some(revoked), _) => format!(", revoked {revoked}"),
+                (None, true) => ", INVALID".to_owned(),
+                (None, false) => String::new(),
+            };
+            format!(
+                "{} {} by {}{expiry}{state}",
+                key.key_type.escape_debug(),
+                key.id.escape_debug(),
+                key.user_id.escape_debug()
+            )
+        }
+        Event::KeyRemoved {
+            key_id,
+            description,
+            ..
+        } => format!(
+            "{} ({}); no longer listed",
+            key_id.escape_debug(),
+            description.escape_debug()
+        ),
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

@@ -24,7 +24,9 @@ use super::tls::pem_certificates;
 use crate::as_of::AsOf;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
-use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
+use crate::event::{
+    AccountSnapshot, Classification, Coverage, EmployeeRecord, SyncErrorClass, SystemId,
+};
 use crate::hash::{Digest, Hash256};
 use crate::identity::LinkKind;
 use crate::ledger::Appended;
@@ -418,6 +420,16 @@ impl ApiClient {
                 accounts_observed: response.accounts_observed,
                 events_appended: response.events_appended,
                 anomaly: response.anomaly,
+                not_listed: response
+                    .not_listed
+                    .iter()
+                    .map(|part| {
+                        Coverage::ALL
+                            .into_iter()
+                            .find(|coverage| coverage.as_str() == part)
+                            .ok_or_else(|| unusable(format!("`{part}` is not a part of a sync")))
+                    })
+                    .collect::<Result<_, _>>()?,
             },
             "failed" => SyncOutcome::Failed {
                 error_class: serde_json::from_value::<SyncErrorClass>(serde_json::Value::String(
@@ -879,6 +891,8 @@ fn status(response: pb::GetStatusResponse) -> Result<CheckReport, ClientError> {
                             account_id: non_empty(subject.account_id),
                             login_name: non_empty(subject.login_name),
                             employee_id: non_empty(subject.employee_id),
+                            device_id: non_empty(subject.device_id),
+                            key_id: non_empty(subject.key_id),
                         },
                         since: instant("since", finding.since)?.unwrap_or(Timestamp::MIN),
                         deadline: instant("deadline", finding.deadline)?,

@@ -9,7 +9,9 @@ use super::pb;
 use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckState, Finding};
 use crate::entry::Entry;
-use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, SystemId};
+use crate::event::{
+    AccountSnapshot, Classification, DeviceSnapshot, EmployeeRecord, Event, KeySnapshot, SystemId,
+};
 use crate::hash::{Digest, Hash256};
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
@@ -438,6 +440,69 @@ fn typed(event: &Event) -> pb::event::Event {
             body: body.unwrap_or_default(),
             starts_sync,
         }),
+        Event::DeviceSeen { system, device } => Typed::DeviceSeen(pb::DeviceSeen {
+            system: system.0,
+            device: Some(device_snapshot(device)),
+        }),
+        Event::DeviceChanged { system, device } => Typed::DeviceChanged(pb::DeviceChanged {
+            system: system.0,
+            device: Some(device_snapshot(device)),
+        }),
+        Event::DeviceRemoved {
+            system,
+            device_id,
+            name,
+        } => Typed::DeviceRemoved(pb::DeviceRemoved {
+            system: system.0,
+            device_id,
+            name,
+        }),
+        Event::KeySeen { system, key } => Typed::KeySeen(pb::KeySeen {
+            system: system.0,
+            key: Some(key_snapshot(key)),
+        }),
+        Event::KeyChanged { system, key } => Typed::KeyChanged(pb::KeyChanged {
+            system: system.0,
+            key: Some(key_snapshot(key)),
+        }),
+        Event::KeyRemoved {
+            system,
+            key_id,
+            description,
+        } => Typed::KeyRemoved(pb::KeyRemoved {
+            system: system.0,
+            key_id,
+            description,
+        }),
+    }
+}
+
+fn device_snapshot(device: DeviceSnapshot) -> pb::DeviceSnapshot {
+    pb::DeviceSnapshot {
+        id: device.id,
+        name: device.name,
+        user: device.user,
+        tags: device.tags,
+        authorized: device.authorized,
+        key_expiry_disabled: device.key_expiry_disabled,
+        expires: device.expires.map(timestamp),
+        os: device.os,
+        created: device.created.map(timestamp),
+    }
+}
+
+fn key_snapshot(key: KeySnapshot) -> pb::KeySnapshot {
+    pb::KeySnapshot {
+        id: key.id,
+        key_type: key.key_type,
+        description: key.description,
+        user_id: key.user_id,
+        created: key.created.map(timestamp),
+        expires: key.expires.map(timestamp),
+        revoked: key.revoked.map(timestamp),
+        invalid: key.invalid,
+        reusable: key.reusable,
+        tags: key.tags,
     }
 }
 
@@ -478,6 +543,8 @@ fn finding(finding: &Finding) -> pb::Finding {
             account_id: finding.subject.account_id.clone().unwrap_or_default(),
             login_name: finding.subject.login_name.clone().unwrap_or_default(),
             employee_id: finding.subject.employee_id.clone().unwrap_or_default(),
+            device_id: finding.subject.device_id.clone().unwrap_or_default(),
+            key_id: finding.subject.key_id.clone().unwrap_or_default(),
         }),
         since: Some(timestamp(finding.since)),
         deadline: finding.deadline.map(timestamp),
@@ -507,7 +574,12 @@ pub fn sync_now_response(report: &SyncReport) -> pb::SyncNowResponse {
             accounts_observed,
             events_appended,
             anomaly,
+            not_listed,
         } => {
+            response.not_listed = not_listed
+                .iter()
+                .map(|part| part.as_str().to_owned())
+                .collect();
             response.outcome = "completed".to_owned();
             response.accounts_observed = *accounts_observed;
             response.events_appended = *events_appended;

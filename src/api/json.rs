@@ -111,5 +111,6 @@ pub fn sync_json(response: &pb::SyncNowResponse) -> Value {
         "accountsObserved": response.accounts_observed.to_string(),
         "eventsAppended": response.events_appended.to_string(),
         "anomaly": response.anomaly,
+        "notListed": response.not_listed,
     })
 }

@@ -9,6 +9,8 @@ use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, CredentialKind, Event, SyncErrorClass};
 use crate::time::Timestamp;
 
+use super::devices::Leftovers;
+
 /// When and by which entry something was recorded: the evidence behind a piece of state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
@@ -149,6 +151,8 @@ pub struct SystemState {
     pub withholding_syncs: BTreeMap<String, Mark>,
     /// The first entry about this system.
     pub first_recorded: Option<Mark>,
+    /// Its devices and keys, and the parts of the listing the last sync could not read.
+    pub leftovers: Leftovers,
 }
 
 /// The offboarding grace period when no policy says otherwise (SPEC §7: 24 hours).
@@ -284,6 +288,7 @@ impl SystemState {
                 started_at,
                 ..
             } => {
+                self.leftovers.sync_completed(sync_id);
                 self.syncs_finished += 1;
                 self.last_completed_sync = Some(mark);
                 self.last_failed_sync = None;
@@ -299,16 +304,21 @@ impl SystemState {
                 self.forget_finished_withholdings();
             }
             Event::SyncFailed {
+                sync_id,
                 error_class,
                 message,
                 ..
             } => {
-                self.syncs_finished += 1;
-                self.last_failed_sync = Some(FailedSync {
+                let failed = FailedSync {
                     mark,
                     error_class: *error_class,
                     message: message.clone(),
-                });
+                };
+                // A part of a sync that failed leaves the sync itself to its `SyncCompleted`.
+                if !self.leftovers.part_failed(sync_id, &failed) {
+                    self.syncs_finished += 1;
+                    self.last_failed_sync = Some(failed);
+                }
             }
             // Withheld removals change no account: the accounts stay present until the removal
             // is released or the account is listed again. When the anomaly's sync first missed
@@ -348,6 +358,16 @@ impl SystemState {
             | Event::RosterAccepted { .. } => {}
             // A webhook delivery is a reason to sync, not a fact about an account.
             Event::WebhookReceived { .. } => {}
+            Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
+                self.leftovers.device_listed(device, mark)
+            }
+            Event::DeviceRemoved { device_id, .. } => {
+                self.leftovers.device_removed(device_id, mark)
+            }
+            Event::KeySeen { key, .. } | Event::KeyChanged { key, .. } => {
+                self.leftovers.key_listed(key, mark)
+            }
+            Event::KeyRemoved { key_id, .. } => self.leftovers.key_removed(key_id, mark),
         }
     }
 

@@ -229,7 +229,13 @@ impl Employees {
             | Event::SyncAnomaly { .. }
             | Event::CredentialObserved { .. }
             | Event::RemovalsConfirmed { .. }
-            | Event::WebhookReceived { .. } => {}
+            | Event::WebhookReceived { .. }
+            | Event::DeviceSeen { .. }
+            | Event::DeviceChanged { .. }
+            | Event::DeviceRemoved { .. }
+            | Event::KeySeen { .. }
+            | Event::KeyChanged { .. }
+            | Event::KeyRemoved { .. } => {}
         }
     }
 }

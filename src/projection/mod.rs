@@ -7,6 +7,7 @@
 //! replaying the ledger from seq 1 (a property test holds this).
 
 mod accounts;
+mod devices;
 mod employees;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ pub use accounts::{
     AccessChange, AccountState, ClassificationState, CredentialState, DEFAULT_GRACE_SECONDS,
     FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
+pub use devices::{DeviceState, KeyState, Leftovers, MissingCoverage};
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
 
 use crate::entry::Entry;
@@ -53,7 +55,13 @@ impl Projections {
             | Event::SyncFailed { system, .. }
             | Event::SyncAnomaly { system, .. }
             | Event::CredentialObserved { system, .. }
-            | Event::RemovalsConfirmed { system, .. } => {
+            | Event::RemovalsConfirmed { system, .. }
+            | Event::DeviceSeen { system, .. }
+            | Event::DeviceChanged { system, .. }
+            | Event::DeviceRemoved { system, .. }
+            | Event::KeySeen { system, .. }
+            | Event::KeyChanged { system, .. }
+            | Event::KeyRemoved { system, .. } => {
                 self.systems.entry(system.clone()).or_default().apply(entry)
             }
             Event::EmployeeOnboarded { .. }

@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tailledger::entry::{Entry, event_object};
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmployeeRecord, Event,
-    FieldChange, RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, DeviceSnapshot,
+    EmployeeRecord, Event, FieldChange, KeySnapshot, RosterProblem, SyncErrorClass, SystemId,
 };
 use tailledger::hash::{Digest, Hash256};
 use tailledger::sync::Listing;
@@ -436,7 +436,96 @@ fn event() -> BoxedStrategy<Event> {
             },
         )
         .boxed();
-    prop_oneof![people, admin_and_syncs, releases_and_rosters, webhooks].boxed()
+    prop_oneof![
+        people,
+        admin_and_syncs,
+        releases_and_rosters,
+        webhooks,
+        leftovers()
+    ]
+    .boxed()
+}
+
+fn texts() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(text(), 0..3)
+}
+
+fn device() -> impl Strategy<Value = DeviceSnapshot> {
+    (
+        (text(), text(), text(), texts()),
+        (any::<bool>(), any::<bool>(), prop::option::of(timestamp())),
+        (text(), prop::option::of(timestamp())),
+    )
+        .prop_map(
+            |(
+                (id, name, user, tags),
+                (authorized, key_expiry_disabled, expires),
+                (os, created),
+            )| DeviceSnapshot {
+                id,
+                name,
+                user,
+                tags,
+                authorized,
+                key_expiry_disabled,
+                expires,
+                os,
+                created,
+            },
+        )
+}
+
+fn key() -> impl Strategy<Value = KeySnapshot> {
+    (
+        (text(), text(), text(), text()),
+        (
+            prop::option::of(timestamp()),
+            prop::option::of(timestamp()),
+            prop::option::of(timestamp()),
+        ),
+        (any::<bool>(), any::<bool>(), texts()),
+    )
+        .prop_map(
+            |(
+                (id, key_type, description, user_id),
+                (created, expires, revoked),
+                (invalid, reusable, tags),
+            )| KeySnapshot {
+                id,
+                key_type,
+                description,
+                user_id,
+                created,
+                expires,
+                revoked,
+                invalid,
+                reusable,
+                tags,
+            },
+        )
+}
+
+/// The device and key events of SPEC §14.
+fn leftovers() -> BoxedStrategy<Event> {
+    prop_oneof![
+        (system(), device()).prop_map(|(system, device)| Event::DeviceSeen { system, device }),
+        (system(), device()).prop_map(|(system, device)| Event::DeviceChanged { system, device }),
+        (system(), text(), text()).prop_map(|(system, device_id, name)| Event::DeviceRemoved {
+            system,
+            device_id,
+            name
+        }),
+        (system(), key()).prop_map(|(system, key)| Event::KeySeen { system, key }),
+        (system(), key()).prop_map(|(system, key)| Event::KeyChanged { system, key }),
+        (system(), text(), text()).prop_map(|(system, key_id, description)| {
+            Event::KeyRemoved {
+                system,
+                key_id,
+                description,
+            }
+        }),
+    ]
+    .boxed()
 }
 
 fn entry() -> impl Strategy<Value = Entry> {

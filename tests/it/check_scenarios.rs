@@ -1,6 +1,6 @@
 //! Check scenarios as data: each file under `tests/scenarios/checks/` is a sequence of steps
 //! (a roster import, a sync of a listing, an admin action, the clock moving) and the snapshot
-//! records the five checks after every step, and the offboarding report at the end. The steps
+//! records every check after every step, and the offboarding report at the end. The steps
 //! drive the real `Service`: syncs observe through an in-memory `Source`, so the wiring under
 //! test is the one `serve` uses. Each file is checked on its own (`insta::glob!`).
 
@@ -21,7 +21,7 @@ use tailledger::sync::{Listing, Observation, Observing, Source, SyncOptions, Syn
 use tailledger::tailscale::FetchError;
 use tailledger::time::{ManualClock, Timestamp};
 
-use crate::helpers::{ScenarioUser, data_files, read_scenario};
+use crate::helpers::{ScenarioPart, ScenarioUser, data_files, read_scenario};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +82,12 @@ enum Step {
         users: Vec<ScenarioUser>,
         #[serde(default)]
         credential: Option<Credential>,
+        /// The devices listing; absent, listing devices is switched off.
+        #[serde(default)]
+        devices: Option<ScenarioPart>,
+        /// The keys listing; absent, listing keys is switched off.
+        #[serde(default)]
+        keys: Option<ScenarioPart>,
     },
     /// A sync that fails with this class.
     SyncFails(SyncErrorClass),
@@ -139,6 +145,8 @@ fn finding_line(finding: &tailledger::checks::Finding) -> String {
     let subject = [
         finding.subject.login_name.as_deref(),
         finding.subject.employee_id.as_deref(),
+        finding.subject.device_id.as_deref(),
+        finding.subject.key_id.as_deref(),
     ]
     .into_iter()
     .flatten()
@@ -237,7 +245,12 @@ impl Run {
                 std::fs::write(file.path(), csv).expect("the roster file is writable");
                 "roster file written".to_owned()
             }
-            Step::Sync { users, credential } => {
+            Step::Sync {
+                users,
+                credential,
+                devices,
+                keys,
+            } => {
                 let accounts = users.into_iter().map(ScenarioUser::snapshot).collect();
                 let observation = Observation {
                     listing: Listing::new(accounts).expect("scenario listings have unique ids"),
@@ -247,14 +260,22 @@ impl Run {
                         expires_at: Some(credential.expires_at),
                         invalid: credential.invalid,
                     }),
+                    devices: ScenarioPart::devices(devices),
+                    keys: ScenarioPart::keys(keys),
                 };
                 let SyncOutcome::Completed {
-                    events_appended, ..
+                    events_appended,
+                    not_listed,
+                    ..
                 } = self.sync(Ok(observation)).await
                 else {
                     panic!("a scenario sync with a listing completes");
                 };
-                format!("sync ({events_appended} changes)")
+                if not_listed.is_empty() {
+                    format!("sync ({events_appended} changes)")
+                } else {
+                    format!("sync ({events_appended} changes; not listed: {not_listed:?})")
+                }
             }
             Step::SyncFails(class) => {
                 let failure = FetchError {

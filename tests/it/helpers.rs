@@ -8,14 +8,16 @@ use std::time::Duration;
 
 use tailledger::entry::Entry;
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmployeeRecord, Event,
-    FieldChange, RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, Classification, Coverage, CredentialKind, DeliveredEvent,
+    DeviceSnapshot, EmployeeRecord, Event, FieldChange, KeySnapshot, RosterProblem, SyncErrorClass,
+    SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
 use tailledger::simulator::{SimUser, SimulatedTailnet, SimulatorHandle};
+use tailledger::sync::{Part, by_id};
 use tailledger::tailscale::{
-    ClientConfig, Credential, FetchError, RetryPolicy, TailscaleClient, User,
+    ClientConfig, Credential, Device, FetchError, Key, RetryPolicy, TailscaleClient, User,
 };
 use tailledger::time::Timestamp;
 use tokio::net::TcpListener;
@@ -271,7 +273,7 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
         (
             sync.clone(),
             Event::CredentialObserved {
-                system: tailscale,
+                system: tailscale.clone(),
                 credential_id: text("k5hT2wQx9111CNTRL"),
                 credential_kind: CredentialKind::OauthClient,
                 expires_at: None,
@@ -342,7 +344,99 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 starts_sync: false,
             },
         ),
+        (
+            sync.clone(),
+            Event::DeviceSeen {
+                system: tailscale.clone(),
+                device: golden_device(),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::DeviceChanged {
+                system: tailscale.clone(),
+                device: DeviceSnapshot {
+                    user: text("tagged-devices"),
+                    authorized: false,
+                    expires: None,
+                    key_expiry_disabled: true,
+                    created: None,
+                    ..golden_device()
+                },
+            },
+        ),
+        (
+            sync.clone(),
+            Event::DeviceRemoved {
+                system: tailscale.clone(),
+                device_id: text("n292kg92CNTRL"),
+                name: text("ci-runner \"01\""),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::KeySeen {
+                system: tailscale.clone(),
+                key: golden_key(),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::KeyChanged {
+                system: tailscale.clone(),
+                key: KeySnapshot {
+                    key_type: text("a-new-kind"),
+                    user_id: String::new(),
+                    created: None,
+                    expires: None,
+                    revoked: Some(at("2026-03-02T14:25:00Z")),
+                    invalid: true,
+                    reusable: false,
+                    tags: Vec::new(),
+                    ..golden_key()
+                },
+            },
+        ),
+        (
+            sync,
+            Event::KeyRemoved {
+                system: tailscale,
+                key_id: text("kAuth1CNTRL"),
+                description: text("CI deploys\n"),
+            },
+        ),
     ]
+}
+
+/// The device of the golden `DeviceSeen`, with text that needs escaping.
+fn golden_device() -> DeviceSnapshot {
+    DeviceSnapshot {
+        id: "n292kg92CNTRL".to_owned(),
+        name: "ci-runner \"01\"".to_owned(),
+        user: "marco.ibanez@acme-corp.example".to_owned(),
+        tags: vec!["tag:ci".to_owned(), "tag:prod".to_owned()],
+        authorized: true,
+        key_expiry_disabled: false,
+        expires: Some(at("2026-08-29T14:00:00Z")),
+        os: "linux".to_owned(),
+        created: Some(at("2026-03-01T09:00:00.5Z")),
+    }
+}
+
+/// The key of the golden `KeySeen`.
+fn golden_key() -> KeySnapshot {
+    KeySnapshot {
+        id: "kAuth1CNTRL".to_owned(),
+        key_type: "auth".to_owned(),
+        description: "CI deploys\n".to_owned(),
+        user_id: "uMarco1CNTRL".to_owned(),
+        created: Some(at("2026-03-01T09:00:00Z")),
+        expires: Some(at("2026-05-30T09:00:00Z")),
+        revoked: None,
+        invalid: false,
+        reusable: true,
+        tags: vec!["tag:ci".to_owned()],
+    }
 }
 
 /// The body of the golden `WebhookReceived`, with text that needs escaping.
@@ -590,6 +684,53 @@ impl ScenarioUser {
             account_type: self.account_type,
             created: Some(at("2025-01-01T00:00:00Z")),
         }
+    }
+}
+
+/// A devices or keys listing in a scenario step: Tailscale's JSON objects as the API would send
+/// them (decoded by the real client types, unknown fields, nulls and all), or the class of
+/// error the listing fails with.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScenarioPart {
+    Listed(Vec<serde_json::Value>),
+    Fails(SyncErrorClass),
+}
+
+impl ScenarioPart {
+    fn observed<T: serde::de::DeserializeOwned, S>(
+        part: Option<ScenarioPart>,
+        coverage: Coverage,
+        snapshot: impl Fn(&T) -> S,
+        id: impl Fn(&S) -> &str,
+    ) -> Part<S> {
+        Some(match part? {
+            ScenarioPart::Listed(items) => by_id(
+                items.into_iter().map(|item| {
+                    let item: T = serde_json::from_value(item)
+                        .unwrap_or_else(|error| panic!("a scenario's {coverage}: {error}"));
+                    snapshot(&item)
+                }),
+                id,
+                coverage,
+            ),
+            ScenarioPart::Fails(class) => Err(FetchError {
+                class,
+                message: format!("simulated {class} listing the {coverage}"),
+            }),
+        })
+    }
+
+    /// The devices part of an observation; `None` (absent from the step) is switched off.
+    pub fn devices(part: Option<ScenarioPart>) -> Part<DeviceSnapshot> {
+        Self::observed(part, Coverage::Devices, Device::to_snapshot, |device| {
+            &device.id
+        })
+    }
+
+    /// The keys part of an observation; `None` (absent from the step) is switched off.
+    pub fn keys(part: Option<ScenarioPart>) -> Part<KeySnapshot> {
+        Self::observed(part, Coverage::Keys, Key::to_snapshot, |key| &key.id)
     }
 }
 
