@@ -26,8 +26,8 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::event::{
-    AccountSnapshot, Actor, Classification, DeviceSnapshot, EmployeeRecord, Event, FieldChange,
-    KeySnapshot,
+    AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, DeviceSnapshot,
+    EmployeeRecord, Event, FieldChange, KeySnapshot,
 };
 use crate::hash::Hash256;
 use crate::time::Timestamp;
@@ -731,7 +731,50 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
             object.string("system", &system.0);
             object.string("type", type_name);
         }
+        Event::ChangeAttributed {
+            system,
+            event_time,
+            event_group_id,
+            origin,
+            actor,
+            action,
+            target,
+            old,
+            new,
+            error,
+        } => {
+            object.string("action", action);
+            if let Some(actor) = actor {
+                change_actor(object.key("actor"), actor);
+            }
+            object.optional_string("error", error.as_deref());
+            object.string("event_group_id", event_group_id);
+            object.timestamp("event_time", *event_time);
+            object.optional_string("new", new.as_deref());
+            object.optional_string("old", old.as_deref());
+            object.string("origin", origin);
+            object.string("system", &system.0);
+            change_target(object.key("target"), target);
+            object.string("type", type_name);
+        }
     }
+    object.close();
+}
+
+fn change_actor(sink: &mut impl Sink, actor: &ChangeActor) {
+    let mut object = Object::open(sink);
+    object.string("actor_type", &actor.actor_type);
+    object.string("id", &actor.id);
+    object.string("login_name", &actor.login_name);
+    object.close();
+}
+
+fn change_target(sink: &mut impl Sink, target: &ChangeTarget) {
+    let mut object = Object::open(sink);
+    object.string("id", &target.id);
+    object.string("name", &target.name);
+    object.optional_string("property", target.property.as_deref());
+    object.string("target_type", &target.target_type);
     object.close();
 }
 

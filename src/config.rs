@@ -209,6 +209,9 @@ struct RawTailscale {
     /// Whether each sync lists the tailnet's keys (needs `all:read`).
     #[serde(default = "yes")]
     list_keys: bool,
+    /// Whether each sync reads the configuration audit log (needs `logs:configuration:read`).
+    #[serde(default = "yes")]
+    read_audit_log: bool,
     #[serde(default = "yes")]
     suspended_is_removed: bool,
     #[serde(default = "default_fraction")]
@@ -808,6 +811,7 @@ impl Config {
             listers: Listers {
                 devices: tailscale.list_devices,
                 keys: tailscale.list_keys,
+                audit_log: tailscale.read_audit_log,
             },
             sync_interval,
             sync_options: SyncOptions {

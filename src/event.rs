@@ -317,16 +317,18 @@ pub struct KeySnapshot {
 pub enum Coverage {
     Devices,
     Keys,
+    AuditLog,
 }
 
 impl Coverage {
-    pub const ALL: [Coverage; 2] = [Coverage::Devices, Coverage::Keys];
+    pub const ALL: [Coverage; 3] = [Coverage::Devices, Coverage::Keys, Coverage::AuditLog];
 
     /// The part's name, as a `SyncFailed` sync id ends with it.
     pub fn as_str(self) -> &'static str {
         match self {
             Coverage::Devices => "devices",
             Coverage::Keys => "keys",
+            Coverage::AuditLog => "audit_log",
         }
     }
 
@@ -349,6 +351,7 @@ impl Coverage {
         match self {
             Coverage::Devices => "devices:core:read",
             Coverage::Keys => "all:read",
+            Coverage::AuditLog => "logs:configuration:read",
         }
     }
 }
@@ -357,6 +360,26 @@ impl fmt::Display for Coverage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Who made a change, as the system's audit log names them.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct ChangeActor {
+    pub id: String,
+    /// The raw actor type, e.g. `USER` or `OAUTH_CLIENT`; unknown values are kept verbatim.
+    pub actor_type: String,
+    pub login_name: String,
+}
+
+/// What a change was made to, as the system's audit log names it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct ChangeTarget {
+    pub id: String,
+    pub name: String,
+    /// The raw target type, e.g. `USER`, `NODE` or `API_KEY`.
+    pub target_type: String,
+    /// The property changed, e.g. `USER_ROLE`, when the entry names one.
+    pub property: Option<String>,
 }
 
 /// Every fact the ledger can record (SPEC §2).
@@ -574,6 +597,27 @@ pub enum Event {
         key_id: String,
         description: String,
     },
+    /// The system's configuration audit log says who made a change to a user, device or key,
+    /// and when (SPEC §14). Recorded once per entry (event group, target, action).
+    ChangeAttributed {
+        system: SystemId,
+        /// The system's own time of the change.
+        #[bincode(with_serde)]
+        event_time: Timestamp,
+        event_group_id: String,
+        /// Where the change came from, e.g. `ADMIN_CONSOLE`, verbatim.
+        origin: String,
+        /// Who made it; absent when the entry names no actor.
+        actor: Option<ChangeActor>,
+        /// The raw action, e.g. `DELETE` or `SUSPEND`.
+        action: String,
+        target: ChangeTarget,
+        /// The value before and after, as the JSON text the entry held.
+        old: Option<String>,
+        new: Option<String>,
+        /// The entry's `error` as JSON text when the change failed: a failed change is not done.
+        error: Option<String>,
+    },
 }
 
 impl Event {
@@ -607,6 +651,7 @@ impl Event {
             Event::KeySeen { .. } => "KeySeen",
             Event::KeyChanged { .. } => "KeyChanged",
             Event::KeyRemoved { .. } => "KeyRemoved",
+            Event::ChangeAttributed { .. } => "ChangeAttributed",
         }
     }
 }

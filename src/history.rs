@@ -110,6 +110,10 @@ impl HistoryFilter {
             Event::DeviceRemoved { device_id, .. } => device(device_id),
             Event::KeySeen { key: seen, .. } | Event::KeyChanged { key: seen, .. } => key(&seen.id),
             Event::KeyRemoved { key_id, .. } => key(key_id),
+            // The audit log's target is an account, a device or a key, by its id.
+            Event::ChangeAttributed { target, .. } => {
+                account(&target.id) || device(&target.id) || key(&target.id)
+            }
         }
     }
 }

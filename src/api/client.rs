@@ -25,13 +25,14 @@ use crate::as_of::AsOf;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::entry::Entry;
 use crate::event::{
-    AccountSnapshot, Classification, Coverage, EmployeeRecord, SyncErrorClass, SystemId,
+    AccountSnapshot, ChangeActor, Classification, Coverage, EmployeeRecord, SyncErrorClass,
+    SystemId,
 };
 use crate::hash::{Digest, Hash256};
 use crate::identity::LinkKind;
 use crate::ledger::Appended;
 use crate::projection::{EmployeeStatus, Mark};
-use crate::report::OffboardingRow;
+use crate::report::{OffboardingRow, Removal};
 use crate::roster::ImportSummary;
 use crate::service::CheckReport;
 use crate::sync::{SyncOutcome, SyncReport};
@@ -814,7 +815,18 @@ fn mark(
 }
 
 fn offboarding_row(row: pb::OffboardingRow) -> Result<OffboardingRow, ClientError> {
+    let removed_by = instant("removed_at", row.removed_at)?.map(|at| Removal {
+        actor: row.removed_by.map(|actor| ChangeActor {
+            id: actor.id,
+            actor_type: actor.actor_type,
+            login_name: actor.login_name,
+        }),
+        action: row.removal_action,
+        at,
+        seq: row.removal_seq,
+    });
     Ok(OffboardingRow {
+        removed_by,
         effective_at: instant("effective_at", row.effective_at)?.unwrap_or(Timestamp::MIN),
         hr_recorded: mark("hr_recorded_at", row.hr_recorded_at, row.hr_recorded_seq)?
             .ok_or_else(|| unusable("a report row has no `hr_recorded_at`"))?,

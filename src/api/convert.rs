@@ -10,7 +10,8 @@ use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckState, Finding};
 use crate::entry::Entry;
 use crate::event::{
-    AccountSnapshot, Classification, DeviceSnapshot, EmployeeRecord, Event, KeySnapshot, SystemId,
+    AccountSnapshot, ChangeActor, Classification, DeviceSnapshot, EmployeeRecord, Event,
+    KeySnapshot, SystemId,
 };
 use crate::hash::{Digest, Hash256};
 use crate::projection::{EmployeeState, Mark};
@@ -474,6 +475,34 @@ fn typed(event: &Event) -> pb::event::Event {
             key_id,
             description,
         }),
+        Event::ChangeAttributed {
+            system,
+            event_time,
+            event_group_id,
+            origin,
+            actor,
+            action,
+            target,
+            old,
+            new,
+            error,
+        } => Typed::ChangeAttributed(pb::ChangeAttributed {
+            system: system.0,
+            event_time: Some(timestamp(event_time)),
+            event_group_id,
+            origin,
+            actor: actor.map(change_actor),
+            action,
+            target: Some(pb::ChangeTarget {
+                id: target.id,
+                name: target.name,
+                target_type: target.target_type,
+                property: target.property.unwrap_or_default(),
+            }),
+            old: old.unwrap_or_default(),
+            new: new.unwrap_or_default(),
+            error: error.unwrap_or_default(),
+        }),
     }
 }
 
@@ -643,6 +672,26 @@ pub fn offboarding_row(row: &OffboardingRow) -> pb::OffboardingRow {
         elapsed_seconds: row.elapsed_seconds,
         grace_seconds: row.grace_seconds,
         within_grace: row.within_grace,
+        removed_at: row.removed_by.as_ref().map(|removal| timestamp(removal.at)),
+        removed_by: row
+            .removed_by
+            .as_ref()
+            .and_then(|removal| removal.actor.clone())
+            .map(change_actor),
+        removal_action: row
+            .removed_by
+            .as_ref()
+            .map(|removal| removal.action.clone())
+            .unwrap_or_default(),
+        removal_seq: row.removed_by.as_ref().map_or(0, |removal| removal.seq),
+    }
+}
+
+fn change_actor(actor: ChangeActor) -> pb::ChangeActor {
+    pb::ChangeActor {
+        id: actor.id,
+        actor_type: actor.actor_type,
+        login_name: actor.login_name,
     }
 }
 

@@ -39,6 +39,8 @@ fn finding(finding: &Finding) -> Value {
                 ("accountId", json!(subject.account_id)),
                 ("loginName", json!(subject.login_name)),
                 ("employeeId", json!(subject.employee_id)),
+                ("deviceId", json!(subject.device_id)),
+                ("keyId", json!(subject.key_id)),
             ]),
         ),
         ("since", json!(finding.since.to_string())),

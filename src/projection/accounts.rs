@@ -9,7 +9,7 @@ use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, CredentialKind, Event, SyncErrorClass};
 use crate::time::Timestamp;
 
-use super::devices::Leftovers;
+use super::devices::{Attribution, Leftovers};
 
 /// When and by which entry something was recorded: the evidence behind a piece of state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,7 +288,7 @@ impl SystemState {
                 started_at,
                 ..
             } => {
-                self.leftovers.sync_completed(sync_id);
+                self.leftovers.sync_completed(sync_id, *started_at);
                 self.syncs_finished += 1;
                 self.last_completed_sync = Some(mark);
                 self.last_failed_sync = None;
@@ -368,6 +368,25 @@ impl SystemState {
                 self.leftovers.key_listed(key, mark)
             }
             Event::KeyRemoved { key_id, .. } => self.leftovers.key_removed(key_id, mark),
+            Event::ChangeAttributed {
+                event_time,
+                event_group_id,
+                actor,
+                action,
+                target,
+                error,
+                ..
+            } => self.leftovers.change_attributed(
+                Attribution {
+                    event_time: *event_time,
+                    actor: actor.clone(),
+                    action: action.clone(),
+                    target: target.clone(),
+                    failed: error.is_some(),
+                    mark,
+                },
+                event_group_id,
+            ),
         }
     }
 

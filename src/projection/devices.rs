@@ -1,12 +1,13 @@
 //! What a system holds besides its accounts (SPEC §14): its devices and keys as last listed,
-//! including those that are gone, and which parts of the listing the last syncs could not read.
+//! including those that are gone, which parts of the listing the last syncs could not read, and
+//! who made each change its configuration audit log reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::{FailedSync, Mark};
-use crate::event::{Coverage, DeviceSnapshot, KeySnapshot};
+use crate::event::{ChangeActor, ChangeTarget, Coverage, DeviceSnapshot, KeySnapshot};
 use crate::time::Timestamp;
 
 /// One device as last listed.
@@ -57,6 +58,25 @@ pub struct Leftovers {
     pub keys: BTreeMap<String, KeyState>,
     /// The parts the latest successful sync could not read, with why.
     pub missing: BTreeMap<Coverage, MissingCoverage>,
+    /// What the audit log said was done to each target, by target id, oldest first.
+    pub attributions: BTreeMap<String, Vec<Attribution>>,
+    /// The audit entries recorded, by (event group, target id, action): each is recorded once.
+    pub attributed: BTreeSet<(String, String, String)>,
+    /// The start of the latest completed sync that read the audit log: the next read starts
+    /// there (less an overlap).
+    pub audit_read_through: Option<Timestamp>,
+}
+
+/// One change the audit log attributed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribution {
+    pub event_time: Timestamp,
+    pub actor: Option<ChangeActor>,
+    pub action: String,
+    pub target: ChangeTarget,
+    /// Whether the change failed (the entry had an `error`): it was attempted, not done.
+    pub failed: bool,
+    pub mark: Mark,
 }
 
 impl Leftovers {
@@ -135,8 +155,38 @@ impl Leftovers {
         true
     }
 
-    /// A part is missing until a sync completes without failing it.
-    pub(super) fn sync_completed(&mut self, sync_id: &str) {
+    /// A part is missing until a sync completes without failing it; a sync that did not fail
+    /// the audit log read it up to its start.
+    pub(super) fn sync_completed(&mut self, sync_id: &str, started_at: Timestamp) {
         self.missing.retain(|_, missing| missing.sync_id == sync_id);
+        if !self.missing.contains_key(&Coverage::AuditLog) {
+            self.audit_read_through = Some(started_at);
+        }
+    }
+
+    /// A change the audit log attributed.
+    pub(super) fn change_attributed(&mut self, attribution: Attribution, event_group_id: &str) {
+        self.attributed.insert(Self::attribution_key(
+            event_group_id,
+            &attribution.target.id,
+            &attribution.action,
+        ));
+        self.attributions
+            .entry(attribution.target.id.clone())
+            .or_default()
+            .push(attribution);
+    }
+
+    /// How an audit entry is known: one operation's group, its target and its action.
+    pub fn attribution_key(
+        event_group_id: &str,
+        target_id: &str,
+        action: &str,
+    ) -> (String, String, String) {
+        (
+            event_group_id.to_owned(),
+            target_id.to_owned(),
+            action.to_owned(),
+        )
     }
 }

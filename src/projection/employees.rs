@@ -235,7 +235,8 @@ impl Employees {
             | Event::DeviceRemoved { .. }
             | Event::KeySeen { .. }
             | Event::KeyChanged { .. }
-            | Event::KeyRemoved { .. } => {}
+            | Event::KeyRemoved { .. }
+            | Event::ChangeAttributed { .. } => {}
         }
     }
 }

@@ -18,7 +18,7 @@ pub use accounts::{
     AccessChange, AccountState, ClassificationState, CredentialState, DEFAULT_GRACE_SECONDS,
     FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
-pub use devices::{DeviceState, KeyState, Leftovers, MissingCoverage};
+pub use devices::{Attribution, DeviceState, KeyState, Leftovers, MissingCoverage};
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
 
 use crate::entry::Entry;
@@ -61,7 +61,8 @@ impl Projections {
             | Event::DeviceRemoved { system, .. }
             | Event::KeySeen { system, .. }
             | Event::KeyChanged { system, .. }
-            | Event::KeyRemoved { system, .. } => {
+            | Event::KeyRemoved { system, .. }
+            | Event::ChangeAttributed { system, .. } => {
                 self.systems.entry(system.clone()).or_default().apply(entry)
             }
             Event::EmployeeOnboarded { .. }

@@ -90,12 +90,15 @@ impl SimulatedTailnet {
         self.lock().devices.insert(device.node_id.clone(), device);
     }
 
-    /// Deletes a device (as removing it in the admin console would).
+    /// Deletes a device (as removing it in the admin console would; the audit log says who).
     pub fn remove_device(&self, node_id: &str) -> Result<SimDevice, UnknownId> {
-        self.lock()
+        let mut state = self.lock();
+        let removed = state
             .devices
             .remove(node_id)
-            .ok_or_else(|| unknown("device", node_id))
+            .ok_or_else(|| unknown("device", node_id))?;
+        super::audit_log::record(&mut state, "NODE", node_id, &removed.name, "DELETE");
+        Ok(removed)
     }
 
     /// Adds an auth key a user created.

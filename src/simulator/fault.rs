@@ -19,6 +19,8 @@ pub enum Endpoint {
     Devices,
     /// `GET /api/v2/tailnet/{tailnet}/keys`.
     Keys,
+    /// `GET /api/v2/tailnet/{tailnet}/logging/configuration`.
+    AuditLog,
 }
 
 impl Endpoint {
@@ -33,6 +35,7 @@ impl Endpoint {
             [_, "keys", _] => Some(Endpoint::Key),
             [_, "devices"] => Some(Endpoint::Devices),
             [_, "keys"] => Some(Endpoint::Keys),
+            [_, "logging", "configuration"] => Some(Endpoint::AuditLog),
             _ => None,
         }
     }

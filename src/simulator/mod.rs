@@ -1,5 +1,6 @@
 //! A simulated Tailscale API: a real HTTP server on a listener the caller binds, serving the
-//! users, devices (`devices.rs`) and keys lists, key lookup and OAuth token endpoints in Tailscale's JSON shapes, for tests and the
+//! users, devices (`devices.rs`) and keys lists, the configuration audit log of its own changes
+//! (`audit_log.rs`), key lookup and OAuth token endpoints in Tailscale's JSON shapes, for tests and the
 //! demo; with webhook endpoints registered, it also sends signed deliveries when users change.
 //! [`SimulatedHris`] plays Truto's unified HRIS API beside it (`truto.rs`).
 //!
@@ -8,6 +9,7 @@
 //! Tests change the tailnet between syncs, arm faults, and read the counters to see how many
 //! requests or token grants the client made.
 
+mod audit_log;
 mod devices;
 mod fault;
 mod server;
@@ -19,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+pub use audit_log::AuditActor;
 pub use devices::{SimAuthKey, SimDevice};
 pub use fault::{Endpoint, Fault};
 pub use server::SimulatorHandle;
@@ -41,6 +44,7 @@ pub struct Counters {
     pub key_requests: u64,
     pub devices_requests: u64,
     pub keys_requests: u64,
+    pub audit_log_requests: u64,
 }
 
 /// An id that names no user or key of the simulated tailnet.
@@ -74,6 +78,9 @@ struct State {
     token_lifetime: Duration,
     faults: FaultQueue,
     counters: Counters,
+    /// The configuration audit log, oldest first, and who its changes are made by.
+    audit_log: Vec<serde_json::Value>,
+    audit_actor: AuditActor,
     webhooks: webhook::Webhooks,
 }
 
@@ -124,6 +131,8 @@ impl SimulatedTailnet {
                 token_lifetime: Duration::from_secs(3600),
                 faults: FaultQueue::default(),
                 counters: Counters::default(),
+                audit_log: Vec::new(),
+                audit_actor: AuditActor::default(),
                 webhooks: webhook::Webhooks::new(),
             })),
         }
@@ -174,6 +183,7 @@ impl SimulatedTailnet {
         let state = &mut *state;
         let removed = state.users.remove(id).ok_or_else(|| unknown("user", id))?;
         devices::revoke_devices_of(&mut state.devices, &removed.login_name);
+        audit_log::record(state, "USER", id, &removed.login_name, "DELETE");
         state
             .webhooks
             .user_changed(&state.tailnet_id, Some(&removed), None);
@@ -197,6 +207,21 @@ impl SimulatedTailnet {
         expires: Option<Timestamp>,
     ) -> Result<(), UnknownId> {
         self.update_key(key_id, |key| key.expires = expires)
+    }
+
+    /// Revokes a key, as the admin console would: it becomes invalid, drops out of the keys
+    /// list, and the audit log says who revoked it.
+    pub fn revoke_key(&self, key_id: &str) -> Result<(), UnknownId> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let key = state
+            .keys
+            .get_mut(key_id)
+            .ok_or_else(|| unknown("key", key_id))?;
+        key.invalid = true;
+        let name = key.description.clone();
+        audit_log::record(state, "API_KEY", key_id, &name, "REVOKE");
+        Ok(())
     }
 
     /// Marks a key revoked (`invalid: true`) or valid again; an invalid API token is refused.

@@ -64,6 +64,10 @@ impl SimulatedTailnet {
                 "/api/v2/tailnet/{tailnet}/keys",
                 get(super::devices::list_keys),
             )
+            .route(
+                "/api/v2/tailnet/{tailnet}/logging/configuration",
+                get(super::audit_log::read),
+            )
             .merge(super::webhook::routes())
             .layer(middleware::from_fn_with_state(
                 self.clone(),
@@ -126,6 +130,7 @@ async fn count_and_fault(
             Some(Endpoint::Key) => counters.key_requests += 1,
             Some(Endpoint::Devices) => counters.devices_requests += 1,
             Some(Endpoint::Keys) => counters.keys_requests += 1,
+            Some(Endpoint::AuditLog) => counters.audit_log_requests += 1,
             None => {}
         }
         state.faults.take(endpoint)

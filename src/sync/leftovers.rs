@@ -1,5 +1,6 @@
-//! The devices and keys part of a sync (SPEC §14): what the devices and keys listings mean,
-//! given what the ledger knows, and the `SyncFailed` of a part that could not be listed.
+//! The devices, keys and audit log parts of a sync (SPEC §14): what the devices and keys
+//! listings and the audit log's entries mean, given what the ledger knows, and the `SyncFailed`
+//! of a part that could not be read.
 //!
 //! Per device, in id order: `DeviceSeen` when it is new or reappears, `DeviceChanged` when its
 //! owner (`user`), tags, authorization or key expiry changed; then `DeviceRemoved` for every
@@ -7,6 +8,8 @@
 //! expiry), `KeyRemoved` — a key that drops out of the list is removed, never taken as revoked,
 //! since Tailscale lists only active keys. A part switched off appends nothing and changes
 //! nothing; a part that failed appends its own `SyncFailed` and leaves its items as they were.
+//! Then a `ChangeAttributed` for each audit log entry about a user, device or key not recorded
+//! before (by event group, target and action), in the order the log gave them.
 
 use std::collections::BTreeMap;
 
@@ -15,11 +18,35 @@ use crate::projection::Leftovers;
 use crate::tailscale::FetchError;
 use crate::time::Timestamp;
 
-use super::SyncContext;
+use super::{Observation, SyncContext};
 
 /// One part of an observation: `None` when it is switched off, else its listing by id or why it
 /// could not be read.
 pub type Part<T> = Option<Result<BTreeMap<String, T>, FetchError>>;
+
+/// How far back each read of the audit log reaches before the last one: entries arrive late.
+pub const AUDIT_LOG_OVERLAP_SECONDS: i64 = 3600;
+/// How long Tailscale keeps its configuration audit log: no read reaches further back.
+pub const AUDIT_LOG_RETENTION_SECONDS: i64 = 90 * 24 * 3600;
+
+/// The span of the audit log a sync reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditWindow {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+impl AuditWindow {
+    /// From the last read, less the overlap, to `now`; the whole retention on a first read.
+    pub fn next(state: &Leftovers, now: Timestamp) -> Self {
+        let oldest = now.saturating_add_seconds(-AUDIT_LOG_RETENTION_SECONDS);
+        let from = state.audit_read_through.map_or(oldest, |read| {
+            read.saturating_add_seconds(-AUDIT_LOG_OVERLAP_SECONDS)
+                .max(oldest)
+        });
+        AuditWindow { from, to: now }
+    }
+}
 
 /// Items by id; two items with one id make the listing unusable.
 pub fn by_id<T>(
@@ -44,15 +71,15 @@ pub fn by_id<T>(
     Ok(listed)
 }
 
-/// The events of the devices and keys parts of a sync.
+/// The events of the devices, keys and audit log parts of a sync.
 pub(super) fn plan_leftovers(
     state: &Leftovers,
-    devices: &Part<DeviceSnapshot>,
-    keys: &Part<KeySnapshot>,
+    observation: &Observation,
     context: &SyncContext,
     now: Timestamp,
 ) -> Vec<Event> {
     let system = &context.system;
+    let (devices, keys) = (&observation.devices, &observation.keys);
     let mut events = Vec::new();
     match devices {
         None => {}
@@ -116,6 +143,36 @@ pub(super) fn plan_leftovers(
                         description: known.key.description.clone(),
                     }),
             );
+        }
+    }
+    match &observation.audit_log {
+        None => {}
+        Some(Err(error)) => events.push(part_failed(context, now, Coverage::AuditLog, error)),
+        Some(Ok(changes)) => {
+            // Entries read again inside the overlap, or twice in one read, are recorded once.
+            let mut recorded = std::collections::BTreeSet::new();
+            for change in changes {
+                let key = Leftovers::attribution_key(
+                    &change.event_group_id,
+                    &change.target.id,
+                    &change.action,
+                );
+                if state.attributed.contains(&key) || !recorded.insert(key) {
+                    continue;
+                }
+                events.push(Event::ChangeAttributed {
+                    system: system.clone(),
+                    event_time: change.event_time,
+                    event_group_id: change.event_group_id.clone(),
+                    origin: change.origin.clone(),
+                    actor: change.actor.clone(),
+                    action: change.action.clone(),
+                    target: change.target.clone(),
+                    old: change.old.clone(),
+                    new: change.new.clone(),
+                    error: change.error.clone(),
+                });
+            }
         }
     }
     events

@@ -13,7 +13,9 @@ mod run;
 mod source;
 mod tailscale;
 
-pub use leftovers::{Part, by_id};
+pub use leftovers::{
+    AUDIT_LOG_OVERLAP_SECONDS, AUDIT_LOG_RETENTION_SECONDS, AuditWindow, Part, by_id,
+};
 pub use listing::{Listing, ListingError};
 pub use plan::{
     DEFAULT_REMOVAL_GUARD_HOLD_SECONDS, Observation, SyncContext, SyncOptions, SyncOutcome,

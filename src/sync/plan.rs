@@ -19,7 +19,7 @@ use crate::event::{
     SystemId,
 };
 use crate::projection::{AccountState, CredentialState, SystemState};
-use crate::tailscale::FetchError;
+use crate::tailscale::{AttributedChange, FetchError};
 use crate::time::Timestamp;
 
 use super::Listing;
@@ -128,6 +128,9 @@ pub struct Observation {
     pub devices: Part<DeviceSnapshot>,
     /// The keys, unless listing them is switched off.
     pub keys: Part<KeySnapshot>,
+    /// The audit log's entries about users, devices and keys, unless reading it is switched
+    /// off, in the log's order.
+    pub audit_log: Option<Result<Vec<AttributedChange>, FetchError>>,
 }
 
 impl Observation {
@@ -138,6 +141,7 @@ impl Observation {
             credential,
             devices: None,
             keys: None,
+            audit_log: None,
         }
     }
 }
@@ -184,13 +188,7 @@ pub fn plan_sync(
         );
     }
 
-    events.extend(plan_leftovers(
-        &state.leftovers,
-        &observation.devices,
-        &observation.keys,
-        context,
-        now,
-    ));
+    events.extend(plan_leftovers(&state.leftovers, observation, context, now));
 
     if let Some(observed) = &observation.credential
         && let credential = credential_seen(state.credential.as_ref(), observed)
@@ -221,6 +219,10 @@ pub fn plan_sync(
             matches!(observation.devices, Some(Err(_))),
         ),
         (Coverage::Keys, matches!(observation.keys, Some(Err(_)))),
+        (
+            Coverage::AuditLog,
+            matches!(observation.audit_log, Some(Err(_))),
+        ),
     ]
     .into_iter()
     .filter_map(|(coverage, failed)| failed.then_some(coverage))

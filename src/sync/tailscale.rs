@@ -1,10 +1,10 @@
-//! The Tailscale tailnet as a [`Source`]: its users, devices and keys, and the credential the
-//! client uses.
+//! The Tailscale tailnet as a [`Source`]: its users, devices and keys, its configuration audit
+//! log, and the credential the client uses.
 
-use super::{Listing, Observation, Observing, Part, Source, by_id};
+use super::{AuditWindow, Listing, Observation, Observing, Source, by_id};
 use crate::event::{Coverage, CredentialKind, SyncErrorClass};
 use crate::projection::CredentialState;
-use crate::tailscale::{Device, FetchError, Key, TailscaleClient};
+use crate::tailscale::{AuditEntry, Device, FetchError, Key, TailscaleClient};
 
 /// Which parts of the tailnet each sync lists besides its users (`[tailscale] list_devices`,
 /// `list_keys`); all of them unless the configuration switches one off.
@@ -12,6 +12,8 @@ use crate::tailscale::{Device, FetchError, Key, TailscaleClient};
 pub struct Listers {
     pub devices: bool,
     pub keys: bool,
+    /// Whether each sync reads the configuration audit log (`read_audit_log`).
+    pub audit_log: bool,
 }
 
 impl Listers {
@@ -19,6 +21,7 @@ impl Listers {
     pub const USERS_ONLY: Listers = Listers {
         devices: false,
         keys: false,
+        audit_log: false,
     };
 }
 
@@ -27,6 +30,7 @@ impl Default for Listers {
         Listers {
             devices: true,
             keys: true,
+            audit_log: true,
         }
     }
 }
@@ -42,11 +46,11 @@ impl TailscaleSource {
         TailscaleSource { client, listers }
     }
 
-    /// Fetches the listings (users, devices and keys at once) and, if it can be read, the
-    /// credential's metadata. Only the users are required: a devices or keys listing that fails
-    /// is a failed part of the observation, not a failed sync.
-    async fn fetch(&self) -> Result<Observation, FetchError> {
-        let (users, devices, keys) = tokio::join!(
+    /// Fetches the listings (users, devices and keys) and the audit log over `window` at once
+    /// and, if it can be read, the credential's metadata. Only the users are required: any other
+    /// part that fails is a failed part of the observation, not a failed sync.
+    async fn fetch(&self, window: AuditWindow) -> Result<Observation, FetchError> {
+        let (users, devices, keys, audit_log) = tokio::join!(
             self.client.list_users(),
             part(self.listers.devices, Coverage::Devices, async {
                 let devices = self.client.list_devices().await?;
@@ -63,6 +67,10 @@ impl TailscaleSource {
                     |key| &key.id,
                     Coverage::Keys,
                 )
+            }),
+            part(self.listers.audit_log, Coverage::AuditLog, async {
+                let entries = self.client.read_audit_log(window.from, window.to).await?;
+                Ok(entries.iter().filter_map(AuditEntry::to_change).collect())
             }),
         );
         let users = users?;
@@ -102,6 +110,7 @@ impl TailscaleSource {
             credential,
             devices,
             keys,
+            audit_log,
         })
     }
 }
@@ -110,8 +119,8 @@ impl TailscaleSource {
 async fn part<T>(
     enabled: bool,
     coverage: Coverage,
-    listing: impl Future<Output = Result<std::collections::BTreeMap<String, T>, FetchError>>,
-) -> Part<T> {
+    listing: impl Future<Output = Result<T, FetchError>>,
+) -> Option<Result<T, FetchError>> {
     if !enabled {
         return None;
     }
@@ -123,7 +132,7 @@ async fn part<T>(
 }
 
 impl Source for TailscaleSource {
-    fn observe(&self) -> Observing<'_> {
-        Box::pin(self.fetch())
+    fn observe(&self, audit_log: AuditWindow) -> Observing<'_> {
+        Box::pin(self.fetch(audit_log))
     }
 }

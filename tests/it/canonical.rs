@@ -11,8 +11,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tailledger::entry::{Entry, event_object};
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, DeviceSnapshot,
-    EmployeeRecord, Event, FieldChange, KeySnapshot, RosterProblem, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, CredentialKind,
+    DeliveredEvent, DeviceSnapshot, EmployeeRecord, Event, FieldChange, KeySnapshot, RosterProblem,
+    SyncErrorClass, SystemId,
 };
 use tailledger::hash::{Digest, Hash256};
 use tailledger::sync::Listing;
@@ -524,8 +525,52 @@ fn leftovers() -> BoxedStrategy<Event> {
                 description,
             }
         }),
+        change_attributed(),
     ]
     .boxed()
+}
+
+fn change_attributed() -> impl Strategy<Value = Event> {
+    let actor = (text(), text(), text()).prop_map(|(id, actor_type, login_name)| ChangeActor {
+        id,
+        actor_type,
+        login_name,
+    });
+    let target = (text(), text(), text(), prop::option::of(text())).prop_map(
+        |(id, name, target_type, property)| ChangeTarget {
+            id,
+            name,
+            target_type,
+            property,
+        },
+    );
+    (
+        (system(), timestamp(), text(), text()),
+        (prop::option::of(actor), text(), target),
+        (
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+        ),
+    )
+        .prop_map(
+            |(
+                (system, event_time, event_group_id, origin),
+                (actor, action, target),
+                (old, new, error),
+            )| Event::ChangeAttributed {
+                system,
+                event_time,
+                event_group_id,
+                origin,
+                actor,
+                action,
+                target,
+                old,
+                new,
+                error,
+            },
+        )
 }
 
 fn entry() -> impl Strategy<Value = Entry> {

@@ -17,7 +17,9 @@ use tailledger::ledger::Ledger;
 use tailledger::projection::CredentialState;
 use tailledger::roster::parse_timezone;
 use tailledger::service::Service;
-use tailledger::sync::{Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer};
+use tailledger::sync::{
+    AuditWindow, Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer,
+};
 use tailledger::tailscale::FetchError;
 use tailledger::time::{ManualClock, Timestamp};
 
@@ -88,6 +90,9 @@ enum Step {
         /// The keys listing; absent, listing keys is switched off.
         #[serde(default)]
         keys: Option<ScenarioPart>,
+        /// The audit log's entries; absent, reading it is switched off.
+        #[serde(default)]
+        audit_log: Option<ScenarioPart>,
     },
     /// A sync that fails with this class.
     SyncFails(SyncErrorClass),
@@ -191,7 +196,7 @@ fn checks_json(results: &[CheckResult]) -> Value {
 struct ScenarioSource(Arc<Mutex<Option<Result<Observation, FetchError>>>>);
 
 impl Source for ScenarioSource {
-    fn observe(&self) -> Observing<'_> {
+    fn observe(&self, _audit_log: AuditWindow) -> Observing<'_> {
         let next = self
             .0
             .lock()
@@ -250,6 +255,7 @@ impl Run {
                 credential,
                 devices,
                 keys,
+                audit_log,
             } => {
                 let accounts = users.into_iter().map(ScenarioUser::snapshot).collect();
                 let observation = Observation {
@@ -262,6 +268,7 @@ impl Run {
                     }),
                     devices: ScenarioPart::devices(devices),
                     keys: ScenarioPart::keys(keys),
+                    audit_log: ScenarioPart::audit_log(audit_log),
                 };
                 let SyncOutcome::Completed {
                     events_appended,

@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use tailledger::entry::Entry;
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, Coverage, CredentialKind, DeliveredEvent,
-    DeviceSnapshot, EmployeeRecord, Event, FieldChange, KeySnapshot, RosterProblem, SyncErrorClass,
-    SystemId,
+    AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, Coverage, CredentialKind,
+    DeliveredEvent, DeviceSnapshot, EmployeeRecord, Event, FieldChange, KeySnapshot, RosterProblem,
+    SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
 use tailledger::simulator::{SimUser, SimulatedTailnet, SimulatorHandle};
 use tailledger::sync::{Part, by_id};
 use tailledger::tailscale::{
-    ClientConfig, Credential, Device, FetchError, Key, RetryPolicy, TailscaleClient, User,
+    AttributedChange, AuditEntry, ClientConfig, Credential, Device, FetchError, Key, RetryPolicy,
+    TailscaleClient, User,
 };
 use tailledger::time::Timestamp;
 use tokio::net::TcpListener;
@@ -398,11 +399,55 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
             },
         ),
         (
-            sync,
+            sync.clone(),
             Event::KeyRemoved {
-                system: tailscale,
+                system: tailscale.clone(),
                 key_id: text("kAuth1CNTRL"),
                 description: text("CI deploys\n"),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::ChangeAttributed {
+                system: tailscale.clone(),
+                event_time: at("2026-03-02T14:26:07.129480Z"),
+                event_group_id: text("ac655681635cda4304dd3e7a1661736c"),
+                origin: text("ADMIN_CONSOLE"),
+                actor: Some(ChangeActor {
+                    id: text("uAdmin1CNTRL"),
+                    actor_type: text("USER"),
+                    login_name: text("it-admin@acme-corp.example"),
+                }),
+                action: text("DELETE"),
+                target: ChangeTarget {
+                    id: text("uMarco1CNTRL"),
+                    name: text("marco.ibanez@acme-corp.example"),
+                    target_type: text("USER"),
+                    property: None,
+                },
+                old: None,
+                new: None,
+                error: None,
+            },
+        ),
+        (
+            sync,
+            Event::ChangeAttributed {
+                system: tailscale,
+                event_time: at("2026-03-02T14:27:00Z"),
+                event_group_id: text("496c539b"),
+                origin: text("BORDER0_API"),
+                actor: None,
+                action: text("UPDATE"),
+                target: ChangeTarget {
+                    id: text("uDana1CNTRL"),
+                    name: text("dana@acme-corp.example"),
+                    target_type: text("USER"),
+                    property: Some(text("USER_ROLE")),
+                },
+                old: Some(text("\"member\"")),
+                new: Some(text("\"admin\"")),
+                error: Some(text("{\"message\":\"not allowed\"}")),
             },
         ),
     ]
@@ -731,6 +776,27 @@ impl ScenarioPart {
     /// The keys part of an observation; `None` (absent from the step) is switched off.
     pub fn keys(part: Option<ScenarioPart>) -> Part<KeySnapshot> {
         Self::observed(part, Coverage::Keys, Key::to_snapshot, |key| &key.id)
+    }
+
+    /// The audit log part of an observation: the entries Tailscale's log would give, those
+    /// about users, devices and keys kept; `None` (absent from the step) is switched off.
+    pub fn audit_log(
+        part: Option<ScenarioPart>,
+    ) -> Option<Result<Vec<AttributedChange>, FetchError>> {
+        Some(match part? {
+            ScenarioPart::Listed(entries) => Ok(entries
+                .into_iter()
+                .filter_map(|entry| {
+                    serde_json::from_value::<AuditEntry>(entry)
+                        .unwrap_or_else(|error| panic!("a scenario's audit log entry: {error}"))
+                        .to_change()
+                })
+                .collect()),
+            ScenarioPart::Fails(class) => Err(FetchError {
+                class,
+                message: format!("simulated {class} reading the audit log"),
+            }),
+        })
     }
 }
 

@@ -12,6 +12,7 @@ mod crash;
 mod golden;
 mod helpers;
 mod ledger_v01;
+mod leftovers;
 mod merkle;
 mod paging;
 mod power_loss;

@@ -189,9 +189,15 @@ async fn every_fault_class_ends_in_sync_failed_and_changes_no_account() {
 
         fixture.tailnet.clear_faults();
         let recovered = syncer.sync_now().await.unwrap();
+        // The audit log's entry of the deletion, read over the failed sync's time too.
         assert_eq!(
             types(&recovered),
-            ["UserSeen", "UserRemoved", "SyncCompleted"],
+            [
+                "UserSeen",
+                "UserRemoved",
+                "ChangeAttributed",
+                "SyncCompleted"
+            ],
             "{name}: the next sync recovers"
         );
     }
@@ -279,9 +285,14 @@ async fn syncs_with_failures(fixture: &Fixture) -> Vec<String> {
         let (syncer, ledger) = syncer_with(fixture, credential, &dir, quick_retries());
         syncer.sync_now().await.unwrap();
         // Tailscale quoting the credential back must not carry it into the ledger, from any
-        // of the listings a sync makes: refused (401), or refused for lack of scope (403, which
-        // fails the devices or keys part alone).
-        for endpoint in [Endpoint::Users, Endpoint::Devices, Endpoint::Keys] {
+        // of the reads a sync makes: refused (401), or refused for lack of scope (403, which
+        // fails the devices, keys or audit log part alone).
+        for endpoint in [
+            Endpoint::Users,
+            Endpoint::Devices,
+            Endpoint::Keys,
+            Endpoint::AuditLog,
+        ] {
             for status in [401, 403] {
                 let echoing = Fault::Status {
                     status,

@@ -37,6 +37,9 @@ struct Step {
     /// The keys listing; absent, listing keys is switched off.
     #[serde(default)]
     keys: Option<ScenarioPart>,
+    /// The audit log's entries; absent, reading it is switched off.
+    #[serde(default)]
+    audit_log: Option<ScenarioPart>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +92,7 @@ fn run_scenario(scenario: Scenario) -> Value {
             }),
             devices: ScenarioPart::devices(step.devices),
             keys: ScenarioPart::keys(step.keys),
+            audit_log: ScenarioPart::audit_log(step.audit_log),
         };
         let (events, _) = ledger.read(|projections| {
             let state = projections.system(&system).unwrap_or(&empty);
