@@ -16,7 +16,7 @@ pub fn check_table(results: &[CheckResult]) -> String {
         // Writing to a String cannot fail.
         let _ = writeln!(
             table,
-            "  {:<27} {:<8} {}",
+            "  {:<28} {:<8} {}",
             result.check_id,
             result.state.as_str(),
             result.title

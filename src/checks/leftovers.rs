@@ -18,6 +18,12 @@ struct Leftover<'a> {
     reason: Reason,
     /// The item in words, e.g. "the tagged device ci-runner (tag:ci)".
     words: String,
+    /// How it is the account's, e.g. "registered by".
+    made: &'static str,
+    /// What is still true of it, e.g. "still exists".
+    still: &'static str,
+    /// What must be done, e.g. "removed".
+    remedy: &'static str,
     device_id: Option<&'a str>,
     key_id: Option<&'a str>,
     present_since: Mark,
@@ -48,7 +54,10 @@ impl Context<'_> {
             };
             let leftover = Leftover {
                 reason: Reason::DeviceRetained,
-                words: format!("{words}, which it registered, still exists"),
+                words,
+                made: "registered by",
+                still: "still exists",
+                remedy: "deleted",
                 device_id: Some(&device.id),
                 key_id: None,
                 present_since: state.present_since,
@@ -66,11 +75,14 @@ impl Context<'_> {
                 let leftover = Leftover {
                     reason: Reason::KeyRetained,
                     words: format!(
-                        "the {reusable}{} key {} ({}), which it created, is still valid",
+                        "the {reusable}{} key {} ({})",
                         key.key_type.escape_debug(),
                         key.id.escape_debug(),
                         key.description.escape_debug()
                     ),
+                    made: "created by",
+                    still: "is still valid",
+                    remedy: "revoked",
                     device_id: None,
                     key_id: Some(&key.id),
                     present_since: state.present_since,
@@ -102,12 +114,15 @@ impl Context<'_> {
             state,
             reason: leftover.reason,
             message: format!(
-                "{} of {} on {} although {} left at {}; it must be removed by {}",
+                "{}, {} {}, {} on {} although {} left at {}; it must be {} by {}",
                 leftover.words,
+                leftover.made,
                 account.snapshot.login_name,
+                leftover.still,
                 self.system,
                 link.employee.record.employee_id,
                 offboarding.effective_at,
+                leftover.remedy,
                 deadline
             ),
             subject: Subject {

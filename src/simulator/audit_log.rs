@@ -41,7 +41,8 @@ impl SimulatedTailnet {
     }
 }
 
-/// Appends the entry for `action` on a target of `target_type`, made now by the current actor.
+/// Appends the entry for `action` on a target of `target_type`, made now (by the clock webhook
+/// deliveries are stamped with) by the current actor.
 pub(super) fn record(
     state: &mut TailnetState,
     target_type: &str,
@@ -52,7 +53,7 @@ pub(super) fn record(
     let group = format!("{:032x}", state.audit_log.len() + 1);
     let actor = &state.audit_actor;
     let entry = json!({
-        "eventTime": Timestamp::now().to_string(),
+        "eventTime": state.webhooks.now().to_string(),
         "type": "CONFIG",
         "deferredAt": "0001-01-01T00:00:00Z",
         "eventGroupID": group,

@@ -107,7 +107,7 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
         "{said}"
     );
     assert!(
-        said.contains("user-identified             FAILING"),
+        said.contains("user-identified              FAILING"),
         "Priya is unidentified: {said}"
     );
 
