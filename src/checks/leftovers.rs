@@ -120,7 +120,11 @@ impl Context<'_> {
                 account.snapshot.login_name,
                 leftover.still,
                 self.system,
-                link.employee.record.employee_id,
+                super::other_name(
+                    &account.snapshot.login_name,
+                    &link.employee.record.employee_id
+                )
+                .unwrap_or("they"),
                 offboarding.effective_at,
                 leftover.remedy,
                 deadline
