@@ -24,7 +24,7 @@ use tailledger::ledger::Ledger;
 use tailledger::metrics::Metrics;
 use tailledger::service::Service;
 use tailledger::simulator::{SimulatedTailnet, SimulatorHandle};
-use tailledger::sync::{SyncOptions, Syncer, TailscaleSource};
+use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::time::SystemClock;
 use tailledger::webhook::{DEFAULT_MIN_GAP, REGISTERED_SUBSCRIPTIONS, WEBHOOK_PATH, wire};
 use tokio::runtime::Runtime;
@@ -63,7 +63,7 @@ impl Bench {
         );
         service.set_syncer(Syncer::new(
             SystemId::tailscale(),
-            Box::new(TailscaleSource::new(client)),
+            Box::new(TailscaleSource::new(client, Listers::USERS_ONLY)),
             ledger,
             Arc::new(SystemClock),
             SyncOptions::default(),

@@ -87,9 +87,10 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     }
     service.set_syncer(Syncer::new(
         SystemId::tailscale(),
-        Box::new(TailscaleSource::new(TailscaleClient::new(
-            config.client.clone(),
-        )?)),
+        Box::new(TailscaleSource::new(
+            TailscaleClient::new(config.client.clone())?,
+            config.listers,
+        )),
         ledger,
         clock,
         config.sync_options.clone(),

@@ -26,7 +26,8 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::event::{
-    AccountSnapshot, Actor, Classification, EmployeeRecord, Event, FieldChange, SettingsRecord,
+    AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, DeviceSnapshot,
+    EmployeeRecord, Event, FieldChange, KeySnapshot, SettingsRecord,
 };
 use crate::hash::Hash256;
 use crate::time::Timestamp;
@@ -742,7 +743,119 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
             object.string("system", &system.0);
             object.string("type", type_name);
         }
+        Event::DeviceSeen { system, device } | Event::DeviceChanged { system, device } => {
+            device_snapshot(object.key("device"), device);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::DeviceRemoved {
+            system,
+            device_id,
+            name,
+        } => {
+            object.string("device_id", device_id);
+            object.string("name", name);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::KeySeen { system, key } | Event::KeyChanged { system, key } => {
+            key_snapshot(object.key("key"), key);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::KeyRemoved {
+            system,
+            key_id,
+            description,
+        } => {
+            object.string("description", description);
+            object.string("key_id", key_id);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::ChangeAttributed {
+            system,
+            event_time,
+            event_group_id,
+            origin,
+            actor,
+            action,
+            target,
+            old,
+            new,
+            error,
+        } => {
+            object.string("action", action);
+            if let Some(actor) = actor {
+                change_actor(object.key("actor"), actor);
+            }
+            object.optional_string("error", error.as_deref());
+            object.string("event_group_id", event_group_id);
+            object.timestamp("event_time", *event_time);
+            object.optional_string("new", new.as_deref());
+            object.optional_string("old", old.as_deref());
+            object.string("origin", origin);
+            object.string("system", &system.0);
+            change_target(object.key("target"), target);
+            object.string("type", type_name);
+        }
     }
+    object.close();
+}
+
+fn change_actor(sink: &mut impl Sink, actor: &ChangeActor) {
+    let mut object = Object::open(sink);
+    object.string("actor_type", &actor.actor_type);
+    object.string("id", &actor.id);
+    object.string("login_name", &actor.login_name);
+    object.close();
+}
+
+fn change_target(sink: &mut impl Sink, target: &ChangeTarget) {
+    let mut object = Object::open(sink);
+    object.string("id", &target.id);
+    object.string("name", &target.name);
+    object.optional_string("property", target.property.as_deref());
+    object.string("target_type", &target.target_type);
+    object.close();
+}
+
+fn optional_timestamp(
+    object: &mut Object<'_, impl Sink>,
+    key: &'static str,
+    value: Option<Timestamp>,
+) {
+    if let Some(value) = value {
+        object.timestamp(key, value);
+    }
+}
+
+fn device_snapshot(sink: &mut impl Sink, device: &DeviceSnapshot) {
+    let mut object = Object::open(sink);
+    object.boolean("authorized", device.authorized);
+    optional_timestamp(&mut object, "created", device.created);
+    optional_timestamp(&mut object, "expires", device.expires);
+    object.string("id", &device.id);
+    object.boolean("key_expiry_disabled", device.key_expiry_disabled);
+    object.string("name", &device.name);
+    object.string("os", &device.os);
+    object.strings("tags", &device.tags);
+    object.string("user", &device.user);
+    object.close();
+}
+
+fn key_snapshot(sink: &mut impl Sink, key: &KeySnapshot) {
+    let mut object = Object::open(sink);
+    optional_timestamp(&mut object, "created", key.created);
+    object.string("description", &key.description);
+    optional_timestamp(&mut object, "expires", key.expires);
+    object.string("id", &key.id);
+    object.boolean("invalid", key.invalid);
+    object.string("key_type", &key.key_type);
+    object.boolean("reusable", key.reusable);
+    optional_timestamp(&mut object, "revoked", key.revoked);
+    object.strings("tags", &key.tags);
+    object.string("user_id", &key.user_id);
     object.close();
 }
 

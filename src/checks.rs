@@ -1,10 +1,13 @@
-//! The five compliance checks of SPEC §7 (with the corrections of §18), as a pure evaluation of
-//! (projections, instant).
+//! The compliance checks of SPEC §7 (with the corrections of §18) and §14's
+//! `offboarded-leftovers-removed` (`leftovers.rs`), as a pure evaluation of (projections,
+//! instant).
 //!
 //! A check yields findings; a check with no finding is `PASSING`, any `FAILING` finding makes it
 //! `FAILING`, else any `DUE` finding makes it `DUE`. Every finding names its subject, a reason
 //! code, a sentence, `since`, the `deadline` where there is one, and the seqs of the entries that
 //! prove it. Nothing here reads the clock or the ledger: time and state are handed in.
+
+mod leftovers;
 
 use serde::Serialize;
 
@@ -22,7 +25,7 @@ pub const CREDENTIAL_WARNING_SECONDS: u64 = 14 * 24 * 3600;
 pub const PRIVILEGED_ROLES: [&str; 4] = ["owner", "admin", "it-admin", "network-admin"];
 
 /// The checks, in the order they are reported: id and title.
-pub const CHECKS: [(&str, &str); 5] = [
+pub const CHECKS: [(&str, &str); 6] = [
     ("user-identified", "User should be identified"),
     (
         "offboarded-access-removed",
@@ -37,6 +40,10 @@ pub const CHECKS: [(&str, &str); 5] = [
         "User access to Critical System should be valid",
     ),
     ("integration-healthy", "Integration should be healthy"),
+    (
+        "offboarded-leftovers-removed",
+        "Devices and keys of offboarded users should be removed",
+    ),
 ];
 
 /// The settings the checks depend on: those recorded in force at the instant evaluated
@@ -114,11 +121,14 @@ pub enum Reason {
     RemovalsWithheld,
     CredentialInvalid,
     RosterRejected,
+    DeviceRetained,
+    KeyRetained,
+    CoverageMissing,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -132,6 +142,9 @@ impl Reason {
         Reason::RemovalsWithheld,
         Reason::CredentialInvalid,
         Reason::RosterRejected,
+        Reason::DeviceRetained,
+        Reason::KeyRetained,
+        Reason::CoverageMissing,
     ];
 
     /// The reason with this code, if any.
@@ -154,6 +167,9 @@ impl Reason {
             Reason::RemovalsWithheld => "removals-withheld",
             Reason::CredentialInvalid => "credential-invalid",
             Reason::RosterRejected => "roster-rejected",
+            Reason::DeviceRetained => "device-retained",
+            Reason::KeyRetained => "key-retained",
+            Reason::CoverageMissing => "coverage-missing",
         }
     }
 }
@@ -165,6 +181,9 @@ pub struct Subject {
     pub account_id: Option<String>,
     pub login_name: Option<String>,
     pub employee_id: Option<String>,
+    /// The device or key a finding of `offboarded-leftovers-removed` is about.
+    pub device_id: Option<String>,
+    pub key_id: Option<String>,
 }
 
 /// One thing a check found.
@@ -215,12 +234,13 @@ pub fn evaluate(
 ) -> Vec<CheckResult> {
     let empty = SystemState::default();
     let context = Context::new(projections, system, &empty, now, settings);
-    let findings: [Vec<Finding>; 5] = [
+    let findings: [Vec<Finding>; 6] = [
         context.user_identified(),
         context.offboarded_access_removed(),
         context.access_control_configured(),
         context.user_access_valid(),
         context.integration_healthy(),
+        context.offboarded_leftovers_removed(),
     ];
     let in_force: Vec<&ExceptionState> = projections
         .exceptions()
@@ -253,7 +273,8 @@ pub fn evaluate(
 /// The first instant after `after` at which the passing of time alone changes what [`evaluate`]
 /// answers for `system` with these projections: an offboarding taking effect, its grace period
 /// running out, a credential entering its warning window or expiring, the last successful sync
-/// becoming stale, an exception expiring. `None` when no instant to come changes the answer by itself. Between `after`
+/// becoming stale, an exception expiring, a leaver's devices and keys coming due and failing,
+/// a key expiring. `None` when no instant to come changes the answer by itself. Between `after`
 /// and that instant every evaluation answers the same checks, states and findings, so a reader
 /// following the state through a window (the timeline) evaluates only at the entries and at
 /// these instants. An employee's start date changes no check, so it is no such instant.
@@ -379,7 +400,10 @@ impl Context<'_> {
             .and_then(|credential| credential.expires_at)
             .into_iter()
             .flat_map(|expires_at| [warning_from(expires_at), expires_at]);
-        offboardings.chain(stale).chain(credential)
+        offboardings
+            .chain(stale)
+            .chain(credential)
+            .chain(self.leftover_changes())
     }
 
     /// When access must be gone after an offboarding effective at `effective_at`.
@@ -398,6 +422,8 @@ impl Context<'_> {
             account_id: account.map(|a| a.snapshot.id.clone()),
             login_name: account.map(|a| a.snapshot.login_name.clone()),
             employee_id: employee.map(|e| e.record.employee_id.clone()),
+            device_id: None,
+            key_id: None,
         }
     }
 
@@ -668,6 +694,7 @@ impl Context<'_> {
                 ),
             });
         }
+        findings.extend(self.coverage_missing());
         if let Some(rejection) = self.projections.employees().roster_rejection() {
             let example = rejection
                 .first_problem
@@ -938,7 +965,8 @@ mod tests {
         let next = |after| next_time_change(&state, &SystemId::tailscale(), after, &settings);
         let answer = |now: Timestamp| {
             let result = evaluate(&state, &SystemId::tailscale(), now, &settings)
-                .pop()
+                .into_iter()
+                .find(|result| result.check_id == "integration-healthy")
                 .unwrap();
             (
                 result.state,

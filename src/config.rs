@@ -34,7 +34,7 @@ use crate::checks::CheckSettings;
 use crate::commands::{self, CommandError};
 use crate::event::SettingsRecord;
 use crate::identity::EmailAliases;
-use crate::sync::SyncOptions;
+use crate::sync::{Listers, SyncOptions};
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
 
 mod roster;
@@ -91,6 +91,8 @@ pub struct Config {
     /// The bounds on the server's connections (`[server]`).
     pub server: ServerLimits,
     pub client: ClientConfig,
+    /// Which parts of the tailnet a sync lists besides its users.
+    pub listers: Listers,
     pub sync_interval: Duration,
     pub sync_options: SyncOptions,
     pub checks: CheckSettings,
@@ -242,6 +244,15 @@ struct RawTailscale {
     retry_budget: Spanned<String>,
     #[serde(default = "yes")]
     include_shared_users: bool,
+    /// Whether each sync lists the tailnet's devices (needs `devices:core:read`).
+    #[serde(default = "yes")]
+    list_devices: bool,
+    /// Whether each sync lists the tailnet's keys (needs `all:read`).
+    #[serde(default = "yes")]
+    list_keys: bool,
+    /// Whether each sync reads the configuration audit log (needs `logs:configuration:read`).
+    #[serde(default = "yes")]
+    read_audit_log: bool,
     #[serde(default = "yes")]
     suspended_is_removed: bool,
     #[serde(default = "default_fraction")]
@@ -862,6 +873,11 @@ impl Config {
             tls,
             server,
             client,
+            listers: Listers {
+                devices: tailscale.list_devices,
+                keys: tailscale.list_keys,
+                audit_log: tailscale.read_audit_log,
+            },
             sync_interval,
             sync_options: SyncOptions {
                 max_removal_fraction: fraction,

@@ -333,6 +333,126 @@ impl SettingsRecord {
     }
 }
 
+/// A device of a system as one listing described it, as `DeviceSeen` and `DeviceChanged` record
+/// it (SPEC §14). Raw values are kept verbatim; an absent field is empty.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct DeviceSnapshot {
+    /// The system's preferred stable id (Tailscale's `nodeId`, else its legacy numeric `id`).
+    pub id: String,
+    pub name: String,
+    /// The login name of the user who registered the device, verbatim. For a tagged device this
+    /// is not its owner (the tags are), and Tailscale may send a placeholder instead.
+    pub user: String,
+    /// The device's tags; a tagged device belongs to its tags, never to a person.
+    pub tags: Vec<String>,
+    pub authorized: bool,
+    pub key_expiry_disabled: bool,
+    /// When the device's node key expires, if the system said.
+    #[bincode(with_serde)]
+    pub expires: Option<Timestamp>,
+    pub os: String,
+    #[bincode(with_serde)]
+    pub created: Option<Timestamp>,
+}
+
+/// A key of a system (an auth key, API token, OAuth client or federated identity) as one
+/// listing described it, as `KeySeen` and `KeyChanged` record it (SPEC §14). Never the secret.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct KeySnapshot {
+    pub id: String,
+    /// The raw key type, e.g. `auth` or `client`; unknown values are kept verbatim.
+    pub key_type: String,
+    pub description: String,
+    /// The account id of the user who created the key; empty for keys a trust credential made.
+    pub user_id: String,
+    #[bincode(with_serde)]
+    pub created: Option<Timestamp>,
+    #[bincode(with_serde)]
+    pub expires: Option<Timestamp>,
+    /// When the key was revoked, if the system said it was.
+    #[bincode(with_serde)]
+    pub revoked: Option<Timestamp>,
+    /// Whether the system reported the key invalid (revoked or expired).
+    pub invalid: bool,
+    /// Whether an auth key can register more than one device.
+    pub reusable: bool,
+    /// The tags an auth key gives the devices it registers.
+    pub tags: Vec<String>,
+}
+
+/// A part of a sync that lists something besides the users (SPEC §14), each switchable off.
+/// A part that fails is recorded as a `SyncFailed` of its own, whose sync id is the sync's
+/// followed by `/` and the part's name, in the batch of the sync that kept the rest.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    Devices,
+    Keys,
+    AuditLog,
+}
+
+impl Coverage {
+    pub const ALL: [Coverage; 3] = [Coverage::Devices, Coverage::Keys, Coverage::AuditLog];
+
+    /// The part's name, as a `SyncFailed` sync id ends with it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Devices => "devices",
+            Coverage::Keys => "keys",
+            Coverage::AuditLog => "audit_log",
+        }
+    }
+
+    /// The sync id of this part of the sync `sync_id`.
+    pub fn sync_id(self, sync_id: &str) -> String {
+        format!("{sync_id}/{}", self.as_str())
+    }
+
+    /// The sync and the part a part's sync id names, or `None` for a whole sync's id.
+    pub fn of_sync_id(sync_id: &str) -> Option<(&str, Coverage)> {
+        let (sync, part) = sync_id.rsplit_once('/')?;
+        let coverage = Coverage::ALL
+            .into_iter()
+            .find(|coverage| coverage.as_str() == part)?;
+        Some((sync, coverage))
+    }
+
+    /// The OAuth scope a credential needs for this part.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Coverage::Devices => "devices:core:read",
+            Coverage::Keys => "all:read",
+            Coverage::AuditLog => "logs:configuration:read",
+        }
+    }
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who made a change, as the system's audit log names them.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct ChangeActor {
+    pub id: String,
+    /// The raw actor type, e.g. `USER` or `OAUTH_CLIENT`; unknown values are kept verbatim.
+    pub actor_type: String,
+    pub login_name: String,
+}
+
+/// What a change was made to, as the system's audit log names it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct ChangeTarget {
+    pub id: String,
+    pub name: String,
+    /// The raw target type, e.g. `USER`, `NODE` or `API_KEY`.
+    pub target_type: String,
+    /// The property changed, e.g. `USER_ROLE`, when the entry names one.
+    pub property: Option<String>,
+}
+
 /// Every fact the ledger can record (SPEC §2).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub enum Event {
@@ -554,6 +674,55 @@ pub enum Event {
         system: SystemId,
         reason: String,
     },
+    /// A device appeared in a listing for the first time, or reappeared after its removal.
+    DeviceSeen {
+        system: SystemId,
+        device: DeviceSnapshot,
+    },
+    /// A listed device's owner (`user`), tags, authorization or key expiry changed; carries the
+    /// device as now listed.
+    DeviceChanged {
+        system: SystemId,
+        device: DeviceSnapshot,
+    },
+    /// A device present in the previous state is absent from a successful devices listing.
+    DeviceRemoved {
+        system: SystemId,
+        device_id: String,
+        name: String,
+    },
+    /// A key appeared in a listing for the first time, or reappeared after its removal.
+    KeySeen { system: SystemId, key: KeySnapshot },
+    /// A listed key's revocation, validity or expiry changed; carries the key as now listed.
+    KeyChanged { system: SystemId, key: KeySnapshot },
+    /// A key present in the previous state is absent from a successful keys listing. Tailscale
+    /// lists only active keys, so this says the key dropped out, not that it was revoked.
+    KeyRemoved {
+        system: SystemId,
+        key_id: String,
+        description: String,
+    },
+    /// The system's configuration audit log says who made a change to a user, device or key,
+    /// and when (SPEC §14). Recorded once per entry (event group, target, action).
+    ChangeAttributed {
+        system: SystemId,
+        /// The system's own time of the change.
+        #[bincode(with_serde)]
+        event_time: Timestamp,
+        event_group_id: String,
+        /// Where the change came from, e.g. `ADMIN_CONSOLE`, verbatim.
+        origin: String,
+        /// Who made it; absent when the entry names no actor.
+        actor: Option<ChangeActor>,
+        /// The raw action, e.g. `DELETE` or `SUSPEND`.
+        action: String,
+        target: ChangeTarget,
+        /// The value before and after, as the JSON text the entry held.
+        old: Option<String>,
+        new: Option<String>,
+        /// The entry's `error` as JSON text when the change failed: a failed change is not done.
+        error: Option<String>,
+    },
 }
 
 impl Event {
@@ -584,6 +753,13 @@ impl Event {
             Event::SettingsChanged { .. } => "SettingsChanged",
             Event::ExceptionGranted { .. } => "ExceptionGranted",
             Event::ExceptionRevoked { .. } => "ExceptionRevoked",
+            Event::DeviceSeen { .. } => "DeviceSeen",
+            Event::DeviceChanged { .. } => "DeviceChanged",
+            Event::DeviceRemoved { .. } => "DeviceRemoved",
+            Event::KeySeen { .. } => "KeySeen",
+            Event::KeyChanged { .. } => "KeyChanged",
+            Event::KeyRemoved { .. } => "KeyRemoved",
+            Event::ChangeAttributed { .. } => "ChangeAttributed",
         }
     }
 }

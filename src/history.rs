@@ -11,6 +11,9 @@ use crate::projection::Projections;
 pub struct HistoryFilter {
     pub account_ids: BTreeSet<String>,
     pub employee_ids: BTreeSet<String>,
+    /// The devices the accounts registered and the keys they created, as any listing had them.
+    pub device_ids: BTreeSet<String>,
+    pub key_ids: BTreeSet<String>,
 }
 
 impl HistoryFilter {
@@ -27,6 +30,23 @@ impl HistoryFilter {
                     || account.snapshot.login_name.eq_ignore_ascii_case(text)
                 {
                     subject.account_ids.insert(account.snapshot.id.clone());
+                    let login = &account.snapshot.login_name;
+                    subject.device_ids.extend(
+                        state
+                            .leftovers
+                            .devices
+                            .values()
+                            .filter(|device| device.device.user.eq_ignore_ascii_case(login))
+                            .map(|device| device.device.id.clone()),
+                    );
+                    subject.key_ids.extend(
+                        state
+                            .leftovers
+                            .keys
+                            .values()
+                            .filter(|key| key.key.user_id == account.snapshot.id)
+                            .map(|key| key.key.id.clone()),
+                    );
                 }
             }
         }
@@ -41,8 +61,10 @@ impl HistoryFilter {
 
     /// The seqs of the entries about this subject, ascending, from the projections' index.
     pub fn seqs(&self, projections: &Projections) -> BTreeSet<u64> {
-        projections
-            .subjects()
-            .seqs(&self.account_ids, &self.employee_ids)
+        projections.subjects().seqs(
+            &self.account_ids,
+            &self.employee_ids,
+            self.device_ids.iter().chain(&self.key_ids),
+        )
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, CheckState};
 use crate::entry::Entry;
-use crate::event::{Event, SystemId};
+use crate::event::{ChangeActor, Event, SystemId};
 use crate::report::OffboardingRow;
 use crate::service::ListedException;
 use crate::sync::SyncReport;
@@ -18,7 +18,7 @@ pub fn check_table(results: &[CheckResult]) -> String {
         // Writing to a String cannot fail.
         let _ = writeln!(
             table,
-            "  {:<27} {:<8} {}",
+            "  {:<28} {:<8} {}",
             result.check_id,
             result.state.as_str(),
             result.title
@@ -196,13 +196,26 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
         } else {
             format!(", account {}", row.login_name)
         };
+        // Who removed it is the audit log's text: escaped where it is written.
+        let removed_by = row.removed_by.as_ref().map_or(String::new(), |removal| {
+            let actor = removal
+                .actor
+                .as_ref()
+                .map_or_else(|| "an unnamed actor".to_owned(), change_actor);
+            format!(
+                "\n    removed by:                {actor}, {} at {} by Tailscale's audit log (seq {})",
+                removal.action.escape_debug(),
+                removal.at,
+                removal.seq
+            )
+        });
         let _ = writeln!(
             table,
             "  {person}{account} [{} link, since {} (seq {})]\n    \
              left:                      {}\n    \
              HR recorded it:            {} (seq {})\n    \
              last seen with access:     {}\n    \
-             first seen without access: {}\n    \
+             first seen without access: {}{removed_by}\n    \
              time to removal:           {} of {} allowed: {verdict}",
             row.link,
             row.link_since.at,
@@ -383,6 +396,77 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             )
         }
         Event::ExceptionRevoked { exception_id, .. } => exception_id.clone(),
+        // Names, users and descriptions are Tailscale's text: escaped, like the types above.
+        Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
+            let owner = if device.tags.is_empty() {
+                format!("registered by {}", device.user.escape_debug())
+            } else {
+                format!(
+                    "tagged {}, registered by {}",
+                    device.tags.join(" ").escape_debug(),
+                    device.user.escape_debug()
+                )
+            };
+            let authorized = if device.authorized {
+                ""
+            } else {
+                ", not authorized"
+            };
+            format!("{} ({owner}{authorized})", device.name.escape_debug())
+        }
+        Event::DeviceRemoved {
+            device_id, name, ..
+        } => format!("{} ({})", name.escape_debug(), device_id.escape_debug()),
+        Event::KeySeen { key, .. } | Event::KeyChanged { key, .. } => {
+            let expiry = match key.expires {
+                Some(expires) => format!(", expires {expires}"),
+                None => String::new(),
+            };
+            let state = match (key.revoked, key.invalid) {
+                (Some(revoked), _) => format!(", revoked {revoked}"),
+                (None, true) => ", INVALID".to_owned(),
+                (None, false) => String::new(),
+            };
+            format!(
+                "{} {} by {}{expiry}{state}",
+                key.key_type.escape_debug(),
+                key.id.escape_debug(),
+                key.user_id.escape_debug()
+            )
+        }
+        Event::KeyRemoved {
+            key_id,
+            description,
+            ..
+        } => format!(
+            "{} ({}); no longer listed",
+            key_id.escape_debug(),
+            description.escape_debug()
+        ),
+        Event::ChangeAttributed {
+            event_time,
+            actor,
+            action,
+            target,
+            error,
+            ..
+        } => {
+            let by = actor
+                .as_ref()
+                .map_or_else(|| "an unnamed actor".to_owned(), change_actor);
+            let failed = if error.is_some() { " (FAILED)" } else { "" };
+            format!(
+                "{} {} {} by {by} at {event_time}{failed}",
+                action.escape_debug(),
+                target.target_type.escape_debug(),
+                if target.name.is_empty() {
+                    &target.id
+                } else {
+                    &target.name
+                }
+                .escape_debug(),
+            )
+        }
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }
@@ -390,6 +474,21 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
         | Event::AccountDeclassified { .. }
         | Event::SyncCompleted { .. } => String::new(),
     }
+}
+
+/// Who made a change, in words: the login name, else the id, with the actor's type; escaped, as
+/// it is Tailscale's text.
+pub fn change_actor(actor: &ChangeActor) -> String {
+    let name = if actor.login_name.is_empty() {
+        &actor.id
+    } else {
+        &actor.login_name
+    };
+    format!(
+        "{} ({})",
+        name.escape_debug(),
+        actor.actor_type.escape_debug()
+    )
 }
 
 #[cfg(test)]

@@ -8,13 +8,15 @@
 //! held access, the first at which it did not, the time from leaving to losing access, and
 //! whether that was within the grace period. Removals that happened before HR recorded the departure (or even before the
 //! person left) are reported as they are, with a negative elapsed time when access went first.
+//! When the system's audit log reported the removal, the row says who made it and when the
+//! system says it happened, beside the sync that observed it.
 
 use serde::Serialize;
 
 use std::collections::BTreeMap;
 
 use crate::checks::{CheckSettings, holds_access};
-use crate::event::SystemId;
+use crate::event::{ChangeActor, SystemId};
 use crate::identity::{LinkKind, resolve};
 use crate::projection::{AccountState, Mark, Projections, SystemState};
 use crate::time::Timestamp;
@@ -44,6 +46,60 @@ pub struct OffboardingRow {
     /// Whether access went within the grace period; `None` while it holds access and the grace
     /// period has not ended yet.
     pub within_grace: Option<bool>,
+    /// Who removed the account, by the system's audit log, when it reported the removal.
+    pub removed_by: Option<Removal>,
+}
+
+/// A removal as the system's audit log reported it (SPEC §14): beside the sync that observed
+/// it, who made it and the system's own time of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Removal {
+    /// Who made it; `None` when the entry named no actor.
+    pub actor: Option<ChangeActor>,
+    /// The raw action, e.g. `DELETE` or `SUSPEND`.
+    pub action: String,
+    /// The system's time of the change.
+    pub at: Timestamp,
+    /// The `ChangeAttributed` entry.
+    pub seq: u64,
+}
+
+/// The audit log's actions that take an account's access away.
+const REMOVING_ACTIONS: [&str; 2] = ["DELETE", "SUSPEND"];
+
+/// The latest change the audit log attributed that removed `account` by the time its loss of
+/// access was observed. A failed change (one with an `error`) removed nothing. The audit log's
+/// target id is matched against the account id and its name against the login name, since
+/// which of them Tailscale puts there is not confirmed.
+fn removal(state: &SystemState, account: &AccountState, observed: Mark) -> Option<Removal> {
+    let login = &account.snapshot.login_name;
+    state
+        .leftovers
+        .attributions
+        .get(&account.snapshot.id)
+        .into_iter()
+        .flatten()
+        .chain(
+            state
+                .leftovers
+                .attributions
+                .values()
+                .flatten()
+                .filter(|attribution| attribution.target.name.eq_ignore_ascii_case(login)),
+        )
+        .filter(|attribution| {
+            attribution.target.target_type == "USER"
+                && !attribution.failed
+                && REMOVING_ACTIONS.contains(&attribution.action.as_str())
+                && attribution.event_time <= observed.at
+        })
+        .max_by_key(|attribution| (attribution.event_time, attribution.mark.seq))
+        .map(|attribution| Removal {
+            actor: attribution.actor.clone(),
+            action: attribution.action.clone(),
+            at: attribution.event_time,
+            seq: attribution.mark.seq,
+        })
 }
 
 /// The link a row uses, as it stood at an instant.
@@ -211,6 +267,7 @@ pub fn offboarding_report(
                 .map(|lost| lost.at.seconds_since(offboarding.effective_at)),
             grace_seconds,
             within_grace,
+            removed_by: first_without_access.and_then(|lost| removal(state, account, lost)),
         });
     }
     rows.sort_by(|a, b| {

@@ -180,14 +180,23 @@ pub fn fold<E>(
 }
 
 /// What identifies a finding from one evaluation to the next: its reason and what it is about
-/// (a login name may change under the same account).
-type FindingKey = (&'static str, Option<String>, Option<String>);
+/// (a login name may change under the same account; one leaver may leave several devices and
+/// keys behind).
+type FindingKey = (
+    &'static str,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 fn key(reason: Reason, subject: &Subject) -> FindingKey {
     (
         reason.as_str(),
         subject.account_id.clone(),
         subject.employee_id.clone(),
+        subject.device_id.clone(),
+        subject.key_id.clone(),
     )
 }
 
@@ -376,6 +385,8 @@ mod tests {
                 account_id: None,
                 login_name: None,
                 employee_id: None,
+                device_id: None,
+                key_id: None,
             },
             reason: Reason::SyncStale,
             opened_at: at("2026-03-02T00:00:00Z"),

@@ -14,7 +14,7 @@ use criterion::Criterion;
 use tailledger::event::{AccountSnapshot, Actor, EmployeeRecord, Event, SystemId};
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
-use tailledger::simulator::{SimUser, SimulatedTailnet, SimulatorHandle};
+use tailledger::simulator::{SimAuthKey, SimDevice, SimUser, SimulatedTailnet, SimulatorHandle};
 use tailledger::tailscale::{ClientConfig, Credential, Secret, TailscaleClient};
 use tailledger::time::Timestamp;
 
@@ -223,6 +223,35 @@ pub fn simulated_tailnet(
         tailnet.start(listener).expect("the simulator")
     });
     (tailnet, simulator)
+}
+
+/// Gives the simulated tailnet `devices` devices (every tenth tagged), registered by its first
+/// `accounts` members in turn, and `keys` reusable auth keys they created.
+pub fn add_leftovers(tailnet: &SimulatedTailnet, accounts: usize, devices: usize, keys: usize) {
+    for index in 0..devices {
+        let owner = snapshot(index % accounts);
+        let device = SimDevice::registered_by(
+            &format!("n{index:07}CNTRL"),
+            &format!("host-{index}"),
+            &owner.login_name,
+        );
+        let device = if index % 10 == 0 {
+            device.tagged(&["tag:ci"])
+        } else {
+            device
+        };
+        tailnet.upsert_device(device);
+    }
+    for index in 0..keys {
+        tailnet.add_auth_key(SimAuthKey {
+            id: format!("k{index:07}CNTRL"),
+            user_id: account_id(index % accounts),
+            description: format!("enrolment {index}"),
+            reusable: index % 2 == 0,
+            tags: vec!["tag:ci".to_owned()],
+            expires: None,
+        });
+    }
 }
 
 /// A Tailscale client of the simulated tailnet `simulator` serves.

@@ -25,12 +25,15 @@ use crate::as_of::AsOf;
 use crate::checks::{CHECKS, CheckResult, CheckState, Finding, Reason, Subject};
 use crate::commands::ExceptionRequest;
 use crate::entry::Entry;
-use crate::event::{AccountSnapshot, Classification, EmployeeRecord, SyncErrorClass, SystemId};
+use crate::event::{
+    AccountSnapshot, ChangeActor, Classification, Coverage, EmployeeRecord, SyncErrorClass,
+    SystemId,
+};
 use crate::hash::{Digest, Hash256};
 use crate::identity::LinkKind;
 use crate::ledger::Appended;
 use crate::projection::{EmployeeStatus, ExceptionState, Mark};
-use crate::report::OffboardingRow;
+use crate::report::{OffboardingRow, Removal};
 use crate::roster::ImportSummary;
 use crate::service::{CheckReport, ListedException};
 use crate::sync::{SyncOutcome, SyncReport};
@@ -480,6 +483,16 @@ impl ApiClient {
                 accounts_observed: response.accounts_observed,
                 events_appended: response.events_appended,
                 anomaly: response.anomaly,
+                not_listed: response
+                    .not_listed
+                    .iter()
+                    .map(|part| {
+                        Coverage::ALL
+                            .into_iter()
+                            .find(|coverage| coverage.as_str() == part)
+                            .ok_or_else(|| unusable(format!("`{part}` is not a part of a sync")))
+                    })
+                    .collect::<Result<_, _>>()?,
             },
             "failed" => SyncOutcome::Failed {
                 error_class: serde_json::from_value::<SyncErrorClass>(serde_json::Value::String(
@@ -892,7 +905,18 @@ fn listed_exception(exception: pb::Exception) -> Result<ListedException, ClientE
 }
 
 fn offboarding_row(row: pb::OffboardingRow) -> Result<OffboardingRow, ClientError> {
+    let removed_by = instant("removed_at", row.removed_at)?.map(|at| Removal {
+        actor: row.removed_by.map(|actor| ChangeActor {
+            id: actor.id,
+            actor_type: actor.actor_type,
+            login_name: actor.login_name,
+        }),
+        action: row.removal_action,
+        at,
+        seq: row.removal_seq,
+    });
     Ok(OffboardingRow {
+        removed_by,
         effective_at: instant("effective_at", row.effective_at)?.unwrap_or(Timestamp::MIN),
         hr_recorded: mark("hr_recorded_at", row.hr_recorded_at, row.hr_recorded_seq)?
             .ok_or_else(|| unusable("a report row has no `hr_recorded_at`"))?,
@@ -959,6 +983,8 @@ fn subject(subject: pb::Subject) -> Subject {
         account_id: non_empty(subject.account_id),
         login_name: non_empty(subject.login_name),
         employee_id: non_empty(subject.employee_id),
+        device_id: non_empty(subject.device_id),
+        key_id: non_empty(subject.key_id),
     }
 }
 

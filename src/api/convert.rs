@@ -9,7 +9,10 @@ use super::pb;
 use crate::as_of::AsOf;
 use crate::checks::{CheckResult, CheckState, Finding, Subject};
 use crate::entry::Entry;
-use crate::event::{AccountSnapshot, Classification, EmployeeRecord, Event, SystemId};
+use crate::event::{
+    AccountSnapshot, ChangeActor, Classification, DeviceSnapshot, EmployeeRecord, Event,
+    KeySnapshot, SystemId,
+};
 use crate::hash::{Digest, Hash256};
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
@@ -498,6 +501,97 @@ fn typed(event: &Event) -> pb::event::Event {
             system: system.0,
             reason,
         }),
+        Event::DeviceSeen { system, device } => Typed::DeviceSeen(pb::DeviceSeen {
+            system: system.0,
+            device: Some(device_snapshot(device)),
+        }),
+        Event::DeviceChanged { system, device } => Typed::DeviceChanged(pb::DeviceChanged {
+            system: system.0,
+            device: Some(device_snapshot(device)),
+        }),
+        Event::DeviceRemoved {
+            system,
+            device_id,
+            name,
+        } => Typed::DeviceRemoved(pb::DeviceRemoved {
+            system: system.0,
+            device_id,
+            name,
+        }),
+        Event::KeySeen { system, key } => Typed::KeySeen(pb::KeySeen {
+            system: system.0,
+            key: Some(key_snapshot(key)),
+        }),
+        Event::KeyChanged { system, key } => Typed::KeyChanged(pb::KeyChanged {
+            system: system.0,
+            key: Some(key_snapshot(key)),
+        }),
+        Event::KeyRemoved {
+            system,
+            key_id,
+            description,
+        } => Typed::KeyRemoved(pb::KeyRemoved {
+            system: system.0,
+            key_id,
+            description,
+        }),
+        Event::ChangeAttributed {
+            system,
+            event_time,
+            event_group_id,
+            origin,
+            actor,
+            action,
+            target,
+            old,
+            new,
+            error,
+        } => Typed::ChangeAttributed(pb::ChangeAttributed {
+            system: system.0,
+            event_time: Some(timestamp(event_time)),
+            event_group_id,
+            origin,
+            actor: actor.map(change_actor),
+            action,
+            target: Some(pb::ChangeTarget {
+                id: target.id,
+                name: target.name,
+                target_type: target.target_type,
+                property: target.property.unwrap_or_default(),
+            }),
+            old: old.unwrap_or_default(),
+            new: new.unwrap_or_default(),
+            error: error.unwrap_or_default(),
+        }),
+    }
+}
+
+fn device_snapshot(device: DeviceSnapshot) -> pb::DeviceSnapshot {
+    pb::DeviceSnapshot {
+        id: device.id,
+        name: device.name,
+        user: device.user,
+        tags: device.tags,
+        authorized: device.authorized,
+        key_expiry_disabled: device.key_expiry_disabled,
+        expires: device.expires.map(timestamp),
+        os: device.os,
+        created: device.created.map(timestamp),
+    }
+}
+
+fn key_snapshot(key: KeySnapshot) -> pb::KeySnapshot {
+    pb::KeySnapshot {
+        id: key.id,
+        key_type: key.key_type,
+        description: key.description,
+        user_id: key.user_id,
+        created: key.created.map(timestamp),
+        expires: key.expires.map(timestamp),
+        revoked: key.revoked.map(timestamp),
+        invalid: key.invalid,
+        reusable: key.reusable,
+        tags: key.tags,
     }
 }
 
@@ -535,6 +629,8 @@ pub fn subject(subject: &Subject) -> pb::Subject {
         account_id: subject.account_id.clone().unwrap_or_default(),
         login_name: subject.login_name.clone().unwrap_or_default(),
         employee_id: subject.employee_id.clone().unwrap_or_default(),
+        device_id: subject.device_id.clone().unwrap_or_default(),
+        key_id: subject.key_id.clone().unwrap_or_default(),
     }
 }
 
@@ -573,7 +669,12 @@ pub fn sync_now_response(report: &SyncReport) -> pb::SyncNowResponse {
             accounts_observed,
             events_appended,
             anomaly,
+            not_listed,
         } => {
+            response.not_listed = not_listed
+                .iter()
+                .map(|part| part.as_str().to_owned())
+                .collect();
             response.outcome = "completed".to_owned();
             response.accounts_observed = *accounts_observed;
             response.events_appended = *events_appended;
@@ -677,6 +778,26 @@ pub fn offboarding_row(row: &OffboardingRow) -> pb::OffboardingRow {
         elapsed_seconds: row.elapsed_seconds,
         grace_seconds: row.grace_seconds,
         within_grace: row.within_grace,
+        removed_at: row.removed_by.as_ref().map(|removal| timestamp(removal.at)),
+        removed_by: row
+            .removed_by
+            .as_ref()
+            .and_then(|removal| removal.actor.clone())
+            .map(change_actor),
+        removal_action: row
+            .removed_by
+            .as_ref()
+            .map(|removal| removal.action.clone())
+            .unwrap_or_default(),
+        removal_seq: row.removed_by.as_ref().map_or(0, |removal| removal.seq),
+    }
+}
+
+fn change_actor(actor: ChangeActor) -> pb::ChangeActor {
+    pb::ChangeActor {
+        id: actor.id,
+        actor_type: actor.actor_type,
+        login_name: actor.login_name,
     }
 }
 

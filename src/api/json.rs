@@ -39,6 +39,8 @@ fn finding(finding: &Finding) -> Value {
                 ("accountId", json!(subject.account_id)),
                 ("loginName", json!(subject.login_name)),
                 ("employeeId", json!(subject.employee_id)),
+                ("deviceId", json!(subject.device_id)),
+                ("keyId", json!(subject.key_id)),
             ]),
         ),
         ("since", json!(finding.since.to_string())),
@@ -116,5 +118,6 @@ pub fn sync_json(response: &pb::SyncNowResponse) -> Value {
         "accountsObserved": response.accounts_observed.to_string(),
         "eventsAppended": response.events_appended.to_string(),
         "anomaly": response.anomaly,
+        "notListed": response.not_listed,
     })
 }

@@ -9,6 +9,8 @@ use crate::entry::Entry;
 use crate::event::{AccountSnapshot, Classification, CredentialKind, Event, SyncErrorClass};
 use crate::time::Timestamp;
 
+use super::devices::{Attribution, Leftovers};
+
 /// When and by which entry something was recorded: the evidence behind a piece of state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
@@ -151,6 +153,8 @@ pub struct SystemState {
     pub withholding_syncs: BTreeMap<String, Mark>,
     /// The first entry about this system.
     pub first_recorded: Option<Mark>,
+    /// Its devices and keys, and the parts of the listing the last sync could not read.
+    pub leftovers: Leftovers,
 }
 
 /// The offboarding grace period when no policy says otherwise (SPEC §7: 24 hours).
@@ -286,6 +290,7 @@ impl SystemState {
                 started_at,
                 ..
             } => {
+                self.leftovers.sync_completed(sync_id, *started_at);
                 self.syncs_finished += 1;
                 self.last_completed_sync = Some(mark);
                 self.last_failed_sync = None;
@@ -301,16 +306,21 @@ impl SystemState {
                 self.forget_finished_withholdings();
             }
             Event::SyncFailed {
+                sync_id,
                 error_class,
                 message,
                 ..
             } => {
-                self.syncs_finished += 1;
-                self.last_failed_sync = Some(FailedSync {
+                let failed = FailedSync {
                     mark,
                     error_class: *error_class,
                     message: message.clone(),
-                });
+                };
+                // A part of a sync that failed leaves the sync itself to its `SyncCompleted`.
+                if !self.leftovers.part_failed(sync_id, &failed) {
+                    self.syncs_finished += 1;
+                    self.last_failed_sync = Some(failed);
+                }
             }
             // Withheld removals change no account: the accounts stay present until the removal
             // is released or the account is listed again. When the anomaly's sync first missed
@@ -354,6 +364,35 @@ impl SystemState {
             Event::SettingsChanged { .. } => {}
             // Exceptions are kept beside the systems (`exceptions.rs`), for the checks to read.
             Event::ExceptionGranted { .. } | Event::ExceptionRevoked { .. } => {}
+            Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
+                self.leftovers.device_listed(device, mark)
+            }
+            Event::DeviceRemoved { device_id, .. } => {
+                self.leftovers.device_removed(device_id, mark)
+            }
+            Event::KeySeen { key, .. } | Event::KeyChanged { key, .. } => {
+                self.leftovers.key_listed(key, mark)
+            }
+            Event::KeyRemoved { key_id, .. } => self.leftovers.key_removed(key_id, mark),
+            Event::ChangeAttributed {
+                event_time,
+                event_group_id,
+                actor,
+                action,
+                target,
+                error,
+                ..
+            } => self.leftovers.change_attributed(
+                Attribution {
+                    event_time: *event_time,
+                    actor: actor.clone(),
+                    action: action.clone(),
+                    target: target.clone(),
+                    failed: error.is_some(),
+                    mark,
+                },
+                event_group_id,
+            ),
         }
     }
 

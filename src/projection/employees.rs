@@ -237,6 +237,13 @@ impl Employees {
             | Event::SettingsChanged { .. }
             | Event::ExceptionGranted { .. }
             | Event::ExceptionRevoked { .. } => {}
+            Event::DeviceSeen { .. }
+            | Event::DeviceChanged { .. }
+            | Event::DeviceRemoved { .. }
+            | Event::KeySeen { .. }
+            | Event::KeyChanged { .. }
+            | Event::KeyRemoved { .. }
+            | Event::ChangeAttributed { .. } => {}
         }
     }
 }

@@ -7,6 +7,7 @@
 //! replaying the ledger from seq 1 (a property test holds this).
 
 mod accounts;
+mod devices;
 mod employees;
 mod exceptions;
 mod settings;
@@ -20,6 +21,7 @@ pub use accounts::{
     AccessChange, AccountState, ClassificationState, CredentialState, DEFAULT_GRACE_SECONDS,
     FailedSync, ManualLink, Mark, PolicyState, SystemState, WithheldRemoval,
 };
+pub use devices::{Attribution, DeviceState, KeyState, Leftovers, MissingCoverage};
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
 pub use exceptions::{ExceptionState, Exceptions};
 pub use settings::{InForce, SettingsHistory};
@@ -66,7 +68,14 @@ impl Projections {
             | Event::SyncFailed { system, .. }
             | Event::SyncAnomaly { system, .. }
             | Event::CredentialObserved { system, .. }
-            | Event::RemovalsConfirmed { system, .. } => {
+            | Event::RemovalsConfirmed { system, .. }
+            | Event::DeviceSeen { system, .. }
+            | Event::DeviceChanged { system, .. }
+            | Event::DeviceRemoved { system, .. }
+            | Event::KeySeen { system, .. }
+            | Event::KeyChanged { system, .. }
+            | Event::KeyRemoved { system, .. }
+            | Event::ChangeAttributed { system, .. } => {
                 self.systems.entry(system.clone()).or_default().apply(entry)
             }
             Event::EmployeeOnboarded { .. }

@@ -1,4 +1,4 @@
-//! The per-subject index of `GetHistory` (SPEC §11): for every account id and employee id, the
+//! The per-subject index of `GetHistory` (SPEC §11): for every account, employee, device and key id, the
 //! seqs of the entries about it, kept as the entries are applied, so a history is a few point
 //! reads rather than a scan of the ledger. Being part of the projections, it is in their
 //! checkpoints and rebuilt by replay wherever they are (an older checkpoint layout is replayed).
@@ -14,6 +14,8 @@ use crate::event::Event;
 pub struct Subjects<'a> {
     pub account_ids: Vec<&'a str>,
     pub employee_ids: Vec<&'a str>,
+    /// Devices and keys, by their ids.
+    pub thing_ids: Vec<&'a str>,
 }
 
 /// Which accounts and employees `event` is about: the one place that decides what a history
@@ -22,13 +24,19 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
     fn accounts(ids: Vec<&str>) -> Subjects<'_> {
         Subjects {
             account_ids: ids,
-            employee_ids: Vec::new(),
+            ..Subjects::default()
         }
     }
     fn employees(ids: Vec<&str>) -> Subjects<'_> {
         Subjects {
-            account_ids: Vec::new(),
             employee_ids: ids,
+            ..Subjects::default()
+        }
+    }
+    fn things(ids: Vec<&str>) -> Subjects<'_> {
+        Subjects {
+            thing_ids: ids,
+            ..Subjects::default()
         }
     }
     match event {
@@ -49,6 +57,7 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
         } => Subjects {
             account_ids: vec![account_id],
             employee_ids: vec![employee_id],
+            ..Subjects::default()
         },
         Event::AccountClassified {
             account_id,
@@ -57,6 +66,7 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
         } => Subjects {
             account_ids: vec![account_id],
             employee_ids: owner_employee_id.iter().map(String::as_str).collect(),
+            ..Subjects::default()
         },
         Event::EmployeeOnboarded { employee: record } => employees(vec![&record.employee_id]),
         Event::EmployeeUpdated { employee_id, .. }
@@ -87,9 +97,24 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
         } => Subjects {
             account_ids: account_id.iter().map(String::as_str).collect(),
             employee_ids: employee_id.iter().map(String::as_str).collect(),
+            ..Subjects::default()
         },
         // The revocation names only the exception; its grant names the subject.
         Event::ExceptionRevoked { .. } => Subjects::default(),
+        Event::DeviceSeen { device: seen, .. } | Event::DeviceChanged { device: seen, .. } => {
+            things(vec![&seen.id])
+        }
+        Event::DeviceRemoved { device_id, .. } => things(vec![device_id]),
+        Event::KeySeen { key: seen, .. } | Event::KeyChanged { key: seen, .. } => {
+            things(vec![&seen.id])
+        }
+        Event::KeyRemoved { key_id, .. } => things(vec![key_id]),
+        // The audit log's target is an account, a device or a key, by its id.
+        Event::ChangeAttributed { target, .. } => Subjects {
+            account_ids: vec![&target.id],
+            thing_ids: vec![&target.id],
+            ..Subjects::default()
+        },
     }
 }
 
@@ -98,6 +123,8 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
 pub struct SubjectIndex {
     accounts: BTreeMap<String, Vec<u64>>,
     employees: BTreeMap<String, Vec<u64>>,
+    /// Devices and keys.
+    things: BTreeMap<String, Vec<u64>>,
 }
 
 impl SubjectIndex {
@@ -106,6 +133,7 @@ impl SubjectIndex {
         for (index, ids) in [
             (&mut self.accounts, subjects.account_ids),
             (&mut self.employees, subjects.employee_ids),
+            (&mut self.things, subjects.thing_ids),
         ] {
             for id in ids {
                 let seqs = index.entry(id.to_owned()).or_default();
@@ -117,11 +145,13 @@ impl SubjectIndex {
         }
     }
 
-    /// The seqs of the entries about any of these accounts or employees, ascending.
+    /// The seqs of the entries about any of these accounts, employees, devices or keys,
+    /// ascending.
     pub fn seqs<'a>(
         &self,
         account_ids: impl IntoIterator<Item = &'a String>,
         employee_ids: impl IntoIterator<Item = &'a String>,
+        thing_ids: impl IntoIterator<Item = &'a String>,
     ) -> BTreeSet<u64> {
         let accounts = account_ids
             .into_iter()
@@ -129,6 +159,12 @@ impl SubjectIndex {
         let employees = employee_ids
             .into_iter()
             .filter_map(|id| self.employees.get(id));
-        accounts.chain(employees).flatten().copied().collect()
+        let things = thing_ids.into_iter().filter_map(|id| self.things.get(id));
+        accounts
+            .chain(employees)
+            .chain(things)
+            .flatten()
+            .copied()
+            .collect()
     }
 }

@@ -15,6 +15,12 @@ pub enum Endpoint {
     Users,
     /// `GET /api/v2/tailnet/{tailnet}/keys/{keyId}`.
     Key,
+    /// `GET /api/v2/tailnet/{tailnet}/devices`.
+    Devices,
+    /// `GET /api/v2/tailnet/{tailnet}/keys`.
+    Keys,
+    /// `GET /api/v2/tailnet/{tailnet}/logging/configuration`.
+    AuditLog,
 }
 
 impl Endpoint {
@@ -27,6 +33,9 @@ impl Endpoint {
         match rest.split('/').collect::<Vec<_>>().as_slice() {
             [_, "users"] => Some(Endpoint::Users),
             [_, "keys", _] => Some(Endpoint::Key),
+            [_, "devices"] => Some(Endpoint::Devices),
+            [_, "keys"] => Some(Endpoint::Keys),
+            [_, "logging", "configuration"] => Some(Endpoint::AuditLog),
             _ => None,
         }
     }
@@ -53,6 +62,16 @@ impl Fault {
     /// A 200 whose body is not JSON at all.
     pub fn invalid_json() -> Self {
         Fault::Body("{\"users\": [ this is not json".to_owned())
+    }
+
+    /// The 403 Tailscale answers when the credential lacks `scope`.
+    pub fn missing_scope(scope: &str) -> Self {
+        Fault::Status {
+            status: 403,
+            message: format!(
+                "calling actor does not have enough permissions to perform this function (needs {scope})"
+            ),
+        }
     }
 
     /// A 200 with an empty users list.
@@ -123,7 +142,15 @@ mod tests {
             Endpoint::of_path("/api/v2/tailnet/-/keys/k1"),
             Some(Endpoint::Key)
         );
-        assert_eq!(Endpoint::of_path("/api/v2/tailnet/-/devices"), None);
+        assert_eq!(
+            Endpoint::of_path("/api/v2/tailnet/-/devices"),
+            Some(Endpoint::Devices)
+        );
+        assert_eq!(
+            Endpoint::of_path("/api/v2/tailnet/-/keys"),
+            Some(Endpoint::Keys)
+        );
+        assert_eq!(Endpoint::of_path("/api/v2/tailnet/-/acl"), None);
     }
 
     #[test]

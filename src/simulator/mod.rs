@@ -1,5 +1,6 @@
 //! A simulated Tailscale API: a real HTTP server on a listener the caller binds, serving the
-//! users list, key lookup and OAuth token endpoints in Tailscale's JSON shapes, for tests and the
+//! users, devices (`devices.rs`) and keys lists, the configuration audit log of its own changes
+//! (`audit_log.rs`), key lookup and OAuth token endpoints in Tailscale's JSON shapes, for tests and the
 //! demo; with webhook endpoints registered, it also sends signed deliveries when users change.
 //! [`SimulatedHris`] plays Truto's unified HRIS API beside it (`truto.rs`).
 //!
@@ -8,6 +9,8 @@
 //! Tests change the tailnet between syncs, arm faults, and read the counters to see how many
 //! requests or token grants the client made.
 
+mod audit_log;
+mod devices;
 mod fault;
 mod server;
 mod truto;
@@ -18,6 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+pub use audit_log::AuditActor;
+pub use devices::{SimAuthKey, SimDevice};
 pub use fault::{Endpoint, Fault};
 pub use server::SimulatorHandle;
 pub use truto::{HrisCounters, HrisResource, SimEmployee, SimulatedHris};
@@ -37,6 +42,9 @@ pub struct Counters {
     pub token_grants: u64,
     pub users_requests: u64,
     pub key_requests: u64,
+    pub devices_requests: u64,
+    pub keys_requests: u64,
+    pub audit_log_requests: u64,
 }
 
 /// An id that names no user or key of the simulated tailnet.
@@ -57,27 +65,54 @@ pub struct SimulatedTailnet {
 struct State {
     tailnet_id: String,
     users: BTreeMap<String, SimUser>,
+    /// Devices by node id.
+    devices: BTreeMap<String, SimDevice>,
     keys: BTreeMap<String, SimKey>,
     /// Configured API tokens, by token, with their key id.
     api_tokens: HashMap<String, String>,
     /// Configured OAuth clients: client id to secret.
     oauth_clients: HashMap<String, String>,
-    /// Access tokens granted so far, oldest first, with the instant each stops being accepted.
-    access_tokens: Vec<(String, Instant)>,
+    /// Access tokens granted so far, oldest first, with the instant each stops being accepted
+    /// and the OAuth client it was granted to.
+    access_tokens: Vec<(String, Instant, String)>,
     token_lifetime: Duration,
     faults: FaultQueue,
     counters: Counters,
+    /// The configuration audit log, oldest first, and who its changes are made by.
+    audit_log: Vec<serde_json::Value>,
+    audit_actor: AuditActor,
     webhooks: webhook::Webhooks,
 }
 
-/// A key as `GET /keys/{keyId}` describes it.
+/// A key as `GET /keys/{keyId}` and the keys list describe it.
 #[derive(Clone, Debug)]
 struct SimKey {
     key_type: &'static str,
-    /// When the credential was added to the simulator.
+    /// When the key was added to the simulator.
     created: Timestamp,
     expires: Option<Timestamp>,
     invalid: bool,
+    description: String,
+    /// The account id of the user who created it; empty for the configured credentials.
+    user_id: String,
+    reusable: bool,
+    tags: Vec<String>,
+}
+
+impl SimKey {
+    /// A credential the simulator accepts, created by nobody in the tailnet.
+    fn credential(key_type: &'static str, expires: Option<Timestamp>) -> Self {
+        SimKey {
+            key_type,
+            created: Timestamp::now(),
+            expires,
+            invalid: false,
+            description: String::new(),
+            user_id: String::new(),
+            reusable: false,
+            tags: Vec::new(),
+        }
+    }
 }
 
 impl SimulatedTailnet {
@@ -88,6 +123,7 @@ impl SimulatedTailnet {
             state: Arc::new(Mutex::new(State {
                 tailnet_id: tailnet_id.to_owned(),
                 users: BTreeMap::new(),
+                devices: BTreeMap::new(),
                 keys: BTreeMap::new(),
                 api_tokens: HashMap::new(),
                 oauth_clients: HashMap::new(),
@@ -95,6 +131,8 @@ impl SimulatedTailnet {
                 token_lifetime: Duration::from_secs(3600),
                 faults: FaultQueue::default(),
                 counters: Counters::default(),
+                audit_log: Vec::new(),
+                audit_actor: AuditActor::default(),
                 webhooks: webhook::Webhooks::new(),
             })),
         }
@@ -104,15 +142,9 @@ impl SimulatedTailnet {
     pub fn add_api_token(&self, token: &str, key_id: &str, expires: Option<Timestamp>) {
         let mut state = self.lock();
         state.api_tokens.insert(token.to_owned(), key_id.to_owned());
-        state.keys.insert(
-            key_id.to_owned(),
-            SimKey {
-                key_type: "api",
-                created: Timestamp::now(),
-                expires,
-                invalid: false,
-            },
-        );
+        state
+            .keys
+            .insert(key_id.to_owned(), SimKey::credential("api", expires));
     }
 
     /// Accepts an OAuth client; its key id is the client id, and it does not expire.
@@ -121,15 +153,9 @@ impl SimulatedTailnet {
         state
             .oauth_clients
             .insert(client_id.to_owned(), client_secret.to_owned());
-        state.keys.insert(
-            client_id.to_owned(),
-            SimKey {
-                key_type: "client",
-                created: Timestamp::now(),
-                expires: None,
-                invalid: false,
-            },
-        );
+        state
+            .keys
+            .insert(client_id.to_owned(), SimKey::credential("client", None));
     }
 
     /// Sets the lifetime of access tokens granted from now on (whole seconds are announced).
@@ -150,11 +176,14 @@ impl SimulatedTailnet {
             .user_changed(&state.tailnet_id, before.as_ref(), Some(&user));
     }
 
-    /// Removes a user (as deleting them in the admin console would).
+    /// Removes a user (as deleting them in the admin console would): their untagged devices
+    /// go with them, their tagged devices and their keys stay.
     pub fn remove_user(&self, id: &str) -> Result<SimUser, UnknownId> {
         let mut state = self.lock();
         let state = &mut *state;
         let removed = state.users.remove(id).ok_or_else(|| unknown("user", id))?;
+        devices::revoke_devices_of(&mut state.devices, &removed.login_name);
+        audit_log::record(state, "USER", id, &removed.login_name, "DELETE");
         state
             .webhooks
             .user_changed(&state.tailnet_id, Some(&removed), None);
@@ -178,6 +207,21 @@ impl SimulatedTailnet {
         expires: Option<Timestamp>,
     ) -> Result<(), UnknownId> {
         self.update_key(key_id, |key| key.expires = expires)
+    }
+
+    /// Revokes a key, as the admin console would: it becomes invalid, drops out of the keys
+    /// list, and the audit log says who revoked it.
+    pub fn revoke_key(&self, key_id: &str) -> Result<(), UnknownId> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let key = state
+            .keys
+            .get_mut(key_id)
+            .ok_or_else(|| unknown("key", key_id))?;
+        key.invalid = true;
+        let name = key.description.clone();
+        audit_log::record(state, "API_KEY", key_id, &name, "REVOKE");
+        Ok(())
     }
 
     /// Marks a key revoked (`invalid: true`) or valid again; an invalid API token is refused.
@@ -210,7 +254,7 @@ impl SimulatedTailnet {
         self.lock()
             .access_tokens
             .iter()
-            .map(|(token, _)| token.clone())
+            .map(|(token, _, _)| token.clone())
             .collect()
     }
 

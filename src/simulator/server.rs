@@ -56,6 +56,18 @@ impl SimulatedTailnet {
             .route("/api/v2/oauth/token", post(grant_token))
             .route("/api/v2/tailnet/{tailnet}/users", get(list_users))
             .route("/api/v2/tailnet/{tailnet}/keys/{key_id}", get(get_key))
+            .route(
+                "/api/v2/tailnet/{tailnet}/devices",
+                get(super::devices::list_devices),
+            )
+            .route(
+                "/api/v2/tailnet/{tailnet}/keys",
+                get(super::devices::list_keys),
+            )
+            .route(
+                "/api/v2/tailnet/{tailnet}/logging/configuration",
+                get(super::audit_log::read),
+            )
             .merge(super::webhook::routes())
             .layer(middleware::from_fn_with_state(
                 self.clone(),
@@ -116,6 +128,9 @@ async fn count_and_fault(
             Some(Endpoint::OauthToken) => counters.token_requests += 1,
             Some(Endpoint::Users) => counters.users_requests += 1,
             Some(Endpoint::Key) => counters.key_requests += 1,
+            Some(Endpoint::Devices) => counters.devices_requests += 1,
+            Some(Endpoint::Keys) => counters.keys_requests += 1,
+            Some(Endpoint::AuditLog) => counters.audit_log_requests += 1,
             None => {}
         }
         state.faults.take(endpoint)
@@ -225,7 +240,7 @@ async fn grant_token(
     let lifetime = state.token_lifetime;
     state
         .access_tokens
-        .push((access_token.clone(), Instant::now() + lifetime));
+        .push((access_token.clone(), Instant::now() + lifetime, client_id));
     state.counters.token_grants += 1;
     Json(json!({
         "access_token": access_token,
@@ -302,7 +317,7 @@ async fn get_key(
     Json(KeyBody {
         id: &key_id,
         key_type: key.key_type,
-        description: "",
+        description: &key.description,
         created: Some(key.created),
         expires: key.expires,
         invalid: key.invalid,
@@ -339,7 +354,25 @@ fn token_is_valid(state: &TailnetState, bearer: &str) -> bool {
     state
         .access_tokens
         .iter()
-        .any(|(token, expiry)| token == bearer && Instant::now() < *expiry)
+        .any(|(token, expiry, _)| token == bearer && Instant::now() < *expiry)
+}
+
+/// The key id of the credential behind the request's bearer (an OAuth client's id for its
+/// access tokens), if it is one the simulator knows.
+pub(super) fn caller_key_id(state: &TailnetState, headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    if let Some(key_id) = state.api_tokens.get(bearer) {
+        return Some(key_id.clone());
+    }
+    state
+        .access_tokens
+        .iter()
+        .find(|(token, _, _)| token == bearer)
+        .map(|(_, _, client_id)| client_id.clone())
 }
 
 /// An API token works while its key is neither revoked nor expired.

@@ -256,7 +256,8 @@ impl Webhooks {
         self.start_sending();
     }
 
-    fn now(&self) -> Timestamp {
+    /// The instant deliveries (and audit log entries) are stamped with.
+    pub(super) fn now(&self) -> Timestamp {
         self.clock
             .as_ref()
             .map_or_else(Timestamp::now, |clock| clock.0.now())
@@ -424,8 +425,9 @@ impl SimulatedTailnet {
         endpoint
     }
 
-    /// Stamps and signs deliveries with `clock` from now on, instead of the system clock: the
-    /// demo's tailnet lives on the demo's manual clock, which the receiver judges `t` against.
+    /// Stamps and signs deliveries, and stamps audit log entries, with `clock` from now on,
+    /// instead of the system clock: the demo's tailnet lives on the demo's manual clock, which
+    /// the receiver judges `t` against and the syncs read the audit log by.
     pub fn use_webhook_clock(&self, clock: Arc<dyn Clock>) {
         self.lock().webhooks.clock = Some(DeliveryClock(clock));
     }

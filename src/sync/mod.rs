@@ -2,15 +2,20 @@
 //!
 //! `source` says what an observation is and where it comes from (`tailscale` is the real
 //! source); `listing` normalises the accounts a system returned; `plan` is the pure decision of
-//! which events an observation means, given what the ledger already knows; `run` is the
-//! orchestrator at the edge that observes, plans and appends one atomic batch.
+//! which events an observation means, given what the ledger already knows (`leftovers`: its
+//! devices and keys); `run` is the orchestrator at the edge that observes, plans and appends one
+//! atomic batch.
 
+mod leftovers;
 mod listing;
 mod plan;
 mod run;
 mod source;
 mod tailscale;
 
+pub use leftovers::{
+    AUDIT_LOG_OVERLAP_SECONDS, AUDIT_LOG_RETENTION_SECONDS, AuditWindow, Part, by_id,
+};
 pub use listing::{Listing, ListingError};
 pub use plan::{
     DEFAULT_REMOVAL_GUARD_HOLD_SECONDS, Observation, SyncContext, SyncOptions, SyncOutcome,
@@ -18,4 +23,4 @@ pub use plan::{
 };
 pub use run::{SyncReport, Syncer};
 pub use source::{Observing, Source};
-pub use tailscale::TailscaleSource;
+pub use tailscale::{Listers, TailscaleSource};

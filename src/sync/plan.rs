@@ -8,17 +8,22 @@
 //! back as one `SyncAnomaly`. A withheld removal is released, with the `observed_at` of the
 //! first sync that missed the account, once the account has stayed absent from every successful
 //! listing for the guard's hold; every later sync that still misses the others withholds them
-//! again. Then `CredentialObserved` when the credential changed, and last the `SyncCompleted`
-//! that closes the batch. Each planner returns its batch together with the
+//! again. Then the devices and keys parts (`leftovers`: their events, or the `SyncFailed` of a
+//! part that could not be listed), `CredentialObserved` when the credential changed, and last
+//! the `SyncCompleted` that closes the batch. Each planner returns its batch together with the
 //! [`SyncOutcome`] it decided, so nobody has to read the outcome back out of the events.
 
 use crate::access::StatusClass;
-use crate::event::{AccountSnapshot, CredentialKind, Event, SyncErrorClass, SystemId};
+use crate::event::{
+    AccountSnapshot, Coverage, CredentialKind, DeviceSnapshot, Event, KeySnapshot, SyncErrorClass,
+    SystemId,
+};
 use crate::projection::{AccountState, CredentialState, SystemState};
-use crate::tailscale::FetchError;
+use crate::tailscale::{AttributedChange, FetchError};
 use crate::time::Timestamp;
 
 use super::Listing;
+use super::leftovers::{Part, plan_leftovers};
 
 /// How a sync decides.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +79,9 @@ pub enum SyncOutcome {
         events_appended: u64,
         /// Whether the removal guard withheld removals.
         anomaly: bool,
+        /// The parts of the sync that could not be listed (each recorded as its own
+        /// `SyncFailed`), in order.
+        not_listed: Vec<Coverage>,
     },
     Failed {
         error_class: SyncErrorClass,
@@ -89,11 +97,19 @@ impl std::fmt::Display for SyncOutcome {
                 accounts_observed,
                 events_appended,
                 anomaly,
-            } => write!(
-                f,
-                "completed: {accounts_observed} accounts observed, {events_appended} change(s) recorded{}",
-                if *anomaly { ", removals withheld" } else { "" }
-            ),
+                not_listed,
+            } => {
+                write!(
+                    f,
+                    "completed: {accounts_observed} accounts observed, {events_appended} change(s) recorded{}",
+                    if *anomaly { ", removals withheld" } else { "" }
+                )?;
+                if !not_listed.is_empty() {
+                    let parts: Vec<&str> = not_listed.iter().map(|part| part.as_str()).collect();
+                    write!(f, "; not listed: {}", parts.join(", "))?;
+                }
+                Ok(())
+            }
             SyncOutcome::Failed {
                 error_class,
                 message,
@@ -108,6 +124,26 @@ pub struct Observation {
     pub listing: Listing,
     /// The credential in use, if its metadata could be read.
     pub credential: Option<CredentialState>,
+    /// The devices, unless listing them is switched off.
+    pub devices: Part<DeviceSnapshot>,
+    /// The keys, unless listing them is switched off.
+    pub keys: Part<KeySnapshot>,
+    /// The audit log's entries about users, devices and keys, unless reading it is switched
+    /// off, in the log's order.
+    pub audit_log: Option<Result<Vec<AttributedChange>, FetchError>>,
+}
+
+impl Observation {
+    /// An observation of the users (and credential) alone, its other parts switched off.
+    pub fn of_users(listing: Listing, credential: Option<CredentialState>) -> Self {
+        Observation {
+            listing,
+            credential,
+            devices: None,
+            keys: None,
+            audit_log: None,
+        }
+    }
 }
 
 /// The batch a successful fetch appends, ending with `SyncCompleted`, and its outcome.
@@ -152,6 +188,8 @@ pub fn plan_sync(
         );
     }
 
+    events.extend(plan_leftovers(&state.leftovers, observation, context, now));
+
     if let Some(observed) = &observation.credential
         && let credential = credential_seen(state.credential.as_ref(), observed)
         && state.credential.as_ref() != Some(&credential)
@@ -175,10 +213,25 @@ pub fn plan_sync(
         listing_sha256: listing.sha256(),
         events_appended,
     });
+    let not_listed = [
+        (
+            Coverage::Devices,
+            matches!(observation.devices, Some(Err(_))),
+        ),
+        (Coverage::Keys, matches!(observation.keys, Some(Err(_)))),
+        (
+            Coverage::AuditLog,
+            matches!(observation.audit_log, Some(Err(_))),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(coverage, failed)| failed.then_some(coverage))
+    .collect();
     let outcome = SyncOutcome::Completed {
         accounts_observed: listing.len() as u64,
         events_appended,
         anomaly,
+        not_listed,
     };
     (events, outcome)
 }

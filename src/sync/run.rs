@@ -19,7 +19,7 @@ use crate::store::StoreError;
 use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
 
-use super::{Source, SyncContext, SyncOptions, SyncOutcome, plan_failure, plan_sync};
+use super::{AuditWindow, Source, SyncContext, SyncOptions, SyncOutcome, plan_failure, plan_sync};
 
 /// What one sync did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,7 +80,12 @@ impl Syncer {
         let _running = self.running.lock().await;
         self.record_unrecorded().await?;
         let started_at = self.clock.now();
-        let observed = self.source.observe().await;
+        let window = self.ledger.read(|projections| {
+            let empty = SystemState::default();
+            let state = projections.system(&self.system).unwrap_or(&empty);
+            AuditWindow::next(&state.leftovers, started_at)
+        });
+        let observed = self.source.observe(window).await;
         let finished_at = self.clock.now();
         let ledger = self.ledger.clone();
         let system = self.system.clone();

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use super::AuditWindow;
 use super::Observation;
 use crate::tailscale::FetchError;
 
@@ -18,6 +19,8 @@ pub type Observing<'a> = Pin<Box<dyn Future<Output = Result<Observation, FetchEr
 
 /// Where a system's observations come from.
 pub trait Source: Send + Sync {
-    /// Observes the system once. A failure says which class of fault it was, for `SyncFailed`.
-    fn observe(&self) -> Observing<'_>;
+    /// Observes the system once, reading its audit log over `audit_log` (from the ledger's
+    /// last read, less an overlap, to now). A failure says which class of fault it was, for
+    /// `SyncFailed`.
+    fn observe(&self, audit_log: AuditWindow) -> Observing<'_>;
 }

@@ -1,23 +1,79 @@
-//! The Tailscale tailnet as a [`Source`]: its users, and the credential the client uses.
+//! The Tailscale tailnet as a [`Source`]: its users, devices and keys, its configuration audit
+//! log, and the credential the client uses.
 
-use super::{Listing, Observation, Observing, Source};
-use crate::event::{CredentialKind, SyncErrorClass};
+use super::{AuditWindow, Listing, Observation, Observing, Source, by_id};
+use crate::event::{Coverage, CredentialKind, SyncErrorClass};
 use crate::projection::CredentialState;
-use crate::tailscale::{FetchError, TailscaleClient};
+use crate::tailscale::{AuditEntry, Device, FetchError, Key, TailscaleClient};
+
+/// Which parts of the tailnet each sync lists besides its users (`[tailscale] list_devices`,
+/// `list_keys`); all of them unless the configuration switches one off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listers {
+    pub devices: bool,
+    pub keys: bool,
+    /// Whether each sync reads the configuration audit log (`read_audit_log`).
+    pub audit_log: bool,
+}
+
+impl Listers {
+    /// Users alone, every other part switched off.
+    pub const USERS_ONLY: Listers = Listers {
+        devices: false,
+        keys: false,
+        audit_log: false,
+    };
+}
+
+impl Default for Listers {
+    fn default() -> Self {
+        Listers {
+            devices: true,
+            keys: true,
+            audit_log: true,
+        }
+    }
+}
 
 /// A tailnet observed through Tailscale's API.
 pub struct TailscaleSource {
     client: TailscaleClient,
+    listers: Listers,
 }
 
 impl TailscaleSource {
-    pub fn new(client: TailscaleClient) -> Self {
-        TailscaleSource { client }
+    pub fn new(client: TailscaleClient, listers: Listers) -> Self {
+        TailscaleSource { client, listers }
     }
 
-    /// Fetches the listing and, if it can be read, the credential's metadata.
-    async fn fetch(&self) -> Result<Observation, FetchError> {
-        let users = self.client.list_users().await?;
+    /// Fetches the listings (users, devices and keys) and the audit log over `window` at once
+    /// and, if it can be read, the credential's metadata. Only the users are required: any other
+    /// part that fails is a failed part of the observation, not a failed sync.
+    async fn fetch(&self, window: AuditWindow) -> Result<Observation, FetchError> {
+        let (users, devices, keys, audit_log) = tokio::join!(
+            self.client.list_users(),
+            part(self.listers.devices, Coverage::Devices, async {
+                let devices = self.client.list_devices().await?;
+                by_id(
+                    devices.iter().map(Device::to_snapshot),
+                    |device| &device.id,
+                    Coverage::Devices,
+                )
+            }),
+            part(self.listers.keys, Coverage::Keys, async {
+                let keys = self.client.list_keys().await?;
+                by_id(
+                    keys.iter().map(Key::to_snapshot),
+                    |key| &key.id,
+                    Coverage::Keys,
+                )
+            }),
+            part(self.listers.audit_log, Coverage::AuditLog, async {
+                let entries = self.client.read_audit_log(window.from, window.to).await?;
+                Ok(entries.iter().filter_map(AuditEntry::to_change).collect())
+            }),
+        );
+        let users = users?;
         let listing = Listing::new(users.iter().map(|user| user.to_snapshot()).collect()).map_err(
             |error| FetchError {
                 class: SyncErrorClass::Malformed,
@@ -52,12 +108,31 @@ impl TailscaleSource {
         Ok(Observation {
             listing,
             credential,
+            devices,
+            keys,
+            audit_log,
         })
     }
 }
 
+/// One part of the observation: `None` when it is switched off; its failure is logged.
+async fn part<T>(
+    enabled: bool,
+    coverage: Coverage,
+    listing: impl Future<Output = Result<T, FetchError>>,
+) -> Option<Result<T, FetchError>> {
+    if !enabled {
+        return None;
+    }
+    let listed = listing.await;
+    if let Err(error) = &listed {
+        tracing::warn!(class = %error.class, "could not list the tailnet's {coverage}: {}", error.message);
+    }
+    Some(listed)
+}
+
 impl Source for TailscaleSource {
-    fn observe(&self) -> Observing<'_> {
-        Box::pin(self.fetch())
+    fn observe(&self, audit_log: AuditWindow) -> Observing<'_> {
+        Box::pin(self.fetch(audit_log))
     }
 }

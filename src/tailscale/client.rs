@@ -90,7 +90,7 @@ impl TailscaleClient {
 
     /// GETs `url` with the credential and decodes the JSON answer; every error is scrubbed of
     /// the configured secret before it leaves the client.
-    async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         url: Url,
         not_found_hint: Option<&str>,

@@ -1,14 +1,17 @@
 //! The Tailscale API client: the only code that talks HTTP to Tailscale.
 //!
-//! It lists the tailnet's users, looks up the credential's own key, and creates and tests webhook
+//! It lists the tailnet's users, devices and keys (`devices.rs`), reads the configuration audit
+//! log (`audit_log.rs`), looks up the credential's own key, and creates and tests webhook
 //! endpoints (`webhooks.rs`), authenticating with an API access token or an OAuth client,
 //! retrying transient failures within a budget, and reducing every failure to a [`FetchError`]
-//! whose class the ledger records in `SyncFailed`. Secrets are
-//! wrapped in [`Secret`] and never appear in errors, logs or `Debug` output.
+//! whose class the ledger records in `SyncFailed`. Secrets are wrapped in [`Secret`] and never
+//! appear in errors, logs or `Debug` output.
 
+mod audit_log;
 mod auth;
 mod client;
 mod config;
+mod devices;
 mod error;
 mod retry;
 mod secret;
@@ -16,9 +19,11 @@ mod transport;
 mod types;
 mod webhooks;
 
+pub use audit_log::{AttributedChange, AuditEntry};
 pub use auth::Credential;
 pub use client::TailscaleClient;
 pub use config::{ClientConfig, ClientConfigError, DEFAULT_API_BASE_URL, UserTypeFilter};
+pub use devices::{Device, Key};
 pub use error::FetchError;
 pub use retry::RetryPolicy;
 pub use secret::Secret;

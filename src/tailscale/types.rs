@@ -89,14 +89,14 @@ pub(crate) struct KeyBody {
 }
 
 /// Reads an optional string, treating `""` and `null` as absent.
-fn non_empty_string<'de, D: Deserializer<'de>>(
+pub(super) fn non_empty_string<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(deserializer)?.filter(|text| !text.is_empty()))
 }
 
 /// Reads an optional RFC 3339 time, treating `null`, `""` and the zero time as absent.
-fn tailscale_time<'de, D: Deserializer<'de>>(
+pub(super) fn tailscale_time<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Timestamp>, D::Error> {
     let Some(text) = non_empty_string(deserializer)? else {

@@ -16,6 +16,7 @@ CHECKS = {
     "access-control-configured",
     "user-access-valid",
     "integration-healthy",
+    "offboarded-leftovers-removed",
 }
 
 

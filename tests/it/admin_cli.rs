@@ -441,7 +441,8 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
     assert_eq!(anonymous.status.code(), Some(2), "{}", text(&anonymous));
 
     // a failed sync exits 3, in text and JSON.
-    fixture.tailnet.inject(
+    fixture.tailnet.inject_on(
+        tailledger::simulator::Endpoint::Users,
         tailledger::simulator::Fault::Status {
             status: 401,
             message: "revoked".to_owned(),

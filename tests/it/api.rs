@@ -14,7 +14,7 @@ use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
 use tailledger::metrics::Metrics;
 use tailledger::service::Service;
-use tailledger::sync::{SyncOptions, Syncer, TailscaleSource};
+use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::TailscaleClient;
 use tailledger::time::SystemClock;
 use tokio::sync::oneshot;
@@ -83,6 +83,7 @@ impl ApiServer {
             SystemId::tailscale(),
             Box::new(TailscaleSource::new(
                 TailscaleClient::new(fixture.config(api_token())).unwrap(),
+                Listers::default(),
             )),
             ledger.clone(),
             Arc::new(SystemClock),
@@ -324,7 +325,8 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
             "offboarded-access-removed",
             "access-control-configured",
             "user-access-valid",
-            "integration-healthy"
+            "integration-healthy",
+            "offboarded-leftovers-removed"
         ]
     );
     let offboarding = &status.checks[1];

@@ -11,8 +11,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tailledger::entry::{Entry, event_object};
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmailAlias,
-    EmployeeRecord, Event, FieldChange, RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, CredentialKind,
+    DeliveredEvent, DeviceSnapshot, EmailAlias, EmployeeRecord, Event, FieldChange, KeySnapshot,
+    RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
 };
 use tailledger::hash::{Digest, Hash256};
 use tailledger::sync::Listing;
@@ -501,9 +502,136 @@ fn event() -> BoxedStrategy<Event> {
         admin_and_syncs,
         releases_and_rosters,
         webhooks,
-        audit_window
+        audit_window,
+        leftovers()
     ]
     .boxed()
+}
+
+fn texts() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(text(), 0..3)
+}
+
+fn device() -> impl Strategy<Value = DeviceSnapshot> {
+    (
+        (text(), text(), text(), texts()),
+        (any::<bool>(), any::<bool>(), prop::option::of(timestamp())),
+        (text(), prop::option::of(timestamp())),
+    )
+        .prop_map(
+            |(
+                (id, name, user, tags),
+                (authorized, key_expiry_disabled, expires),
+                (os, created),
+            )| DeviceSnapshot {
+                id,
+                name,
+                user,
+                tags,
+                authorized,
+                key_expiry_disabled,
+                expires,
+                os,
+                created,
+            },
+        )
+}
+
+fn key() -> impl Strategy<Value = KeySnapshot> {
+    (
+        (text(), text(), text(), text()),
+        (
+            prop::option::of(timestamp()),
+            prop::option::of(timestamp()),
+            prop::option::of(timestamp()),
+        ),
+        (any::<bool>(), any::<bool>(), texts()),
+    )
+        .prop_map(
+            |(
+                (id, key_type, description, user_id),
+                (created, expires, revoked),
+                (invalid, reusable, tags),
+            )| KeySnapshot {
+                id,
+                key_type,
+                description,
+                user_id,
+                created,
+                expires,
+                revoked,
+                invalid,
+                reusable,
+                tags,
+            },
+        )
+}
+
+/// The device and key events of SPEC §14.
+fn leftovers() -> BoxedStrategy<Event> {
+    prop_oneof![
+        (system(), device()).prop_map(|(system, device)| Event::DeviceSeen { system, device }),
+        (system(), device()).prop_map(|(system, device)| Event::DeviceChanged { system, device }),
+        (system(), text(), text()).prop_map(|(system, device_id, name)| Event::DeviceRemoved {
+            system,
+            device_id,
+            name
+        }),
+        (system(), key()).prop_map(|(system, key)| Event::KeySeen { system, key }),
+        (system(), key()).prop_map(|(system, key)| Event::KeyChanged { system, key }),
+        (system(), text(), text()).prop_map(|(system, key_id, description)| {
+            Event::KeyRemoved {
+                system,
+                key_id,
+                description,
+            }
+        }),
+        change_attributed(),
+    ]
+    .boxed()
+}
+
+fn change_attributed() -> impl Strategy<Value = Event> {
+    let actor = (text(), text(), text()).prop_map(|(id, actor_type, login_name)| ChangeActor {
+        id,
+        actor_type,
+        login_name,
+    });
+    let target = (text(), text(), text(), prop::option::of(text())).prop_map(
+        |(id, name, target_type, property)| ChangeTarget {
+            id,
+            name,
+            target_type,
+            property,
+        },
+    );
+    (
+        (system(), timestamp(), text(), text()),
+        (prop::option::of(actor), text(), target),
+        (
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+        ),
+    )
+        .prop_map(
+            |(
+                (system, event_time, event_group_id, origin),
+                (actor, action, target),
+                (old, new, error),
+            )| Event::ChangeAttributed {
+                system,
+                event_time,
+                event_group_id,
+                origin,
+                actor,
+                action,
+                target,
+                old,
+                new,
+                error,
+            },
+        )
 }
 
 fn entry() -> impl Strategy<Value = Entry> {

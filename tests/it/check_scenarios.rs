@@ -1,6 +1,6 @@
 //! Check scenarios as data: each file under `tests/scenarios/checks/` is a sequence of steps
 //! (a roster import, a sync of a listing, an admin action, the clock moving) and the snapshot
-//! records the five checks after every step, and the offboarding report at the end. The steps
+//! records every check after every step, and the offboarding report at the end. The steps
 //! drive the real `Service`: syncs observe through an in-memory `Source`, so the wiring under
 //! test is the one `serve` uses. A `settings` step records settings as `serve` does at start,
 //! and a `status_as_of` step records the checks as of a past instant. A scenario with a
@@ -25,12 +25,14 @@ use tailledger::ledger::Ledger;
 use tailledger::projection::CredentialState;
 use tailledger::roster::parse_timezone;
 use tailledger::service::Service;
-use tailledger::sync::{Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer};
+use tailledger::sync::{
+    AuditWindow, Listing, Observation, Observing, Source, SyncOptions, SyncOutcome, Syncer,
+};
 use tailledger::tailscale::FetchError;
 use tailledger::time::{ManualClock, Timestamp};
 use tailledger::timeline::{Timeline, Window};
 
-use crate::helpers::{ScenarioUser, data_files, read_scenario};
+use crate::helpers::{ScenarioPart, ScenarioUser, data_files, read_scenario};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +96,15 @@ enum Step {
         users: Vec<ScenarioUser>,
         #[serde(default)]
         credential: Option<Credential>,
+        /// The devices listing; absent, listing devices is switched off.
+        #[serde(default)]
+        devices: Option<ScenarioPart>,
+        /// The keys listing; absent, listing keys is switched off.
+        #[serde(default)]
+        keys: Option<ScenarioPart>,
+        /// The audit log's entries; absent, reading it is switched off.
+        #[serde(default)]
+        audit_log: Option<ScenarioPart>,
     },
     /// A sync that fails with this class.
     SyncFails(SyncErrorClass),
@@ -170,6 +181,8 @@ fn finding_line(finding: &tailledger::checks::Finding) -> String {
     let subject = [
         finding.subject.login_name.as_deref(),
         finding.subject.employee_id.as_deref(),
+        finding.subject.device_id.as_deref(),
+        finding.subject.key_id.as_deref(),
     ]
     .into_iter()
     .flatten()
@@ -214,7 +227,7 @@ fn checks_json(results: &[CheckResult]) -> Value {
 struct ScenarioSource(Arc<Mutex<Option<Result<Observation, FetchError>>>>);
 
 impl Source for ScenarioSource {
-    fn observe(&self) -> Observing<'_> {
+    fn observe(&self, _audit_log: AuditWindow) -> Observing<'_> {
         let next = self
             .0
             .lock()
@@ -268,7 +281,13 @@ impl Run {
                 std::fs::write(file.path(), csv).expect("the roster file is writable");
                 "roster file written".to_owned()
             }
-            Step::Sync { users, credential } => {
+            Step::Sync {
+                users,
+                credential,
+                devices,
+                keys,
+                audit_log,
+            } => {
                 let accounts = users.into_iter().map(ScenarioUser::snapshot).collect();
                 let observation = Observation {
                     listing: Listing::new(accounts).expect("scenario listings have unique ids"),
@@ -278,14 +297,23 @@ impl Run {
                         expires_at: Some(credential.expires_at),
                         invalid: credential.invalid,
                     }),
+                    devices: ScenarioPart::devices(devices),
+                    keys: ScenarioPart::keys(keys),
+                    audit_log: ScenarioPart::audit_log(audit_log),
                 };
                 let SyncOutcome::Completed {
-                    events_appended, ..
+                    events_appended,
+                    not_listed,
+                    ..
                 } = self.sync(Ok(observation)).await
                 else {
                     panic!("a scenario sync with a listing completes");
                 };
-                format!("sync ({events_appended} changes)")
+                if not_listed.is_empty() {
+                    format!("sync ({events_appended} changes)")
+                } else {
+                    format!("sync ({events_appended} changes; not listed: {not_listed:?})")
+                }
             }
             Step::SyncFails(class) => {
                 let failure = FetchError {

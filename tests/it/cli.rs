@@ -107,7 +107,7 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
         "{said}"
     );
     assert!(
-        said.contains("user-identified             FAILING"),
+        said.contains("user-identified              FAILING"),
         "Priya is unidentified: {said}"
     );
 
@@ -125,7 +125,7 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!(json["sync"]["outcome"], "completed");
     assert_eq!(json["sync"]["syncId"], "tailscale-000002");
-    assert_eq!(json["checks"].as_array().map(Vec::len), Some(5));
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(6));
     assert_eq!(json["checks"][0]["checkId"], "user-identified");
     assert_eq!(json["checks"][0]["state"], "FAILING");
     assert_eq!(
@@ -137,7 +137,8 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
         "64-bit integers are strings in proto3 JSON"
     );
 
-    fixture.tailnet.inject(
+    fixture.tailnet.inject_on(
+        tailledger::simulator::Endpoint::Users,
         tailledger::simulator::Fault::Status {
             status: 401,
             message: "revoked".to_owned(),
@@ -193,7 +194,7 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     let status = run_with_env(args(&["status", "--server", &url, "--json"]), token.clone()).await;
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(json["checks"].as_array().map(Vec::len), Some(5));
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(6));
 
     let refused = run_with_env(
         args(&["status", "--server", &url]),
@@ -302,7 +303,7 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
         "replay's timeline is the server's"
     );
     let timeline: serde_json::Value = serde_json::from_slice(&served.stdout).unwrap();
-    assert_eq!(timeline["checks"].as_array().map(Vec::len), Some(5));
+    assert_eq!(timeline["checks"].as_array().map(Vec::len), Some(6));
     let as_of = ["--as-of", &last_at, "--json"];
     let served = run_with_env(
         args(&[&["status", "--server", &url][..], &as_of[..]].concat()),

@@ -1,12 +1,12 @@
 //! Random event histories for property tests: a few accounts, employees and syncs whose ids and
 //! emails overlap, so links, offboardings, grace periods, credentials, stale syncs, recorded
-//! settings and exceptions interact,
+//! settings, exceptions and a leaver's devices and keys interact,
 //! over about a thousand minutes from the Unix epoch.
 
 use proptest::prelude::*;
 use tailledger::event::{
-    Classification, CredentialKind, EmployeeRecord, Event, FieldChange, SettingsRecord,
-    SyncErrorClass, SystemId,
+    Classification, CredentialKind, DeviceSnapshot, EmployeeRecord, Event, FieldChange,
+    KeySnapshot, SettingsRecord, SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::time::Timestamp;
@@ -172,6 +172,44 @@ fn event() -> impl Strategy<Value = Event> {
             exception_id: format!("EX-{number}"),
             system: system(),
             reason: "r".to_owned(),
+        }),
+        (id(), any::<bool>()).prop_map(move |(id, tagged)| Event::DeviceSeen {
+            system: system(),
+            device: DeviceSnapshot {
+                id: format!("n{id}"),
+                name: format!("{id}-laptop"),
+                user: format!("{id}@acme.example"),
+                tags: if tagged {
+                    vec!["tag:ci".to_owned()]
+                } else {
+                    Vec::new()
+                },
+                authorized: true,
+                key_expiry_disabled: false,
+                expires: None,
+                os: "linux".to_owned(),
+                created: None,
+            },
+        }),
+        id().prop_map(move |id| Event::DeviceRemoved {
+            system: system(),
+            device_id: format!("n{id}"),
+            name: format!("{id}-laptop"),
+        }),
+        (id(), proptest::option::of(instant())).prop_map(move |(id, expires)| Event::KeySeen {
+            system: system(),
+            key: KeySnapshot {
+                id: format!("k{id}"),
+                key_type: "auth".to_owned(),
+                description: "ci".to_owned(),
+                user_id: id,
+                created: None,
+                expires,
+                revoked: None,
+                invalid: false,
+                reusable: true,
+                tags: Vec::new(),
+            },
         }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),

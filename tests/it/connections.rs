@@ -54,7 +54,7 @@ async fn answers(server: &ApiServer) {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(status.checks.len(), 5);
+        assert_eq!(status.checks.len(), 6);
     })
     .await
     .expect("health and GetStatus answer within the patience");

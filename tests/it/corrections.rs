@@ -11,7 +11,7 @@ use tailledger::event::SystemId;
 use tailledger::ledger::Ledger;
 use tailledger::service::Service;
 use tailledger::simulator::SimUser;
-use tailledger::sync::{SyncOptions, Syncer, TailscaleSource};
+use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::{Credential, TailscaleClient};
 use tailledger::time::SystemClock;
 
@@ -30,6 +30,7 @@ fn service(fixture: &Fixture, credential: Credential, dir: &Path) -> (Service, A
         SystemId::tailscale(),
         Box::new(TailscaleSource::new(
             TailscaleClient::new(fixture.config(credential)).unwrap(),
+            Listers::default(),
         )),
         ledger.clone(),
         Arc::new(SystemClock),

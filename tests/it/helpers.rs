@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use tailledger::entry::Entry;
 use tailledger::event::{
-    AccountSnapshot, Actor, Classification, CredentialKind, DeliveredEvent, EmailAlias,
-    EmployeeRecord, Event, FieldChange, RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
+    AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, Coverage, CredentialKind,
+    DeliveredEvent, DeviceSnapshot, EmailAlias, EmployeeRecord, Event, FieldChange, KeySnapshot,
+    RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
 use tailledger::simulator::{SimUser, SimulatedTailnet, SimulatorHandle};
+use tailledger::sync::{Part, by_id};
 use tailledger::tailscale::{
-    ClientConfig, Credential, FetchError, RetryPolicy, TailscaleClient, User,
+    AttributedChange, AuditEntry, ClientConfig, Credential, Device, FetchError, Key, RetryPolicy,
+    TailscaleClient, User,
 };
 use tailledger::time::Timestamp;
 use tokio::net::TcpListener;
@@ -403,8 +406,113 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
             Actor::Api(text("security-oncall")),
             Event::ExceptionRevoked {
                 exception_id: text("EX-1"),
-                system: tailscale,
+                system: tailscale.clone(),
                 reason: text("account removed"),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::DeviceSeen {
+                system: tailscale.clone(),
+                device: golden_device(),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::DeviceChanged {
+                system: tailscale.clone(),
+                device: DeviceSnapshot {
+                    user: text("tagged-devices"),
+                    authorized: false,
+                    expires: None,
+                    key_expiry_disabled: true,
+                    created: None,
+                    ..golden_device()
+                },
+            },
+        ),
+        (
+            sync.clone(),
+            Event::DeviceRemoved {
+                system: tailscale.clone(),
+                device_id: text("n292kg92CNTRL"),
+                name: text("ci-runner \"01\""),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::KeySeen {
+                system: tailscale.clone(),
+                key: golden_key(),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::KeyChanged {
+                system: tailscale.clone(),
+                key: KeySnapshot {
+                    key_type: text("a-new-kind"),
+                    user_id: String::new(),
+                    created: None,
+                    expires: None,
+                    revoked: Some(at("2026-03-02T14:25:00Z")),
+                    invalid: true,
+                    reusable: false,
+                    tags: Vec::new(),
+                    ..golden_key()
+                },
+            },
+        ),
+        (
+            sync.clone(),
+            Event::KeyRemoved {
+                system: tailscale.clone(),
+                key_id: text("kAuth1CNTRL"),
+                description: text("CI deploys\n"),
+            },
+        ),
+        (
+            sync.clone(),
+            Event::ChangeAttributed {
+                system: tailscale.clone(),
+                event_time: at("2026-03-02T14:26:07.129480Z"),
+                event_group_id: text("ac655681635cda4304dd3e7a1661736c"),
+                origin: text("ADMIN_CONSOLE"),
+                actor: Some(ChangeActor {
+                    id: text("uAdmin1CNTRL"),
+                    actor_type: text("USER"),
+                    login_name: text("it-admin@acme-corp.example"),
+                }),
+                action: text("DELETE"),
+                target: ChangeTarget {
+                    id: text("uMarco1CNTRL"),
+                    name: text("marco.ibanez@acme-corp.example"),
+                    target_type: text("USER"),
+                    property: None,
+                },
+                old: None,
+                new: None,
+                error: None,
+            },
+        ),
+        (
+            sync,
+            Event::ChangeAttributed {
+                system: tailscale,
+                event_time: at("2026-03-02T14:27:00Z"),
+                event_group_id: text("496c539b"),
+                origin: text("BORDER0_API"),
+                actor: None,
+                action: text("UPDATE"),
+                target: ChangeTarget {
+                    id: text("uDana1CNTRL"),
+                    name: text("dana@acme-corp.example"),
+                    target_type: text("USER"),
+                    property: Some(text("USER_ROLE")),
+                },
+                old: Some(text("\"member\"")),
+                new: Some(text("\"admin\"")),
+                error: Some(text("{\"message\":\"not allowed\"}")),
             },
         ),
     ]
@@ -420,6 +528,37 @@ fn golden_settings(email_aliases: Vec<EmailAlias>) -> SettingsRecord {
         suspended_is_removed: true,
         sync_interval_seconds: 900,
         timezone: "Europe/Berlin".to_owned(),
+    }
+}
+
+/// The device of the golden `DeviceSeen`, with text that needs escaping.
+fn golden_device() -> DeviceSnapshot {
+    DeviceSnapshot {
+        id: "n292kg92CNTRL".to_owned(),
+        name: "ci-runner \"01\"".to_owned(),
+        user: "marco.ibanez@acme-corp.example".to_owned(),
+        tags: vec!["tag:ci".to_owned(), "tag:prod".to_owned()],
+        authorized: true,
+        key_expiry_disabled: false,
+        expires: Some(at("2026-08-29T14:00:00Z")),
+        os: "linux".to_owned(),
+        created: Some(at("2026-03-01T09:00:00.5Z")),
+    }
+}
+
+/// The key of the golden `KeySeen`.
+fn golden_key() -> KeySnapshot {
+    KeySnapshot {
+        id: "kAuth1CNTRL".to_owned(),
+        key_type: "auth".to_owned(),
+        description: "CI deploys\n".to_owned(),
+        user_id: "uMarco1CNTRL".to_owned(),
+        created: Some(at("2026-03-01T09:00:00Z")),
+        expires: Some(at("2026-05-30T09:00:00Z")),
+        revoked: None,
+        invalid: false,
+        reusable: true,
+        tags: vec!["tag:ci".to_owned()],
     }
 }
 
@@ -668,6 +807,74 @@ impl ScenarioUser {
             account_type: self.account_type,
             created: Some(at("2025-01-01T00:00:00Z")),
         }
+    }
+}
+
+/// A devices or keys listing in a scenario step: Tailscale's JSON objects as the API would send
+/// them (decoded by the real client types, unknown fields, nulls and all), or the class of
+/// error the listing fails with.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScenarioPart {
+    Listed(Vec<serde_json::Value>),
+    Fails(SyncErrorClass),
+}
+
+impl ScenarioPart {
+    fn observed<T: serde::de::DeserializeOwned, S>(
+        part: Option<ScenarioPart>,
+        coverage: Coverage,
+        snapshot: impl Fn(&T) -> S,
+        id: impl Fn(&S) -> &str,
+    ) -> Part<S> {
+        Some(match part? {
+            ScenarioPart::Listed(items) => by_id(
+                items.into_iter().map(|item| {
+                    let item: T = serde_json::from_value(item)
+                        .unwrap_or_else(|error| panic!("a scenario's {coverage}: {error}"));
+                    snapshot(&item)
+                }),
+                id,
+                coverage,
+            ),
+            ScenarioPart::Fails(class) => Err(FetchError {
+                class,
+                message: format!("simulated {class} listing the {coverage}"),
+            }),
+        })
+    }
+
+    /// The devices part of an observation; `None` (absent from the step) is switched off.
+    pub fn devices(part: Option<ScenarioPart>) -> Part<DeviceSnapshot> {
+        Self::observed(part, Coverage::Devices, Device::to_snapshot, |device| {
+            &device.id
+        })
+    }
+
+    /// The keys part of an observation; `None` (absent from the step) is switched off.
+    pub fn keys(part: Option<ScenarioPart>) -> Part<KeySnapshot> {
+        Self::observed(part, Coverage::Keys, Key::to_snapshot, |key| &key.id)
+    }
+
+    /// The audit log part of an observation: the entries Tailscale's log would give, those
+    /// about users, devices and keys kept; `None` (absent from the step) is switched off.
+    pub fn audit_log(
+        part: Option<ScenarioPart>,
+    ) -> Option<Result<Vec<AttributedChange>, FetchError>> {
+        Some(match part? {
+            ScenarioPart::Listed(entries) => Ok(entries
+                .into_iter()
+                .filter_map(|entry| {
+                    serde_json::from_value::<AuditEntry>(entry)
+                        .unwrap_or_else(|error| panic!("a scenario's audit log entry: {error}"))
+                        .to_change()
+                })
+                .collect()),
+            ScenarioPart::Fails(class) => Err(FetchError {
+                class,
+                message: format!("simulated {class} reading the audit log"),
+            }),
+        })
     }
 }
 

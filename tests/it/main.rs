@@ -15,6 +15,7 @@ mod evidence;
 mod golden;
 mod helpers;
 mod ledger_v01;
+mod leftovers;
 mod merkle;
 mod metrics;
 mod paging;

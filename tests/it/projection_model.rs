@@ -61,8 +61,8 @@ proptest! {
                     .collect()
             };
             let none: [&String; 0] = [];
-            prop_assert_eq!(projections.subjects().seqs([&id], none), about(true), "account {}", id);
-            prop_assert_eq!(projections.subjects().seqs(none, [&id]), about(false), "employee {}", id);
+            prop_assert_eq!(projections.subjects().seqs([&id], none, none), about(true), "account {}", id);
+            prop_assert_eq!(projections.subjects().seqs(none, [&id], none), about(false), "employee {}", id);
         }
 
         // Reopening builds the projections from the latest checkpoint and the tail.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tailledger::event::{Event, SyncErrorClass, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::simulator::{Endpoint, Fault, SimUser};
-use tailledger::sync::{SyncOptions, SyncOutcome, SyncReport, Syncer, TailscaleSource};
+use tailledger::sync::{Listers, SyncOptions, SyncOutcome, SyncReport, Syncer, TailscaleSource};
 use tailledger::tailscale::{ClientConfig, Credential, RetryPolicy, TailscaleClient};
 use tailledger::time::SystemClock;
 
@@ -41,7 +41,10 @@ fn syncer_with(
     let ledger = Arc::new(Ledger::open(dir).unwrap());
     let syncer = Syncer::new(
         SystemId::tailscale(),
-        Box::new(TailscaleSource::new(TailscaleClient::new(config).unwrap())),
+        Box::new(TailscaleSource::new(
+            TailscaleClient::new(config).unwrap(),
+            Listers::default(),
+        )),
         ledger.clone(),
         Arc::new(SystemClock),
         SyncOptions::default(),
@@ -69,12 +72,15 @@ async fn oauth_token_is_granted_once_and_reused_across_syncs() {
     let syncer = syncer(&fixture, oauth_client(), dir.path());
 
     let first = syncer.sync_now().await.unwrap();
+    // The keys list holds the fixture's two credentials (Tailscale lists OAuth clients too).
     assert_eq!(
         types(&first),
         [
             "UserSeen",
             "UserSeen",
             "UserSeen",
+            "KeySeen",
+            "KeySeen",
             "CredentialObserved",
             "SyncCompleted"
         ]
@@ -183,9 +189,15 @@ async fn every_fault_class_ends_in_sync_failed_and_changes_no_account() {
 
         fixture.tailnet.clear_faults();
         let recovered = syncer.sync_now().await.unwrap();
+        // The audit log's entry of the deletion, read over the failed sync's time too.
         assert_eq!(
             types(&recovered),
-            ["UserSeen", "UserRemoved", "SyncCompleted"],
+            [
+                "UserSeen",
+                "UserRemoved",
+                "ChangeAttributed",
+                "SyncCompleted"
+            ],
             "{name}: the next sync recovers"
         );
     }
@@ -272,13 +284,24 @@ async fn syncs_with_failures(fixture: &Fixture) -> Vec<String> {
         let dir = dir.path().join(index.to_string());
         let (syncer, ledger) = syncer_with(fixture, credential, &dir, quick_retries());
         syncer.sync_now().await.unwrap();
-        // Tailscale quoting the credential back must not carry it into the ledger.
-        let echoing = Fault::Status {
-            status: 401,
-            message: format!("bad credential {own_secret}"),
-        };
-        fixture.tailnet.inject(echoing, 1);
-        syncer.sync_now().await.unwrap();
+        // Tailscale quoting the credential back must not carry it into the ledger, from any
+        // of the reads a sync makes: refused (401), or refused for lack of scope (403, which
+        // fails the devices, keys or audit log part alone).
+        for endpoint in [
+            Endpoint::Users,
+            Endpoint::Devices,
+            Endpoint::Keys,
+            Endpoint::AuditLog,
+        ] {
+            for status in [401, 403] {
+                let echoing = Fault::Status {
+                    status,
+                    message: format!("bad credential {own_secret}"),
+                };
+                fixture.tailnet.inject_on(endpoint, echoing, 1);
+                syncer.sync_now().await.unwrap();
+            }
+        }
         let down = Fault::Status {
             status: 500,
             message: "down".to_owned(),
@@ -370,6 +393,8 @@ async fn concurrent_sync_requests_run_one_after_the_other() {
             "UserSeen",
             "UserSeen",
             "UserSeen",
+            "KeySeen",
+            "KeySeen",
             "CredentialObserved",
             "SyncCompleted",
             "SyncCompleted"

@@ -11,7 +11,7 @@ use tailledger::projection::{CredentialState, SystemState};
 use tailledger::sync::{Listing, Observation, SyncContext, SyncOptions, plan_sync};
 use tailledger::time::Timestamp;
 
-use crate::helpers::{ScenarioUser, at, data_files, read_scenario};
+use crate::helpers::{ScenarioPart, ScenarioUser, at, data_files, read_scenario};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +31,15 @@ struct Step {
     listing: Vec<ScenarioUser>,
     #[serde(default)]
     credential: Option<Credential>,
+    /// The devices listing; absent, listing devices is switched off.
+    #[serde(default)]
+    devices: Option<ScenarioPart>,
+    /// The keys listing; absent, listing keys is switched off.
+    #[serde(default)]
+    keys: Option<ScenarioPart>,
+    /// The audit log's entries; absent, reading it is switched off.
+    #[serde(default)]
+    audit_log: Option<ScenarioPart>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +90,9 @@ fn run_scenario(scenario: Scenario) -> Value {
                 expires_at: credential.expires_at,
                 invalid: credential.invalid,
             }),
+            devices: ScenarioPart::devices(step.devices),
+            keys: ScenarioPart::keys(step.keys),
+            audit_log: ScenarioPart::audit_log(step.audit_log),
         };
         let (events, _) = ledger.read(|projections| {
             let state = projections.system(&system).unwrap_or(&empty);

@@ -13,7 +13,7 @@ use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::service::{Service, ServiceError};
 use tailledger::simulator::{Fault, HrisResource, SimEmployee, SimulatedHris, SimulatorHandle};
-use tailledger::sync::{SyncOptions, Syncer, TailscaleSource};
+use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::{RetryPolicy, Secret};
 use tailledger::time::SystemClock;
 use tailledger::truto::{TrutoConfig, TrutoSource};
@@ -79,7 +79,10 @@ fn service(
     service.set_roster_truto(hris.source(token));
     service.set_syncer(Syncer::new(
         SystemId::tailscale(),
-        Box::new(TailscaleSource::new(fixture.client(api_token()))),
+        Box::new(TailscaleSource::new(
+            fixture.client(api_token()),
+            Listers::default(),
+        )),
         ledger.clone(),
         Arc::new(SystemClock),
         SyncOptions::default(),

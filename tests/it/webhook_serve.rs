@@ -244,9 +244,15 @@ async fn a_signed_deletion_reaches_the_ledger_through_serve_and_starts_its_sync_
                 && recorded(event)["events"][0]["event_type"] == "userDeleted"
         })
         .expect("the deletion's delivery is recorded");
+    // The sync also reads who deleted the user from the audit log.
     assert_eq!(
         types(&events[deletion..]),
-        ["WebhookReceived", "UserRemoved", "SyncCompleted"]
+        [
+            "WebhookReceived",
+            "UserRemoved",
+            "ChangeAttributed",
+            "SyncCompleted"
+        ]
     );
     let delivery = &events[deletion];
     assert_eq!(delivery.actor, "webhook:tailscale");

@@ -1,0 +1,211 @@
+//! The devices, keys and audit log parts of a sync (SPEC §14): what the devices and keys
+//! listings and the audit log's entries mean, given what the ledger knows, and the `SyncFailed`
+//! of a part that could not be read.
+//!
+//! Per device, in id order: `DeviceSeen` when it is new or reappears, `DeviceChanged` when its
+//! owner (`user`), tags, authorization or key expiry changed; then `DeviceRemoved` for every
+//! present device the listing lacks. Keys alike: `KeySeen`, `KeyChanged` (revocation, validity,
+//! expiry), `KeyRemoved` — a key that drops out of the list is removed, never taken as revoked,
+//! since Tailscale lists only active keys. A part switched off appends nothing and changes
+//! nothing; a part that failed appends its own `SyncFailed` and leaves its items as they were.
+//! Then a `ChangeAttributed` for each audit log entry about a user, device or key not recorded
+//! before (by event group, target and action), in the order the log gave them.
+
+use std::collections::BTreeMap;
+
+use crate::event::{Coverage, DeviceSnapshot, Event, KeySnapshot};
+use crate::projection::Leftovers;
+use crate::tailscale::FetchError;
+use crate::time::Timestamp;
+
+use super::{Observation, SyncContext};
+
+/// One part of an observation: `None` when it is switched off, else its listing by id or why it
+/// could not be read.
+pub type Part<T> = Option<Result<BTreeMap<String, T>, FetchError>>;
+
+/// How far back each read of the audit log reaches before the last one: entries arrive late.
+pub const AUDIT_LOG_OVERLAP_SECONDS: i64 = 3600;
+/// How long Tailscale keeps its configuration audit log: no read reaches further back.
+pub const AUDIT_LOG_RETENTION_SECONDS: i64 = 90 * 24 * 3600;
+
+/// The span of the audit log a sync reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditWindow {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+impl AuditWindow {
+    /// From the last read, less the overlap, to `now`; the whole retention on a first read.
+    pub fn next(state: &Leftovers, now: Timestamp) -> Self {
+        let oldest = now.saturating_add_seconds(-AUDIT_LOG_RETENTION_SECONDS);
+        let from = state.audit_read_through.map_or(oldest, |read| {
+            read.saturating_add_seconds(-AUDIT_LOG_OVERLAP_SECONDS)
+                .max(oldest)
+        });
+        AuditWindow { from, to: now }
+    }
+}
+
+/// Items by id; two items with one id make the listing unusable.
+pub fn by_id<T>(
+    items: impl IntoIterator<Item = T>,
+    id: impl Fn(&T) -> &str,
+    what: Coverage,
+) -> Result<BTreeMap<String, T>, FetchError> {
+    let mut listed = BTreeMap::new();
+    for item in items {
+        let key = id(&item).to_owned();
+        if listed.contains_key(&key) {
+            return Err(FetchError {
+                class: crate::event::SyncErrorClass::Malformed,
+                message: format!(
+                    "the {what} list holds the id `{}` twice",
+                    key.escape_debug()
+                ),
+            });
+        }
+        listed.insert(key, item);
+    }
+    Ok(listed)
+}
+
+/// The events of the devices, keys and audit log parts of a sync.
+pub(super) fn plan_leftovers(
+    state: &Leftovers,
+    observation: &Observation,
+    context: &SyncContext,
+    now: Timestamp,
+) -> Vec<Event> {
+    let system = &context.system;
+    let (devices, keys) = (&observation.devices, &observation.keys);
+    let mut events = Vec::new();
+    match devices {
+        None => {}
+        Some(Err(error)) => events.push(part_failed(context, now, Coverage::Devices, error)),
+        Some(Ok(listed)) => {
+            for device in listed.values() {
+                let known = state.devices.get(&device.id).filter(|known| known.present);
+                let event = match known {
+                    None => Some(Event::DeviceSeen {
+                        system: system.clone(),
+                        device: device.clone(),
+                    }),
+                    Some(known) if device_changed(&known.device, device) => {
+                        Some(Event::DeviceChanged {
+                            system: system.clone(),
+                            device: device.clone(),
+                        })
+                    }
+                    Some(_) => None,
+                };
+                events.extend(event);
+            }
+            events.extend(
+                state
+                    .present_devices()
+                    .filter(|known| !listed.contains_key(&known.device.id))
+                    .map(|known| Event::DeviceRemoved {
+                        system: system.clone(),
+                        device_id: known.device.id.clone(),
+                        name: known.device.name.clone(),
+                    }),
+            );
+        }
+    }
+    match keys {
+        None => {}
+        Some(Err(error)) => events.push(part_failed(context, now, Coverage::Keys, error)),
+        Some(Ok(listed)) => {
+            for key in listed.values() {
+                let known = state.keys.get(&key.id).filter(|known| known.present);
+                let event = match known {
+                    None => Some(Event::KeySeen {
+                        system: system.clone(),
+                        key: key.clone(),
+                    }),
+                    Some(known) if key_changed(&known.key, key) => Some(Event::KeyChanged {
+                        system: system.clone(),
+                        key: key.clone(),
+                    }),
+                    Some(_) => None,
+                };
+                events.extend(event);
+            }
+            events.extend(
+                state
+                    .present_keys()
+                    .filter(|known| !listed.contains_key(&known.key.id))
+                    .map(|known| Event::KeyRemoved {
+                        system: system.clone(),
+                        key_id: known.key.id.clone(),
+                        description: known.key.description.clone(),
+                    }),
+            );
+        }
+    }
+    match &observation.audit_log {
+        None => {}
+        Some(Err(error)) => events.push(part_failed(context, now, Coverage::AuditLog, error)),
+        Some(Ok(changes)) => {
+            // Entries read again inside the overlap, or twice in one read, are recorded once.
+            let mut recorded = std::collections::BTreeSet::new();
+            for change in changes {
+                let key = Leftovers::attribution_key(
+                    &change.event_group_id,
+                    &change.target.id,
+                    &change.action,
+                );
+                if state.attributed.contains(&key) || !recorded.insert(key) {
+                    continue;
+                }
+                events.push(Event::ChangeAttributed {
+                    system: system.clone(),
+                    event_time: change.event_time,
+                    event_group_id: change.event_group_id.clone(),
+                    origin: change.origin.clone(),
+                    actor: change.actor.clone(),
+                    action: change.action.clone(),
+                    target: change.target.clone(),
+                    old: change.old.clone(),
+                    new: change.new.clone(),
+                    error: change.error.clone(),
+                });
+            }
+        }
+    }
+    events
+}
+
+/// The `SyncFailed` of one part of the sync: the sync itself goes on and completes.
+fn part_failed(
+    context: &SyncContext,
+    now: Timestamp,
+    coverage: Coverage,
+    error: &FetchError,
+) -> Event {
+    Event::SyncFailed {
+        system: context.system.clone(),
+        sync_id: coverage.sync_id(&context.sync_id),
+        started_at: context.started_at,
+        finished_at: now,
+        error_class: error.class,
+        message: error.message.clone(),
+    }
+}
+
+/// What `DeviceChanged` is about: who owns the device and whether it may connect. A new name or
+/// operating system alone is not recorded.
+fn device_changed(before: &DeviceSnapshot, now: &DeviceSnapshot) -> bool {
+    before.user != now.user
+        || before.tags != now.tags
+        || before.authorized != now.authorized
+        || before.expires != now.expires
+        || before.key_expiry_disabled != now.key_expiry_disabled
+}
+
+/// What `KeyChanged` is about: whether the key still works.
+fn key_changed(before: &KeySnapshot, now: &KeySnapshot) -> bool {
+    before.revoked != now.revoked || before.invalid != now.invalid || before.expires != now.expires
+}
