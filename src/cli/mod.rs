@@ -322,7 +322,7 @@ pub enum Command {
     /// verify), the CSV files for spreadsheets, the export up to the window's end
     /// (`ledger.jsonl`), the README's `verify_export.py`, and `MANIFEST.sha256`. Everything in
     /// it is recomputed from that export, after its chain is verified. Dates are days in UTC,
-    /// and the checks use the default settings, as with `replay`.
+    /// and each instant is evaluated with the settings recorded for it, as with `replay`.
     #[command(group(clap::ArgGroup::new("source").required(true).args(["data_dir", "server"])))]
     Evidence {
         /// The window's start: an RFC 3339 instant or a date (the start of that day, UTC).
@@ -345,7 +345,8 @@ pub enum Command {
     /// Recompute, offline and from an export alone, the checks as of an instant or the timeline
     /// of a window: the chain is verified first (a broken one is refused at its seq), then the
     /// entries are folded with the same projections and checks as the server's. Dates are days
-    /// in UTC, and the checks use the default settings (email aliases none, suspended accounts
+    /// in UTC; each instant is evaluated with the settings the export recorded for it (the
+    /// defaults only for an export that recorded none: no email aliases, suspended accounts
     /// removed, a 15-minute sync interval).
     ///
     /// Exits 0, or 1 when the export's chain is broken.

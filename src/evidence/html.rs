@@ -55,12 +55,24 @@ struct CheckSection {
 }
 
 #[derive(Serialize)]
+struct ExceptionLine {
+    id: String,
+    check_id: String,
+    subject: String,
+    reason: String,
+    evidence_ref: String,
+    granted_at: String,
+    ends: String,
+}
+
+#[derive(Serialize)]
 struct OffboardingLine {
     employee: String,
     email: String,
     effective_at: String,
     account: String,
-    link: &'static str,
+    link: String,
+    removed_by: String,
     first_without_access: String,
     elapsed: String,
     grace: String,
@@ -149,7 +161,23 @@ pub fn page(pack: &Pack) -> String {
             email: row.email.clone(),
             effective_at: row.effective_at.to_string(),
             account: format!("{} ({})", row.login_name, row.account_id),
-            link: row.link,
+            link: format!(
+                "{} since {} (seq {})",
+                row.link, row.link_since.at, row.link_since.seq
+            ),
+            removed_by: row.removed_by.as_ref().map_or_else(
+                || "not in the audit log".to_owned(),
+                |removal| {
+                    let actor = removal
+                        .actor
+                        .as_ref()
+                        .map_or("someone unnamed", |actor| actor.login_name.as_str());
+                    format!(
+                        "{actor}, {} at {} by Tailscale's audit log (seq {})",
+                        removal.action, removal.at, removal.seq
+                    )
+                },
+            ),
             first_without_access: row.first_without_access.as_ref().map_or_else(
                 || "still holds access".to_owned(),
                 |mark| format!("{} (seq {})", mark.at, mark.seq),
@@ -160,6 +188,27 @@ pub fn page(pack: &Pack) -> String {
                 Some(true) => "yes",
                 Some(false) => "no",
                 None => "not yet known",
+            },
+        })
+        .collect();
+    let exceptions: Vec<ExceptionLine> = pack
+        .exceptions
+        .iter()
+        .map(|exception| ExceptionLine {
+            id: exception.exception_id.clone(),
+            check_id: exception.check_id.clone(),
+            subject: exception
+                .account_id
+                .clone()
+                .or_else(|| exception.employee_id.clone())
+                .unwrap_or_default(),
+            reason: exception.reason.clone(),
+            evidence_ref: exception.evidence_ref.clone().unwrap_or_default(),
+            granted_at: format!("{} (seq {})", exception.granted.at, exception.granted.seq),
+            ends: match (&exception.revoked, exception.expires_at) {
+                (Some((revoked, reason)), _) => format!("revoked {} ({reason})", revoked.at),
+                (None, Some(expires)) => format!("expires {expires}"),
+                (None, None) => "never expires".to_owned(),
             },
         })
         .collect();
@@ -179,6 +228,7 @@ pub fn page(pack: &Pack) -> String {
             states => STATES.map(CheckState::as_str),
             checks => checks,
             offboarding => offboarding,
+            exceptions => exceptions,
             accounts => pack.accounts.len(),
             employees => pack.employees.len(),
         })

@@ -31,7 +31,7 @@ use crate::as_of::AsOf;
 use crate::checks::CheckSettings;
 use crate::event::SystemId;
 use crate::hash::Digest;
-use crate::projection::EmployeeState;
+use crate::projection::{EmployeeState, ExceptionState};
 use crate::replay::{ReplayError, ledger_from_export};
 use crate::report::OffboardingRow;
 use crate::service::{AccountView, Service, ServiceError};
@@ -51,9 +51,6 @@ pub const FILES: [&str; 9] = [
     "ledger.jsonl",
     "verify_export.py",
 ];
-
-/// How many accounts or employees one read takes.
-const PAGE: usize = 1_000;
 
 /// Why a pack could not be written; nothing is left behind.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +113,8 @@ pub struct Pack {
     pub offboarding: Vec<OffboardingRow>,
     pub accounts: Vec<AccountView>,
     pub employees: Vec<EmployeeState>,
+    /// Every exception granted by the window's end, in force in the window or not.
+    pub exceptions: Vec<ExceptionState>,
     /// When the pack was written, and by which version of tailledger.
     pub written_at: Timestamp,
     pub version: &'static str,
@@ -147,35 +146,34 @@ impl Pack {
                         .is_none_or(|gone| gone.at >= window.from)
             })
             .collect();
-        let mut accounts = Vec::new();
-        loop {
-            let after = accounts
-                .last()
-                .map(|view: &AccountView| view.account.snapshot.id.clone());
-            let page = service
-                .accounts(system.clone(), end, true, after, PAGE)
-                .await?;
-            accounts.extend(page.items);
-            if !page.more {
-                break;
-            }
-        }
-        let mut employees = Vec::new();
-        loop {
-            let after = employees
-                .last()
-                .map(|employee: &EmployeeState| employee.record.employee_id.clone());
-            let page = service.employees(end, after, PAGE).await?;
-            employees.extend(page.items);
-            if !page.more {
-                break;
-            }
-        }
+        // One read each: every page of a read as of an instant would rebuild that instant's state.
+        let accounts = service
+            .accounts(system.clone(), end, true, None, usize::MAX)
+            .await?
+            .items;
+        let employees = service.employees(end, None, usize::MAX).await?.items;
+        let exceptions = service
+            .exceptions(system.clone(), Some(AsOf::Instant(end)))
+            .await?
+            .into_iter()
+            .map(|listed| listed.exception)
+            .filter(|exception| {
+                // Those that held at some instant of the window.
+                exception
+                    .expires_at
+                    .is_none_or(|expires| expires > window.from)
+                    && exception
+                        .revoked
+                        .as_ref()
+                        .is_none_or(|(revoked, _)| revoked.at > window.from)
+            })
+            .collect();
         Ok(Pack {
             timeline,
             offboarding,
             accounts,
             employees,
+            exceptions,
             written_at: service.now(),
             version: crate::VERSION,
         })

@@ -15,7 +15,7 @@ pub fn all(pack: &Pack) -> Vec<(&'static str, Vec<u8>)> {
         ("check_timeline.csv", check_timeline(pack)),
         ("findings.csv", findings(pack)),
         ("offboarding.csv", offboarding(pack)),
-        ("exceptions.csv", exceptions()),
+        ("exceptions.csv", exceptions(pack)),
         ("accounts_at_end.csv", accounts(pack)),
         ("employees_at_end.csv", employees(pack)),
     ]
@@ -135,6 +135,8 @@ fn offboarding(pack: &Pack) -> Vec<u8> {
             "account_id",
             "login_name",
             "link",
+            "link_since_at",
+            "link_since_seq",
             "last_with_access_at",
             "last_with_access_seq",
             "first_without_access_at",
@@ -142,10 +144,15 @@ fn offboarding(pack: &Pack) -> Vec<u8> {
             "elapsed_seconds",
             "grace_seconds",
             "within_grace",
+            "removed_by",
+            "removal_action",
+            "removed_at_by_tailscale",
+            "removal_seq",
         ],
         pack.offboarding.iter().map(|row| {
             let [last_at, last_seq] = mark(row.last_with_access.as_ref());
             let [first_at, first_seq] = mark(row.first_without_access.as_ref());
+            let removal = row.removed_by.as_ref();
             vec![
                 text(&row.employee_id),
                 text(&row.email),
@@ -156,6 +163,8 @@ fn offboarding(pack: &Pack) -> Vec<u8> {
                 text(&row.account_id),
                 text(&row.login_name),
                 row.link.to_owned(),
+                row.link_since.at.to_string(),
+                row.link_since.seq.to_string(),
                 last_at,
                 last_seq,
                 first_at,
@@ -163,12 +172,20 @@ fn offboarding(pack: &Pack) -> Vec<u8> {
                 number(row.elapsed_seconds),
                 row.grace_seconds.to_string(),
                 number(row.within_grace),
+                text(
+                    removal
+                        .and_then(|removal| removal.actor.as_ref())
+                        .map_or("", |actor| actor.login_name.as_str()),
+                ),
+                text(removal.map_or("", |removal| removal.action.as_str())),
+                instant(removal.map(|removal| removal.at)),
+                number(removal.map(|removal| removal.seq)),
             ]
         }),
     )
 }
 
-fn exceptions() -> Vec<u8> {
+fn exceptions(pack: &Pack) -> Vec<u8> {
     table(
         &[
             "exception_id",
@@ -177,12 +194,28 @@ fn exceptions() -> Vec<u8> {
             "employee_id",
             "reason",
             "evidence_ref",
-            "granted_by",
             "granted_at",
+            "granted_seq",
             "expires_at",
             "revoked_at",
+            "revoke_reason",
         ],
-        [],
+        pack.exceptions.iter().map(|exception| {
+            let revoked = exception.revoked.as_ref();
+            vec![
+                text(&exception.exception_id),
+                text(&exception.check_id),
+                text(exception.account_id.as_deref().unwrap_or_default()),
+                text(exception.employee_id.as_deref().unwrap_or_default()),
+                text(&exception.reason),
+                text(exception.evidence_ref.as_deref().unwrap_or_default()),
+                exception.granted.at.to_string(),
+                exception.granted.seq.to_string(),
+                instant(exception.expires_at),
+                instant(revoked.map(|(mark, _)| mark.at)),
+                text(revoked.map_or("", |(_, reason)| reason.as_str())),
+            ]
+        }),
     )
 }
 
