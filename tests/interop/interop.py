@@ -22,6 +22,7 @@ CHECK_IDS = [
     "access-control-configured",
     "user-access-valid",
     "integration-healthy",
+    "offboarded-leftovers-removed",
 ]
 EXPECTED_SERVICES = {
     "tailledger.v1.LedgerService",
@@ -136,7 +137,7 @@ def main(address):
         count = check_stream(stub, digest)
     print(
         f"interop ok: grpcio {grpc.__version__} against {address}: health SERVING, "
-        "reflection v1 and v1alpha list the services, 5 checks PASSING, "
+        f"reflection v1 and v1alpha list the services, {len(CHECK_IDS)} checks PASSING, "
         f"{count} streamed events verified up to digest {digest.seq}:{digest.hash}"
     )
 
