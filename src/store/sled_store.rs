@@ -317,6 +317,35 @@ impl SledStore {
         &self.path
     }
 
+    /// Refuses a write of about `bytes` when the disk holding the store lacks room for it, before
+    /// sled writes anything: sled 0.34 remembers a failed write as an error that every later
+    /// read returns too, so letting it meet a full disk would stop reads until a restart. The
+    /// room asked for is twice the values (sled's log and its page table hold each) and 1 MiB
+    /// for its segment and snapshot bookkeeping. A filesystem that cannot say is not refused.
+    fn check_room(&self, bytes: u64) -> Result<(), StoreError> {
+        const BOOKKEEPING: u64 = 1 << 20;
+        // A filesystem that reports no blocks at all (a FUSE one without `statfs`) cannot say.
+        let Some(stats) = rustix::fs::statvfs(&self.path)
+            .ok()
+            .filter(|stats| stats.f_blocks > 0)
+        else {
+            return Ok(());
+        };
+        let available = stats.f_bavail.saturating_mul(stats.f_frsize);
+        let needed = bytes.saturating_mul(2).saturating_add(BOOKKEEPING);
+        if available >= needed {
+            return Ok(());
+        }
+        Err(StoreError::Io {
+            action: "write to",
+            path: self.path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!("no space left on the device ({available} bytes free, {needed} needed)"),
+            ),
+        })
+    }
+
     fn database(&self, source: sled::Error) -> StoreError {
         StoreError::Database {
             path: self.path.clone(),
@@ -458,7 +487,9 @@ impl Store for SledStore {
             None => self.head()?,
         };
         check_follows(after.map_or(1, |digest| digest.seq + 1), entries)?;
-        for (first, chunk) in codec::encode_chunks(entries, pieces::MAX_VALUE) {
+        let chunks = codec::encode_chunks(entries, pieces::MAX_VALUE);
+        self.check_room(chunks.iter().map(|(_, chunk)| chunk.len() as u64).sum())?;
+        for (first, chunk) in chunks {
             // A chunk is longer than the limit only when it holds a single long entry.
             if let Err(source) = staged
                 .writes
