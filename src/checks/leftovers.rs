@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::{CheckState, Context, Finding, Reason, Subject, evidence, seconds};
+use super::{CheckState, Context, Finding, Reason, Subject, evidence};
 use crate::projection::{AccountState, Mark};
 use crate::time::Timestamp;
 
@@ -34,13 +34,7 @@ struct Leftover<'a> {
 impl Context<'_> {
     pub(super) fn offboarded_leftovers_removed(&self) -> Vec<Finding> {
         let leftovers = &self.state.leftovers;
-        // Login names compare case-insensitively, as everywhere else.
-        let by_login: HashMap<String, &AccountState> = self
-            .state
-            .accounts
-            .values()
-            .map(|account| (account.snapshot.login_name.to_lowercase(), account))
-            .collect();
+        let by_login = self.accounts_by_login();
         let devices = leftovers.present_devices().filter_map(|state| {
             let device = &state.device;
             let account = by_login.get(&device.user.to_lowercase())?;
@@ -94,18 +88,23 @@ impl Context<'_> {
         devices.chain(keys).collect()
     }
 
+    /// The accounts by login name, lower-cased: a device names its registering account by login
+    /// name, and login names compare case-insensitively, as everywhere else.
+    fn accounts_by_login(&self) -> HashMap<String, &AccountState> {
+        self.state
+            .accounts
+            .values()
+            .map(|account| (account.snapshot.login_name.to_lowercase(), account))
+            .collect()
+    }
+
     /// The instants at which time alone changes what this check says: for each device or key
     /// tied to a leaver, the offboarding taking effect (`DUE`) and its grace running out
     /// (`FAILING`), whether or not the account still has access; and each such key's expiry,
     /// after which it no longer counts.
     pub(super) fn leftover_changes(&self) -> impl Iterator<Item = Timestamp> + '_ {
         let leftovers = &self.state.leftovers;
-        let by_login: HashMap<String, &AccountState> = self
-            .state
-            .accounts
-            .values()
-            .map(|account| (account.snapshot.login_name.to_lowercase(), account))
-            .collect();
+        let by_login = self.accounts_by_login();
         let device_owners = leftovers
             .present_devices()
             .filter_map(move |state| by_login.get(&state.device.user.to_lowercase()).copied())
@@ -118,9 +117,7 @@ impl Context<'_> {
             .chain(key_owners)
             .filter_map(|(account, expires)| {
                 let offboarding = self.employee_of(account)?.employee.offboarding.as_ref()?;
-                let deadline = offboarding
-                    .effective_at
-                    .saturating_add_seconds(seconds(self.state.offboarding_grace_seconds()));
+                let deadline = self.offboarding_deadline(offboarding.effective_at);
                 Some([
                     Some(offboarding.effective_at),
                     Some(super::just_after(deadline)),
@@ -139,10 +136,7 @@ impl Context<'_> {
         if offboarding.effective_at > self.now {
             return None;
         }
-        let grace = self.state.offboarding_grace_seconds();
-        let deadline = offboarding
-            .effective_at
-            .saturating_add_seconds(seconds(grace));
+        let deadline = self.offboarding_deadline(offboarding.effective_at);
         let (state, since) = if self.now > deadline {
             (CheckState::Failing, deadline)
         } else {
