@@ -19,57 +19,49 @@ use tower::{Layer, Service};
 
 use super::Metrics;
 
-/// Counts gRPC calls by method and status code.
+/// A layer counting answers in `metrics` as `K` says: [`Grpc`] by method and status code,
+/// [`Webhook`] by HTTP status.
 #[derive(Clone)]
-pub struct GrpcLayer {
+pub struct CountingLayer<K> {
     metrics: Metrics,
-    methods: Grpc,
+    kind: K,
 }
+
+/// Counts gRPC calls by method and status code.
+pub type GrpcLayer = CountingLayer<Grpc>;
+
+/// Counts webhook deliveries by HTTP status.
+pub type WebhookLayer = CountingLayer<Webhook>;
 
 impl GrpcLayer {
     /// Counts calls in `metrics`, each labelled with its path when it is one of `methods`.
     pub fn new(metrics: Metrics, methods: HashSet<String>) -> Self {
-        GrpcLayer {
+        CountingLayer {
             metrics,
-            methods: Grpc {
+            kind: Grpc {
                 known: Arc::new(methods),
             },
         }
     }
 }
 
-impl<S> Layer<S> for GrpcLayer {
-    type Service = Counted<S, Grpc>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Counted {
-            inner,
-            metrics: self.metrics.clone(),
-            kind: self.methods.clone(),
+impl WebhookLayer {
+    pub fn new(metrics: Metrics) -> Self {
+        CountingLayer {
+            metrics,
+            kind: Webhook,
         }
     }
 }
 
-/// Counts webhook deliveries by HTTP status.
-#[derive(Clone)]
-pub struct WebhookLayer {
-    metrics: Metrics,
-}
-
-impl WebhookLayer {
-    pub fn new(metrics: Metrics) -> Self {
-        WebhookLayer { metrics }
-    }
-}
-
-impl<S> Layer<S> for WebhookLayer {
-    type Service = Counted<S, Webhook>;
+impl<S, K: Clone> Layer<S> for CountingLayer<K> {
+    type Service = Counted<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Counted {
             inner,
             metrics: self.metrics.clone(),
-            kind: Webhook,
+            kind: self.kind.clone(),
         }
     }
 }
