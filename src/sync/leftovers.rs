@@ -11,18 +11,17 @@
 //! Then a `ChangeAttributed` for each audit log entry about a user, device or key not recorded
 //! before (by event group, target and action), in the order the log gave them.
 
-use std::collections::BTreeMap;
-
 use crate::event::{Coverage, DeviceSnapshot, Event, KeySnapshot};
 use crate::projection::Leftovers;
 use crate::tailscale::FetchError;
 use crate::time::Timestamp;
 
+use super::listing::{ById, Joined, Keyed};
 use super::{Observation, SyncContext};
 
 /// One part of an observation: `None` when it is switched off, else its listing by id or why it
 /// could not be read.
-pub type Part<T> = Option<Result<BTreeMap<String, T>, FetchError>>;
+pub type Part<T> = Option<Result<ById<T>, FetchError>>;
 
 /// How far back each read of the audit log reaches before the last one: entries arrive late.
 pub const AUDIT_LOG_OVERLAP_SECONDS: i64 = 3600;
@@ -49,26 +48,11 @@ impl AuditWindow {
 }
 
 /// Items by id; two items with one id make the listing unusable.
-pub fn by_id<T>(
-    items: impl IntoIterator<Item = T>,
-    id: impl Fn(&T) -> &str,
-    what: Coverage,
-) -> Result<BTreeMap<String, T>, FetchError> {
-    let mut listed = BTreeMap::new();
-    for item in items {
-        let key = id(&item).to_owned();
-        if listed.contains_key(&key) {
-            return Err(FetchError {
-                class: crate::event::SyncErrorClass::Malformed,
-                message: format!(
-                    "the {what} list holds the id `{}` twice",
-                    key.escape_debug()
-                ),
-            });
-        }
-        listed.insert(key, item);
-    }
-    Ok(listed)
+pub fn by_id<T: Keyed>(items: Vec<T>, what: Coverage) -> Result<ById<T>, FetchError> {
+    ById::new(items).map_err(|id| FetchError {
+        class: crate::event::SyncErrorClass::Malformed,
+        message: format!("the {what} list holds the id `{}` twice", id.escape_debug()),
+    })
 }
 
 /// The events of the devices, keys and audit log parts of a sync.
@@ -84,66 +68,52 @@ pub(super) fn plan_leftovers(
     match devices {
         None => {}
         Some(Err(error)) => events.push(part_failed(context, now, Coverage::Devices, error)),
-        Some(Ok(listed)) => {
-            for device in listed.values() {
-                let known = state.devices.get(&device.id).filter(|known| known.present);
-                let event = match known {
-                    None => Some(Event::DeviceSeen {
+        Some(Ok(listed)) => plan_items(
+            &mut events,
+            listed.join(&state.devices),
+            |known| known.present,
+            |device, known| match known {
+                None => Some(Event::DeviceSeen {
+                    system: system.clone(),
+                    device: device.clone(),
+                }),
+                Some(known) => {
+                    device_changed(&known.device, device).then(|| Event::DeviceChanged {
                         system: system.clone(),
                         device: device.clone(),
-                    }),
-                    Some(known) if device_changed(&known.device, device) => {
-                        Some(Event::DeviceChanged {
-                            system: system.clone(),
-                            device: device.clone(),
-                        })
-                    }
-                    Some(_) => None,
-                };
-                events.extend(event);
-            }
-            events.extend(
-                state
-                    .present_devices()
-                    .filter(|known| !listed.contains_key(&known.device.id))
-                    .map(|known| Event::DeviceRemoved {
-                        system: system.clone(),
-                        device_id: known.device.id.clone(),
-                        name: known.device.name.clone(),
-                    }),
-            );
-        }
+                    })
+                }
+            },
+            |known| Event::DeviceRemoved {
+                system: system.clone(),
+                device_id: known.device.id.clone(),
+                name: known.device.name.clone(),
+            },
+        ),
     }
     match keys {
         None => {}
         Some(Err(error)) => events.push(part_failed(context, now, Coverage::Keys, error)),
-        Some(Ok(listed)) => {
-            for key in listed.values() {
-                let known = state.keys.get(&key.id).filter(|known| known.present);
-                let event = match known {
-                    None => Some(Event::KeySeen {
-                        system: system.clone(),
-                        key: key.clone(),
-                    }),
-                    Some(known) if key_changed(&known.key, key) => Some(Event::KeyChanged {
-                        system: system.clone(),
-                        key: key.clone(),
-                    }),
-                    Some(_) => None,
-                };
-                events.extend(event);
-            }
-            events.extend(
-                state
-                    .present_keys()
-                    .filter(|known| !listed.contains_key(&known.key.id))
-                    .map(|known| Event::KeyRemoved {
-                        system: system.clone(),
-                        key_id: known.key.id.clone(),
-                        description: known.key.description.clone(),
-                    }),
-            );
-        }
+        Some(Ok(listed)) => plan_items(
+            &mut events,
+            listed.join(&state.keys),
+            |known| known.present,
+            |key, known| match known {
+                None => Some(Event::KeySeen {
+                    system: system.clone(),
+                    key: key.clone(),
+                }),
+                Some(known) => key_changed(&known.key, key).then(|| Event::KeyChanged {
+                    system: system.clone(),
+                    key: key.clone(),
+                }),
+            },
+            |known| Event::KeyRemoved {
+                system: system.clone(),
+                key_id: known.key.id.clone(),
+                description: known.key.description.clone(),
+            },
+        ),
     }
     match &observation.audit_log {
         None => {}
@@ -176,6 +146,28 @@ pub(super) fn plan_leftovers(
         }
     }
     events
+}
+
+/// The events of one listing joined with what the ledger knew, in id order: for each listed
+/// item, what `listed` says given the known item if it is present; then the removal of each
+/// present item the listing lacks.
+fn plan_items<'a, T: Keyed + 'a, S: 'a>(
+    events: &mut Vec<Event>,
+    joined: impl Iterator<Item = Joined<'a, T, S>>,
+    present: impl Fn(&S) -> bool,
+    listed: impl Fn(&T, Option<&S>) -> Option<Event>,
+    removed: impl Fn(&S) -> Event,
+) {
+    let mut removals = Vec::new();
+    for joined in joined {
+        match joined {
+            Joined::Listed(item, known) => {
+                events.extend(listed(item, known.filter(|known| present(known))));
+            }
+            Joined::Unlisted(known) => removals.extend(present(known).then(|| removed(known))),
+        }
+    }
+    events.extend(removals);
 }
 
 /// The `SyncFailed` of one part of the sync: the sync itself goes on and completes.

@@ -22,8 +22,8 @@ use crate::projection::{AccountState, CredentialState, SystemState};
 use crate::tailscale::{AttributedChange, FetchError};
 use crate::time::Timestamp;
 
-use super::Listing;
 use super::leftovers::{Part, plan_leftovers};
+use super::listing::{Joined, Listing};
 
 /// How a sync decides.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,21 +156,28 @@ pub fn plan_sync(
 ) -> (Vec<Event>, SyncOutcome) {
     let system = &context.system;
     let listing = &observation.listing;
-    let mut events: Vec<Event> = listing
-        .accounts()
-        .flat_map(|listed| account_events(system, state.accounts.get(&listed.id), listed))
-        .collect();
-
-    let (released, removed): (Vec<&AccountState>, Vec<&AccountState>) = state
-        .present_accounts()
-        .filter(|known| listing.get(&known.snapshot.id).is_none())
+    let mut events = Vec::new();
+    let mut unlisted = Vec::new();
+    // The accounts present before the sync, counted on the way rather than in another pass.
+    let mut accounts_before = 0;
+    for joined in listing.join(&state.accounts) {
+        match joined {
+            Joined::Listed(listed, known) => {
+                accounts_before += usize::from(known.is_some_and(|known| known.present));
+                account_events(&mut events, system, known, listed);
+            }
+            Joined::Unlisted(known) => unlisted.extend(known.present.then_some(known)),
+        }
+    }
+    accounts_before += unlisted.len();
+    let (released, removed): (Vec<&AccountState>, Vec<&AccountState>) = unlisted
+        .into_iter()
         .partition(|known| hold_passed(state, &known.snapshot.id, context.started_at, options));
     events.extend(
         released
             .into_iter()
             .map(|account| user_removed(system, state, account)),
     );
-    let accounts_before = state.present_accounts().count();
     let anomaly = is_suspicious(removed.len(), accounts_before, options);
     if anomaly {
         events.push(Event::SyncAnomaly {
@@ -307,22 +314,23 @@ fn credential_seen(
     seen
 }
 
-/// The events that one listed account means, given what was known of it.
+/// Adds the events that one listed account means, given what was known of it.
 fn account_events(
+    events: &mut Vec<Event>,
     system: &SystemId,
     known: Option<&AccountState>,
     listed: &AccountSnapshot,
-) -> Vec<Event> {
+) {
     let seen = || Event::UserSeen {
         system: system.clone(),
         account: listed.clone(),
     };
     let Some(known) = known.filter(|known| known.present) else {
         // New or reappearing: the snapshot carries the role and status it has now.
-        return vec![seen()];
+        events.push(seen());
+        return;
     };
     let before = &known.snapshot;
-    let mut events = Vec::new();
     if before.role != listed.role {
         events.push(Event::RoleChanged {
             system: system.clone(),
@@ -356,7 +364,6 @@ fn account_events(
             account,
         });
     }
-    events
 }
 
 /// The removal guard: at least `min_guarded_removals` removals that are also more than

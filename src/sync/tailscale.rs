@@ -4,7 +4,7 @@
 use super::{AuditWindow, Listing, Observation, Observing, Source, by_id};
 use crate::event::{Coverage, CredentialKind, SyncErrorClass};
 use crate::projection::CredentialState;
-use crate::tailscale::{AuditEntry, Device, FetchError, Key, TailscaleClient};
+use crate::tailscale::{AuditEntry, Device, FetchError, Key, TailscaleClient, User};
 
 /// Which parts of the tailnet each sync lists besides its users (`[tailscale] list_devices`,
 /// `list_keys`); all of them unless the configuration switches one off.
@@ -50,21 +50,19 @@ impl TailscaleSource {
     /// and, if it can be read, the credential's metadata. Only the users are required: any other
     /// part that fails is a failed part of the observation, not a failed sync.
     async fn fetch(&self, window: AuditWindow) -> Result<Observation, FetchError> {
-        let (users, devices, keys, audit_log) = tokio::join!(
+        let (users, devices, keys, audit_log, credential) = tokio::join!(
             self.client.list_users(),
             part(self.listers.devices, Coverage::Devices, async {
                 let devices = self.client.list_devices().await?;
                 by_id(
-                    devices.iter().map(Device::to_snapshot),
-                    |device| &device.id,
+                    devices.into_iter().map(Device::into_snapshot).collect(),
                     Coverage::Devices,
                 )
             }),
             part(self.listers.keys, Coverage::Keys, async {
                 let keys = self.client.list_keys().await?;
                 by_id(
-                    keys.iter().map(Key::to_snapshot),
-                    |key| &key.id,
+                    keys.into_iter().map(Key::into_snapshot).collect(),
                     Coverage::Keys,
                 )
             }),
@@ -72,9 +70,10 @@ impl TailscaleSource {
                 let entries = self.client.read_audit_log(window.from, window.to).await?;
                 Ok(entries.iter().filter_map(AuditEntry::to_change).collect())
             }),
+            self.client.credential_info(),
         );
         let users = users?;
-        let listing = Listing::new(users.iter().map(|user| user.to_snapshot()).collect()).map_err(
+        let listing = Listing::new(users.into_iter().map(User::into_snapshot).collect()).map_err(
             |error| FetchError {
                 class: SyncErrorClass::Malformed,
                 message: format!("the users list cannot be used: {error}"),
@@ -82,7 +81,7 @@ impl TailscaleSource {
         )?;
         // The credential's expiry feeds a health warning, not the access record, so a failure to
         // read it must not stop the sync; it is logged and the last known value stays.
-        let credential = match self.client.credential_info().await {
+        let credential = match credential {
             Ok(info) => {
                 if info.kind == CredentialKind::ApiToken && info.expires_at.is_none() {
                     tracing::warn!(

@@ -45,20 +45,16 @@ pub struct Device {
 
 impl Device {
     /// The device as the ledger records it.
-    pub fn to_snapshot(&self) -> DeviceSnapshot {
+    pub fn into_snapshot(self) -> DeviceSnapshot {
         DeviceSnapshot {
-            id: self.node_id.clone().unwrap_or_else(|| self.id.clone()),
-            name: self
-                .name
-                .clone()
-                .or_else(|| self.hostname.clone())
-                .unwrap_or_default(),
-            user: self.user.clone().unwrap_or_default(),
-            tags: self.tags.clone(),
+            id: self.node_id.unwrap_or(self.id),
+            name: self.name.or(self.hostname).unwrap_or_default(),
+            user: self.user.unwrap_or_default(),
+            tags: self.tags,
             authorized: self.authorized,
             key_expiry_disabled: self.key_expiry_disabled,
             expires: self.expires,
-            os: self.os.clone().unwrap_or_default(),
+            os: self.os.unwrap_or_default(),
             created: self.created,
         }
     }
@@ -117,18 +113,17 @@ pub struct CreateCapabilities {
 
 impl Key {
     /// The key as the ledger records it.
-    pub fn to_snapshot(&self) -> KeySnapshot {
+    pub fn into_snapshot(self) -> KeySnapshot {
         let create = self
             .capabilities
-            .as_ref()
-            .and_then(|capabilities| capabilities.devices.as_ref())
-            .and_then(|devices| devices.create.clone())
+            .and_then(|capabilities| capabilities.devices)
+            .and_then(|devices| devices.create)
             .unwrap_or_default();
         KeySnapshot {
-            id: self.id.clone(),
-            key_type: self.key_type.clone().unwrap_or_default(),
-            description: self.description.clone().unwrap_or_default(),
-            user_id: self.user_id.clone().unwrap_or_default(),
+            id: self.id,
+            key_type: self.key_type.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            user_id: self.user_id.unwrap_or_default(),
             created: self.created,
             expires: self.expires,
             revoked: self.revoked,
@@ -188,7 +183,7 @@ mod tests {
                "blocksIncomingConnections":false,"multipleConnections":true,"futureField":{"x":1}}"#,
         )
         .unwrap();
-        let snapshot = device.to_snapshot();
+        let snapshot = device.into_snapshot();
         assert_eq!(snapshot.id, "n292kg92CNTRL");
         assert_eq!(snapshot.user, "amelie@example.com");
         assert_eq!(snapshot.tags, ["tag:golink"]);
@@ -202,7 +197,7 @@ mod tests {
             r#"{"id":"7","nodeId":"","user":null,"tags":null,"authorized":null,"expires":"0001-01-01T00:00:00Z"}"#,
         )
         .unwrap();
-        let snapshot = device.to_snapshot();
+        let snapshot = device.into_snapshot();
         assert_eq!((snapshot.id.as_str(), snapshot.user.as_str()), ("7", ""));
         assert!(snapshot.tags.is_empty() && !snapshot.authorized);
         assert_eq!(snapshot.expires, None);
@@ -219,7 +214,7 @@ mod tests {
               {"id":"k3","keyType":"quantum","userId":"","revoked":"2022-01-01T00:00:00Z","invalid":true}]}"#,
         )
         .unwrap();
-        let keys: Vec<KeySnapshot> = list.keys.iter().map(Key::to_snapshot).collect();
+        let keys: Vec<KeySnapshot> = list.keys.into_iter().map(Key::into_snapshot).collect();
         assert_eq!(keys[0].key_type, "client");
         assert!(!keys[0].reusable && keys[0].tags.is_empty());
         assert!(keys[1].reusable);

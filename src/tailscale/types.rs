@@ -47,14 +47,14 @@ pub struct User {
 
 impl User {
     /// The account as the ledger records it; a missing role, status or type becomes `""`.
-    pub fn to_snapshot(&self) -> AccountSnapshot {
+    pub fn into_snapshot(self) -> AccountSnapshot {
         AccountSnapshot {
-            id: self.id.clone(),
-            login_name: self.login_name.clone(),
-            display_name: self.display_name.clone().unwrap_or_default(),
-            role: self.role.clone().unwrap_or_default(),
-            status: self.status.clone().unwrap_or_default(),
-            account_type: self.user_type.clone().unwrap_or_default(),
+            id: self.id,
+            login_name: self.login_name,
+            display_name: self.display_name.unwrap_or_default(),
+            role: self.role.unwrap_or_default(),
+            status: self.status.unwrap_or_default(),
+            account_type: self.user_type.unwrap_or_default(),
             created: self.created,
         }
     }
@@ -145,7 +145,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(user.role.as_deref(), Some("space-admin"));
-        let snapshot = user.to_snapshot();
+        let snapshot = user.into_snapshot();
         assert_eq!(snapshot.role, "space-admin");
         assert_eq!(snapshot.status, "Frozen");
         assert_eq!(snapshot.account_type, "");

@@ -15,7 +15,7 @@ use tailledger::event::{
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
 use tailledger::simulator::{SimUser, SimulatedTailnet, SimulatorHandle};
-use tailledger::sync::{Part, by_id};
+use tailledger::sync::{Keyed, Part, by_id};
 use tailledger::tailscale::{
     AttributedChange, AuditEntry, ClientConfig, Credential, Device, FetchError, Key, RetryPolicy,
     TailscaleClient, User,
@@ -821,20 +821,21 @@ pub enum ScenarioPart {
 }
 
 impl ScenarioPart {
-    fn observed<T: serde::de::DeserializeOwned, S>(
+    fn observed<T: serde::de::DeserializeOwned, S: Keyed>(
         part: Option<ScenarioPart>,
         coverage: Coverage,
-        snapshot: impl Fn(&T) -> S,
-        id: impl Fn(&S) -> &str,
+        snapshot: impl Fn(T) -> S,
     ) -> Part<S> {
         Some(match part? {
             ScenarioPart::Listed(items) => by_id(
-                items.into_iter().map(|item| {
-                    let item: T = serde_json::from_value(item)
-                        .unwrap_or_else(|error| panic!("a scenario's {coverage}: {error}"));
-                    snapshot(&item)
-                }),
-                id,
+                items
+                    .into_iter()
+                    .map(|item| {
+                        let item: T = serde_json::from_value(item)
+                            .unwrap_or_else(|error| panic!("a scenario's {coverage}: {error}"));
+                        snapshot(item)
+                    })
+                    .collect(),
                 coverage,
             ),
             ScenarioPart::Fails(class) => Err(FetchError {
@@ -846,14 +847,12 @@ impl ScenarioPart {
 
     /// The devices part of an observation; `None` (absent from the step) is switched off.
     pub fn devices(part: Option<ScenarioPart>) -> Part<DeviceSnapshot> {
-        Self::observed(part, Coverage::Devices, Device::to_snapshot, |device| {
-            &device.id
-        })
+        Self::observed(part, Coverage::Devices, Device::into_snapshot)
     }
 
     /// The keys part of an observation; `None` (absent from the step) is switched off.
     pub fn keys(part: Option<ScenarioPart>) -> Part<KeySnapshot> {
-        Self::observed(part, Coverage::Keys, Key::to_snapshot, |key| &key.id)
+        Self::observed(part, Coverage::Keys, Key::into_snapshot)
     }
 
     /// The audit log part of an observation: the entries Tailscale's log would give, those

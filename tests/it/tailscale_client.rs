@@ -360,7 +360,7 @@ async fn unknown_roles_statuses_and_types_are_kept_verbatim() {
     assert_eq!(new.role.as_deref(), Some("space-admin"));
     assert_eq!(new.status.as_deref(), Some("on-leave"));
     assert_eq!(new.user_type.as_deref(), Some("guest"));
-    let snapshot = new.to_snapshot();
+    let snapshot = new.clone().into_snapshot();
     assert_eq!(
         (
             snapshot.role.as_str(),
@@ -370,7 +370,7 @@ async fn unknown_roles_statuses_and_types_are_kept_verbatim() {
         ("space-admin", "on-leave", "guest")
     );
     let owner = users.iter().find(|user| user.id == "u1").unwrap();
-    assert_eq!(owner.to_snapshot().role, "chief-admin");
+    assert_eq!(owner.clone().into_snapshot().role, "chief-admin");
 }
 
 /// Runs every failure of both credential kinds and collects what a secret could leak into:
