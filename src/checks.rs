@@ -7,6 +7,7 @@
 //! code, a sentence, `since`, the `deadline` where there is one, and the seqs of the entries that
 //! prove it. Nothing here reads the clock or the ledger: time and state are handed in.
 
+mod evaluation;
 mod leftovers;
 
 use serde::Serialize;
@@ -18,6 +19,9 @@ use crate::projection::{
     AccountState, EmployeeState, ExceptionState, Mark, Projections, SystemState,
 };
 use crate::time::Timestamp;
+
+use evaluation::AccountFindings;
+pub use evaluation::Evaluation;
 
 /// How long before a credential expires the integration check turns `DUE`.
 pub const CREDENTIAL_WARNING_SECONDS: u64 = 14 * 24 * 3600;
@@ -232,16 +236,34 @@ pub fn evaluate(
     now: Timestamp,
     settings: &CheckSettings,
 ) -> Vec<CheckResult> {
-    let empty = SystemState::default();
-    let context = Context::new(projections, system, &empty, now, settings);
-    let findings: [Vec<Finding>; 6] = [
-        context.user_identified(),
-        context.offboarded_access_removed(),
-        context.access_control_configured(),
-        context.user_access_valid(),
-        context.integration_healthy(),
-        context.offboarded_leftovers_removed(),
-    ];
+    Evaluation::once(projections, system, now, settings).results(projections)
+}
+
+/// The first instant after `after` at which the passing of time alone changes what [`evaluate`]
+/// answers for `system` with these projections: an offboarding taking effect, its grace period
+/// running out, a credential entering its warning window or expiring, the last successful sync
+/// becoming stale, an exception expiring, a leaver's devices and keys coming due and failing,
+/// a key expiring. `None` when no instant to come changes the answer by itself. Between `after`
+/// and that instant every evaluation answers the same checks, states and findings, so a reader
+/// following the state through a window (the timeline) evaluates only at the entries and at
+/// these instants. An employee's start date changes no check, so it is no such instant.
+pub fn next_time_change(
+    projections: &Projections,
+    system: &SystemId,
+    after: Timestamp,
+    settings: &CheckSettings,
+) -> Option<Timestamp> {
+    Evaluation::once(projections, system, after, settings).next_time_change(projections, after)
+}
+
+/// The check results from the findings of every check, in [`CHECKS`] order, with the
+/// exceptions in force at `now` applied.
+fn results(
+    projections: &Projections,
+    system: &SystemId,
+    now: Timestamp,
+    findings: [Vec<Finding>; 6],
+) -> Vec<CheckResult> {
     let in_force: Vec<&ExceptionState> = projections
         .exceptions()
         .all()
@@ -268,35 +290,6 @@ pub fn evaluate(
             }
         })
         .collect()
-}
-
-/// The first instant after `after` at which the passing of time alone changes what [`evaluate`]
-/// answers for `system` with these projections: an offboarding taking effect, its grace period
-/// running out, a credential entering its warning window or expiring, the last successful sync
-/// becoming stale, an exception expiring, a leaver's devices and keys coming due and failing,
-/// a key expiring. `None` when no instant to come changes the answer by itself. Between `after`
-/// and that instant every evaluation answers the same checks, states and findings, so a reader
-/// following the state through a window (the timeline) evaluates only at the entries and at
-/// these instants. An employee's start date changes no check, so it is no such instant.
-pub fn next_time_change(
-    projections: &Projections,
-    system: &SystemId,
-    after: Timestamp,
-    settings: &CheckSettings,
-) -> Option<Timestamp> {
-    let empty = SystemState::default();
-    let context = Context::new(projections, system, &empty, after, settings);
-    // An exception stops holding at its expiry, to the microsecond; a revocation is an entry.
-    let expiries = projections
-        .exceptions()
-        .all()
-        .filter(|exception| &exception.system == system && exception.revoked.is_none())
-        .filter_map(|exception| exception.expires_at);
-    context
-        .time_changes()
-        .chain(expiries)
-        .filter(|instant| *instant > after)
-        .min()
 }
 
 /// Marks `finding` of `check_id` `EXCEPTED` when one of the exceptions `in_force` covers it,
@@ -375,19 +368,12 @@ fn just_after(limit: Timestamp) -> Timestamp {
     limit.saturating_add_micros(1)
 }
 
-impl Context<'_> {
-    /// Every instant at which the passing of time may change an answer (some may be past).
-    fn time_changes(&self) -> impl Iterator<Item = Timestamp> + '_ {
-        let offboardings = self
-            .with_access()
-            .filter_map(|account| self.employee_of(account))
-            .filter_map(|link| link.employee.offboarding.as_ref())
-            .flat_map(|offboarding| {
-                [
-                    offboarding.effective_at,
-                    just_after(self.offboarding_deadline(offboarding.effective_at)),
-                ]
-            });
+impl<'a> Context<'a> {
+    /// Every instant at which the passing of time may change an answer of a check that is not
+    /// per account (some may be past): the last successful sync becoming stale, the credential
+    /// entering its warning window and expiring, a leaver's devices and keys coming due and
+    /// failing, an exception expiring.
+    fn system_time_changes(&self) -> impl Iterator<Item = Timestamp> + '_ {
         let stale = self
             .state
             .last_completed_sync
@@ -400,10 +386,29 @@ impl Context<'_> {
             .and_then(|credential| credential.expires_at)
             .into_iter()
             .flat_map(|expires_at| [warning_from(expires_at), expires_at]);
-        offboardings
-            .chain(stale)
+        // An exception stops holding at its expiry, to the microsecond; a revocation is an entry.
+        let expiries = self
+            .projections
+            .exceptions()
+            .all()
+            .filter(|exception| exception.system == *self.system && exception.revoked.is_none())
+            .filter_map(|exception| exception.expires_at);
+        stale
+            .into_iter()
             .chain(credential)
             .chain(self.leftover_changes())
+            .chain(expiries)
+    }
+
+    /// The instants at which time alone may change what the per-account checks say of an
+    /// account holding access with this link: its employee's offboarding taking effect and the
+    /// grace running out.
+    fn account_time_changes(&self, link: Option<&EmployeeLink<'_>>) -> Option<[Timestamp; 2]> {
+        let offboarding = link?.employee.offboarding.as_ref()?;
+        Some([
+            offboarding.effective_at,
+            just_after(self.offboarding_deadline(offboarding.effective_at)),
+        ])
     }
 
     /// When access must be gone after an offboarding effective at `effective_at`.
@@ -428,13 +433,13 @@ impl Context<'_> {
     }
 
     /// Accounts that hold access now.
-    fn with_access(&self) -> impl Iterator<Item = &AccountState> {
+    fn with_access(&self) -> impl Iterator<Item = &'a AccountState> + '_ {
         self.state.present_accounts().filter(|account| {
             holds_access(account.present, &account.snapshot.status, self.settings)
         })
     }
 
-    fn employee_of(&self, account: &AccountState) -> Option<EmployeeLink<'_>> {
+    fn employee_of(&self, account: &AccountState) -> Option<EmployeeLink<'a>> {
         resolve(
             self.state,
             self.projections.employees(),
@@ -443,85 +448,99 @@ impl Context<'_> {
         )
     }
 
-    fn user_identified(&self) -> Vec<Finding> {
-        self.with_access()
-            .filter(|account| {
-                !self
-                    .state
-                    .classifications
-                    .contains_key(&account.snapshot.id)
-            })
-            .filter(|account| self.employee_of(account).is_none())
-            .map(|account| {
-                let withdrawn = self.state.identity_withdrawn.get(&account.snapshot.id);
-                Finding {
-                    exception_id: None,
-                    state: CheckState::Failing,
-                    reason: Reason::Unidentified,
-                    message: format!(
-                        "{} holds access to {} but is neither linked to an employee nor classified",
-                        account.snapshot.login_name, self.system
-                    ),
-                    subject: self.subject(Some(account), None),
-                    since: latest(
-                        [account.present_since]
-                            .into_iter()
-                            .chain(withdrawn.copied()),
-                    ),
-                    deadline: None,
-                    evidence: evidence(
-                        [account.present_since.seq]
-                            .into_iter()
-                            .chain(withdrawn.map(|mark| mark.seq)),
-                    ),
-                }
-            })
-            .collect()
+    /// What the per-account checks find about `account`, which holds access and has `link`.
+    fn account_findings(
+        &self,
+        account: &AccountState,
+        link: Option<&EmployeeLink<'_>>,
+    ) -> AccountFindings {
+        AccountFindings {
+            unidentified: self.unidentified(account, link),
+            retained: link.and_then(|link| self.access_retained(account, link)),
+            invalid: link.map_or_else(Vec::new, |link| self.access_invalid(account, link)),
+        }
     }
 
-    fn offboarded_access_removed(&self) -> Vec<Finding> {
-        self.with_access()
-            .filter_map(|account| {
-                let link = self.employee_of(account)?;
-                let offboarding = link.employee.offboarding.as_ref()?;
-                if offboarding.effective_at > self.now {
-                    return None;
-                }
-                let deadline = self.offboarding_deadline(offboarding.effective_at);
-                let (state, since) = if self.now > deadline {
-                    (CheckState::Failing, deadline)
-                } else {
-                    (CheckState::Due, offboarding.effective_at)
-                };
-                Some(Finding {
-                    exception_id: None,
-                    state,
-                    reason: Reason::AccessRetained,
-                    message: format!(
-                        "{} still holds access to {} although {} left at {}; access must be removed by {}",
-                        account.snapshot.login_name,
-                        self.system,
-                        other_name(&account.snapshot.login_name, &link.employee.record.employee_id)
-                            .unwrap_or("its owner"),
-                        offboarding.effective_at,
-                        deadline
-                    ),
-                    subject: self.subject(Some(account), Some(link.employee)),
-                    since,
-                    deadline: Some(deadline),
-                    evidence: evidence(
-                        [
-                            offboarding.recorded.seq,
-                            account.present_since.seq,
-                            account.last_change.seq,
-                        ]
-                        .into_iter()
-                        .chain(link.manual_since.map(|mark| mark.seq))
-                        .chain(self.state.last_completed_sync.map(|mark| mark.seq)),
-                    ),
-                })
-            })
-            .collect()
+    /// `user-identified`: an account holding access is linked to an employee or classified.
+    fn unidentified(
+        &self,
+        account: &AccountState,
+        link: Option<&EmployeeLink<'_>>,
+    ) -> Option<Finding> {
+        if link.is_some()
+            || self
+                .state
+                .classifications
+                .contains_key(&account.snapshot.id)
+        {
+            return None;
+        }
+        let withdrawn = self.state.identity_withdrawn.get(&account.snapshot.id);
+        Some(Finding {
+            exception_id: None,
+            state: CheckState::Failing,
+            reason: Reason::Unidentified,
+            message: format!(
+                "{} holds access to {} but is neither linked to an employee nor classified",
+                account.snapshot.login_name, self.system
+            ),
+            subject: self.subject(Some(account), None),
+            since: latest(
+                [account.present_since]
+                    .into_iter()
+                    .chain(withdrawn.copied()),
+            ),
+            deadline: None,
+            evidence: evidence(
+                [account.present_since.seq]
+                    .into_iter()
+                    .chain(withdrawn.map(|mark| mark.seq)),
+            ),
+        })
+    }
+
+    /// `offboarded-access-removed`: an account of someone whose offboarding took effect.
+    fn access_retained(&self, account: &AccountState, link: &EmployeeLink<'_>) -> Option<Finding> {
+        let offboarding = link.employee.offboarding.as_ref()?;
+        if offboarding.effective_at > self.now {
+            return None;
+        }
+        let deadline = self.offboarding_deadline(offboarding.effective_at);
+        let (state, since) = if self.now > deadline {
+            (CheckState::Failing, deadline)
+        } else {
+            (CheckState::Due, offboarding.effective_at)
+        };
+        Some(Finding {
+            exception_id: None,
+            state,
+            reason: Reason::AccessRetained,
+            message: format!(
+                "{} still holds access to {} although {} left at {}; access must be removed by {}",
+                account.snapshot.login_name,
+                self.system,
+                other_name(
+                    &account.snapshot.login_name,
+                    &link.employee.record.employee_id
+                )
+                .unwrap_or("its owner"),
+                offboarding.effective_at,
+                deadline
+            ),
+            subject: self.subject(Some(account), Some(link.employee)),
+            since,
+            deadline: Some(deadline),
+            evidence: evidence(
+                [
+                    offboarding.recorded.seq,
+                    account.present_since.seq,
+                    account.last_change.seq,
+                ]
+                .into_iter()
+                .chain(link.manual_since.map(|mark| mark.seq))
+                .chain(self.state.last_completed_sync.map(|mark| mark.seq)),
+            ),
+        })
     }
 
     fn no_policy(&self) -> Option<Finding> {
@@ -540,81 +559,72 @@ impl Context<'_> {
         })
     }
 
-    fn access_control_configured(&self) -> Vec<Finding> {
-        self.no_policy().into_iter().collect()
-    }
-
-    fn user_access_valid(&self) -> Vec<Finding> {
-        if let Some(finding) = self.no_policy() {
-            return vec![finding];
-        }
-        let Some(policy) = &self.state.policy else {
-            return Vec::new();
-        };
+    /// `user-access-valid` of one linked account: its employee's org role may hold access, and
+    /// a privileged role, under the access policy. Nothing without a policy (the check then has
+    /// the one `no-policy` finding), for a classified account, or for someone who has left.
+    fn access_invalid(&self, account: &AccountState, link: &EmployeeLink<'_>) -> Vec<Finding> {
         let mut findings = Vec::new();
-        for account in self.with_access() {
-            if self
-                .state
-                .classifications
-                .contains_key(&account.snapshot.id)
-            {
-                continue;
-            }
-            let Some(link) = self.employee_of(account) else {
-                continue;
-            };
-            let employee = link.employee;
-            if employee.has_left(self.now) {
-                continue;
-            }
-            let org_role = &employee.record.org_role;
-            let base = [employee.org_role_since, policy.since, account.present_since];
-            let allowed = eq_ignore_case(&policy.allowed_org_roles, "*")
-                || eq_ignore_case(&policy.allowed_org_roles, org_role);
-            if !allowed {
-                findings.push(Finding {
-                    exception_id: None,
-                    state: CheckState::Failing,
-                    reason: Reason::RoleNotAllowed,
-                    message: format!(
-                        "{} holds access to {}{}, whose org role {} is not allowed by the access policy",
-                        account.snapshot.login_name,
-                        self.system,
-                        as_employee(&account.snapshot.login_name, &employee.record.employee_id),
-                        org_role
-                    ),
-                    subject: self.subject(Some(account), Some(employee)),
-                    since: latest(base),
-                    deadline: None,
-                    evidence: evidence(base.map(|mark| mark.seq)),
-                });
-            }
-            let privileged = PRIVILEGED_ROLES
-                .iter()
-                .any(|role| role.eq_ignore_ascii_case(&account.snapshot.role));
-            if privileged
-                && !policy.privileged_org_roles.is_empty()
-                && !eq_ignore_case(&policy.privileged_org_roles, org_role)
-            {
-                let marks = [employee.org_role_since, policy.since, account.role_since];
-                findings.push(Finding {
-                    exception_id: None,
-                    state: CheckState::Failing,
-                    reason: Reason::PrivilegeNotAllowed,
-                    message: format!(
-                        "{} holds the privileged {} role {}{}, whose org role {} may not hold privileged roles",
-                        account.snapshot.login_name,
-                        self.system,
-                        account.snapshot.role,
-                        as_employee(&account.snapshot.login_name, &employee.record.employee_id),
-                        org_role
-                    ),
-                    subject: self.subject(Some(account), Some(employee)),
-                    since: latest(marks),
-                    deadline: None,
-                    evidence: evidence(marks.map(|mark| mark.seq)),
-                });
-            }
+        let Some(policy) = &self.state.policy else {
+            return findings;
+        };
+        if self
+            .state
+            .classifications
+            .contains_key(&account.snapshot.id)
+        {
+            return findings;
+        }
+        let employee = link.employee;
+        if employee.has_left(self.now) {
+            return findings;
+        }
+        let org_role = &employee.record.org_role;
+        let base = [employee.org_role_since, policy.since, account.present_since];
+        let allowed = eq_ignore_case(&policy.allowed_org_roles, "*")
+            || eq_ignore_case(&policy.allowed_org_roles, org_role);
+        if !allowed {
+            findings.push(Finding {
+                exception_id: None,
+                state: CheckState::Failing,
+                reason: Reason::RoleNotAllowed,
+                message: format!(
+                    "{} holds access to {}{}, whose org role {} is not allowed by the access policy",
+                    account.snapshot.login_name,
+                    self.system,
+                    as_employee(&account.snapshot.login_name, &employee.record.employee_id),
+                    org_role
+                ),
+                subject: self.subject(Some(account), Some(employee)),
+                since: latest(base),
+                deadline: None,
+                evidence: evidence(base.map(|mark| mark.seq)),
+            });
+        }
+        let privileged = PRIVILEGED_ROLES
+            .iter()
+            .any(|role| role.eq_ignore_ascii_case(&account.snapshot.role));
+        if privileged
+            && !policy.privileged_org_roles.is_empty()
+            && !eq_ignore_case(&policy.privileged_org_roles, org_role)
+        {
+            let marks = [employee.org_role_since, policy.since, account.role_since];
+            findings.push(Finding {
+                exception_id: None,
+                state: CheckState::Failing,
+                reason: Reason::PrivilegeNotAllowed,
+                message: format!(
+                    "{} holds the privileged {} role {}{}, whose org role {} may not hold privileged roles",
+                    account.snapshot.login_name,
+                    self.system,
+                    account.snapshot.role,
+                    as_employee(&account.snapshot.login_name, &employee.record.employee_id),
+                    org_role
+                ),
+                subject: self.subject(Some(account), Some(employee)),
+                since: latest(marks),
+                deadline: None,
+                evidence: evidence(marks.map(|mark| mark.seq)),
+            });
         }
         findings
     }

@@ -3,18 +3,17 @@
 //!
 //! The state at an instant `t` is, by definition, what `GetStatus as_of t` answers: the checks
 //! evaluated at `t` over the entries recorded at or before `t`. Between two entries that answer
-//! changes only at the instants [`checks::next_time_change`] names, so [`fold`] walks the entries
-//! once and evaluates only at each instant entries were recorded and at each of those instants,
-//! never per second. Pure: the projections as of the window's start and the entries after them
+//! changes only at the instants [`crate::checks::next_time_change`] names, so [`fold`] walks the
+//! entries once and evaluates only at each instant entries were recorded and at each of those
+//! instants, never per second; and each evaluation is an [`Evaluation`] brought forward, which
+//! evaluates again only the accounts the entries since the last one touched. Pure: the projections as of the window's start and the entries after them
 //! are handed in (by the service from the ledger, by `replay` from an export).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{
-    self, CHECKS, CheckResult, CheckSettings, CheckState, Reason, Subject, evaluate,
-};
+use crate::checks::{CHECKS, CheckResult, CheckSettings, CheckState, Evaluation, Reason, Subject};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::hash::Digest;
@@ -142,13 +141,12 @@ pub fn fold<E>(
         }
         projections.apply(&entry);
     }
-    let mut builder = Builder::new(
-        window.from,
-        evaluate(&projections, system, window.from, &settings_at(window.from)),
-    );
+    let mut evaluation =
+        Evaluation::new(&projections, system, window.from, &settings_at(window.from));
+    let mut builder = Builder::new(window.from, evaluation.results(&projections));
     let mut now = window.from;
     loop {
-        let by_time = checks::next_time_change(&projections, system, now, &settings_at(now));
+        let by_time = evaluation.next_time_change(&projections, now);
         let by_entry = pending.as_ref().map(|entry: &Entry| entry.recorded_at);
         let Some(next) = by_time
             .into_iter()
@@ -160,15 +158,13 @@ pub fn fold<E>(
         };
         let mut closing_seq = None;
         while let Some(entry) = pending.take_if(|entry| entry.recorded_at == next) {
+            evaluation.note(&projections, &entry.event);
             projections.apply(&entry);
             closing_seq = Some(entry.seq);
             pending = entries.next().transpose()?;
         }
-        builder.observe(
-            next,
-            evaluate(&projections, system, next, &settings_at(next)),
-            closing_seq,
-        );
+        evaluation.advance(&projections, next, &settings_at(next));
+        builder.observe(next, evaluation.results(&projections), closing_seq);
         now = next;
     }
     Ok(Timeline {

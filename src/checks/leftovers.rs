@@ -31,7 +31,7 @@ struct Leftover<'a> {
     last_change: Mark,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     pub(super) fn offboarded_leftovers_removed(&self) -> Vec<Finding> {
         let leftovers = &self.state.leftovers;
         let by_login = self.accounts_by_login();
@@ -90,7 +90,11 @@ impl Context<'_> {
 
     /// The accounts by login name, lower-cased: a device names its registering account by login
     /// name, and login names compare case-insensitively, as everywhere else.
-    fn accounts_by_login(&self) -> HashMap<String, &AccountState> {
+    fn accounts_by_login(&self) -> HashMap<String, &'a AccountState> {
+        // Built at every evaluation of the timeline, so not at all when no device needs it.
+        if self.state.leftovers.present_devices().next().is_none() {
+            return HashMap::new();
+        }
         self.state
             .accounts
             .values()

@@ -173,9 +173,12 @@ impl Employees {
                     state.record.name = change.to.clone();
                 }
                 if let Some(change) = email {
-                    state.record.email = change.to.clone();
+                    // The index holds the email as recorded, which is what is forgotten: an
+                    // event's `from` says what the planner saw, and the two differ only in a
+                    // ledger assembled by hand.
+                    let recorded = std::mem::replace(&mut state.record.email, change.to.clone());
                     state.email_since = mark;
-                    Self::forget_email(&mut self.by_email, &change.from, employee_id);
+                    Self::forget_email(&mut self.by_email, &recorded, employee_id);
                     self.by_email
                         .insert(change.to.to_lowercase(), employee_id.clone());
                 }

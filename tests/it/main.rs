@@ -11,6 +11,7 @@ mod common_history;
 mod connections;
 mod corrections;
 mod crash;
+mod evaluation_model;
 mod evidence;
 mod golden;
 mod helpers;

@@ -1,0 +1,340 @@
+//! The checks' answer kept up to date as entries are applied, so that following it through a
+//! window costs what the entries change rather than a pass over every account at every instant.
+//!
+//! The per-account checks (`user-identified`, `offboarded-access-removed`, `user-access-valid`)
+//! are kept per account: an account is evaluated again only when an entry touches it (by the
+//! subjects the entry names, the employee it is linked to or would link to by email), when an
+//! instant at which time alone changes its answer has come, when the last successful sync its
+//! findings cite has moved, or — for every account — when the policy or the settings changed.
+//! The checks about the system as a whole (the policy, the integration, what leavers left
+//! behind) are cheap and computed afresh at each evaluation. A one-off [`Evaluation::once`] is
+//! the same pass over every account without the indexes, and is what [`super::evaluate`] runs, so
+//! the timeline's property test (the timeline equals a fresh evaluation at every boundary) is
+//! the check that the incremental path misses nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{CheckResult, CheckSettings, Context, Finding, holds_access};
+use crate::event::{Event, SystemId};
+use crate::projection::{AccountState, Mark, Projections, SystemState, subjects_of};
+use crate::time::Timestamp;
+
+/// What the per-account checks found about one account holding access.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct AccountFindings {
+    /// `user-identified`.
+    pub(super) unidentified: Option<Finding>,
+    /// `offboarded-access-removed`; its evidence cites the last successful sync.
+    pub(super) retained: Option<Finding>,
+    /// `user-access-valid`: the org role, then the privileged role.
+    pub(super) invalid: Vec<Finding>,
+}
+
+impl AccountFindings {
+    fn is_empty(&self) -> bool {
+        self.unidentified.is_none() && self.retained.is_none() && self.invalid.is_empty()
+    }
+}
+
+/// What an account holding access was last evaluated with: how to find it again when what it
+/// rests on changes.
+struct Holding {
+    employee_id: Option<String>,
+    hr_email: String,
+    /// Its entries in `instants`.
+    instants: Vec<Timestamp>,
+}
+
+/// The checks of one system as of an instant, ready to be brought forward.
+pub struct Evaluation {
+    system: SystemId,
+    settings: CheckSettings,
+    /// The instant evaluated last.
+    now: Timestamp,
+    /// Whether the indexes an [`Evaluation::advance`] needs are kept.
+    tracked: bool,
+    /// The accounts with a per-account finding, in id order (the order a pass over the
+    /// accounts gives).
+    findings: BTreeMap<String, AccountFindings>,
+    /// Every account holding access, by id.
+    holding: HashMap<String, Holding>,
+    /// Accounts holding access by the employee they are linked to.
+    by_employee: HashMap<String, BTreeSet<String>>,
+    /// Accounts holding access by the HR email their login name stands for.
+    by_email: HashMap<String, BTreeSet<String>>,
+    /// (instant, account id): when time alone may change an account's answer; all after `now`.
+    instants: BTreeSet<(Timestamp, String)>,
+    /// The accounts whose findings cite the last successful sync.
+    citing_sync: BTreeSet<String>,
+    /// What every account's answer rests on, as evaluated.
+    policy_since: Option<Mark>,
+    last_sync: Option<Mark>,
+    /// What the entries applied since the last evaluation touched.
+    touched_accounts: BTreeSet<String>,
+    touched_employees: BTreeSet<String>,
+    /// Employee emails, lower-cased, that an entry since the last evaluation gave or took away.
+    touched_emails: BTreeSet<String>,
+}
+
+impl Evaluation {
+    /// Evaluates every check of `system` at `now`, keeping what [`Evaluation::advance`] needs.
+    pub fn new(
+        projections: &Projections,
+        system: &SystemId,
+        now: Timestamp,
+        settings: &CheckSettings,
+    ) -> Self {
+        Self::build(projections, system, now, settings, true)
+    }
+
+    /// Evaluates every check of `system` at `now`, to be read once.
+    pub(super) fn once(
+        projections: &Projections,
+        system: &SystemId,
+        now: Timestamp,
+        settings: &CheckSettings,
+    ) -> Self {
+        Self::build(projections, system, now, settings, false)
+    }
+
+    fn build(
+        projections: &Projections,
+        system: &SystemId,
+        now: Timestamp,
+        settings: &CheckSettings,
+        tracked: bool,
+    ) -> Self {
+        let empty = SystemState::default();
+        let context = Context::new(projections, system, &empty, now, settings);
+        let mut evaluation = Evaluation {
+            system: system.clone(),
+            settings: settings.clone(),
+            now,
+            tracked,
+            findings: BTreeMap::new(),
+            holding: HashMap::new(),
+            by_employee: HashMap::new(),
+            by_email: HashMap::new(),
+            instants: BTreeSet::new(),
+            citing_sync: BTreeSet::new(),
+            policy_since: context.state.policy.as_ref().map(|policy| policy.since),
+            last_sync: context.state.last_completed_sync,
+            touched_accounts: BTreeSet::new(),
+            touched_employees: BTreeSet::new(),
+            touched_emails: BTreeSet::new(),
+        };
+        for account in context.with_access() {
+            evaluation.insert(&context, account);
+        }
+        evaluation
+    }
+
+    /// Records what an entry touches, for the next [`Evaluation::advance`]; called with the
+    /// projections the entry is about to be applied to, so that an employee's email before the
+    /// entry is known as well as after it: an account whose login stood for either may link
+    /// differently now.
+    pub fn note(&mut self, projections: &Projections, event: &Event) {
+        let subjects = subjects_of(event);
+        for employee_id in &subjects.employee_ids {
+            if let Some(employee) = projections.employees().get(employee_id) {
+                self.touched_emails
+                    .insert(employee.record.email.to_lowercase());
+            }
+        }
+        match event {
+            Event::EmployeeOnboarded { employee } => {
+                self.touched_emails.insert(employee.email.to_lowercase());
+            }
+            Event::EmployeeUpdated {
+                email: Some(change),
+                ..
+            } => {
+                self.touched_emails.insert(change.from.to_lowercase());
+                self.touched_emails.insert(change.to.to_lowercase());
+            }
+            _ => {}
+        }
+        self.touched_accounts
+            .extend(subjects.account_ids.into_iter().map(str::to_owned));
+        self.touched_employees
+            .extend(subjects.employee_ids.into_iter().map(str::to_owned));
+    }
+
+    /// Brings the evaluation to `now`, with `settings` in force, over `projections`: the
+    /// projections evaluated last with every entry noted since applied.
+    pub fn advance(&mut self, projections: &Projections, now: Timestamp, settings: &CheckSettings) {
+        let system = self.system.clone();
+        let empty = SystemState::default();
+        let state = projections.system(&system).unwrap_or(&empty);
+        let policy_since = state.policy.as_ref().map(|policy| policy.since);
+        if *settings != self.settings || policy_since != self.policy_since || !self.tracked {
+            *self = Self::new(projections, &system, now, settings);
+            return;
+        }
+        let mut again = std::mem::take(&mut self.touched_accounts);
+        let mut emails = std::mem::take(&mut self.touched_emails);
+        for employee_id in std::mem::take(&mut self.touched_employees) {
+            again.extend(
+                self.by_employee
+                    .get(&employee_id)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            if let Some(employee) = projections.employees().get(&employee_id) {
+                emails.insert(employee.record.email.to_lowercase());
+            }
+        }
+        for email in emails {
+            again.extend(self.by_email.get(&email).into_iter().flatten().cloned());
+        }
+        while let Some(first) = self.instants.first()
+            && first.0 <= now
+        {
+            again.extend(self.instants.pop_first().map(|(_, account_id)| account_id));
+        }
+        if state.last_completed_sync != self.last_sync {
+            self.last_sync = state.last_completed_sync;
+            again.extend(self.citing_sync.iter().cloned());
+        }
+        self.now = now;
+        let context = Context::new(projections, &system, &empty, now, settings);
+        for account_id in again {
+            self.remove(&account_id);
+            if let Some(account) = state
+                .accounts
+                .get(&account_id)
+                .filter(|account| holds_access(account.present, &account.snapshot.status, settings))
+            {
+                self.insert(&context, account);
+            }
+        }
+    }
+
+    /// Evaluates `account`, which holds access, and files what it rests on.
+    fn insert(&mut self, context: &Context<'_>, account: &AccountState) {
+        let id = &account.snapshot.id;
+        let link = context.employee_of(account);
+        let findings = context.account_findings(account, link.as_ref());
+        let instants: Vec<Timestamp> = context
+            .account_time_changes(link.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|instant| *instant > self.now)
+            .collect();
+        for instant in &instants {
+            self.instants.insert((*instant, id.clone()));
+        }
+        if self.tracked {
+            if findings.retained.is_some() {
+                self.citing_sync.insert(id.clone());
+            }
+            // A manual link names its employee even while the roster does not know them: the
+            // account links once they are onboarded.
+            let employee_id = context
+                .state
+                .links
+                .get(id)
+                .map(|manual| manual.employee_id.clone())
+                .or_else(|| link.map(|link| link.employee.record.employee_id.clone()));
+            if let Some(employee_id) = &employee_id {
+                self.by_employee
+                    .entry(employee_id.clone())
+                    .or_default()
+                    .insert(id.clone());
+            }
+            let hr_email = context
+                .settings
+                .email_aliases
+                .hr_email(&account.snapshot.login_name);
+            self.by_email
+                .entry(hr_email.clone())
+                .or_default()
+                .insert(id.clone());
+            self.holding.insert(
+                id.clone(),
+                Holding {
+                    employee_id,
+                    hr_email,
+                    instants,
+                },
+            );
+        }
+        if !findings.is_empty() {
+            self.findings.insert(id.clone(), findings);
+        }
+    }
+
+    /// Forgets what was filed about `account_id`.
+    fn remove(&mut self, account_id: &str) {
+        self.findings.remove(account_id);
+        self.citing_sync.remove(account_id);
+        let Some(holding) = self.holding.remove(account_id) else {
+            return;
+        };
+        for instant in holding.instants {
+            self.instants.remove(&(instant, account_id.to_owned()));
+        }
+        if let Some(employee_id) = holding.employee_id {
+            forget(&mut self.by_employee, &employee_id, account_id);
+        }
+        forget(&mut self.by_email, &holding.hr_email, account_id);
+    }
+
+    /// The result of every check, in [`super::CHECKS`] order, as of the instant evaluated.
+    pub fn results(&self, projections: &Projections) -> Vec<CheckResult> {
+        let empty = SystemState::default();
+        let context = Context::new(projections, &self.system, &empty, self.now, &self.settings);
+        let accounts = || self.findings.values();
+        let no_policy = context.no_policy();
+        let findings = [
+            accounts()
+                .filter_map(|found| found.unidentified.clone())
+                .collect(),
+            accounts()
+                .filter_map(|found| found.retained.clone())
+                .collect(),
+            no_policy.iter().cloned().collect(),
+            match no_policy {
+                Some(finding) => vec![finding],
+                None => accounts()
+                    .flat_map(|found| found.invalid.iter().cloned())
+                    .collect(),
+            },
+            context.integration_healthy(),
+            context.offboarded_leftovers_removed(),
+        ];
+        super::results(projections, &self.system, self.now, findings)
+    }
+
+    /// The first instant after `after` (not before the instant evaluated) at which time alone
+    /// changes the answer; see [`super::next_time_change`].
+    pub fn next_time_change(
+        &self,
+        projections: &Projections,
+        after: Timestamp,
+    ) -> Option<Timestamp> {
+        let empty = SystemState::default();
+        let context = Context::new(projections, &self.system, &empty, after, &self.settings);
+        let per_account = self
+            .instants
+            .iter()
+            .map(|(instant, _)| *instant)
+            .find(|instant| *instant > after);
+        context
+            .system_time_changes()
+            .filter(|instant| *instant > after)
+            .chain(per_account)
+            .min()
+    }
+}
+
+/// Removes `account_id` from the accounts filed under `key`.
+fn forget(index: &mut HashMap<String, BTreeSet<String>>, key: &str, account_id: &str) {
+    if let Some(accounts) = index.get_mut(key) {
+        accounts.remove(account_id);
+        if accounts.is_empty() {
+            index.remove(key);
+        }
+    }
+}
