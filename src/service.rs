@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::as_of::AsOf;
-use crate::checks::{CheckResult, CheckSettings, Reason, evaluate, holds_access};
+use crate::checks::{CheckResult, CheckSettings, Reason, holds_access};
 use crate::commands::{self, CommandError, ExceptionRequest};
 use crate::entry::Entry;
 use crate::event::{Actor, Classification, EmployeeRecord, Event, SettingsRecord, SystemId};
@@ -41,6 +41,7 @@ use crate::timeline::{self, Timeline, Window};
 use crate::truto::TrutoSource;
 use crate::verify::Report;
 
+mod answers;
 mod proofs;
 
 pub use proofs::SignedCheckpoint;
@@ -177,6 +178,8 @@ pub struct Service {
     syncers: BTreeMap<SystemId, Arc<Syncer>>,
     /// The key checkpoints are signed with, when one is configured.
     signing_key: Option<Arc<crate::merkle::SigningKey>>,
+    /// The checks' recent answers.
+    answers: Arc<answers::Answers>,
 }
 
 /// Where the roster of every sync cycle comes from.
@@ -201,6 +204,7 @@ impl Service {
             roster_input: None,
             syncers: BTreeMap::new(),
             signing_key: None,
+            answers: Arc::default(),
         }
     }
 
@@ -755,7 +759,12 @@ impl Service {
                 .read_as_of(as_of, |projections| CheckReport {
                     evaluated_at,
                     head: projections.last_digest(),
-                    checks: evaluate(projections, &system, evaluated_at, &in_force.settings),
+                    checks: service.answers.checks(
+                        projections,
+                        &system,
+                        evaluated_at,
+                        &in_force.settings,
+                    ),
                     settings_recorded_from_seq: in_force.recorded_from,
                 })?)
         })
@@ -911,7 +920,9 @@ impl Service {
                 account_views(
                     projections,
                     &system,
-                    at,
+                    service
+                        .answers
+                        .checks(projections, &system, at, &in_force.settings),
                     &in_force.settings,
                     include_removed,
                     (after.as_deref(), limit),
@@ -1062,11 +1073,12 @@ impl Service {
 }
 
 /// A page of the accounts of `system` (`(after, limit)`: those after an account id, at most so
-/// many) with their links, classifications and the checks' findings.
+/// many) with their links, classifications and the findings of `checks` (evaluated at the page's
+/// instant) about each.
 fn account_views(
     projections: &Projections,
     system: &SystemId,
-    now: Timestamp,
+    checks: Vec<CheckResult>,
     settings: &CheckSettings,
     include_removed: bool,
     (after, limit): (Option<&str>, usize),
@@ -1078,7 +1090,6 @@ fn account_views(
         };
     };
     let mut reasons: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
-    let checks = evaluate(projections, system, now, settings);
     for finding in checks.iter().flat_map(|check| &check.findings) {
         if let Some(account_id) = &finding.subject.account_id
             && let Some((key, _)) = state.accounts.get_key_value(account_id)

@@ -87,8 +87,8 @@ impl Evaluation {
         Self::build(projections, system, now, settings, true)
     }
 
-    /// Evaluates every check of `system` at `now`, to be read once.
-    pub(super) fn once(
+    /// Evaluates every check of `system` at `now`, to be read rather than brought forward.
+    pub fn once(
         projections: &Projections,
         system: &SystemId,
         now: Timestamp,
@@ -200,18 +200,19 @@ impl Evaluation {
         self.now = now;
         let context = Context::new(projections, &system, &empty, now, settings);
         for account_id in again {
-            self.remove(&account_id);
-            if let Some(account) = state
+            match state
                 .accounts
                 .get(&account_id)
                 .filter(|account| holds_access(account.present, &account.snapshot.status, settings))
             {
-                self.insert(&context, account);
+                Some(account) => self.insert(&context, account),
+                None => self.remove(&account_id),
             }
         }
     }
 
-    /// Evaluates `account`, which holds access, and files what it rests on.
+    /// Evaluates `account`, which holds access, and files what it rests on; an account filed
+    /// before under the same link, email and instants keeps its filing.
     fn insert(&mut self, context: &Context<'_>, account: &AccountState) {
         let id = &account.snapshot.id;
         let link = context.employee_of(account);
@@ -222,53 +223,76 @@ impl Evaluation {
             .flatten()
             .filter(|instant| *instant > self.now)
             .collect();
+        let retained = findings.retained.is_some();
+        if findings.is_empty() {
+            self.findings.remove(id);
+        } else if let Some(kept) = self.findings.get_mut(id) {
+            *kept = findings;
+        } else {
+            self.findings.insert(id.clone(), findings);
+        }
+        if !self.tracked {
+            self.instants
+                .extend(instants.into_iter().map(|instant| (instant, id.clone())));
+            return;
+        }
+        if !retained {
+            self.citing_sync.remove(id);
+        } else if !self.citing_sync.contains(id) {
+            self.citing_sync.insert(id.clone());
+        }
+        // A manual link names its employee even while the roster does not know them: the
+        // account links once they are onboarded.
+        let employee_id = context
+            .state
+            .links
+            .get(id)
+            .map(|manual| manual.employee_id.as_str())
+            .or_else(|| link.map(|link| link.employee.record.employee_id.as_str()));
+        let hr_email = context
+            .settings
+            .email_aliases
+            .hr_email(&account.snapshot.login_name);
+        if self.holding.get(id).is_some_and(|kept| {
+            kept.employee_id.as_deref() == employee_id
+                && kept.hr_email == hr_email
+                && kept.instants == instants
+        }) {
+            return;
+        }
+        self.unfile(id);
         for instant in &instants {
             self.instants.insert((*instant, id.clone()));
         }
-        if self.tracked {
-            if findings.retained.is_some() {
-                self.citing_sync.insert(id.clone());
-            }
-            // A manual link names its employee even while the roster does not know them: the
-            // account links once they are onboarded.
-            let employee_id = context
-                .state
-                .links
-                .get(id)
-                .map(|manual| manual.employee_id.clone())
-                .or_else(|| link.map(|link| link.employee.record.employee_id.clone()));
-            if let Some(employee_id) = &employee_id {
-                self.by_employee
-                    .entry(employee_id.clone())
-                    .or_default()
-                    .insert(id.clone());
-            }
-            let hr_email = context
-                .settings
-                .email_aliases
-                .hr_email(&account.snapshot.login_name);
-            self.by_email
-                .entry(hr_email.clone())
+        if let Some(employee_id) = employee_id {
+            self.by_employee
+                .entry(employee_id.to_owned())
                 .or_default()
                 .insert(id.clone());
-            self.holding.insert(
-                id.clone(),
-                Holding {
-                    employee_id,
-                    hr_email,
-                    instants,
-                },
-            );
         }
-        if !findings.is_empty() {
-            self.findings.insert(id.clone(), findings);
-        }
+        self.by_email
+            .entry(hr_email.clone())
+            .or_default()
+            .insert(id.clone());
+        self.holding.insert(
+            id.clone(),
+            Holding {
+                employee_id: employee_id.map(str::to_owned),
+                hr_email,
+                instants,
+            },
+        );
     }
 
-    /// Forgets what was filed about `account_id`.
+    /// Forgets what was found and filed about `account_id`.
     fn remove(&mut self, account_id: &str) {
         self.findings.remove(account_id);
         self.citing_sync.remove(account_id);
+        self.unfile(account_id);
+    }
+
+    /// Takes `account_id` out of the indexes.
+    fn unfile(&mut self, account_id: &str) {
         let Some(holding) = self.holding.remove(account_id) else {
             return;
         };
