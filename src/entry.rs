@@ -146,12 +146,27 @@ impl Entry {
     /// The text must be exactly the canonical form of what it describes, so that what a client
     /// reads is what was hashed; the hash itself is checked by verification, not here.
     pub fn from_canonical_json(text: &str, hash: Hash256) -> Result<Entry, EntryParseError> {
-        let fail = |reason: String| EntryParseError(reason);
-        let Value::Object(mut object) =
-            serde_json::from_str(text).map_err(|error| fail(format!("invalid JSON: {error}")))?
+        let Value::Object(object) = serde_json::from_str(text)
+            .map_err(|error| EntryParseError(format!("invalid JSON: {error}")))?
         else {
-            return Err(fail("not a JSON object".to_owned()));
+            return Err(EntryParseError("not a JSON object".to_owned()));
         };
+        let entry = Entry::from_json_object(object, hash)?;
+        if entry.canonical_form() != text.as_bytes() {
+            return Err(EntryParseError(
+                "the text is not the canonical form of the entry it describes".to_owned(),
+            ));
+        }
+        Ok(entry)
+    }
+
+    /// Reads an entry from the members of its JSON object (every member but `hash`) and its
+    /// hash, whatever order or spacing they were written in.
+    pub fn from_json_object(
+        mut object: Map<String, Value>,
+        hash: Hash256,
+    ) -> Result<Entry, EntryParseError> {
+        let fail = |reason: String| EntryParseError(reason);
         let mut take = |key: &str| {
             object
                 .remove(key)
@@ -190,20 +205,14 @@ impl Entry {
                 object.keys().collect::<Vec<_>>()
             )));
         }
-        let entry = Entry {
+        Ok(Entry {
             seq,
             recorded_at,
             actor,
             prev_hash,
             hash,
             event,
-        };
-        if entry.canonical_form() != text.as_bytes() {
-            return Err(fail(
-                "the text is not the canonical form of the entry it describes".to_owned(),
-            ));
-        }
-        Ok(entry)
+        })
     }
 }
 

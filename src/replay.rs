@@ -16,7 +16,7 @@ use crate::hash::Digest;
 use crate::ledger::Ledger;
 use crate::store::StoreError;
 use crate::time::Timestamp;
-use crate::verify::{Break, ChainWalker, parse_export_line};
+use crate::verify::{Break, ChainWalker, read_export_line};
 
 /// Why an export cannot be replayed.
 #[derive(Debug, thiserror::Error)]
@@ -52,17 +52,24 @@ pub fn ledger_from_export(reader: impl BufRead) -> Result<Ledger, ReplayError> {
     let mut last = None;
     for (index, line) in reader.lines().enumerate() {
         let line = line?;
-        let link =
-            parse_export_line(&line).map_err(|detail| format!("line {}: {detail}", index + 1));
-        let entry = link.as_ref().ok().map(|link| {
-            let canonical = String::from_utf8_lossy(&link.canonical_form);
-            Entry::from_canonical_json(&canonical, link.hash).map_err(|source| {
-                ReplayError::NotAnEntry {
-                    line: index + 1,
-                    source,
-                }
-            })
-        });
+        let read =
+            read_export_line(&line).map_err(|detail| format!("line {}: {detail}", index + 1));
+        let (link, entry) = match read {
+            Ok((link, Some(entry))) => (Ok(link), Some(Ok(entry))),
+            // A line not written as the ledger writes it (say, its members in another order)
+            // is an entry if its canonical form is one.
+            Ok((link, None)) => {
+                let canonical = String::from_utf8_lossy(&link.canonical_form);
+                let entry = Entry::from_canonical_json(&canonical, link.hash).map_err(|source| {
+                    ReplayError::NotAnEntry {
+                        line: index + 1,
+                        source,
+                    }
+                });
+                (Ok(link), Some(entry))
+            }
+            Err(detail) => (Err(detail), None),
+        };
         walker.step(link).map_err(ReplayError::Broken)?;
         let entry = entry.expect("the walker accepts only lines that were read as links")?;
         last = Some(entry.digest());

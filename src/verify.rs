@@ -374,6 +374,15 @@ pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, Sto
 /// Reads one export line as a chain link: the `"hash"` member is taken out and the rest is
 /// canonicalised, exactly as an independent verifier would.
 pub fn parse_export_line(line: &str) -> Result<Link, String> {
+    read_export_line(line).map(|(link, _)| link)
+}
+
+/// [`parse_export_line`], with the entry the line describes when it is one, written exactly
+/// as the ledger writes it. For such a line (every line of a real export) the canonical form is
+/// the entry's, written directly: the line is the canonical JSON of the entry with its hash, and
+/// taking a member out of a canonical object leaves the canonical object of the rest. Any other
+/// line is canonicalised by the general implementation, whatever it holds.
+pub fn read_export_line(line: &str) -> Result<(Link, Option<Entry>), String> {
     let value: Value = serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
     let Value::Object(mut object) = value else {
         return Err("not a JSON object".to_owned());
@@ -384,12 +393,23 @@ pub fn parse_export_line(line: &str) -> Result<Link, String> {
         .get("seq")
         .and_then(Value::as_u64)
         .ok_or("`seq` is missing or not a positive integer")?;
-    Ok(Link {
+    let link = |canonical_form| Link {
         seq,
         prev_hash,
         hash,
-        canonical_form: canonicalize(&Value::Object(object)),
-    })
+        canonical_form,
+    };
+    match Entry::from_json_object(object, hash) {
+        Ok(entry) if entry.export_line() == line => Ok((link(entry.canonical_form()), Some(entry))),
+        // Not an entry as the ledger writes it: the members are read again for the general
+        // canonicaliser (the line parsed a moment ago, so it parses again).
+        _ => {
+            let mut members: serde_json::Map<String, Value> =
+                serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
+            members.remove("hash");
+            Ok((link(canonicalize(&Value::Object(members))), None))
+        }
+    }
 }
 
 /// RFC 8785 canonical JSON of any JSON value, by a general implementation: an export line may

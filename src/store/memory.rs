@@ -103,9 +103,13 @@ impl Store for MemoryStore {
     }
 
     fn scan(&self, from: u64) -> Scan<'_> {
+        // One entry at a time, so that a reader taking a page pays for the page, not for every
+        // entry after it. Committed entries never change, so the walk reads a growing prefix.
         let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
-        let entries: Vec<Entry> = self.lock().entries.iter().skip(start).cloned().collect();
-        Box::new(entries.into_iter().map(|entry| Ok((entry.seq, Ok(entry)))))
+        Box::new((start..).map_while(move |index| {
+            let entry = self.lock().entries.get(index).cloned()?;
+            Some(Ok((entry.seq, Ok(entry))))
+        }))
     }
 
     fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {

@@ -201,3 +201,91 @@ fn device_changed(before: &DeviceSnapshot, now: &DeviceSnapshot) -> bool {
 fn key_changed(before: &KeySnapshot, now: &KeySnapshot) -> bool {
     before.revoked != now.revoked || before.invalid != now.invalid || before.expires != now.expires
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> DeviceSnapshot {
+        DeviceSnapshot {
+            id: "n1".to_owned(),
+            name: "laptop".to_owned(),
+            user: "dana@acme.example".to_owned(),
+            tags: Vec::new(),
+            authorized: true,
+            key_expiry_disabled: false,
+            expires: None,
+            os: "linux".to_owned(),
+            created: None,
+        }
+    }
+
+    fn key() -> KeySnapshot {
+        KeySnapshot {
+            id: "k1".to_owned(),
+            key_type: "auth".to_owned(),
+            description: "ci".to_owned(),
+            user_id: "u1".to_owned(),
+            created: None,
+            expires: None,
+            revoked: None,
+            invalid: false,
+            reusable: false,
+            tags: Vec::new(),
+        }
+    }
+
+    /// What is changed, how, and whether that is a change to record.
+    type Change<T> = (&'static str, fn(&mut T), bool);
+
+    #[test]
+    fn each_owner_or_access_attribute_alone_changes_a_device_and_its_name_or_os_do_not() {
+        let changes: [Change<DeviceSnapshot>; 7] = [
+            ("user", |d| d.user = "sam@acme.example".to_owned(), true),
+            ("tags", |d| d.tags = vec!["tag:ci".to_owned()], true),
+            ("authorized", |d| d.authorized = false, true),
+            ("expires", |d| d.expires = Some(Timestamp::UNIX_EPOCH), true),
+            ("key expiry", |d| d.key_expiry_disabled = true, true),
+            ("name", |d| d.name = "renamed".to_owned(), false),
+            ("os", |d| d.os = "macOS".to_owned(), false),
+        ];
+        for (what, change, recorded) in changes {
+            let mut now = device();
+            change(&mut now);
+            assert_eq!(device_changed(&device(), &now), recorded, "{what}");
+        }
+        let changes: [Change<KeySnapshot>; 4] = [
+            ("revoked", |k| k.revoked = Some(Timestamp::UNIX_EPOCH), true),
+            ("invalid", |k| k.invalid = true, true),
+            ("expires", |k| k.expires = Some(Timestamp::UNIX_EPOCH), true),
+            ("description", |k| k.description = "other".to_owned(), false),
+        ];
+        for (what, change, recorded) in changes {
+            let mut now = key();
+            change(&mut now);
+            assert_eq!(key_changed(&key(), &now), recorded, "{what}");
+        }
+    }
+
+    #[test]
+    fn the_audit_log_is_read_from_the_last_read_less_an_hour_and_never_past_ninety_days() {
+        let now = Timestamp::UNIX_EPOCH.saturating_add_seconds(200 * 24 * 3600);
+        let mut state = Leftovers::default();
+        let first = AuditWindow::next(&state, now);
+        assert_eq!(
+            first,
+            AuditWindow {
+                from: now.saturating_add_seconds(-90 * 24 * 3600),
+                to: now
+            }
+        );
+        let read = now.saturating_add_seconds(-7200);
+        state.audit_read_through = Some(read);
+        assert_eq!(
+            AuditWindow::next(&state, now).from,
+            read.saturating_add_seconds(-3600)
+        );
+        state.audit_read_through = Some(Timestamp::UNIX_EPOCH);
+        assert_eq!(AuditWindow::next(&state, now).from, first.from);
+    }
+}

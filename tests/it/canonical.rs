@@ -18,6 +18,7 @@ use tailledger::event::{
 use tailledger::hash::{Digest, Hash256};
 use tailledger::sync::Listing;
 use tailledger::time::Timestamp;
+use tailledger::verify::read_export_line;
 
 use crate::helpers::golden_chain;
 
@@ -53,7 +54,15 @@ fn assert_matches_oracle(entry: &Entry) -> Result<(), TestCaseError> {
     if entry.actor.to_string().parse::<Actor>().ok().as_ref() == Some(&entry.actor) {
         let text = String::from_utf8(expected).unwrap();
         let read = Entry::from_canonical_json(&text, entry.hash).unwrap();
-        prop_assert_eq!(read.canonical_form(), text.into_bytes());
+        prop_assert_eq!(read.canonical_form(), text.clone().into_bytes());
+        // An export line read back takes the direct writer's path, to the same canonical form
+        // the general canonicaliser gives.
+        let (link, read) = read_export_line(&entry.export_line()).unwrap();
+        prop_assert_eq!(link.canonical_form, text.into_bytes());
+        prop_assert_eq!(
+            read.map(|read| read.export_line()),
+            Some(entry.export_line())
+        );
     }
     Ok(())
 }
