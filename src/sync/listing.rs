@@ -227,6 +227,35 @@ mod tests {
         let listed = ById::new(vec![Item("c"), Item("a")]).unwrap();
         assert_eq!(listed.get("c"), Some(&Item("c")));
         assert!(listed.contains_key("a") && !listed.contains_key("b"));
-        assert_eq!(listed.len(), 2);
+        assert_eq!((listed.len(), listed.is_empty()), (2, false));
+        assert!(ById::<Item>::new(Vec::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_listing_finds_its_accounts_by_id_and_refuses_an_empty_id() {
+        let account = |id: &str| AccountSnapshot {
+            id: id.to_owned(),
+            login_name: format!("{id}@acme.example"),
+            display_name: String::new(),
+            role: "member".to_owned(),
+            status: "active".to_owned(),
+            account_type: "member".to_owned(),
+            created: None,
+        };
+        let listing = Listing::new(vec![account("u2"), account("u1")]).unwrap();
+        assert_eq!(listing.get("u1"), Some(&account("u1")));
+        assert_eq!(listing.get("u3"), None);
+        assert_eq!((listing.len(), listing.is_empty()), (2, false));
+        assert!(Listing::new(Vec::new()).unwrap().is_empty());
+        assert_eq!(
+            Listing::new(vec![account("")]),
+            Err(ListingError::EmptyId {
+                login_name: "@acme.example".to_owned()
+            })
+        );
+        assert_eq!(
+            Listing::new(vec![account("u1"), account("u1")]),
+            Err(ListingError::DuplicateId("u1".to_owned()))
+        );
     }
 }
