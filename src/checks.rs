@@ -8,6 +8,7 @@
 //! prove it. Nothing here reads the clock or the ledger: time and state are handed in.
 
 mod leftovers;
+mod reviews;
 
 use serde::Serialize;
 
@@ -19,13 +20,15 @@ use crate::projection::{
 };
 use crate::time::Timestamp;
 
+pub use reviews::{FollowThrough, REVIEW_WARNING_SECONDS, ReviewSettings, follow_through};
+
 /// How long before a credential expires the integration check turns `DUE`.
 pub const CREDENTIAL_WARNING_SECONDS: u64 = 14 * 24 * 3600;
 /// Tailscale roles that administer the tailnet.
 pub const PRIVILEGED_ROLES: [&str; 4] = ["owner", "admin", "it-admin", "network-admin"];
 
 /// The checks, in the order they are reported: id and title.
-pub const CHECKS: [(&str, &str); 6] = [
+pub const CHECKS: [(&str, &str); 8] = [
     ("user-identified", "User should be identified"),
     (
         "offboarded-access-removed",
@@ -43,6 +46,14 @@ pub const CHECKS: [(&str, &str); 6] = [
     (
         "offboarded-leftovers-removed",
         "Devices and keys of offboarded users should be removed",
+    ),
+    (
+        "access-review-actions-done",
+        "Access review decisions should be carried out",
+    ),
+    (
+        "access-review-current",
+        "User access should be reviewed periodically",
     ),
 ];
 
@@ -124,11 +135,14 @@ pub enum Reason {
     DeviceRetained,
     KeyRetained,
     CoverageMissing,
+    ReviewActionPending,
+    AccessReviewDue,
+    AccessReviewOverdue,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 19] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -145,6 +159,9 @@ impl Reason {
         Reason::DeviceRetained,
         Reason::KeyRetained,
         Reason::CoverageMissing,
+        Reason::ReviewActionPending,
+        Reason::AccessReviewDue,
+        Reason::AccessReviewOverdue,
     ];
 
     /// The reason with this code, if any.
@@ -170,6 +187,9 @@ impl Reason {
             Reason::DeviceRetained => "device-retained",
             Reason::KeyRetained => "key-retained",
             Reason::CoverageMissing => "coverage-missing",
+            Reason::ReviewActionPending => "review-action-pending",
+            Reason::AccessReviewDue => "access-review-due",
+            Reason::AccessReviewOverdue => "access-review-overdue",
         }
     }
 }
@@ -234,13 +254,15 @@ pub fn evaluate(
 ) -> Vec<CheckResult> {
     let empty = SystemState::default();
     let context = Context::new(projections, system, &empty, now, settings);
-    let findings: [Vec<Finding>; 6] = [
+    let findings: [Vec<Finding>; 8] = [
         context.user_identified(),
         context.offboarded_access_removed(),
         context.access_control_configured(),
         context.user_access_valid(),
         context.integration_healthy(),
         context.offboarded_leftovers_removed(),
+        context.access_review_actions_done(),
+        context.access_review_current(),
     ];
     let in_force: Vec<&ExceptionState> = projections
         .exceptions()
@@ -404,6 +426,7 @@ impl Context<'_> {
             .chain(stale)
             .chain(credential)
             .chain(self.leftover_changes())
+            .chain(self.review_changes())
     }
 
     /// When access must be gone after an offboarding effective at `effective_at`.
@@ -938,9 +961,17 @@ mod tests {
         assert_eq!(after.0, CheckState::Failing);
         assert_eq!(
             next(&state, first_failing),
-            None,
-            "nothing else changes by itself"
+            Some(review_due_from(recorded)),
+            "nothing else changes by itself before privileged access is due for review"
         );
+    }
+
+    /// When `access-review-current` turns `DUE` for a system first recorded at `first` with no
+    /// review: 14 days before the default 90 days run out.
+    fn review_due_from(first: Timestamp) -> Timestamp {
+        first.saturating_add_seconds(seconds(
+            ReviewSettings::default().privileged_interval_seconds - REVIEW_WARNING_SECONDS,
+        ))
     }
 
     #[test]
@@ -949,7 +980,11 @@ mod tests {
         let mut events = dana_holds_access_and_leaves(effective_at);
         events.remove(2);
         let state = projections(at("2026-03-02T09:00:00Z"), events);
-        assert_eq!(next(&state, at("2026-03-02T09:00:00Z")), None);
+        assert_eq!(
+            next(&state, at("2026-03-02T09:00:00Z")),
+            Some(review_due_from(at("2026-03-02T09:00:00Z"))),
+            "only the access review coming due"
+        );
     }
 
     #[test]
@@ -991,15 +1026,9 @@ mod tests {
         assert_eq!(before.1, vec![Reason::CredentialExpiring]);
         assert_eq!(then, (CheckState::Failing, vec![Reason::CredentialExpired]));
         assert_eq!(after, then);
-        // The stale sync, a year on, is the next change.
-        assert_eq!(
-            next(expires_at),
-            Some(
-                synced_at
-                    .saturating_add_seconds(3 * 365 * 24 * 3600)
-                    .saturating_add_micros(1)
-            )
-        );
+        // Privileged access coming due for review, 76 days on, is the next change; the stale
+        // sync is a year on.
+        assert_eq!(next(expires_at), Some(review_due_from(synced_at)));
     }
 
     #[test]
@@ -1033,6 +1062,6 @@ mod tests {
         );
         assert_eq!(then, (CheckState::Failing, vec![Reason::SyncStale]));
         assert_eq!(after, then);
-        assert_eq!(next(&state, first_stale), None);
+        assert_eq!(next(&state, first_stale), Some(review_due_from(synced_at)));
     }
 }

@@ -467,6 +467,46 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
                 .escape_debug(),
             )
         }
+        Event::AccessReviewStarted {
+            review_id,
+            pinned_seq,
+            scope,
+            population_count,
+            part,
+            parts,
+            due_at,
+            ..
+        } => {
+            let part = if *parts > 1 {
+                format!(", part {part} of {parts}")
+            } else {
+                String::new()
+            };
+            format!(
+                "{review_id}: {scope} access at seq {pinned_seq}, {population_count} accounts, due {due_at}{part}"
+            )
+        }
+        // The account id and reason are a reviewer's text: escaped for the terminal.
+        Event::AccessReviewDecided {
+            review_id,
+            account_id,
+            decision,
+            new_role,
+            reason,
+            ..
+        } => {
+            let role = new_role
+                .as_ref()
+                .map_or(String::new(), |role| format!(" to {}", role.escape_debug()));
+            format!(
+                "{review_id}: {decision}{role} {}: {}",
+                account_id.escape_debug(),
+                reason.escape_debug()
+            )
+        }
+        Event::AccessReviewCompleted {
+            review_id, decided, ..
+        } => format!("{review_id}: {decided} accounts decided"),
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::as_of::AsOf;
-use crate::checks::{CheckResult, CheckSettings, Reason, evaluate, holds_access};
+use crate::checks::{CheckResult, CheckSettings, Reason, ReviewSettings, evaluate, holds_access};
 use crate::commands::{self, CommandError, ExceptionRequest};
 use crate::entry::Entry;
 use crate::event::{Actor, Classification, EmployeeRecord, Event, SettingsRecord, SystemId};
@@ -42,8 +42,10 @@ use crate::truto::TrutoSource;
 use crate::verify::Report;
 
 mod proofs;
+mod reviews;
 
 pub use proofs::SignedCheckpoint;
+pub use reviews::{ReviewReader, ReviewView};
 
 /// Why an operation failed; nothing was appended.
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +179,8 @@ pub struct Service {
     syncers: BTreeMap<SystemId, Arc<Syncer>>,
     /// The key checkpoints are signed with, when one is configured.
     signing_key: Option<Arc<crate::merkle::SigningKey>>,
+    /// `[access_review]`, recorded on each review as it starts.
+    review_settings: ReviewSettings,
 }
 
 /// Where the roster of every sync cycle comes from.
@@ -201,6 +205,7 @@ impl Service {
             roster_input: None,
             syncers: BTreeMap::new(),
             signing_key: None,
+            review_settings: ReviewSettings::default(),
         }
     }
 
