@@ -395,3 +395,133 @@ pub fn complete_review(projections: &Projections, review_id: &str) -> Result<Eve
         decided: review.current_decisions().len() as u64,
     })
 }
+
+/// The columns of a decisions file, in order; `new_role` may be left out.
+const CSV_COLUMNS: [&str; 4] = ["account_id", "decision", "reason", "new_role"];
+
+/// The decisions of a reviewer's spreadsheet (`review decide --csv`): a header
+/// `account_id,decision,reason[,new_role]`, then one decision a row, each with its line for the
+/// server's refusals. Every structural problem (the header, a row's number of fields, text that
+/// is not UTF-8) is reported with its line, all at once; what the values mean is judged by
+/// [`decide_review`], which reports every bad row too.
+pub fn parse_decisions_csv(bytes: &[u8]) -> Result<Vec<DecisionInput>, Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut problems = Vec::new();
+    let mut decisions = Vec::new();
+    let mut columns = 0;
+    for (index, record) in reader.records().enumerate() {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                let line = error.position().map_or(index as u64 + 1, |at| at.line());
+                problems.push(format!("line {line}: {error}"));
+                continue;
+            }
+        };
+        let line = record.position().map_or(index as u64 + 1, |at| at.line());
+        let fields: Vec<&str> = record.iter().collect();
+        if index == 0 {
+            columns = fields.len();
+            let expected = &CSV_COLUMNS[..columns.clamp(3, 4)];
+            if fields != expected {
+                problems.push(format!(
+                    "line {line}: the header is `{}`; it must be `account_id,decision,reason` or `account_id,decision,reason,new_role`",
+                    fields.join(",")
+                ));
+                columns = 0;
+            }
+            continue;
+        }
+        if columns == 0 {
+            continue;
+        }
+        if fields.len() != columns {
+            problems.push(format!(
+                "line {line}: {} fields, but the header has {columns}",
+                fields.len()
+            ));
+            continue;
+        }
+        let field = |index: usize| {
+            fields
+                .get(index)
+                .map_or(String::new(), |&text| text.to_owned())
+        };
+        decisions.push(DecisionInput {
+            account_id: field(0),
+            decision: field(1),
+            reason: field(2),
+            new_role: field(3),
+            line: Some(line),
+        });
+    }
+    if columns == 0 && problems.is_empty() {
+        problems.push("line 1: the file is empty; it needs the header `account_id,decision,reason[,new_role]`".to_owned());
+    }
+    if decisions.is_empty() && problems.is_empty() {
+        problems.push("the file holds no decision after its header".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(decisions)
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decisions_file_is_read_with_its_lines_or_refused_with_every_problem() {
+        let read = parse_decisions_csv(
+            b"account_id,decision,reason,new_role\nu1,keep,owner,\nu2, modify ,least privilege,member\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read,
+            [
+                DecisionInput {
+                    account_id: "u1".into(),
+                    decision: "keep".into(),
+                    reason: "owner".into(),
+                    new_role: String::new(),
+                    line: Some(2),
+                },
+                DecisionInput {
+                    account_id: "u2".into(),
+                    decision: "modify".into(),
+                    reason: "least privilege".into(),
+                    new_role: "member".into(),
+                    line: Some(3),
+                },
+            ]
+        );
+        let three = parse_decisions_csv(b"account_id,decision,reason\nu1,revoke,left\n").unwrap();
+        assert_eq!(three[0].new_role, "");
+        let problems =
+            parse_decisions_csv(b"account_id,decision,reason\nu1,keep\nu2,keep,ok\nu3,a,b,c\n")
+                .unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                "line 2: 2 fields, but the header has 3",
+                "line 4: 4 fields, but the header has 3"
+            ]
+        );
+        let header = parse_decisions_csv(b"account,decision,why\nu1,keep,ok\n").unwrap_err();
+        assert!(
+            header[0].starts_with("line 1: the header is `account,decision,why`"),
+            "{header:?}"
+        );
+        assert_eq!(parse_decisions_csv(b"").unwrap_err().len(), 1);
+        assert_eq!(
+            parse_decisions_csv(b"account_id,decision,reason\n").unwrap_err(),
+            ["the file holds no decision after its header"]
+        );
+    }
+}
