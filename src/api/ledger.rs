@@ -58,7 +58,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ListAccessReviewsResponse>, Status> {
         let reader = review_reader(&request)?;
         let system = system_arg(&self.service, &request.into_inner().system)?;
-        let views = self.service.access_reviews(system, reader).await?;
+        let views = self.service.access_reviews(system, reader, None).await?;
         Ok(Response::new(pb::ListAccessReviewsResponse {
             reviews: views
                 .iter()

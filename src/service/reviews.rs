@@ -127,23 +127,25 @@ impl Service {
         .await
     }
 
-    /// The reviews of `system` the reader may read, in the order they were started.
+    /// The reviews of `system` the reader may read, in the order they were started, as of a
+    /// past instant (the evidence pack's window end) or now, with their follow-through then.
     pub async fn access_reviews(
         &self,
         system: SystemId,
         reader: ReviewReader,
+        as_of: Option<Timestamp>,
     ) -> Result<Vec<ReviewView>, ServiceError> {
-        let now = self.clock.now();
+        let at = self.instant(as_of);
         self.blocking(move |service| {
-            let settings = service.settings_at(&system, now).settings;
-            Ok(service.ledger.read(|projections| {
+            let settings = service.settings_at(&system, at).settings;
+            Ok(service.ledger.read_as_of(as_of, |projections| {
                 projections
                     .reviews()
                     .all()
                     .filter(|review| review.system == system && reader.may_read(review))
-                    .map(|review| view(projections, review, now, &settings))
+                    .map(|review| view(projections, review, at, &settings))
                     .collect()
-            }))
+            })?)
         })
         .await
     }
