@@ -1,6 +1,6 @@
-//! The compliance checks of SPEC §7 (with the corrections of §18) and §14's
-//! `offboarded-leftovers-removed` (`leftovers.rs`), as a pure evaluation of (projections,
-//! instant).
+//! The compliance checks of SPEC §7 (with the corrections of §18), §14's
+//! `offboarded-leftovers-removed` (`leftovers.rs`) and §19's access review checks
+//! (`reviews.rs`), as a pure evaluation of (projections, instant).
 //!
 //! A check yields findings; a check with no finding is `PASSING`, any `FAILING` finding makes it
 //! `FAILING`, else any `DUE` finding makes it `DUE`. Every finding names its subject, a reason
@@ -296,7 +296,8 @@ pub fn evaluate(
 /// answers for `system` with these projections: an offboarding taking effect, its grace period
 /// running out, a credential entering its warning window or expiring, the last successful sync
 /// becoming stale, an exception expiring, a leaver's devices and keys coming due and failing,
-/// a key expiring. `None` when no instant to come changes the answer by itself. Between `after`
+/// a key expiring, a review decision's action grace running out, a scope's review coming due
+/// and falling overdue. `None` when no instant to come changes the answer by itself. Between `after`
 /// and that instant every evaluation answers the same checks, states and findings, so a reader
 /// following the state through a window (the timeline) evaluates only at the entries and at
 /// these instants. An employee's start date changes no check, so it is no such instant.
