@@ -475,6 +475,112 @@ pub fn parse_decisions_csv(bytes: &[u8]) -> Result<Vec<DecisionInput>, Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::Entry;
+    use crate::event::{AccountSnapshot, Actor, EmployeeRecord};
+
+    /// A population of 100,000 accounts is recorded over parts of at most [`POPULATION_PART`]
+    /// accounts, each far below gRPC's message limit, and folds back into the whole list with
+    /// the digest of the whole. (Here, not in `tests/it`, so its memory does not count against
+    /// the server tests that measure theirs.)
+    #[test]
+    fn a_population_of_a_hundred_thousand_accounts_is_split_into_bounded_parts() {
+        const ACCOUNTS: usize = 100_000;
+        let now = Timestamp::UNIX_EPOCH.saturating_add_seconds(1_000_000);
+        let system = SystemId::tailscale();
+        let mut projections = Projections::default();
+        let mut head = None;
+        let mut apply = |projections: &mut Projections, event: Event| {
+            let entry = Entry::seal(head, now, Actor::Config, event);
+            head = Some(entry.digest());
+            projections.apply(&entry);
+        };
+        for index in 0..ACCOUNTS {
+            let id = format!("u{index:06}");
+            apply(
+                &mut projections,
+                Event::UserSeen {
+                    system: system.clone(),
+                    account: AccountSnapshot {
+                        login_name: format!("{id}@acme.example"),
+                        display_name: id.clone(),
+                        id,
+                        role: "member".to_owned(),
+                        status: "active".to_owned(),
+                        account_type: "member".to_owned(),
+                        created: None,
+                    },
+                },
+            );
+        }
+        apply(
+            &mut projections,
+            Event::AccessPolicySet {
+                system: system.clone(),
+                allowed_org_roles: vec!["*".to_owned()],
+                privileged_org_roles: Vec::new(),
+                offboarding_grace_seconds: 3600,
+                reason: None,
+            },
+        );
+        apply(
+            &mut projections,
+            Event::EmployeeOnboarded {
+                employee: EmployeeRecord {
+                    employee_id: "E-1".to_owned(),
+                    email: "lead@acme.example".to_owned(),
+                    name: None,
+                    org_role: "IT".to_owned(),
+                    start_date: None,
+                },
+            },
+        );
+        let request = StartReview {
+            system,
+            scope: ReviewScope::All,
+            reviewers: vec!["E-1".to_owned()],
+            due_at: now.saturating_add_seconds(86_400),
+        };
+        let settings = CheckSettings::default();
+        let events = start_review(
+            &projections,
+            &request,
+            &settings,
+            &ReviewSettings::default(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(events.len(), ACCOUNTS.div_ceil(POPULATION_PART));
+        for (index, event) in events.iter().enumerate() {
+            let Event::AccessReviewStarted {
+                part,
+                parts,
+                population,
+                population_count,
+                ..
+            } = event
+            else {
+                panic!("every event is a part of the review");
+            };
+            assert_eq!((*part, *parts), (index as u64 + 1, events.len() as u64));
+            assert!(population.len() <= POPULATION_PART);
+            assert_eq!(*population_count, ACCOUNTS as u64);
+            let mut canonical = Vec::new();
+            canonical::event(&mut canonical, event);
+            assert!(
+                canonical.len() < 128 * 1024,
+                "a part stays far from gRPC's limit"
+            );
+        }
+        for event in events {
+            apply(&mut projections, event);
+        }
+        let review = projections.reviews().get("AR-1").unwrap();
+        assert_eq!(review.population.len(), ACCOUNTS);
+        assert_eq!(
+            review.population_sha256,
+            canonical::population_sha256(review.population.iter())
+        );
+    }
 
     #[test]
     fn a_decisions_file_is_read_with_its_lines_or_refused_with_every_problem() {

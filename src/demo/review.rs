@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{Cast, DemoError, Story, print_entries};
 use crate::commands::review::{DecisionInput, Reviewer, StartReview};
-use crate::event::{Actor, ReviewScope, SystemId};
+use crate::event::{Actor, Event, ReviewScope, SystemId};
 use crate::render::review_report;
 use crate::service::ReviewReader;
 use crate::time::Clock;
@@ -18,9 +18,11 @@ const LENA: &str = "lena.vogt@acme-corp.example";
 const WEEK_SECONDS: i64 = 7 * 24 * 3600;
 
 impl<W: Write> Story<'_, W> {
-    /// Records one decision of `by` (a reviewer's employee id, its token named after them).
+    /// Records one decision of `by` (a reviewer's employee id, its token named after them) on
+    /// review `review_id`.
     async fn decide(
         &mut self,
+        review_id: &str,
         by: &str,
         account_id: &str,
         decision: &str,
@@ -36,7 +38,7 @@ impl<W: Write> Story<'_, W> {
                     token,
                     employee_id: Some(by.to_owned()),
                 },
-                "AR-1".to_owned(),
+                review_id.to_owned(),
                 vec![DecisionInput {
                     account_id: account_id.to_owned(),
                     decision: decision.to_owned(),
@@ -50,10 +52,10 @@ impl<W: Write> Story<'_, W> {
     }
 
     /// Prints the review as `tailledger review show` does.
-    async fn show_review(&mut self) -> Result<(), DemoError> {
+    async fn show_review(&mut self, review_id: &str) -> Result<(), DemoError> {
         let view = self
             .service
-            .access_review("AR-1".to_owned(), ReviewReader::Anyone)
+            .access_review(review_id.to_owned(), ReviewReader::Anyone)
             .await?;
         write!(self.out, "{}", review_report(&view))?;
         Ok(())
@@ -84,16 +86,32 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Res
         )
         .await?;
     print_entries(story.out, &story.ledger, &entries)?;
+    // An earlier demo's ledger already holds reviews: this one is numbered after them.
+    let review_id = entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::AccessReviewStarted { review_id, .. } => Some(review_id.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
 
     story.chapter(
         "Lena keeps Dana's owner role (Dana may not review her own); Dana revokes Sam's admin role",
     )?;
     story.advance(Duration::from_secs(3600));
     story
-        .decide(LENA, &cast.dana.id, "keep", "owns the tailnet", "")
+        .decide(
+            &review_id,
+            LENA,
+            &cast.dana.id,
+            "keep",
+            "owns the tailnet",
+            "",
+        )
         .await?;
     story
         .decide(
+            &review_id,
             DANA,
             &cast.sam.id,
             "modify",
@@ -103,7 +121,7 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Res
         .await?;
     let entries = story
         .service
-        .complete_access_review(Actor::Api("security-oncall".to_owned()), "AR-1".to_owned())
+        .complete_access_review(Actor::Api("security-oncall".to_owned()), review_id.clone())
         .await?;
     print_entries(story.out, &story.ledger, &entries)?;
     story.checks().await?;
@@ -115,7 +133,7 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Res
     story.advance(Duration::from_secs(2 * 24 * 3600));
     story.sync().await?;
     story.checks().await?;
-    story.show_review().await?;
+    story.show_review(&review_id).await?;
     // One more quiet sync, so the story's timeline, which ends at the last instant, holds the
     // one that showed the decision carried out.
     story.advance(Duration::from_secs(15 * 60));
