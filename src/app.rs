@@ -85,6 +85,7 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
     if let Some(checkpoint) = &config.checkpoint {
         service.set_signing_key(checkpoint.signing_key.clone());
     }
+    service.set_review_settings(config.access_review);
     service.set_syncer(Syncer::new(
         SystemId::tailscale(),
         Box::new(TailscaleSource::new(

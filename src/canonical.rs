@@ -27,7 +27,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::event::{
     AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, DeviceSnapshot,
-    EmployeeRecord, Event, FieldChange, KeySnapshot, SettingsRecord,
+    EmployeeRecord, Event, FieldChange, KeySnapshot, ReviewedAccount, SettingsRecord,
 };
 use crate::hash::Hash256;
 use crate::time::Timestamp;
@@ -799,8 +799,99 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
             change_target(object.key("target"), target);
             object.string("type", type_name);
         }
+        Event::AccessReviewStarted {
+            review_id,
+            system,
+            pinned_seq,
+            scope,
+            population_sha256,
+            population_count,
+            part,
+            parts,
+            population,
+            due_at,
+            reviewers,
+            action_grace_seconds,
+            interval_seconds,
+        } => {
+            object.number("action_grace_seconds", *action_grace_seconds);
+            object.timestamp("due_at", *due_at);
+            object.number("interval_seconds", *interval_seconds);
+            object.number("part", *part);
+            object.number("parts", *parts);
+            object.number("pinned_seq", *pinned_seq);
+            reviewed_accounts(object.key("population"), population.iter());
+            object.number("population_count", *population_count);
+            object.hash("population_sha256", population_sha256);
+            object.string("review_id", review_id);
+            object.strings("reviewers", reviewers);
+            object.string("scope", scope.as_str());
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::AccessReviewDecided {
+            review_id,
+            system,
+            account_id,
+            decision,
+            reason,
+            new_role,
+            reviewer_employee_id,
+        } => {
+            object.string("account_id", account_id);
+            object.string("decision", decision.as_str());
+            object.optional_string("new_role", new_role.as_deref());
+            object.string("reason", reason);
+            object.string("review_id", review_id);
+            object.string("reviewer_employee_id", reviewer_employee_id);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::AccessReviewCompleted {
+            review_id,
+            system,
+            decided,
+        } => {
+            object.number("decided", *decided);
+            object.string("review_id", review_id);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
     }
     object.close();
+}
+
+/// Writes a JSON array of a review's accounts in the order given: the list an
+/// `AccessReviewStarted` holds, and whose SHA-256 is its population digest.
+pub fn reviewed_accounts<'a>(
+    sink: &mut impl Sink,
+    accounts: impl Iterator<Item = &'a ReviewedAccount>,
+) {
+    sink.put(b"[");
+    for (index, account) in accounts.enumerate() {
+        if index > 0 {
+            sink.put(b",");
+        }
+        let mut object = Object::open(sink);
+        object.string("account_id", &account.account_id);
+        object.optional_string("employee_id", account.employee_id.as_deref());
+        object.strings("findings", &account.findings);
+        object.optional_string("link", account.link.as_deref());
+        object.string("login_name", &account.login_name);
+        object.optional_string("org_role", account.org_role.as_deref());
+        object.string("role", &account.role);
+        object.close();
+    }
+    sink.put(b"]");
+}
+
+/// The SHA-256 of the RFC 8785 form of a review's whole population list (SPEC §19): what
+/// anyone can recompute from the `population` arrays of its `AccessReviewStarted` parts,
+/// concatenated in part order.
+pub fn population_sha256<'a>(accounts: impl Iterator<Item = &'a ReviewedAccount>) -> Hash256 {
+    let mut sink = HashSink::new();
+    reviewed_accounts(&mut sink, accounts);
+    sink.finish()
 }
 
 fn change_actor(sink: &mut impl Sink, actor: &ChangeActor) {

@@ -1,6 +1,6 @@
-//! The compliance checks of SPEC §7 (with the corrections of §18) and §14's
-//! `offboarded-leftovers-removed` (`leftovers.rs`), as a pure evaluation of (projections,
-//! instant).
+//! The compliance checks of SPEC §7 (with the corrections of §18), §14's
+//! `offboarded-leftovers-removed` (`leftovers.rs`) and §19's access review checks
+//! (`reviews.rs`), as a pure evaluation of (projections, instant).
 //!
 //! A check yields findings; a check with no finding is `PASSING`, any `FAILING` finding makes it
 //! `FAILING`, else any `DUE` finding makes it `DUE`. Every finding names its subject, a reason
@@ -9,6 +9,7 @@
 
 mod evaluation;
 mod leftovers;
+mod reviews;
 
 use serde::Serialize;
 
@@ -22,6 +23,7 @@ use crate::time::Timestamp;
 
 use evaluation::AccountFindings;
 pub use evaluation::Evaluation;
+pub use reviews::{FollowThrough, REVIEW_WARNING_SECONDS, ReviewSettings, follow_through};
 
 /// How long before a credential expires the integration check turns `DUE`.
 pub const CREDENTIAL_WARNING_SECONDS: u64 = 14 * 24 * 3600;
@@ -29,7 +31,7 @@ pub const CREDENTIAL_WARNING_SECONDS: u64 = 14 * 24 * 3600;
 pub const PRIVILEGED_ROLES: [&str; 4] = ["owner", "admin", "it-admin", "network-admin"];
 
 /// The checks, in the order they are reported: id and title.
-pub const CHECKS: [(&str, &str); 6] = [
+pub const CHECKS: [(&str, &str); 8] = [
     ("user-identified", "User should be identified"),
     (
         "offboarded-access-removed",
@@ -47,6 +49,14 @@ pub const CHECKS: [(&str, &str); 6] = [
     (
         "offboarded-leftovers-removed",
         "Devices and keys of offboarded users should be removed",
+    ),
+    (
+        "access-review-actions-done",
+        "Access review decisions should be carried out",
+    ),
+    (
+        "access-review-current",
+        "User access should be reviewed periodically",
     ),
 ];
 
@@ -128,11 +138,14 @@ pub enum Reason {
     DeviceRetained,
     KeyRetained,
     CoverageMissing,
+    ReviewActionPending,
+    AccessReviewDue,
+    AccessReviewOverdue,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 19] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -149,6 +162,9 @@ impl Reason {
         Reason::DeviceRetained,
         Reason::KeyRetained,
         Reason::CoverageMissing,
+        Reason::ReviewActionPending,
+        Reason::AccessReviewDue,
+        Reason::AccessReviewOverdue,
     ];
 
     /// The reason with this code, if any.
@@ -174,6 +190,9 @@ impl Reason {
             Reason::DeviceRetained => "device-retained",
             Reason::KeyRetained => "key-retained",
             Reason::CoverageMissing => "coverage-missing",
+            Reason::ReviewActionPending => "review-action-pending",
+            Reason::AccessReviewDue => "access-review-due",
+            Reason::AccessReviewOverdue => "access-review-overdue",
         }
     }
 }
@@ -243,10 +262,11 @@ pub fn evaluate(
 /// answers for `system` with these projections: an offboarding taking effect, its grace period
 /// running out, a credential entering its warning window or expiring, the last successful sync
 /// becoming stale, an exception expiring, a leaver's devices and keys coming due and failing,
-/// a key expiring. `None` when no instant to come changes the answer by itself. Between `after`
-/// and that instant every evaluation answers the same checks, states and findings, so a reader
-/// following the state through a window (the timeline) evaluates only at the entries and at
-/// these instants. An employee's start date changes no check, so it is no such instant.
+/// a key expiring, a review decision's action grace running out, a scope's review coming due
+/// and falling overdue. `None` when no instant to come changes the answer by itself. Between
+/// `after` and that instant every evaluation answers the same checks, states and findings, so a
+/// reader following the state through a window (the timeline) evaluates only at the entries and
+/// at these instants. An employee's start date changes no check, so it is no such instant.
 pub fn next_time_change(
     projections: &Projections,
     system: &SystemId,
@@ -262,7 +282,7 @@ fn results(
     projections: &Projections,
     system: &SystemId,
     now: Timestamp,
-    findings: [Vec<Finding>; 6],
+    findings: [Vec<Finding>; 8],
 ) -> Vec<CheckResult> {
     let in_force: Vec<&ExceptionState> = projections
         .exceptions()
@@ -372,7 +392,7 @@ impl<'a> Context<'a> {
     /// Every instant at which the passing of time may change an answer of a check that is not
     /// per account (some may be past): the last successful sync becoming stale, the credential
     /// entering its warning window and expiring, a leaver's devices and keys coming due and
-    /// failing, an exception expiring.
+    /// failing, review decisions and reviews coming due and failing, an exception expiring.
     fn system_time_changes(&self) -> impl Iterator<Item = Timestamp> + '_ {
         let stale = self
             .state
@@ -397,6 +417,7 @@ impl<'a> Context<'a> {
             .into_iter()
             .chain(credential)
             .chain(self.leftover_changes())
+            .chain(self.review_changes())
             .chain(expiries)
     }
 
@@ -948,9 +969,17 @@ mod tests {
         assert_eq!(after.0, CheckState::Failing);
         assert_eq!(
             next(&state, first_failing),
-            None,
-            "nothing else changes by itself"
+            Some(review_due_from(recorded)),
+            "nothing else changes by itself before privileged access is due for review"
         );
+    }
+
+    /// When `access-review-current` turns `DUE` for a system first recorded at `first` with no
+    /// review: 14 days before the default 90 days run out.
+    fn review_due_from(first: Timestamp) -> Timestamp {
+        first.saturating_add_seconds(seconds(
+            ReviewSettings::default().privileged_interval_seconds - REVIEW_WARNING_SECONDS,
+        ))
     }
 
     #[test]
@@ -959,7 +988,11 @@ mod tests {
         let mut events = dana_holds_access_and_leaves(effective_at);
         events.remove(2);
         let state = projections(at("2026-03-02T09:00:00Z"), events);
-        assert_eq!(next(&state, at("2026-03-02T09:00:00Z")), None);
+        assert_eq!(
+            next(&state, at("2026-03-02T09:00:00Z")),
+            Some(review_due_from(at("2026-03-02T09:00:00Z"))),
+            "only the access review coming due"
+        );
     }
 
     #[test]
@@ -1001,15 +1034,9 @@ mod tests {
         assert_eq!(before.1, vec![Reason::CredentialExpiring]);
         assert_eq!(then, (CheckState::Failing, vec![Reason::CredentialExpired]));
         assert_eq!(after, then);
-        // The stale sync, a year on, is the next change.
-        assert_eq!(
-            next(expires_at),
-            Some(
-                synced_at
-                    .saturating_add_seconds(3 * 365 * 24 * 3600)
-                    .saturating_add_micros(1)
-            )
-        );
+        // Privileged access coming due for review, 76 days on, is the next change; the stale
+        // sync is a year on.
+        assert_eq!(next(expires_at), Some(review_due_from(synced_at)));
     }
 
     #[test]
@@ -1043,6 +1070,6 @@ mod tests {
         );
         assert_eq!(then, (CheckState::Failing, vec![Reason::SyncStale]));
         assert_eq!(after, then);
-        assert_eq!(next(&state, first_stale), None);
+        assert_eq!(next(&state, first_stale), Some(review_due_from(synced_at)));
     }
 }

@@ -5,6 +5,8 @@
 //! The API and the CLI call these and append what they return as one batch; a refusal appends
 //! nothing. Upserting an employee is shared with the roster import, so both decide alike.
 
+pub mod review;
+
 use crate::checks::CHECKS;
 use crate::event::{Classification, EmployeeRecord, Event, FieldChange, SettingsRecord, SystemId};
 use crate::projection::{EmployeeState, Projections};
@@ -18,6 +20,10 @@ pub enum CommandError {
     InvalidArgument { field: &'static str, reason: String },
     #[error("no {what} `{id}` is known")]
     NotFound { what: &'static str, id: String },
+    /// The caller may make this call, but not about this: a reviewer who is not one of the
+    /// review's, or a token that names no employee.
+    #[error("`{field}` {reason}")]
+    NotAllowed { field: &'static str, reason: String },
 }
 
 /// The longest offboarding grace period a policy may set: a year.

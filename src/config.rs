@@ -24,13 +24,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod access_review;
 mod checkpoint;
 
 pub use checkpoint::CheckpointSettings;
 use checkpoint::RawCheckpoint;
 
 use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
-use crate::checks::CheckSettings;
+use crate::checks::{CheckSettings, ReviewSettings};
 use crate::commands::{self, CommandError};
 use crate::event::SettingsRecord;
 use crate::identity::EmailAliases;
@@ -40,6 +41,7 @@ use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, U
 mod roster;
 mod store;
 
+use access_review::RawAccessReview;
 pub use roster::{RosterInput, RosterSettings};
 use store::RawStore;
 pub use store::StoreSettings;
@@ -106,6 +108,8 @@ pub struct Config {
     pub store: StoreSettings,
     /// Where the Prometheus endpoint listens (`[metrics] listen`); `None` serves none.
     pub metrics: Option<SocketAddr>,
+    /// `[access_review]`: the intervals and the action grace recorded on each review.
+    pub access_review: ReviewSettings,
 }
 
 impl Config {
@@ -159,6 +163,8 @@ struct RawConfig {
     #[serde(default)]
     store: RawStore,
     metrics: Option<RawMetrics>,
+    #[serde(default)]
+    access_review: RawAccessReview,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +208,8 @@ struct RawToken {
     name: String,
     role: String,
     sha256: String,
+    /// The employee the token's holder is (SPEC §19): needed to decide access reviews.
+    employee_id: Option<String>,
 }
 
 /// `[server]`: every key optional, defaulting to [`ServerLimits::default`].
@@ -704,8 +712,16 @@ impl Config {
                     let role = match token.get_ref().role.as_str() {
                         "auditor" => Role::Auditor,
                         "admin" => Role::Admin,
-                        other => return Err(source.error(token, "auth.tokens.role", format!("`{other}` is not a role (auditor or admin)"))),
+                        "reviewer" => Role::Reviewer,
+                        other => return Err(source.error(token, "auth.tokens.role", format!("`{other}` is not a role (auditor, admin or reviewer)"))),
                     };
+                    let employee_id = token.get_ref().employee_id.as_deref().map(str::trim);
+                    if employee_id == Some("") {
+                        return Err(source.error(token, "auth.tokens.employee_id", "must not be empty: name the token holder's employee id, or leave the key out"));
+                    }
+                    if role == Role::Reviewer && employee_id.is_none() {
+                        return Err(source.error(token, "auth.tokens.employee_id", "is required for role reviewer: a reviewer decides as the employee it names"));
+                    }
                     let sha256 = token.get_ref().sha256.parse().map_err(|_| {
                         source.error(token, "auth.tokens.sha256", "is not 64 lowercase hex characters (make one with `tailledger hash-token`)")
                     })?;
@@ -713,7 +729,7 @@ impl Config {
                     if name.is_empty() {
                         return Err(source.error(token, "auth.tokens.name", "must not be empty"));
                     }
-                    Ok(TokenEntry { name: name.to_owned(), role, sha256 })
+                    Ok(TokenEntry { name: name.to_owned(), role, sha256, employee_id: employee_id.map(str::to_owned) })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             // Each name is an actor in the ledger (`api:<name>`) and each hash one caller: a
@@ -857,6 +873,7 @@ impl Config {
             .map(|webhook| source.webhook(webhook, listen, &env))
             .transpose()?;
         let store = source.store(&raw.store)?;
+        let access_review = source.access_review(&raw.access_review)?;
         let mut taken = vec![("listen", listen)];
         if let Some(webhook) = &webhook {
             taken.push(("webhook.listen", webhook.listen));
@@ -895,6 +912,7 @@ impl Config {
             webhook,
             store,
             metrics,
+            access_review,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! With `--hr truto` the roster comes from a simulated Truto HRIS instead (`hr.rs`).
 
 mod hr;
+mod review;
 mod window;
 
 pub use hr::HrSource;
@@ -711,7 +712,8 @@ async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), Dem
     story.sync().await?;
     story.checks().await?;
 
-    window::tell(story).await
+    window::tell(story).await?;
+    review::tell(story, cast).await
 }
 
 /// Serves the demo's ledger over gRPC on `listener` without authentication (the listener is on

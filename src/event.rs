@@ -453,6 +453,110 @@ pub struct ChangeTarget {
     pub property: Option<String>,
 }
 
+/// Which accounts an access review covers (SPEC §19).
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, Encode, Decode,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewScope {
+    /// Every account holding access.
+    All,
+    /// Only the accounts holding a privileged Tailscale role.
+    Privileged,
+}
+
+impl ReviewScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewScope::All => "all",
+            ReviewScope::Privileged => "privileged",
+        }
+    }
+}
+
+impl fmt::Display for ReviewScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReviewScope {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "all" => Ok(ReviewScope::All),
+            "privileged" => Ok(ReviewScope::Privileged),
+            other => Err(format!(
+                "`{other}` is not a review scope (all or privileged)"
+            )),
+        }
+    }
+}
+
+/// What a reviewer decided about one account of a review.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// The access stays as it is.
+    Keep,
+    /// The account's role is to become the decision's `new_role`.
+    Modify,
+    /// The account is to lose its access.
+    Revoke,
+}
+
+impl ReviewDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Keep => "keep",
+            ReviewDecision::Modify => "modify",
+            ReviewDecision::Revoke => "revoke",
+        }
+    }
+}
+
+impl fmt::Display for ReviewDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReviewDecision {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "keep" => Ok(ReviewDecision::Keep),
+            "modify" => Ok(ReviewDecision::Modify),
+            "revoke" => Ok(ReviewDecision::Revoke),
+            other => Err(format!(
+                "`{other}` is not a decision (keep, modify or revoke)"
+            )),
+        }
+    }
+}
+
+/// The most accounts one `AccessReviewStarted` records: a larger population is split over
+/// several in one batch, so no event (nor a page of events an rpc answers) grows without bound.
+pub const POPULATION_PART: usize = 500;
+
+/// One account of an access review's population, as it stood at the seq the review is pinned
+/// to; the population's SHA-256 is over the RFC 8785 form of the list of these.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
+pub struct ReviewedAccount {
+    pub account_id: String,
+    pub login_name: String,
+    /// The raw Tailscale role.
+    pub role: String,
+    /// The employee it belonged to, if any.
+    pub employee_id: Option<String>,
+    /// How: `manual` (an admin's link) or `email` (matched).
+    pub link: Option<String>,
+    /// That employee's org role on the roster.
+    pub org_role: Option<String>,
+    /// The reason codes of the checks' findings about the account then, in check order.
+    pub findings: Vec<String>,
+}
+
 /// Every fact the ledger can record (SPEC §2).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub enum Event {
@@ -723,6 +827,52 @@ pub enum Event {
         /// The entry's `error` as JSON text when the change failed: a failed change is not done.
         error: Option<String>,
     },
+    /// An access review started (SPEC §19): its population is every account holding access (of
+    /// its scope) at `pinned_seq`, the ledger's head when it started. A population longer than
+    /// [`POPULATION_PART`] accounts is recorded over several of these in one batch, `part` 1 to
+    /// `parts`, each repeating the review's other fields; the digest is of the whole list.
+    AccessReviewStarted {
+        /// `AR-<n>`, numbered in the order reviews were started.
+        review_id: String,
+        system: SystemId,
+        pinned_seq: u64,
+        scope: ReviewScope,
+        /// SHA-256 of the RFC 8785 form of the whole population list, in account id order.
+        population_sha256: Hash256,
+        population_count: u64,
+        part: u64,
+        parts: u64,
+        /// This part's accounts, in account id order.
+        population: Vec<ReviewedAccount>,
+        #[bincode(with_serde)]
+        due_at: Timestamp,
+        /// The employee ids of those who may decide.
+        reviewers: Vec<String>,
+        /// How long after a decision a revoke or modify may take before it is `FAILING`.
+        action_grace_seconds: u64,
+        /// How long this review, once completed, keeps its scope reviewed.
+        interval_seconds: u64,
+    },
+    /// A reviewer decided about one account of a review. A later decision on the same account
+    /// supersedes it; both stay recorded.
+    AccessReviewDecided {
+        review_id: String,
+        system: SystemId,
+        account_id: String,
+        decision: ReviewDecision,
+        reason: String,
+        /// The intended role of a `modify`.
+        new_role: Option<String>,
+        /// The reviewer, as their token names them.
+        reviewer_employee_id: String,
+    },
+    /// Every account of a review had a decision and the review was closed.
+    AccessReviewCompleted {
+        review_id: String,
+        system: SystemId,
+        /// How many accounts were decided.
+        decided: u64,
+    },
 }
 
 impl Event {
@@ -760,6 +910,9 @@ impl Event {
             Event::KeyChanged { .. } => "KeyChanged",
             Event::KeyRemoved { .. } => "KeyRemoved",
             Event::ChangeAttributed { .. } => "ChangeAttributed",
+            Event::AccessReviewStarted { .. } => "AccessReviewStarted",
+            Event::AccessReviewDecided { .. } => "AccessReviewDecided",
+            Event::AccessReviewCompleted { .. } => "AccessReviewCompleted",
         }
     }
 }

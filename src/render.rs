@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use crate::checks::{CheckResult, CheckState};
 use crate::entry::Entry;
 use crate::event::{ChangeActor, Event, SystemId};
+use crate::projection::DecisionState;
 use crate::report::OffboardingRow;
-use crate::service::ListedException;
+use crate::service::{ListedException, ReviewView};
 use crate::sync::SyncReport;
 use crate::timeline::Timeline;
 
@@ -167,6 +168,101 @@ pub fn exception_table(exceptions: &[ListedException]) -> String {
         );
     }
     table
+}
+
+/// An access review for people: what it is pinned to and its digest, each account of its
+/// population with the decision in force, then every decision in order (superseded ones
+/// included) and what became of each revoke or modify. Logins, roles, ids and reasons come
+/// from Tailscale, HR and reviewers: escaped.
+pub fn review_report(view: &ReviewView) -> String {
+    let review = &view.review;
+    let mut text = String::new();
+    let state = review.completed.map_or_else(
+        || format!("open, due {}", review.due_at),
+        |completed| format!("completed {} (seq {})", completed.at, completed.seq),
+    );
+    let _ = writeln!(
+        text,
+        "review {} of {} access to {}: {state}\n  pinned to seq {}, started {} (seq {}); reviewers {}\n  population {} accounts, sha256 {}",
+        review.review_id,
+        review.scope,
+        review.system,
+        review.pinned_seq,
+        review.started.at,
+        review.started.seq,
+        review
+            .reviewers
+            .iter()
+            .map(|id| id.escape_debug().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        review.population.len(),
+        review.population_sha256
+    );
+    let decided = review.current_decisions();
+    for account in &review.population {
+        let decision = decided.get(account.account_id.as_str()).map_or_else(
+            || "undecided".to_owned(),
+            |decision| decision_words(decision),
+        );
+        let employee = account
+            .employee_id
+            .as_ref()
+            .map_or("no employee".to_owned(), |id| {
+                format!("employee {}", id.escape_debug())
+            });
+        let _ = writeln!(
+            text,
+            "  {} {} ({}, {employee}): {decision}",
+            account.account_id.escape_debug(),
+            account.login_name.escape_debug(),
+            account.role.escape_debug(),
+        );
+    }
+    if !review.decisions.is_empty() {
+        let _ = writeln!(text, "decisions:");
+        for decision in &review.decisions {
+            let _ = writeln!(
+                text,
+                "  seq {} {} by {} ({}): {} {}: {}",
+                decision.decided.seq,
+                decision.decided.at,
+                decision.reviewer_employee_id.escape_debug(),
+                decision.actor,
+                decision_words(decision),
+                decision.account_id.escape_debug(),
+                decision.reason.escape_debug()
+            );
+        }
+    }
+    if !view.follow_through.is_empty() {
+        let _ = writeln!(text, "follow-through:");
+        for follow in &view.follow_through {
+            let done = match follow.done {
+                Some(done) if follow.in_time() => {
+                    format!("done at {} (seq {}), in time", done.at, done.seq)
+                }
+                Some(done) => format!("done at {} (seq {}), late", done.at, done.seq),
+                None => "not done yet".to_owned(),
+            };
+            let _ = writeln!(
+                text,
+                "  {} {}: due by {}; {done}",
+                follow.decision,
+                follow.account_id.escape_debug(),
+                follow.deadline
+            );
+        }
+    }
+    text
+}
+
+/// `keep`, `revoke`, or `modify to <role>`.
+fn decision_words(decision: &DecisionState) -> String {
+    match &decision.new_role {
+        Some(role) => format!("{} to {}", decision.decision, role.escape_debug()),
+        None => decision.decision.to_string(),
+    }
 }
 
 pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
@@ -467,6 +563,46 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
                 .escape_debug(),
             )
         }
+        Event::AccessReviewStarted {
+            review_id,
+            pinned_seq,
+            scope,
+            population_count,
+            part,
+            parts,
+            due_at,
+            ..
+        } => {
+            let part = if *parts > 1 {
+                format!(", part {part} of {parts}")
+            } else {
+                String::new()
+            };
+            format!(
+                "{review_id}: {scope} access at seq {pinned_seq}, {population_count} accounts, due {due_at}{part}"
+            )
+        }
+        // The account id and reason are a reviewer's text: escaped for the terminal.
+        Event::AccessReviewDecided {
+            review_id,
+            account_id,
+            decision,
+            new_role,
+            reason,
+            ..
+        } => {
+            let role = new_role
+                .as_ref()
+                .map_or(String::new(), |role| format!(" to {}", role.escape_debug()));
+            format!(
+                "{review_id}: {decision}{role} {}: {}",
+                account_id.escape_debug(),
+                reason.escape_debug()
+            )
+        }
+        Event::AccessReviewCompleted {
+            review_id, decided, ..
+        } => format!("{review_id}: {decided} accounts decided"),
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

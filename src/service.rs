@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::as_of::AsOf;
-use crate::checks::{CheckResult, CheckSettings, Reason, holds_access};
+use crate::checks::{CheckResult, CheckSettings, Reason, ReviewSettings, holds_access};
 use crate::commands::{self, CommandError, ExceptionRequest};
 use crate::entry::Entry;
 use crate::event::{Actor, Classification, EmployeeRecord, Event, SettingsRecord, SystemId};
@@ -43,8 +43,10 @@ use crate::verify::Report;
 
 mod answers;
 mod proofs;
+mod reviews;
 
 pub use proofs::SignedCheckpoint;
+pub use reviews::{ReviewReader, ReviewView};
 
 /// Why an operation failed; nothing was appended.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +182,8 @@ pub struct Service {
     signing_key: Option<Arc<crate::merkle::SigningKey>>,
     /// The checks' recent answers.
     answers: Arc<answers::Answers>,
+    /// `[access_review]`, recorded on each review as it starts.
+    review_settings: ReviewSettings,
 }
 
 /// Where the roster of every sync cycle comes from.
@@ -205,6 +209,7 @@ impl Service {
             syncers: BTreeMap::new(),
             signing_key: None,
             answers: Arc::default(),
+            review_settings: ReviewSettings::default(),
         }
     }
 

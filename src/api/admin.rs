@@ -15,6 +15,7 @@ use super::page;
 use super::pb::admin_service_server::AdminService;
 use super::pb::{self};
 use crate::commands::ExceptionRequest;
+use crate::commands::review::{DecisionInput, Reviewer, StartReview};
 use crate::event::Actor;
 use crate::service::Service;
 
@@ -28,6 +29,97 @@ fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn start_access_review(
+        &self,
+        request: Request<pb::StartAccessReviewRequest>,
+    ) -> Result<Response<pb::StartAccessReviewResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let system = system_arg(&self.service, &request.system)?;
+        let due_at = timestamp_arg("due_at", request.due_at)?
+            .ok_or_else(|| invalid_argument("due_at", "is required"))?;
+        let scope = convert::review_scope_arg(&request.scope)?;
+        let entries = self
+            .service
+            .start_access_review(
+                actor,
+                StartReview {
+                    system,
+                    scope,
+                    reviewers: request.reviewer_employee_ids,
+                    due_at,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::StartAccessReviewResponse {
+            review_id: convert::started_review_id(&entries),
+            events: convert::events(&entries),
+        }))
+    }
+
+    async fn decide_access_review(
+        &self,
+        request: Request<pb::DecideAccessReviewRequest>,
+    ) -> Result<Response<pb::DecideAccessReviewResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let lone = [
+            &request.account_id,
+            &request.decision,
+            &request.reason,
+            &request.new_role,
+        ]
+        .iter()
+        .any(|field| !field.is_empty())
+        .then_some(DecisionInput {
+            account_id: request.account_id,
+            decision: request.decision,
+            reason: request.reason,
+            new_role: request.new_role,
+            line: None,
+        });
+        let decisions = lone
+            .into_iter()
+            .chain(request.decisions.into_iter().map(|input| DecisionInput {
+                account_id: input.account_id,
+                decision: input.decision,
+                reason: input.reason,
+                new_role: input.new_role,
+                line: (input.line > 0).then_some(input.line),
+            }))
+            .collect();
+        let entries = self
+            .service
+            .decide_access_review(
+                Actor::Api(caller.name.clone()),
+                Reviewer {
+                    token: caller.name,
+                    employee_id: caller.employee_id,
+                },
+                request.review_id,
+                decisions,
+            )
+            .await?;
+        Ok(Response::new(pb::DecideAccessReviewResponse {
+            events: convert::events(&entries),
+        }))
+    }
+
+    async fn complete_access_review(
+        &self,
+        request: Request<pb::CompleteAccessReviewRequest>,
+    ) -> Result<Response<pb::CompleteAccessReviewResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let entries = self
+            .service
+            .complete_access_review(actor, request.review_id)
+            .await?;
+        Ok(Response::new(pb::CompleteAccessReviewResponse {
+            events: convert::events(&entries),
+        }))
+    }
+
     async fn sync_now(
         &self,
         request: Request<pb::SyncNowRequest>,

@@ -20,6 +20,31 @@ pub enum Role {
     Auditor,
     /// Read everything and write (`AdminService`).
     Admin,
+    /// Read and decide the access reviews it is a reviewer of (SPEC §19), and nothing else.
+    Reviewer,
+}
+
+/// The only calls a `reviewer` token may make; which reviews it may read or decide is the
+/// service's to say.
+const REVIEWER_METHODS: [&str; 3] = [
+    "/tailledger.v1.LedgerService/GetAccessReview",
+    "/tailledger.v1.LedgerService/ListAccessReviews",
+    "/tailledger.v1.AdminService/DecideAccessReview",
+];
+
+/// The path of the call (`/package.Service/Method`), put in the request's extensions by
+/// [`MethodPathLayer`] before the interceptors run, which see no URI of their own.
+#[derive(Clone, Debug)]
+struct MethodPath(String);
+
+/// A layer of the server that records each request's path for [`require`].
+pub fn method_path_layer<B>()
+-> tower::util::MapRequestLayer<fn(http::Request<B>) -> http::Request<B>> {
+    tower::util::MapRequestLayer::new(|mut request: http::Request<B>| {
+        let path = MethodPath(request.uri().path().to_owned());
+        request.extensions_mut().insert(path);
+        request
+    })
 }
 
 impl Role {
@@ -27,6 +52,7 @@ impl Role {
         match self {
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Reviewer => "reviewer",
         }
     }
 }
@@ -37,6 +63,8 @@ pub struct TokenEntry {
     pub name: String,
     pub role: Role,
     pub sha256: Hash256,
+    /// The employee the holder is, who may decide access reviews.
+    pub employee_id: Option<String>,
 }
 
 impl fmt::Debug for TokenEntry {
@@ -45,6 +73,7 @@ impl fmt::Debug for TokenEntry {
         f.debug_struct("TokenEntry")
             .field("name", &self.name)
             .field("role", &self.role)
+            .field("employee_id", &self.employee_id)
             .finish_non_exhaustive()
     }
 }
@@ -68,8 +97,12 @@ pub enum AuthError {
     NotBearer,
     #[error("unknown token")]
     UnknownToken,
-    #[error("token `{name}` has role {}; this call needs admin", role.as_str())]
-    PermissionDenied { name: String, role: Role },
+    #[error("token `{name}` has role {}; this call needs {needs}", role.as_str())]
+    PermissionDenied {
+        name: String,
+        role: Role,
+        needs: &'static str,
+    },
     #[error("the request passed no authentication")]
     NotAuthenticated,
 }
@@ -79,6 +112,8 @@ pub enum AuthError {
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The employee the token names, if any.
+    pub employee_id: Option<String>,
 }
 
 impl Auth {
@@ -89,6 +124,7 @@ impl Auth {
                 return Ok(Caller {
                     name: "anonymous".to_owned(),
                     role: Role::Admin,
+                    employee_id: None,
                 });
             }
             Auth::Tokens(tokens) => tokens,
@@ -115,15 +151,29 @@ impl Auth {
             }
         }
         let entry = matched.ok_or(AuthError::UnknownToken)?;
-        if required == Role::Admin && entry.role != Role::Admin {
+        let method = request
+            .extensions()
+            .get::<MethodPath>()
+            .map(|path| path.0.as_str());
+        let allowed = match entry.role {
+            Role::Admin => true,
+            Role::Auditor => required == Role::Auditor,
+            Role::Reviewer => method.is_some_and(|method| REVIEWER_METHODS.contains(&method)),
+        };
+        if !allowed {
             return Err(AuthError::PermissionDenied {
                 name: entry.name.clone(),
                 role: entry.role,
+                needs: match required {
+                    Role::Admin => "admin",
+                    Role::Auditor | Role::Reviewer => "auditor or admin",
+                },
             });
         }
         Ok(Caller {
             name: entry.name.clone(),
             role: entry.role,
+            employee_id: entry.employee_id.clone(),
         })
     }
 }
@@ -171,11 +221,13 @@ mod tests {
                 name: "audit".to_owned(),
                 role: Role::Auditor,
                 sha256: Hash256::of(b"auditor-secret"),
+                employee_id: None,
             },
             TokenEntry {
                 name: "ops".to_owned(),
                 role: Role::Admin,
                 sha256: Hash256::of(b"admin-secret"),
+                employee_id: None,
             },
         ])
     }

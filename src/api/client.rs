@@ -41,9 +41,11 @@ use crate::time::Timestamp;
 use crate::verify::{ChainWalker, Link};
 
 mod proofs;
+mod reviews;
 mod timeline;
 
 pub use proofs::open_checkpoint;
+pub use reviews::StartedReview;
 
 /// Why a call to the server did not give an answer.
 #[derive(Debug, thiserror::Error)]

@@ -11,12 +11,12 @@ use crate::checks::{CheckResult, CheckState, Finding, Subject};
 use crate::entry::Entry;
 use crate::event::{
     AccountSnapshot, ChangeActor, Classification, DeviceSnapshot, EmployeeRecord, Event,
-    KeySnapshot, SystemId,
+    KeySnapshot, ReviewScope, ReviewedAccount, SystemId,
 };
 use crate::hash::{Digest, Hash256};
 use crate::projection::{EmployeeState, Mark};
 use crate::report::OffboardingRow;
-use crate::service::{AccountView, CheckReport, ListedException, Service};
+use crate::service::{AccountView, CheckReport, ListedException, ReviewView, Service};
 use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 
@@ -563,6 +563,74 @@ fn typed(event: &Event) -> pb::event::Event {
             new: new.unwrap_or_default(),
             error: error.unwrap_or_default(),
         }),
+        Event::AccessReviewStarted {
+            review_id,
+            system,
+            pinned_seq,
+            scope,
+            population_sha256,
+            population_count,
+            part,
+            parts,
+            population,
+            due_at,
+            reviewers,
+            action_grace_seconds,
+            interval_seconds,
+        } => Typed::AccessReviewStarted(pb::AccessReviewStarted {
+            review_id,
+            system: system.0,
+            pinned_seq,
+            scope: scope.to_string(),
+            population_sha256: population_sha256.to_string(),
+            population_count,
+            part,
+            parts,
+            population: population.iter().map(reviewed_account).collect(),
+            due_at: Some(timestamp(due_at)),
+            reviewers,
+            action_grace_seconds,
+            interval_seconds,
+        }),
+        Event::AccessReviewDecided {
+            review_id,
+            system,
+            account_id,
+            decision,
+            reason,
+            new_role,
+            reviewer_employee_id,
+        } => Typed::AccessReviewDecided(pb::AccessReviewDecided {
+            review_id,
+            system: system.0,
+            account_id,
+            decision: decision.to_string(),
+            reason,
+            new_role: new_role.unwrap_or_default(),
+            reviewer_employee_id,
+        }),
+        Event::AccessReviewCompleted {
+            review_id,
+            system,
+            decided,
+        } => Typed::AccessReviewCompleted(pb::AccessReviewCompleted {
+            review_id,
+            system: system.0,
+            decided,
+        }),
+    }
+}
+
+/// One account of a review's population.
+pub fn reviewed_account(account: &ReviewedAccount) -> pb::ReviewedAccount {
+    pb::ReviewedAccount {
+        account_id: account.account_id.clone(),
+        login_name: account.login_name.clone(),
+        role: account.role.clone(),
+        employee_id: account.employee_id.clone().unwrap_or_default(),
+        link: account.link.clone().unwrap_or_default(),
+        org_role: account.org_role.clone().unwrap_or_default(),
+        findings: account.findings.clone(),
     }
 }
 
@@ -742,6 +810,92 @@ pub fn exception(listed: &ListedException) -> pb::Exception {
             .map(|(_, reason)| reason.clone())
             .unwrap_or_default(),
         in_force: listed.in_force,
+    }
+}
+
+/// A review's scope argument: `all` or `privileged`.
+pub fn review_scope_arg(value: &str) -> Result<ReviewScope, Status> {
+    value
+        .trim()
+        .parse()
+        .map_err(|reason: String| invalid_argument("scope", &reason))
+}
+
+/// The id of the review a `StartAccessReview` batch started.
+pub fn started_review_id(entries: &[Entry]) -> String {
+    entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::AccessReviewStarted { review_id, .. } => Some(review_id.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// A review as `GetAccessReview` answers it, or, not `full`, as `ListAccessReviews` lists it:
+/// without its population, decisions and follow-through.
+pub fn access_review(view: &ReviewView, full: bool) -> pb::AccessReview {
+    let review = &view.review;
+    let (completed_at, completed_seq) = mark_parts(review.completed);
+    pb::AccessReview {
+        review_id: review.review_id.clone(),
+        system: review.system.to_string(),
+        scope: review.scope.to_string(),
+        pinned_seq: review.pinned_seq,
+        population_sha256: review.population_sha256.to_string(),
+        population_count: review.population.len() as u64,
+        population: if full {
+            review.population.iter().map(reviewed_account).collect()
+        } else {
+            Vec::new()
+        },
+        due_at: Some(timestamp(review.due_at)),
+        reviewers: review.reviewers.clone(),
+        action_grace_seconds: review.action_grace_seconds,
+        interval_seconds: review.interval_seconds,
+        started_at: Some(timestamp(review.started.at)),
+        started_seq: review.started.seq,
+        decisions: if full {
+            review
+                .decisions
+                .iter()
+                .map(|decision| pb::RecordedDecision {
+                    account_id: decision.account_id.clone(),
+                    decision: decision.decision.to_string(),
+                    reason: decision.reason.clone(),
+                    new_role: decision.new_role.clone().unwrap_or_default(),
+                    reviewer_employee_id: decision.reviewer_employee_id.clone(),
+                    actor: decision.actor.to_string(),
+                    decided_at: Some(timestamp(decision.decided.at)),
+                    decided_seq: decision.decided.seq,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        completed_at,
+        completed_seq,
+        follow_through: if full {
+            view.follow_through
+                .iter()
+                .map(|follow| {
+                    let (done_at, done_seq) = mark_parts(follow.done);
+                    pb::FollowThrough {
+                        account_id: follow.account_id.clone(),
+                        decision: follow.decision.to_string(),
+                        new_role: follow.new_role.clone().unwrap_or_default(),
+                        decided_at: Some(timestamp(follow.decided.at)),
+                        decided_seq: follow.decided.seq,
+                        deadline: Some(timestamp(follow.deadline)),
+                        done_at,
+                        done_seq,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        decided_count: review.current_decisions().len() as u64,
     }
 }
 

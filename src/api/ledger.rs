@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
+use super::auth::{Role, caller};
 use super::convert::{self, as_of_arg, required, system_arg, timestamp, timestamp_arg};
 use super::errors::invalid_argument;
 use super::page;
@@ -13,7 +14,7 @@ use super::pb::ledger_service_server::LedgerService;
 use super::pb::{self};
 use super::stream::{self, EventStream};
 use super::timeline::{timeline_response, window_args};
-use crate::service::Service;
+use crate::service::{ReviewReader, Service};
 
 /// The largest page `ListEvents` returns.
 const MAX_PAGE: u32 = 1_000;
@@ -24,8 +25,48 @@ pub struct LedgerApi {
     pub stopping: watch::Receiver<bool>,
 }
 
+/// Whose reviews the caller may read: a `reviewer` token only its own.
+fn review_reader<T>(request: &Request<T>) -> Result<ReviewReader, Status> {
+    let caller = caller(request)?;
+    Ok(match caller.role {
+        // The configuration gives every reviewer token an employee.
+        Role::Reviewer => ReviewReader::Reviewer {
+            token: caller.name,
+            employee_id: caller.employee_id.unwrap_or_default(),
+        },
+        Role::Auditor | Role::Admin => ReviewReader::Anyone,
+    })
+}
+
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
+    async fn get_access_review(
+        &self,
+        request: Request<pb::GetAccessReviewRequest>,
+    ) -> Result<Response<pb::GetAccessReviewResponse>, Status> {
+        let reader = review_reader(&request)?;
+        let review_id = required("review_id", &request.into_inner().review_id)?;
+        let view = self.service.access_review(review_id, reader).await?;
+        Ok(Response::new(pb::GetAccessReviewResponse {
+            review: Some(convert::access_review(&view, true)),
+        }))
+    }
+
+    async fn list_access_reviews(
+        &self,
+        request: Request<pb::ListAccessReviewsRequest>,
+    ) -> Result<Response<pb::ListAccessReviewsResponse>, Status> {
+        let reader = review_reader(&request)?;
+        let system = system_arg(&self.service, &request.into_inner().system)?;
+        let views = self.service.access_reviews(system, reader, None).await?;
+        Ok(Response::new(pb::ListAccessReviewsResponse {
+            reviews: views
+                .iter()
+                .map(|view| convert::access_review(view, false))
+                .collect(),
+        }))
+    }
+
     async fn list_exceptions(
         &self,
         request: Request<pb::ListExceptionsRequest>,

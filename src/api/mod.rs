@@ -114,6 +114,7 @@ pub async fn serve(
     }
     let server = builder
         .layer(GrpcLayer::new(metrics, method_paths()))
+        .layer(auth::method_path_layer())
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)

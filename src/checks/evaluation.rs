@@ -7,7 +7,7 @@
 //! instant at which time alone changes its answer has come, when the last successful sync its
 //! findings cite has moved, or — for every account — when the policy or the settings changed.
 //! The checks about the system as a whole (the policy, the integration, what leavers left
-//! behind) are cheap and computed afresh at each evaluation. A one-off [`Evaluation::once`] is
+//! behind, the access reviews) are cheap and computed afresh at each evaluation. A one-off [`Evaluation::once`] is
 //! the same pass over every account without the indexes, and is what [`super::evaluate`] runs, so
 //! the timeline's property test (the timeline equals a fresh evaluation at every boundary) is
 //! the check that the incremental path misses nothing.
@@ -327,6 +327,8 @@ impl Evaluation {
             },
             context.integration_healthy(),
             context.offboarded_leftovers_removed(),
+            context.access_review_actions_done(),
+            context.access_review_current(),
         ];
         super::results(projections, &self.system, self.now, findings)
     }

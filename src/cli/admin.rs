@@ -152,7 +152,7 @@ pub enum AdminCommand {
 }
 
 /// A file's bytes, or standard input's for `-`.
-fn read_input(file: &PathBuf) -> Result<Vec<u8>, Failure> {
+pub(super) fn read_input(file: &PathBuf) -> Result<Vec<u8>, Failure> {
     let mut bytes = Vec::new();
     let read = if file.as_os_str() == "-" {
         std::io::stdin().read_to_end(&mut bytes).map(|_| ())

@@ -14,14 +14,14 @@ use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, runtime};
 use crate::api::client::{
     ApiClient, ClientError, GrantedException, ListedAccount, ListedEmployee, RosterImported,
-    ServerVerification,
+    ServerVerification, StartedReview,
 };
 use crate::api::{sync_json, sync_now_response};
 use crate::entry::Entry;
 use crate::hash::Digest;
-use crate::render::{entry_line, exception_table, offboarding_table, sync_summary};
+use crate::render::{entry_line, exception_table, offboarding_table, review_report, sync_summary};
 use crate::report::OffboardingRow;
-use crate::service::ListedException;
+use crate::service::{ListedException, ReviewView};
 use crate::sync::{SyncOutcome, SyncReport};
 use crate::time::Timestamp;
 
@@ -254,6 +254,28 @@ impl Answer for GrantedException {
     }
     fn json(&self) -> Value {
         json!({ "exception_id": self.exception_id, "events": entries_json(&self.entries) })
+    }
+}
+
+impl Answer for StartedReview {
+    fn text(&self) -> String {
+        format!(
+            "review {} started\n{}",
+            self.review_id,
+            entry_lines(&self.entries)
+        )
+    }
+    fn json(&self) -> Value {
+        json!({ "review_id": self.review_id, "events": entries_json(&self.entries) })
+    }
+}
+
+impl Answer for ReviewView {
+    fn text(&self) -> String {
+        review_report(self)
+    }
+    fn json(&self) -> Value {
+        serialized(self)
     }
 }
 

@@ -13,6 +13,7 @@ mod offline;
 mod online;
 mod progress;
 mod replay;
+mod review;
 mod running;
 mod timeline;
 mod webhook;
@@ -254,6 +255,17 @@ pub enum Command {
         server: ServerArgs,
         #[command(subcommand)]
         command: admin::AdminCommand,
+    },
+    /// User access reviews through a running server (SPEC §19): start one pinned to the
+    /// ledger's head, show it, decide about its accounts (one, or a spreadsheet), complete it.
+    Review {
+        /// Print the answer as one JSON object.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(subcommand)]
+        command: review::ReviewCommand,
     },
     /// Manage Tailscale's webhook endpoint for this ledger.
     Webhook {
@@ -541,6 +553,11 @@ pub fn run(cli: Cli) -> ExitCode {
             server,
             command,
         } => admin::run(&server, json, command),
+        Command::Review {
+            json,
+            server,
+            command,
+        } => review::run(&server, json, command),
         Command::Webhook {
             command: WebhookCommand::Register { config, url, test },
         } => webhook::register(&config, &url, test),

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Pack;
 use crate::checks::CheckState;
+use crate::service::ReviewView;
 use crate::time::Timestamp;
 
 const TEMPLATE: &str = include_str!("index.html.j2");
@@ -63,6 +64,32 @@ struct ExceptionLine {
     evidence_ref: String,
     granted_at: String,
     ends: String,
+}
+
+#[derive(Serialize)]
+struct ReviewLine {
+    id: String,
+    scope: String,
+    pinned_seq: u64,
+    population: usize,
+    sha256: String,
+    reviewers: String,
+    started: String,
+    due: String,
+    completed: String,
+    decisions: Vec<DecisionLine>,
+}
+
+/// One account of a review's population and the decision in force on it.
+#[derive(Serialize)]
+struct DecisionLine {
+    account: String,
+    role: String,
+    employee: String,
+    decision: String,
+    reason: String,
+    by: String,
+    follow_through: String,
 }
 
 #[derive(Serialize)]
@@ -212,6 +239,7 @@ pub fn page(pack: &Pack) -> String {
             },
         })
         .collect();
+    let reviews: Vec<ReviewLine> = pack.reviews.iter().map(review_line).collect();
     let head = pack.head();
     let template = environment
         .get_template("index.html")
@@ -229,11 +257,75 @@ pub fn page(pack: &Pack) -> String {
             checks => checks,
             offboarding => offboarding,
             exceptions => exceptions,
+            reviews => reviews,
             accounts => pack.accounts.len(),
             employees => pack.employees.len(),
         })
         // Every value the template reads is given above; a test renders it.
         .expect("the page renders")
+}
+
+/// A review for the page: what it was pinned to, and per account the decision in force, who
+/// made it and when, and what became of a revoke or modify by the window's end.
+fn review_line(view: &ReviewView) -> ReviewLine {
+    let review = &view.review;
+    let decided = review.current_decisions();
+    let decisions = review
+        .population
+        .iter()
+        .map(|account| {
+            let decision = decided.get(account.account_id.as_str());
+            let follow = decision.and_then(|decision| {
+                view.follow_through
+                    .iter()
+                    .find(|follow| follow.decided.seq == decision.decided.seq)
+            });
+            DecisionLine {
+                account: format!("{} ({})", account.login_name, account.account_id),
+                role: account.role.clone(),
+                employee: account.employee_id.clone().unwrap_or_default(),
+                decision: decision.map_or_else(
+                    || "undecided".to_owned(),
+                    |decision| match &decision.new_role {
+                        Some(role) => format!("{} to {role}", decision.decision),
+                        None => decision.decision.to_string(),
+                    },
+                ),
+                reason: decision.map_or_else(String::new, |decision| decision.reason.clone()),
+                by: decision.map_or_else(String::new, |decision| {
+                    format!(
+                        "{} at {} (seq {})",
+                        decision.reviewer_employee_id, decision.decided.at, decision.decided.seq
+                    )
+                }),
+                follow_through: follow.map_or_else(String::new, |follow| match follow.done {
+                    Some(done) => format!(
+                        "done at {} (seq {}), {} the deadline {}",
+                        done.at,
+                        done.seq,
+                        if follow.in_time() { "before" } else { "after" },
+                        follow.deadline
+                    ),
+                    None => format!("not done by the window's end; due by {}", follow.deadline),
+                }),
+            }
+        })
+        .collect();
+    ReviewLine {
+        id: review.review_id.clone(),
+        scope: review.scope.to_string(),
+        pinned_seq: review.pinned_seq,
+        population: review.population.len(),
+        sha256: review.population_sha256.to_string(),
+        reviewers: review.reviewers.join(", "),
+        started: format!("{} (seq {})", review.started.at, review.started.seq),
+        due: review.due_at.to_string(),
+        completed: review.completed.map_or_else(
+            || "not completed by the window's end".to_owned(),
+            |completed| format!("{} (seq {})", completed.at, completed.seq),
+        ),
+        decisions,
+    }
 }
 
 fn optional(at: Option<Timestamp>) -> String {

@@ -4,7 +4,8 @@
 //! Everything in it is computed from the export it holds. The ledger (a directory or a server)
 //! is first exported and its chain verified, the export is replayed into a ledger of its own
 //! (`replay::ledger_from_export`, the same path as `tailledger replay`), and the timeline, the
-//! offboarding report and the accounts and employees at the window's end are read from that
+//! offboarding report, the access reviews open in the window, and the accounts and employees at
+//! the window's end are read from that
 //! ledger through the same `Service` the server answers with. The pack's `ledger.jsonl` is the
 //! export up to the window's end, so `tailledger replay ledger.jsonl --from --to` and the
 //! verification script reproduce what the page and the CSV files say.
@@ -34,18 +35,21 @@ use crate::hash::Digest;
 use crate::projection::{EmployeeState, ExceptionState};
 use crate::replay::{ReplayError, ledger_from_export};
 use crate::report::OffboardingRow;
-use crate::service::{AccountView, Service, ServiceError};
+use crate::service::{AccountView, ReviewReader, ReviewView, Service, ServiceError};
 use crate::store::{StoreError, make_private};
 use crate::time::{Clock, Timestamp};
 use crate::timeline::Timeline;
 
 /// The files of a pack, in the order `MANIFEST.sha256` lists them.
-pub const FILES: [&str; 9] = [
+pub const FILES: [&str; 12] = [
     "index.html",
     "check_timeline.csv",
     "findings.csv",
     "offboarding.csv",
     "exceptions.csv",
+    "reviews.csv",
+    "review_population.csv",
+    "review_decisions.csv",
     "accounts_at_end.csv",
     "employees_at_end.csv",
     "ledger.jsonl",
@@ -115,6 +119,9 @@ pub struct Pack {
     pub employees: Vec<EmployeeState>,
     /// Every exception granted by the window's end, in force in the window or not.
     pub exceptions: Vec<ExceptionState>,
+    /// The access reviews open at some instant of the window, as of its end, with the
+    /// follow-through of their decisions by then.
+    pub reviews: Vec<ReviewView>,
     /// When the pack was written, and by which version of tailledger.
     pub written_at: Timestamp,
     pub version: &'static str,
@@ -168,12 +175,23 @@ impl Pack {
                         .is_none_or(|(revoked, _)| revoked.at > window.from)
             })
             .collect();
+        let reviews = service
+            .access_reviews(system.clone(), ReviewReader::Anyone, Some(end))
+            .await?
+            .into_iter()
+            .filter(|view| {
+                view.review
+                    .completed
+                    .is_none_or(|completed| completed.at >= window.from)
+            })
+            .collect();
         Ok(Pack {
             timeline,
             offboarding,
             accounts,
             employees,
             exceptions,
+            reviews,
             written_at: service.now(),
             version: crate::VERSION,
         })

@@ -16,6 +16,9 @@ pub fn all(pack: &Pack) -> Vec<(&'static str, Vec<u8>)> {
         ("findings.csv", findings(pack)),
         ("offboarding.csv", offboarding(pack)),
         ("exceptions.csv", exceptions(pack)),
+        ("reviews.csv", reviews(pack)),
+        ("review_population.csv", review_population(pack)),
+        ("review_decisions.csv", review_decisions(pack)),
         ("accounts_at_end.csv", accounts(pack)),
         ("employees_at_end.csv", employees(pack)),
     ]
@@ -215,6 +218,126 @@ fn exceptions(pack: &Pack) -> Vec<u8> {
                 instant(revoked.map(|(mark, _)| mark.at)),
                 text(revoked.map_or("", |(_, reason)| reason.as_str())),
             ]
+        }),
+    )
+}
+
+fn reviews(pack: &Pack) -> Vec<u8> {
+    table(
+        &[
+            "review_id",
+            "system",
+            "scope",
+            "pinned_seq",
+            "population_count",
+            "population_sha256",
+            "reviewers",
+            "started_at",
+            "started_seq",
+            "due_at",
+            "completed_at",
+            "completed_seq",
+        ],
+        pack.reviews.iter().map(|view| {
+            let review = &view.review;
+            let [completed_at, completed_seq] = mark(review.completed.as_ref());
+            vec![
+                text(&review.review_id),
+                text(&review.system.0),
+                review.scope.to_string(),
+                review.pinned_seq.to_string(),
+                review.population.len().to_string(),
+                review.population_sha256.to_string(),
+                text(&review.reviewers.join(" ")),
+                review.started.at.to_string(),
+                review.started.seq.to_string(),
+                review.due_at.to_string(),
+                completed_at,
+                completed_seq,
+            ]
+        }),
+    )
+}
+
+/// Every account of every review's population, as it stood at the pinned seq: the rows whose
+/// RFC 8785 list `reviews.csv`'s `population_sha256` is the digest of.
+fn review_population(pack: &Pack) -> Vec<u8> {
+    table(
+        &[
+            "review_id",
+            "account_id",
+            "login_name",
+            "role",
+            "employee_id",
+            "link",
+            "org_role",
+            "findings",
+        ],
+        pack.reviews.iter().flat_map(|view| {
+            view.review.population.iter().map(|account| {
+                vec![
+                    text(&view.review.review_id),
+                    text(&account.account_id),
+                    text(&account.login_name),
+                    text(&account.role),
+                    text(account.employee_id.as_deref().unwrap_or_default()),
+                    text(account.link.as_deref().unwrap_or_default()),
+                    text(account.org_role.as_deref().unwrap_or_default()),
+                    account.findings.join(" "),
+                ]
+            })
+        }),
+    )
+}
+
+/// Every decision recorded, superseded ones included (`in_force` says which are not), and for
+/// a revoke or modify in force, by when it had to be done and the entry that showed it done.
+fn review_decisions(pack: &Pack) -> Vec<u8> {
+    table(
+        &[
+            "review_id",
+            "account_id",
+            "decision",
+            "new_role",
+            "reason",
+            "reviewer_employee_id",
+            "actor",
+            "decided_at",
+            "decided_seq",
+            "in_force",
+            "action_deadline",
+            "done_at",
+            "done_seq",
+            "done_in_time",
+        ],
+        pack.reviews.iter().flat_map(|view| {
+            let in_force = view.review.current_decisions();
+            view.review.decisions.iter().map(move |decision| {
+                let current = in_force
+                    .get(decision.account_id.as_str())
+                    .is_some_and(|current| current.decided.seq == decision.decided.seq);
+                let follow = view
+                    .follow_through
+                    .iter()
+                    .find(|follow| current && follow.decided.seq == decision.decided.seq);
+                let [done_at, done_seq] = mark(follow.and_then(|follow| follow.done.as_ref()));
+                vec![
+                    text(&view.review.review_id),
+                    text(&decision.account_id),
+                    decision.decision.to_string(),
+                    text(decision.new_role.as_deref().unwrap_or_default()),
+                    text(&decision.reason),
+                    text(&decision.reviewer_employee_id),
+                    text(&decision.actor.to_string()),
+                    decision.decided.at.to_string(),
+                    decision.decided.seq.to_string(),
+                    current.to_string(),
+                    instant(follow.map(|follow| follow.deadline)),
+                    done_at,
+                    done_seq,
+                    number(follow.map(|follow| follow.in_time())),
+                ]
+            })
         }),
     )
 }

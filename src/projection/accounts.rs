@@ -364,6 +364,11 @@ impl SystemState {
             Event::SettingsChanged { .. } => {}
             // Exceptions are kept beside the systems (`exceptions.rs`), for the checks to read.
             Event::ExceptionGranted { .. } | Event::ExceptionRevoked { .. } => {}
+            // Reviews are kept beside the systems (`reviews.rs`); a decision changes no account,
+            // a later sync does.
+            Event::AccessReviewStarted { .. }
+            | Event::AccessReviewDecided { .. }
+            | Event::AccessReviewCompleted { .. } => {}
             Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
                 self.leftovers.device_listed(device, mark)
             }

@@ -240,6 +240,10 @@ impl Employees {
             | Event::SettingsChanged { .. }
             | Event::ExceptionGranted { .. }
             | Event::ExceptionRevoked { .. } => {}
+            // Reviews are kept beside the systems (`reviews.rs`).
+            Event::AccessReviewStarted { .. }
+            | Event::AccessReviewDecided { .. }
+            | Event::AccessReviewCompleted { .. } => {}
             Event::DeviceSeen { .. }
             | Event::DeviceChanged { .. }
             | Event::DeviceRemoved { .. }

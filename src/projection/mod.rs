@@ -10,6 +10,7 @@ mod accounts;
 mod devices;
 mod employees;
 mod exceptions;
+mod reviews;
 mod settings;
 mod subjects;
 
@@ -24,6 +25,7 @@ pub use accounts::{
 pub use devices::{Attribution, DeviceState, KeyState, Leftovers, MissingCoverage};
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
 pub use exceptions::{ExceptionState, Exceptions};
+pub use reviews::{DecisionState, ReviewState, Reviews};
 pub use settings::{InForce, SettingsHistory};
 pub use subjects::{SubjectIndex, Subjects, subjects_of};
 
@@ -40,6 +42,8 @@ pub struct Projections {
     settings: BTreeMap<SystemId, SettingsHistory>,
     /// Every exception granted, with its revocation.
     exceptions: Exceptions,
+    /// Every access review started, with its decisions and completion.
+    reviews: Reviews,
     /// The last applied entry, if any.
     last: Option<Mark>,
     /// The hash of the last applied entry.
@@ -122,6 +126,59 @@ impl Projections {
             } => self
                 .exceptions
                 .revoke(exception_id, Mark::of(entry), reason),
+            Event::AccessReviewStarted {
+                review_id,
+                system,
+                pinned_seq,
+                scope,
+                population_sha256,
+                population,
+                due_at,
+                reviewers,
+                action_grace_seconds,
+                interval_seconds,
+                ..
+            } => self.reviews.start(
+                ReviewState {
+                    review_id: review_id.clone(),
+                    system: system.clone(),
+                    pinned_seq: *pinned_seq,
+                    scope: *scope,
+                    population_sha256: *population_sha256,
+                    population: Vec::new(),
+                    due_at: *due_at,
+                    reviewers: reviewers.clone(),
+                    action_grace_seconds: *action_grace_seconds,
+                    interval_seconds: *interval_seconds,
+                    started: Mark::of(entry),
+                    decisions: Vec::new(),
+                    completed: None,
+                },
+                population,
+            ),
+            Event::AccessReviewDecided {
+                review_id,
+                account_id,
+                decision,
+                reason,
+                new_role,
+                reviewer_employee_id,
+                ..
+            } => self.reviews.decide(
+                review_id,
+                DecisionState {
+                    account_id: account_id.clone(),
+                    decision: *decision,
+                    reason: reason.clone(),
+                    new_role: new_role.clone(),
+                    reviewer_employee_id: reviewer_employee_id.clone(),
+                    actor: entry.actor.clone(),
+                    decided: Mark::of(entry),
+                },
+            ),
+            Event::AccessReviewCompleted { review_id, .. } => {
+                self.reviews.complete(review_id, Mark::of(entry))
+            }
         }
     }
 
@@ -144,6 +201,11 @@ impl Projections {
     /// instants at which each lapses (`expires_at`, or its revocation).
     pub fn exceptions(&self) -> &Exceptions {
         &self.exceptions
+    }
+
+    /// Every access review started, with its population, decisions and completion.
+    pub fn reviews(&self) -> &Reviews {
+        &self.reviews
     }
 
     pub fn employees(&self) -> &Employees {

@@ -109,6 +109,16 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
             things(vec![&seen.id])
         }
         Event::KeyRemoved { key_id, .. } => things(vec![key_id]),
+        // A review is about every account of its population (this part's), and a decision
+        // about its account; the completion closes the review as a whole.
+        Event::AccessReviewStarted { population, .. } => accounts(
+            population
+                .iter()
+                .map(|account| account.account_id.as_str())
+                .collect(),
+        ),
+        Event::AccessReviewDecided { account_id, .. } => accounts(vec![account_id]),
+        Event::AccessReviewCompleted { .. } => Subjects::default(),
         // The audit log's target is an account, a device or a key, by its id.
         Event::ChangeAttributed { target, .. } => Subjects {
             account_ids: vec![&target.id],

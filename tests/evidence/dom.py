@@ -1,4 +1,4 @@
-"""Checks the DOM headless Chromium dumped of the demo's evidence pack: each of the six checks
+"""Checks the DOM headless Chromium dumped of the demo's evidence pack: each of the eight checks
 has a section with a timeline bar of at least one interval (an SVG rect with its state as class
 and a title), the summary table names every check, and the offboarding table has a row for the
 demo's leaver. Uses only Python's standard library (html.parser). Exits 1 with the reasons."""
@@ -49,7 +49,7 @@ def main(path):
     page = Page()
     page.feed(open(path, encoding="utf-8").read())
     failures = []
-    if len(page.bars) < 6:
+    if len(page.bars) < 8:
         failures.append(f"{len(page.bars)} check sections, not every check: {sorted(page.bars)}")
     for check, bars in page.bars.items():
         if not bars or any(len(states) != 1 for states in bars):

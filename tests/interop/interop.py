@@ -23,6 +23,8 @@ CHECK_IDS = [
     "user-access-valid",
     "integration-healthy",
     "offboarded-leftovers-removed",
+    "access-review-actions-done",
+    "access-review-current",
 ]
 EXPECTED_SERVICES = {
     "tailledger.v1.LedgerService",

@@ -17,6 +17,8 @@ CHECKS = {
     "user-access-valid",
     "integration-healthy",
     "offboarded-leftovers-removed",
+    "access-review-actions-done",
+    "access-review-current",
 }
 
 

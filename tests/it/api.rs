@@ -26,6 +26,12 @@ use crate::helpers::{Fixture, api_token};
 
 pub const AUDITOR_TOKEN: &str = "auditor-token-3f9a";
 pub const ADMIN_TOKEN: &str = "admin-token-c0ffee";
+/// A `reviewer` token (SPEC §19), naming employee [`REVIEWER_EMPLOYEE`].
+pub const REVIEWER_TOKEN: &str = "reviewer-token-5e1f";
+pub const REVIEWER_EMPLOYEE: &str = "E-2";
+/// An admin token that names employee [`LEAD_EMPLOYEE`], so it may decide reviews too.
+pub const LEAD_TOKEN: &str = "lead-token-a11ce";
+pub const LEAD_EMPLOYEE: &str = "E-1";
 
 /// A running server and what it serves.
 pub struct ApiServer {
@@ -46,11 +52,25 @@ pub fn tokens() -> Auth {
             name: "audit".to_owned(),
             role: Role::Auditor,
             sha256: Hash256::of(AUDITOR_TOKEN.as_bytes()),
+            employee_id: None,
         },
         TokenEntry {
             name: "ops".to_owned(),
             role: Role::Admin,
             sha256: Hash256::of(ADMIN_TOKEN.as_bytes()),
+            employee_id: None,
+        },
+        TokenEntry {
+            name: "rev".to_owned(),
+            role: Role::Reviewer,
+            sha256: Hash256::of(REVIEWER_TOKEN.as_bytes()),
+            employee_id: Some(REVIEWER_EMPLOYEE.to_owned()),
+        },
+        TokenEntry {
+            name: "lead".to_owned(),
+            role: Role::Admin,
+            sha256: Hash256::of(LEAD_TOKEN.as_bytes()),
+            employee_id: Some(LEAD_EMPLOYEE.to_owned()),
         },
     ])
 }
@@ -326,7 +346,9 @@ async fn every_rpc_answers_for_an_admin_and_an_auditor() {
             "access-control-configured",
             "user-access-valid",
             "integration-healthy",
-            "offboarded-leftovers-removed"
+            "offboarded-leftovers-removed",
+            "access-review-actions-done",
+            "access-review-current"
         ]
     );
     let offboarding = &status.checks[1];
@@ -571,6 +593,11 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
         })),
         call!(admin.grant_exception(pb::GrantExceptionRequest::default())),
         call!(admin.revoke_exception(pb::RevokeExceptionRequest::default())),
+        call!(ledger.get_access_review(pb::GetAccessReviewRequest::default())),
+        call!(ledger.list_access_reviews(pb::ListAccessReviewsRequest { system: system() })),
+        call!(admin.start_access_review(pb::StartAccessReviewRequest::default())),
+        call!(admin.decide_access_review(pb::DecideAccessReviewRequest::default())),
+        call!(admin.complete_access_review(pb::CompleteAccessReviewRequest::default())),
     ]
 }
 
@@ -583,12 +610,20 @@ async fn the_auth_matrix_holds_for_every_rpc() {
         ("unknown", Some("guess")),
         ("auditor", Some(AUDITOR_TOKEN)),
         ("admin", Some(ADMIN_TOKEN)),
+        ("reviewer", Some(REVIEWER_TOKEN)),
+        ("admin with an employee", Some(LEAD_TOKEN)),
     ] {
         for (rpc, code) in codes(&server, token).await {
             let admin_rpc = rpc_is_admin(rpc);
+            let review_rpc = matches!(
+                rpc,
+                "get_access_review" | "list_access_reviews" | "decide_access_review"
+            );
             let expected_denial = match who {
                 "nobody" | "unknown" => Some(Code::Unauthenticated),
                 "auditor" if admin_rpc => Some(Code::PermissionDenied),
+                // A reviewer reads and decides reviews, and nothing else.
+                "reviewer" if !review_rpc => Some(Code::PermissionDenied),
                 _ => None,
             };
             match expected_denial {
@@ -622,6 +657,9 @@ fn rpc_is_admin(rpc: &str) -> bool {
             | "confirm_removals"
             | "grant_exception"
             | "revoke_exception"
+            | "start_access_review"
+            | "decide_access_review"
+            | "complete_access_review"
     )
 }
 

@@ -13,7 +13,8 @@ use tailledger::entry::{Entry, event_object};
 use tailledger::event::{
     AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, CredentialKind,
     DeliveredEvent, DeviceSnapshot, EmailAlias, EmployeeRecord, Event, FieldChange, KeySnapshot,
-    RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
+    ReviewDecision, ReviewScope, ReviewedAccount, RosterProblem, SettingsRecord, SyncErrorClass,
+    SystemId,
 };
 use tailledger::hash::{Digest, Hash256};
 use tailledger::sync::Listing;
@@ -512,7 +513,94 @@ fn event() -> BoxedStrategy<Event> {
         releases_and_rosters,
         webhooks,
         audit_window,
-        leftovers()
+        leftovers(),
+        reviews()
+    ]
+    .boxed()
+}
+
+/// The access review events of SPEC §19.
+fn reviews() -> BoxedStrategy<Event> {
+    let account = (
+        (text(), text(), text()),
+        (
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+        ),
+        texts(),
+    )
+        .prop_map(
+            |((account_id, login_name, role), (employee_id, link, org_role), findings)| {
+                ReviewedAccount {
+                    account_id,
+                    login_name,
+                    role,
+                    employee_id,
+                    link,
+                    org_role,
+                    findings,
+                }
+            },
+        );
+    let scope = prop::sample::select(vec![ReviewScope::All, ReviewScope::Privileged]);
+    let decision = prop::sample::select(vec![
+        ReviewDecision::Keep,
+        ReviewDecision::Modify,
+        ReviewDecision::Revoke,
+    ]);
+    prop_oneof![
+        (
+            (text(), system(), number(), scope, hash(), number()),
+            (number(), number(), prop::collection::vec(account, 0..3)),
+            (timestamp(), texts(), number(), number()),
+        )
+            .prop_map(
+                |(
+                    (review_id, system, pinned_seq, scope, population_sha256, population_count),
+                    (part, parts, population),
+                    (due_at, reviewers, action_grace_seconds, interval_seconds),
+                )| Event::AccessReviewStarted {
+                    review_id,
+                    system,
+                    pinned_seq,
+                    scope,
+                    population_sha256,
+                    population_count,
+                    part,
+                    parts,
+                    population,
+                    due_at,
+                    reviewers,
+                    action_grace_seconds,
+                    interval_seconds,
+                }
+            ),
+        (
+            (text(), system(), text(), decision),
+            (text(), prop::option::of(text()), text()),
+        )
+            .prop_map(
+                |(
+                    (review_id, system, account_id, decision),
+                    (reason, new_role, reviewer_employee_id),
+                )| Event::AccessReviewDecided {
+                    review_id,
+                    system,
+                    account_id,
+                    decision,
+                    reason,
+                    new_role,
+                    reviewer_employee_id,
+                }
+            ),
+        (text(), system(), number()).prop_map(|(review_id, system, decided)| {
+            Event::AccessReviewCompleted {
+                review_id,
+                system,
+                decided,
+            }
+        }),
     ]
     .boxed()
 }

@@ -17,8 +17,10 @@ use serde_json::{Value, json};
 use tailledger::as_of::AsOf;
 use tailledger::checks::{CheckResult, CheckSettings, Reason};
 use tailledger::commands::ExceptionRequest;
+use tailledger::commands::review::{DecisionInput, Reviewer, StartReview};
 use tailledger::event::{
-    Actor, Classification, CredentialKind, SettingsRecord, SyncErrorClass, SystemId,
+    Actor, Classification, CredentialKind, Event, ReviewScope, SettingsRecord, SyncErrorClass,
+    SystemId,
 };
 use tailledger::identity::EmailAliases;
 use tailledger::ledger::Ledger;
@@ -160,6 +162,24 @@ enum Step {
     },
     RevokeException {
         exception: String,
+    },
+    /// Start an access review pinned to the head (SPEC §19), due at `due_at`.
+    StartReview {
+        scope: ReviewScope,
+        reviewers: Vec<String>,
+        due_at: Timestamp,
+    },
+    /// `by`, a reviewer's employee id, decides about one account of `review`.
+    Decide {
+        review: String,
+        account: String,
+        decision: String,
+        #[serde(default)]
+        new_role: String,
+        by: String,
+    },
+    CompleteReview {
+        review: String,
     },
 }
 
@@ -468,6 +488,80 @@ impl Run {
                     .revoke_exception(admin(), exception, "scenario".into())
                     .await
                     .expect("scenario revocations are valid");
+                description
+            }
+            Step::StartReview {
+                scope,
+                reviewers,
+                due_at,
+            } => {
+                let entries = self
+                    .service
+                    .start_access_review(
+                        admin(),
+                        StartReview {
+                            system: system(),
+                            scope,
+                            reviewers,
+                            due_at,
+                        },
+                    )
+                    .await
+                    .expect("scenario reviews start");
+                let Event::AccessReviewStarted {
+                    review_id,
+                    pinned_seq,
+                    population,
+                    ..
+                } = &entries[0].event
+                else {
+                    panic!("a review starts with AccessReviewStarted");
+                };
+                let accounts: Vec<&str> = population
+                    .iter()
+                    .map(|account| account.account_id.as_str())
+                    .collect();
+                format!("start {review_id} of {scope} access at seq {pinned_seq}: {accounts:?}")
+            }
+            Step::Decide {
+                review,
+                account,
+                decision,
+                new_role,
+                by,
+            } => {
+                let role = if new_role.is_empty() {
+                    String::new()
+                } else {
+                    format!(" to {new_role}")
+                };
+                let description = format!("{by} decides {decision}{role} on {account} in {review}");
+                self.service
+                    .decide_access_review(
+                        Actor::Api(by.clone()),
+                        Reviewer {
+                            token: by.clone(),
+                            employee_id: Some(by),
+                        },
+                        review,
+                        vec![DecisionInput {
+                            account_id: account,
+                            decision,
+                            reason: "scenario".into(),
+                            new_role,
+                            line: None,
+                        }],
+                    )
+                    .await
+                    .expect("scenario decisions are valid");
+                description
+            }
+            Step::CompleteReview { review } => {
+                let description = format!("complete {review}");
+                self.service
+                    .complete_access_review(admin(), review)
+                    .await
+                    .expect("scenario reviews complete");
                 description
             }
         }

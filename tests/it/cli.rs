@@ -125,7 +125,7 @@ async fn sync_records_the_roster_and_the_tailnet_and_reports_in_text_and_json() 
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!(json["sync"]["outcome"], "completed");
     assert_eq!(json["sync"]["syncId"], "tailscale-000002");
-    assert_eq!(json["checks"].as_array().map(Vec::len), Some(6));
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(8));
     assert_eq!(json["checks"][0]["checkId"], "user-identified");
     assert_eq!(json["checks"][0]["state"], "FAILING");
     assert_eq!(
@@ -194,7 +194,7 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     let status = run_with_env(args(&["status", "--server", &url, "--json"]), token.clone()).await;
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(json["checks"].as_array().map(Vec::len), Some(6));
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(8));
 
     let refused = run_with_env(
         args(&["status", "--server", &url]),
@@ -303,7 +303,7 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
         "replay's timeline is the server's"
     );
     let timeline: serde_json::Value = serde_json::from_slice(&served.stdout).unwrap();
-    assert_eq!(timeline["checks"].as_array().map(Vec::len), Some(6));
+    assert_eq!(timeline["checks"].as_array().map(Vec::len), Some(8));
     let as_of = ["--as-of", &last_at, "--json"];
     let served = run_with_env(
         args(&[&["status", "--server", &url][..], &as_of[..]].concat()),
@@ -445,6 +445,21 @@ fn config_cases() -> Vec<(&'static str, String)> {
             ),
         ),
         ("bad_role", good("role = \"admin\"", "role = \"root\"")),
+        (
+            "reviewer_without_employee",
+            good("role = \"admin\"", "role = \"reviewer\""),
+        ),
+        (
+            "empty_employee_id",
+            good("role = \"admin\"", "role = \"admin\", employee_id = \" \""),
+        ),
+        (
+            "bad_access_review_interval",
+            good(
+                "[roster]",
+                "[access_review]\nprivileged_interval_days = 0\n\n[roster]",
+            ),
+        ),
         (
             "no_credential",
             good("api_token_env = \"TL_TEST_TAILSCALE_TOKEN\"\n", ""),

@@ -1,12 +1,14 @@
 //! Random event histories for property tests: a few accounts, employees and syncs whose ids and
 //! emails overlap, so links, offboardings, grace periods, credentials, stale syncs, recorded
-//! settings, exceptions and a leaver's devices and keys interact,
+//! settings, exceptions, a leaver's devices and keys, and access reviews with short intervals and
+//! action graces interact,
 //! over about a thousand minutes from the Unix epoch.
 
 use proptest::prelude::*;
 use tailledger::event::{
     Classification, CredentialKind, DeviceSnapshot, EmployeeRecord, Event, FieldChange,
-    KeySnapshot, SettingsRecord, SyncErrorClass, SystemId,
+    KeySnapshot, ReviewDecision, ReviewScope, ReviewedAccount, SettingsRecord, SyncErrorClass,
+    SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::time::Timestamp;
@@ -210,6 +212,64 @@ fn event() -> impl Strategy<Value = Event> {
                 reusable: true,
                 tags: Vec::new(),
             },
+        }),
+        (0u64..3, any::<bool>(), 0u64..3_600, 60u64..30_000).prop_map(
+            move |(number, privileged, action_grace_seconds, interval_seconds)| {
+                let population: Vec<ReviewedAccount> = ["a", "b", "c"]
+                    .into_iter()
+                    .map(|id| ReviewedAccount {
+                        account_id: id.to_owned(),
+                        login_name: format!("{id}@acme.example"),
+                        role: "admin".to_owned(),
+                        employee_id: None,
+                        link: None,
+                        org_role: None,
+                        findings: Vec::new(),
+                    })
+                    .collect();
+                Event::AccessReviewStarted {
+                    review_id: format!("AR-{number}"),
+                    system: system(),
+                    pinned_seq: 0,
+                    scope: if privileged {
+                        ReviewScope::Privileged
+                    } else {
+                        ReviewScope::All
+                    },
+                    population_sha256: Hash256::ZERO,
+                    population_count: 3,
+                    part: 1,
+                    parts: 1,
+                    population,
+                    due_at: Timestamp::UNIX_EPOCH,
+                    reviewers: vec!["E".to_owned()],
+                    action_grace_seconds,
+                    interval_seconds,
+                }
+            },
+        ),
+        (0u64..3, id(), 0usize..3, "(member|admin)").prop_map(
+            move |(number, id, decision, role)| {
+                let decision = [
+                    ReviewDecision::Keep,
+                    ReviewDecision::Modify,
+                    ReviewDecision::Revoke,
+                ][decision];
+                Event::AccessReviewDecided {
+                    review_id: format!("AR-{number}"),
+                    system: system(),
+                    account_id: id,
+                    decision,
+                    reason: "r".to_owned(),
+                    new_role: (decision == ReviewDecision::Modify).then_some(role),
+                    reviewer_employee_id: "E".to_owned(),
+                }
+            },
+        ),
+        (0u64..3).prop_map(move |number| Event::AccessReviewCompleted {
+            review_id: format!("AR-{number}"),
+            system: system(),
+            decided: 0,
         }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),

@@ -54,7 +54,7 @@ async fn answers(server: &ApiServer) {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(status.checks.len(), 6);
+        assert_eq!(status.checks.len(), 8);
     })
     .await
     .expect("health and GetStatus answer within the patience");

@@ -16,9 +16,61 @@ use crate::helpers::{Fixture, text};
 
 const HOSTILE_LOGIN: &str = "\"><img src=x onerror=alert(1)><script>alert(2)</script>@acme.example";
 const FORMULA_NAME: &str = "=HYPERLINK(\"http://evil.example\",\"click\")";
+/// A reviewer's reason is untrusted text too.
+const HOSTILE_REASON: &str = "=1+1 <b>gone</b>";
+
+/// Starts a review of all access on the synced ledger in `dir` (no server holds it) and decides
+/// `revoke` on the hostile account, through the same `Service` the server runs.
+async fn review_the_hostile_account(dir: &Path) {
+    use std::sync::Arc;
+    use tailledger::checks::CheckSettings;
+    use tailledger::commands::review::{DecisionInput, Reviewer, StartReview};
+    use tailledger::event::{Actor, ReviewScope, SystemId};
+    use tailledger::ledger::Ledger;
+    use tailledger::service::Service;
+    use tailledger::time::SystemClock;
+
+    let ledger = Arc::new(Ledger::open(dir).unwrap());
+    let service = Service::new(
+        ledger,
+        Arc::new(SystemClock),
+        CheckSettings::default(),
+        chrono_tz::UTC,
+    );
+    let reviewer = "marco@acme.example".to_owned();
+    service
+        .start_access_review(
+            Actor::Api("ops".to_owned()),
+            StartReview {
+                system: SystemId::tailscale(),
+                scope: ReviewScope::All,
+                reviewers: vec![reviewer.clone()],
+                due_at: tailledger::time::Timestamp::now().saturating_add_seconds(86_400),
+            },
+        )
+        .await
+        .unwrap();
+    service
+        .decide_access_review(
+            Actor::Api("marco".to_owned()),
+            Reviewer {
+                token: "marco".to_owned(),
+                employee_id: Some(reviewer),
+            },
+            "AR-1".to_owned(),
+            vec![DecisionInput {
+                account_id: "uEvil1".to_owned(),
+                decision: "revoke".to_owned(),
+                reason: HOSTILE_REASON.to_owned(),
+                ..DecisionInput::default()
+            }],
+        )
+        .await
+        .unwrap();
+}
 
 /// Each CSV file and the columns its header row must have, in order.
-const COLUMNS: [(&str, &[&str]); 6] = [
+const COLUMNS: [(&str, &[&str]); 9] = [
     (
         "check_timeline.csv",
         &[
@@ -87,6 +139,55 @@ const COLUMNS: [(&str, &[&str]); 6] = [
             "expires_at",
             "revoked_at",
             "revoke_reason",
+        ],
+    ),
+    (
+        "reviews.csv",
+        &[
+            "review_id",
+            "system",
+            "scope",
+            "pinned_seq",
+            "population_count",
+            "population_sha256",
+            "reviewers",
+            "started_at",
+            "started_seq",
+            "due_at",
+            "completed_at",
+            "completed_seq",
+        ],
+    ),
+    (
+        "review_population.csv",
+        &[
+            "review_id",
+            "account_id",
+            "login_name",
+            "role",
+            "employee_id",
+            "link",
+            "org_role",
+            "findings",
+        ],
+    ),
+    (
+        "review_decisions.csv",
+        &[
+            "review_id",
+            "account_id",
+            "decision",
+            "new_role",
+            "reason",
+            "reviewer_employee_id",
+            "actor",
+            "decided_at",
+            "decided_seq",
+            "in_force",
+            "action_deadline",
+            "done_at",
+            "done_seq",
+            "done_in_time",
         ],
     ),
     (
@@ -159,6 +260,7 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
     )
     .await;
     assert_eq!(synced.status.code(), Some(0), "{}", text(&synced));
+    review_the_hostile_account(&setup.ledger()).await;
 
     let pack = setup.dir.path().join("pack");
     let ledger = setup.ledger();
@@ -243,6 +345,41 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
     for (check, _) in tailledger::checks::CHECKS {
         assert!(page.contains(&format!("id=\"check-{check}\"")), "{check}");
     }
+    // The review: its population with the hostile login as text, the reviewer's reason defused
+    // and escaped, and the page's section.
+    let population = checked["tables"]["review_population.csv"]["rows"]
+        .as_array()
+        .unwrap();
+    assert!(
+        population
+            .iter()
+            .any(|row| row[0] == "AR-1" && row[1] == "uEvil1" && row[2] == HOSTILE_LOGIN),
+        "{population:?}"
+    );
+    let decisions = checked["tables"]["review_decisions.csv"]["rows"]
+        .as_array()
+        .unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0][2], "revoke");
+    assert_eq!(
+        decisions[0][4],
+        format!("'{HOSTILE_REASON}"),
+        "a formula is defused"
+    );
+    assert_eq!(
+        decisions[0][11], "",
+        "not carried out: the account is still there"
+    );
+    let reviews = checked["tables"]["reviews.csv"]["rows"].as_array().unwrap();
+    let export = std::fs::read_to_string(pack.join("ledger.jsonl")).unwrap();
+    let started = export
+        .lines()
+        .find(|line| line.contains("\"AccessReviewStarted\""))
+        .unwrap();
+    let started: serde_json::Value = serde_json::from_str(started).unwrap();
+    assert_eq!(reviews[0][5], started["event"]["population_sha256"]);
+    assert!(page.contains("id=\"review-AR-1\""), "{page}");
+    assert!(!page.contains("<b>"), "no markup from a reason");
     let verified = python(&[
         pack.join("verify_export.py").to_str().unwrap(),
         pack.join("ledger.jsonl").to_str().unwrap(),

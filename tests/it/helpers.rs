@@ -10,7 +10,8 @@ use tailledger::entry::Entry;
 use tailledger::event::{
     AccountSnapshot, Actor, ChangeActor, ChangeTarget, Classification, Coverage, CredentialKind,
     DeliveredEvent, DeviceSnapshot, EmailAlias, EmployeeRecord, Event, FieldChange, KeySnapshot,
-    RosterProblem, SettingsRecord, SyncErrorClass, SystemId,
+    ReviewDecision, ReviewScope, ReviewedAccount, RosterProblem, SettingsRecord, SyncErrorClass,
+    SystemId,
 };
 use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
@@ -498,7 +499,7 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
         (
             sync,
             Event::ChangeAttributed {
-                system: tailscale,
+                system: tailscale.clone(),
                 event_time: at("2026-03-02T14:27:00Z"),
                 event_group_id: text("496c539b"),
                 origin: text("BORDER0_API"),
@@ -515,6 +516,83 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 error: Some(text("{\"message\":\"not allowed\"}")),
             },
         ),
+        (
+            Actor::Api(text("ops")),
+            Event::AccessReviewStarted {
+                review_id: text("AR-1"),
+                system: tailscale.clone(),
+                pinned_seq: 33,
+                scope: ReviewScope::Privileged,
+                population_sha256: tailledger::canonical::population_sha256(
+                    golden_population().iter(),
+                ),
+                population_count: 2,
+                part: 1,
+                parts: 1,
+                population: golden_population(),
+                due_at: at("2026-03-31T00:00:00Z"),
+                reviewers: vec![text("E-1001")],
+                action_grace_seconds: 7 * 24 * 3600,
+                interval_seconds: 90 * 24 * 3600,
+            },
+        ),
+        (
+            Actor::Api(text("lena")),
+            Event::AccessReviewDecided {
+                review_id: text("AR-1"),
+                system: tailscale.clone(),
+                account_id: text("uDana1CNTRL"),
+                decision: ReviewDecision::Modify,
+                reason: text("moved to support \"tier 2\""),
+                new_role: Some(text("member")),
+                reviewer_employee_id: text("E-1001"),
+            },
+        ),
+        (
+            Actor::Api(text("lena")),
+            Event::AccessReviewDecided {
+                review_id: text("AR-1"),
+                system: tailscale.clone(),
+                account_id: text("uAdmin1CNTRL"),
+                decision: ReviewDecision::Keep,
+                reason: text("runs the tailnet"),
+                new_role: None,
+                reviewer_employee_id: text("E-1001"),
+            },
+        ),
+        (
+            Actor::Api(text("ops")),
+            Event::AccessReviewCompleted {
+                review_id: text("AR-1"),
+                system: tailscale,
+                decided: 2,
+            },
+        ),
+    ]
+}
+
+/// The population of the golden `AccessReviewStarted`: one linked account with a finding, one
+/// unlinked.
+fn golden_population() -> Vec<ReviewedAccount> {
+    vec![
+        ReviewedAccount {
+            account_id: "uAdmin1CNTRL".to_owned(),
+            login_name: "it-admin@acme-corp.example".to_owned(),
+            role: "owner".to_owned(),
+            employee_id: None,
+            link: None,
+            org_role: None,
+            findings: vec!["unidentified".to_owned()],
+        },
+        ReviewedAccount {
+            account_id: "uDana1CNTRL".to_owned(),
+            login_name: "dana@acme-corp.example".to_owned(),
+            role: "admin".to_owned(),
+            employee_id: Some("E-1002".to_owned()),
+            link: Some("auto".to_owned()),
+            org_role: Some("Support".to_owned()),
+            findings: Vec::new(),
+        },
     ]
 }
 

@@ -25,6 +25,7 @@ mod projection_model;
 mod proofs;
 mod readme;
 mod reliability;
+mod reviews;
 mod roster_import;
 mod roster_parse;
 mod roster_vendors;

@@ -152,6 +152,8 @@ struct ReadmeServer {
 }
 
 const README_ADMIN_TOKEN: &str = "readme-admin-token-9d1e";
+/// Sam's `reviewer` token (employee E-1002 of the README's roster).
+const README_REVIEWER_TOKEN: &str = "readme-reviewer-token-5a7";
 
 impl ReadmeServer {
     async fn start() -> ReadmeServer {
@@ -189,11 +191,12 @@ impl ReadmeServer {
             readme_block("### 3. The roster", "csv"),
         )
         .unwrap();
-        fs::write(
-            dir.path().join("admin-token.txt"),
-            format!("{README_ADMIN_TOKEN}\n"),
-        )
-        .unwrap();
+        for (file, token) in [
+            ("admin-token.txt", README_ADMIN_TOKEN),
+            ("reviewer-token.txt", README_REVIEWER_TOKEN),
+        ] {
+            fs::write(dir.path().join(file), format!("{token}\n")).unwrap();
+        }
         let port = free_port();
         fs::write(
             dir.path().join("tailledger.toml"),
@@ -202,7 +205,10 @@ impl ReadmeServer {
 listen = "127.0.0.1:{port}"
 
 [auth]
-tokens = [ {{ name = "security-oncall", role = "admin", sha256 = "{}" }} ]
+tokens = [
+  {{ name = "security-oncall", role = "admin", sha256 = "{}" }},
+  {{ name = "sam", role = "reviewer", sha256 = "{}", employee_id = "E-1002" }},
+]
 
 [tailscale]
 api_base_url = "{}"
@@ -218,6 +224,7 @@ csv_path = "staff.csv"
 timezone = "Europe/Berlin"
 "#,
                 Hash256::of(README_ADMIN_TOKEN.as_bytes()),
+                Hash256::of(README_REVIEWER_TOKEN.as_bytes()),
                 simulator.base_url(),
             ),
         )
@@ -344,6 +351,108 @@ async fn readme_exceptions_walk_through_grants_lists_and_revokes() {
         ),
         "after the revocation the finding is back: {status}"
     );
+}
+
+/// The access review walk-through of "User access reviews", run by bash as written: a review of
+/// privileged access started by the admin, decided from a CSV by Sam's reviewer token, completed
+/// and shown with its population digest; the ledger holds no token.
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_access_review_walk_through_starts_decides_from_a_csv_completes_and_shows() {
+    let served = ReadmeServer::start().await;
+    let walked = served.walk("### 13. User access reviews").await;
+    let said = text(&walked);
+    assert!(walked.status.success(), "the walk-through fails: {said}");
+    assert!(said.contains("review AR-1 started"), "{said}");
+    assert!(
+        said.contains("AccessReviewDecided") && said.contains("api:sam"),
+        "Sam's decision is recorded as his token: {said}"
+    );
+    assert!(said.contains("AccessReviewCompleted"), "{said}");
+    assert!(
+        said.contains("review AR-1 of privileged access to tailscale: completed")
+            && said.contains("population 1 accounts, sha256 ")
+            && said.contains(
+                "uDw1tF9aaaaCNTRL dana.whitfield@acme-corp.example (owner, employee E-1001): keep"
+            ),
+        "`review show` prints the population and its decisions: {said}"
+    );
+    // A spreadsheet with bad rows records nothing and names each of them by its line.
+    let started = tailledger_as_admin(&[
+        "review",
+        "start",
+        "--scope",
+        "all",
+        "--reviewer",
+        "E-1002",
+        "--due",
+        "2099-03-31T00:00:00Z",
+        "--server",
+        &served.url,
+    ]);
+    assert!(
+        text(&started).contains("review AR-2 started"),
+        "{}",
+        text(&started)
+    );
+    let bad = served.dir.path().join("bad-decisions.csv");
+    fs::write(
+        &bad,
+        "account_id,decision,reason\nuNo1CNTRL,keep,gone\nuDw1tF9aaaaCNTRL,maybe,owner\nuCi7dEp1oyCNTRL,revoke,unowned runner\n",
+    )
+    .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_tailledger"))
+        .args([
+            "review",
+            "decide",
+            "AR-2",
+            "--csv",
+            bad.to_str().unwrap(),
+            "--server",
+            &served.url,
+        ])
+        .env("TAILLEDGER_TOKEN", README_REVIEWER_TOKEN)
+        .output()
+        .unwrap();
+    let said = text(&refused);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("2 problems")
+            && said.contains("line 2: `account_id` `uNo1CNTRL`")
+            && said.contains("line 3: `decision` `maybe`")
+            && !said.contains("line 4"),
+        "{said}"
+    );
+    let shown = tailledger_as_admin(&["review", "show", "AR-2", "--server", &served.url]);
+    assert!(
+        !text(&shown).contains("decisions:"),
+        "nothing was recorded: {}",
+        text(&shown)
+    );
+    let file = served.dir.path().join("review-export.jsonl");
+    let exported = tailledger_as_admin(&[
+        "export",
+        "--out",
+        file.to_str().unwrap(),
+        "--server",
+        &served.url,
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let export = fs::read_to_string(&file).unwrap();
+    assert!(export.contains("AccessReviewStarted"), "{export}");
+    for token in [README_ADMIN_TOKEN, README_REVIEWER_TOKEN] {
+        assert!(
+            !export.contains(token) && !said.contains(token),
+            "a token leaked"
+        );
+    }
+    let status = served.status();
+    let current = status["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["checkId"] == "access-review-current")
+        .unwrap();
+    assert_eq!(current["state"], "PASSING", "{status}");
 }
 
 /// The timelines walk-through of "Timelines, and the auditor's own replay", run by bash as

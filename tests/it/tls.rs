@@ -100,7 +100,7 @@ async fn a_client_that_trusts_the_ca_is_served_and_others_are_not() {
         .await
         .expect("a client that trusts the CA is served")
         .into_inner();
-    assert_eq!(status.checks.len(), 6);
+    assert_eq!(status.checks.len(), 8);
     let anonymous = ledger
         .get_status(with_token(status_request(), None))
         .await
@@ -154,7 +154,7 @@ async fn the_status_command_trusts_the_ca_given_with_ca_cert() {
     .await;
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(json["checks"].as_array().map(Vec::len), Some(6));
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(8));
 
     let export = dir.path().join("export.jsonl");
     let exported = run_with_env(

@@ -1,0 +1,581 @@
+//! User access reviews over gRPC (SPEC §19): a review pinned to a seq lists exactly the accounts
+//! holding access then, whatever happens after, and its population digest is recomputed from the
+//! JSON Lines export; reviewers decide only reviews they review and never their own account;
+//! every bad request is refused naming the field, with nothing recorded; the follow-through is
+//! read from the sync that shows a revoked account gone.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use tailledger::api::pb;
+use tonic::Code;
+
+use crate::api::{
+    ADMIN_TOKEN, AUDITOR_TOKEN, ApiServer, LEAD_EMPLOYEE, LEAD_TOKEN, REVIEWER_EMPLOYEE,
+    REVIEWER_TOKEN, admin, auditor, tokens, with_token,
+};
+
+fn tailscale() -> String {
+    "tailscale".to_owned()
+}
+
+/// Dana (`u1`, owner) is the lead E-1, Marco (`u2`, it-admin) the reviewer E-2; Priya (`u3`) is
+/// a partner no roster knows.
+const ROSTER: &str = "employee_id,email,name,org_role\nE-1,dana@acme.example,Dana Whitfield,IT\nE-2,marco@acme.example,Marco Ibanez,IT\n";
+
+fn in_days(days: u64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp::from(
+        SystemTime::now() + Duration::from_secs(days * 24 * 3600),
+    ))
+}
+
+fn start(scope: &str, reviewers: &[&str]) -> pb::StartAccessReviewRequest {
+    pb::StartAccessReviewRequest {
+        system: tailscale(),
+        reviewer_employee_ids: reviewers.iter().map(|id| (*id).to_owned()).collect(),
+        due_at: in_days(14),
+        scope: scope.to_owned(),
+    }
+}
+
+fn decide(
+    review_id: &str,
+    account_id: &str,
+    decision: &str,
+    reason: &str,
+    new_role: &str,
+) -> pb::DecideAccessReviewRequest {
+    pb::DecideAccessReviewRequest {
+        review_id: review_id.to_owned(),
+        account_id: account_id.to_owned(),
+        decision: decision.to_owned(),
+        reason: reason.to_owned(),
+        new_role: new_role.to_owned(),
+        decisions: Vec::new(),
+    }
+}
+
+/// A request as Dana, an admin whose token names her employee.
+fn lead<T>(message: T) -> tonic::Request<T> {
+    with_token(message, Some(LEAD_TOKEN))
+}
+
+/// A request as Marco, a `reviewer`.
+fn reviewer<T>(message: T) -> tonic::Request<T> {
+    with_token(message, Some(REVIEWER_TOKEN))
+}
+
+async fn sync(server: &ApiServer) {
+    server
+        .admin()
+        .await
+        .sync_now(admin(pb::SyncNowRequest {
+            system: tailscale(),
+        }))
+        .await
+        .unwrap();
+}
+
+/// The accounts of a review, by id.
+fn population(review: &pb::AccessReview) -> Vec<&str> {
+    review
+        .population
+        .iter()
+        .map(|account| account.account_id.as_str())
+        .collect()
+}
+
+/// The SHA-256 of a review's population as anyone recomputes it from an export: the
+/// `population` arrays of its `AccessReviewStarted` lines in part order, as one RFC 8785 array.
+fn population_digest_from_export(export: &str, review_id: &str) -> (String, u64) {
+    let mut parts: Vec<(u64, Vec<Value>, String, u64)> = export
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| {
+            line["event"]["type"] == "AccessReviewStarted"
+                && line["event"]["review_id"] == review_id
+        })
+        .map(|line| {
+            let event = &line["event"];
+            (
+                event["part"].as_u64().unwrap(),
+                event["population"].as_array().unwrap().clone(),
+                event["population_sha256"].as_str().unwrap().to_owned(),
+                event["pinned_seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    parts.sort_by_key(|part| part.0);
+    assert!(!parts.is_empty(), "{review_id} is in the export");
+    let recorded = parts[0].2.clone();
+    let pinned = parts[0].3;
+    let whole: Vec<Value> = parts.into_iter().flat_map(|part| part.1).collect();
+    let canonical = serde_json_canonicalizer::to_vec(&Value::Array(whole)).unwrap();
+    let recomputed = hex::encode(Sha256::digest(&canonical));
+    assert_eq!(
+        recomputed, recorded,
+        "the recorded digest is the population's"
+    );
+    (recomputed, pinned)
+}
+
+/// Acceptance 1 of the access review issue: the population is the accounts holding access at
+/// the pinned seq, not after, and its digest is the export's.
+#[tokio::test]
+async fn a_review_pins_the_population_at_its_seq_and_the_export_proves_its_digest() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    let mut ledger = server.ledger().await;
+    // Marco is back from his suspension, so both admins hold access.
+    server.fixture().tailnet.set_status("u2", "active").unwrap();
+    sync(&server).await;
+    admin_client
+        .import_roster(admin(pb::ImportRosterRequest {
+            csv: ROSTER.as_bytes().to_vec(),
+        }))
+        .await
+        .unwrap();
+
+    // No policy yet: nothing to review access against.
+    let head = server.service.head();
+    let refused = admin_client
+        .start_access_review(admin(start("privileged", &[LEAD_EMPLOYEE])))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().contains("`system`") && refused.message().contains("no access policy"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        server.service.head(),
+        head,
+        "a refused start records nothing"
+    );
+
+    admin_client
+        .set_access_policy(admin(pb::SetAccessPolicyRequest {
+            system: tailscale(),
+            allowed_org_roles: vec!["*".to_owned()],
+            reason: "reviews".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let holding: Vec<String> = ledger
+        .list_accounts(auditor(pb::ListAccountsRequest {
+            system: tailscale(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts
+        .into_iter()
+        .filter(|account| account.holds_access)
+        .map(|account| account.account_id)
+        .collect();
+    let pinned_at = server.service.head().unwrap().seq;
+    let started = admin_client
+        .start_access_review(admin(start("all", &[LEAD_EMPLOYEE, REVIEWER_EMPLOYEE])))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(started.review_id, "AR-1");
+    let privileged = admin_client
+        .start_access_review(admin(start("privileged", &[LEAD_EMPLOYEE])))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(privileged.review_id, "AR-2");
+
+    // What happens after changes nothing of the pinned populations.
+    server.fixture().tailnet.set_role("u3", "admin").unwrap();
+    server.fixture().tailnet.remove_user("u2").unwrap();
+    sync(&server).await;
+
+    let get = |review_id: &str| {
+        let mut ledger = ledger.clone();
+        let request = auditor(pb::GetAccessReviewRequest {
+            review_id: review_id.to_owned(),
+        });
+        async move {
+            ledger
+                .get_access_review(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .review
+                .unwrap()
+        }
+    };
+    let all = get("AR-1").await;
+    assert_eq!(all.pinned_seq, pinned_at);
+    assert_eq!(
+        population(&all),
+        holding,
+        "exactly the accounts holding access at the pinned seq"
+    );
+    let admins = get("AR-2").await;
+    assert_eq!(
+        population(&admins),
+        ["u1", "u2"],
+        "the owner and the it-admin, not Priya's later admin role"
+    );
+    let dana = &all.population[0];
+    assert_eq!(
+        (
+            dana.employee_id.as_str(),
+            dana.link.as_str(),
+            dana.org_role.as_str(),
+            dana.role.as_str()
+        ),
+        ("E-1", "auto", "IT", "owner")
+    );
+    let priya = all
+        .population
+        .iter()
+        .find(|account| account.account_id == "u3")
+        .unwrap();
+    assert_eq!(
+        priya.findings,
+        ["unidentified"],
+        "the findings about it at the pinned seq"
+    );
+
+    let export_file = tempfile::NamedTempFile::new().unwrap();
+    server
+        .ledger
+        .log()
+        .export_to_file(export_file.path(), &|_| {})
+        .unwrap();
+    let export = std::fs::read_to_string(export_file.path()).unwrap();
+    for (review, id) in [(&all, "AR-1"), (&admins, "AR-2")] {
+        let (digest, pinned) = population_digest_from_export(&export, id);
+        assert_eq!(digest, review.population_sha256);
+        assert_eq!(pinned, review.pinned_seq);
+    }
+    for token in [ADMIN_TOKEN, AUDITOR_TOKEN, REVIEWER_TOKEN, LEAD_TOKEN] {
+        assert!(!export.contains(token), "a token is in the export");
+    }
+    server.stop().await;
+}
+
+/// The lifecycle over gRPC with every refusal of SPEC §19 and the issue, each naming its field
+/// and recording nothing; a revoke's follow-through is the sync that shows the account gone.
+#[tokio::test]
+async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    let mut ledger = server.ledger().await;
+    // Marco is back from his suspension, so both admins hold access.
+    server.fixture().tailnet.set_status("u2", "active").unwrap();
+    sync(&server).await;
+    admin_client
+        .import_roster(admin(pb::ImportRosterRequest {
+            csv: ROSTER.as_bytes().to_vec(),
+        }))
+        .await
+        .unwrap();
+    admin_client
+        .set_access_policy(admin(pb::SetAccessPolicyRequest {
+            system: tailscale(),
+            allowed_org_roles: vec!["*".to_owned()],
+            reason: "reviews".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    admin_client
+        .start_access_review(admin(start(
+            "privileged",
+            &[LEAD_EMPLOYEE, REVIEWER_EMPLOYEE],
+        )))
+        .await
+        .unwrap();
+    admin_client
+        .start_access_review(admin(start("all", &[LEAD_EMPLOYEE])))
+        .await
+        .unwrap();
+
+    let head = server.service.head();
+    let mut rows = decide("AR-1", "", "", "", "");
+    rows.decisions = vec![
+        pb::ReviewDecisionInput {
+            account_id: "u2".to_owned(),
+            decision: "revoke".to_owned(),
+            reason: "left the platform team".to_owned(),
+            new_role: String::new(),
+            line: 2,
+        },
+        pb::ReviewDecisionInput {
+            account_id: "u3".to_owned(),
+            decision: "keep".to_owned(),
+            reason: "partner".to_owned(),
+            new_role: String::new(),
+            line: 3,
+        },
+        pb::ReviewDecisionInput {
+            account_id: "u2".to_owned(),
+            decision: "maybe".to_owned(),
+            reason: "owner".to_owned(),
+            new_role: String::new(),
+            line: 4,
+        },
+    ];
+    let cases = [
+        (
+            "outside the population",
+            lead(decide("AR-1", "u3", "keep", "partner", "")),
+            Code::InvalidArgument,
+            "`account_id` `u3` is not in the population",
+        ),
+        (
+            "empty reason",
+            lead(decide("AR-1", "u2", "keep", " ", "")),
+            Code::InvalidArgument,
+            "`reason`",
+        ),
+        (
+            "modify without new_role",
+            lead(decide("AR-1", "u2", "modify", "least privilege", "")),
+            Code::InvalidArgument,
+            "`new_role`",
+        ),
+        (
+            "self-review",
+            lead(decide("AR-1", "u1", "keep", "I need it", "")),
+            Code::InvalidArgument,
+            "self-review-refused",
+        ),
+        (
+            "unknown review",
+            lead(decide("AR-9", "u1", "keep", "r", "")),
+            Code::NotFound,
+            "access review `AR-9`",
+        ),
+        (
+            "a token naming no employee",
+            admin(decide("AR-1", "u2", "keep", "r", "")),
+            Code::PermissionDenied,
+            "`employee_id` token `ops` names no employee",
+        ),
+        (
+            "not a reviewer of this review",
+            reviewer(decide("AR-2", "u1", "keep", "r", "")),
+            Code::PermissionDenied,
+            "is not a reviewer of `AR-2`",
+        ),
+        (
+            "an auditor",
+            auditor(decide("AR-1", "u2", "keep", "r", "")),
+            Code::PermissionDenied,
+            "role auditor",
+        ),
+        (
+            "rows from a file, two bad",
+            lead(rows),
+            Code::InvalidArgument,
+            "line 3: `account_id` `u3` is not in the population",
+        ),
+    ];
+    for (what, request, code, named) in cases {
+        let refused = admin_client
+            .decide_access_review(request)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), code, "{what}: {refused:?}");
+        assert!(
+            refused.message().contains(named),
+            "{what}: {}",
+            refused.message()
+        );
+        if what.starts_with("rows") {
+            assert!(
+                refused
+                    .message()
+                    .contains("line 4: `decision` `maybe` is not a decision"),
+                "{}",
+                refused.message()
+            );
+            assert!(
+                !refused.message().contains("line 2"),
+                "the good row is not a problem"
+            );
+        }
+    }
+    let refused = admin_client
+        .complete_access_review(admin(pb::CompleteAccessReviewRequest {
+            review_id: "AR-1".to_owned(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused
+            .message()
+            .contains("`review_id` `AR-1` has 2 accounts without a decision"),
+        "{}",
+        refused.message()
+    );
+    // A reviewer reads its own reviews only, and nothing else.
+    let denied = ledger
+        .get_access_review(reviewer(pb::GetAccessReviewRequest {
+            review_id: "AR-2".to_owned(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let listed = ledger
+        .list_access_reviews(reviewer(pb::ListAccessReviewsRequest {
+            system: tailscale(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .reviews;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|review| review.review_id.as_str())
+            .collect::<Vec<_>>(),
+        ["AR-1"]
+    );
+    let denied = ledger
+        .get_status(reviewer(pb::GetStatusRequest {
+            system: tailscale(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(
+        server.service.head(),
+        head,
+        "refused requests record nothing"
+    );
+
+    // Marco decides Dana's account, Dana Marco's, twice: the second supersedes the first.
+    admin_client
+        .decide_access_review(reviewer(decide(
+            "AR-1",
+            "u1",
+            "keep",
+            "owns the tailnet",
+            "",
+        )))
+        .await
+        .unwrap();
+    admin_client
+        .decide_access_review(lead(decide(
+            "AR-1",
+            "u2",
+            "modify",
+            "least privilege",
+            "member",
+        )))
+        .await
+        .unwrap();
+    admin_client
+        .decide_access_review(lead(decide(
+            "AR-1",
+            "u2",
+            "revoke",
+            "left the platform team",
+            "",
+        )))
+        .await
+        .unwrap();
+    let completed = admin_client
+        .complete_access_review(admin(pb::CompleteAccessReviewRequest {
+            review_id: "AR-1".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(completed.events.len(), 1);
+    let refused = admin_client
+        .decide_access_review(lead(decide("AR-1", "u2", "keep", "changed my mind", "")))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused
+            .message()
+            .contains("`review_id` `AR-1` was completed"),
+        "{}",
+        refused.message()
+    );
+
+    let review = ledger
+        .get_access_review(auditor(pb::GetAccessReviewRequest {
+            review_id: "AR-1".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .review
+        .unwrap();
+    let history: Vec<(&str, &str, &str)> = review
+        .decisions
+        .iter()
+        .map(|decision| {
+            (
+                decision.account_id.as_str(),
+                decision.decision.as_str(),
+                decision.actor.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("u1", "keep", "api:rev"),
+            ("u2", "modify", "api:lead"),
+            ("u2", "revoke", "api:lead")
+        ]
+    );
+    assert_eq!(review.decided_count, 2);
+    assert_eq!(
+        review.follow_through.len(),
+        1,
+        "the revoke in force, not the superseded modify"
+    );
+    assert_eq!(review.follow_through[0].decision, "revoke");
+    assert!(review.follow_through[0].done_at.is_none());
+
+    server.fixture().tailnet.remove_user("u2").unwrap();
+    sync(&server).await;
+    let removed_at = server.service.head().unwrap().seq;
+    let review = ledger
+        .get_access_review(auditor(pb::GetAccessReviewRequest {
+            review_id: "AR-1".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .review
+        .unwrap();
+    let done = review.follow_through[0].done_seq;
+    assert!(
+        done > review.completed_seq && done < removed_at,
+        "done at the sync's UserRemoved, seq {done}"
+    );
+    let status = ledger
+        .get_status(auditor(pb::GetStatusRequest {
+            system: tailscale(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let actions = status
+        .checks
+        .iter()
+        .find(|check| check.check_id == "access-review-actions-done")
+        .unwrap();
+    assert_eq!(actions.state(), pb::CheckState::Passing, "{actions:?}");
+    server.stop().await;
+}
