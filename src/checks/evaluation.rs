@@ -131,8 +131,8 @@ impl Evaluation {
 
     /// Records what an entry touches, for the next [`Evaluation::advance`]; called with the
     /// projections the entry is about to be applied to, so that an employee's email before the
-    /// entry is known as well as after it: an account whose login stood for either may link
-    /// differently now.
+    /// entry is known as well as after it (which `advance` reads): an account whose login stood
+    /// for either may link differently now.
     pub fn note(&mut self, projections: &Projections, event: &Event) {
         let subjects = subjects_of(event);
         for employee_id in &subjects.employee_ids {
@@ -140,19 +140,6 @@ impl Evaluation {
                 self.touched_emails
                     .insert(employee.record.email.to_lowercase());
             }
-        }
-        match event {
-            Event::EmployeeOnboarded { employee } => {
-                self.touched_emails.insert(employee.email.to_lowercase());
-            }
-            Event::EmployeeUpdated {
-                email: Some(change),
-                ..
-            } => {
-                self.touched_emails.insert(change.from.to_lowercase());
-                self.touched_emails.insert(change.to.to_lowercase());
-            }
-            _ => {}
         }
         self.touched_accounts
             .extend(subjects.account_ids.into_iter().map(str::to_owned));
