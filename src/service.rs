@@ -46,7 +46,7 @@ mod proofs;
 mod reviews;
 
 pub use proofs::SignedCheckpoint;
-pub use reviews::{ReviewReader, ReviewView};
+pub use reviews::{ReviewReader, ReviewView, started_review_id};
 
 /// Why an operation failed; nothing was appended.
 #[derive(Debug, thiserror::Error)]

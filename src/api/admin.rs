@@ -52,7 +52,7 @@ impl AdminService for AdminApi {
             )
             .await?;
         Ok(Response::new(pb::StartAccessReviewResponse {
-            review_id: convert::started_review_id(&entries),
+            review_id: crate::service::started_review_id(&entries),
             events: convert::events(&entries),
         }))
     }

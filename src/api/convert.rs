@@ -821,17 +821,6 @@ pub fn review_scope_arg(value: &str) -> Result<ReviewScope, Status> {
         .map_err(|reason: String| invalid_argument("scope", &reason))
 }
 
-/// The id of the review a `StartAccessReview` batch started.
-pub fn started_review_id(entries: &[Entry]) -> String {
-    entries
-        .iter()
-        .find_map(|entry| match &entry.event {
-            Event::AccessReviewStarted { review_id, .. } => Some(review_id.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
 /// A review as `GetAccessReview` answers it, or, not `full`, as `ListAccessReviews` lists it:
 /// without its population, decisions and follow-through.
 pub fn access_review(view: &ReviewView, full: bool) -> pb::AccessReview {

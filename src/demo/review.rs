@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::{Cast, DemoError, Story, print_entries};
 use crate::commands::review::{DecisionInput, Reviewer, StartReview};
-use crate::event::{Actor, Event, ReviewScope, SystemId};
+use crate::event::{Actor, ReviewScope, SystemId};
 use crate::render::review_report;
-use crate::service::ReviewReader;
+use crate::service::{ReviewReader, started_review_id};
 use crate::time::Clock;
 
 /// Dana's and Lena's employee ids: the roster's emails, as the demo's roster has no ids.
@@ -87,13 +87,7 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Res
         .await?;
     print_entries(story.out, &story.ledger, &entries)?;
     // An earlier demo's ledger already holds reviews: this one is numbered after them.
-    let review_id = entries
-        .iter()
-        .find_map(|entry| match &entry.event {
-            Event::AccessReviewStarted { review_id, .. } => Some(review_id.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let review_id = started_review_id(&entries);
 
     story.chapter(
         "Lena keeps Dana's owner role (Dana may not review her own); Dana revokes Sam's admin role",

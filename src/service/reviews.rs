@@ -10,7 +10,7 @@ use crate::checks::{CheckSettings, FollowThrough, ReviewSettings, follow_through
 use crate::commands::CommandError;
 use crate::commands::review::{self, DecisionInput, Reviewer, StartReview};
 use crate::entry::Entry;
-use crate::event::{Actor, SystemId};
+use crate::event::{Actor, Event, SystemId};
 use crate::projection::{Projections, ReviewState};
 use crate::time::Timestamp;
 
@@ -37,6 +37,18 @@ impl ReviewReader {
 pub struct ReviewView {
     pub review: ReviewState,
     pub follow_through: Vec<FollowThrough>,
+}
+
+/// The id of the review a batch of [`Service::start_access_review`] started (its parts all
+/// carry it), or `""` for any other batch.
+pub fn started_review_id(entries: &[Entry]) -> String {
+    entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::AccessReviewStarted { review_id, .. } => Some(review_id.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 impl Service {

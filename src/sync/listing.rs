@@ -55,17 +55,6 @@ impl<T: Keyed> ById<T> {
         Ok(ById { items })
     }
 
-    pub fn get(&self, id: &str) -> Option<&T> {
-        self.items
-            .binary_search_by(|item| item.key().cmp(id))
-            .ok()
-            .map(|index| &self.items[index])
-    }
-
-    pub fn contains_key(&self, id: &str) -> bool {
-        self.get(id).is_some()
-    }
-
     /// The items in id order.
     pub fn values(&self) -> std::slice::Iter<'_, T> {
         self.items.iter()
@@ -149,10 +138,6 @@ impl Listing {
         Ok(Listing { accounts })
     }
 
-    pub fn get(&self, account_id: &str) -> Option<&AccountSnapshot> {
-        self.accounts.get(account_id)
-    }
-
     /// The accounts in id order.
     pub fn accounts(&self) -> impl Iterator<Item = &AccountSnapshot> {
         self.accounts.values()
@@ -219,20 +204,22 @@ mod tests {
     }
 
     #[test]
-    fn an_id_listed_twice_is_refused_and_lookups_find_each_item() {
+    fn an_id_listed_twice_is_refused_and_the_rest_are_in_id_order() {
         assert_eq!(
             ById::new(vec![Item("b"), Item("a"), Item("b")]),
             Err("b".to_owned())
         );
         let listed = ById::new(vec![Item("c"), Item("a")]).unwrap();
-        assert_eq!(listed.get("c"), Some(&Item("c")));
-        assert!(listed.contains_key("a") && !listed.contains_key("b"));
+        assert_eq!(
+            listed.values().collect::<Vec<_>>(),
+            [&Item("a"), &Item("c")]
+        );
         assert_eq!((listed.len(), listed.is_empty()), (2, false));
         assert!(ById::<Item>::new(Vec::new()).unwrap().is_empty());
     }
 
     #[test]
-    fn a_listing_finds_its_accounts_by_id_and_refuses_an_empty_id() {
+    fn a_listing_orders_its_accounts_by_id_and_refuses_empty_and_repeated_ids() {
         let account = |id: &str| AccountSnapshot {
             id: id.to_owned(),
             login_name: format!("{id}@acme.example"),
@@ -243,8 +230,10 @@ mod tests {
             created: None,
         };
         let listing = Listing::new(vec![account("u2"), account("u1")]).unwrap();
-        assert_eq!(listing.get("u1"), Some(&account("u1")));
-        assert_eq!(listing.get("u3"), None);
+        assert_eq!(
+            listing.accounts().collect::<Vec<_>>(),
+            [&account("u1"), &account("u2")]
+        );
         assert_eq!((listing.len(), listing.is_empty()), (2, false));
         assert!(Listing::new(Vec::new()).unwrap().is_empty());
         assert_eq!(
