@@ -38,7 +38,7 @@ pub fn write(dir: &Path, signed: &SignedCheckpoint) -> std::io::Result<PathBuf> 
 
 /// Takes a checkpoint now and writes it to `dir`, logging the outcome; an empty ledger has none.
 pub async fn write_now(service: &Service, dir: &Path) {
-    let signed = match service.checkpoint().await {
+    let signed = match service.checkpoint(None).await {
         Ok(signed) => signed,
         Err(ServiceError::EmptyTree) => return,
         Err(error) => {

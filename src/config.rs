@@ -27,8 +27,8 @@ use toml::Spanned;
 mod access_review;
 mod checkpoint;
 
-pub use checkpoint::CheckpointSettings;
 use checkpoint::RawCheckpoint;
+pub use checkpoint::{CheckpointSettings, create_signing_key, read_signing_key};
 
 use crate::api::{Auth, Role, ServerLimits, TlsFile, TlsIdentity, TokenEntry};
 use crate::checks::{CheckSettings, ReviewSettings};

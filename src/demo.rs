@@ -24,11 +24,13 @@ use std::time::Duration;
 use crate::as_of::AsOf;
 use crate::checks::CheckSettings;
 use crate::commands::{CommandError, classify_account};
+use crate::config::{create_signing_key, read_signing_key};
 use crate::entry::Entry;
 use crate::event::{Actor, Classification, Event, SystemId};
 use crate::export::ExportError;
 use crate::hash::Digest;
 use crate::ledger::Ledger;
+use crate::merkle::SigningKey;
 use crate::projection::Projections;
 use crate::render::{
     check_table, entry_line_naming, offboarding_table, sync_summary, timeline_table,
@@ -59,6 +61,9 @@ const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
 /// writes only where it finds it (SPEC §18), so its simulated accounts never enter a real ledger.
 pub const DEMO_MARKER: &str = "tailledger-demo";
 
+/// The demo's checkpoint signing key, in its directory.
+const DEMO_KEY: &str = "checkpoint.key";
+
 /// `dir` for the demo's ledger: a directory that does not exist yet or is empty (the demo makes
 /// it its own), or one the demo created before (it holds [`DEMO_MARKER`]). Anything else may be
 /// a real ledger, which the demo's fake accounts and syncs would enter for good.
@@ -84,6 +89,18 @@ fn demo_dir(dir: &Path) -> Result<PathBuf, DemoError> {
         }
     }
     Ok(dir.to_path_buf())
+}
+
+/// The demo's checkpoint signing key, in its directory: made on the first run, kept after.
+fn demo_signing_key(dir: &Path) -> Result<Arc<SigningKey>, DemoError> {
+    let path = dir.join(DEMO_KEY);
+    let key = if path.exists() {
+        read_signing_key(&path)
+    } else {
+        create_signing_key(&path, "tailledger-demo")
+    };
+    key.map(Arc::new)
+        .map_err(|reason| DemoError::SigningKey(format!("{} {reason}", path.display())))
 }
 
 /// Marks `dir` as the demo's.
@@ -125,6 +142,8 @@ pub enum DemoError {
     Tailnet(#[from] crate::simulator::UnknownId),
     #[error("the webhook's removal did not reach the ledger within {} s", .0.as_secs())]
     WebhookTimeout(Duration),
+    #[error("the demo's signing key: {0}")]
+    SigningKey(String),
     #[error("the demo's evidence pack could not be written: {0}")]
     Evidence(#[from] crate::evidence::EvidenceError),
     #[error("the demo ledger did not verify: {0}")]
@@ -457,12 +476,14 @@ pub async fn run(
         "tailledger demo: ledger in {}\nsimulated Tailscale API at {base_url}",
         data_dir.display(),
     )?;
+    let signing_key = demo_signing_key(&data_dir)?;
     let mut service = Service::new(
         ledger.clone(),
         clock.clone(),
         CheckSettings::default(),
         chrono_tz::UTC,
     );
+    service.set_signing_key(signing_key.clone());
     service.set_syncer(syncer(
         &base_url,
         FIRST_TOKEN,
@@ -538,6 +559,7 @@ pub async fn run(
             AsOf::Instant(story.clock.now()),
         ),
         &evidence_dir,
+        Some(signing_key.clone()),
     )
     .await?;
     let out = &mut *story.out;
@@ -552,6 +574,12 @@ pub async fn run(
         out,
         "evidence: {} (the auditor's pack; open index.html in a browser)",
         evidence_dir.display()
+    )?;
+    writeln!(
+        out,
+        "key:      {} (the demo's checkpoint key, {}; it signed the pack's checkpoint.txt)",
+        signing_key.verifier_key(),
+        data_dir.join(DEMO_KEY).display()
     )?;
     writeln!(
         out,

@@ -268,7 +268,7 @@ impl LedgerService for LedgerApi {
         &self,
         _request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
-        let signed = self.service.checkpoint().await?;
+        let signed = self.service.checkpoint(None).await?;
         Ok(Response::new(pb::GetCheckpointResponse {
             checkpoint: signed.note,
         }))

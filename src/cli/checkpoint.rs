@@ -2,15 +2,15 @@
 //! verify`, and the check of what `history` and `export --server` receive against a signed
 //! checkpoint.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, runtime};
 use crate::api::client::{ApiClient, ClientError, open_checkpoint};
+use crate::config::create_signing_key;
 use crate::entry::Entry;
-use crate::merkle::{Checkpoint, SigningKey, VerifierKey};
+use crate::merkle::{Checkpoint, VerifierKey};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum CheckpointCommand {
@@ -53,25 +53,7 @@ pub(super) fn failure(error: ClientError) -> Failure {
 /// Writes a new signing key to `out` (mode 0600; an existing file is never replaced) and prints
 /// its public key for auditors to pin.
 pub fn keygen(out: &Path, name: &str) -> Outcome {
-    use std::os::unix::fs::OpenOptionsExt;
-
-    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut *seed))
-        .map_err(|error| Failure::input(format!("cannot read /dev/urandom: {error}")))?;
-    let key = SigningKey::from_seed(name, &seed)
-        .map_err(|error| Failure::input(format!("--name: {error}")))?;
-    let cannot =
-        |error: std::io::Error| Failure::input(format!("cannot write {}: {error}", out.display()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out)
-        .map_err(cannot)?;
-    file.write_all(format!("{}\n", *key.encode()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(cannot)?;
+    let key = create_signing_key(out, name).map_err(Failure::input)?;
     println!("{}", key.verifier_key());
     eprintln!(
         "wrote the signing key to {} (keep it secret; set `[checkpoint] signing_key_path` to it); the line above is the public key auditors pin",

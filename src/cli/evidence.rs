@@ -3,25 +3,39 @@
 //!
 //! The ledger is exported first (from a server, its chain verified as it arrives), the export is
 //! verified and replayed into a ledger of its own, and the pack is computed from that ledger:
-//! what the pack says is what its own `ledger.jsonl` says.
+//! what the pack says is what its own `ledger.jsonl` says. Given the ledger's signing key (from
+//! a directory) or its public key (from a server), the pack also carries a signed checkpoint of
+//! a tree its export is the start of, checked before the pack is written.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::checkpoint::{failure, say_checked};
 use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, progress, runtime};
 use crate::as_of::AsOf;
+use crate::config::read_signing_key;
 use crate::event::SystemId;
 use crate::evidence;
 use crate::ledger::Log;
+use crate::merkle::VerifierKey;
 use crate::time::SystemClock;
 
-/// Where the pack's ledger comes from.
+/// Where the pack's ledger comes from, and how its checkpoint is had.
 pub enum Source<'a> {
-    DataDir(&'a Path),
-    Server(&'a ServerArgs),
+    /// A ledger directory; with the ledger's signing key, the pack's checkpoint is signed with it.
+    DataDir {
+        dir: &'a Path,
+        signing_key: Option<&'a Path>,
+    },
+    /// A server; with the ledger's public key, the pack carries the server's signed checkpoint,
+    /// its signature checked.
+    Server {
+        server: &'a ServerArgs,
+        public_key: Option<&'a VerifierKey>,
+    },
 }
 
 pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome {
@@ -32,9 +46,19 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
     let mut export =
         tempfile::tempfile().map_err(|error| cannot("create a temporary file", &error))?;
     let runtime = runtime()?;
-    match source {
-        Source::DataDir(data_dir) => {
-            let log = Log::open_copy(data_dir).map_err(Failure::input)?;
+    let window = (from, to);
+    let system = SystemId::tailscale();
+    let (pack, head) = match source {
+        Source::DataDir { dir, signing_key } => {
+            // The key first: a refused key costs no export.
+            let key = signing_key
+                .map(|path| {
+                    read_signing_key(path).map(Arc::new).map_err(|reason| {
+                        Failure::input(format!("--signing-key {} {reason}", path.display()))
+                    })
+                })
+                .transpose()?;
+            let log = Log::open_copy(dir).map_err(Failure::input)?;
             let total = log.head().map_or(0, |head| head.seq);
             let bar = progress::bar(total, "exporting", false);
             let mut writer = std::io::BufWriter::new(&mut export);
@@ -46,8 +70,18 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
             .map_err(Failure::input)?;
             drop(writer);
             bar.finish_and_clear();
+            runtime
+                .block_on(evidence::write_from_export(
+                    &mut export,
+                    Arc::new(SystemClock),
+                    system,
+                    window,
+                    out,
+                    key,
+                ))
+                .map_err(Failure::input)?
         }
-        Source::Server(server) => runtime.block_on(async {
+        Source::Server { server, public_key } => runtime.block_on(async {
             let mut client = connect(server).await?;
             let mut writer = std::io::BufWriter::new(&mut export);
             client
@@ -56,27 +90,59 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
                 .map_err(Failure::input)?;
             writer
                 .flush()
-                .map_err(|error| cannot("write the export", &error))
+                .map_err(|error| cannot("write the export", &error))?;
+            drop(writer);
+            let replayed = evidence::Replayed::from_export(&mut export, Arc::new(SystemClock), out)
+                .map_err(Failure::input)?;
+            let mut pack = replayed
+                .gather(system, window)
+                .await
+                .map_err(Failure::input)?;
+            if let Some(key) = public_key
+                && pack.export_size() > 0
+            {
+                // Taken after the export, so its tree holds every exported entry.
+                let (note, checkpoint) = client.checkpoint(key).await.map_err(failure)?;
+                let proof = client
+                    .consistency_proof(pack.export_size(), checkpoint.size)
+                    .await
+                    .map_err(failure)?;
+                let checked = replayed
+                    .extending_checkpoint(&pack, note, checkpoint, proof)
+                    .await
+                    .map_err(|error| Failure {
+                        code: 1,
+                        message: error.to_string(),
+                    })?;
+                say_checked("the pack's export", &checked.checkpoint, key);
+                pack.checkpoint = Some(checked);
+            }
+            let head = replayed
+                .write(out, &pack, &mut export)
+                .map_err(Failure::input)?;
+            Ok::<_, Failure>((pack, head))
         })?,
-    }
-    let (pack, head) = runtime
-        .block_on(evidence::write_from_export(
-            &mut export,
-            Arc::new(SystemClock),
-            SystemId::tailscale(),
-            (from, to),
-            out,
-        ))
-        .map_err(Failure::input)?;
+    };
+    let files = evidence::FILES.len()
+        + pack
+            .checkpoint
+            .as_ref()
+            .map_or(0, |_| evidence::CHECKPOINT_FILES.len())
+        + 1;
     match head {
         Some(head) => println!(
-            "wrote the evidence pack of {} to {} to {}: {} files, ledger digest {head}",
+            "wrote the evidence pack of {} to {} to {}: {files} files, ledger digest {head}",
             pack.timeline.window.from,
             pack.timeline.window.to,
             out.display(),
-            evidence::FILES.len() + 1,
         ),
         None => println!("wrote the evidence pack to {}", out.display()),
+    }
+    if let Some(checkpoint) = &pack.checkpoint {
+        println!(
+            "signed checkpoint: tree size {}, root {} (checkpoint.txt; the pack's {} entries are its start)",
+            checkpoint.checkpoint.size, checkpoint.checkpoint.root, checkpoint.export_size
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

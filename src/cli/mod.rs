@@ -353,6 +353,15 @@ pub enum Command {
         /// A running server instead; its export's chain is verified as it arrives.
         #[command(flatten)]
         remote: RemoteArgs,
+        /// With --data-dir, the ledger's signing key (`[checkpoint] signing_key_path`, mode
+        /// 0600): the pack carries the checkpoint of its export's tree, signed with it.
+        #[arg(long, value_name = "FILE", requires = "data_dir")]
+        signing_key: Option<PathBuf>,
+        /// With --server, the ledger's public key (from `tailledger keygen`): the pack carries
+        /// the server's signed checkpoint, its signature checked, and the consistency proof that
+        /// the pack's export is the start of its tree.
+        #[arg(long, env = "TAILLEDGER_PUBLIC_KEY", value_name = "KEY", value_parser = checkpoint::verifier_key, conflicts_with = "data_dir")]
+        public_key: Option<crate::merkle::VerifierKey>,
     },
     /// Recompute, offline and from an export alone, the checks as of an instant or the timeline
     /// of a window: the chain is verified first (a broken one is refused at its seq), then the
@@ -582,13 +591,27 @@ pub fn run(cli: Cli) -> ExitCode {
             out,
             data_dir,
             remote,
+            signing_key,
+            public_key,
         } => match (data_dir, remote.server()) {
-            (Some(data_dir), _) => {
-                evidence::evidence(evidence::Source::DataDir(&data_dir), from, to, &out)
-            }
-            (None, Some(server)) => {
-                evidence::evidence(evidence::Source::Server(&server), from, to, &out)
-            }
+            (Some(dir), _) => evidence::evidence(
+                evidence::Source::DataDir {
+                    dir: &dir,
+                    signing_key: signing_key.as_deref(),
+                },
+                from,
+                to,
+                &out,
+            ),
+            (None, Some(server)) => evidence::evidence(
+                evidence::Source::Server {
+                    server: &server,
+                    public_key: public_key.as_ref(),
+                },
+                from,
+                to,
+                &out,
+            ),
             // clap's argument group requires one of the two.
             (None, None) => Err(Failure::input(
                 "evidence needs --data-dir DIR or --server URL",

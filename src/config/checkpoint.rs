@@ -44,30 +44,11 @@ impl Source<'_> {
         raw: &RawCheckpoint,
         base: &Path,
     ) -> Result<CheckpointSettings, ConfigError> {
-        use std::os::unix::fs::PermissionsExt;
-
         let key = "checkpoint.signing_key_path";
         let written = &raw.signing_key_path;
         let path = base.join(written.get_ref());
-        let refuse =
-            |reason: String| self.error(written, key, format!("{} {reason}", path.display()));
-        let mode = std::fs::metadata(&path)
-            .map_err(|error| refuse(format!("cannot be read: {error}")))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(refuse(format!(
-                "may be read by others (mode {:04o}): it is the ledger's signing key; make it 0600",
-                mode & 0o7777
-            )));
-        }
-        let text = Zeroizing::new(
-            std::fs::read_to_string(&path)
-                .map_err(|error| refuse(format!("cannot be read: {error}")))?,
-        );
-        let signing_key = SigningKey::parse(&text).map_err(|error| {
-            refuse(format!("is not a key made by `tailledger keygen`: {error}"))
-        })?;
+        let signing_key = read_signing_key(&path)
+            .map_err(|reason| self.error(written, key, format!("{} {reason}", path.display())))?;
         let interval = self.duration(&raw.checkpoint_interval, "checkpoint.checkpoint_interval")?;
         Ok(CheckpointSettings {
             signing_key: Arc::new(signing_key),
@@ -78,4 +59,51 @@ impl Source<'_> {
             interval,
         })
     }
+}
+
+/// The signing key in the file at `path`, made by `tailledger keygen`; refused, with the reason
+/// (never the file's text), when the file cannot be read, when others than its owner may read
+/// it, or when it holds no key.
+pub fn read_signing_key(path: &Path) -> Result<SigningKey, String> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = std::fs::metadata(path)
+        .map_err(|error| format!("cannot be read: {error}"))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "may be read by others (mode {:04o}): it is the ledger's signing key; make it 0600",
+            mode & 0o7777
+        ));
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|error| format!("cannot be read: {error}"))?,
+    );
+    SigningKey::parse(&text)
+        .map_err(|error| format!("is not a key made by `tailledger keygen`: {error}"))
+}
+
+/// Makes a new signing key named `name` from the system's randomness and writes it to a new
+/// file at `path`, mode 0600 (an existing file is never replaced), synced.
+pub fn create_signing_key(path: &Path, name: &str) -> Result<SigningKey, String> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let mut seed = Zeroizing::new([0u8; 32]);
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut *seed))
+        .map_err(|error| format!("cannot read /dev/urandom: {error}"))?;
+    let key = SigningKey::from_seed(name, &seed).map_err(|error| error.to_string())?;
+    let cannot = |error: std::io::Error| format!("cannot write {}: {error}", path.display());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(cannot)?;
+    file.write_all(format!("{}\n", *key.encode()).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(cannot)?;
+    Ok(key)
 }

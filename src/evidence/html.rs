@@ -5,8 +5,9 @@
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde::Serialize;
 
-use super::Pack;
+use super::{Pack, PackCheckpoint};
 use crate::checks::CheckState;
+use crate::merkle::note_signers;
 use crate::service::ReviewView;
 use crate::time::Timestamp;
 
@@ -90,6 +91,19 @@ struct DecisionLine {
     reason: String,
     by: String,
     follow_through: String,
+}
+
+/// The pack's signed checkpoint, as the page tells it.
+#[derive(Serialize)]
+struct CheckpointLine {
+    origin: String,
+    size: u64,
+    root: String,
+    signers: String,
+    note: String,
+    export_size: u64,
+    /// The export's tree is the checkpoint's, not a start of a larger one.
+    same_tree: bool,
 }
 
 #[derive(Serialize)]
@@ -258,11 +272,24 @@ pub fn page(pack: &Pack) -> String {
             offboarding => offboarding,
             exceptions => exceptions,
             reviews => reviews,
+            checkpoint => pack.checkpoint.as_ref().map(checkpoint_line),
             accounts => pack.accounts.len(),
             employees => pack.employees.len(),
         })
         // Every value the template reads is given above; a test renders it.
         .expect("the page renders")
+}
+
+fn checkpoint_line(checkpoint: &PackCheckpoint) -> CheckpointLine {
+    CheckpointLine {
+        origin: checkpoint.checkpoint.origin.clone(),
+        size: checkpoint.checkpoint.size,
+        root: checkpoint.checkpoint.root.to_string(),
+        signers: note_signers(&checkpoint.note).join(", "),
+        note: checkpoint.note.clone(),
+        export_size: checkpoint.export_size,
+        same_tree: checkpoint.export_size == checkpoint.checkpoint.size,
+    }
 }
 
 /// A review for the page: what it was pinned to, and per account the decision in force, who

@@ -10,17 +10,24 @@
 //! export up to the window's end, so `tailledger replay ledger.jsonl --from --to` and the
 //! verification script reproduce what the page and the CSV files say.
 //!
+//! The pack carries a signed checkpoint of the ledger's Merkle tree when it can
+//! (`checkpoint.rs`): signed by the ledger's own key over exactly the export's tree, or a
+//! server's signed checkpoint with the consistency proof from the export's tree to it, checked
+//! here before it is written.
+//!
 //! The folder is written under a temporary name beside its destination and renamed into place
 //! only when every file is there, so a failure leaves no partial pack. Values from Tailscale and
 //! HR are untrusted: the page escapes them (`html.rs`, autoescaping templates) and the CSV files
 //! quote them (`tables.rs`, the `csv` crate), and a cell a spreadsheet would run as a formula is
 //! prefixed with `'`.
 
+mod checkpoint;
 mod html;
 mod script;
 mod tables;
 
-pub use script::verify_export_py;
+pub use checkpoint::PackCheckpoint;
+pub use script::readme_script;
 
 use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -31,7 +38,8 @@ use sha2::{Digest as _, Sha256};
 use crate::as_of::AsOf;
 use crate::checks::CheckSettings;
 use crate::event::SystemId;
-use crate::hash::Digest;
+use crate::hash::{Digest, Hash256};
+use crate::merkle::{Checkpoint, SigningKey};
 use crate::projection::{EmployeeState, ExceptionState};
 use crate::replay::{ReplayError, ledger_from_export};
 use crate::report::OffboardingRow;
@@ -40,8 +48,8 @@ use crate::store::{StoreError, make_private};
 use crate::time::{Clock, Timestamp};
 use crate::timeline::Timeline;
 
-/// The files of a pack, in the order `MANIFEST.sha256` lists them.
-pub const FILES: [&str; 12] = [
+/// The files every pack has, in the order `MANIFEST.sha256` lists them.
+pub const FILES: [&str; 14] = [
     "index.html",
     "check_timeline.csv",
     "findings.csv",
@@ -54,7 +62,15 @@ pub const FILES: [&str; 12] = [
     "employees_at_end.csv",
     "ledger.jsonl",
     "verify_export.py",
+    "verify_checkpoint.py",
+    "check_proof.py",
 ];
+
+/// The files of a pack's signed checkpoint, when it has one, listed after [`FILES`].
+pub const CHECKPOINT_FILES: [&str; 2] = ["checkpoint.txt", "consistency_proof.json"];
+
+/// The README's scripts a pack carries, by their file names.
+const SCRIPTS: [&str; 3] = ["verify_export.py", "verify_checkpoint.py", "check_proof.py"];
 
 /// Why a pack could not be written; nothing is left behind.
 #[derive(Debug, thiserror::Error)]
@@ -78,37 +94,109 @@ pub enum EvidenceError {
     Replay(#[from] ReplayError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the signed checkpoint cannot go into the pack: {reason}")]
+    Checkpoint { reason: String },
 }
 
 /// The pack of `system` over `[from, to)` written into `out` from `export` (a whole ledger's
 /// JSON Lines export, read from its start): verified and replayed first, then gathered through a
-/// `Service` on `clock`, then written. Returns the pack and the digest its export ends with.
+/// `Service` on `clock`, its checkpoint signed with `key` when one is given, then written.
+/// Returns the pack and the digest its export ends with.
 pub async fn write_from_export(
     export: &mut std::fs::File,
     clock: Arc<dyn Clock>,
     system: SystemId,
     window: (AsOf, AsOf),
     out: &Path,
+    key: Option<Arc<SigningKey>>,
 ) -> Result<(Pack, Option<Digest>), EvidenceError> {
-    let rewind = |file: &mut std::fs::File| {
-        file.rewind().map_err(|source| EvidenceError::Io {
-            action: "read back the export for",
-            path: out.to_path_buf(),
-            source,
-        })
-    };
-    rewind(export)?;
-    let ledger = ledger_from_export(BufReader::new(&*export))?;
-    let service = Service::new(
-        Arc::new(ledger),
-        clock,
-        CheckSettings::default(),
-        chrono_tz::UTC,
-    );
-    let pack = Pack::gather(&service, system, window.0, window.1).await?;
-    rewind(export)?;
-    let head = write(out, &pack, BufReader::new(&*export))?;
+    let mut replayed = Replayed::from_export(export, clock, out)?;
+    let mut pack = replayed.gather(system, window).await?;
+    if let Some(key) = key {
+        replayed.service.set_signing_key(key);
+        pack.checkpoint = replayed.signed_checkpoint(&pack).await?;
+    }
+    let head = replayed.write(out, &pack, export)?;
     Ok((pack, head))
+}
+
+/// A whole ledger's export, verified and replayed into a ledger of its own, and the service
+/// that reads it: what every part of a pack is computed from.
+pub struct Replayed {
+    service: Service,
+}
+
+impl Replayed {
+    /// Verifies and replays `export` from its start (`out` is the pack's directory, which the
+    /// errors name).
+    pub fn from_export(
+        export: &mut std::fs::File,
+        clock: Arc<dyn Clock>,
+        out: &Path,
+    ) -> Result<Replayed, EvidenceError> {
+        rewind(export, out)?;
+        let ledger = ledger_from_export(BufReader::new(&*export))?;
+        let service = Service::new(
+            Arc::new(ledger),
+            clock,
+            CheckSettings::default(),
+            chrono_tz::UTC,
+        );
+        Ok(Replayed { service })
+    }
+
+    /// What the pack of `system` over the window says.
+    pub async fn gather(
+        &self,
+        system: SystemId,
+        window: (AsOf, AsOf),
+    ) -> Result<Pack, EvidenceError> {
+        Pack::gather(&self.service, system, window.0, window.1).await
+    }
+
+    /// The checkpoint of exactly `pack`'s export, signed with the key the service was given;
+    /// none for an empty export.
+    async fn signed_checkpoint(
+        &self,
+        pack: &Pack,
+    ) -> Result<Option<PackCheckpoint>, EvidenceError> {
+        match pack.export_size() {
+            0 => Ok(None),
+            size => Ok(Some(PackCheckpoint::signed(&self.service, size).await?)),
+        }
+    }
+
+    /// A checkpoint signed elsewhere, kept for `pack` when `proof` shows that the pack's export
+    /// is the start of its tree (see [`PackCheckpoint::extending`]).
+    pub async fn extending_checkpoint(
+        &self,
+        pack: &Pack,
+        note: String,
+        checkpoint: Checkpoint,
+        proof: Vec<Hash256>,
+    ) -> Result<PackCheckpoint, EvidenceError> {
+        PackCheckpoint::extending(&self.service, pack.export_size(), note, checkpoint, proof).await
+    }
+
+    /// Writes `pack` into the new directory `out`, its `ledger.jsonl` read from `export` (the
+    /// one replayed, read again from its start); returns the digest that export ends with.
+    pub fn write(
+        &self,
+        out: &Path,
+        pack: &Pack,
+        export: &mut std::fs::File,
+    ) -> Result<Option<Digest>, EvidenceError> {
+        rewind(export, out)?;
+        write(out, pack, BufReader::new(&*export))
+    }
+}
+
+fn rewind(file: &mut std::fs::File, out: &Path) -> Result<(), EvidenceError> {
+    file.rewind().map_err(|source| EvidenceError::Io {
+        action: "read back the export for",
+        path: out.to_path_buf(),
+        source,
+    })
 }
 
 /// What a pack says, read from the replayed ledger.
@@ -122,6 +210,8 @@ pub struct Pack {
     /// The access reviews open at some instant of the window, as of its end, with the
     /// follow-through of their decisions by then.
     pub reviews: Vec<ReviewView>,
+    /// The signed checkpoint of a tree that starts with the pack's export, when it has one.
+    pub checkpoint: Option<PackCheckpoint>,
     /// When the pack was written, and by which version of tailledger.
     pub written_at: Timestamp,
     pub version: &'static str,
@@ -192,6 +282,7 @@ impl Pack {
             employees,
             exceptions,
             reviews,
+            checkpoint: None,
             written_at: service.now(),
             version: crate::VERSION,
         })
@@ -201,16 +292,17 @@ impl Pack {
     pub fn head(&self) -> Option<Digest> {
         self.timeline.head
     }
+
+    /// The number of entries in the pack's `ledger.jsonl`: those up to its head.
+    pub fn export_size(&self) -> u64 {
+        self.head().map_or(0, |head| head.seq)
+    }
 }
 
 /// Writes the pack into the new directory `out`: the page, the CSV files, the export's lines
 /// recorded before the window's end (read from `export`), the verification script and the
 /// manifest. Returns the digest the pack's export ends with.
-pub fn write(
-    out: &Path,
-    pack: &Pack,
-    export: impl BufRead,
-) -> Result<Option<Digest>, EvidenceError> {
+fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>, EvidenceError> {
     refuse_unless_new(out)?;
     let parent = match out.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -258,9 +350,20 @@ pub fn write(
         .map_err(|error| error.into_error())
         .and_then(|file| file.sync_all())
         .map_err(io("write", &ledger))?;
-    file("verify_export.py", verify_export_py().as_bytes())?;
+    for name in SCRIPTS {
+        file(name, readme_script(name).as_bytes())?;
+    }
+    if let Some(checkpoint) = &pack.checkpoint {
+        let [note, proof] = CHECKPOINT_FILES;
+        file(note, checkpoint.note.as_bytes())?;
+        file(proof, checkpoint.proof_json().as_bytes())?;
+    }
+    let checkpoint_files = pack
+        .checkpoint
+        .as_ref()
+        .map_or(&[][..], |_| &CHECKPOINT_FILES);
     let mut manifest = String::new();
-    for name in FILES {
+    for name in FILES.iter().chain(checkpoint_files) {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).map_err(io("read", &path))?;
         manifest += &format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)));

@@ -123,6 +123,14 @@ impl Log {
         Ok((size, frontier.root()))
     }
 
+    /// The root of the tree of the first `size` leaves (1 to the head's seq).
+    pub fn tree_root(&self, size: u64) -> Result<Hash256, ProofError> {
+        let head = self.head().map_or(0, |digest| digest.seq);
+        check_size("tree_size", size, head)?;
+        let store = self.store()?;
+        Ok(merkle::root(&TreeNodes(&store), size).map_err(from_merkle)?)
+    }
+
     /// The inclusion proof of the entry at `seq` in the tree of `tree_size` leaves.
     pub fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ProofError> {
         let head = self.head().map_or(0, |digest| digest.seq);

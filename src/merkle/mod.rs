@@ -25,7 +25,9 @@ mod note;
 mod proof;
 mod tree;
 
-pub use note::{Checkpoint, SigningKey, VerifierKey, sign_checkpoint, verify_checkpoint};
+pub use note::{
+    Checkpoint, SigningKey, VerifierKey, note_signers, sign_checkpoint, verify_checkpoint,
+};
 pub use proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
 pub use tree::{
     EMPTY_ROOT, Frontier, MemoryNodeStore, NodeId, NodeStore, StoreError, leaf_hash, node_hash,

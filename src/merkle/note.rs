@@ -281,6 +281,23 @@ pub fn verify_checkpoint(note: &str, key: &VerifierKey) -> Result<Checkpoint, Er
     Checkpoint::parse(open_note(note, key)?)
 }
 
+/// Who signed a note, by the well-formed signature lines it carries (`<name>+<key id>` each),
+/// whether their signatures verify or not: what a reader is told to compare with the key they
+/// pinned.
+pub fn note_signers(note: &str) -> Vec<String> {
+    let signatures = note
+        .rsplit_once("\n\n")
+        .map_or("", |(_, signatures)| signatures);
+    signatures
+        .lines()
+        .filter_map(parse_signature_line)
+        .map(|(name, signature)| {
+            let id = u32::from_be_bytes(signature[..4].try_into().expect("four bytes"));
+            format!("{name}+{id:08x}")
+        })
+        .collect()
+}
+
 /// Signs a note text (ending in a newline, no control characters but newlines) with `key`.
 fn sign_note(text: &str, key: &SigningKey) -> Result<String, Error> {
     if !text.ends_with('\n') {

@@ -29,25 +29,32 @@ impl Service {
         self.signing_key = Some(key);
     }
 
-    /// The signed checkpoint of the tree at the head.
-    pub async fn checkpoint(&self) -> Result<SignedCheckpoint, ServiceError> {
-        self.blocking(|service| {
-            let key = service
-                .signing_key
-                .as_ref()
-                .ok_or(ServiceError::NoSigningKey)?;
+    /// The signed checkpoint of the tree of the ledger's first `size` entries (1 to the head's
+    /// seq: the tree an export of those entries has), or of the tree at the head.
+    pub async fn checkpoint(&self, size: Option<u64>) -> Result<SignedCheckpoint, ServiceError> {
+        let key = self.signing_key.clone().ok_or(ServiceError::NoSigningKey)?;
+        let checkpoint = self.tree_checkpoint(size).await?;
+        let note = sign_checkpoint(&checkpoint, &key).map_err(ServiceError::Sign)?;
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+
+    /// The checkpoint of the tree of the first `size` entries, or at the head, unsigned: what a
+    /// checkpoint signed elsewhere is compared with.
+    pub async fn tree_checkpoint(&self, size: Option<u64>) -> Result<Checkpoint, ServiceError> {
+        self.blocking(move |service| {
             let log = service.ledger.log();
-            let (size, root) = log.tree_head()?;
+            let (size, root) = match size {
+                Some(size) => (size, log.tree_root(size)?),
+                None => log.tree_head()?,
+            };
             let first = log.get(1)?.ok_or(ServiceError::EmptyTree)?;
             let hex = first.hash.to_string();
-            let checkpoint = Checkpoint {
+            Ok(Checkpoint {
                 origin: format!("tailledger/{}", &hex[..LEDGER_ID_DIGITS]),
                 size,
                 root,
                 extensions: Vec::new(),
-            };
-            let note = sign_checkpoint(&checkpoint, key).map_err(ServiceError::Sign)?;
-            Ok(SignedCheckpoint { checkpoint, note })
+            })
         })
         .await
     }

@@ -2,7 +2,8 @@
 # The evidence pack in a real browser (SPEC §16): the demo writes its pack with the debug binary
 # `cargo test` built, headless Chromium renders its index.html, and
 # tests/evidence/dom.py checks the DOM Chromium dumps: every check's timeline bar with its
-# intervals, and the offboarding table. `sha256sum -c` checks the manifest. With --screenshot
+# intervals, the offboarding table and the signed checkpoint. `sha256sum -c` checks the
+# manifest, and the pack's own scripts its checkpoint. With --screenshot
 # FILE it also writes a screenshot of the page (docs/evidence-pack.png was made so). Chromium is
 # Debian's `chromium` package; .ci/run installs it when it is missing.
 set -euo pipefail
@@ -24,6 +25,10 @@ timeout 180 "$binary" demo --no-serve --data-dir "$tmp/demo" >"$tmp/demo.log" 2>
 }
 pack="$tmp/demo/evidence"
 (cd "$pack" && sha256sum --quiet -c MANIFEST.sha256)
+# The pack's checkpoint, by its own scripts, with the key the demo printed.
+key="$(sed -n 's/^key: *\([^ ]*\) .*/\1/p' "$tmp/demo.log")"
+python3 "$pack/verify_checkpoint.py" "$pack/checkpoint.txt" "$key"
+python3 "$pack/check_proof.py" export "$pack/checkpoint.txt" "$pack/ledger.jsonl" "$pack/consistency_proof.json"
 
 # The page holds no script (dom.py checks it), so what Chromium renders is what a reader with
 # scripts off sees; scripts stay on for Chromium itself, whose --dump-dom serialises the DOM

@@ -1,7 +1,7 @@
 """Checks the DOM headless Chromium dumped of the demo's evidence pack: each of the eight checks
 has a section with a timeline bar of at least one interval (an SVG rect with its state as class
 and a title), the summary table names every check, and the offboarding table has a row for the
-demo's leaver. Uses only Python's standard library (html.parser). Exits 1 with the reasons."""
+demo's leaver, and the signed checkpoint is told. Uses only Python's standard library (html.parser). Exits 1 with the reasons."""
 
 import sys
 from html.parser import HTMLParser
@@ -19,6 +19,8 @@ class Page(HTMLParser):
         self.summary_rows = 0
         self.table = None
         self.scripts = 0
+        self.in_checkpoint = False
+        self.checkpoint_text = ""
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -31,6 +33,8 @@ class Page(HTMLParser):
             classes = set(attrs.get("class", "").split())
             if "interval" in classes:
                 self.bars[self.section].append(classes & STATES)
+        if tag == "td" and attrs.get("id") == "checkpoint":
+            self.in_checkpoint = True
         if tag == "table":
             self.table = attrs.get("id")
         if tag == "tr" and self.table == "offboarding":
@@ -38,7 +42,13 @@ class Page(HTMLParser):
         if tag == "tr" and self.table == "summary":
             self.summary_rows += 1
 
+    def handle_data(self, data):
+        if self.in_checkpoint:
+            self.checkpoint_text += data
+
     def handle_endtag(self, tag):
+        if tag == "td":
+            self.in_checkpoint = False
         if tag == "section":
             self.section = None
         if tag == "table":
@@ -58,6 +68,8 @@ def main(path):
         failures.append(f"the summary table has {page.summary_rows} rows")
     if page.offboarding_rows < 2:
         failures.append("the offboarding table has no row for the demo's leaver")
+    if "tree size" not in page.checkpoint_text or "signed by" not in page.checkpoint_text:
+        failures.append(f"the signed checkpoint is not told: {page.checkpoint_text!r}")
     if page.scripts:
         failures.append("the page holds a script")
     if failures:
@@ -66,7 +78,8 @@ def main(path):
         return 1
     total = sum(len(bars) for bars in page.bars.values())
     print(f"evidence browser ok: Chromium rendered {len(page.bars)} check timelines "
-          f"({total} intervals) and the offboarding table ({page.offboarding_rows - 1} rows)")
+          f"({total} intervals), the offboarding table ({page.offboarding_rows - 1} rows) "
+          f"and the signed checkpoint")
     return 0
 
 

@@ -6,13 +6,14 @@
 //! anything is refused and left as it was. (`tests/evidence/browser.sh`, a `.ci/run` stage,
 //! renders the demo's pack in headless Chromium.)
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
 use tailledger::simulator::SimUser;
 
 use crate::cli::{Setup, args, run_with_env, tailscale_token};
-use crate::helpers::{Fixture, text};
+use crate::helpers::{Fixture, keygen, text};
 
 const HOSTILE_LOGIN: &str = "\"><img src=x onerror=alert(1)><script>alert(2)</script>@acme.example";
 const FORMULA_NAME: &str = "=HYPERLINK(\"http://evil.example\",\"click\")";
@@ -264,7 +265,8 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
 
     let pack = setup.dir.path().join("pack");
     let ledger = setup.ledger();
-    let evidence = |out: &Path| {
+    let (signing_key, public_key) = keygen(setup.dir.path());
+    let evidence = |out: &Path, key: &Path| {
         args(&[
             "evidence",
             "--data-dir",
@@ -275,9 +277,24 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
             &tailledger::time::Timestamp::now().to_string(),
             "--out",
             out.to_str().unwrap(),
+            "--signing-key",
+            key.to_str().unwrap(),
         ])
     };
-    let written = run_with_env(evidence(&pack), vec![]).await;
+    // A key others may read is refused before anything is exported or written.
+    let loose_key = setup.dir.path().join("loose.key");
+    std::fs::copy(&signing_key, &loose_key).unwrap();
+    std::fs::set_permissions(&loose_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loose = run_with_env(evidence(&pack, &loose_key), vec![]).await;
+    assert_eq!(loose.status.code(), Some(2), "{}", text(&loose));
+    assert!(
+        text(&loose).contains("--signing-key") && text(&loose).contains("make it 0600"),
+        "{}",
+        text(&loose)
+    );
+    assert!(!pack.exists(), "nothing is written with a refused key");
+
+    let written = run_with_env(evidence(&pack, &signing_key), vec![]).await;
     assert_eq!(written.status.code(), Some(0), "{}", text(&written));
     assert!(
         text(&written).contains("wrote the evidence pack"),
@@ -289,7 +306,10 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
     assert!(checked.status.success(), "{}", text(&checked));
     let checked: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
     let manifest = checked["manifest"].as_object().unwrap();
-    assert_eq!(manifest.len(), tailledger::evidence::FILES.len());
+    assert_eq!(
+        manifest.len(),
+        tailledger::evidence::FILES.len() + tailledger::evidence::CHECKPOINT_FILES.len()
+    );
     assert!(manifest.values().all(|ok| ok == true), "{manifest:?}");
     for (name, columns) in COLUMNS {
         let table = &checked["tables"][name];
@@ -385,10 +405,37 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
         pack.join("ledger.jsonl").to_str().unwrap(),
     ]);
     assert!(verified.status.success(), "{}", text(&verified));
+    // The checkpoint, signed with the ledger's key over exactly the export's tree, by the pack's
+    // own scripts.
+    let signed = python(&[
+        pack.join("verify_checkpoint.py").to_str().unwrap(),
+        pack.join("checkpoint.txt").to_str().unwrap(),
+        &public_key,
+    ]);
+    assert!(signed.status.success(), "{}", text(&signed));
+    let entries = export.lines().count();
+    assert!(
+        text(&signed).contains(&format!("tree size {entries},")),
+        "{}",
+        text(&signed)
+    );
+    let started = python(&[
+        pack.join("check_proof.py").to_str().unwrap(),
+        "export",
+        pack.join("checkpoint.txt").to_str().unwrap(),
+        pack.join("ledger.jsonl").to_str().unwrap(),
+        pack.join("consistency_proof.json").to_str().unwrap(),
+    ]);
+    assert!(started.status.success(), "{}", text(&started));
+    assert!(page.contains("id=\"checkpoint\""), "{page}");
+    assert!(
+        page.contains("check_proof.py export checkpoint.txt ledger.jsonl"),
+        "the page says how to check it"
+    );
 
     // Into a directory that holds anything: refused, and the directory left as it was.
     let before = std::fs::read_dir(&pack).unwrap().count();
-    let again = run_with_env(evidence(&pack), vec![]).await;
+    let again = run_with_env(evidence(&pack, &signing_key), vec![]).await;
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(
         text(&again).contains("is not an empty directory"),

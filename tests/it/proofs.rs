@@ -29,7 +29,8 @@ use crate::api::{ADMIN_TOKEN, AUDITOR_TOKEN, ApiServer, admin, auditor, tokens};
 use crate::helpers::{
     API_TOKEN, Fixture, every_kind_of_event, free_port, keygen, run, spawn_serve, tailledger, text,
 };
-use crate::readme::{python, script_from_readme};
+use crate::readme::python;
+use tailledger::evidence::readme_script;
 
 /// A `serve` binary signing checkpoints, on a temporary directory.
 struct Live {
@@ -269,11 +270,7 @@ impl Claim {
 
 /// The README's proof functions on every claim: whether each verifies.
 fn readme_verdicts(dir: &Path, claims: &[Claim]) -> Vec<bool> {
-    fs::write(
-        dir.join("check_proof.py"),
-        script_from_readme("check_proof.py"),
-    )
-    .unwrap();
+    fs::write(dir.join("check_proof.py"), readme_script("check_proof.py")).unwrap();
     let cases = dir.join("claims.json");
     let list: Vec<_> = claims.iter().map(Claim::json).collect();
     fs::write(&cases, serde_json::to_string(&list).unwrap()).unwrap();
@@ -399,7 +396,7 @@ async fn proofs_from_a_live_server_verify_with_our_verifier_the_readme_scripts_a
     // The README's signature check, and ours, on the checkpoints and on forged ones.
     let verify_checkpoint_py = live.file(
         "verify_checkpoint.py",
-        &script_from_readme("verify_checkpoint.py"),
+        readme_script("verify_checkpoint.py"),
     );
     for file in [&old_file, &new_file] {
         let checked = python(
@@ -438,7 +435,7 @@ async fn proofs_from_a_live_server_verify_with_our_verifier_the_readme_scripts_a
     }
 
     // Inclusion of entries at the edges of subtrees and of both trees, by the README's script.
-    let check_proof_py = live.file("check_proof.py", &script_from_readme("check_proof.py"));
+    let check_proof_py = live.file("check_proof.py", readme_script("check_proof.py"));
     let mut ledger = LedgerServiceClient::new(live.channel().await);
     let mut claims = Vec::new();
     for seq in [1, 2, 16, 17, old.size, new.size] {
@@ -820,4 +817,160 @@ async fn proofs_outside_the_tree_are_refused_naming_the_field_and_checkpoints_ne
         .into_inner();
     assert!(proof.hashes.is_empty());
     server.stop().await;
+}
+
+/// `tailledger evidence` of the window up to `to` from `live`, pinned to `key`, into `out`.
+async fn evidence_from(live: &Live, out: &Path, key: &str, to: Timestamp) -> Output {
+    live.cli(&[
+        "evidence",
+        "--server",
+        &live.url,
+        "--from",
+        "2020-01-01",
+        "--to",
+        &to.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+        "--public-key",
+        key,
+    ])
+    .await
+}
+
+/// The pack's own copy of one of its scripts, run with `args`.
+fn pack_script(pack: &Path, script: &str, args: &[&str]) -> Output {
+    python(&pack.join(script), args)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_evidence_pack_from_a_live_server_carries_its_signed_checkpoint_and_the_proof_its_export_starts_it()
+ {
+    let live = Live::start().await;
+    live.append(20, "a").await;
+    // The window ends before the entries of "b": the pack's export is a proper start of the
+    // tree the server signs after exporting.
+    let window_end = Timestamp::now();
+    live.append(5, "b").await;
+    let pack = live.dir.path().join("pack");
+    let written = evidence_from(&live, &pack, &live.public_key, window_end).await;
+    assert!(written.status.success(), "{}", text(&written));
+    assert!(
+        text(&written).contains("the pack's export checked against the checkpoint of tree size"),
+        "{}",
+        text(&written)
+    );
+    let export = fs::read_to_string(pack.join("ledger.jsonl")).unwrap();
+    let note = fs::read_to_string(pack.join("checkpoint.txt")).unwrap();
+    let checkpoint = verify_checkpoint(&note, &VerifierKey::parse(&live.public_key).unwrap())
+        .expect("the pack's checkpoint is the server's, signed");
+    let export_size = export.lines().count() as u64;
+    assert!(
+        0 < export_size && export_size + 5 <= checkpoint.size,
+        "{export_size} {checkpoint:?}"
+    );
+    let proof: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(pack.join("consistency_proof.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (proof["from_size"].as_u64(), proof["to_size"].as_u64()),
+        (Some(export_size), Some(checkpoint.size))
+    );
+    let page = fs::read_to_string(pack.join("index.html")).unwrap();
+    assert!(
+        page.contains(&format!("tree size {}", checkpoint.size))
+            && page.contains(&checkpoint.root.to_string()),
+        "the page tells the checkpoint"
+    );
+    let manifest = fs::read_to_string(pack.join("MANIFEST.sha256")).unwrap();
+    for name in tailledger::evidence::CHECKPOINT_FILES {
+        assert!(manifest.contains(&format!("  {name}\n")), "{manifest}");
+    }
+
+    // The auditor's checks with the pack's own scripts: the signature, then the export as the
+    // start of the signed tree.
+    let [note_file, proof_file] =
+        tailledger::evidence::CHECKPOINT_FILES.map(|name| pack.join(name));
+    let signed = pack_script(
+        &pack,
+        "verify_checkpoint.py",
+        &[note_file.to_str().unwrap(), &live.public_key],
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    let export_args = |export: &Path, proof: &Path| {
+        pack_script(
+            &pack,
+            "check_proof.py",
+            &[
+                "export",
+                note_file.to_str().unwrap(),
+                export.to_str().unwrap(),
+                proof.to_str().unwrap(),
+            ],
+        )
+    };
+    let started = export_args(&pack.join("ledger.jsonl"), &proof_file);
+    assert!(started.status.success(), "{}", text(&started));
+    assert!(
+        text(&started).contains(&format!(
+            "the export's {export_size} entries start the tree of size {}",
+            checkpoint.size
+        )),
+        "{}",
+        text(&started)
+    );
+    // An export changed in one entry, one entry short, or a proof with a hash changed: refused.
+    let lines: Vec<&str> = export.lines().collect();
+    let changed = live.file("changed.jsonl", &(export.replacen("E-a-3", "E-x-3", 1)));
+    let short = live.file("short.jsonl", &(lines[..lines.len() - 1].join("\n") + "\n"));
+    let mut hashes: Vec<String> = serde_json::from_value(proof["hashes"].clone()).unwrap();
+    hashes[0] = flip(&hashes[0].parse().unwrap()).to_string();
+    let forged = live.file(
+        "forged_proof.json",
+        &json!({ "hashes": hashes }).to_string(),
+    );
+    for (what, export, proof) in [
+        ("a changed entry", &changed, &proof_file),
+        ("a short export", &short, &proof_file),
+        ("a changed proof", &pack.join("ledger.jsonl"), &forged),
+    ] {
+        let refused = export_args(export, proof);
+        assert!(!refused.status.success(), "{what}: {}", text(&refused));
+    }
+    // The script's root of an export of every shape of tree (a power of two, one past it, odd
+    // sizes), against the server's own proof from that size.
+    let mut ledger = LedgerServiceClient::new(live.channel().await);
+    for size in [1, 2, 3, 7, 16, 17, export_size] {
+        let prefix = live.file("prefix.jsonl", &(lines[..size as usize].join("\n") + "\n"));
+        let hashes = ledger
+            .get_consistency_proof(auditor(pb::GetConsistencyProofRequest {
+                from_size: size,
+                to_size: checkpoint.size,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .hashes;
+        let proof = live.file(
+            "prefix_proof.json",
+            &json!({ "hashes": hashes }).to_string(),
+        );
+        let checked = export_args(&prefix, &proof);
+        assert!(checked.status.success(), "size {size}: {}", text(&checked));
+    }
+
+    // Pinned to another key: the checkpoint is refused and no pack is left behind.
+    let other_dir = tempfile::tempdir().unwrap();
+    let (_, other_key) = keygen(other_dir.path());
+    let elsewhere = live.dir.path().join("pack-other-key");
+    let refused = evidence_from(&live, &elsewhere, &other_key, window_end).await;
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("no signature by"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        !elsewhere.exists(),
+        "no pack from a checkpoint that did not verify"
+    );
 }

@@ -7,24 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::helpers::{run, text};
-
-/// The Python script between the README's `<!-- NAME begin -->` and `<!-- NAME end -->`
-/// markers.
-pub fn script_from_readme(name: &str) -> String {
-    let readme = fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md is readable");
-    let block = readme
-        .split(&format!("<!-- {name} begin -->"))
-        .nth(1)
-        .and_then(|rest| rest.split(&format!("<!-- {name} end -->")).next())
-        .expect("the README marks the script");
-    block
-        .trim()
-        .strip_prefix("```python")
-        .and_then(|code| code.strip_suffix("```"))
-        .expect("the script is a python code block")
-        .to_owned()
-}
+use tailledger::evidence::readme_script;
 
 pub fn python(script: &Path, args: &[&str]) -> Output {
     Command::new("python3")
@@ -54,7 +37,7 @@ fn readme_script_verifies_the_demo_export_and_refuses_a_tampered_one() {
         .to_owned();
 
     let script = dir.path().join("verify_export.py");
-    fs::write(&script, script_from_readme("verify_export.py")).unwrap();
+    fs::write(&script, readme_script("verify_export.py")).unwrap();
     let export = data_dir.join("export.jsonl");
     let verified = python(&script, &[export.to_str().unwrap(), &digest]);
     assert!(verified.status.success(), "{}", text(&verified));
