@@ -146,10 +146,15 @@ impl SubjectIndex {
             (&mut self.things, subjects.thing_ids),
         ] {
             for id in ids {
-                let seqs = index.entry(id.to_owned()).or_default();
-                // An event may name one id twice (a withheld list); record the entry once.
-                if seqs.last() != Some(&seq) {
-                    seqs.push(seq);
+                // Looked up by the borrowed id first: most entries are about a known subject, and
+                // an owned key for each would be an allocation per id per entry replayed.
+                match index.get_mut(id) {
+                    // An event may name one id twice (a withheld list); record the entry once.
+                    Some(seqs) if seqs.last() == Some(&seq) => {}
+                    Some(seqs) => seqs.push(seq),
+                    None => {
+                        index.insert(id.to_owned(), vec![seq]);
+                    }
                 }
             }
         }
