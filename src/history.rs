@@ -1,6 +1,8 @@
 //! Which events are about a subject: an account (by id or login name) or an employee (by id or
-//! email), resolved against the projections, whose per-subject index (`projection::subjects_of`
-//! decides what each event is about) gives the seqs of its entries. Pure: the caller reads them.
+//! email), resolved against the projections — by lookups in their maps and indexes (accounts by
+//! login name, devices by the login that registered them, keys by their user id), never a scan —
+//! whose per-subject index (`projection::subjects_of` decides what each event is about) gives the
+//! seqs of its entries. Pure: the caller reads them.
 
 use std::collections::BTreeSet;
 
@@ -25,29 +27,22 @@ impl HistoryFilter {
             .systems()
             .filter_map(|system| projections.system(system))
         {
-            for account in state.accounts.values() {
-                if account.snapshot.id == text
-                    || account.snapshot.login_name.eq_ignore_ascii_case(text)
-                {
-                    subject.account_ids.insert(account.snapshot.id.clone());
-                    let login = &account.snapshot.login_name;
-                    subject.device_ids.extend(
-                        state
-                            .leftovers
-                            .devices
-                            .values()
-                            .filter(|device| device.device.user.eq_ignore_ascii_case(login))
-                            .map(|device| device.device.id.clone()),
-                    );
-                    subject.key_ids.extend(
-                        state
-                            .leftovers
-                            .keys
-                            .values()
-                            .filter(|key| key.key.user_id == account.snapshot.id)
-                            .map(|key| key.key.id.clone()),
-                    );
-                }
+            let by_id = state.accounts.get(text);
+            for account in by_id.into_iter().chain(state.accounts_with_login(text)) {
+                let id = &account.snapshot.id;
+                subject.account_ids.insert(id.clone());
+                subject.device_ids.extend(
+                    state
+                        .leftovers
+                        .devices_registered_by(&account.snapshot.login_name)
+                        .map(|device| device.device.id.clone()),
+                );
+                subject.key_ids.extend(
+                    state
+                        .leftovers
+                        .keys_created_by(id)
+                        .map(|key| key.key.id.clone()),
+                );
             }
         }
         let employees = projections.employees();

@@ -8,9 +8,8 @@
 //! whose `user` names no account the ledger has seen (Tailscale may send a placeholder for
 //! tagged devices) cannot be tied to anyone and is not reported here.
 
-use std::collections::HashMap;
-
 use super::{CheckState, Context, Finding, Reason, Subject, evidence};
+use crate::event::DeviceSnapshot;
 use crate::projection::{AccountState, Mark};
 use crate::time::Timestamp;
 
@@ -34,10 +33,9 @@ struct Leftover<'a> {
 impl<'a> Context<'a> {
     pub(super) fn offboarded_leftovers_removed(&self) -> Vec<Finding> {
         let leftovers = &self.state.leftovers;
-        let by_login = self.accounts_by_login();
         let devices = leftovers.present_devices().filter_map(|state| {
             let device = &state.device;
-            let account = by_login.get(&device.user.to_lowercase())?;
+            let account = self.registered_by(device)?;
             let words = if device.tags.is_empty() {
                 format!("the device {}", device.name.escape_debug())
             } else {
@@ -88,18 +86,10 @@ impl<'a> Context<'a> {
         devices.chain(keys).collect()
     }
 
-    /// The accounts by login name, lower-cased: a device names its registering account by login
-    /// name, and login names compare case-insensitively, as everywhere else.
-    fn accounts_by_login(&self) -> HashMap<String, &'a AccountState> {
-        // Built at every evaluation of the timeline, so not at all when no device needs it.
-        if self.state.leftovers.present_devices().next().is_none() {
-            return HashMap::new();
-        }
-        self.state
-            .accounts
-            .values()
-            .map(|account| (account.snapshot.login_name.to_lowercase(), account))
-            .collect()
+    /// The account that registered a device: the one with the login name in its `user`. Should
+    /// an account removed and a new one share it, the one with the greatest id.
+    fn registered_by(&self, device: &DeviceSnapshot) -> Option<&'a AccountState> {
+        self.state.accounts_with_login(&device.user).next_back()
     }
 
     /// The instants at which time alone changes what this check says: for each device or key
@@ -108,10 +98,9 @@ impl<'a> Context<'a> {
     /// after which it no longer counts.
     pub(super) fn leftover_changes(&self) -> impl Iterator<Item = Timestamp> + '_ {
         let leftovers = &self.state.leftovers;
-        let by_login = self.accounts_by_login();
         let device_owners = leftovers
             .present_devices()
-            .filter_map(move |state| by_login.get(&state.device.user.to_lowercase()).copied())
+            .filter_map(|state| self.registered_by(&state.device))
             .map(|account| (account, None));
         let key_owners = leftovers.present_keys().filter_map(|state| {
             let account = self.state.accounts.get(&state.key.user_id)?;

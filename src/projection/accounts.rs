@@ -10,6 +10,7 @@ use crate::event::{AccountSnapshot, Classification, CredentialKind, Event, SyncE
 use crate::time::Timestamp;
 
 use super::devices::{Attribution, Leftovers};
+use super::lookup::{Lookup, login_key};
 
 /// When and by which entry something was recorded: the evidence behind a piece of state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +156,8 @@ pub struct SystemState {
     pub first_recorded: Option<Mark>,
     /// Its devices and keys, and the parts of the listing the last sync could not read.
     pub leftovers: Leftovers,
+    /// The ids in `accounts` by login name, lower-cased.
+    logins: Lookup,
 }
 
 /// The offboarding grace period when no policy says otherwise (SPEC §7: 24 hours).
@@ -173,6 +176,18 @@ impl SystemState {
     /// The accounts in the last successful listing.
     pub fn present_accounts(&self) -> impl Iterator<Item = &AccountState> {
         self.accounts.values().filter(|account| account.present)
+    }
+
+    /// The accounts whose login name is `login_name`, compared case-insensitively, removed ones
+    /// included, in id order: usually one, but an account removed keeps its last login name,
+    /// which a new account may take.
+    pub fn accounts_with_login(
+        &self,
+        login_name: &str,
+    ) -> impl DoubleEndedIterator<Item = &AccountState> {
+        self.logins
+            .ids(&login_key(login_name))
+            .filter_map(|id| self.accounts.get(id))
     }
 
     pub(super) fn apply(&mut self, entry: &Entry) {
@@ -427,6 +442,11 @@ impl SystemState {
                 }
                 if known.snapshot.login_name != account.login_name {
                     known.login_since = mark;
+                    self.logins.file(
+                        &account.id,
+                        Some(&login_key(&known.snapshot.login_name)),
+                        &login_key(&account.login_name),
+                    );
                 }
                 known.snapshot = account.clone();
                 known.present = true;
@@ -449,6 +469,8 @@ impl SystemState {
                     access_changes: Vec::new(),
                 };
                 state.record_access_change(mark, previous_sync);
+                self.logins
+                    .file(&account.id, None, &login_key(&account.login_name));
                 self.accounts.insert(account.id.clone(), state);
             }
         }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::lookup::{Lookup, login_key};
 use super::{FailedSync, Mark};
 use crate::event::{ChangeActor, ChangeTarget, Coverage, DeviceSnapshot, KeySnapshot};
 use crate::time::Timestamp;
@@ -65,6 +66,10 @@ pub struct Leftovers {
     /// The start of the latest completed sync that read the audit log: the next read starts
     /// there (less an overlap).
     pub audit_read_through: Option<Timestamp>,
+    /// The ids in `devices` by the login name in their `user`, lower-cased.
+    devices_by_user: Lookup,
+    /// The ids in `keys` by their `user_id`.
+    keys_by_user: Lookup,
 }
 
 /// One change the audit log attributed.
@@ -90,8 +95,29 @@ impl Leftovers {
         self.keys.values().filter(|key| key.present)
     }
 
+    /// The devices registered by the login name `login_name` (compared case-insensitively),
+    /// removed ones included, as last listed.
+    pub fn devices_registered_by(&self, login_name: &str) -> impl Iterator<Item = &DeviceState> {
+        self.devices_by_user
+            .ids(&login_key(login_name))
+            .filter_map(|id| self.devices.get(id))
+    }
+
+    /// The keys the account `account_id` created, removed ones included, as last listed.
+    pub fn keys_created_by(&self, account_id: &str) -> impl Iterator<Item = &KeyState> {
+        self.keys_by_user
+            .ids(account_id)
+            .filter_map(|id| self.keys.get(id))
+    }
+
     /// A device listed, new, reappearing or changed.
     pub(super) fn device_listed(&mut self, device: &DeviceSnapshot, mark: Mark) {
+        let filed = self.devices.get(&device.id).map(|known| &known.device.user);
+        if filed != Some(&device.user) {
+            let from = filed.map(|user| login_key(user));
+            self.devices_by_user
+                .file(&device.id, from.as_deref(), &login_key(&device.user));
+        }
         let state = self
             .devices
             .entry(device.id.clone())
@@ -118,6 +144,11 @@ impl Leftovers {
 
     /// A key listed, new, reappearing or changed.
     pub(super) fn key_listed(&mut self, key: &KeySnapshot, mark: Mark) {
+        let filed = self
+            .keys
+            .get(&key.id)
+            .map(|known| known.key.user_id.as_str());
+        self.keys_by_user.file(&key.id, filed, &key.user_id);
         let state = self.keys.entry(key.id.clone()).or_insert_with(|| KeyState {
             key: key.clone(),
             present: false,

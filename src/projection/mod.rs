@@ -10,6 +10,7 @@ mod accounts;
 mod devices;
 mod employees;
 mod exceptions;
+mod lookup;
 mod reviews;
 mod settings;
 mod subjects;

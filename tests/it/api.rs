@@ -1372,3 +1372,94 @@ async fn as_of_takes_a_date_refuses_the_future_and_says_nothing_recorded_before_
     assert!(malformed.message().contains("`as_of_date`"));
     server.stop().await;
 }
+
+/// What a history holds, in words: each event's type and the id of the account, device or key
+/// it is about.
+fn described(events: &[pb::Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| {
+            let canonical: serde_json::Value = serde_json::from_str(&event.canonical_json).unwrap();
+            let body = &canonical["event"];
+            let id = ["account", "device", "key"]
+                .iter()
+                .find_map(|thing| body[thing]["id"].as_str())
+                .or_else(|| body["account_id"].as_str())
+                .unwrap_or("-");
+            format!("{} {id}", event.r#type)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn get_history_by_login_name_follows_a_rename_and_its_devices() {
+    use tailledger::simulator::{SimAuthKey, SimDevice, SimUser};
+
+    let server = ApiServer::start(tokens()).await;
+    let tailnet = &server.fixture.tailnet;
+    tailnet.upsert_user(SimUser::member("u7", "Lee@acme.example", "Lee Park"));
+    tailnet.upsert_device(SimDevice::registered_by(
+        "n7",
+        "lee-laptop",
+        "Lee@acme.example",
+    ));
+    tailnet.upsert_device(SimDevice::registered_by(
+        "n8",
+        "lee-phone",
+        "lee@acme.example",
+    ));
+    tailnet.add_auth_key(SimAuthKey {
+        id: "k7".to_owned(),
+        user_id: "u7".to_owned(),
+        description: "Lee's deploys".to_owned(),
+        reusable: false,
+        tags: Vec::new(),
+        expires: None,
+    });
+    let mut admin_api = server.admin().await;
+    let sync_now = || admin(pb::SyncNowRequest { system: system() });
+    admin_api.sync_now(sync_now()).await.unwrap();
+
+    // Lee is renamed, the laptop follows the new name (the phone still says the old one), and a
+    // new account takes the old name.
+    tailnet.upsert_user(SimUser::member("u7", "lee.park@acme.example", "Lee Park"));
+    tailnet.upsert_device(SimDevice::registered_by(
+        "n7",
+        "lee-laptop",
+        "lee.park@acme.example",
+    ));
+    tailnet.upsert_user(SimUser::member("u9", "lee@acme.example", "Lee Other"));
+    admin_api.sync_now(sync_now()).await.unwrap();
+
+    let mut ledger = server.ledger().await;
+    let mut history = async |subject: &str| {
+        let events = ledger
+            .get_history(auditor(pb::GetHistoryRequest {
+                subject: subject.to_owned(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        described(&events)
+    };
+    assert_eq!(
+        history("LEE.PARK@acme.example").await,
+        [
+            "UserSeen u7",
+            "DeviceSeen n7",
+            "KeySeen k7",
+            "UserSeen u7",
+            "DeviceChanged n7"
+        ],
+        "the renamed account, the device registered under its new name and its key"
+    );
+    assert_eq!(
+        history("lee@acme.example").await,
+        ["DeviceSeen n8", "UserSeen u9"],
+        "the old name is the new account's, with the device that still names it"
+    );
+    assert_eq!(history("u7").await, history("lee.park@acme.example").await);
+    server.stop().await;
+}

@@ -1,5 +1,5 @@
 //! Random event histories for property tests: a few accounts, employees and syncs whose ids and
-//! emails overlap, so links, offboardings, grace periods, credentials, stale syncs, recorded
+//! emails overlap, so renames, links, offboardings, grace periods, credentials, stale syncs, recorded
 //! settings, exceptions, a leaver's devices and keys, and access reviews with short intervals and
 //! action graces interact,
 //! over about a thousand minutes from the Unix epoch.
@@ -19,6 +19,14 @@ fn id() -> impl Strategy<Value = String> {
     "[abc]".prop_map(|letter| letter.to_owned())
 }
 
+/// The login name an account or a device is listed with: mostly its own id's, sometimes another
+/// one or the same in capitals (a rename, a device registered anew by someone else, a change of
+/// case), so the lookups by login name see every way an attribute moves.
+fn login_of(id: &str) -> impl Strategy<Value = String> + use<> {
+    prop_oneof![3 => Just(id.to_owned()), 1 => "[abcAB]"]
+        .prop_map(|name| format!("{name}@acme.example"))
+}
+
 fn instant() -> impl Strategy<Value = Timestamp> {
     (0i64..1_000)
         .prop_map(|minute| Timestamp::UNIX_EPOCH.saturating_add_micros(minute * 60_000_000))
@@ -28,14 +36,14 @@ fn event() -> impl Strategy<Value = Event> {
     let system = || SystemId::tailscale();
     prop_oneof![
         (
-            id(),
+            id().prop_flat_map(|id| (login_of(&id), Just(id))),
             "(member|admin|owner)",
             "(active|idle|suspended|weird)"
         )
-            .prop_map(move |(id, role, status)| {
+            .prop_map(move |((login, id), role, status)| {
                 Event::UserSeen {
                     system: system(),
-                    account: snapshot(&id, &format!("{id}@acme.example"), &role, &status),
+                    account: snapshot(&id, &login, &role, &status),
                 }
             }),
         (id(), proptest::option::of(instant())).prop_map(move |(id, observed_at)| {
@@ -175,44 +183,55 @@ fn event() -> impl Strategy<Value = Event> {
             system: system(),
             reason: "r".to_owned(),
         }),
-        (id(), any::<bool>()).prop_map(move |(id, tagged)| Event::DeviceSeen {
-            system: system(),
-            device: DeviceSnapshot {
-                id: format!("n{id}"),
-                name: format!("{id}-laptop"),
-                user: format!("{id}@acme.example"),
-                tags: if tagged {
-                    vec!["tag:ci".to_owned()]
-                } else {
-                    Vec::new()
+        (
+            id().prop_flat_map(|id| (login_of(&id), Just(id))),
+            any::<bool>()
+        )
+            .prop_map(move |((user, id), tagged)| Event::DeviceSeen {
+                system: system(),
+                device: DeviceSnapshot {
+                    id: format!("n{id}"),
+                    name: format!("{id}-laptop"),
+                    user,
+                    tags: if tagged {
+                        vec!["tag:ci".to_owned()]
+                    } else {
+                        Vec::new()
+                    },
+                    authorized: true,
+                    key_expiry_disabled: false,
+                    expires: None,
+                    os: "linux".to_owned(),
+                    created: None,
                 },
-                authorized: true,
-                key_expiry_disabled: false,
-                expires: None,
-                os: "linux".to_owned(),
-                created: None,
-            },
-        }),
+            }),
         id().prop_map(move |id| Event::DeviceRemoved {
             system: system(),
             device_id: format!("n{id}"),
             name: format!("{id}-laptop"),
         }),
-        (id(), proptest::option::of(instant())).prop_map(move |(id, expires)| Event::KeySeen {
-            system: system(),
-            key: KeySnapshot {
-                id: format!("k{id}"),
-                key_type: "auth".to_owned(),
-                description: "ci".to_owned(),
-                user_id: id,
-                created: None,
-                expires,
-                revoked: None,
-                invalid: false,
-                reusable: true,
-                tags: Vec::new(),
-            },
-        }),
+        (
+            id().prop_flat_map(|letter| (
+                prop_oneof![3 => Just(letter.clone()), 1 => id()],
+                Just(letter)
+            )),
+            proptest::option::of(instant())
+        )
+            .prop_map(move |((user_id, id), expires)| Event::KeySeen {
+                system: system(),
+                key: KeySnapshot {
+                    id: format!("k{id}"),
+                    key_type: "auth".to_owned(),
+                    description: "ci".to_owned(),
+                    user_id,
+                    created: None,
+                    expires,
+                    revoked: None,
+                    invalid: false,
+                    reusable: true,
+                    tags: Vec::new(),
+                },
+            }),
         (0u64..3, any::<bool>(), 0u64..3_600, 60u64..30_000).prop_map(
             move |(number, privileged, action_grace_seconds, interval_seconds)| {
                 let population: Vec<ReviewedAccount> = ["a", "b", "c"]

@@ -1,13 +1,15 @@
 //! Projections against replay: for random event histories on a sled ledger, the projections kept
 //! up to date on every append equal a full replay, and the state `as_of` any instant (served from
 //! checkpoints plus a tail) equals a replay of exactly the entries recorded up to then; and the
-//! per-subject history index holds exactly the entries a scan finds about each id.
+//! per-subject history index holds exactly the entries a scan finds about each id, and the
+//! lookups by login name and user id exactly the accounts, devices and keys a scan of the maps
+//! finds.
 
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use tailledger::entry::Entry;
-use tailledger::event::Actor;
+use tailledger::event::{Actor, SystemId};
 use tailledger::ledger::{Ledger, Log};
 use tailledger::projection::{Projections, subjects_of};
 use tailledger::time::Timestamp;
@@ -63,6 +65,24 @@ proptest! {
             let none: [&String; 0] = [];
             prop_assert_eq!(projections.subjects().seqs([&id], none, none), about(true), "account {}", id);
             prop_assert_eq!(projections.subjects().seqs(none, [&id], none), about(false), "employee {}", id);
+        }
+
+        // The lookups by login name and user id hold exactly what a scan of the maps finds,
+        // whatever was renamed, registered anew or removed.
+        if let Some(state) = projections.system(&SystemId::tailscale()) {
+            for name in ["a", "b", "c", "A", "C"] {
+                let login = format!("{name}@acme.example");
+                let same = |other: &str| other.to_lowercase() == login.to_lowercase();
+                let accounts: Vec<&str> = state.accounts_with_login(&login).map(|account| account.snapshot.id.as_str()).collect();
+                let scan: Vec<&str> = state.accounts.values().filter(|account| same(&account.snapshot.login_name)).map(|account| account.snapshot.id.as_str()).collect();
+                prop_assert_eq!(accounts, scan, "accounts with login {}", login);
+                let devices: Vec<&str> = state.leftovers.devices_registered_by(&login).map(|device| device.device.id.as_str()).collect();
+                let scan: Vec<&str> = state.leftovers.devices.values().filter(|device| same(&device.device.user)).map(|device| device.device.id.as_str()).collect();
+                prop_assert_eq!(devices, scan, "devices registered by {}", login);
+                let keys: Vec<&str> = state.leftovers.keys_created_by(name).map(|key| key.key.id.as_str()).collect();
+                let scan: Vec<&str> = state.leftovers.keys.values().filter(|key| key.key.user_id == name).map(|key| key.key.id.as_str()).collect();
+                prop_assert_eq!(keys, scan, "keys created by {}", name);
+            }
         }
 
         // Reopening builds the projections from the latest checkpoint and the tail.
