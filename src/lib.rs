@@ -14,12 +14,6 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-/// mimalloc instead of the system allocator: decoding an entry allocates each of its strings and
-/// replay, verification and the evidence pack drop millions of them, which glibc's allocator
-/// made a quarter of their time (BENCHMARKS.md, the replay and verify profiles).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod access;
 pub mod api;
 pub mod app;
