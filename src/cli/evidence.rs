@@ -110,9 +110,14 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
                 let checked = replayed
                     .extending_checkpoint(&pack, note, checkpoint, proof)
                     .await
-                    .map_err(|error| Failure {
-                        code: 1,
-                        message: error.to_string(),
+                    .map_err(|error| match error {
+                        // The server's answer does not prove the export: as a proof that does
+                        // not verify anywhere else, exit 1.
+                        evidence::EvidenceError::Checkpoint { .. } => Failure {
+                            code: 1,
+                            message: error.to_string(),
+                        },
+                        other => Failure::input(other),
                     })?;
                 say_checked("the pack's export", &checked.checkpoint, key);
                 pack.checkpoint = Some(checked);

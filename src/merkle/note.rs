@@ -285,17 +285,28 @@ pub fn verify_checkpoint(note: &str, key: &VerifierKey) -> Result<Checkpoint, Er
 /// whether their signatures verify or not: what a reader is told to compare with the key they
 /// pinned.
 pub fn note_signers(note: &str) -> Vec<String> {
-    let signatures = note
-        .rsplit_once("\n\n")
-        .map_or("", |(_, signatures)| signatures);
+    let signatures = split_note(note).map_or("", |(_, signatures)| signatures);
     signatures
         .lines()
         .filter_map(parse_signature_line)
-        .map(|(name, signature)| {
-            let id = u32::from_be_bytes(signature[..4].try_into().expect("four bytes"));
-            format!("{name}+{id:08x}")
-        })
+        .map(|(name, signature)| format!("{name}+{:08x}", split_key_id(&signature).0))
         .collect()
+}
+
+/// A note's text (ending at the last blank line, its final newline kept) and its signatures.
+fn split_note(note: &str) -> Option<(&str, &str)> {
+    let split = note.rfind("\n\n")?;
+    Some((&note[..=split], &note[split + 2..]))
+}
+
+/// A decoded signature's key id (its first four bytes, big-endian) and the signature proper;
+/// [`parse_signature_line`] makes sure there are more than four bytes.
+fn split_key_id(signature: &[u8]) -> (u32, &[u8]) {
+    let (id, signature) = signature.split_at(4);
+    (
+        u32::from_be_bytes(id.try_into().expect("four bytes")),
+        signature,
+    )
 }
 
 /// Signs a note text (ending in a newline, no control characters but newlines) with `key`.
@@ -318,11 +329,8 @@ fn sign_note(text: &str, key: &SigningKey) -> Result<String, Error> {
 /// The text of a signed note that `key` signed, after the checks of Go's `note.Open`.
 fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, Error> {
     check_note_characters(note)?;
-    // The text ends at the last blank line; it keeps its final newline.
-    let split = note
-        .rfind("\n\n")
+    let (text, signatures) = split_note(note)
         .ok_or_else(|| malformed_note("no blank line separates the text from the signatures"))?;
-    let (text, signatures) = (&note[..=split], &note[split + 2..]);
     if signatures.is_empty() || !signatures.ends_with('\n') {
         return Err(malformed_note(
             "the signatures are missing or do not end with a newline",
@@ -341,8 +349,7 @@ fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, Error> {
                 number + 1
             ))
         })?;
-        let (id, signature) = signature.split_at(4);
-        let id = u32::from_be_bytes(id.try_into().expect("four bytes"));
+        let (id, signature) = split_key_id(&signature);
         // Signatures by other keys (witnesses, a rotated key) are not ours to judge.
         if name != key.name || id != key.key_id {
             continue;
