@@ -10,6 +10,7 @@
 //! are handed in (by the service from the ledger, by `replay` from an export).
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
@@ -124,9 +125,9 @@ impl Timeline {
 /// before `from` are folded in first, those recorded at or after `to` are not read. Each instant
 /// is evaluated with `settings_at` it: the settings in force then (SPEC §11), as `GetStatus`
 /// as of that instant uses.
-pub fn fold<E>(
+pub fn fold<E, R: Deref<Target = Entry>>(
     mut projections: Projections,
-    entries: impl IntoIterator<Item = Result<Entry, E>>,
+    entries: impl IntoIterator<Item = Result<R, E>>,
     system: &SystemId,
     window: Window,
     settings_at: &dyn Fn(Timestamp) -> CheckSettings,
@@ -147,7 +148,7 @@ pub fn fold<E>(
     let mut now = window.from;
     loop {
         let by_time = evaluation.next_time_change(&projections, now);
-        let by_entry = pending.as_ref().map(|entry: &Entry| entry.recorded_at);
+        let by_entry = pending.as_ref().map(|entry: &R| entry.recorded_at);
         let Some(next) = by_time
             .into_iter()
             .chain(by_entry)

@@ -64,12 +64,12 @@ pub(super) fn replay_until(
     log: &Log,
     until: u64,
 ) -> Result<(), StoreError> {
-    for record in log.scan(projections.last_seq() + 1) {
+    for record in log.read_ahead(projections.last_seq() + 1) {
         let (seq, entry) = record?;
         if seq > until {
             break;
         }
-        projections.apply(&entry.map_err(|source| StoreError::Corrupt { seq, source })?);
+        projections.apply(&*entry.map_err(|source| StoreError::Corrupt { seq, source })?);
     }
     Ok(())
 }

@@ -29,6 +29,7 @@
 //! let _ = log.store();
 //! ```
 
+mod ahead;
 mod checkpoint;
 mod log;
 mod reopen;
@@ -37,12 +38,12 @@ mod tree;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError, RwLock};
 
+pub use ahead::{Read, ReadAhead};
 pub use checkpoint::CHECKPOINT_MIN_INTERVAL;
 pub use log::{Appended, Log, SEGMENT};
 pub use reopen::{Reopen, SledReopen};
 pub use tree::{InclusionProof, ProofError};
 
-use crate::entry::Entry;
 use crate::event::{Actor, Event};
 use crate::projection::Projections;
 use crate::store::{Store as _, StoreError};
@@ -257,13 +258,13 @@ impl Ledger {
     ) -> Result<
         (
             Projections,
-            impl Iterator<Item = Result<Entry, StoreError>> + '_,
+            impl Iterator<Item = Result<Read, StoreError>> + use<>,
         ),
         StoreError,
     > {
         let until = checkpoint::last_seq_recorded_by(&self.log, instant)?;
         let projections = checkpoint::at_seq(&self.log, until)?;
-        Ok((projections, self.log.entries_from(until + 1)))
+        Ok((projections, self.log.read_ahead(until + 1).entries()))
     }
 
     /// The log, for reads: pages, scans, the head and its subscribers, verification, export.

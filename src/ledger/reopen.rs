@@ -109,7 +109,7 @@ impl Store for View {
         self.store.kept_node(node)
     }
 
-    fn scan(&self, from: u64) -> Scan<'_> {
+    fn scan(&self, from: u64) -> Scan<'static> {
         let last = self.last_seq();
         Box::new(
             self.store
@@ -124,55 +124,5 @@ impl Store for View {
 
     fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         self.store.checkpoint_at_or_before(seq.min(self.last_seq()))
-    }
-}
-
-/// A walk over a [`View`] that owns it, a page at a time, so it borrows nothing from the log
-/// (whose store may be replaced while it runs).
-pub struct Pages {
-    view: View,
-    next: u64,
-    page: std::vec::IntoIter<Result<crate::store::ScannedRecord, StoreError>>,
-    ended: bool,
-}
-
-/// The records a page holds.
-const PAGE: usize = 512;
-
-impl Pages {
-    pub fn new(view: View, from: u64) -> Self {
-        Pages {
-            view,
-            next: from,
-            page: Vec::new().into_iter(),
-            ended: false,
-        }
-    }
-}
-
-impl Iterator for Pages {
-    type Item = Result<crate::store::ScannedRecord, StoreError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(record) = self.page.next() {
-                match &record {
-                    Ok((seq, _)) => self.next = seq + 1,
-                    Err(_) => self.ended = true,
-                }
-                return Some(record);
-            }
-            if self.ended {
-                return None;
-            }
-            let page: Vec<_> = self.view.scan(self.next).take(PAGE).collect();
-            if page.len() < PAGE {
-                self.ended = true;
-            }
-            if page.is_empty() {
-                return None;
-            }
-            self.page = page.into_iter();
-        }
     }
 }

@@ -219,7 +219,8 @@ impl SystemState {
             }
             Event::RoleChanged { account_id, to, .. } => {
                 if let Some(known) = self.accounts.get_mut(account_id) {
-                    known.snapshot.role = to.clone();
+                    // Into the old value's buffer: a role or status rarely outgrows it.
+                    known.snapshot.role.clone_from(to);
                     known.role_since = mark;
                     known.last_change = mark;
                 }
@@ -227,7 +228,7 @@ impl SystemState {
             Event::StatusChanged { account_id, to, .. } => {
                 let previous_sync = self.last_completed_sync;
                 if let Some(known) = self.accounts.get_mut(account_id) {
-                    known.snapshot.status = to.clone();
+                    known.snapshot.status.clone_from(to);
                     known.last_change = mark;
                     known.record_access_change(mark, previous_sync);
                 }

@@ -80,9 +80,7 @@ impl Projections {
             | Event::KeySeen { system, .. }
             | Event::KeyChanged { system, .. }
             | Event::KeyRemoved { system, .. }
-            | Event::ChangeAttributed { system, .. } => {
-                self.systems.entry(system.clone()).or_default().apply(entry)
-            }
+            | Event::ChangeAttributed { system, .. } => self.system_mut(system).apply(entry),
             Event::EmployeeOnboarded { .. }
             | Event::EmployeeUpdated { .. }
             | Event::EmployeeOffboarded { .. }
@@ -186,6 +184,17 @@ impl Projections {
     /// The state of one system, if anything was recorded about it.
     pub fn system(&self, system: &SystemId) -> Option<&SystemState> {
         self.systems.get(system)
+    }
+
+    /// The state of `system`, created empty the first time; a known system's id is looked up
+    /// borrowed, since nearly every entry is about one and a clone would allocate per entry.
+    fn system_mut(&mut self, system: &SystemId) -> &mut SystemState {
+        if !self.systems.contains_key(system) {
+            self.systems.insert(system.clone(), SystemState::default());
+        }
+        self.systems
+            .get_mut(system)
+            .expect("the system was just inserted")
     }
 
     /// The systems something was recorded about.

@@ -180,11 +180,56 @@ pub fn encode_chunks(entries: &[Entry], limit: usize) -> Vec<(u64, Vec<u8>)> {
 /// breaks part way, the entries before the break are returned followed by one error, so that a
 /// reader can tell exactly where the readable part ends.
 pub fn decode_entries(bytes: &[u8]) -> Vec<Result<Entry, CodecError>> {
-    match bytes.first() {
-        Some(&FORMAT_1) => vec![decode_v1(bytes)],
-        Some(&CURRENT_FORMAT) => decode_chunk(&bytes[1..]),
-        Some(&format) => vec![Err(CodecError::UnknownFormat(format))],
-        None => vec![Err(CodecError::Empty)],
+    Entries::new(bytes).collect()
+}
+
+/// The entries of one stored record, decoded one at a time as they are asked for, so that a
+/// walk over the ledger holds one entry of a chunk at a time, not a vector of all of them.
+/// Yields what [`decode_entries`] returns, in the same order.
+pub struct Entries<B> {
+    bytes: B,
+    /// Where the next entry starts; past the end once the record is read or broken.
+    position: usize,
+}
+
+impl<B: AsRef<[u8]>> Entries<B> {
+    pub fn new(bytes: B) -> Self {
+        Entries { bytes, position: 0 }
+    }
+
+    fn finish(&mut self, item: Result<Entry, CodecError>) -> Option<Result<Entry, CodecError>> {
+        self.position = usize::MAX;
+        Some(item)
+    }
+}
+
+impl<B: AsRef<[u8]>> Iterator for Entries<B> {
+    type Item = Result<Entry, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.bytes.as_ref();
+        if self.position == 0 {
+            match bytes.first() {
+                Some(&FORMAT_1) => return self.finish(decode_v1(bytes)),
+                Some(&CURRENT_FORMAT) if bytes.len() == 1 => {
+                    return self.finish(Err(CodecError::Empty));
+                }
+                Some(&CURRENT_FORMAT) => self.position = 1,
+                Some(&format) => return self.finish(Err(CodecError::UnknownFormat(format))),
+                None => return self.finish(Err(CodecError::Empty)),
+            }
+        }
+        let body = bytes.get(self.position..).filter(|body| !body.is_empty())?;
+        match bincode::decode_from_slice::<EntryV2, _>(body, config()) {
+            Ok((EntryV2(entry), read)) => {
+                self.position += read;
+                Some(Ok(entry))
+            }
+            Err(error) => self.finish(Err(CodecError::Malformed {
+                format: CURRENT_FORMAT,
+                reason: error.to_string(),
+            })),
+        }
     }
 }
 
@@ -192,30 +237,6 @@ pub fn decode_entries(bytes: &[u8]) -> Vec<Result<Entry, CodecError>> {
 fn decode_v1(bytes: &[u8]) -> Result<Entry, CodecError> {
     let stored: EntryV1 = decode_versioned(bytes)?;
     Ok(stored.into())
-}
-
-fn decode_chunk(mut body: &[u8]) -> Vec<Result<Entry, CodecError>> {
-    // A chunk holds at most 4 KiB of entries of about 200 bytes each.
-    let mut entries = Vec::with_capacity(32);
-    if body.is_empty() {
-        entries.push(Err(CodecError::Empty));
-    }
-    while !body.is_empty() {
-        match bincode::decode_from_slice::<EntryV2, _>(body, config()) {
-            Ok((EntryV2(entry), read)) => {
-                entries.push(Ok(entry));
-                body = &body[read..];
-            }
-            Err(error) => {
-                entries.push(Err(CodecError::Malformed {
-                    format: CURRENT_FORMAT,
-                    reason: error.to_string(),
-                }));
-                break;
-            }
-        }
-    }
-    entries
 }
 
 /// Reads a stored record that holds exactly one entry, in any known format.

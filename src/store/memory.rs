@@ -5,7 +5,7 @@
 //! model the sled store must agree with.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::tree::KEPT_LEVEL;
 use super::{Encode, Scan, Store, StoreError, check_follows};
@@ -16,7 +16,8 @@ use crate::merkle::NodeId;
 /// A store that lives and dies with the process.
 #[derive(Default)]
 pub struct MemoryStore {
-    inner: Mutex<Inner>,
+    /// Shared with the scans it hands out, which outlive a borrow of the store.
+    inner: Arc<Mutex<Inner>>,
 }
 
 #[derive(Default)]
@@ -47,12 +48,16 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding this lock leaves plain data behind, never a half-applied batch
-        // (appends extend the vector in one call), so a poisoned lock is still usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner)
     }
+}
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    // A panic while holding this lock leaves plain data behind, never a half-applied batch
+    // (appends extend the vector in one call), so a poisoned lock is still usable.
+    inner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Store for MemoryStore {
@@ -102,12 +107,13 @@ impl Store for MemoryStore {
         Ok(self.lock().nodes.get(&node).copied())
     }
 
-    fn scan(&self, from: u64) -> Scan<'_> {
+    fn scan(&self, from: u64) -> Scan<'static> {
         // One entry at a time, so that a reader taking a page pays for the page, not for every
         // entry after it. Committed entries never change, so the walk reads a growing prefix.
         let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        let inner = Arc::clone(&self.inner);
         Box::new((start..).map_while(move |index| {
-            let entry = self.lock().entries.get(index).cloned()?;
+            let entry = lock(&inner).entries.get(index).cloned()?;
             Some(Ok((entry.seq, Ok(entry))))
         }))
     }

@@ -40,8 +40,9 @@ pub type ScannedRecord = (u64, Result<Entry, CodecError>);
 /// Writes a value to the writer it is given (a checkpoint, to the store that keeps it).
 pub type Encode<'a> = dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 
-/// A lazy walk over stored records in seq order.
-pub type Scan<'a> = Box<dyn Iterator<Item = Result<ScannedRecord, StoreError>> + 'a>;
+/// A lazy walk over stored records in seq order; it can be handed to another thread, which
+/// reads ahead of a long fold ([`Log::read_ahead`](crate::ledger::Log::read_ahead)).
+pub type Scan<'a> = Box<dyn Iterator<Item = Result<ScannedRecord, StoreError>> + Send + 'a>;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -184,8 +185,9 @@ pub trait Store: Send + Sync {
         tree::node(self, node)
     }
 
-    /// Walks the stored records from seq `from` on, in seq order.
-    fn scan(&self, from: u64) -> Scan<'_>;
+    /// Walks the stored records from seq `from` on, in seq order. The walk borrows nothing from
+    /// the store, so a log can hand it out while its store may be replaced.
+    fn scan(&self, from: u64) -> Scan<'static>;
 
     /// Keeps the opaque projection checkpoint taken at `seq` that `encode` writes, replacing one
     /// at the same seq. The store takes the bytes as they are written, so a large checkpoint

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::codec::{self, CodecError, TreeState};
+use super::codec::{self, TreeState};
 use super::disk::{DataDir, SyncObserver};
 use super::pieces::{self, PieceError};
 use super::tree;
@@ -583,28 +583,35 @@ impl Store for SledStore {
         tree::node_in_run(&value, first, node).map_err(corrupt)
     }
 
-    fn scan(&self, from: u64) -> Scan<'_> {
+    fn scan(&self, from: u64) -> Scan<'static> {
         // Start at the record holding `from`, and skip the entries before it in that record.
         let start = match self.record_holding(from) {
             Ok(Some((key, _))) => seq_of_key(&key),
             Ok(None) => from,
             Err(error) => return Box::new(std::iter::once(Err(error))),
         };
+        // The walk owns what it reads with (sled's trees are shared handles), so it outlives
+        // the borrow of the store: a reader may hold it while the log's store is replaced.
+        let (ledger, path) = (self.ledger.clone(), self.path.clone());
         let records = self
             .ledger
             .range(entry_key(start)..=entry_key(u64::MAX))
             .map(move |item| {
-                let (key, stored) = item.map_err(|source| self.database(source))?;
+                let (key, stored) = item.map_err(|source| StoreError::Database {
+                    path: path.clone(),
+                    source,
+                })?;
                 let seq = seq_of_key(&key);
-                let value = self.whole(&self.ledger, &key, stored, seq)?;
-                Ok((seq, codec::decode_entries(&value)))
+                let value = pieces::resolve(&ledger, &key, stored)
+                    .map_err(|source| StoreError::Pieces { seq, source })?;
+                Ok((seq, codec::Entries::new(value)))
             });
         // Skipping by position, not by seq, so that a record whose seqs were tampered with is
         // still walked whole by a verification from seq 1.
         let skip = usize::try_from(from.saturating_sub(start)).unwrap_or(usize::MAX);
         Box::new(Records {
             records,
-            current: Vec::new().into_iter(),
+            current: None,
             next_seq: start,
             skip,
         })
@@ -664,7 +671,7 @@ impl Store for SledStore {
 /// The entries of a walk over records, one record's entries at a time.
 struct Records<I> {
     records: I,
-    current: std::vec::IntoIter<Result<Entry, CodecError>>,
+    current: Option<codec::Entries<sled::IVec>>,
     /// The seq to report for an undecodable entry: the one after the last entry met.
     next_seq: u64,
     /// Entries still to skip, at the start of the first record.
@@ -673,13 +680,13 @@ struct Records<I> {
 
 impl<I> Iterator for Records<I>
 where
-    I: Iterator<Item = Result<(u64, Vec<Result<Entry, CodecError>>), StoreError>>,
+    I: Iterator<Item = Result<(u64, codec::Entries<sled::IVec>), StoreError>>,
 {
     type Item = Result<ScannedRecord, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(entry) = self.current.next() {
+            if let Some(entry) = self.current.as_mut().and_then(Iterator::next) {
                 if self.skip > 0 {
                     self.skip -= 1;
                     continue;
@@ -696,7 +703,7 @@ where
                 Err(error) => return Some(Err(error)),
             };
             self.next_seq = first;
-            self.current = entries.into_iter();
+            self.current = Some(entries);
         }
     }
 }

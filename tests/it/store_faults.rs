@@ -104,7 +104,7 @@ impl Store for FullDiskStore {
         self.inner.kept_node(node)
     }
 
-    fn scan(&self, from: u64) -> Scan<'_> {
+    fn scan(&self, from: u64) -> Scan<'static> {
         let in_memory: Vec<_> = self
             .in_memory
             .lock()
