@@ -7,7 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::hash::Digest;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, scanned_entry};
 
 /// Why an export could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +40,9 @@ pub fn write_export(
     };
     let mut last: Option<Digest> = None;
     for record in store.scan(1) {
-        let (seq, entry) = record?;
-        let entry = entry.map_err(|source| StoreError::Corrupt { seq, source })?;
+        let entry = scanned_entry(record)?;
         writeln!(out, "{}", entry.export_line()).map_err(io_error)?;
-        if seq % REPORT_EVERY == 0 {
+        if entry.seq % REPORT_EVERY == 0 {
             done(REPORT_EVERY);
         }
         last = Some(entry.digest());

@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::entry::Entry;
-use crate::store::{CodecError, Scan, ScannedRecord, StoreError};
+use crate::store::{CodecError, Scan, ScannedRecord, StoreError, scanned_entry};
 
 /// Records sent to the fold at a time.
 const BATCH: usize = 256;
@@ -103,10 +103,7 @@ impl ReadAhead {
 
     /// The entries of the walk; an undecodable record is an error.
     pub fn entries(self) -> impl Iterator<Item = Result<Read, StoreError>> {
-        self.map(|record| {
-            let (seq, entry) = record?;
-            entry.map_err(|source| StoreError::Corrupt { seq, source })
-        })
+        self.map(scanned_entry)
     }
 
     fn next_record(&mut self) -> Option<Record> {

@@ -32,7 +32,9 @@ use crate::event::{Actor, Event};
 use crate::export::{ExportError, export_to_file, write_export};
 use crate::hash::Digest;
 use crate::merkle::Frontier;
-use crate::store::{CACHE_CAPACITY, MemoryStore, Scan, SledStore, Store, StoreError};
+use crate::store::{
+    CACHE_CAPACITY, MemoryStore, Scan, SledStore, Store, StoreError, scanned_entry,
+};
 use crate::time::Timestamp;
 use crate::verify::{Report, verify_store};
 
@@ -368,11 +370,11 @@ impl Log {
     /// ahead of the caller ([`ReadAhead`]): a long fold (a replay, a timeline) then costs about
     /// what the slower of the two halves costs, not their sum.
     pub fn read_ahead(&self, from: u64) -> ReadAhead {
-        match self.store() {
-            Ok(view) => ReadAhead::start(move || view.scan(from))
-                .unwrap_or_else(|| ReadAhead::here(self.scan(from))),
-            Err(error) => ReadAhead::here(Box::new(std::iter::once(Err(error)))),
-        }
+        // Without a store to hand over or a thread to read it, the plain scan (and its error).
+        self.store()
+            .ok()
+            .and_then(|view| ReadAhead::start(move || view.scan(from)))
+            .unwrap_or_else(|| ReadAhead::here(self.scan(from)))
     }
 
     /// Up to `limit` entries from seq `from` on, up to the head; an undecodable record is an
@@ -394,10 +396,7 @@ impl Log {
 
     /// The entries from seq `from` on, up to the head; an undecodable record is an error.
     pub fn entries_from(&self, from: u64) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
-        self.scan(from).map(|record| {
-            let (seq, entry) = record?;
-            entry.map_err(|source| StoreError::Corrupt { seq, source })
-        })
+        self.scan(from).map(scanned_entry)
     }
 
     /// Recomputes every hash and checks every link.

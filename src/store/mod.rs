@@ -37,6 +37,15 @@ use crate::merkle::NodeId;
 /// A stored record as a scan meets it: its position, and the entry if it decodes.
 pub type ScannedRecord = (u64, Result<Entry, CodecError>);
 
+/// The entry of a record a scan met (however it is held), or why there is none: the walk broke,
+/// or the record at that seq does not decode.
+pub fn scanned_entry<E>(
+    record: Result<(u64, Result<E, CodecError>), StoreError>,
+) -> Result<E, StoreError> {
+    let (seq, entry) = record?;
+    entry.map_err(|source| StoreError::Corrupt { seq, source })
+}
+
 /// Writes a value to the writer it is given (a checkpoint, to the store that keeps it).
 pub type Encode<'a> = dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 
@@ -199,13 +208,7 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` entries from seq `from` on; an undecodable record is an error.
     fn read(&self, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        self.scan(from)
-            .take(limit)
-            .map(|record| {
-                let (seq, entry) = record?;
-                entry.map_err(|source| StoreError::Corrupt { seq, source })
-            })
-            .collect()
+        self.scan(from).take(limit).map(scanned_entry).collect()
     }
 
     /// The entry at `seq`, if there is one.

@@ -347,10 +347,7 @@ impl SledStore {
     }
 
     fn database(&self, source: sled::Error) -> StoreError {
-        StoreError::Database {
-            path: self.path.clone(),
-            source,
-        }
+        database_error(&self.path, source)
     }
 
     /// Waits until everything written so far is on stable storage: sled's writes, then any blob
@@ -359,18 +356,6 @@ impl SledStore {
         self.db.flush().map_err(|source| self.database(source))?;
         self.disk.sync_new_blobs(true)?;
         self.disk.sync_log(&self.log_file)
-    }
-
-    /// The whole value stored under `key`, put back together from its pieces if it has them.
-    fn whole(
-        &self,
-        tree: &sled::Tree,
-        key: &[u8],
-        stored: sled::IVec,
-        seq: u64,
-    ) -> Result<sled::IVec, StoreError> {
-        pieces::resolve(tree, key, stored)
-            .map_err(|source: PieceError| StoreError::Pieces { seq, source })
     }
 
     /// The record that holds `seq` if the ledger has it: the last one keyed at or before it.
@@ -597,13 +582,9 @@ impl Store for SledStore {
             .ledger
             .range(entry_key(start)..=entry_key(u64::MAX))
             .map(move |item| {
-                let (key, stored) = item.map_err(|source| StoreError::Database {
-                    path: path.clone(),
-                    source,
-                })?;
+                let (key, stored) = item.map_err(|source| database_error(&path, source))?;
                 let seq = seq_of_key(&key);
-                let value = pieces::resolve(&ledger, &key, stored)
-                    .map_err(|source| StoreError::Pieces { seq, source })?;
+                let value = whole(&ledger, &key, stored, seq)?;
                 Ok((seq, codec::Entries::new(value)))
             });
         // Skipping by position, not by seq, so that a record whose seqs were tampered with is
@@ -622,7 +603,7 @@ impl Store for SledStore {
             return Ok(None);
         };
         let first = seq_of_key(&key);
-        let value = self.whole(&self.ledger, &key, stored, first)?;
+        let value = whole(&self.ledger, &key, stored, first)?;
         for entry in codec::decode_entries(&value) {
             match entry {
                 Ok(entry) if entry.seq == seq => return Ok(Some(entry)),
@@ -655,7 +636,7 @@ impl Store for SledStore {
         let current = match found {
             Some((key, stored)) => {
                 let found = seq_of_key(&key);
-                let value = self.whole(&self.checkpoints, &key, stored, found)?;
+                let value = whole(&self.checkpoints, &key, stored, found)?;
                 Some((found, value.to_vec()))
             }
             None => None,
@@ -666,6 +647,26 @@ impl Store for SledStore {
             (current, older) => current.or(older),
         })
     }
+}
+
+/// A database error of the store at `path`.
+fn database_error(path: &Path, source: sled::Error) -> StoreError {
+    StoreError::Database {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The whole value stored under `key` in `tree`, put back together from its pieces if it has
+/// them.
+fn whole(
+    tree: &sled::Tree,
+    key: &[u8],
+    stored: sled::IVec,
+    seq: u64,
+) -> Result<sled::IVec, StoreError> {
+    pieces::resolve(tree, key, stored)
+        .map_err(|source: PieceError| StoreError::Pieces { seq, source })
 }
 
 /// The entries of a walk over records, one record's entries at a time.
