@@ -54,12 +54,15 @@ impl HistoryFilter {
         (!subject.account_ids.is_empty() || !subject.employee_ids.is_empty()).then_some(subject)
     }
 
-    /// The seqs of the entries about this subject, ascending, from the projections' index.
+    /// The seqs of the entries about this subject, ascending, from the projections' index
+    /// (none from projections folded for the checks alone, which keep no index).
     pub fn seqs(&self, projections: &Projections) -> BTreeSet<u64> {
-        projections.subjects().seqs(
-            &self.account_ids,
-            &self.employee_ids,
-            self.device_ids.iter().chain(&self.key_ids),
-        )
+        projections.subjects().map_or_else(BTreeSet::new, |index| {
+            index.seqs(
+                &self.account_ids,
+                &self.employee_ids,
+                self.device_ids.iter().chain(&self.key_ids),
+            )
+        })
     }
 }

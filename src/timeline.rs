@@ -126,12 +126,13 @@ impl Timeline {
 /// is evaluated with `settings_at` it: the settings in force then (SPEC §11), as `GetStatus`
 /// as of that instant uses.
 pub fn fold<E, R: Deref<Target = Entry>>(
-    mut projections: Projections,
+    projections: Projections,
     entries: impl IntoIterator<Item = Result<R, E>>,
     system: &SystemId,
     window: Window,
     settings_at: &dyn Fn(Timestamp) -> CheckSettings,
 ) -> Result<Timeline, E> {
+    let mut projections = projections.for_checks();
     let mut entries = entries.into_iter();
     let mut pending = None;
     for entry in entries.by_ref() {

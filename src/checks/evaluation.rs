@@ -12,7 +12,10 @@
 //! the timeline's property test (the timeline equals a fresh evaluation at every boundary) is
 //! the check that the incremental path misses nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use foldhash::fast::RandomState as Hashed;
 
 use super::{CheckResult, CheckSettings, Context, Finding, holds_access};
 use crate::event::{Event, SystemId};
@@ -36,6 +39,16 @@ impl AccountFindings {
     }
 }
 
+/// An account id as the evaluation files it: allocated once while the account holds access and
+/// shared by every index that files it (a clone per index each time a batch touched the account
+/// was a fifth of a long timeline).
+type Name = Arc<str>;
+
+/// Accounts filed under an employee id or an HR email. A key whose accounts have all gone stays,
+/// empty: the keys are as few as the employees, and an account losing and regaining access with
+/// every other batch would otherwise drop and allocate its key each time.
+type Filed = HashMap<String, HashSet<Name, Hashed>, Hashed>;
+
 /// What an account holding access was last evaluated with: how to find it again when what it
 /// rests on changes.
 struct Holding {
@@ -55,25 +68,60 @@ pub struct Evaluation {
     tracked: bool,
     /// The accounts with a per-account finding, in id order (the order a pass over the
     /// accounts gives).
-    findings: BTreeMap<String, AccountFindings>,
+    findings: BTreeMap<Name, AccountFindings>,
     /// Every account holding access, by id.
-    holding: HashMap<String, Holding>,
+    holding: HashMap<Name, Holding, Hashed>,
     /// Accounts holding access by the employee they are linked to.
-    by_employee: HashMap<String, BTreeSet<String>>,
+    by_employee: Filed,
     /// Accounts holding access by the HR email their login name stands for.
-    by_email: HashMap<String, BTreeSet<String>>,
+    by_email: Filed,
     /// (instant, account id): when time alone may change an account's answer; all after `now`.
-    instants: BTreeSet<(Timestamp, String)>,
+    instants: BTreeSet<(Timestamp, Name)>,
     /// The accounts whose findings cite the last successful sync.
-    citing_sync: BTreeSet<String>,
+    citing_sync: HashSet<Name, Hashed>,
     /// What every account's answer rests on, as evaluated.
     policy_since: Option<Mark>,
     last_sync: Option<Mark>,
     /// What the entries applied since the last evaluation touched.
-    touched_accounts: BTreeSet<String>,
-    touched_employees: BTreeSet<String>,
+    touched_accounts: Noted,
+    touched_employees: Noted,
     /// Employee emails, lower-cased, that an entry since the last evaluation gave or took away.
     touched_emails: BTreeSet<String>,
+}
+
+/// Ids noted since the last evaluation, in buffers kept from one evaluation to the next: every
+/// entry of a timeline is noted, and an allocation for each of its ids was a tenth of the fold.
+#[derive(Default)]
+struct Noted {
+    ids: Vec<String>,
+    /// How many of `ids` hold an id noted; the rest are spare buffers.
+    len: usize,
+}
+
+impl Noted {
+    fn push(&mut self, id: &str) {
+        match self.ids.get_mut(self.len) {
+            Some(spare) => {
+                spare.clear();
+                spare.push_str(id);
+            }
+            None => self.ids.push(id.to_owned()),
+        }
+        self.len += 1;
+    }
+
+    /// The ids noted, sorted, each once; the next `push` starts afresh.
+    fn drain(&mut self) -> impl Iterator<Item = &str> {
+        let noted = &mut self.ids[..self.len];
+        self.len = 0;
+        noted.sort_unstable();
+        let mut previous = None;
+        noted.iter().map(String::as_str).filter(move |id| {
+            let again = previous == Some(*id);
+            previous = Some(*id);
+            !again
+        })
+    }
 }
 
 impl Evaluation {
@@ -112,15 +160,15 @@ impl Evaluation {
             now,
             tracked,
             findings: BTreeMap::new(),
-            holding: HashMap::new(),
-            by_employee: HashMap::new(),
-            by_email: HashMap::new(),
+            holding: HashMap::default(),
+            by_employee: HashMap::default(),
+            by_email: HashMap::default(),
             instants: BTreeSet::new(),
-            citing_sync: BTreeSet::new(),
+            citing_sync: HashSet::default(),
             policy_since: context.state.policy.as_ref().map(|policy| policy.since),
             last_sync: context.state.last_completed_sync,
-            touched_accounts: BTreeSet::new(),
-            touched_employees: BTreeSet::new(),
+            touched_accounts: Noted::default(),
+            touched_employees: Noted::default(),
             touched_emails: BTreeSet::new(),
         };
         for account in context.with_access() {
@@ -141,10 +189,12 @@ impl Evaluation {
                     .insert(employee.record.email.to_lowercase());
             }
         }
-        self.touched_accounts
-            .extend(subjects.account_ids.into_iter().map(str::to_owned));
-        self.touched_employees
-            .extend(subjects.employee_ids.into_iter().map(str::to_owned));
+        for account_id in subjects.account_ids {
+            self.touched_accounts.push(account_id);
+        }
+        for employee_id in subjects.employee_ids {
+            self.touched_employees.push(employee_id);
+        }
     }
 
     /// Brings the evaluation to `now`, with `settings` in force, over `projections`: the
@@ -160,48 +210,54 @@ impl Evaluation {
         }
         let mut again = std::mem::take(&mut self.touched_accounts);
         let mut emails = std::mem::take(&mut self.touched_emails);
-        for employee_id in std::mem::take(&mut self.touched_employees) {
-            again.extend(
-                self.by_employee
-                    .get(&employee_id)
-                    .into_iter()
-                    .flatten()
-                    .cloned(),
-            );
-            if let Some(employee) = projections.employees().get(&employee_id) {
+        for employee_id in self.touched_employees.drain() {
+            for account_id in self.by_employee.get(employee_id).into_iter().flatten() {
+                again.push(account_id);
+            }
+            if let Some(employee) = projections.employees().get(employee_id) {
                 emails.insert(employee.record.email.to_lowercase());
             }
         }
-        for email in emails {
-            again.extend(self.by_email.get(&email).into_iter().flatten().cloned());
+        for email in &emails {
+            for account_id in self.by_email.get(email).into_iter().flatten() {
+                again.push(account_id);
+            }
         }
+        emails.clear();
+        self.touched_emails = emails;
         while let Some(first) = self.instants.first()
             && first.0 <= now
         {
-            again.extend(self.instants.pop_first().map(|(_, account_id)| account_id));
+            if let Some((_, account_id)) = self.instants.pop_first() {
+                again.push(&account_id);
+            }
         }
         if state.last_completed_sync != self.last_sync {
             self.last_sync = state.last_completed_sync;
-            again.extend(self.citing_sync.iter().cloned());
+            for account_id in &self.citing_sync {
+                again.push(account_id);
+            }
         }
         self.now = now;
         let context = Context::new(projections, &system, &empty, now, settings);
-        for account_id in again {
+        for account_id in again.drain() {
             match state
                 .accounts
-                .get(&account_id)
+                .get(account_id)
                 .filter(|account| holds_access(account.present, &account.snapshot.status, settings))
             {
                 Some(account) => self.insert(&context, account),
-                None => self.remove(&account_id),
+                None => self.remove(account_id),
             }
         }
+        // Its buffers serve the next batch.
+        self.touched_accounts = again;
     }
 
     /// Evaluates `account`, which holds access, and files what it rests on; an account filed
     /// before under the same link, email and instants keeps its filing.
     fn insert(&mut self, context: &Context<'_>, account: &AccountState) {
-        let id = &account.snapshot.id;
+        let id = &self.name(&account.snapshot.id);
         let link = context.employee_of(account);
         let findings = context.account_findings(account, link.as_ref());
         let instants: Vec<Timestamp> = context
@@ -213,27 +269,28 @@ impl Evaluation {
         let retained = findings.retained.is_some();
         if findings.is_empty() {
             self.findings.remove(id);
-        } else if let Some(kept) = self.findings.get_mut(id) {
-            *kept = findings;
         } else {
-            self.findings.insert(id.clone(), findings);
+            self.findings.insert(Arc::clone(id), findings);
         }
         if !self.tracked {
-            self.instants
-                .extend(instants.into_iter().map(|instant| (instant, id.clone())));
+            self.instants.extend(
+                instants
+                    .into_iter()
+                    .map(|instant| (instant, Arc::clone(id))),
+            );
             return;
         }
-        if !retained {
+        if retained {
+            self.citing_sync.insert(Arc::clone(id));
+        } else {
             self.citing_sync.remove(id);
-        } else if !self.citing_sync.contains(id) {
-            self.citing_sync.insert(id.clone());
         }
         // A manual link names its employee even while the roster does not know them: the
         // account links once they are onboarded.
         let employee_id = context
             .state
             .links
-            .get(id)
+            .get(&**id)
             .map(|manual| manual.employee_id.as_str())
             .or_else(|| link.map(|link| link.employee.record.employee_id.as_str()));
         let hr_email = context
@@ -249,26 +306,28 @@ impl Evaluation {
         }
         self.unfile(id);
         for instant in &instants {
-            self.instants.insert((*instant, id.clone()));
+            self.instants.insert((*instant, Arc::clone(id)));
         }
         if let Some(employee_id) = employee_id {
-            self.by_employee
-                .entry(employee_id.to_owned())
-                .or_default()
-                .insert(id.clone());
+            file(&mut self.by_employee, employee_id, id);
         }
-        self.by_email
-            .entry(hr_email.clone())
-            .or_default()
-            .insert(id.clone());
+        file(&mut self.by_email, &hr_email, id);
         self.holding.insert(
-            id.clone(),
+            Arc::clone(id),
             Holding {
                 employee_id: employee_id.map(str::to_owned),
                 hr_email,
                 instants,
             },
         );
+    }
+
+    /// `account_id` as the indexes hold it: the name they file it under while it holds access.
+    fn name(&self, account_id: &str) -> Name {
+        match self.holding.get_key_value(account_id) {
+            Some((name, _)) => Arc::clone(name),
+            None => Name::from(account_id),
+        }
     }
 
     /// Forgets what was found and filed about `account_id`.
@@ -280,11 +339,11 @@ impl Evaluation {
 
     /// Takes `account_id` out of the indexes.
     fn unfile(&mut self, account_id: &str) {
-        let Some(holding) = self.holding.remove(account_id) else {
+        let Some((name, holding)) = self.holding.remove_entry(account_id) else {
             return;
         };
         for instant in holding.instants {
-            self.instants.remove(&(instant, account_id.to_owned()));
+            self.instants.remove(&(instant, Arc::clone(&name)));
         }
         if let Some(employee_id) = holding.employee_id {
             forget(&mut self.by_employee, &employee_id, account_id);
@@ -342,12 +401,22 @@ impl Evaluation {
     }
 }
 
-/// Removes `account_id` from the accounts filed under `key`.
-fn forget(index: &mut HashMap<String, BTreeSet<String>>, key: &str, account_id: &str) {
+/// Files `account_id` under `key`.
+fn file(index: &mut Filed, key: &str, account_id: &Name) {
+    let account_id = Arc::clone(account_id);
+    match index.get_mut(key) {
+        Some(accounts) => {
+            accounts.insert(account_id);
+        }
+        None => {
+            index.insert(key.to_owned(), HashSet::from_iter([account_id]));
+        }
+    }
+}
+
+/// Removes `account_id` from the accounts filed under `key`; the key stays.
+fn forget(index: &mut Filed, key: &str, account_id: &str) {
     if let Some(accounts) = index.get_mut(key) {
         accounts.remove(account_id);
-        if accounts.is_empty() {
-            index.remove(key);
-        }
     }
 }
