@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
@@ -140,7 +141,9 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
 /// Seqs by id. Hashed, not ordered: nothing walks it in id order, and every entry replayed
 /// looks an id up in it (an ordered map's string comparisons were a tenth of replay). The hash
 /// is seeded per process, so ids chosen upstream cannot be made to collide.
-type Seqs = HashMap<String, Vec<u64>, foldhash::fast::RandomState>;
+/// An id of up to 24 bytes (every account and employee id seen) is held in the map's slot
+/// itself, so a lookup compares it without reaching into another allocation.
+type Seqs = HashMap<CompactString, Vec<u64>, foldhash::fast::RandomState>;
 
 /// The seqs of the entries about each account id and each employee id, ascending.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +170,7 @@ impl SubjectIndex {
                     Some(seqs) if seqs.last() == Some(&seq) => {}
                     Some(seqs) => seqs.push(seq),
                     None => {
-                        index.insert(id.to_owned(), vec![seq]);
+                        index.insert(CompactString::from(id), vec![seq]);
                     }
                 }
             }
@@ -184,11 +187,13 @@ impl SubjectIndex {
     ) -> BTreeSet<u64> {
         let accounts = account_ids
             .into_iter()
-            .filter_map(|id| self.accounts.get(id));
+            .filter_map(|id| self.accounts.get(id.as_str()));
         let employees = employee_ids
             .into_iter()
-            .filter_map(|id| self.employees.get(id));
-        let things = thing_ids.into_iter().filter_map(|id| self.things.get(id));
+            .filter_map(|id| self.employees.get(id.as_str()));
+        let things = thing_ids
+            .into_iter()
+            .filter_map(|id| self.things.get(id.as_str()));
         accounts
             .chain(employees)
             .chain(things)
