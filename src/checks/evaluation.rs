@@ -40,8 +40,8 @@ impl AccountFindings {
 }
 
 /// An account id as the evaluation files it: allocated once while the account holds access and
-/// shared by every index that files it (a clone per index each time a batch touched the account
-/// was a fifth of a long timeline).
+/// shared by every index that files it, instead of a `String` clone per index each time a batch
+/// touches the account (much of `insert` and `unfile`, together a quarter of a long timeline).
 type Name = Arc<str>;
 
 /// Accounts filed under an employee id or an HR email. A key whose accounts have all gone stays,
@@ -90,7 +90,7 @@ pub struct Evaluation {
 }
 
 /// Ids noted since the last evaluation, in buffers kept from one evaluation to the next: every
-/// entry of a timeline is noted, and an allocation for each of its ids was a tenth of the fold.
+/// entry of a timeline is noted, and copying its ids into a kept buffer costs no allocation.
 #[derive(Default)]
 struct Noted {
     ids: Vec<String>,
