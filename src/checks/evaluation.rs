@@ -420,3 +420,81 @@ fn forget(index: &mut Filed, key: &str, account_id: &str) {
         accounts.remove(account_id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Entry;
+    use crate::event::{AccountSnapshot, Actor, EmployeeRecord};
+
+    fn apply(projections: &mut Projections, event: Event) {
+        let entry = Entry::seal(
+            projections.last_digest(),
+            Timestamp::UNIX_EPOCH,
+            Actor::Demo,
+            event,
+        );
+        projections.apply(&entry);
+    }
+
+    /// An account that stops holding access leaves no filing behind under its employee or its
+    /// email: a stale one would not change an answer, only have every later touch of that
+    /// employee evaluate the account again for nothing.
+    #[test]
+    fn an_account_that_loses_access_is_unfiled_from_its_employee_and_its_email() {
+        let system = SystemId::tailscale();
+        let mut projections = Projections::default();
+        apply(
+            &mut projections,
+            Event::EmployeeOnboarded {
+                employee: EmployeeRecord {
+                    employee_id: "E-1".to_owned(),
+                    email: "dana@acme.example".to_owned(),
+                    name: None,
+                    org_role: "Sales".to_owned(),
+                    start_date: None,
+                },
+            },
+        );
+        apply(
+            &mut projections,
+            Event::UserSeen {
+                system: system.clone(),
+                account: AccountSnapshot {
+                    id: "u1".to_owned(),
+                    login_name: "dana@acme.example".to_owned(),
+                    display_name: "Dana".to_owned(),
+                    role: "member".to_owned(),
+                    status: "active".to_owned(),
+                    account_type: "member".to_owned(),
+                    created: None,
+                },
+            },
+        );
+        let settings = CheckSettings::default();
+        let mut evaluation =
+            Evaluation::new(&projections, &system, Timestamp::UNIX_EPOCH, &settings);
+        let filed = |evaluation: &Evaluation| {
+            (
+                evaluation.by_employee.get("E-1").map(HashSet::len),
+                evaluation
+                    .by_email
+                    .get("dana@acme.example")
+                    .map(HashSet::len),
+            )
+        };
+        assert_eq!(filed(&evaluation), (Some(1), Some(1)));
+
+        let removed = Event::UserRemoved {
+            system: system.clone(),
+            account_id: "u1".to_owned(),
+            login_name: "dana@acme.example".to_owned(),
+            observed_at: None,
+        };
+        evaluation.note(&projections, &removed);
+        apply(&mut projections, removed);
+        evaluation.advance(&projections, Timestamp::UNIX_EPOCH, &settings);
+        assert_eq!(filed(&evaluation), (Some(0), Some(0)));
+        assert!(evaluation.holding.is_empty());
+    }
+}
