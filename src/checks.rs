@@ -825,7 +825,7 @@ mod tests {
     }
 
     /// The projections of these events, all recorded at `recorded_at`.
-    fn projections(recorded_at: Timestamp, events: Vec<Event>) -> Projections {
+    pub(super) fn projections(recorded_at: Timestamp, events: Vec<Event>) -> Projections {
         let mut projections = Projections::default();
         for event in events {
             let entry = Entry::seal(projections.last_digest(), recorded_at, Actor::Demo, event);
@@ -834,7 +834,9 @@ mod tests {
         projections
     }
 
-    fn dana_holds_access_and_leaves(effective_at: Timestamp) -> Vec<Event> {
+    /// Dana (`E-1`) holds access through account `u1`, auto-linked by email, and is
+    /// offboarded effective `effective_at`.
+    pub(super) fn dana_holds_access_and_leaves(effective_at: Timestamp) -> Vec<Event> {
         let system = SystemId::tailscale();
         vec![
             Event::AccessPolicySet {

@@ -423,19 +423,8 @@ fn forget(index: &mut Filed, key: &str, account_id: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{dana_holds_access_and_leaves, projections};
     use super::*;
-    use crate::entry::Entry;
-    use crate::event::{AccountSnapshot, Actor, EmployeeRecord};
-
-    fn apply(projections: &mut Projections, event: Event) {
-        let entry = Entry::seal(
-            projections.last_digest(),
-            Timestamp::UNIX_EPOCH,
-            Actor::Demo,
-            event,
-        );
-        projections.apply(&entry);
-    }
 
     /// An account that stops holding access leaves no filing behind under its employee or its
     /// email: a stale one would not change an answer, only have every later touch of that
@@ -443,37 +432,11 @@ mod tests {
     #[test]
     fn an_account_that_loses_access_is_unfiled_from_its_employee_and_its_email() {
         let system = SystemId::tailscale();
-        let mut projections = Projections::default();
-        apply(
-            &mut projections,
-            Event::EmployeeOnboarded {
-                employee: EmployeeRecord {
-                    employee_id: "E-1".to_owned(),
-                    email: "dana@acme.example".to_owned(),
-                    name: None,
-                    org_role: "Sales".to_owned(),
-                    start_date: None,
-                },
-            },
-        );
-        apply(
-            &mut projections,
-            Event::UserSeen {
-                system: system.clone(),
-                account: AccountSnapshot {
-                    id: "u1".to_owned(),
-                    login_name: "dana@acme.example".to_owned(),
-                    display_name: "Dana".to_owned(),
-                    role: "member".to_owned(),
-                    status: "active".to_owned(),
-                    account_type: "member".to_owned(),
-                    created: None,
-                },
-            },
-        );
+        let (recorded_at, leaving_at) = (Timestamp::UNIX_EPOCH, Timestamp::MAX);
+        let events = dana_holds_access_and_leaves(leaving_at);
+        let before = projections(recorded_at, events.clone());
         let settings = CheckSettings::default();
-        let mut evaluation =
-            Evaluation::new(&projections, &system, Timestamp::UNIX_EPOCH, &settings);
+        let mut evaluation = Evaluation::new(&before, &system, recorded_at, &settings);
         let filed = |evaluation: &Evaluation| {
             (
                 evaluation.by_employee.get("E-1").map(HashSet::len),
@@ -491,9 +454,9 @@ mod tests {
             login_name: "dana@acme.example".to_owned(),
             observed_at: None,
         };
-        evaluation.note(&projections, &removed);
-        apply(&mut projections, removed);
-        evaluation.advance(&projections, Timestamp::UNIX_EPOCH, &settings);
+        evaluation.note(&before, &removed);
+        let after = projections(recorded_at, [events, vec![removed]].concat());
+        evaluation.advance(&after, recorded_at, &settings);
         assert_eq!(filed(&evaluation), (Some(0), Some(0)));
         assert!(evaluation.holding.is_empty());
     }
