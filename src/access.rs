@@ -22,12 +22,19 @@ pub enum StatusClass {
 impl StatusClass {
     /// Classifies a raw status (compared case-insensitively).
     pub fn of(raw_status: &str) -> Self {
-        match raw_status.to_ascii_lowercase().as_str() {
-            "active" | "idle" => StatusClass::Enabled,
-            "suspended" => StatusClass::Suspended,
-            "needs-approval" => StatusClass::NeedsApproval,
-            "over-billing-limit" => StatusClass::OverBillingLimit,
-            other => StatusClass::Unknown(other.to_owned()),
+        // Compared in place: every evaluation classifies every account's status, and a known
+        // status needs no lower-cased copy.
+        let is = |known: &str| raw_status.eq_ignore_ascii_case(known);
+        if is("active") || is("idle") {
+            StatusClass::Enabled
+        } else if is("suspended") {
+            StatusClass::Suspended
+        } else if is("needs-approval") {
+            StatusClass::NeedsApproval
+        } else if is("over-billing-limit") {
+            StatusClass::OverBillingLimit
+        } else {
+            StatusClass::Unknown(raw_status.to_ascii_lowercase())
         }
     }
 }
@@ -42,5 +49,20 @@ mod tests {
         assert_ne!(StatusClass::of("active"), StatusClass::of("suspended"));
         assert_ne!(StatusClass::of("frozen"), StatusClass::of("thawed"));
         assert_eq!(StatusClass::of("Suspended"), StatusClass::Suspended);
+    }
+
+    #[test]
+    fn each_known_status_is_its_class_in_any_case_and_an_unknown_one_is_kept_lowered() {
+        for (raw, class) in [
+            ("ACTIVE", StatusClass::Enabled),
+            ("Idle", StatusClass::Enabled),
+            ("suspended", StatusClass::Suspended),
+            ("Needs-Approval", StatusClass::NeedsApproval),
+            ("over-billing-LIMIT", StatusClass::OverBillingLimit),
+            ("Frozen", StatusClass::Unknown("frozen".to_owned())),
+            ("active ", StatusClass::Unknown("active ".to_owned())),
+        ] {
+            assert_eq!(StatusClass::of(raw), class, "{raw}");
+        }
     }
 }

@@ -4,10 +4,11 @@
 //! name to an employee's email, after mapping the login's domain through `email_aliases`
 //! (account domain → HR domain). Auto links are derived here on every read, never recorded.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::event::EmailAlias;
-use crate::projection::{AccountState, EmployeeState, Employees, Mark, SystemState};
+use crate::projection::{AccountState, EmployeeState, Employees, Mark, SystemState, lowercase};
 
 /// How an account is linked to an employee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -66,12 +67,13 @@ impl EmailAliases {
             .collect()
     }
 
-    /// The HR email a login name stands for: lower-cased, with an aliased domain replaced.
-    pub fn hr_email(&self, login_name: &str) -> String {
-        let login = login_name.to_lowercase();
+    /// The HR email a login name stands for: lower-cased, with an aliased domain replaced;
+    /// borrowed when that changes nothing.
+    pub fn hr_email<'a>(&self, login_name: &'a str) -> Cow<'a, str> {
+        let login = lowercase(login_name);
         match login.rsplit_once('@') {
             Some((local, domain)) => match self.0.get(domain) {
-                Some(hr_domain) => format!("{local}@{hr_domain}"),
+                Some(hr_domain) => Cow::Owned(format!("{local}@{hr_domain}")),
                 None => login,
             },
             None => login,

@@ -316,7 +316,7 @@ impl Evaluation {
             Arc::clone(id),
             Holding {
                 employee_id: employee_id.map(str::to_owned),
-                hr_email,
+                hr_email: hr_email.into_owned(),
                 instants,
             },
         );

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::Mark;
+use super::lookup::lowercase;
 use crate::entry::Entry;
 use crate::event::{EmployeeRecord, Event, RosterProblem};
 use crate::hash::Hash256;
@@ -103,7 +104,7 @@ impl Employees {
     /// The employee whose email matches, compared case-insensitively.
     pub fn by_email(&self, email: &str) -> Option<&EmployeeState> {
         self.by_email
-            .get(&email.to_lowercase())
+            .get(&*lowercase(email))
             .and_then(|employee_id| self.get(employee_id))
     }
 
@@ -135,12 +136,12 @@ impl Employees {
     /// Drops `email` from the index if it still points at `employee_id`: within one batch another
     /// employee may already have taken it over.
     fn forget_email(by_email: &mut ByEmail, email: &str, employee_id: &str) {
-        let key = email.to_lowercase();
+        let key = lowercase(email);
         if by_email
-            .get(&key)
+            .get(&*key)
             .is_some_and(|holder| holder == employee_id)
         {
-            by_email.remove(&key);
+            by_email.remove(&*key);
         }
     }
 

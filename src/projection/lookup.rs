@@ -8,6 +8,7 @@
 //! so the index holds exactly what a scan of the map would find; it is private to `projection`,
 //! read through accessors, so nothing else can make the two disagree.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -48,12 +49,26 @@ impl Lookup {
 
 /// How a login name is filed: login names compare case-insensitively, as emails do.
 pub(super) fn login_key(login_name: &str) -> String {
-    login_name.to_lowercase()
+    lowercase(login_name).into_owned()
+}
+
+/// `text.to_lowercase()`, borrowed when that changes nothing: emails and login names are
+/// nearly always lower-case already, and resolving every account's link looks one up per
+/// account per evaluation, where a copy each was the most frequent allocation.
+pub fn lowercase(text: &str) -> Cow<'_, str> {
+    if text
+        .bytes()
+        .any(|byte| !byte.is_ascii() || byte.is_ascii_uppercase())
+    {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Lookup;
+    use super::{Lookup, lowercase};
     use crate::entry::Entry;
     use crate::event::{AccountSnapshot, Actor, DeviceSnapshot, Event, KeySnapshot, SystemId};
     use crate::projection::{Projections, SystemState};
@@ -275,5 +290,24 @@ mod tests {
         lookup.file("u1", None, "x");
         assert_eq!(lookup.ids("x").next_back(), Some("u9"));
         assert_eq!(lookup.ids("x").next(), Some("u1"));
+    }
+
+    #[test]
+    fn lower_case_text_is_borrowed_and_anything_else_is_lowered_as_unicode_lowers_it() {
+        assert!(matches!(
+            lowercase("dana@example.com"),
+            std::borrow::Cow::Borrowed("dana@example.com")
+        ));
+        assert_eq!(lowercase("Dana@Example.COM"), "dana@example.com");
+        assert_eq!(lowercase("ÅSA@corp.example"), "åsa@corp.example");
+        // Already lower-case, but not ASCII: lowered anyway, which changes nothing.
+        assert_eq!(lowercase("åsa@corp.example"), "åsa@corp.example");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lowercase_is_to_lowercase(text in "[a-zA-Z0-9@.ÅåİẞΣ]{0,24}|\\PC{0,24}") {
+            proptest::prop_assert_eq!(lowercase(&text), text.to_lowercase());
+        }
     }
 }

@@ -26,6 +26,7 @@ pub use accounts::{
 pub use devices::{Attribution, DeviceState, KeyState, Leftovers, MissingCoverage};
 pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, RosterRejection};
 pub use exceptions::{ExceptionState, Exceptions};
+pub use lookup::lowercase;
 pub use reviews::{DecisionState, ReviewState, Reviews};
 pub use settings::{InForce, SettingsHistory};
 pub use subjects::{SubjectIndex, Subjects, subjects_of};
