@@ -46,13 +46,16 @@ pub use tree::{InclusionProof, ProofError};
 
 use crate::event::{Actor, Event};
 use crate::projection::Projections;
-use crate::store::{Store as _, StoreError};
+use crate::store::{Checkpointed, Store as _, StoreError};
 use crate::time::Timestamp;
 
 /// What the writer lock guards.
 struct Writer {
     /// The seq of the latest checkpoint.
     last_checkpoint: u64,
+    /// The last seq the stored parts of the subject index cover without a gap: the next part
+    /// holds the entries after it.
+    indexed: u64,
     /// A durable batch could not be read back into the projections: they are rebuilt from the
     /// store before the next decision or append.
     behind: bool,
@@ -96,16 +99,17 @@ impl Ledger {
     /// small one so that short histories exercise checkpoints).
     pub fn with_checkpoint_interval(log: Log, min_interval: u64) -> Result<Self, StoreError> {
         let head = log.head().map_or(0, |digest| digest.seq);
-        let projections = checkpoint::at_seq(&log, head)?;
+        let (projections, indexed) = checkpoint::at_seq(&log, head)?;
         let last_checkpoint = log
             .store()?
-            .checkpoint_at_or_before(head)?
+            .checkpoint_at_or_before(Checkpointed::Projections, head)?
             .map_or(0, |(seq, _)| seq);
         Ok(Ledger {
             log,
             projections: RwLock::new(projections),
             writer: Mutex::new(Writer {
                 last_checkpoint,
+                indexed,
                 behind: false,
             }),
             checkpoint_min_interval: min_interval.max(1),
@@ -141,7 +145,9 @@ impl Ledger {
             return Ok(());
         }
         let head = self.log.head();
-        let rebuilt = checkpoint::at_seq(&self.log, head.map_or(0, |digest| digest.seq))?;
+        let (rebuilt, indexed) =
+            checkpoint::at_seq(&self.log, head.map_or(0, |digest| digest.seq))?;
+        writer.indexed = indexed;
         *self
             .projections
             .write()
@@ -190,8 +196,11 @@ impl Ledger {
         {
             // The batch is durable already; a checkpoint that cannot be written only makes later
             // point-in-time reads replay more, so it is logged rather than failing the append.
-            match checkpoint::save(&self.log, &projections) {
-                Ok(()) => writer.last_checkpoint = projections.last_seq(),
+            match checkpoint::save(&self.log, &projections, writer.indexed) {
+                Ok(()) => {
+                    writer.last_checkpoint = projections.last_seq();
+                    writer.indexed = projections.last_seq();
+                }
                 Err(error) => tracing::warn!("could not store a projection checkpoint: {error}"),
             }
         }
@@ -232,7 +241,8 @@ impl Ledger {
     }
 
     /// Reads the projections as of `instant`: built from the entries recorded at or before it.
-    /// `None` means now.
+    /// `None` means now. Projections of the past keep no subject index
+    /// ([`Projections::subjects`] is `None`): a history is read from the live one.
     pub fn read_as_of<R>(
         &self,
         instant: Option<Timestamp>,
@@ -246,12 +256,13 @@ impl Ledger {
         if until >= current {
             return Ok(self.read(read));
         }
-        Ok(read(&checkpoint::at_seq(&self.log, until)?))
+        Ok(read(&checkpoint::for_checks_at_seq(&self.log, until)?))
     }
 
     /// The projections as of `instant` (the entries recorded at or before it, from the nearest
     /// checkpoint) and the entries after them in seq order, up to the head: what a reader folds
-    /// to follow the state through a window that starts at `instant`.
+    /// to follow the state through a window that starts at `instant`. The projections keep no
+    /// subject index ([`Projections::for_checks`]).
     pub fn state_and_entries_after(
         &self,
         instant: Timestamp,
@@ -263,7 +274,7 @@ impl Ledger {
         StoreError,
     > {
         let until = checkpoint::last_seq_recorded_by(&self.log, instant)?;
-        let projections = checkpoint::at_seq(&self.log, until)?;
+        let projections = checkpoint::for_checks_at_seq(&self.log, until)?;
         Ok((projections, self.log.read_ahead(until + 1).entries()))
     }
 
@@ -293,7 +304,7 @@ impl Log {
     pub fn checkpoint_seq_at_or_before(&self, seq: u64) -> Result<Option<u64>, StoreError> {
         Ok(self
             .store()?
-            .checkpoint_at_or_before(seq)?
+            .checkpoint_at_or_before(Checkpointed::Projections, seq)?
             .map(|(found, _)| found))
     }
 }

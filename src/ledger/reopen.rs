@@ -15,7 +15,9 @@ use std::sync::Arc;
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::NodeId;
-use crate::store::{Encode, Scan, SledStore, Store, StoreError, make_private, tree_node_within};
+use crate::store::{
+    Checkpointed, Encode, Scan, SledStore, Store, StoreError, make_private, tree_node_within,
+};
 
 /// How a log opens its store again after an append failed.
 pub trait Reopen: Send + Sync {
@@ -118,11 +120,21 @@ impl Store for View {
         )
     }
 
-    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
-        self.store.put_checkpoint(seq, encode)
+    fn put_checkpoint(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+        encode: &mut Encode<'_>,
+    ) -> Result<(), StoreError> {
+        self.store.put_checkpoint(kind, seq, encode)
     }
 
-    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        self.store.checkpoint_at_or_before(seq.min(self.last_seq()))
+    fn checkpoint_at_or_before(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.store
+            .checkpoint_at_or_before(kind, seq.min(self.last_seq()))
     }
 }

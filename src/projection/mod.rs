@@ -50,12 +50,20 @@ pub struct Projections {
     last: Option<Mark>,
     /// The hash of the last applied entry.
     last_hash: Option<Hash256>,
-    /// The entries about each account and employee, for `GetHistory`.
-    subjects: SubjectIndex,
-    /// Whether these projections were set to [`Projections::for_checks`]: `subjects` is empty
-    /// and no longer kept. Never stored: a checkpoint is taken of projections that keep it.
+    /// The entries about each account and employee, for `GetHistory`. Not in the projections'
+    /// checkpoint: it grows with every entry, so it is checkpointed apart, in parts
+    /// ([`Projections::subjects_after`]), and given back with [`Projections::with_subjects`].
     #[serde(skip)]
+    subjects: SubjectIndex,
+    /// Whether `subjects` is empty and not kept: set by [`Projections::for_checks`], and true
+    /// of projections read from a checkpoint until their index is given back.
+    #[serde(skip, default = "without_subjects")]
     for_checks: bool,
+}
+
+/// Projections read from a checkpoint hold no subject index until it is given back.
+fn without_subjects() -> bool {
+    true
 }
 
 impl Projections {
@@ -241,6 +249,20 @@ impl Projections {
     pub fn for_checks(mut self) -> Self {
         self.subjects = SubjectIndex::default();
         self.for_checks = true;
+        self
+    }
+
+    /// The subject index's part for the entries after seq `after`, which a checkpoint of the
+    /// index keeps; `None` for projections that keep no index.
+    pub fn subjects_after(&self, after: u64) -> Option<SubjectIndex> {
+        self.subjects().map(|index| index.after(after))
+    }
+
+    /// These projections with `index` as their subject index: for projections read from a
+    /// checkpoint, `index` must hold the subjects of every entry up to their last seq.
+    pub fn with_subjects(mut self, index: SubjectIndex) -> Self {
+        self.subjects = index;
+        self.for_checks = false;
         self
     }
 

@@ -1,7 +1,8 @@
 //! The per-subject index of `GetHistory` (SPEC §11): for every account, employee, device and key id, the
 //! seqs of the entries about it, kept as the entries are applied, so a history is a few point
-//! reads rather than a scan of the ledger. Being part of the projections, it is in their
-//! checkpoints and rebuilt by replay wherever they are (an older checkpoint layout is replayed).
+//! reads rather than a scan of the ledger. It is part of the projections, but checkpointed apart
+//! from them and in parts, each holding the seqs since the previous part
+//! ([`SubjectIndex::after`]), so that a checkpoint costs what changed, not the whole history.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -155,7 +156,8 @@ pub struct SubjectIndex {
 }
 
 impl SubjectIndex {
-    pub(super) fn apply(&mut self, seq: u64, event: &Event) {
+    /// Adds the entry at `seq`, which follows every entry already in the index.
+    pub fn apply(&mut self, seq: u64, event: &Event) {
         let subjects = subjects_of(event);
         for (index, ids) in [
             (&mut self.accounts, subjects.account_ids),
@@ -173,6 +175,39 @@ impl SubjectIndex {
                         index.insert(CompactString::from(id), vec![seq]);
                     }
                 }
+            }
+        }
+    }
+
+    /// The part of the index for the entries after seq `after`: each subject with the seqs
+    /// above it, none without.
+    pub fn after(&self, after: u64) -> SubjectIndex {
+        let part = |seqs: &Seqs| -> Seqs {
+            seqs.iter()
+                .filter(|(_, seqs)| seqs.last().is_some_and(|&last| last > after))
+                .map(|(id, seqs)| {
+                    let start = seqs.partition_point(|&seq| seq <= after);
+                    (id.clone(), seqs[start..].to_vec())
+                })
+                .collect()
+        };
+        SubjectIndex {
+            accounts: part(&self.accounts),
+            employees: part(&self.employees),
+            things: part(&self.things),
+        }
+    }
+
+    /// Adds a later part (what [`SubjectIndex::after`] gave), whose seqs all follow every seq
+    /// already held.
+    pub fn extend(&mut self, part: SubjectIndex) {
+        for (index, part) in [
+            (&mut self.accounts, part.accounts),
+            (&mut self.employees, part.employees),
+            (&mut self.things, part.things),
+        ] {
+            for (id, seqs) in part {
+                index.entry(id).or_default().extend(seqs);
             }
         }
     }

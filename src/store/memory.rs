@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::tree::KEPT_LEVEL;
-use super::{Encode, Scan, Store, StoreError, check_follows};
+use super::{Checkpointed, Encode, Scan, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::NodeId;
@@ -29,7 +29,7 @@ struct Inner {
     staged: Vec<Entry>,
     /// Tree nodes staged with them, kept only when they are committed.
     staged_nodes: Vec<(NodeId, Hash256)>,
-    checkpoints: BTreeMap<u64, Vec<u8>>,
+    checkpoints: BTreeMap<(Checkpointed, u64), Vec<u8>>,
 }
 
 impl Inner {
@@ -118,23 +118,32 @@ impl Store for MemoryStore {
         }))
     }
 
-    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
+    fn put_checkpoint(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+        encode: &mut Encode<'_>,
+    ) -> Result<(), StoreError> {
         let mut bytes = Vec::new();
         encode(&mut bytes).map_err(|source| StoreError::Io {
             action: "encode a checkpoint for",
             path: "memory".into(),
             source,
         })?;
-        self.lock().checkpoints.insert(seq, bytes);
+        self.lock().checkpoints.insert((kind, seq), bytes);
         Ok(())
     }
 
-    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    fn checkpoint_at_or_before(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         Ok(self
             .lock()
             .checkpoints
-            .range(..=seq)
+            .range((kind, 0)..=(kind, seq))
             .next_back()
-            .map(|(seq, bytes)| (*seq, bytes.clone())))
+            .map(|((_, seq), bytes)| (*seq, bytes.clone())))
     }
 }

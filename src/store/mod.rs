@@ -46,6 +46,18 @@ pub fn scanned_entry<E>(
     entry.map_err(|source| StoreError::Corrupt { seq, source })
 }
 
+/// What a checkpoint holds. Both kinds are derived data, kept so that no read replays the whole
+/// log; whatever is missing or unreadable is rebuilt from the entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Checkpointed {
+    /// The projections as of the seq, without their subject index.
+    Projections,
+    /// The subject index's part for the entries after the previous such checkpoint, up to the
+    /// seq: kept apart and in parts so that a checkpoint costs what changed since the last one,
+    /// not the whole history the index grows with.
+    Subjects,
+}
+
 /// Writes a value to the writer it is given (a checkpoint, to the store that keeps it).
 pub type Encode<'a> = dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 
@@ -198,13 +210,22 @@ pub trait Store: Send + Sync {
     /// the store, so a log can hand it out while its store may be replaced.
     fn scan(&self, from: u64) -> Scan<'static>;
 
-    /// Keeps the opaque projection checkpoint taken at `seq` that `encode` writes, replacing one
+    /// Keeps the opaque checkpoint of `kind` taken at `seq` that `encode` writes, replacing one
     /// at the same seq. The store takes the bytes as they are written, so a large checkpoint
     /// is never in memory whole besides the state it encodes.
-    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError>;
+    fn put_checkpoint(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+        encode: &mut Encode<'_>,
+    ) -> Result<(), StoreError>;
 
-    /// The checkpoint with the greatest seq not above `seq`.
-    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// The checkpoint of `kind` with the greatest seq not above `seq`.
+    fn checkpoint_at_or_before(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
 
     /// Up to `limit` entries from seq `from` on; an undecodable record is an error.
     fn read(&self, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {

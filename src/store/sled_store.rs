@@ -16,8 +16,8 @@
 //! runs of at most 127 hashes under `n` + the leaf that completed the run's first node, so a
 //! node is one `..=` lookup too; key `t` says whether
 //! the tree is kept with every append or, in a ledger written before it was, how far it is built
-//! (no `t` with a head: not at all). Checkpoints live in the tree `checkpoints.2`,
-//! key `c` + seq; they are derived data and can always be rebuilt. No stored value is larger than
+//! (no `t` with a head: not at all). Checkpoints live in the tree `checkpoints.2`:
+//! the projections' under key `c` + seq, the subject index's parts under `s` + seq; they are derived data and can always be rebuilt. No stored value is larger than
 //! 4 KiB: a longer one is stored in pieces, its header last ([`pieces`](super::pieces)), so sled
 //! never writes it to its unsynced blob files. The tree `checkpoints` of ledgers written by 0.1
 //! holds checkpoints as single values, which sled put in blob files: it is read, never written,
@@ -38,7 +38,7 @@ use super::codec::{self, TreeState};
 use super::disk::{DataDir, SyncObserver};
 use super::pieces::{self, PieceError};
 use super::tree;
-use super::{Encode, Scan, ScannedRecord, Store, StoreError, check_follows};
+use super::{Checkpointed, Encode, Scan, ScannedRecord, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::NodeId;
@@ -48,6 +48,8 @@ const HEAD_KEY: &[u8] = b"h";
 const NODE_PREFIX: u8 = b'n';
 const TREE_KEY: &[u8] = b"t";
 const CHECKPOINT_PREFIX: u8 = b'c';
+/// The key prefix of the subject index's checkpoints, in the checkpoints tree.
+const SUBJECTS_PREFIX: u8 = b's';
 /// The checkpoints tree of this layout, and the one 0.1 wrote (read only).
 const CHECKPOINTS: &str = "checkpoints.2";
 const CHECKPOINTS_V01: &str = "checkpoints";
@@ -154,8 +156,12 @@ fn node_key(leaf: u64) -> [u8; 9] {
     prefixed_key(NODE_PREFIX, leaf)
 }
 
-fn checkpoint_key(seq: u64) -> [u8; 9] {
-    prefixed_key(CHECKPOINT_PREFIX, seq)
+fn checkpoint_key(kind: Checkpointed, seq: u64) -> [u8; 9] {
+    let prefix = match kind {
+        Checkpointed::Projections => CHECKPOINT_PREFIX,
+        Checkpointed::Subjects => SUBJECTS_PREFIX,
+    };
+    prefixed_key(prefix, seq)
 }
 
 fn prefixed_key(prefix: u8, seq: u64) -> [u8; 9] {
@@ -614,8 +620,13 @@ impl Store for SledStore {
         Ok(None)
     }
 
-    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
-        let key = checkpoint_key(seq);
+    fn put_checkpoint(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+        encode: &mut Encode<'_>,
+    ) -> Result<(), StoreError> {
+        let key = checkpoint_key(kind, seq);
         let mut writes = Batches::default();
         // One at the same seq goes first, so that a write cut short leaves no header listing
         // pieces some of which are new: only the last batch holds the new header.
@@ -626,10 +637,14 @@ impl Store for SledStore {
             .map_err(|source| self.database(source))
     }
 
-    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    fn checkpoint_at_or_before(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let found = self
             .checkpoints
-            .range(checkpoint_key(0)..=checkpoint_key(seq))
+            .range(checkpoint_key(kind, 0)..=checkpoint_key(kind, seq))
             .next_back()
             .transpose()
             .map_err(|source| self.database(source))?;
@@ -641,7 +656,11 @@ impl Store for SledStore {
             }
             None => None,
         };
-        let older = self.latest_checkpoint_v01(seq)?;
+        // 0.1 kept the projections only, with no subject index in them.
+        let older = match kind {
+            Checkpointed::Projections => self.latest_checkpoint_v01(seq)?,
+            Checkpointed::Subjects => None,
+        };
         Ok(match (current, older) {
             (Some(current), Some(older)) if older.0 > current.0 => Some(older),
             (current, older) => current.or(older),

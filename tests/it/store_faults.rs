@@ -16,7 +16,7 @@ use tailledger::entry::Entry;
 use tailledger::hash::{Digest, Hash256};
 use tailledger::ledger::{Ledger, Log, Reopen};
 use tailledger::merkle::NodeId;
-use tailledger::store::{Encode, Scan, SledStore, Store, StoreError};
+use tailledger::store::{Checkpointed, Encode, Scan, SledStore, Store, StoreError};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -116,12 +116,21 @@ impl Store for FullDiskStore {
         Box::new(self.inner.scan(from).chain(in_memory))
     }
 
-    fn put_checkpoint(&self, seq: u64, encode: &mut Encode<'_>) -> Result<(), StoreError> {
-        self.inner.put_checkpoint(seq, encode)
+    fn put_checkpoint(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+        encode: &mut Encode<'_>,
+    ) -> Result<(), StoreError> {
+        self.inner.put_checkpoint(kind, seq, encode)
     }
 
-    fn checkpoint_at_or_before(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        self.inner.checkpoint_at_or_before(seq)
+    fn checkpoint_at_or_before(
+        &self,
+        kind: Checkpointed,
+        seq: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.inner.checkpoint_at_or_before(kind, seq)
     }
 }
 

@@ -9,7 +9,7 @@ use tailledger::event::{Actor, Classification, Event, SystemId};
 use tailledger::hash::Digest;
 use tailledger::ledger::Log;
 use tailledger::merkle::{Frontier, NodeId};
-use tailledger::store::{MemoryStore, SledStore, Store};
+use tailledger::store::{Checkpointed, MemoryStore, SledStore, Store};
 use tailledger::time::Timestamp;
 
 use crate::helpers::snapshot;
@@ -17,10 +17,17 @@ use crate::helpers::snapshot;
 #[derive(Clone, Debug)]
 enum Op {
     Append(Vec<Event>),
-    Read { from: u64, limit: usize },
+    Read {
+        from: u64,
+        limit: usize,
+    },
     Reopen,
-    PutCheckpoint { seq: u64, bytes: Vec<u8> },
-    CheckpointAtOrBefore(u64),
+    PutCheckpoint {
+        kind: Checkpointed,
+        seq: u64,
+        bytes: Vec<u8>,
+    },
+    CheckpointAtOrBefore(Checkpointed, u64),
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -56,14 +63,21 @@ fn event() -> impl Strategy<Value = Event> {
     ]
 }
 
+fn kind() -> impl Strategy<Value = Checkpointed> {
+    prop_oneof![
+        Just(Checkpointed::Projections),
+        Just(Checkpointed::Subjects)
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => prop::collection::vec(event(), 0..6).prop_map(Op::Append),
         3 => (0u64..40, 0usize..12).prop_map(|(from, limit)| Op::Read { from, limit }),
         1 => Just(Op::Reopen),
-        1 => (0u64..40, prop::collection::vec(any::<u8>(), 0..16))
-            .prop_map(|(seq, bytes)| Op::PutCheckpoint { seq, bytes }),
-        1 => (0u64..40).prop_map(Op::CheckpointAtOrBefore),
+        1 => (kind(), 0u64..40, prop::collection::vec(any::<u8>(), 0..16))
+            .prop_map(|(kind, seq, bytes)| Op::PutCheckpoint { kind, seq, bytes }),
+        1 => (kind(), 0u64..40).prop_map(|(kind, seq)| Op::CheckpointAtOrBefore(kind, seq)),
     ]
 }
 
@@ -108,15 +122,15 @@ proptest! {
                     drop(sled);
                     sled = SledStore::open(dir.path()).unwrap();
                 }
-                Op::PutCheckpoint { seq, bytes } => {
+                Op::PutCheckpoint { kind, seq, bytes } => {
                     let mut encode = |writer: &mut dyn std::io::Write| writer.write_all(&bytes);
-                    sled.put_checkpoint(seq, &mut encode).unwrap();
-                    model.put_checkpoint(seq, &mut encode).unwrap();
+                    sled.put_checkpoint(kind, seq, &mut encode).unwrap();
+                    model.put_checkpoint(kind, seq, &mut encode).unwrap();
                 }
-                Op::CheckpointAtOrBefore(seq) => {
+                Op::CheckpointAtOrBefore(kind, seq) => {
                     prop_assert_eq!(
-                        sled.checkpoint_at_or_before(seq).unwrap(),
-                        model.checkpoint_at_or_before(seq).unwrap()
+                        sled.checkpoint_at_or_before(kind, seq).unwrap(),
+                        model.checkpoint_at_or_before(kind, seq).unwrap()
                     );
                 }
             }

@@ -307,7 +307,7 @@ pub fn checkpoints(copy: &Path) -> Vec<(u64, usize)> {
     let mut before = u64::MAX;
     // Bounded: each step goes to an older checkpoint.
     for _ in 0..100_000 {
-        match store.checkpoint_at_or_before(before) {
+        match store.checkpoint_at_or_before(tailledger::store::Checkpointed::Projections, before) {
             Ok(Some((seq, bytes))) => {
                 found.push((seq, bytes.len()));
                 if seq == 0 {
