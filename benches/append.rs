@@ -1,17 +1,20 @@
 //! Durable append throughput, beside its baseline in the same run: a raw `O_APPEND` write plus
 //! `fdatasync` of the same stored bytes. Ratios between the two are what count on a shared machine.
-//! `TAILLEDGER_BENCH_QUICK=1` shortens the timings.
+//! A second baseline is the least any store on sled 0.34.7 does for the same values: one
+//! `apply_batch` of the batch's chunks, sled's `flush`, and the `fdatasync` of its log that makes
+//! them durable (sled's own flush only `sync_file_range`s them). `TAILLEDGER_BENCH_QUICK=1`
+//! shortens the timings.
 
 mod common;
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tailledger::entry::Entry;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
-use tailledger::store::{MAX_VALUE, encode_chunks};
+use tailledger::store::{MAX_VALUE, encode_chunks, open_waiting_for_lock};
 use tailledger::time::Timestamp;
 
 fn user_seen(index: usize) -> Event {
@@ -56,10 +59,31 @@ fn durable_append(c: &mut Criterion) {
             })
             .collect();
         // The values the store writes for this batch: its format-2 chunks.
-        let bytes: Vec<u8> = encode_chunks(&entries, MAX_VALUE)
-            .into_iter()
-            .flat_map(|(_, chunk)| chunk)
-            .collect();
+        let chunks = encode_chunks(&entries, MAX_VALUE);
+        let bytes: Vec<u8> = chunks.iter().flat_map(|(_, chunk)| chunk.clone()).collect();
+        let sled_dir = tempfile::tempdir().expect("a temporary directory");
+        let db = open_waiting_for_lock(sled_dir.path()).expect("a fresh sled database");
+        let log = File::open(sled_dir.path().join("db")).expect("sled's log");
+        let mut batches = 0u64;
+        group.bench_with_input(
+            BenchmarkId::new("sled_flush_baseline", batch_size),
+            &chunks,
+            |b, chunks| {
+                b.iter(|| {
+                    // Each batch under keys of its own, as appends never overwrite.
+                    batches += 1;
+                    let mut batch = sled::Batch::default();
+                    for (first, chunk) in chunks {
+                        let key = [batches.to_be_bytes(), first.to_be_bytes()].concat();
+                        batch.insert(key, chunk.as_slice());
+                    }
+                    db.apply_batch(batch).expect("apply_batch");
+                    db.flush().expect("flush");
+                    log.sync_data().expect("fdatasync");
+                })
+            },
+        );
+
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
