@@ -8,9 +8,10 @@
 //! checked, and every node the store keeps must equal the rebuilt one; the first that differs is
 //! reported at the seq whose entry completed it.
 //!
-//! A store is verified on two cores: one thread walks and decodes the records, the other writes
-//! each entry's canonical form, hashes it and checks the link, in seq order, so the report is the
-//! one a single pass would give. An export is verified as an independent verifier would: each
+//! A store is verified on two cores: one thread walks and decodes the records and writes each
+//! entry's canonical form, the other hashes each form twice (the chain's hash and the Merkle
+//! leaf) and checks the link and the tree, in seq order, so the report is the one a single pass
+//! would give. An export is verified as an independent verifier would: each
 //! line parsed as JSON and canonicalised by a general RFC 8785 implementation.
 
 use std::fmt;
@@ -19,10 +20,9 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
-use crate::canonical::ChainAndLeafSink;
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
-use crate::merkle::{Frontier, NodeId};
+use crate::merkle::{Frontier, NodeId, leaf_hash};
 use crate::store::{CodecError, KEPT_LEVEL, Store, StoreError, tree_node_within};
 
 /// What the walker needs of one entry: its claimed position and hashes, and the bytes to hash.
@@ -182,19 +182,18 @@ impl ChainWalker {
         })
     }
 
-    /// Checks the next entry of a store, and returns its seq and Merkle leaf hash, both hashes
-    /// from one writing of its canonical form.
-    fn step_entry(&mut self, entry: Result<Entry, CodecError>) -> Result<(u64, Hash256), Break> {
-        let entry = entry.map_err(|error| self.undecodable(error.to_string()))?;
-        let mut leaf = Hash256::ZERO;
-        self.check(entry.seq, entry.prev_hash, entry.hash, || {
-            let mut sink = ChainAndLeafSink::new();
-            entry.write_canonical(&mut sink);
-            let (hash, leaf_hash) = sink.finish();
-            leaf = leaf_hash;
-            hash
+    /// Checks the next entry of a store from its canonical form, written by the decoding thread,
+    /// and returns its seq and Merkle leaf hash.
+    fn step_written(
+        &mut self,
+        claimed: Result<Claimed, CodecError>,
+        canonical_form: &[u8],
+    ) -> Result<(u64, Hash256), Break> {
+        let claimed = claimed.map_err(|error| self.undecodable(error.to_string()))?;
+        self.check(claimed.seq, claimed.prev_hash, claimed.hash, || {
+            Hash256::of(canonical_form)
         })?;
-        Ok((entry.seq, leaf))
+        Ok((claimed.seq, leaf_hash(canonical_form)))
     }
 
     fn undecodable(&self, detail: String) -> Break {
@@ -256,9 +255,62 @@ const BATCH: usize = 256;
 /// Batches decoded ahead of the hashing thread, bounding the memory held.
 const BATCHES_AHEAD: usize = 4;
 
-/// One record as the decoding thread passes it on: an entry, a record that does not decode, or
-/// a failure of the store itself, which ends the walk.
-type Decoded = Result<Result<Entry, CodecError>, StoreError>;
+/// One record of a batch, with `T` saying where its canonical form is.
+type Scanned<T> = Result<(Result<Claimed, CodecError>, T), StoreError>;
+
+/// What an entry claims of its place in the chain; its canonical form travels beside it.
+struct Claimed {
+    seq: u64,
+    prev_hash: Hash256,
+    hash: Hash256,
+}
+
+/// A batch as the decoding thread passes it on: the records in seq order, each an entry's claim
+/// with the end of its canonical form in `bytes` (the forms one after another), a record that
+/// does not decode, or a failure of the store itself, which ends the walk. The hashing thread
+/// hands each batch back to be filled again, so the walk allocates a few buffers, not one per
+/// entry.
+#[derive(Default)]
+struct Written {
+    records: Vec<Scanned<usize>>,
+    bytes: Vec<u8>,
+}
+
+impl Written {
+    /// Adds one scanned record, writing its canonical form when it is an entry. Returns whether
+    /// the walk must stop here (the store failed).
+    fn push(&mut self, record: Result<(u64, Result<Entry, CodecError>), StoreError>) -> bool {
+        let record = record.map(|(_, entry)| {
+            let claimed = entry.map(|entry| {
+                entry.write_canonical(&mut self.bytes);
+                Claimed {
+                    seq: entry.seq,
+                    prev_hash: entry.prev_hash,
+                    hash: entry.hash,
+                }
+            });
+            (claimed, self.bytes.len())
+        });
+        let stop = record.is_err();
+        self.records.push(record);
+        stop
+    }
+
+    /// Each record with its canonical form (empty for one that did not decode).
+    fn drain(
+        &mut self,
+    ) -> impl Iterator<Item = Result<(Result<Claimed, CodecError>, &[u8]), StoreError>> {
+        let bytes = &self.bytes;
+        let mut start = 0;
+        self.records.drain(..).map(move |record| {
+            record.map(|(claimed, end)| {
+                let form = &bytes[start..end];
+                start = end;
+                (claimed, form)
+            })
+        })
+    }
+}
 
 /// Rebuilds a store's Merkle tree leaf by leaf and compares the nodes the store keeps.
 struct TreeCheck<'a> {
@@ -303,20 +355,22 @@ pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, Sto
         stored_size: store.tree_size()?,
         frontier: Frontier::new(),
     };
+    // One thread reads, decodes and writes each entry's canonical form; this one hashes it
+    // twice (the chain's hash and the Merkle leaf) and checks the link and the tree. Hashing is
+    // the larger half, so the canonical form is written on the other side.
     let broken = std::thread::scope(|scope| -> Result<Option<Break>, StoreError> {
-        let (batches, decoded) = mpsc::sync_channel::<Vec<Decoded>>(BATCHES_AHEAD);
+        let (batches, written) = mpsc::sync_channel::<Written>(BATCHES_AHEAD);
+        let (emptied, refill) = mpsc::channel::<Written>();
         scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
+            let mut batch = Written::default();
             for record in store.scan(1) {
-                let stop = record.is_err();
-                batch.push(record.map(|(_, entry)| entry));
-                if (batch.len() == BATCH || stop)
-                    && batches
-                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                        .is_err()
-                {
-                    // The hashing thread found a break and stopped listening.
-                    return;
+                let stop = batch.push(record);
+                if batch.records.len() == BATCH || stop {
+                    let next = refill.try_recv().unwrap_or_default();
+                    if batches.send(std::mem::replace(&mut batch, next)).is_err() {
+                        // The hashing thread found a break and stopped listening.
+                        return;
+                    }
                 }
                 if stop {
                     return;
@@ -325,11 +379,12 @@ pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, Sto
             // A send fails only once the other side has stopped, which then needs nothing more.
             let _ = batches.send(batch);
         });
-        // Dropping `decoded` on return, at a break, stops the decoding thread at its next send.
-        for batch in decoded {
-            let checked = batch.len() as u64;
-            for record in batch {
-                let (seq, leaf) = match walker.step_entry(record?) {
+        // Dropping `written` on return, at a break, stops the decoding thread at its next send.
+        for mut batch in written {
+            let checked = batch.records.len() as u64;
+            for record in batch.drain() {
+                let (claimed, form) = record?;
+                let (seq, leaf) = match walker.step_written(claimed, form) {
                     Ok(stepped) => stepped,
                     Err(broken) => return Ok(Some(broken)),
                 };
@@ -337,6 +392,9 @@ pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, Sto
                     return Ok(Some(broken));
                 }
             }
+            batch.bytes.clear();
+            // The decoding thread may have finished; the buffer is then simply freed.
+            let _ = emptied.send(batch);
             done(checked);
         }
         Ok(None)

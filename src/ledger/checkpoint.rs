@@ -219,12 +219,17 @@ mod tests {
     /// A ledger in `dir` taking a checkpoint every 10 entries, after `batches` more batches of
     /// 10 entries, each about one of five accounts.
     fn appended(dir: &std::path::Path, batches: usize) -> Ledger {
+        appended_about(dir, "a", batches)
+    }
+
+    /// [`appended`], the accounts' ids starting with `prefix`.
+    fn appended_about(dir: &std::path::Path, prefix: &str, batches: usize) -> Ledger {
         let ledger = Ledger::with_checkpoint_interval(Log::open(dir).unwrap(), 10).unwrap();
         for _ in 0..batches {
             let events = (0..10)
                 .map(|index| Event::AccountDeclassified {
                     system: SystemId::tailscale(),
-                    account_id: format!("a{}", index % 5),
+                    account_id: format!("{prefix}{}", index % 5),
                     reason: "test".to_owned(),
                 })
                 .collect();
@@ -292,5 +297,45 @@ mod tests {
         let ledger = appended(dir.path(), 0);
         assert!(stored_subjects(ledger.log(), 40).unwrap().is_some());
         assert_eq!(ledger.read(Clone::clone), ledger.log().replay().unwrap());
+    }
+
+    /// Opening a ledger takes its state from the checkpoint and replays only what follows it:
+    /// a checkpoint standing for another history (the same seqs, other accounts) is what the
+    /// reopened ledger holds, with the subject index of its own entries from the parts.
+    #[test]
+    fn opening_takes_the_state_from_the_checkpoint_and_its_index_from_the_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = appended(dir.path(), 3);
+        let own_index = ledger.read(|projections| projections.subjects().cloned());
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = appended_about(other_dir.path(), "b", 3).read(Clone::clone);
+        ledger
+            .log()
+            .store()
+            .unwrap()
+            .put_checkpoint(Checkpointed::Projections, 30, &mut |writer| {
+                let checkpoint = CheckpointRef {
+                    layout: PROJECTION_LAYOUT,
+                    projections: &other,
+                };
+                encode_checkpoint_into(&checkpoint, writer)
+            })
+            .unwrap();
+        drop(ledger);
+
+        let reopened = appended(dir.path(), 0).read(Clone::clone);
+        assert_eq!(reopened.subjects().cloned(), own_index);
+        assert_eq!(reopened.for_checks(), other.for_checks());
+    }
+
+    /// Projections read from a checkpoint hold no subject index until one is given back, so a
+    /// point-in-time read cannot take them for the live ones.
+    #[test]
+    fn projections_read_from_a_checkpoint_have_no_subject_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = appended(dir.path(), 3);
+        let checkpoint = usable_checkpoint(ledger.log(), 30).unwrap().unwrap();
+        assert_eq!(checkpoint.last_seq(), 30);
+        assert!(checkpoint.subjects().is_none());
     }
 }

@@ -260,3 +260,65 @@ impl Employees {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{EmployeeRecord, Event, FieldChange};
+    use crate::projection::Projections;
+
+    fn onboarded(employee_id: &str, email: &str) -> Event {
+        Event::EmployeeOnboarded {
+            employee: EmployeeRecord {
+                employee_id: employee_id.to_owned(),
+                email: email.to_owned(),
+                name: None,
+                org_role: "engineer".to_owned(),
+                start_date: None,
+            },
+        }
+    }
+
+    fn email_changed(employee_id: &str, from: &str, to: &str) -> Event {
+        Event::EmployeeUpdated {
+            employee_id: employee_id.to_owned(),
+            name: None,
+            email: Some(FieldChange {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            }),
+            org_role: None,
+        }
+    }
+
+    fn holder<'a>(projections: &'a Projections, email: &str) -> Option<&'a str> {
+        projections
+            .employees()
+            .by_email(email)
+            .map(|employee| employee.record.employee_id.as_str())
+    }
+
+    /// An email an employee no longer has finds nobody, whether it changed by an update or by
+    /// the employee being onboarded again; an email another employee took over in between
+    /// stays theirs.
+    #[test]
+    fn an_email_given_up_no_longer_finds_the_employee() {
+        let projections = Projections::after_events(vec![
+            onboarded("e1", "Ana@Example.com"),
+            email_changed("e1", "Ana@Example.com", "ana.s@example.com"),
+            onboarded("e2", "bo@example.com"),
+            onboarded("e3", "cy@example.com"),
+            onboarded("e3", "cy.new@example.com"),
+        ]);
+        assert_eq!(holder(&projections, "ana@example.com"), None);
+        assert_eq!(holder(&projections, "ANA.S@example.com"), Some("e1"));
+        assert_eq!(holder(&projections, "cy@example.com"), None);
+        assert_eq!(holder(&projections, "cy.new@example.com"), Some("e3"));
+
+        let taken_over = Projections::after_events(vec![
+            onboarded("e1", "ana@example.com"),
+            onboarded("e2", "ana@example.com"),
+            email_changed("e1", "ana@example.com", "ana.s@example.com"),
+        ]);
+        assert_eq!(holder(&taken_over, "ana@example.com"), Some("e2"));
+    }
+}

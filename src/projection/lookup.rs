@@ -69,25 +69,11 @@ pub fn lowercase(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::{Lookup, lowercase};
-    use crate::entry::Entry;
-    use crate::event::{AccountSnapshot, Actor, DeviceSnapshot, Event, KeySnapshot, SystemId};
+    use crate::event::{AccountSnapshot, DeviceSnapshot, Event, KeySnapshot, SystemId};
     use crate::projection::{Projections, SystemState};
-    use crate::time::Timestamp;
 
     fn ids<'a>(lookup: &'a Lookup, value: &str) -> Vec<&'a str> {
         lookup.ids(value).collect()
-    }
-
-    /// The projections after `events`, one entry each.
-    fn applied(events: Vec<Event>) -> Projections {
-        let mut projections = Projections::default();
-        let mut previous = None;
-        for event in events {
-            let entry = Entry::seal(previous, Timestamp::UNIX_EPOCH, Actor::Demo, event);
-            previous = Some(entry.digest());
-            projections.apply(&entry);
-        }
-        projections
     }
 
     fn tailnet(projections: &Projections) -> &SystemState {
@@ -174,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_renamed_account_is_found_by_its_new_login_name_only_in_any_case() {
-        let projections = applied(vec![
+        let projections = Projections::after_events(vec![
             seen("u1", "Dana@acme.example"),
             seen("u2", "marco@acme.example"),
             seen("u1", "dana.w@acme.example"),
@@ -187,7 +173,7 @@ mod tests {
 
     #[test]
     fn a_change_of_case_alone_keeps_the_account_filed_once() {
-        let projections = applied(vec![
+        let projections = Projections::after_events(vec![
             seen("u1", "dana@acme.example"),
             seen("u1", "DANA@acme.example"),
         ]);
@@ -196,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_removed_account_keeps_its_login_name_beside_the_account_that_took_it() {
-        let projections = applied(vec![
+        let projections = Projections::after_events(vec![
             seen("u7", "lee@acme.example"),
             removed("u7", "lee@acme.example"),
             seen("u3", "lee@acme.example"),
@@ -212,7 +198,7 @@ mod tests {
     #[test]
     fn a_device_follows_its_user_and_a_key_its_creator_removed_or_not() {
         let system = SystemId::tailscale;
-        let projections = applied(vec![
+        let projections = Projections::after_events(vec![
             Event::DeviceSeen {
                 system: system(),
                 device: device("n1", "Dana@acme.example"),

@@ -289,3 +289,24 @@ impl Projections {
                 .sum::<usize>()
     }
 }
+
+#[cfg(test)]
+impl Projections {
+    /// The projections after `events`, one entry each, recorded at the epoch by the demo: the
+    /// projection modules' unit tests start from these.
+    pub(crate) fn after_events(events: Vec<Event>) -> Self {
+        let mut projections = Projections::default();
+        let mut previous = None;
+        for event in events {
+            let entry = Entry::seal(
+                previous,
+                crate::time::Timestamp::UNIX_EPOCH,
+                crate::event::Actor::Demo,
+                event,
+            );
+            previous = Some(entry.digest());
+            projections.apply(&entry);
+        }
+        projections
+    }
+}

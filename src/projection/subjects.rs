@@ -237,3 +237,30 @@ impl SubjectIndex {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SubjectIndex;
+    use crate::event::{Event, SystemId};
+
+    fn declassified(account_id: &str) -> Event {
+        Event::AccountDeclassified {
+            system: SystemId::tailscale(),
+            account_id: account_id.to_owned(),
+            reason: "test".to_owned(),
+        }
+    }
+
+    /// A part names only the subjects of the entries after its start: a subject whose last entry
+    /// is exactly at the start is not in it, not even with no seqs.
+    #[test]
+    fn a_part_leaves_out_a_subject_whose_last_entry_is_at_its_start() {
+        let mut index = SubjectIndex::default();
+        for (seq, account_id) in [(1, "a2"), (2, "a1"), (3, "a2")] {
+            index.apply(seq, &declassified(account_id));
+        }
+        let part = index.after(2);
+        assert!(!part.accounts.contains_key("a1"));
+        assert_eq!(part.accounts.get("a2"), Some(&vec![3]));
+    }
+}
