@@ -918,6 +918,19 @@ impl Event {
 }
 
 #[cfg(test)]
+impl Event {
+    /// An `AccountDeclassified` of a tailnet account: the smallest event about one account,
+    /// which unit tests append in numbers.
+    pub(crate) fn declassified(account_id: &str) -> Self {
+        Event::AccountDeclassified {
+            system: SystemId::tailscale(),
+            account_id: account_id.to_owned(),
+            reason: "test".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

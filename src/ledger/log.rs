@@ -454,29 +454,24 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::SystemId;
-
-    fn declassified(account_id: &str) -> Event {
-        Event::AccountDeclassified {
-            system: SystemId::tailscale(),
-            account_id: account_id.to_owned(),
-            reason: "test".to_owned(),
-        }
-    }
 
     #[test]
     fn batches_chain_on_from_the_head() {
         let ledger = Log::in_memory();
         let heads = ledger.subscribe();
         let first = ledger
-            .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("a")])
+            .append(
+                Timestamp::UNIX_EPOCH,
+                Actor::Demo,
+                vec![Event::declassified("a")],
+            )
             .unwrap()
             .entries;
         let second = ledger
             .append(
                 Timestamp::UNIX_EPOCH,
                 Actor::Demo,
-                vec![declassified("b"), declassified("c")],
+                vec![Event::declassified("b"), Event::declassified("c")],
             )
             .unwrap()
             .entries;
@@ -494,10 +489,14 @@ mod tests {
         let ledger = Log::in_memory();
         let later = Timestamp::UNIX_EPOCH.saturating_add_micros(10);
         ledger
-            .append(later, Actor::Demo, vec![declassified("a")])
+            .append(later, Actor::Demo, vec![Event::declassified("a")])
             .unwrap();
         let entries = ledger
-            .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("b")])
+            .append(
+                Timestamp::UNIX_EPOCH,
+                Actor::Demo,
+                vec![Event::declassified("b")],
+            )
             .unwrap()
             .entries;
         assert_eq!(entries[0].recorded_at, later);
@@ -519,9 +518,13 @@ mod tests {
     fn a_batch_longer_than_a_segment_is_committed_whole_and_answers_with_its_first_segment() {
         let ledger = Log::in_memory();
         ledger
-            .append(Timestamp::UNIX_EPOCH, Actor::Demo, vec![declassified("a")])
+            .append(
+                Timestamp::UNIX_EPOCH,
+                Actor::Demo,
+                vec![Event::declassified("a")],
+            )
             .unwrap();
-        let events = (0..2 * SEGMENT + 3).map(|index| declassified(&format!("b{index}")));
+        let events = (0..2 * SEGMENT + 3).map(|index| Event::declassified(&format!("b{index}")));
         let appended = ledger
             .append(Timestamp::UNIX_EPOCH, Actor::Demo, events.collect())
             .unwrap();

@@ -241,15 +241,7 @@ impl SubjectIndex {
 #[cfg(test)]
 mod tests {
     use super::SubjectIndex;
-    use crate::event::{Event, SystemId};
-
-    fn declassified(account_id: &str) -> Event {
-        Event::AccountDeclassified {
-            system: SystemId::tailscale(),
-            account_id: account_id.to_owned(),
-            reason: "test".to_owned(),
-        }
-    }
+    use crate::event::Event;
 
     /// A part names only the subjects of the entries after its start: a subject whose last entry
     /// is exactly at the start is not in it, not even with no seqs.
@@ -257,7 +249,7 @@ mod tests {
     fn a_part_leaves_out_a_subject_whose_last_entry_is_at_its_start() {
         let mut index = SubjectIndex::default();
         for (seq, account_id) in [(1, "a2"), (2, "a1"), (3, "a2")] {
-            index.apply(seq, &declassified(account_id));
+            index.apply(seq, &Event::declassified(account_id));
         }
         let part = index.after(2);
         assert!(!part.accounts.contains_key("a1"));
