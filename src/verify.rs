@@ -297,9 +297,7 @@ impl Written {
     }
 
     /// Each record with its canonical form (empty for one that did not decode).
-    fn drain(
-        &mut self,
-    ) -> impl Iterator<Item = Result<(Result<Claimed, CodecError>, &[u8]), StoreError>> {
+    fn drain(&mut self) -> impl Iterator<Item = Scanned<&[u8]>> {
         let bytes = &self.bytes;
         let mut start = 0;
         self.records.drain(..).map(move |record| {

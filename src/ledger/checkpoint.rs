@@ -213,7 +213,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::event::{Actor, Event, SystemId};
+    use crate::event::{Actor, Event};
     use crate::ledger::Ledger;
 
     /// A ledger in `dir` taking a checkpoint every 10 entries, after `batches` more batches of
@@ -227,11 +227,7 @@ mod tests {
         let ledger = Ledger::with_checkpoint_interval(Log::open(dir).unwrap(), 10).unwrap();
         for _ in 0..batches {
             let events = (0..10)
-                .map(|index| Event::AccountDeclassified {
-                    system: SystemId::tailscale(),
-                    account_id: format!("{prefix}{}", index % 5),
-                    reason: "test".to_owned(),
-                })
+                .map(|index| Event::declassified(&format!("{prefix}{}", index % 5)))
                 .collect();
             ledger
                 .append(Timestamp::UNIX_EPOCH, Actor::Demo, events)
