@@ -62,6 +62,7 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
         &config.data_dir,
         config.store.cache_capacity,
     )?);
+    ledger.set_max_clock_skew(config.max_clock_skew);
     let clock = Arc::new(SystemClock);
     let timezone = config
         .roster

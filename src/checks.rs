@@ -141,11 +141,14 @@ pub enum Reason {
     ReviewActionPending,
     AccessReviewDue,
     AccessReviewOverdue,
+    /// A source's clock and the local one differ beyond the tolerance: found live by the
+    /// service, never from the ledger.
+    ClockSkew,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -165,6 +168,7 @@ impl Reason {
         Reason::ReviewActionPending,
         Reason::AccessReviewDue,
         Reason::AccessReviewOverdue,
+        Reason::ClockSkew,
     ];
 
     /// The reason with this code, if any.
@@ -193,6 +197,7 @@ impl Reason {
             Reason::ReviewActionPending => "review-action-pending",
             Reason::AccessReviewDue => "access-review-due",
             Reason::AccessReviewOverdue => "access-review-overdue",
+            Reason::ClockSkew => "clock-skew",
         }
     }
 }

@@ -92,6 +92,9 @@ pub struct Config {
     pub tls: Option<TlsIdentity>,
     /// The bounds on the server's connections (`[server]`).
     pub server: ServerLimits,
+    /// How far the local clock may be from a source's `Date` and before the last entry's
+    /// instant (`[server] max_clock_skew`).
+    pub max_clock_skew: Duration,
     pub client: ClientConfig,
     /// Which parts of the tailnet a sync lists besides its users.
     pub listers: Listers,
@@ -222,6 +225,7 @@ struct RawServer {
     keepalive_interval: Option<Spanned<String>>,
     keepalive_timeout: Option<Spanned<String>>,
     max_concurrent_streams: Option<Spanned<i64>>,
+    max_clock_skew: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -862,6 +866,13 @@ impl Config {
             None => EmailAliases::new([]),
         };
         let server = source.server(&raw.server)?;
+        let max_clock_skew = raw
+            .server
+            .max_clock_skew
+            .as_ref()
+            .map_or(Ok(crate::skew::DEFAULT_MAX_CLOCK_SKEW), |value| {
+                source.duration(value, "server.max_clock_skew")
+            })?;
         let checkpoint = raw
             .checkpoint
             .as_ref()
@@ -889,6 +900,7 @@ impl Config {
             auth,
             tls,
             server,
+            max_clock_skew,
             client,
             listers: Listers {
                 devices: tailscale.list_devices,

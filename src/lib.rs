@@ -43,6 +43,7 @@ pub mod roster;
 
 pub mod service;
 pub mod simulator;
+pub mod skew;
 pub mod store;
 pub mod sync;
 pub mod tailscale;

@@ -23,7 +23,7 @@ use crate::hash::Digest;
 use crate::hash::Hash256;
 use crate::history::HistoryFilter;
 use crate::identity::{LinkKind, resolve};
-use crate::ledger::{Appended, Ledger};
+use crate::ledger::{Appended, Ledger, WriteError};
 use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, ExceptionState, Mark,
     Projections,
@@ -33,8 +33,9 @@ use crate::roster::{
     ImportSummary, Roster, RosterErrors, RosterFormat, acceptance, parse_roster_as, plan_import,
     rejection,
 };
+use crate::skew::{ClockBehind, ClockSkew};
 use crate::store::StoreError;
-use crate::sync::{SyncReport, Syncer};
+use crate::sync::{SyncError, SyncReport, Syncer};
 use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
 use crate::timeline::{self, Timeline, Window};
@@ -42,6 +43,7 @@ use crate::truto::TrutoSource;
 use crate::verify::Report;
 
 mod answers;
+mod clock;
 mod proofs;
 mod reviews;
 
@@ -92,6 +94,31 @@ pub enum ServiceError {
     EmptyTree,
     #[error("the checkpoint could not be signed: {0}")]
     Sign(#[source] crate::merkle::Error),
+    /// A source's `Date` and the local clock differ beyond `[server] max_clock_skew`.
+    #[error(transparent)]
+    ClockSkew(ClockSkew),
+    /// The local clock reads too far before the last entry's instant to record anything.
+    #[error(transparent)]
+    ClockBehind(ClockBehind),
+}
+
+impl From<WriteError> for ServiceError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Store(error) => ServiceError::Store(error),
+            WriteError::ClockBehind(error) => ServiceError::ClockBehind(error),
+        }
+    }
+}
+
+impl From<SyncError> for ServiceError {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::Store(error) => ServiceError::Store(error),
+            SyncError::ClockSkew(error) => ServiceError::ClockSkew(error),
+            SyncError::ClockBehind(error) => ServiceError::ClockBehind(error),
+        }
+    }
 }
 
 /// The checks of one system at one instant.
@@ -184,6 +211,8 @@ pub struct Service {
     answers: Arc<answers::Answers>,
     /// `[access_review]`, recorded on each review as it starts.
     review_settings: ReviewSettings,
+    /// The worst `Date` of the last roster listing read from Truto.
+    roster_date: Arc<std::sync::Mutex<Option<crate::skew::DateReading>>>,
 }
 
 /// Where the roster of every sync cycle comes from.
@@ -210,6 +239,7 @@ impl Service {
             signing_key: None,
             answers: Arc::default(),
             review_settings: ReviewSettings::default(),
+            roster_date: Arc::default(),
         }
     }
 
@@ -237,8 +267,15 @@ impl Service {
         self.roster_format = Arc::new(format);
     }
 
+    /// The instant a read "now" is evaluated at: the clock, or the last entry's instant when
+    /// that is later (by at most `[server] max_clock_skew`, since writes further ahead are
+    /// refused), so a read now never leaves out the head.
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        let now = self.clock.now();
+        self.ledger
+            .log()
+            .head_recorded_at()
+            .map_or(now, |head| head.max(now))
     }
 
     /// The clock every answer and append reads, for the webhook receiver's 5-minute window.
@@ -248,7 +285,7 @@ impl Service {
 
     /// The instant a read as of `as_of` is evaluated at: that instant, or now.
     fn instant(&self, as_of: Option<Timestamp>) -> Timestamp {
-        as_of.unwrap_or_else(|| self.clock.now())
+        as_of.unwrap_or_else(|| self.now())
     }
 
     /// The instant a point-in-time read asks for (SPEC §18): a date is the end of that day in
@@ -258,7 +295,7 @@ impl Service {
         let Some(as_of) = as_of else {
             return Ok(None);
         };
-        let now = self.clock.now();
+        let now = self.now();
         match as_of.resolve(self.timezone) {
             Some(asked) if asked <= now => Ok(Some(asked)),
             _ if matches!(as_of, AsOf::Date(_))
@@ -659,11 +696,8 @@ impl Service {
                 self.blocking(move |service| Ok(service.import_roster_file(&path)))
                     .await
             }
-            RosterInput::Truto(source) => match source.read(self.timezone).await {
-                Err(error) => Ok((
-                    Some(Err(ServiceError::RosterSource(error))),
-                    Appended::default(),
-                )),
+            RosterInput::Truto(source) => match self.read_truto(source).await {
+                Err(error) => Ok((Some(Err(error)), Appended::default())),
                 Ok(read) => {
                     let actor = Actor::RosterSource("truto".to_owned());
                     self.blocking(move |service| {
@@ -759,7 +793,7 @@ impl Service {
         self.blocking(move |service| {
             service.check_recorded_by(as_of)?;
             let in_force = service.settings_at(&system, evaluated_at);
-            Ok(service
+            let mut report = service
                 .ledger
                 .read_as_of(as_of, |projections| CheckReport {
                     evaluated_at,
@@ -771,7 +805,11 @@ impl Service {
                         &in_force.settings,
                     ),
                     settings_recorded_from_seq: in_force.recorded_from,
-                })?)
+                })?;
+            if as_of.is_none() {
+                service.add_clock_findings(&system, &mut report);
+            }
+            Ok(report)
         })
         .await
     }
@@ -817,7 +855,7 @@ impl Service {
 
     /// The window `[from, to)` asked for, resolved and checked as [`Service::timeline`] says.
     fn window(&self, from: AsOf, to: AsOf) -> Result<Window, ServiceError> {
-        let now = self.clock.now();
+        let now = self.now();
         let beyond = |field, asked: AsOf| ServiceError::BadWindow {
             field,
             reason: format!("{asked} ends after the year 9999"),
@@ -877,7 +915,7 @@ impl Service {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<OffboardingRow>, ServiceError> {
-        let now = self.clock.now();
+        let now = self.now();
         self.blocking(move |service| {
             let departures = service
                 .ledger

@@ -103,6 +103,16 @@ impl TrutoSource {
         })
     }
 
+    /// Reads the `Date` of Truto's answers against `clock` (the service's) from now on.
+    pub fn use_clock(&mut self, clock: std::sync::Arc<dyn crate::time::Clock>) {
+        self.transport.clock.use_clock(clock);
+    }
+
+    /// The answer whose `Date` differed most from the local clock since the last call.
+    pub fn take_date_reading(&self) -> Option<crate::skew::DateReading> {
+        self.transport.clock.take()
+    }
+
     /// Lists every employee and employment, then maps them onto a roster whose date-only end
     /// dates are read in `timezone`.
     pub async fn read(&self, timezone: chrono_tz::Tz) -> Result<TrutoRead, FetchError> {

@@ -2,7 +2,8 @@
 //!
 //! `INVALID_ARGUMENT` names the field and why (a proof's `seq` or sizes outside the tree
 //! included); `FAILED_PRECONDITION` a checkpoint asked of a server with no signing key or an
-//! empty ledger; `NOT_FOUND` names what is unknown; a roster with
+//! empty ledger, and a write or sync refused because the local clock cannot be vouched for
+//! (behind the last entry, or off from a source's `Date`); `NOT_FOUND` names what is unknown; a roster with
 //! problems is `INVALID_ARGUMENT` listing every problem; an unauthenticated or unauthorised
 //! caller is `UNAUTHENTICATED` or `PERMISSION_DENIED`. A store failure says the store's own
 //! sentence (which never holds a secret): `DATA_LOSS` for a record or head that no longer
@@ -83,7 +84,9 @@ impl From<ServiceError> for Status {
             ),
             error @ (ServiceError::NotSyncing(_)
             | ServiceError::RosterFile { .. }
-            | ServiceError::RosterSource(_)) => Status::failed_precondition(error.to_string()),
+            | ServiceError::RosterSource(_)
+            | ServiceError::ClockSkew(_)
+            | ServiceError::ClockBehind(_)) => Status::failed_precondition(error.to_string()),
             error @ ServiceError::UnknownSubject(_) => Status::not_found(error.to_string()),
             error @ ServiceError::ShuttingDown => Status::unavailable(error.to_string()),
             error @ ServiceError::FutureAsOf { .. } => {

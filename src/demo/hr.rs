@@ -2,11 +2,13 @@
 //! loopback port, and the ledger reads its roster from there through the real Truto client,
 //! recorded as `roster:truto`, instead of being handed CSV text.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::roster::{Departure, RosterErrors, parse_roster};
 use crate::simulator::{SimEmployee, SimulatedHris, SimulatorHandle};
 use crate::tailscale::{ClientConfigError, RetryPolicy, Secret};
+use crate::time::ManualClock;
 use crate::truto::{TrutoConfig, TrutoSource};
 
 /// Where the demo's roster comes from (`demo --hr`).
@@ -30,15 +32,17 @@ pub(super) struct DemoHris {
 }
 
 impl DemoHris {
-    pub(super) async fn start() -> std::io::Result<Self> {
+    /// HR's system, dating its answers by the story's `clock`.
+    pub(super) async fn start(clock: Arc<ManualClock>) -> std::io::Result<Self> {
         let hris = SimulatedHris::new(ACCOUNT, TOKEN);
+        hris.use_clock(clock);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let handle = hris.start(listener)?;
         Ok(DemoHris { hris, handle })
     }
 
-    /// The Truto client the service reads the roster with.
-    pub(super) fn source(&self) -> Result<TrutoSource, ClientConfigError> {
+    /// The Truto client the service reads the roster with, on the story's `clock`.
+    pub(super) fn source(&self, clock: Arc<ManualClock>) -> Result<TrutoSource, ClientConfigError> {
         let mut config = TrutoConfig::new(ACCOUNT.to_owned(), Secret::new(TOKEN));
         config.api_base_url = self.handle.base_url().to_owned();
         config.retry = RetryPolicy {
@@ -46,7 +50,9 @@ impl DemoHris {
             max_backoff: Duration::from_millis(100),
             budget: Duration::from_millis(300),
         };
-        TrutoSource::new(config)
+        let mut source = TrutoSource::new(config)?;
+        source.use_clock(clock);
+        Ok(source)
     }
 
     /// Makes HR's records say what the roster rows of `csv` say: the story tells each HR change

@@ -65,7 +65,7 @@ impl<W: Write> Story<'_, W> {
 pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Result<(), DemoError> {
     story.chapter("Sam is made an admin during an incident, and nobody takes it back")?;
     story.tailnet.set_role(&cast.sam.id, "admin")?;
-    story.advance(Duration::from_secs(15 * 60));
+    story.advance(Duration::from_secs(15 * 60)).await?;
     story.sync().await?;
     story.checks().await?;
 
@@ -86,13 +86,12 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Res
         )
         .await?;
     print_entries(story.out, &story.ledger, &entries)?;
-    // An earlier demo's ledger already holds reviews: this one is numbered after them.
     let review_id = started_review_id(&entries);
 
     story.chapter(
         "Lena keeps Dana's owner role (Dana may not review her own); Dana revokes Sam's admin role",
     )?;
-    story.advance(Duration::from_secs(3600));
+    story.advance(Duration::from_secs(3600)).await?;
     story
         .decide(
             &review_id,
@@ -123,13 +122,14 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>, cast: &Cast) -> Res
     story.chapter(
         "Two days later Sam's role is changed in Tailscale; the next sync shows it, and the decision is carried out",
     )?;
+    story.advance(Duration::from_secs(2 * 24 * 3600)).await?;
     story.tailnet.set_role(&cast.sam.id, "member")?;
-    story.advance(Duration::from_secs(2 * 24 * 3600));
+    story.advance(Duration::from_secs(15 * 60)).await?;
     story.sync().await?;
     story.checks().await?;
     story.show_review(&review_id).await?;
     // One more quiet sync, so the story's timeline, which ends at the last instant, holds the
     // one that showed the decision carried out.
-    story.advance(Duration::from_secs(15 * 60));
+    story.advance(Duration::from_secs(15 * 60)).await?;
     story.sync().await
 }

@@ -68,7 +68,7 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>) -> Result<(), DemoE
         "lena.vogt@acme-corp.dev",
         "Lena Vogt",
     ));
-    story.advance(Duration::from_secs(15 * 60));
+    story.advance(Duration::from_secs(15 * 60)).await?;
     story.sync().await?;
     story.checks().await?;
 
@@ -96,14 +96,14 @@ pub(super) async fn tell<W: Write>(story: &mut Story<'_, W>) -> Result<(), DemoE
     story.checks().await?;
 
     story.chapter("An hour passes: the exception lapses at its expiry and the finding returns")?;
-    story.advance(Duration::from_secs(3600));
+    story.advance(Duration::from_secs(3600)).await?;
     story.sync().await?;
     story.checks().await?;
 
     story.chapter(
         "The configuration gains the alias acme-corp.dev -> acme-corp.example (SettingsChanged); Lena is linked",
     )?;
-    story.advance(Duration::from_secs(15 * 60));
+    story.advance(Duration::from_secs(15 * 60)).await?;
     story.record_settings(&settings(vec![EmailAlias {
         from: "acme-corp.dev".to_owned(),
         to: "acme-corp.example".to_owned(),

@@ -233,6 +233,12 @@ impl Log {
         self.lock_head().digest
     }
 
+    /// When the head was recorded; `None` while the log is empty.
+    pub fn head_recorded_at(&self) -> Option<Timestamp> {
+        let head = self.lock_head();
+        head.digest.map(|_| head.recorded_at)
+    }
+
     /// A receiver that sees whether the last append succeeded: false from a failed append until
     /// one succeeds again.
     pub fn writable(&self) -> watch::Receiver<bool> {

@@ -36,7 +36,9 @@ mod reopen;
 mod tree;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 pub use ahead::{Read, ReadAhead};
 pub use checkpoint::CHECKPOINT_MIN_INTERVAL;
@@ -46,8 +48,19 @@ pub use tree::{InclusionProof, ProofError};
 
 use crate::event::{Actor, Event};
 use crate::projection::Projections;
+use crate::skew::{self, ClockBehind, DEFAULT_MAX_CLOCK_SKEW};
 use crate::store::{Checkpointed, Store as _, StoreError};
 use crate::time::Timestamp;
+
+/// Why a decided batch was not appended: the store failed, or the clock reads too far before
+/// the last entry to stamp it.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ClockBehind(#[from] ClockBehind),
+}
 
 /// What the writer lock guards.
 struct Writer {
@@ -69,6 +82,9 @@ pub struct Ledger {
     writer: Mutex<Writer>,
     /// The fewest entries between two checkpoints.
     checkpoint_min_interval: u64,
+    /// `[server] max_clock_skew` in microseconds: how far before the last entry's instant the
+    /// clock may read when a batch is decided.
+    max_clock_skew: AtomicU64,
 }
 
 impl Ledger {
@@ -113,7 +129,22 @@ impl Ledger {
                 behind: false,
             }),
             checkpoint_min_interval: min_interval.max(1),
+            max_clock_skew: AtomicU64::new(
+                u64::try_from(DEFAULT_MAX_CLOCK_SKEW.as_micros()).unwrap_or(u64::MAX),
+            ),
         })
+    }
+
+    /// How far the local clock may be from the last entry's instant, and from the `Date` of a
+    /// source's answers (`[server] max_clock_skew`).
+    pub fn max_clock_skew(&self) -> Duration {
+        Duration::from_micros(self.max_clock_skew.load(Ordering::Relaxed))
+    }
+
+    /// Sets [`Ledger::max_clock_skew`].
+    pub fn set_max_clock_skew(&self, tolerance: Duration) {
+        let micros = u64::try_from(tolerance.as_micros()).unwrap_or(u64::MAX);
+        self.max_clock_skew.store(micros, Ordering::Relaxed);
     }
 
     /// Appends one batch durably, then applies it to the projections, and takes a checkpoint
@@ -210,16 +241,23 @@ impl Ledger {
     /// Decides a batch from the current projections and appends it, with no other append in
     /// between, so the decision cannot be made on stale state. `decide` returns the events and
     /// what it decided besides (a sync's outcome, an import's counts), or a refusal: a refusal
-    /// appends nothing, and so does an empty batch. The outer error is the store's, the inner
-    /// one the decision's, so a refusal is never mistaken for a storage failure.
+    /// appends nothing, and so does an empty batch. The outer error is the store's (or the
+    /// clock's, [`ClockBehind`], when `now` reads further before the last entry's instant than
+    /// [`Ledger::max_clock_skew`]: nothing is decided), the inner one the decision's, so a
+    /// refusal is never mistaken for a storage failure. The batch is recorded at `now`, or at
+    /// the last entry's instant when `now` is before it.
     pub fn decide_and_append<T, E>(
         &self,
-        recorded_at: Timestamp,
+        now: Timestamp,
         actor: Actor,
         decide: impl FnOnce(&Projections) -> Result<(Vec<Event>, T), E>,
-    ) -> Result<Result<(Appended, T), E>, StoreError> {
+    ) -> Result<Result<(Appended, T), E>, WriteError> {
         let mut writer = self.lock_writer();
         self.catch_up(&mut writer)?;
+        let recorded_at = match self.log.head_recorded_at() {
+            Some(head) => skew::stamp(now, head, self.max_clock_skew())?,
+            None => now,
+        };
         let (events, decided) = match self.read(decide) {
             Ok(decision) => decision,
             Err(refusal) => return Ok(Err(refusal)),

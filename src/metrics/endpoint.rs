@@ -55,6 +55,9 @@ async fn scrape(State(scrape): State<Arc<Scrape>>) -> Response {
             scrape
                 .metrics
                 .set_status(&scrape.system.0, &report, expires, now);
+            scrape
+                .metrics
+                .set_clock_skews(&scrape.service.date_readings());
             (
                 [(header::CONTENT_TYPE, CONTENT_TYPE)],
                 scrape.metrics.encode(),

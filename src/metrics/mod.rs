@@ -98,6 +98,12 @@ struct GrpcLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    /// `tailscale` or `truto`.
+    peer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliveryLabels {
     status: String,
 }
@@ -124,6 +130,7 @@ struct Inner {
     credential_expiry: Family<SystemLabels, Gauge>,
     grpc_requests: Family<GrpcLabels, Counter>,
     webhook_deliveries: Family<DeliveryLabels, Counter>,
+    clock_skew: Family<PeerLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -188,6 +195,12 @@ impl Metrics {
             "Webhook deliveries answered, by HTTP status",
             webhook_deliveries.clone(),
         );
+        let clock_skew = Family::<PeerLabels, Gauge>::default();
+        registry.register(
+            "clock_skew_seconds",
+            "How far each source's clock (the Date of its answers) was ahead of the local clock at its last sync (negative: behind)",
+            clock_skew.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -200,6 +213,7 @@ impl Metrics {
                 credential_expiry,
                 grpc_requests,
                 webhook_deliveries,
+                clock_skew,
             }),
         }
     }
@@ -294,6 +308,18 @@ impl Metrics {
             None => {
                 inner.credential_expiry.remove(&labels);
             }
+        }
+    }
+
+    /// Sets the measured skew of each source's clock.
+    fn set_clock_skews(&self, readings: &[crate::skew::DateReading]) {
+        for reading in readings {
+            self.inner
+                .clock_skew
+                .get_or_create(&PeerLabels {
+                    peer: reading.peer.to_lowercase(),
+                })
+                .set(reading.skew_micros() / 1_000_000);
         }
     }
 

@@ -64,7 +64,7 @@ impl Service {
         actor: Actor,
         request: StartReview,
     ) -> Result<Vec<Entry>, ServiceError> {
-        let now = self.clock.now();
+        let now = self.now();
         let settings = self.settings_at(&request.system, now).settings;
         let review_settings = self.review_settings;
         self.command_blocking(actor, move |projections| {
@@ -105,7 +105,7 @@ impl Service {
         review_id: String,
         reader: ReviewReader,
     ) -> Result<ReviewView, ServiceError> {
-        let now = self.clock.now();
+        let now = self.now();
         self.blocking(move |service| {
             let found = service.ledger.read(|projections| {
                 let review = projections.reviews().get(&review_id)?;

@@ -10,6 +10,7 @@
 //! requests or token grants the client made.
 
 mod audit_log;
+mod date;
 mod devices;
 mod fault;
 mod server;
@@ -59,6 +60,8 @@ pub struct UnknownId {
 #[derive(Clone, Debug)]
 pub struct SimulatedTailnet {
     state: Arc<Mutex<State>>,
+    /// The clock its answers are dated by.
+    date: date::ServerClock,
 }
 
 #[derive(Debug)]
@@ -135,6 +138,7 @@ impl SimulatedTailnet {
                 audit_actor: AuditActor::default(),
                 webhooks: webhook::Webhooks::new(),
             })),
+            date: date::ServerClock::default(),
         }
     }
 
@@ -230,6 +234,12 @@ impl SimulatedTailnet {
     }
 
     /// Arms `fault` for the next `times` requests to any endpoint.
+    /// Dates every answer `seconds` away from its clock (negative: before it), as a server
+    /// whose clock disagrees with the caller's would.
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.date.set_offset(seconds);
+    }
+
     pub fn inject(&self, fault: Fault, times: usize) {
         self.lock().faults.arm(None, fault, times);
     }

@@ -73,6 +73,10 @@ impl SimulatedTailnet {
                 self.clone(),
                 count_and_fault,
             ))
+            .layer(middleware::from_fn_with_state(
+                self.date.clone(),
+                super::date::date_answers,
+            ))
             .with_state(self.clone())
     }
 

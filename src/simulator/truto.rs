@@ -104,6 +104,8 @@ pub struct HrisCounters {
 #[derive(Clone, Debug)]
 pub struct SimulatedHris {
     state: Arc<Mutex<HrisState>>,
+    /// The clock its answers are dated by.
+    date: super::date::ServerClock,
 }
 
 #[derive(Debug)]
@@ -135,7 +137,18 @@ impl SimulatedHris {
                 faults: HashMap::new(),
                 counters: HrisCounters::default(),
             })),
+            date: super::date::ServerClock::default(),
         }
+    }
+
+    /// Dates its answers by `clock` instead of the system clock.
+    pub fn use_clock(&self, clock: std::sync::Arc<dyn crate::time::Clock>) {
+        self.date.use_clock(clock);
+    }
+
+    /// Dates every answer `seconds` away from its clock (negative: before it).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.date.set_offset(seconds);
     }
 
     /// Sets how many records a page holds (at least one).
@@ -169,6 +182,10 @@ impl SimulatedHris {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/unified/hris/{resource}", get(list))
+            .layer(axum::middleware::from_fn_with_state(
+                self.date.clone(),
+                super::date::date_answers,
+            ))
             .with_state(self.clone())
     }
 

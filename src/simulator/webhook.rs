@@ -425,10 +425,12 @@ impl SimulatedTailnet {
         endpoint
     }
 
-    /// Stamps and signs deliveries, and stamps audit log entries, with `clock` from now on,
-    /// instead of the system clock: the demo's tailnet lives on the demo's manual clock, which
-    /// the receiver judges `t` against and the syncs read the audit log by.
+    /// Stamps and signs deliveries, stamps audit log entries and dates answers with `clock`
+    /// from now on, instead of the system clock: the demo's tailnet lives on the demo's manual
+    /// clock, which the receiver judges `t` against and the syncs read the audit log and judge
+    /// the `Date` by.
     pub fn use_webhook_clock(&self, clock: Arc<dyn Clock>) {
+        self.date.use_clock(clock.clone());
         self.lock().webhooks.clock = Some(DeliveryClock(clock));
     }
 

@@ -6,15 +6,18 @@
 //! batch holding only `SyncFailed`, so a failed sync never changes account state. Syncs of one
 //! system are serialised by a lock, so two never overlap. A sync whose batch the store could not
 //! write is remembered, and recorded as `SyncFailed` (class `unavailable`) before the next sync,
-//! once the store takes writes again.
+//! once the store takes writes again. The worst `Date` the source's answers carried is judged
+//! against the local clock before anything is decided: beyond `[server] max_clock_skew` the sync
+//! records nothing, not even its failure, since every instant of it would be the local clock's.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::event::SyncErrorClass;
 use crate::event::{Actor, SystemId};
-use crate::ledger::{Appended, Ledger};
+use crate::ledger::{Appended, Ledger, WriteError};
 use crate::projection::SystemState;
+use crate::skew::{ClockBehind, ClockSkew, DateReading};
 use crate::store::StoreError;
 use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
@@ -30,6 +33,29 @@ pub struct SyncReport {
     pub appended: Appended,
 }
 
+/// Why a sync recorded nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The ledger could not append.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The source's `Date` and the local clock differ beyond the tolerance.
+    #[error(transparent)]
+    ClockSkew(ClockSkew),
+    /// The local clock reads too far before the last entry's instant.
+    #[error(transparent)]
+    ClockBehind(#[from] ClockBehind),
+}
+
+impl From<WriteError> for SyncError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Store(error) => SyncError::Store(error),
+            WriteError::ClockBehind(error) => SyncError::ClockBehind(error),
+        }
+    }
+}
+
 /// Runs the syncs of one system from its source.
 pub struct Syncer {
     system: SystemId,
@@ -40,6 +66,8 @@ pub struct Syncer {
     running: tokio::sync::Mutex<()>,
     /// The earliest sync whose batch could not be stored and is not recorded yet.
     unrecorded: Mutex<Option<Unrecorded>>,
+    /// The worst `Date` of the last sync whose answers carried one.
+    last_date: Mutex<Option<DateReading>>,
 }
 
 /// A sync that ran but whose batch the store could not write.
@@ -66,7 +94,17 @@ impl Syncer {
             options,
             running: tokio::sync::Mutex::new(()),
             unrecorded: Mutex::new(None),
+            last_date: Mutex::new(None),
         }
+    }
+
+    /// The answer of the last sync whose `Date` differed most from the local clock, if its
+    /// answers carried one: what the clock was last measured against.
+    pub fn last_date_reading(&self) -> Option<DateReading> {
+        *self
+            .last_date
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The system this syncer observes.
@@ -75,10 +113,13 @@ impl Syncer {
     }
 
     /// Runs one sync now, waiting for a running one of the same system to finish first.
-    /// Returns an error only when the ledger itself could not append.
-    pub async fn sync_now(&self) -> Result<SyncReport, StoreError> {
+    /// Returns an error only when the ledger itself could not append, or the clock could not
+    /// be vouched for (then nothing is appended).
+    pub async fn sync_now(&self) -> Result<SyncReport, SyncError> {
         let _running = self.running.lock().await;
         self.record_unrecorded().await?;
+        // Answers to anyone before this sync are not this sync's.
+        let _ = self.source.take_date_reading();
         let started_at = self.clock.now();
         let window = self.ledger.read(|projections| {
             let empty = SystemState::default();
@@ -87,6 +128,16 @@ impl Syncer {
         });
         let observed = self.source.observe(window).await;
         let finished_at = self.clock.now();
+        if let Some(reading) = self.source.take_date_reading() {
+            *self
+                .last_date
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(reading);
+            if let Err(skew) = reading.judge(self.ledger.max_clock_skew()) {
+                tracing::error!(system = %self.system, "sync not recorded: {skew}");
+                return Err(SyncError::ClockSkew(skew));
+            }
+        }
         let ledger = self.ledger.clone();
         let system = self.system.clone();
         let options = self.options.clone();
@@ -119,13 +170,17 @@ impl Syncer {
         .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
         let decided = match decided {
             Ok(decided) => decided,
-            Err(error) => {
+            Err(WriteError::Store(error)) => {
                 self.lock_unrecorded().get_or_insert(Unrecorded {
                     started_at,
                     finished_at,
                     cause: error.to_string(),
                 });
-                return Err(error);
+                return Err(error.into());
+            }
+            Err(WriteError::ClockBehind(behind)) => {
+                tracing::error!(system = %self.system, "sync not recorded: {behind}");
+                return Err(behind.into());
             }
         };
         let Ok((appended, (sync_id, outcome))) = decided;
@@ -140,7 +195,7 @@ impl Syncer {
 
     /// Records the sync whose batch could not be stored, if there is one, as `SyncFailed`. Fails,
     /// keeping it for the next try, while the store still cannot write.
-    async fn record_unrecorded(&self) -> Result<(), StoreError> {
+    async fn record_unrecorded(&self) -> Result<(), SyncError> {
         let Some(unrecorded) = self.lock_unrecorded().take() else {
             return Ok(());
         };
@@ -172,7 +227,7 @@ impl Syncer {
             }
             Err(error) => {
                 *self.lock_unrecorded() = Some(unrecorded);
-                Err(error)
+                Err(error.into())
             }
         }
     }

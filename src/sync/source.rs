@@ -11,6 +11,7 @@ use std::pin::Pin;
 
 use super::AuditWindow;
 use super::Observation;
+use crate::skew::DateReading;
 use crate::tailscale::FetchError;
 
 /// An observation on its way: a boxed future, so that sources of different types can stand
@@ -23,4 +24,10 @@ pub trait Source: Send + Sync {
     /// last read, less an overlap, to now). A failure says which class of fault it was, for
     /// `SyncFailed`.
     fn observe(&self, audit_log: AuditWindow) -> Observing<'_>;
+
+    /// The answer whose `Date` differed most from the local clock since the last call, for the
+    /// orchestrator to judge the clock by; `None` for a source that reads no outside clock.
+    fn take_date_reading(&self) -> Option<DateReading> {
+        None
+    }
 }

@@ -134,4 +134,8 @@ impl Source for TailscaleSource {
     fn observe(&self, audit_log: AuditWindow) -> Observing<'_> {
         Box::pin(self.fetch(audit_log))
     }
+
+    fn take_date_reading(&self) -> Option<crate::skew::DateReading> {
+        self.client.take_date_reading()
+    }
 }

@@ -45,6 +45,16 @@ impl TailscaleClient {
         })
     }
 
+    /// Reads the `Date` of Tailscale's answers against `clock` (the service's) from now on.
+    pub fn use_clock(&mut self, clock: std::sync::Arc<dyn crate::time::Clock>) {
+        self.transport.clock.use_clock(clock);
+    }
+
+    /// The answer whose `Date` differed most from the local clock since the last call.
+    pub fn take_date_reading(&self) -> Option<crate::skew::DateReading> {
+        self.transport.clock.take()
+    }
+
     /// The id of the credential's key (for an OAuth client, the client id); not a secret.
     pub fn credential_id(&self) -> &str {
         self.auth.key_id()

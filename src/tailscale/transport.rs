@@ -6,7 +6,8 @@
 //! what is transient (429, 5xx, timeouts, connection errors), one backoff, and one way of
 //! describing a failure. Only the caller knows what a final status means for its endpoint (a 401
 //! from the token endpoint is a refused grant), so the final failure is returned as a
-//! [`Failure`] for the caller to turn into a [`FetchError`].
+//! [`Failure`] for the caller to turn into a [`FetchError`]. The `Date` of every answer is read
+//! against the local clock ([`PeerClock`]), for the caller to judge the clock by.
 
 use std::error::Error as _;
 use std::fmt;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
+use super::dates::PeerClock;
 use super::error::FetchError;
 use super::retry::{Backoff, RetryPolicy};
 use crate::event::SyncErrorClass;
@@ -30,6 +32,8 @@ pub(crate) struct Transport {
     peer: &'static str,
     retry: RetryPolicy,
     timeout: Duration,
+    /// The local clock, and the peer's `Date` read against it.
+    pub(crate) clock: PeerClock,
 }
 
 /// How the last attempt of a request failed.
@@ -83,6 +87,7 @@ impl Transport {
             peer,
             retry,
             timeout,
+            clock: PeerClock::new(peer),
         }
     }
 
@@ -97,7 +102,7 @@ impl Transport {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let failure = match attempt(build()).await {
+            let failure = match attempt(build(), &self.clock).await {
                 Ok(body) => return Ok(body),
                 Err(failure) => failure,
             };
@@ -186,9 +191,12 @@ fn is_transient(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
-/// One attempt: send, read the whole body, and sort the outcome.
-async fn attempt(request: RequestBuilder) -> Result<Vec<u8>, Failure> {
+/// One attempt: send, read the answer's `Date` against `clock`, read the whole body, and sort
+/// the outcome.
+async fn attempt(request: RequestBuilder, clock: &PeerClock) -> Result<Vec<u8>, Failure> {
+    let sent = clock.now();
     let response = request.send().await.map_err(Failure::from_reqwest)?;
+    clock.read(response.headers(), sent);
     let status = response.status();
     let retry_after = response
         .headers()

@@ -7,6 +7,7 @@ mod bad_input;
 mod canonical;
 mod check_scenarios;
 mod cli;
+mod clock;
 mod common_history;
 mod connections;
 mod corrections;
