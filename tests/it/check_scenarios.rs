@@ -767,7 +767,13 @@ fn check_scenarios_evaluate_as_recorded() {
         ["DUE", "FAILING", "PASSING"],
         "the scenarios reach every state"
     );
-    let mut every_reason: Vec<&str> = Reason::ALL.iter().map(|reason| reason.as_str()).collect();
+    // `clock-skew` is found live by the service from the last sync's `Date`, never from the
+    // ledger a scenario builds; `clock.rs` drives it through the simulated API.
+    let mut every_reason: Vec<&str> = Reason::ALL
+        .iter()
+        .filter(|reason| **reason != Reason::ClockSkew)
+        .map(|reason| reason.as_str())
+        .collect();
     every_reason.sort_unstable();
     assert_eq!(
         reasons_seen.into_iter().collect::<Vec<_>>(),
