@@ -25,7 +25,7 @@ use tailledger::truto::{TrutoConfig, TrutoSource};
 use tokio::net::TcpListener;
 use tonic::Code;
 
-use crate::helpers::{Fixture, api_token, metric_value};
+use crate::helpers::{Fixture, api_token, metric_value, run, text};
 
 const DAY: i64 = 24 * 3600;
 const TOLERANCE: i64 = 120;
@@ -343,4 +343,60 @@ async fn a_write_while_the_clock_reads_behind_the_head_is_refused_beyond_the_tol
         .upsert_employee(Actor::Api("alice".to_owned()), employee("e2"))
         .await
         .unwrap();
+}
+
+/// The demo's story ends at the real now: no entry after it, the pack's own `replay` step (as
+/// its page words it) is accepted, and `integration-healthy` fails only while Tailscale is out
+/// (its scheduled syncs keep it from going stale while the story skips days).
+#[test]
+fn the_demo_is_told_in_the_past_and_its_pack_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("demo");
+    let told = run(&[
+        "demo",
+        "--no-serve",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    let finished = Timestamp::now();
+    let story = text(&told);
+    assert!(told.status.success(), "{story}");
+
+    let export = std::fs::read_to_string(data_dir.join("export.jsonl")).unwrap();
+    for line in export.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        let recorded_at: Timestamp = entry["recorded_at"].as_str().unwrap().parse().unwrap();
+        assert!(recorded_at <= finished, "{recorded_at} is after {finished}");
+    }
+
+    let integration = story
+        .lines()
+        .find(|line| line.trim_start().starts_with("integration-healthy") && line.contains('%'))
+        .expect("the timeline gives integration-healthy's shares");
+    let failing: f64 = integration
+        .split("FAILING ")
+        .nth(1)
+        .and_then(|share| share.strip_suffix('%'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        failing > 0.0 && failing < 1.0,
+        "FAILING only during the outage: {integration}"
+    );
+
+    let index = std::fs::read_to_string(data_dir.join("evidence/index.html")).unwrap();
+    let step = index
+        .split("<code>tailledger replay ")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .expect("the page names its replay step");
+    let pack_export = data_dir.join("evidence/ledger.jsonl");
+    let mut args = vec!["replay"];
+    args.extend(step.split_whitespace().map(|arg| match arg {
+        "ledger.jsonl" => pack_export.to_str().unwrap(),
+        arg => arg,
+    }));
+    let replayed = run(&args);
+    assert!(replayed.status.success(), "{step}: {}", text(&replayed));
 }
