@@ -355,10 +355,11 @@ impl<W: Write> Story<'_, W> {
         }
         self.clock.set(end);
         if syncs > 0 {
+            let minutes = Duration::from_secs(duration.as_secs() / 60 * 60);
             writeln!(
                 self.out,
-                "({} pass: {syncs} scheduled syncs, one every 15 minutes, record {entries} entries)",
-                humantime::format_duration(duration)
+                "(while {} passed, the scheduler synced every 15 minutes: {syncs} syncs, {entries} entries)",
+                humantime::format_duration(minutes)
             )?;
         }
         Ok(())
