@@ -585,7 +585,7 @@ pub async fn run(
         out,
         "\nCheck it yourself, without trusting tailledger:\n  \
          tailledger verify-export {path} --digest {digest}\n  \
-         python3 verify_export.py {path} {digest}   (the script is in README.md)",
+         python3 verify_export.py {path} {digest}   (the script is in docs/auditing.md)",
         path = export_path.display(),
     )?;
     Ok(DemoOutcome {

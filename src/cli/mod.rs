@@ -32,7 +32,7 @@ use crate::time::Timestamp;
 /// A tamper-evident ledger of who has access to your Tailscale network, checked against your HR
 /// roster, with a history any auditor can verify.
 ///
-/// Start with `tailledger demo`. To run it for real: write a config file (see the README),
+/// Start with `tailledger demo`. To run it for real: write a config file (see docs/operating.md),
 /// then `tailledger sync -c tailledger.toml` once, and `tailledger serve -c tailledger.toml`.
 #[derive(Parser, Debug)]
 #[command(name = "tailledger", version = VERSION, propagate_version = true)]

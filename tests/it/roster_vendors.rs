@@ -126,12 +126,13 @@ fn a_mapping_to_columns_the_export_lacks_is_refused_naming_both() {
 #[test]
 fn the_readme_shows_every_vendor_mapping_as_tested() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operating.md"))
+            .unwrap();
     for vendor in VENDORS {
         let mapping = std::fs::read_to_string(vendor_dir(vendor).join("mapping.toml")).unwrap();
         assert!(
             readme.contains(&mapping),
-            "README.md must show tests/roster/vendors/{vendor}/mapping.toml verbatim"
+            "docs/operating.md must show tests/roster/vendors/{vendor}/mapping.toml verbatim"
         );
     }
 }
