@@ -1,14 +1,14 @@
 //! The composition root: a [`Service`] built from a configuration, and the running of it.
 //!
 //! [`open`] is used by `tailledger serve` and `tailledger sync` alike: it opens the ledger,
-//! appends the configured access policy and settings (SPEC §11) when they differ from the
-//! recorded ones, and wires the service with its clock, roster file and Tailscale source. [`run`] owns and awaits its tasks,
-//! the API server, the scheduler and, when `[webhook]` is configured, the webhook endpoint (whose
-//! failure only ends itself); on shutdown the scheduler abandons a sync that is still fetching
-//! (nothing is appended until a fetch is complete, and an append is never interrupted), and the
-//! servers stop accepting calls and finish the ones in flight. With `[checkpoint] checkpoint_dir`,
-//! a further task writes checkpoint files on the interval, and the last one is written once the
-//! others have stopped.
+//! appends the configured access policy and settings (docs/reference/config.md#recorded-settings)
+//! when they differ from the recorded ones, and wires the service with its clock, roster file and
+//! Tailscale source. [`run`] owns and awaits its tasks, the API server, the scheduler and, when
+//! `[webhook]` is configured, the webhook endpoint (whose failure only ends itself); on shutdown
+//! the scheduler abandons a sync that is still fetching (nothing is appended until a fetch is
+//! complete, and an append is never interrupted), and the servers stop accepting calls and finish
+//! the ones in flight. With `[checkpoint] checkpoint_dir`, a further task writes checkpoint files
+//! on the interval, and the last one is written once the others have stopped.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -127,7 +127,7 @@ const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 /// Runs a sync cycle every `config.sync_interval` until `stopping` turns true. A cycle the
 /// ledger could not record (a full disk, say) is tried again with backoff, and so is one after
 /// any other append failed (a `SyncNow`, an admin command), so the ledger takes writes again as
-/// soon as it can, without a restart (SPEC §18).
+/// soon as it can, without a restart (docs/reference/time-and-durability.md#append-failure).
 async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::Receiver<bool>) {
     let system = SystemId::tailscale();
     let mut writable = service.writable();

@@ -1,6 +1,6 @@
-//! The compliance checks of SPEC §7 (with the corrections of §18), §14's
-//! `offboarded-leftovers-removed` (`leftovers.rs`) and §19's access review checks
-//! (`reviews.rs`), as a pure evaluation of (projections, instant).
+//! The compliance checks of docs/reference/checks.md#check-ids, among them
+//! `offboarded-leftovers-removed` (`leftovers.rs`) and the access review checks (`reviews.rs`),
+//! as a pure evaluation of (projections, instant).
 //!
 //! A check yields findings; a check with no finding is `PASSING`, any `FAILING` finding makes it
 //! `FAILING`, else any `DUE` finding makes it `DUE`. Every finding names its subject, a reason
@@ -102,7 +102,8 @@ pub enum CheckState {
     Passing,
     Due,
     Failing,
-    /// A finding an exception in force accepts (SPEC §12); never a check's state.
+    /// A finding an exception in force accepts (docs/reference/checks.md#exceptions); never a
+    /// check's state.
     Excepted,
 }
 
@@ -299,7 +300,8 @@ fn results(
             CheckResult {
                 check_id,
                 title,
-                // Excepted findings are reported but do not count (SPEC §12).
+                // Excepted findings are reported but do not count
+                // (docs/reference/checks.md#exceptions).
                 state: findings
                     .iter()
                     .map(|finding| finding.state)

@@ -256,7 +256,7 @@ pub fn policy_unchanged(projections: &Projections, event: &Event) -> bool {
 }
 
 /// The `SettingsChanged` that records `settings` for `system`, unless they are the last
-/// recorded ones (SPEC §11).
+/// recorded ones (docs/reference/events.md#settings-events).
 pub fn record_settings(
     projections: &Projections,
     system: &SystemId,
@@ -287,9 +287,10 @@ pub struct ExceptionRequest {
     pub expires_at: Option<Timestamp>,
 }
 
-/// The `ExceptionGranted` accepting the finding `request` names (SPEC §12), numbered after
-/// every exception granted before, or why it is refused: an unknown check, a subject that is
-/// not exactly one known account or employee, an empty reason, or an expiry not after `now`.
+/// The `ExceptionGranted` accepting the finding `request` names
+/// (docs/reference/checks.md#exceptions), numbered after every exception granted before, or why it
+/// is refused: an unknown check, a subject that is not exactly one known account or employee, an
+/// empty reason, or an expiry not after `now`.
 pub fn grant_exception(
     projections: &Projections,
     request: &ExceptionRequest,

@@ -1,5 +1,5 @@
-//! The configuration file of SPEC §10: read, validated at start, and turned into the settings
-//! the service runs with.
+//! The configuration file (docs/reference/config.md#rules): read, validated at start, and turned
+//! into the settings the service runs with.
 //!
 //! Every refusal names the file, the line, the key and why: unknown keys, bad durations or
 //! addresses, an environment variable that is not set, authentication disabled on a non-loopback
@@ -113,7 +113,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// The settings of SPEC §11 as this configuration sets them, for `SettingsChanged`.
+    /// The recorded settings (docs/reference/config.md#recorded-settings) as this configuration
+    /// sets them, for `SettingsChanged`.
     pub fn settings(&self) -> SettingsRecord {
         SettingsRecord {
             email_aliases: self.checks.email_aliases.to_record(),
@@ -135,7 +136,7 @@ impl Config {
 }
 
 /// Where Tailscale's webhook deliveries are received, and the endpoint secret that signs them
-/// (SPEC §13). `Debug` shows the secret as `[redacted]`.
+/// (docs/reference/config.md#webhook). `Debug` shows the secret as `[redacted]`.
 #[derive(Clone, Debug)]
 pub struct WebhookSettings {
     pub listen: SocketAddr,
@@ -208,7 +209,8 @@ struct RawToken {
     name: String,
     role: String,
     sha256: String,
-    /// The employee the token's holder is (SPEC §19): needed to decide access reviews.
+    /// The employee the token's holder is (docs/reference/api.md#auth): needed to decide access
+    /// reviews.
     employee_id: Option<String>,
 }
 

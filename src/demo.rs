@@ -58,7 +58,8 @@ const DEMO_AUTH_KEY: &str = "kC1DeployKey1CNTRL";
 const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
 
 /// The file the demo writes into every ledger directory it creates, before the ledger: the demo
-/// writes only where it finds it (SPEC §18), so its simulated accounts never enter a real ledger.
+/// writes only where it finds it (docs/reference/cli.md#demo), so its simulated accounts never
+/// enter a real ledger.
 pub const DEMO_MARKER: &str = "tailledger-demo";
 
 /// The demo's checkpoint signing key, in its directory.

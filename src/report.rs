@@ -1,15 +1,16 @@
-//! The offboarding report of SPEC §7: the auditor's termination evidence.
+//! The offboarding report (docs/reference/checks.md#offboarding-report): the auditor's termination
+//! evidence.
 //!
-//! One row per (offboarded employee, linked account), with the link as it stood (SPEC §11): the
-//! link that held when the person left, so a link removed or changed later never removes or
-//! alters the row; a link made only afterwards (an account attributed to the person later) adds
-//! one. The row names the link and since when it held. Then: when the person left
-//! (`effective_at`), when HR told the ledger, the last observation at which the account still
-//! held access, the first at which it did not, the time from leaving to losing access, and
-//! whether that was within the grace period. Removals that happened before HR recorded the departure (or even before the
-//! person left) are reported as they are, with a negative elapsed time when access went first.
-//! When the system's audit log reported the removal, the row says who made it and when the
-//! system says it happened, beside the sync that observed it.
+//! One row per (offboarded employee, linked account), with the link as it stood
+//! (docs/reference/time-and-durability.md#settings-as-of): the link that held when the person left,
+//! so a link removed or changed later never removes or alters the row; a link made only afterwards
+//! (an account attributed to the person later) adds one. The row names the link and since when it
+//! held. Then: when the person left (`effective_at`), when HR told the ledger, the last observation
+//! at which the account still held access, the first at which it did not, the time from leaving to
+//! losing access, and whether that was within the grace period. Removals that happened before HR
+//! recorded the departure (or even before the person left) are reported as they are, with a
+//! negative elapsed time when access went first. When the system's audit log reported the removal,
+//! the row says who made it and when the system says it happened, beside the sync that observed it.
 
 use serde::Serialize;
 
@@ -50,8 +51,8 @@ pub struct OffboardingRow {
     pub removed_by: Option<Removal>,
 }
 
-/// A removal as the system's audit log reported it (SPEC §14): beside the sync that observed
-/// it, who made it and the system's own time of it.
+/// A removal as the system's audit log reported it (docs/reference/checks.md#offboarding-report):
+/// beside the sync that observed it, who made it and the system's own time of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Removal {
     /// Who made it; `None` when the entry named no actor.

@@ -103,7 +103,8 @@ pub struct CheckReport {
     pub head: Option<Digest>,
     pub checks: Vec<CheckResult>,
     /// The seq of the system's first `SettingsChanged` when the instant is before it: the
-    /// settings it recorded were applied to an instant before they were recorded (SPEC §11).
+    /// settings it recorded were applied to an instant before they were recorded
+    /// (docs/reference/time-and-durability.md#settings-as-of).
     pub settings_recorded_from_seq: Option<u64>,
 }
 
@@ -220,14 +221,14 @@ impl Service {
             .insert(syncer.system().clone(), Arc::new(syncer));
     }
 
-    /// Makes every sync cycle import this roster file first (SPEC §10: re-read before every
-    /// sync).
+    /// Makes every sync cycle import this roster file first (docs/reference/sync.md#cycle: re-read
+    /// before every sync).
     pub fn set_roster_file(&mut self, path: PathBuf) {
         self.roster_input = Some(Arc::new(RosterInput::File(path)));
     }
 
-    /// Makes every sync cycle import the roster Truto's HRIS states first (SPEC §20), recorded
-    /// as `roster:truto`.
+    /// Makes every sync cycle import the roster Truto's HRIS states first
+    /// (docs/reference/sync.md#truto), recorded as `roster:truto`.
     pub fn set_roster_truto(&mut self, source: TrutoSource) {
         self.roster_input = Some(Arc::new(RosterInput::Truto(Box::new(source))));
     }
@@ -251,9 +252,9 @@ impl Service {
         as_of.unwrap_or_else(|| self.clock.now())
     }
 
-    /// The instant a point-in-time read asks for (SPEC §18): a date is the end of that day in
-    /// the roster's timezone, or now while that day is still running; an instant after now is
-    /// refused. `None` means now.
+    /// The instant a point-in-time read asks for (docs/reference/time-and-durability.md#as-of): a
+    /// date is the end of that day in the roster's timezone, or now while that day is still
+    /// running; an instant after now is refused. `None` means now.
     fn past_instant(&self, as_of: Option<AsOf>) -> Result<Option<Timestamp>, ServiceError> {
         let Some(as_of) = as_of else {
             return Ok(None);
@@ -382,8 +383,8 @@ impl Service {
         })
     }
 
-    /// Records the settings the configuration sets (SPEC §11), unless they are the last
-    /// recorded ones.
+    /// Records the settings the configuration sets (docs/reference/config.md#recorded-settings),
+    /// unless they are the last recorded ones.
     pub fn record_configured_settings(
         &self,
         system: &SystemId,
@@ -520,7 +521,8 @@ impl Service {
         .await
     }
 
-    /// Accepts one finding until an expiry or for ever (SPEC §12); an expiry must be after now.
+    /// Accepts one finding until an expiry or for ever (docs/reference/checks.md#exceptions); an
+    /// expiry must be after now.
     pub async fn grant_exception(
         &self,
         actor: Actor,
@@ -776,12 +778,13 @@ impl Service {
         .await
     }
 
-    /// The checks of `system` over the window `[from, to)` (SPEC §12). A date `from` is the start
-    /// of that day in the roster's timezone and a date `to` the start of the next (the window
-    /// holds the whole day), or now while that day is still running; an instant `to` after now
-    /// is refused, and so is a window whose `from` is not before its `to`. A window starting
-    /// before the ledger's first entry starts at that entry, since nothing was known before it;
-    /// one ending at or before it is "nothing recorded yet".
+    /// The checks of `system` over the window `[from, to)`
+    /// (docs/reference/time-and-durability.md#timeline). A date `from` is the start of that day in
+    /// the roster's timezone and a date `to` the start of the next (the window holds the whole
+    /// day), or now while that day is still running; an instant `to` after now is refused, and so
+    /// is a window whose `from` is not before its `to`. A window starting before the ledger's first
+    /// entry starts at that entry, since nothing was known before it; one ending at or before it is
+    /// "nothing recorded yet".
     pub async fn timeline(
         &self,
         system: SystemId,
@@ -868,9 +871,10 @@ impl Service {
     }
 
     /// The offboarding report for offboardings effective within the window, each row with the
-    /// link as it stood when the person left (SPEC §11): the links to those who left are read
-    /// from the state as of that instant, one read per distinct instant, with the settings in
-    /// force then; a link made later adds a row, a link removed later removes none.
+    /// link as it stood when the person left (docs/reference/checks.md#offboarding-report): the
+    /// links to those who left are read from the state as of that instant, one read per distinct
+    /// instant, with the settings in force then; a link made later adds a row, a link removed later
+    /// removes none.
     pub async fn offboarding_report(
         &self,
         system: SystemId,

@@ -1,5 +1,5 @@
-//! The roster from Truto's unified HRIS API (SPEC §20, reference §6): the only code that talks
-//! HTTP to Truto.
+//! The roster from Truto's unified HRIS API (docs/reference/sync.md#truto; the API as Truto
+//! documents it): the only code that talks HTTP to Truto.
 //!
 //! [`TrutoSource::read`] lists `GET /unified/hris/employees` and `…/employments` for the
 //! configured integrated account, following `next_cursor` page by page, through the Tailscale

@@ -4,9 +4,9 @@
 //! breaks: a hash that does not match the canonical form, a `prev_hash` that does not match the
 //! previous hash, a seq that is missing or out of place, or a record that cannot be decoded.
 //!
-//! A store's Merkle tree (SPEC §15) is rebuilt from the same canonical forms as the chain is
-//! checked, and every node the store keeps must equal the rebuilt one; the first that differs is
-//! reported at the seq whose entry completed it.
+//! A store's Merkle tree (docs/reference/ledger.md#verification) is rebuilt from the same canonical
+//! forms as the chain is checked, and every node the store keeps must equal the rebuilt one; the
+//! first that differs is reported at the seq whose entry completed it.
 //!
 //! A store is verified on two cores: one thread walks and decodes the records and writes each
 //! entry's canonical form, the other hashes each form twice (the chain's hash and the Merkle

@@ -1,6 +1,6 @@
 //! The one path of the online readers and admin commands: connect, make one call through the
 //! client, then print its [`Answer`] as text or as one JSON object, and exit with the code the
-//! answer says (SPEC §9).
+//! answer says (docs/reference/cli.md#exit-codes).
 //!
 //! JSON members are the answer's fields in snake_case, instants in RFC 3339; appended or listed
 //! entries are their canonical JSON with `hash`, as in an export line.
@@ -31,8 +31,8 @@ pub trait Answer {
     fn text(&self) -> String;
     /// For programs: one JSON value.
     fn json(&self) -> Value;
-    /// 0, or the code of SPEC §9 the answer calls for (1 a failed verification, 3 a failed
-    /// sync).
+    /// 0, or the exit code (docs/reference/cli.md#exit-codes) the answer calls for (1 a failed
+    /// verification, 3 a failed sync).
     fn exit_code(&self) -> ExitCode {
         ExitCode::SUCCESS
     }

@@ -1,6 +1,6 @@
-//! The signing key and checkpoints of SPEC §15 on the command line: `keygen`, `checkpoint
-//! verify`, and the check of what `history` and `export --server` receive against a signed
-//! checkpoint.
+//! The signing key and signed checkpoints (docs/reference/ledger.md#checkpoints) on the command
+//! line: `keygen`, `checkpoint verify`, and the check of what `history` and `export --server`
+//! receive against a signed checkpoint.
 
 use std::path::Path;
 use std::process::ExitCode;

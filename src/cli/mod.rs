@@ -1,9 +1,10 @@
 //! The `tailledger` command line: argument definitions, logging, and what each command does.
 //!
-//! Exit codes (SPEC §9): 0 success; 1 a verification failed or `--fail-on-findings` found a
-//! failing check; 2 bad usage, bad configuration, bad input (a rejected roster), a ledger held by
-//! another process, or a server that cannot be reached; 3 the sync itself failed. Errors are
-//! printed to standard error as one sentence that says what, where and why.
+//! Exit codes (docs/reference/cli.md#exit-codes): 0 success; 1 a verification failed or
+//! `--fail-on-findings` found a failing check; 2 bad usage, bad configuration, bad input (a
+//! rejected roster), a ledger held by another process, or a server that cannot be reached; 3 the
+//! sync itself failed. Errors are printed to standard error as one sentence that says what, where
+//! and why.
 
 mod admin;
 mod answer;
@@ -256,7 +257,7 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
-    /// User access reviews through a running server (SPEC §19): start one pinned to the
+    /// User access reviews through a running server: start one pinned to the
     /// ledger's head, show it, decide about its accounts (one, or a spreadsheet), complete it.
     Review {
         /// Print the answer as one JSON object.

@@ -1,6 +1,6 @@
-//! Progress of long offline work (SPEC §16): `export`, `verify` and `verify-export` show a bar
-//! with the rate and the time left on standard error, drawn only when it is a terminal, so
-//! scripts, pipes, CI logs and the tests see nothing of it.
+//! Progress of long offline work (docs/reference/cli.md#global): `export`, `verify` and
+//! `verify-export` show a bar with the rate and the time left on standard error, drawn only when it
+//! is a terminal, so scripts, pipes, CI logs and the tests see nothing of it.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 

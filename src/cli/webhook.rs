@@ -1,7 +1,7 @@
 //! `tailledger webhook register`: creates the endpoint Tailscale posts its signed deliveries to
-//! (SPEC §13), through Tailscale's API with the configured credential (scope `webhooks`), and
-//! prints its secret once, for the operator to put in the environment variable `[webhook]
-//! secret_env` names; `--test` then asks Tailscale to send a test event.
+//! (docs/reference/sync.md#webhooks), through Tailscale's API with the configured credential (scope
+//! `webhooks`), and prints its secret once, for the operator to put in the environment variable
+//! `[webhook] secret_env` names; `--test` then asks Tailscale to send a test event.
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
-//! Access review decisions (SPEC §19): starting a review pinned to the ledger's head, recording
-//! reviewers' decisions, completing it. Pure: projections, the request, the check settings and
-//! the service's now in; the events to append, or a refusal naming the field, out.
+//! Access review decisions (docs/reference/checks.md#reviews): starting a review pinned to the
+//! ledger's head, recording reviewers' decisions, completing it. Pure: projections, the request,
+//! the check settings and the service's now in; the events to append, or a refusal naming the
+//! field, out.
 //!
 //! A decision request holds one or many decisions (`review decide --csv`): all are judged
 //! before anything is appended, every problem is reported (with the CSV line the caller gave),

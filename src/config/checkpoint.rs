@@ -1,5 +1,5 @@
-//! `[checkpoint]` (SPEC §15, §17): the key checkpoints are signed with, and where and how often
-//! checkpoint files are written.
+//! `[checkpoint]` (docs/reference/config.md#checkpoint): the key checkpoints are signed with, and
+//! where and how often checkpoint files are written.
 //!
 //! The signing key is a secret file, like the TLS key: it is read once here and travels only
 //! inside a [`SigningKey`], whose `Debug` shows its name and key id, never the key. A key file

@@ -1,6 +1,6 @@
-//! `[roster]`: where the roster comes from (a CSV file or Truto, SPEC §20), how an export names
-//! its columns, status words and dates, and the timezone of its dates. Every setting is checked
-//! here, at start, and a refusal names the file, the line and the key.
+//! `[roster]` (docs/reference/config.md#roster): where the roster comes from (a CSV file or
+//! Truto), how an export names its columns, status words and dates, and the timezone of its dates.
+//! Every setting is checked here, at start, and a refusal names the file, the line and the key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -137,7 +137,7 @@ impl Source<'_> {
             return Err(self.error(
                 &Spanned::new(at, ()),
                 "roster",
-                "`columns`, `status_values` and `date_format` describe a CSV export; Truto's records are mapped as SPEC §20 says, so remove them",
+                "`columns`, `status_values` and `date_format` describe a CSV export; Truto's records have a fixed mapping (docs/reference/sync.md#truto), so remove them",
             ));
         }
         Ok(RosterSettings {

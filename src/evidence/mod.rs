@@ -1,5 +1,5 @@
-//! The auditor's evidence pack (SPEC §16): a folder an auditor takes away and reads without
-//! tailledger.
+//! The auditor's evidence pack (docs/reference/ledger.md#evidence-pack): a folder an auditor takes
+//! away and reads without tailledger.
 //!
 //! Everything in it is computed from the export it holds. The ledger (a directory or a server)
 //! is first exported and its chain verified, the export is replayed into a ledger of its own

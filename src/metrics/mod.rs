@@ -1,4 +1,4 @@
-//! The Prometheus endpoint of SPEC §16 (`[metrics] listen`, `GET /metrics`).
+//! The Prometheus endpoint (`[metrics] listen`, `GET /metrics`; docs/reference/config.md#metrics).
 //!
 //! What the series say comes from three places, and from nowhere else:
 //! - the ledger's entries, followed as they are appended (`follow`): syncs by outcome, their

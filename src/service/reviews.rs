@@ -1,5 +1,6 @@
-//! The service's part of SPEC §19, user access reviews: starting one pinned to the head,
-//! reviewers' decisions, completion, and reading reviews with their follow-through.
+//! The service's part of user access reviews (docs/reference/checks.md#reviews): starting one
+//! pinned to the head, reviewers' decisions, completion, and reading reviews with their
+//! follow-through.
 //!
 //! The decisions are `commands::review`'s; here they are handed the state, the check settings
 //! in force and the clock's now, and appended as one batch. Who may read or decide comes in as

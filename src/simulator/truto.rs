@@ -1,5 +1,5 @@
-//! A simulated Truto unified HRIS API (reference §6) on a listener the caller binds, for tests
-//! and the demo: `GET /unified/hris/employees` and `…/employments` in Truto's list envelope
+//! A simulated Truto unified HRIS API (as Truto documents it) on a listener the caller binds, for
+//! tests and the demo: `GET /unified/hris/employees` and `…/employments` in Truto's list envelope
 //! (`result`, `next_cursor`, `result_count`), paged, behind a bearer token and an integrated
 //! account id, with faults armed per page (429, 5xx, 401/403/404, a truncated or malformed page).
 

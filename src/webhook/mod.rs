@@ -1,6 +1,6 @@
-//! Tailscale's signed webhooks (SPEC §13): the HTTP endpoint that receives deliveries, verifies
-//! them, drops duplicates, hands new ones to a [`DeliverySink`] and asks for a sync through a
-//! coalescing [`SyncTrigger`].
+//! Tailscale's signed webhooks (docs/reference/sync.md#webhooks): the HTTP endpoint that receives
+//! deliveries, verifies them, drops duplicates, hands new ones to a [`DeliverySink`] and asks for a
+//! sync through a coalescing [`SyncTrigger`].
 //!
 //! - [`signature`]: the `Tailscale-Webhook-Signature` header, HMAC-SHA256, the 5-minute window.
 //! - [`delivery`]: the body as events, `data` as any JSON, which types start a sync.

@@ -1,5 +1,5 @@
-//! The webhook endpoint (SPEC §13): `POST /webhooks/tailscale` on a listener the caller bound,
-//! until a shutdown future completes, like the gRPC server.
+//! The webhook endpoint (docs/reference/sync.md#webhooks): `POST /webhooks/tailscale` on a listener
+//! the caller bound, until a shutdown future completes, like the gRPC server.
 //!
 //! Each request is judged in this order, and answered:
 //! 1. a body over 1 MiB: **413** (read and discarded up to a bound, so the client reads the

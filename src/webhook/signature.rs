@@ -1,5 +1,6 @@
-//! The `Tailscale-Webhook-Signature` header (SPEC §13): parsing it, signing a body the way
-//! Tailscale does, and verifying a delivery against the endpoint secret and the ledger clock.
+//! The `Tailscale-Webhook-Signature` header (docs/reference/sync.md#webhooks): parsing it, signing
+//! a body the way Tailscale does, and verifying a delivery against the endpoint secret and the
+//! ledger clock.
 //!
 //! The header is `t=<unix seconds>,v1=<hex>[,v1=<hex>…]`; each `v1` is the lowercase hex of
 //! HMAC-SHA256, keyed by the whole secret text (`tskey-webhook-…`), over `"<t>." + body`. The

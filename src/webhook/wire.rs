@@ -1,6 +1,6 @@
-//! The webhook endpoint wired into the service (SPEC §13): accepted deliveries are appended as
-//! `WebhookReceived` through the service (and so through the ledger, the only writer), and the
-//! ones holding a user or device event start a coalesced sync cycle through
+//! The webhook endpoint wired into the service (docs/reference/sync.md#webhooks): accepted
+//! deliveries are appended as `WebhookReceived` through the service (and so through the ledger, the
+//! only writer), and the ones holding a user or device event start a coalesced sync cycle through
 //! [`Service::sync_now`], the path the scheduler and `SyncNow` take.
 //!
 //! [`serve`] runs on a listener the caller bound, until a shutdown future completes, like the

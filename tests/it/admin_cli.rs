@@ -1,6 +1,7 @@
 //! The admin CLI and the online readers, the real binary against a real `serve` on loopback with
 //! the simulated Tailscale API: every `admin` subcommand and reader in text and `--json`, the
-//! exit codes of SPEC §9, refusals, bad usage, shell completions and `--version`.
+//! exit codes (docs/reference/cli.md#exit-codes), refusals, bad usage, shell completions and
+//! `--version`.
 
 use std::io::Write;
 use std::process::{Output, Stdio};
@@ -303,7 +304,8 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         sam["offboarding_effective_at"],
         "2026-01-01T00:00:00.000000Z"
     );
-    // Before the first entry the ledger says so rather than listing nobody (SPEC §18).
+    // Before the first entry the ledger says so rather than listing nobody
+    // (docs/reference/time-and-durability.md#as-of).
     let before = served
         .fails(
             2,
@@ -573,10 +575,10 @@ fn completions_cover_every_command_and_the_version_names_the_commit() {
     );
 }
 
-/// Exceptions through the CLI (SPEC §17): `admin grant-exception` and `revoke-exception`, the
-/// reader `exceptions [--as-of]`, the auditor refused on the writes and allowed to read, a bad
-/// grant refused naming the field. The export holds the exception as recorded by `api:ops`,
-/// and no token.
+/// Exceptions through the CLI (docs/reference/cli.md#admin): `admin grant-exception` and
+/// `revoke-exception`, the reader `exceptions [--as-of]`, the auditor refused on the writes and
+/// allowed to read, a bad grant refused naming the field. The export holds the exception as
+/// recorded by `api:ops`, and no token.
 #[tokio::test(flavor = "multi_thread")]
 async fn exceptions_are_granted_listed_and_revoked_through_the_cli() {
     let fixture = Fixture::start().await;

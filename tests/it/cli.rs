@@ -758,8 +758,8 @@ fn help_describes_every_command_and_bad_usage_exits_2() {
     );
 }
 
-/// SPEC §10: the roster is re-read before every sync, so an HR change followed by `SyncNow` is
-/// recorded by that `SyncNow`, not by the next scheduled cycle (an hour away here).
+/// The roster is re-read before every sync (docs/reference/sync.md#cycle), so an HR change followed
+/// by `SyncNow` is recorded by that `SyncNow`, not by the next scheduled cycle (an hour away here).
 #[tokio::test(flavor = "multi_thread")]
 async fn sync_now_rereads_the_configured_roster_first() {
     use tailledger::api::pb;

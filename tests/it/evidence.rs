@@ -1,10 +1,10 @@
-//! The evidence pack (SPEC §16) through the real binary, checked by tools nobody here wrote:
-//! Python's `hashlib` holds every file to `MANIFEST.sha256`, Python's `csv` reads every CSV file
-//! with its documented columns, and the pack's own `verify_export.py` verifies its export. Names
-//! from Tailscale are attacker-controlled: a login name holding HTML and a display name holding a
-//! spreadsheet formula come out as text, never as markup or a formula. A destination that holds
-//! anything is refused and left as it was. (`tests/evidence/browser.sh`, a `.ci/run` stage,
-//! renders the demo's pack in headless Chromium.)
+//! The evidence pack (docs/reference/ledger.md#evidence-pack) through the real binary, checked by
+//! tools nobody here wrote: Python's `hashlib` holds every file to `MANIFEST.sha256`, Python's
+//! `csv` reads every CSV file with its documented columns, and the pack's own `verify_export.py`
+//! verifies its export. Names from Tailscale are attacker-controlled: a login name holding HTML and
+//! a display name holding a spreadsheet formula come out as text, never as markup or a formula. A
+//! destination that holds anything is refused and left as it was. (`tests/evidence/browser.sh`, a
+//! `.ci/run` stage, renders the demo's pack in headless Chromium.)
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -1,8 +1,8 @@
-//! User access reviews over gRPC (SPEC §19): a review pinned to a seq lists exactly the accounts
-//! holding access then, whatever happens after, and its population digest is recomputed from the
-//! JSON Lines export; reviewers decide only reviews they review and never their own account;
-//! every bad request is refused naming the field, with nothing recorded; the follow-through is
-//! read from the sync that shows a revoked account gone.
+//! User access reviews over gRPC (docs/reference/checks.md#reviews): a review pinned to a seq lists
+//! exactly the accounts holding access then, whatever happens after, and its population digest is
+//! recomputed from the JSON Lines export; reviewers decide only reviews they review and never their
+//! own account; every bad request is refused naming the field, with nothing recorded; the
+//! follow-through is read from the sync that shows a revoked account gone.
 
 use std::time::{Duration, SystemTime};
 
@@ -263,8 +263,9 @@ async fn a_review_pins_the_population_at_its_seq_and_the_export_proves_its_diges
     server.stop().await;
 }
 
-/// The lifecycle over gRPC with every refusal of SPEC §19 and the issue, each naming its field
-/// and recording nothing; a revoke's follow-through is the sync that shows the account gone.
+/// The lifecycle over gRPC with every refusal of docs/reference/api.md#reviews and the issue, each
+/// naming its field and recording nothing; a revoke's follow-through is the sync that shows the
+/// account gone.
 #[tokio::test]
 async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() {
     let server = ApiServer::start(tokens()).await;

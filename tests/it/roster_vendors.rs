@@ -1,9 +1,9 @@
-//! HR systems' exports as data (SPEC §20): each directory under `tests/roster/vendors/` holds an
-//! export written from that vendor's documented columns (`export.csv`), the `[roster]` mapping
-//! the README shows for it (`mapping.toml`), and the same export with one bad row
-//! (`export-bad-row.csv`). The mapping goes through the real configuration parser, the export
-//! through the service onto a real sled ledger; the snapshot records the rows and the summary,
-//! and the bad file must be refused whole, naming exactly the row that differs.
+//! HR systems' exports as data (docs/reference/sync.md#roster-mapping): each directory under
+//! `tests/roster/vendors/` holds an export written from that vendor's documented columns
+//! (`export.csv`), the `[roster]` mapping the README shows for it (`mapping.toml`), and the same
+//! export with one bad row (`export-bad-row.csv`). The mapping goes through the real configuration
+//! parser, the export through the service onto a real sled ledger; the snapshot records the rows
+//! and the summary, and the bad file must be refused whole, naming exactly the row that differs.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,8 +1,8 @@
-//! The roster from Truto's unified HRIS (SPEC §20) against the simulated Truto API on loopback:
-//! pages followed by `next_cursor`, 429 and 5xx retried, 401/403/404 and broken pages failing the
-//! whole read with nothing imported, the mapping's problems recorded like a refused file, the
-//! events recorded as `roster:truto`; and through the real binary, 10,000 employees over 100
-//! pages, then the same with a fault on page 57.
+//! The roster from Truto's unified HRIS (docs/reference/sync.md#truto) against the simulated Truto
+//! API on loopback: pages followed by `next_cursor`, 429 and 5xx retried, 401/403/404 and broken
+//! pages failing the whole read with nothing imported, the mapping's problems recorded like a
+//! refused file, the events recorded as `roster:truto`; and through the real binary, 10,000
+//! employees over 100 pages, then the same with a fault on page 57.
 
 use std::sync::Arc;
 use std::time::Duration;

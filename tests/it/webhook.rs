@@ -1,7 +1,7 @@
-//! The webhook endpoint (SPEC §13) over real HTTP on loopback: every refusal class answers its
-//! status and hands nothing on, duplicates are recorded once, a flood of deliveries gives a
-//! bounded number of syncs and loses none, the simulator's signed deliveries and a delivery
-//! signed by Python's `hmac` module are accepted, and the secret appears nowhere.
+//! The webhook endpoint (docs/reference/sync.md#webhooks) over real HTTP on loopback: every refusal
+//! class answers its status and hands nothing on, duplicates are recorded once, a flood of
+//! deliveries gives a bounded number of syncs and loses none, the simulator's signed deliveries and
+//! a delivery signed by Python's `hmac` module are accepted, and the secret appears nowhere.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,11 +1,11 @@
-//! The webhook endpoint wired into the service (SPEC §13): through the real `serve` binary, an
-//! endpoint registered with `tailledger webhook register` receives the simulator's signed
-//! delivery of a deletion, which yields `WebhookReceived`, then the sync's `UserRemoved` and
-//! `SyncCompleted` with no polling tick (the interval is an hour); a delivery signed by Python's
-//! `hmac` module is recorded; a replay, before and after a restart, is not; every refusal
-//! answers its status and leaves the digest as it was; the secret is in no log, event or export.
-//! In process, against a real ledger: a flood of 1,000 deliveries records every one and starts
-//! a bounded number of syncs.
+//! The webhook endpoint wired into the service (docs/reference/sync.md#webhooks): through the real
+//! `serve` binary, an endpoint registered with `tailledger webhook register` receives the
+//! simulator's signed delivery of a deletion, which yields `WebhookReceived`, then the sync's
+//! `UserRemoved` and `SyncCompleted` with no polling tick (the interval is an hour); a delivery
+//! signed by Python's `hmac` module is recorded; a replay, before and after a restart, is not;
+//! every refusal answers its status and leaves the digest as it was; the secret is in no log, event
+//! or export. In process, against a real ledger: a flood of 1,000 deliveries records every one and
+//! starts a bounded number of syncs.
 
 use std::path::Path;
 use std::process::Child;
