@@ -36,6 +36,7 @@ mod sync_live;
 mod sync_scenarios;
 mod tailscale_client;
 mod tamper;
+mod tidy;
 mod timeline;
 mod tls;
 mod truto;
