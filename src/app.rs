@@ -86,16 +86,19 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
         service.set_signing_key(checkpoint.signing_key.clone());
     }
     service.set_review_settings(config.access_review);
-    service.set_syncer(Syncer::new(
-        SystemId::tailscale(),
-        Box::new(TailscaleSource::new(
-            TailscaleClient::new(config.client.clone())?,
-            config.listers,
-        )),
-        ledger,
-        clock,
-        config.sync_options.clone(),
-    ));
+    service.set_syncer(
+        Syncer::new(
+            SystemId::tailscale(),
+            Box::new(TailscaleSource::new(
+                TailscaleClient::new(config.client.clone())?,
+                config.listers,
+            )),
+            ledger,
+            clock,
+            config.sync_options.clone(),
+        )
+        .with_budget(config.sync_budget),
+    );
     let mut appended = Vec::new();
     if let Some(policy) = &config.policy {
         appended = service.record_configured_policy(

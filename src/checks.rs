@@ -737,10 +737,15 @@ impl<'a> Context<'a> {
             findings.push(finding(
                 CheckState::Failing,
                 Reason::RosterRejected,
-                format!(
-                    "the roster file (SHA-256 {}) was refused with {} problem(s){example}; nothing of it is recorded until it is fixed",
-                    rejection.sha256, rejection.problem_count
-                ),
+                match rejection.unreadable() {
+                    Some(reason) => format!(
+                        "the roster source could not be read ({reason}); HR's data is stale until a read succeeds"
+                    ),
+                    None => format!(
+                        "the roster file (SHA-256 {}) was refused with {} problem(s){example}; nothing of it is recorded until it is fixed",
+                        rejection.sha256, rejection.problem_count
+                    ),
+                },
                 rejection.recorded.at,
                 None,
                 vec![rejection.recorded.seq],

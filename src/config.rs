@@ -96,6 +96,8 @@ pub struct Config {
     /// Which parts of the tailnet a sync lists besides its users.
     pub listers: Listers,
     pub sync_interval: Duration,
+    /// How long one sync may take, every request and retry included (`[tailscale] sync_budget`).
+    pub sync_budget: Duration,
     pub sync_options: SyncOptions,
     pub checks: CheckSettings,
     pub policy: Option<PolicySettings>,
@@ -252,6 +254,9 @@ struct RawTailscale {
     /// How long a sync keeps retrying 429, 5xx and timeouts before it records `SyncFailed`.
     #[serde(default = "default_retry_budget")]
     retry_budget: Spanned<String>,
+    /// How long one sync may take in all before it records `SyncFailed` (class `timeout`).
+    #[serde(default = "default_sync_budget")]
+    sync_budget: Spanned<String>,
     #[serde(default = "yes")]
     include_shared_users: bool,
     /// Whether each sync lists the tailnet's devices (needs `devices:core:read`).
@@ -292,6 +297,10 @@ fn default_request_timeout() -> Spanned<String> {
 
 fn default_retry_budget() -> Spanned<String> {
     Spanned::new(0..0, "2m".to_owned())
+}
+
+fn default_sync_budget() -> Spanned<String> {
+    Spanned::new(0..0, "30s".to_owned())
 }
 
 fn default_removal_guard_hold() -> Spanned<String> {
@@ -798,6 +807,7 @@ impl Config {
             source.duration(&tailscale.request_timeout, "tailscale.request_timeout")?;
         client.retry.budget = source.duration(&tailscale.retry_budget, "tailscale.retry_budget")?;
         let sync_interval = source.duration(&tailscale.sync_interval, "tailscale.sync_interval")?;
+        let sync_budget = source.duration(&tailscale.sync_budget, "tailscale.sync_budget")?;
         if sync_interval < MIN_SYNC_INTERVAL {
             return Err(source.error(
                 &tailscale.sync_interval,
@@ -898,6 +908,7 @@ impl Config {
                 audit_log: tailscale.read_audit_log,
             },
             sync_interval,
+            sync_budget,
             sync_options: SyncOptions {
                 max_removal_fraction: fraction,
                 removal_guard_hold_seconds,

@@ -31,14 +31,14 @@ use crate::projection::{
 use crate::report::{self, OffboardingRow};
 use crate::roster::{
     ImportSummary, Roster, RosterErrors, RosterFormat, acceptance, parse_roster_as, plan_import,
-    rejection,
+    rejection, unreadable,
 };
 use crate::store::StoreError;
 use crate::sync::{SyncReport, Syncer};
 use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
 use crate::timeline::{self, Timeline, Window};
-use crate::truto::TrutoSource;
+use crate::truto::{TrutoRead, TrutoSource};
 use crate::verify::Report;
 
 mod answers;
@@ -649,8 +649,9 @@ impl Service {
     }
 
     /// Imports the configured roster, if there is one, and returns what it appended: the
-    /// import's events, or the `RosterRejected` of a refused file or listing. A Truto listing
-    /// is fetched in full first; a page that fails imports nothing and records nothing.
+    /// import's events, or the `RosterRejected` of a refused file or listing, or of a source
+    /// that could not be read. A Truto listing is fetched in full first; a page that fails
+    /// imports nothing of it.
     pub async fn import_configured_roster(&self) -> Result<(RosterImport, Appended), ServiceError> {
         let Some(input) = self.roster_input.clone() else {
             return Ok((None, Appended::default()));
@@ -661,20 +662,40 @@ impl Service {
                 self.blocking(move |service| Ok(service.import_roster_file(&path)))
                     .await
             }
-            RosterInput::Truto(source) => match source.read(self.timezone).await {
-                Err(error) => Ok((
-                    Some(Err(ServiceError::RosterSource(error))),
-                    Appended::default(),
-                )),
-                Ok(read) => {
-                    let actor = Actor::RosterSource("truto".to_owned());
-                    self.blocking(move |service| {
-                        Ok(service.import_or_reject(actor, read.roster, read.sha256))
-                    })
-                    .await
-                }
-            },
+            RosterInput::Truto(source) => self.import_truto(source.read(self.timezone).await).await,
         }
+    }
+
+    /// Imports what a read of Truto gave, or records that Truto could not be read (once per
+    /// distinct cause, without the secret the error was scrubbed of).
+    async fn import_truto(
+        &self,
+        read: Result<TrutoRead, FetchError>,
+    ) -> Result<(RosterImport, Appended), ServiceError> {
+        let actor = Actor::RosterSource("truto".to_owned());
+        self.blocking(move |service| {
+            Ok(match read {
+                Ok(read) => service.import_or_reject(actor, read.roster, read.sha256),
+                Err(error) => {
+                    let reason = format!(
+                        "Truto could not be read ({}): {}",
+                        error.class,
+                        error.without_attempts()
+                    );
+                    let recorded = service.decide(actor, |projections| {
+                        Ok(unreadable(projections, reason).into_iter().collect())
+                    });
+                    let appended = recorded.unwrap_or_else(|error| {
+                        tracing::error!(
+                            "the roster source's failure could not be recorded: {error}"
+                        );
+                        Appended::default()
+                    });
+                    (Some(Err(ServiceError::RosterSource(error))), appended)
+                }
+            })
+        })
+        .await
     }
 
     /// Imports the roster file at `path`, or records its refusal.
@@ -727,14 +748,27 @@ impl Service {
     /// One sync cycle of `system`, the same for the scheduler, `SyncNow` and `tailledger sync`:
     /// the configured roster is re-read and imported, then the system is synced. A roster that
     /// cannot be imported is reported in the cycle and the sync still runs, so access keeps
-    /// being recorded while HR fixes the file.
+    /// being recorded while HR fixes the file. Truto is read while the system is synced, and
+    /// its listing imported after the sync's batch, so a slow or failing HR system never holds
+    /// up the system's sync.
     pub async fn sync_now(&self, system: &SystemId) -> Result<CycleReport, ServiceError> {
         let syncer = self
             .syncers
             .get(system)
             .cloned()
             .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
-        let (roster, roster_appended) = self.import_configured_roster().await?;
+        let (roster, roster_appended, sync) = match self.roster_input.as_deref() {
+            Some(RosterInput::Truto(source)) => {
+                let (read, sync) = tokio::join!(source.read(self.timezone), syncer.sync_now());
+                let sync = sync?;
+                let (roster, appended) = self.import_truto(read).await?;
+                (roster, appended, sync)
+            }
+            _ => {
+                let (roster, appended) = self.import_configured_roster().await?;
+                (roster, appended, syncer.sync_now().await?)
+            }
+        };
         match &roster {
             Some(Ok(summary)) => tracing::info!(%summary, "roster imported"),
             Some(Err(error)) => {
@@ -742,7 +776,6 @@ impl Service {
             }
             None => {}
         }
-        let sync = syncer.sync_now().await?;
         Ok(CycleReport {
             roster,
             roster_appended,

@@ -57,6 +57,8 @@ struct RawTruto {
     token_env: Spanned<String>,
     #[serde(default = "job_title")]
     org_role_from: Spanned<String>,
+    /// How long one read of the roster may take, every page and retry included.
+    budget: Option<Spanned<String>>,
 }
 
 fn default_truto_url() -> Spanned<String> {
@@ -205,6 +207,9 @@ impl Source<'_> {
         let mut config = TrutoConfig::new(account.to_owned(), Secret::new(token));
         config.api_base_url = url.clone();
         config.org_role_from = org_role_from;
+        if let Some(budget) = &truto.budget {
+            config.budget = self.duration(budget, "roster.truto.budget")?;
+        }
         Ok(config)
     }
 }

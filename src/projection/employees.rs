@@ -70,13 +70,25 @@ impl EmployeeState {
     }
 }
 
-/// The configured roster file as last refused, until a file is accepted again.
+/// The configured roster file as last refused, or its source as last unreadable, until a roster
+/// is accepted again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterRejection {
     pub sha256: Hash256,
     pub problem_count: u64,
     pub first_problem: Option<RosterProblem>,
     pub recorded: Mark,
+}
+
+impl RosterRejection {
+    /// Why the source could not be read, when that is what was recorded rather than a refusal
+    /// of what it held.
+    pub fn unreadable(&self) -> Option<&str> {
+        self.first_problem
+            .as_ref()
+            .filter(|problem| problem.line == crate::roster::UNREADABLE_LINE)
+            .map(|problem| problem.reason.as_str())
+    }
 }
 
 type ByEmail = HashMap<String, String, foldhash::fast::RandomState>;

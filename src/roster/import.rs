@@ -162,6 +162,27 @@ pub fn rejection(
     })
 }
 
+/// The `RosterRejected` that records that the configured roster source could not be read at all
+/// (`reason` says which source and why), unless that same failure is the one on record. Its one
+/// problem is at line [`UNREADABLE_LINE`], and its digest is that of `reason`, so a source that
+/// keeps failing for one cause is recorded once; a later import ends it like a fixed file.
+pub fn unreadable(projections: &Projections, reason: String) -> Option<Event> {
+    let problem = RosterProblem {
+        line: UNREADABLE_LINE,
+        column: None,
+        reason,
+    };
+    rejection(
+        projections,
+        Hash256::of(problem.reason.as_bytes()),
+        &RosterErrors(vec![problem]),
+    )
+}
+
+/// The line of the problem that records an unreadable source: no line of a file or position in
+/// a listing is 0.
+pub const UNREADABLE_LINE: u64 = 0;
+
 /// The `RosterAccepted` that ends a recorded refusal, when the roster file with digest `sha256`
 /// is imported while one is on record.
 pub fn acceptance(projections: &Projections, sha256: Hash256) -> Option<Event> {

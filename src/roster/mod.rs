@@ -30,7 +30,10 @@ use crate::time::Timestamp;
 pub use crate::event::RosterProblem;
 pub use dates::parse_timezone;
 pub(crate) use dates::{parse_date, start_of_next_day};
-pub use import::{ImportSummary, MAX_RECORDED_PROBLEMS, acceptance, plan_import, rejection};
+pub use import::{
+    ImportSummary, MAX_RECORDED_PROBLEMS, UNREADABLE_LINE, acceptance, plan_import, rejection,
+    unreadable,
+};
 pub use mapping::RosterFormat;
 pub use truto::{
     OrgRoleFrom, TrutoEmail, TrutoEmployee, TrutoEmployment, TrutoGroup, TrutoListing,

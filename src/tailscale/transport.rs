@@ -3,7 +3,8 @@
 //! both peers share the retry rules; the peer's name is what the messages call it.
 //!
 //! Both the API calls and the OAuth token grant go through here, so they share one definition of
-//! what is transient (429, 5xx, timeouts, connection errors), one backoff, and one way of
+//! what is transient (429, 5xx, timeouts, connection errors; not a name that does not resolve
+//! or a refused connection, which fail at once), one backoff, and one way of
 //! describing a failure. Only the caller knows what a final status means for its endpoint (a 401
 //! from the token endpoint is a refused grant), so the final failure is returned as a
 //! [`Failure`] for the caller to turn into a [`FetchError`].
@@ -47,6 +48,9 @@ pub(crate) enum Failure {
     Timeout,
     /// The connection could not be made or broke off.
     Network { detail: String },
+    /// The peer's name does not resolve or nothing listens at its address: retrying within a
+    /// sync cannot heal that, so it is not retried.
+    Unreachable { detail: String },
 }
 
 /// A request that failed for good, with how many attempts were made.
@@ -61,7 +65,7 @@ impl Failed {
     pub(crate) fn status(&self) -> Option<StatusCode> {
         match self.failure {
             Failure::Status { status, .. } => Some(status),
-            Failure::Timeout | Failure::Network { .. } => None,
+            Failure::Timeout | Failure::Network { .. } | Failure::Unreachable { .. } => None,
         }
     }
 }
@@ -107,7 +111,9 @@ impl Transport {
                     retry_after,
                     ..
                 } if is_transient(*status) => *retry_after,
-                Failure::Status { .. } => return Err(Failed { failure, attempts }),
+                Failure::Status { .. } | Failure::Unreachable { .. } => {
+                    return Err(Failed { failure, attempts });
+                }
                 Failure::Timeout | Failure::Network { .. } => None,
             };
             let Some(wait) = backoff.next_wait(retry_after) else {
@@ -173,6 +179,13 @@ impl Transport {
                     self.peer
                 ),
             ),
+            Failure::Unreachable { detail } => FetchError::new(
+                SyncErrorClass::Unavailable,
+                format!(
+                    "{request}: could not reach {}: {detail} (not retried: check the configured URL and that it is reachable from here)",
+                    self.peer
+                ),
+            ),
         }
     }
 }
@@ -226,13 +239,23 @@ impl Failure {
         // because it holds the actual reason, such as "Connection refused".
         let error = error.without_url();
         let mut detail = error.to_string();
+        let mut unreachable = false;
         let mut source = error.source();
         while let Some(cause) = source {
+            let text = cause.to_string();
+            unreachable |= cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+                || text.starts_with("dns error");
             detail.push_str(": ");
-            detail.push_str(&cause.to_string());
+            detail.push_str(&text);
             source = cause.source();
         }
-        Failure::Network { detail }
+        if unreachable {
+            Failure::Unreachable { detail }
+        } else {
+            Failure::Network { detail }
+        }
     }
 }
 
@@ -241,7 +264,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Status { status, .. } => write!(f, "HTTP {status}"),
             Failure::Timeout => f.write_str("timeout"),
-            Failure::Network { detail } => f.write_str(detail),
+            Failure::Network { detail } | Failure::Unreachable { detail } => f.write_str(detail),
         }
     }
 }
