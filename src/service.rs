@@ -868,9 +868,10 @@ impl Service {
     }
 
     /// The offboarding report for offboardings effective within the window, each row with the
-    /// link as it stood when the person left (SPEC §11): the links to those who left are read
-    /// from the state as of that instant, one read per distinct instant, with the settings in
-    /// force then; a link made later adds a row, a link removed later removes none.
+    /// link as it stood (SPEC §11): the links to those who left are read from the state as of
+    /// the instant each left and the later instant the ledger recorded it (`report::departures`),
+    /// one read per distinct instant, with the settings in force then; a link made later adds a
+    /// row, a link removed or changed later removes or alters none.
     pub async fn offboarding_report(
         &self,
         system: SystemId,

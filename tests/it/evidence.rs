@@ -21,7 +21,8 @@ const FORMULA_NAME: &str = "=HYPERLINK(\"http://evil.example\",\"click\")";
 const HOSTILE_REASON: &str = "=1+1 <b>gone</b>";
 
 /// Starts a review of all access on the synced ledger in `dir` (no server holds it) and decides
-/// `revoke` on the hostile account, through the same `Service` the server runs.
+/// `revoke` on the hostile account, through the same `Service` the server runs; then records
+/// that the reviewer had left before deciding.
 async fn review_the_hostile_account(dir: &Path) {
     use std::sync::Arc;
     use tailledger::checks::CheckSettings;
@@ -65,6 +66,17 @@ async fn review_the_hostile_account(dir: &Path) {
                 reason: HOSTILE_REASON.to_owned(),
                 ..DecisionInput::default()
             }],
+        )
+        .await
+        .unwrap();
+    // HR then records, late, that Marco had left an hour before he decided: the pack flags his
+    // decision as a leaver's.
+    service
+        .offboard_employee(
+            Actor::Api("ops".to_owned()),
+            "marco@acme.example".to_owned(),
+            Some(tailledger::time::Timestamp::now().saturating_add_seconds(-3600)),
+            "left last month, recorded late".to_owned(),
         )
         .await
         .unwrap();
@@ -189,6 +201,7 @@ const COLUMNS: [(&str, &[&str]); 9] = [
             "done_at",
             "done_seq",
             "done_in_time",
+            "reviewer_offboarded_at",
         ],
     ),
     (
@@ -390,6 +403,13 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
         decisions[0][11], "",
         "not carried out: the account is still there"
     );
+    let left: tailledger::time::Timestamp = decisions[0][14].as_str().unwrap().parse().unwrap();
+    let decided: tailledger::time::Timestamp = decisions[0][7].as_str().unwrap().parse().unwrap();
+    assert!(
+        left <= decided,
+        "the decision is flagged as a leaver's: {:?}",
+        decisions[0]
+    );
     let reviews = checked["tables"]["reviews.csv"]["rows"].as_array().unwrap();
     let export = std::fs::read_to_string(pack.join("ledger.jsonl")).unwrap();
     let started = export
@@ -399,6 +419,7 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
     let started: serde_json::Value = serde_json::from_str(started).unwrap();
     assert_eq!(reviews[0][5], started["event"]["population_sha256"]);
     assert!(page.contains("id=\"review-AR-1\""), "{page}");
+    assert!(page.contains(", a leaver: offboarded at "), "{page}");
     assert!(!page.contains("<b>"), "no markup from a reason");
     let verified = python(&[
         pack.join("verify_export.py").to_str().unwrap(),
