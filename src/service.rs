@@ -26,7 +26,7 @@ use crate::identity::{LinkKind, resolve};
 use crate::ledger::{Appended, Ledger};
 use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, ExceptionState, Mark,
-    Projections,
+    Projections, source_of,
 };
 use crate::report::{self, OffboardingRow};
 use crate::roster::{
@@ -638,8 +638,9 @@ impl Service {
         file: Option<Hash256>,
     ) -> Result<(ImportSummary, Appended), ServiceError> {
         let now = self.clock.now();
+        let source = source_of(&actor);
         let (appended, summary) = self.ledger.decide_and_append(now, actor, |projections| {
-            let (mut events, summary) = plan_import(projections, roster, now)?;
+            let (mut events, summary) = plan_import(projections, roster, source.as_deref(), now)?;
             events.extend(file.and_then(|sha256| acceptance(projections, sha256)));
             Ok::<_, RosterErrors>((events, summary))
         })??;

@@ -49,7 +49,9 @@ impl Said {
         employee
             .offboarding
             .as_ref()
-            .map_or(Said::Active, |offboarding| Said::Left(offboarding.effective_at))
+            .map_or(Said::Active, |offboarding| {
+                Said::Left(offboarding.effective_at)
+            })
     }
 }
 
@@ -88,9 +90,9 @@ impl RosterSources {
             .latest
             .as_ref()
             .and_then(|source| self.by_source.get(source));
-        self.disagreements.iter().filter_map(move |employee_id| {
-            Some((employee_id.as_str(), said?.get(employee_id)?))
-        })
+        self.disagreements
+            .iter()
+            .filter_map(move |employee_id| Some((employee_id.as_str(), said?.get(employee_id)?)))
     }
 
     /// Records that `source` said `said` of `employee` (`None`: it spoke of them without
@@ -110,12 +112,10 @@ impl RosterSources {
                 statements.insert(employee_id.clone(), Statement { said, recorded });
             }
             None => {
-                statements
-                    .entry(employee_id.clone())
-                    .or_insert(Statement {
-                        said: Said::of(employee),
-                        recorded,
-                    });
+                statements.entry(employee_id.clone()).or_insert(Statement {
+                    said: Said::of(employee),
+                    recorded,
+                });
             }
         }
         let switched = self.latest.as_ref() != Some(&source);
