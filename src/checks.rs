@@ -17,7 +17,7 @@ use crate::access::StatusClass;
 use crate::event::{SettingsRecord, SystemId};
 use crate::identity::{EmailAliases, EmployeeLink, resolve};
 use crate::projection::{
-    AccountState, EmployeeState, ExceptionState, Mark, Projections, SystemState,
+    AccountState, EmployeeState, ExceptionState, Mark, Projections, Said, SystemState,
 };
 use crate::time::Timestamp;
 
@@ -142,11 +142,12 @@ pub enum Reason {
     ReviewActionPending,
     AccessReviewDue,
     AccessReviewOverdue,
+    RosterDisagrees,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -166,6 +167,7 @@ impl Reason {
         Reason::ReviewActionPending,
         Reason::AccessReviewDue,
         Reason::AccessReviewOverdue,
+        Reason::RosterDisagrees,
     ];
 
     /// The reason with this code, if any.
@@ -194,6 +196,7 @@ impl Reason {
             Reason::ReviewActionPending => "review-action-pending",
             Reason::AccessReviewDue => "access-review-due",
             Reason::AccessReviewOverdue => "access-review-overdue",
+            Reason::RosterDisagrees => "roster-disagrees",
         }
     }
 }
@@ -652,6 +655,46 @@ impl<'a> Context<'a> {
         findings
     }
 
+    /// A person the ledger holds otherwise than the configured roster last said (an admin's
+    /// offboarding of someone the roster lists as active, or the reverse): never settled
+    /// silently, so it fails the integration check until an admin or HR brings them together.
+    fn roster_disagrees(&self) -> Vec<Finding> {
+        let employees = self.projections.employees();
+        let sources = employees.roster_sources();
+        let source = sources.latest().unwrap_or_default();
+        sources
+            .disagreements()
+            .filter_map(|(employee_id, statement)| {
+                let employee = employees.get(employee_id)?;
+                let (holds, mark) = match &employee.offboarding {
+                    Some(offboarding) => (
+                        format!("offboarded effective {}", offboarding.effective_at),
+                        offboarding.recorded,
+                    ),
+                    None => ("active".to_owned(), employee.last_change),
+                };
+                Some(Finding {
+                    exception_id: None,
+                    state: CheckState::Failing,
+                    reason: Reason::RosterDisagrees,
+                    message: format!(
+                        "the roster ({source}) says {employee_id} is {} (seq {}), but the ledger holds {employee_id} as {holds} (seq {}); an admin's decision stands until an admin withdraws it or the roster changes what it says of them",
+                        match statement.said {
+                            Said::Active => "active".to_owned(),
+                            Said::Left(at) => format!("leaving at {at}"),
+                        },
+                        statement.recorded.seq,
+                        mark.seq
+                    ),
+                    subject: self.subject(None, Some(employee)),
+                    since: statement.recorded.at.max(mark.at),
+                    deadline: None,
+                    evidence: evidence([statement.recorded.seq, mark.seq]),
+                })
+            })
+            .collect()
+    }
+
     fn integration_healthy(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         let finding = |state, reason, message: String, since, deadline, seqs: Vec<u64>| Finding {
@@ -751,6 +794,7 @@ impl<'a> Context<'a> {
                 vec![rejection.recorded.seq],
             ));
         }
+        findings.extend(self.roster_disagrees());
         if let (Some(credential), Some(recorded)) =
             (&self.state.credential, self.state.credential_since)
             && credential.invalid

@@ -24,6 +24,10 @@ pub enum CommandError {
     /// review's, or a token that names no employee.
     #[error("`{field}` {reason}")]
     NotAllowed { field: &'static str, reason: String },
+    /// The request is well formed, but the state it acts on does not allow it now: a reviewer
+    /// who has left.
+    #[error("`{field}` {reason}")]
+    FailedPrecondition { field: &'static str, reason: String },
 }
 
 /// The longest offboarding grace period a policy may set: a year.

@@ -26,7 +26,7 @@ use crate::identity::{LinkKind, resolve};
 use crate::ledger::{Appended, Ledger};
 use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, ExceptionState, Mark,
-    Projections,
+    Projections, source_of,
 };
 use crate::report::{self, OffboardingRow};
 use crate::roster::{
@@ -640,8 +640,9 @@ impl Service {
         file: Option<Hash256>,
     ) -> Result<(ImportSummary, Appended), ServiceError> {
         let now = self.clock.now();
+        let source = source_of(&actor);
         let (appended, summary) = self.ledger.decide_and_append(now, actor, |projections| {
-            let (mut events, summary) = plan_import(projections, roster, now)?;
+            let (mut events, summary) = plan_import(projections, roster, source.as_deref(), now)?;
             events.extend(file.and_then(|sha256| acceptance(projections, sha256)));
             Ok::<_, RosterErrors>((events, summary))
         })??;
@@ -904,10 +905,11 @@ impl Service {
     }
 
     /// The offboarding report for offboardings effective within the window, each row with the
-    /// link as it stood when the person left (docs/reference/checks.md#offboarding-report): the
-    /// links to those who left are read from the state as of that instant, one read per distinct
-    /// instant, with the settings in force then; a link made later adds a row, a link removed later
-    /// removes none.
+    /// link as it stood (docs/reference/checks.md#offboarding-report): the links to those who left
+    /// are read from the state as of the instant each left and the later instant the ledger
+    /// recorded it (`report::departures`), one read per distinct instant, with the settings in
+    /// force then; a link made later adds a row, a link removed or changed later removes or alters
+    /// none.
     pub async fn offboarding_report(
         &self,
         system: SystemId,

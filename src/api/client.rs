@@ -471,8 +471,11 @@ impl ApiClient {
         })
     }
 
-    /// Runs a sync of `system` now.
-    pub async fn sync_now(&mut self, system: &SystemId) -> Result<SyncReport, ClientError> {
+    /// Runs a sync cycle of `system` now: what the roster's import appended, and the sync.
+    pub async fn sync_now(
+        &mut self,
+        system: &SystemId,
+    ) -> Result<(Appended, SyncReport), ClientError> {
         let response = self
             .admin
             .sync_now(pb::SyncNowRequest {
@@ -510,11 +513,14 @@ impl ApiClient {
             },
             other => return Err(unusable(format!("`{other}` is not a sync outcome"))),
         };
-        Ok(SyncReport {
-            sync_id: response.sync_id,
-            outcome,
-            appended: Appended::whole(verified(&response.events)?),
-        })
+        Ok((
+            Appended::whole(verified(&response.roster_events)?),
+            SyncReport {
+                sync_id: response.sync_id,
+                outcome,
+                appended: Appended::whole(verified(&response.events)?),
+            },
+        ))
     }
 
     /// Sets the access policy of `system`.

@@ -19,6 +19,7 @@ use crate::api::client::{
 use crate::api::{sync_json, sync_now_response};
 use crate::entry::Entry;
 use crate::hash::Digest;
+use crate::ledger::Appended;
 use crate::render::{entry_line, exception_table, offboarding_table, review_report, sync_summary};
 use crate::report::OffboardingRow;
 use crate::service::{ListedException, ReviewView};
@@ -131,19 +132,28 @@ impl Answer for RosterImported {
 }
 
 /// `admin sync-now`: the same words and JSON as `tailledger sync`, with the batch it appended.
-impl Answer for SyncReport {
+/// A sync cycle: the roster import's entries, then the sync's.
+impl Answer for (Appended, SyncReport) {
     fn text(&self) -> String {
-        let mut text = format!("{}\n", sync_summary(self));
-        text.push_str(&entry_lines(&self.appended.entries));
+        let (roster, sync) = self;
+        let mut text = String::new();
+        if !roster.entries.is_empty() {
+            text.push_str("roster:\n");
+            text.push_str(&entry_lines(&roster.entries));
+        }
+        let _ = writeln!(text, "{}", sync_summary(sync));
+        text.push_str(&entry_lines(&sync.appended.entries));
         text
     }
     fn json(&self) -> Value {
-        let mut sync = sync_json(&sync_now_response(self));
-        sync["events"] = entries_json(&self.appended.entries);
+        let (roster, report) = self;
+        let mut sync = sync_json(&sync_now_response(report));
+        sync["events"] = entries_json(&report.appended.entries);
+        sync["roster_events"] = entries_json(&roster.entries);
         sync
     }
     fn exit_code(&self) -> ExitCode {
-        match self.outcome {
+        match self.1.outcome {
             SyncOutcome::Completed { .. } => ExitCode::SUCCESS,
             SyncOutcome::Failed { .. } => ExitCode::from(3),
         }

@@ -288,6 +288,17 @@ impl Pack {
         })
     }
 
+    /// When `employee_id` left, if their offboarding (as known at the window's end) was in
+    /// effect at `at`: a review decision made then was made by a leaver.
+    pub fn left_before(&self, employee_id: &str, at: Timestamp) -> Option<Timestamp> {
+        self.employees
+            .iter()
+            .find(|employee| employee.record.employee_id == employee_id)
+            .and_then(|employee| employee.offboarding.as_ref())
+            .map(|offboarding| offboarding.effective_at)
+            .filter(|effective_at| *effective_at <= at)
+    }
+
     /// The last entry the pack is based on.
     pub fn head(&self) -> Option<Digest> {
         self.timeline.head

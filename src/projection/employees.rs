@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Mark;
 use super::lookup::lowercase;
+use super::roster_sources::{RosterSources, Said, source_of};
 use crate::entry::Entry;
 use crate::event::{EmployeeRecord, Event, RosterProblem};
 use crate::hash::Hash256;
@@ -106,6 +107,8 @@ pub struct Employees {
     /// Seeded per process, so emails chosen upstream cannot be made to collide.
     by_email: ByEmail,
     roster_rejection: Option<RosterRejection>,
+    /// What each configured roster source last said of each person's departure.
+    roster_sources: RosterSources,
 }
 
 impl Employees {
@@ -130,6 +133,11 @@ impl Employees {
 
     pub fn iter(&self) -> impl Iterator<Item = &EmployeeState> {
         self.by_id.values().map(Box::as_ref)
+    }
+
+    /// What the configured roster sources last said, and where the ledger holds otherwise.
+    pub fn roster_sources(&self) -> &RosterSources {
+        &self.roster_sources
     }
 
     /// The refusal of the roster file, while no file has been accepted since.
@@ -158,6 +166,28 @@ impl Employees {
     }
 
     pub(super) fn apply(&mut self, entry: &Entry) {
+        let Some((employee_id, said)) = self.apply_event(entry) else {
+            return;
+        };
+        let Some(employee) = self.by_id.get(&employee_id) else {
+            return;
+        };
+        let switched = source_of(&entry.actor).is_some_and(|source| {
+            self.roster_sources
+                .record(source, employee, said, Mark::of(entry))
+        });
+        if switched {
+            for employee in self.by_id.values() {
+                self.roster_sources.judge(employee);
+            }
+        } else {
+            self.roster_sources.judge(employee);
+        }
+    }
+
+    /// Folds the event; returns whom it is about when it is about an employee, and what it
+    /// says of their departure (`None` for an update, which says nothing of it).
+    fn apply_event(&mut self, entry: &Entry) -> Option<(String, Option<Said>)> {
         let mark = Mark::of(entry);
         match &entry.event {
             Event::EmployeeOnboarded { employee } => {
@@ -177,6 +207,7 @@ impl Employees {
                         last_change: mark,
                     }),
                 );
+                return Some((employee.employee_id.clone(), Some(Said::Active)));
             }
             Event::EmployeeUpdated {
                 employee_id,
@@ -184,9 +215,7 @@ impl Employees {
                 email,
                 org_role,
             } => {
-                let Some(state) = self.by_id.get_mut(employee_id) else {
-                    return;
-                };
+                let state = self.by_id.get_mut(employee_id)?;
                 if let Some(change) = name {
                     state.record.name = change.to.clone();
                 }
@@ -205,6 +234,7 @@ impl Employees {
                     state.org_role_since = mark;
                 }
                 state.last_change = mark;
+                return Some((employee_id.clone(), None));
             }
             Event::EmployeeOffboarded {
                 employee_id,
@@ -218,12 +248,14 @@ impl Employees {
                     });
                     state.last_change = mark;
                 }
+                return Some((employee_id.clone(), Some(Said::Left(*effective_at))));
             }
             Event::EmployeeReinstated { employee_id, .. } => {
                 if let Some(state) = self.by_id.get_mut(employee_id) {
                     state.offboarding = None;
                     state.last_change = mark;
                 }
+                return Some((employee_id.clone(), Some(Said::Active)));
             }
             Event::RosterRejected {
                 sha256,
@@ -270,6 +302,7 @@ impl Employees {
             | Event::KeyRemoved { .. }
             | Event::ChangeAttributed { .. } => {}
         }
+        None
     }
 }
 

@@ -74,7 +74,8 @@ impl Service {
         .await
     }
 
-    /// Records `decisions` on a review by `reviewer`, all or none.
+    /// Records `decisions` on a review by `reviewer`, all or none; a reviewer who has left by
+    /// now decides nothing.
     pub async fn decide_access_review(
         &self,
         actor: Actor,
@@ -82,8 +83,9 @@ impl Service {
         review_id: String,
         decisions: Vec<DecisionInput>,
     ) -> Result<Vec<Entry>, ServiceError> {
+        let now = self.clock.now();
         self.command_blocking(actor, move |projections| {
-            review::decide_review(projections, &review_id, &reviewer, &decisions)
+            review::decide_review(projections, &review_id, &reviewer, &decisions, now)
         })
         .await
     }

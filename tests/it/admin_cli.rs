@@ -687,3 +687,72 @@ async fn exceptions_are_granted_listed_and_revoked_through_the_cli() {
         assert!(!exported.contains(secret), "a token is in the ledger");
     }
 }
+
+/// Item 2 of issue 38 through `serve`: an admin offboards Marco while the configured roster file
+/// still lists him with an empty `end_date`. The syncs that re-read the unchanged file record
+/// nothing about him (no `EmployeeReinstated`), his offboarding stands, and `integration-healthy`
+/// fails with `roster-disagrees` naming him and both sides. When HR then gives him an end date,
+/// `sync-now` prints the roster's `EmployeeOffboarded`, naming what the roster said before, and
+/// the disagreement is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_roster_leaves_an_admin_offboarding_standing_and_shows_the_disagreement() {
+    let fixture = Fixture::start().await;
+    let served = Served::start(&fixture).await;
+    let staff = served.setup.dir.path().join("staff.csv");
+    let roster = |marco_end: &str| {
+        format!(
+            "email,name,org_role,end_date\ndana@acme.example,Dana Whitfield,IT,\nmarco@acme.example,Marco Ibáñez,IT,{marco_end}\n"
+        )
+    };
+    std::fs::write(&staff, roster("")).unwrap();
+    served.ok(&["admin", "sync-now"]).await;
+    let said = served
+        .ok(&[
+            "admin",
+            "offboard",
+            "marco@acme.example",
+            "--reason",
+            "left",
+        ])
+        .await;
+    assert!(said.contains("EmployeeOffboarded"), "{said}");
+
+    let synced = served.json(&["admin", "sync-now"]).await;
+    assert_eq!(
+        synced["roster_events"],
+        serde_json::json!([]),
+        "the unchanged file records nothing: {synced}"
+    );
+    let said = served.ok(&["admin", "sync-now"]).await;
+    assert!(!said.contains("EmployeeReinstated"), "{said}");
+    let employees = served.json(&["employees"]).await;
+    let marco = find(&employees["employees"], "employee_id", "marco@acme.example");
+    assert_eq!(marco["status"], "offboarded", "{marco}");
+    let status = served.json(&["status"]).await;
+    let health = find(&status["checks"], "checkId", "integration-healthy");
+    assert_eq!(health["state"], "FAILING", "{health}");
+    let disagreement = health["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["reason"] == "roster-disagrees")
+        .unwrap_or_else(|| panic!("no roster-disagrees in {health}"));
+    let message = disagreement["message"].as_str().unwrap();
+    assert!(
+        message.contains("the roster (roster) says marco@acme.example is active")
+            && message.contains("as offboarded effective "),
+        "{message}"
+    );
+
+    std::fs::write(&staff, roster("2026-01-30")).unwrap();
+    let said = served.ok(&["admin", "sync-now"]).await;
+    assert!(
+        said.contains("roster:\n") && said.contains("EmployeeOffboarded"),
+        "{said}"
+    );
+    let synced = served.json(&["admin", "sync-now"]).await;
+    assert_eq!(synced["roster_events"], serde_json::json!([]), "{synced}");
+    let status = served.json(&["status"]).await;
+    let health = find(&status["checks"], "checkId", "integration-healthy");
+    assert!(!health.to_string().contains("roster-disagrees"), "{health}");
+}
