@@ -781,6 +781,18 @@ impl Service {
         })
     }
 
+    /// The sync of `system` alone, without the roster: what a webhook starts, since its delivery
+    /// tells of a change in the system, and HR is read by every other cycle. So a removal a
+    /// webhook announces is never queued behind a slow HR read.
+    pub async fn sync_system_now(&self, system: &SystemId) -> Result<SyncReport, ServiceError> {
+        let syncer = self
+            .syncers
+            .get(system)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
+        Ok(syncer.sync_now().await?)
+    }
+
     /// The checks of `system` now, or as of a past instant or date.
     pub async fn status(
         &self,
