@@ -753,11 +753,7 @@ impl Service {
     /// its listing imported after the sync's batch, so a slow or failing HR system never holds
     /// up the system's sync.
     pub async fn sync_now(&self, system: &SystemId) -> Result<CycleReport, ServiceError> {
-        let syncer = self
-            .syncers
-            .get(system)
-            .cloned()
-            .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
+        let syncer = self.syncer(system)?;
         let (roster, roster_appended, sync) = match self.roster_input.as_deref() {
             Some(RosterInput::Truto(source)) => {
                 let (read, sync) = tokio::join!(source.read(self.timezone), syncer.sync_now());
@@ -782,6 +778,21 @@ impl Service {
             roster_appended,
             sync,
         })
+    }
+
+    /// The sync of `system` alone, without the roster: what a webhook starts, since its delivery
+    /// tells of a change in the system, and HR is read by every other cycle. So a removal a
+    /// webhook announces is never queued behind a slow HR read.
+    pub async fn sync_system_now(&self, system: &SystemId) -> Result<SyncReport, ServiceError> {
+        Ok(self.syncer(system)?.sync_now().await?)
+    }
+
+    /// The syncer of `system`, or why there is none.
+    fn syncer(&self, system: &SystemId) -> Result<Arc<Syncer>, ServiceError> {
+        self.syncers
+            .get(system)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotSyncing(system.clone()))
     }
 
     /// The checks of `system` now, or as of a past instant or date.

@@ -8,7 +8,8 @@
 //! - [`coalesce`]: a burst of triggers becomes a bounded number of syncs.
 //! - [`server`]: the axum endpoint and the order in which a request is judged.
 //! - [`wire`]: the endpoint as `serve` runs it: deliveries appended as `WebhookReceived`
-//!   through the service, syncs through `Service::sync_now`, duplicates seeded from the ledger.
+//!   through the service, syncs through `Service::sync_system_now`, duplicates seeded from the
+//!   ledger.
 //!
 //! Everything but the server and its wiring is pure, with instants passed in. The receiver
 //! decides nothing about accounts: a delivery is a reason to sync now, and the sync records what

@@ -1,7 +1,8 @@
 //! The webhook endpoint wired into the service (docs/reference/sync.md#webhooks): accepted
-//! deliveries are appended as `WebhookReceived` through the service (and so through the ledger, the
-//! only writer), and the ones holding a user or device event start a coalesced sync cycle through
-//! [`Service::sync_now`], the path the scheduler and `SyncNow` take.
+//! deliveries are appended as `WebhookReceived` through the service (and so through the ledger,
+//! the only writer), and the ones holding a user or device event start a coalesced sync of the
+//! system through [`Service::sync_system_now`]: the system's sync of a cycle, without the roster,
+//! so a slow HR system never queues a removal the delivery announces.
 //!
 //! [`serve`] runs on a listener the caller bound, until a shutdown future completes, like the
 //! gRPC server. Before it answers anything it seeds the receiver's memory of duplicates with the
@@ -102,10 +103,8 @@ pub async fn serve(
             let service = service.clone();
             let system = system.clone();
             async move {
-                match service.sync_now(&system).await {
-                    Ok(cycle) => {
-                        tracing::info!("webhook-started {}", render::sync_summary(&cycle.sync))
-                    }
+                match service.sync_system_now(&system).await {
+                    Ok(sync) => tracing::info!("webhook-started {}", render::sync_summary(&sync)),
                     // The delivery is recorded; polling covers the change if this sync could
                     // not be, and the scheduler retries a failed append.
                     Err(error) => tracing::error!("webhook-started sync not recorded: {error}"),

@@ -1,5 +1,5 @@
 //! An unreachable or refusing Tailscale ends a sync at once, and one that keeps failing is cut
-//! by the sync's time budget: against a closed loopback port, a 401, and a simulator answering
+//! by the sync's time budget: against a closed loopback port, a name that does not resolve, a 401, and a simulator answering
 //! 503 to every request, each sync records `SyncFailed` within a generous bound, with Tailscale's
 //! real retry policy.
 
@@ -68,6 +68,22 @@ async fn a_closed_port_fails_the_sync_at_once_with_a_clear_error() {
     assert_eq!(class, SyncErrorClass::Unavailable, "{message}");
     assert!(
         message.contains("could not reach Tailscale") && message.contains("not retried"),
+        "{message}"
+    );
+}
+
+/// `.invalid` never resolves (RFC 6761): a name not found is not retried.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_that_does_not_resolve_fails_the_sync_at_once() {
+    let fixture = Fixture::start().await;
+    let mut config = fixture.config(api_token());
+    config.api_base_url = "http://api.tailledger-test.invalid".to_owned();
+    let (report, took) = sync_once(config, Duration::from_secs(60)).await;
+    assert!(took < Duration::from_secs(10), "the sync took {took:?}");
+    let (class, message) = failure(&report);
+    assert_eq!(class, SyncErrorClass::Unavailable, "{message}");
+    assert!(
+        message.contains("dns error") && message.contains("not retried"),
         "{message}"
     );
 }

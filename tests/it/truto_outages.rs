@@ -2,7 +2,7 @@
 //! or a cursor cycle is recorded as `RosterRejected` (by `roster:truto`, naming Truto, without
 //! the token) and fails `integration-healthy` until a later read succeeds, each within a
 //! generous time bound; the same cause is recorded once; and a slow Truto never holds up the
-//! Tailscale sync of the same cycle.
+//! Tailscale sync of the same cycle, nor, through the real `serve`, a webhook-started removal.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,14 +11,16 @@ use tailledger::checks::{CheckSettings, CheckState, Reason};
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::service::{Service, ServiceError};
-use tailledger::simulator::{Fault, HrisResource};
+use tailledger::simulator::{Fault, HrisResource, SimEmployee, SimulatedHris};
 use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::{RetryPolicy, Secret};
 use tailledger::time::SystemClock;
 use tailledger::truto::{TrutoConfig, TrutoSource};
 
-use crate::helpers::{Fixture, api_token};
+use crate::cli::TOKEN_ENV;
+use crate::helpers::{API_TOKEN, Fixture, api_token};
 use crate::truto::{ACCOUNT, Hris, TRUTO_TOKEN};
+use crate::webhook_serve::{WebhookSetup, register};
 
 /// The most a cycle against a failing Truto may take here; without a shared budget a 5xx alone
 /// took 110 s.
@@ -290,4 +292,51 @@ async fn a_hanging_truto_does_not_hold_up_the_tailscale_sync() {
             .collect::<Vec<_>>(),
         ["RosterRejected"]
     );
+}
+
+/// Through the real `serve` with a webhook endpoint and a Truto that hangs on every request: the
+/// removal a signed deletion starts is in the ledger within 5 s (it took 114 s behind a failing
+/// Truto before).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_started_removal_reaches_the_ledger_in_5_s_while_truto_hangs() {
+    let fixture = Fixture::start().await;
+    // `serve` is given one token variable; this HRIS accepts the same token.
+    let hris = SimulatedHris::new(ACCOUNT, API_TOKEN);
+    hris.upsert_employee(SimEmployee::new("00001", "Dana Whitfield", "Engineer"));
+    for page in 1..=2 {
+        for resource in [HrisResource::Employees, HrisResource::Employments] {
+            hris.inject_on_page(
+                resource,
+                page,
+                Fault::Delay(Duration::from_secs(600)),
+                1_000,
+            );
+        }
+    }
+    let server = hris
+        .start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
+    let setup = WebhookSetup::new(&fixture);
+    let secret = register(&fixture, &setup).await;
+    setup.enable();
+    let mut config = std::fs::read_to_string(setup.setup.config())
+        .unwrap()
+        .replace("csv_path = \"staff.csv\"", "source = \"truto\"");
+    config += &format!(
+        "\n[roster.truto]\napi_base_url = \"{}\"\nintegrated_account_id = \"{ACCOUNT}\"\ntoken_env = \"{TOKEN_ENV}\"\nbudget = \"2m\"\n",
+        server.base_url()
+    );
+    std::fs::write(setup.setup.config(), config).unwrap();
+    let mut served = setup.serve(&secret, 0).await;
+
+    let removed = Instant::now();
+    fixture.tailnet.remove_user("u1").unwrap();
+    loop {
+        if served.next().await.r#type == "UserRemoved" {
+            break;
+        }
+    }
+    let took = removed.elapsed();
+    assert!(took < Duration::from_secs(5), "the removal took {took:?}");
+    served.stop().await;
 }

@@ -94,7 +94,7 @@ impl Served {
     }
 
     /// The next event of the ledger, waited for with a deadline.
-    async fn next(&mut self) -> pb::Event {
+    pub async fn next(&mut self) -> pb::Event {
         tokio::time::timeout(DEADLINE, self.events.message())
             .await
             .expect("the next event arrives in time")
@@ -154,14 +154,14 @@ fn recorded(event: &pb::Event) -> Value {
 }
 
 /// A directory with a configuration whose `[webhook]` listens on its own port.
-struct WebhookSetup {
-    setup: Setup,
+pub struct WebhookSetup {
+    pub setup: Setup,
     grpc_port: u16,
     url: String,
 }
 
 impl WebhookSetup {
-    fn new(fixture: &Fixture) -> WebhookSetup {
+    pub fn new(fixture: &Fixture) -> WebhookSetup {
         let grpc_port = free_port();
         let setup = Setup::new(fixture.server.base_url(), &format!("127.0.0.1:{grpc_port}"));
         let webhook_port = free_port();
@@ -173,7 +173,7 @@ impl WebhookSetup {
     }
 
     /// Adds `[webhook]` to the configuration.
-    fn enable(&self) {
+    pub fn enable(&self) {
         let address = self
             .url
             .trim_start_matches("http://")
@@ -183,13 +183,13 @@ impl WebhookSetup {
         std::fs::write(self.setup.config(), config).unwrap();
     }
 
-    async fn serve(&self, secret: &str, after_seq: u64) -> Served {
+    pub async fn serve(&self, secret: &str, after_seq: u64) -> Served {
         Served::start(&self.setup.config(), self.grpc_port, secret, after_seq).await
     }
 }
 
 /// `tailledger webhook register --test` against the simulator: the secret it prints once.
-async fn register(fixture: &Fixture, setup: &WebhookSetup) -> String {
+pub async fn register(fixture: &Fixture, setup: &WebhookSetup) -> String {
     let config = setup.setup.config();
     let output = run_with_env(
         args(&[
