@@ -35,6 +35,7 @@ use crate::checks::{CheckSettings, ReviewSettings};
 use crate::commands::{self, CommandError};
 use crate::event::SettingsRecord;
 use crate::identity::EmailAliases;
+use crate::listener::HttpLimits;
 use crate::sync::{Listers, SyncOptions};
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
 
@@ -106,8 +107,8 @@ pub struct Config {
     pub webhook: Option<WebhookSettings>,
     /// How the ledger database is opened (`[store]`).
     pub store: StoreSettings,
-    /// Where the Prometheus endpoint listens (`[metrics] listen`); `None` serves none.
-    pub metrics: Option<SocketAddr>,
+    /// The Prometheus endpoint (`[metrics]`); `None` serves none.
+    pub metrics: Option<MetricsSettings>,
     /// `[access_review]`: the intervals and the action grace recorded on each review.
     pub access_review: ReviewSettings,
 }
@@ -140,6 +141,15 @@ impl Config {
 pub struct WebhookSettings {
     pub listen: SocketAddr,
     pub secret: Secret,
+    /// The bounds on its connections.
+    pub limits: HttpLimits,
+}
+
+/// Where the Prometheus endpoint listens, and the bounds on its connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub listen: SocketAddr,
+    pub limits: HttpLimits,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +181,9 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +192,9 @@ struct RawWebhook {
     listen: Spanned<String>,
     #[serde(default = "default_webhook_secret_env")]
     secret_env: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
 }
 
 fn default_webhook_secret_env() -> Spanned<String> {
@@ -482,22 +498,10 @@ impl Source<'_> {
     fn server(&self, raw: &RawServer) -> Result<ServerLimits, ConfigError> {
         let defaults = ServerLimits::default();
         let count = |value: &Option<Spanned<i64>>, key: &str, default: usize, most: i64| {
-            let Some(value) = value else {
-                return Ok(default);
-            };
-            match usize::try_from(*value.get_ref()) {
-                Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
-                _ => Err(self.error(
-                    value,
-                    key,
-                    format!("{} is not between 1 and {most}", value.get_ref()),
-                )),
-            }
+            self.optional_count(value, key, default, most)
         };
         let duration = |value: &Option<Spanned<String>>, key: &str, default: Duration| {
-            value
-                .as_ref()
-                .map_or(Ok(default), |value| self.duration(value, key))
+            self.optional_duration(value, key, default)
         };
         let limits = ServerLimits {
             max_connections: count(
@@ -562,6 +566,86 @@ impl Source<'_> {
 }
 
 impl Source<'_> {
+    /// A count between 1 and `most`, or `default` when absent.
+    fn optional_count(
+        &self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        default: usize,
+        most: i64,
+    ) -> Result<usize, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        match usize::try_from(*value.get_ref()) {
+            Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
+            _ => Err(self.error(
+                value,
+                key,
+                format!("{} is not between 1 and {most}", value.get_ref()),
+            )),
+        }
+    }
+
+    /// A duration longer than zero, or `default` when absent.
+    fn optional_duration(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        value
+            .as_ref()
+            .map_or(Ok(default), |value| self.duration(value, key))
+    }
+
+    /// The bounds of the HTTP listener of `section` (`webhook`, `metrics`), each key checked,
+    /// the rest defaulted.
+    fn http_limits(
+        &self,
+        section: &str,
+        max_connections: &Option<Spanned<i64>>,
+        header_timeout: &Option<Spanned<String>>,
+        body_timeout: &Option<Spanned<String>>,
+    ) -> Result<HttpLimits, ConfigError> {
+        let defaults = HttpLimits::default();
+        Ok(HttpLimits {
+            max_connections: self.optional_count(
+                max_connections,
+                &format!("{section}.max_connections"),
+                defaults.max_connections,
+                1_000_000,
+            )?,
+            header_timeout: self.optional_duration(
+                header_timeout,
+                &format!("{section}.header_timeout"),
+                defaults.header_timeout,
+            )?,
+            body_timeout: self.optional_duration(
+                body_timeout,
+                &format!("{section}.body_timeout"),
+                defaults.body_timeout,
+            )?,
+        })
+    }
+
+    /// `[metrics]`: an address of its own (not another listener's port) and its bounds.
+    fn metrics(
+        &self,
+        raw: &RawMetrics,
+        taken: &[(&str, SocketAddr)],
+    ) -> Result<MetricsSettings, ConfigError> {
+        Ok(MetricsSettings {
+            listen: self.own_address(&raw.listen, "metrics.listen", taken)?,
+            limits: self.http_limits(
+                "metrics",
+                &raw.max_connections,
+                &raw.header_timeout,
+                &raw.body_timeout,
+            )?,
+        })
+    }
+
     /// `[webhook]`: an address of its own (not the gRPC one) and the secret from the
     /// environment.
     fn webhook(
@@ -572,9 +656,16 @@ impl Source<'_> {
     ) -> Result<WebhookSettings, ConfigError> {
         let listen = self.own_address(&raw.listen, "webhook.listen", &[("listen", grpc)])?;
         let secret = self.secret(&raw.secret_env, "webhook.secret_env", env)?;
+        let limits = self.http_limits(
+            "webhook",
+            &raw.max_connections,
+            &raw.header_timeout,
+            &raw.body_timeout,
+        )?;
         Ok(WebhookSettings {
             listen,
             secret: Secret::new(secret),
+            limits,
         })
     }
 
@@ -881,7 +972,7 @@ impl Config {
         let metrics = raw
             .metrics
             .as_ref()
-            .map(|metrics| source.own_address(&metrics.listen, "metrics.listen", &taken))
+            .map(|metrics| source.metrics(metrics, &taken))
             .transpose()?;
         Ok(Config {
             data_dir,
