@@ -9,7 +9,8 @@
 //! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
 //! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
-//! listener, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
+//! listener, a listener bound (`max_connections`, `header_timeout`, `body_timeout` of
+//! `[webhook]` and `[metrics]`) that is no count or no duration, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
 //! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a

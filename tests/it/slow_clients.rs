@@ -2,11 +2,14 @@
 //! raw TCP clients on loopback: connections that never finish their headers beyond the cap are
 //! closed while honest requests are answered, the header timeout closes an idle connection, a
 //! body sent a byte at a time is cut at its deadline, and an honest delivery stays within the
-//! webhook latency target while 150 clients trickle bodies. Every count and wait is bounded.
+//! webhook latency target while 150 clients trickle bodies. Every count and wait is bounded. The
+//! bounds are read per listener from `[webhook]` and `[metrics]`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tailledger::config::{Config, ConfigError};
 use tailledger::event::SystemId;
 use tailledger::listener::HttpLimits;
 use tailledger::metrics::{self, METRICS_PATH, Metrics};
@@ -327,4 +330,53 @@ async fn a_precheck_refusal_answers_401_without_keeping_the_body() {
         assert_eq!(status_line(&mut stream).await, "HTTP/1.1 401 Unauthorized");
     }
     fixture.shutdown().await;
+}
+
+/// A configuration with `extra` after a minimal `[tailscale]`.
+fn parse_config(extra: &str) -> Result<Config, ConfigError> {
+    let text = format!(
+        "[auth]\ndisabled = true\n\n[tailscale]\napi_token_env = \"TOKEN\"\n\n[webhook]\nlisten = \"127.0.0.1:8443\"\n{extra}"
+    );
+    Config::parse(Path::new("t.toml"), &text, Path::new("/tmp"), |_| {
+        Some("tskey-set".to_owned())
+    })
+}
+
+#[test]
+fn the_listener_bounds_are_configured_per_listener_and_bad_ones_refused_by_key_and_line() {
+    let config = parse_config(
+        "max_connections = 64\nheader_timeout = \"3s\"\n\n[metrics]\nlisten = \"127.0.0.1:9464\"\nbody_timeout = \"1m\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.webhook.unwrap().limits,
+        HttpLimits {
+            max_connections: 64,
+            header_timeout: Duration::from_secs(3),
+            ..HttpLimits::default()
+        }
+    );
+    assert_eq!(
+        config.metrics.unwrap().limits,
+        HttpLimits {
+            body_timeout: Duration::from_secs(60),
+            ..HttpLimits::default()
+        }
+    );
+    for (extra, key, line) in [
+        ("body_timeout = \"0s\"\n", "webhook.body_timeout", 9),
+        ("header_timeout = \"soon\"\n", "webhook.header_timeout", 9),
+        (
+            "\n[metrics]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\n",
+            "metrics.max_connections",
+            12,
+        ),
+    ] {
+        let error = parse_config(extra).unwrap_err();
+        assert_eq!(
+            (error.key.as_deref(), error.line),
+            (Some(key), Some(line)),
+            "{error}"
+        );
+    }
 }
