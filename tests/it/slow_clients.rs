@@ -3,7 +3,9 @@
 //! closed while honest requests are answered, the header timeout closes an idle connection, a
 //! body sent a byte at a time is cut at its deadline, and an honest delivery stays within the
 //! webhook latency target while 150 clients trickle bodies. Every count and wait is bounded. The
-//! bounds are read per listener from `[webhook]` and `[metrics]`.
+//! bounds are read per listener from `[webhook]` and `[metrics]`. And the real `serve`, its file
+//! descriptor limit lowered under it with `prlimit`, pauses its gRPC acceptor and logs the failed
+//! accepts at most once a second.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Barrier, watch};
 
 use crate::api::{ApiServer, tokens};
+use crate::cli::{Setup, TOKEN_ENV};
+use crate::helpers::{API_TOKEN, free_port, spawn_serve};
 use crate::webhook::{Fixture, now_unix, user_deleted};
 
 /// What a webhook delivery may take end to end (the README's latency target).
@@ -379,4 +383,58 @@ fn the_listener_bounds_are_configured_per_listener_and_bad_ones_refused_by_key_a
             "{error}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_grpc_acceptor_pauses_and_logs_once_a_second() {
+    let fixture = crate::helpers::Fixture::start().await;
+    let grpc_port = free_port();
+    let setup = Setup::new(fixture.server.base_url(), &format!("127.0.0.1:{grpc_port}"));
+    let config = setup.config();
+    let (mut server, log) =
+        tokio::task::spawn_blocking(move || spawn_serve(&config, &[(TOKEN_ENV, API_TOKEN)]))
+            .await
+            .unwrap();
+    // A few descriptors to spare, then none: the connections below exhaust them.
+    let pid = server.id();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let limit = format!("--nofile={}", open + 4);
+    let lowered = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &limit])
+        .status()
+        .unwrap();
+    assert!(lowered.success());
+    let held: Vec<_> = (0..40)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", grpc_port)).unwrap())
+        .collect();
+    // The window the log lines are counted in.
+    const WINDOW: Duration = Duration::from_secs(3);
+    tokio::time::sleep(WINDOW).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    drop(held);
+    let lines = log.join().unwrap();
+    let failures: Vec<_> = lines
+        .iter()
+        .filter(|line| line.contains("could not accept a connection"))
+        .collect();
+    // At most one line a second (and one at the start of the window).
+    assert!(
+        (1..=4).contains(&failures.len()),
+        "{} lines: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    // Each line counts itself and the failures it did not log: the accepts tried in the window,
+    // paused 10 ms, 20 ms, … up to 1 s apart, are about ten (the 0.2 loop tried millions).
+    let tried: u64 = failures
+        .iter()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            1 + line["fields"]["suppressed"].as_u64().unwrap()
+        })
+        .sum();
+    assert!(tried <= 20, "{tried} accepts tried: {failures:?}");
 }
