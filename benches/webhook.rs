@@ -21,6 +21,7 @@ use tailledger::checks::CheckSettings;
 use tailledger::event::{Event, SystemId};
 use tailledger::hash::Digest;
 use tailledger::ledger::Ledger;
+use tailledger::listener::HttpLimits;
 use tailledger::metrics::Metrics;
 use tailledger::service::Service;
 use tailledger::simulator::{SimulatedTailnet, SimulatorHandle};
@@ -102,6 +103,7 @@ impl Bench {
             SystemId::tailscale(),
             endpoint.secret,
             Metrics::new(),
+            HttpLimits::default(),
             std::future::pending(),
         ));
     }

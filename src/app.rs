@@ -11,14 +11,13 @@
 //! on the interval, and the last one is written once the others have stopped.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use crate::api;
 use crate::checkpoint_file;
-use crate::config::{Config, RosterInput};
+use crate::config::{Config, MetricsSettings, RosterInput, WebhookSettings};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
@@ -27,7 +26,7 @@ use crate::render;
 use crate::service::{Service, ServiceError};
 use crate::store::{StoreError, create_private_dir};
 use crate::sync::{Syncer, TailscaleSource};
-use crate::tailscale::{ClientConfigError, Secret, TailscaleClient};
+use crate::tailscale::{ClientConfigError, TailscaleClient};
 use crate::time::SystemClock;
 use crate::truto::TrutoSource;
 use crate::webhook;
@@ -199,13 +198,13 @@ async fn bind_webhook(config: &Config) -> Option<std::io::Result<tokio::net::Tcp
 fn webhook_listener(
     config: &Config,
     bound: Option<std::io::Result<tokio::net::TcpListener>>,
-) -> Option<(tokio::net::TcpListener, Secret)> {
+) -> Option<(tokio::net::TcpListener, WebhookSettings)> {
     let settings = config.webhook.as_ref()?;
     match bound? {
         Ok(listener) => {
             let address = listener.local_addr().map_or(settings.listen, |bound| bound);
             tracing::info!(listen = %address, path = webhook::WEBHOOK_PATH, "webhook endpoint listening");
-            Some((listener, settings.secret.clone()))
+            Some((listener, settings.clone()))
         }
         Err(error) => {
             tracing::error!(
@@ -221,15 +220,16 @@ fn webhook_listener(
 /// `counted_after`, until `stopping` turns true. Like the webhook endpoint it is an addition: one that cannot
 /// listen is logged and the rest of the service goes on.
 async fn serve_metrics(
-    listener: Option<(SocketAddr, std::io::Result<tokio::net::TcpListener>)>,
+    listener: Option<(&MetricsSettings, std::io::Result<tokio::net::TcpListener>)>,
     service: Arc<Service>,
     metrics: Metrics,
     counted_after: u64,
     stopping: watch::Receiver<bool>,
 ) {
-    let Some((listen, bound)) = listener else {
+    let Some((settings, bound)) = listener else {
         return;
     };
+    let listen = settings.listen;
     let listener = match bound {
         Ok(listener) => listener,
         Err(error) => {
@@ -241,20 +241,16 @@ async fn serve_metrics(
     };
     let address = listener.local_addr().map_or(listen, |bound| bound);
     tracing::info!(listen = %address, path = metrics::METRICS_PATH, "metrics endpoint listening");
-    let served = metrics::run(
+    metrics::run(
         listener,
         service,
         metrics,
         SystemId::tailscale(),
         counted_after,
+        settings.limits.clone(),
         stopping,
     )
     .await;
-    if let Err(error) = served {
-        tracing::error!(
-            "the metrics endpoint failed: {error}; gRPC and the scheduled syncs go on without it"
-        );
-    }
 }
 
 /// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`).
@@ -271,8 +267,11 @@ pub async fn run_on(
     })?;
     // Bound before "serving" is logged, so the endpoints answer from then on.
     let webhook = bind_webhook(&config).await;
-    let metrics_listener = match config.metrics {
-        Some(listen) => Some((listen, tokio::net::TcpListener::bind(listen).await)),
+    let metrics_listener = match &config.metrics {
+        Some(settings) => Some((
+            settings,
+            tokio::net::TcpListener::bind(settings.listen).await,
+        )),
         None => None,
     };
     tracing::info!(listen = %address, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
@@ -313,15 +312,16 @@ pub async fn run_on(
         stop.send_replace(true);
     };
     let webhook = async {
-        let Some((listener, secret)) = webhook else {
+        let Some((listener, settings)) = webhook else {
             return;
         };
         let served = webhook::wire::serve(
             listener,
             service.clone(),
             SystemId::tailscale(),
-            secret,
+            settings.secret,
             metrics.clone(),
+            settings.limits,
             stopped(stopping.clone()),
         )
         .await;

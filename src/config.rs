@@ -9,7 +9,8 @@
 //! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
 //! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
-//! listener, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
+//! listener, a listener bound (`max_connections`, `header_timeout`, `body_timeout` of
+//! `[webhook]` and `[metrics]`) that is no count or no duration, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
 //! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
@@ -35,6 +36,7 @@ use crate::checks::{CheckSettings, ReviewSettings};
 use crate::commands::{self, CommandError};
 use crate::event::SettingsRecord;
 use crate::identity::EmailAliases;
+use crate::listener::HttpLimits;
 use crate::sync::{Listers, SyncOptions};
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
 
@@ -108,8 +110,8 @@ pub struct Config {
     pub webhook: Option<WebhookSettings>,
     /// How the ledger database is opened (`[store]`).
     pub store: StoreSettings,
-    /// Where the Prometheus endpoint listens (`[metrics] listen`); `None` serves none.
-    pub metrics: Option<SocketAddr>,
+    /// The Prometheus endpoint (`[metrics]`); `None` serves none.
+    pub metrics: Option<MetricsSettings>,
     /// `[access_review]`: the intervals and the action grace recorded on each review.
     pub access_review: ReviewSettings,
 }
@@ -143,6 +145,15 @@ impl Config {
 pub struct WebhookSettings {
     pub listen: SocketAddr,
     pub secret: Secret,
+    /// The bounds on its connections.
+    pub limits: HttpLimits,
+}
+
+/// Where the Prometheus endpoint listens, and the bounds on its connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub listen: SocketAddr,
+    pub limits: HttpLimits,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +185,9 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +196,9 @@ struct RawWebhook {
     listen: Spanned<String>,
     #[serde(default = "default_webhook_secret_env")]
     secret_env: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
 }
 
 fn default_webhook_secret_env() -> Spanned<String> {
@@ -493,22 +510,10 @@ impl Source<'_> {
     fn server(&self, raw: &RawServer) -> Result<ServerLimits, ConfigError> {
         let defaults = ServerLimits::default();
         let count = |value: &Option<Spanned<i64>>, key: &str, default: usize, most: i64| {
-            let Some(value) = value else {
-                return Ok(default);
-            };
-            match usize::try_from(*value.get_ref()) {
-                Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
-                _ => Err(self.error(
-                    value,
-                    key,
-                    format!("{} is not between 1 and {most}", value.get_ref()),
-                )),
-            }
+            self.optional_count(value, key, default, most)
         };
         let duration = |value: &Option<Spanned<String>>, key: &str, default: Duration| {
-            value
-                .as_ref()
-                .map_or(Ok(default), |value| self.duration(value, key))
+            self.optional_duration(value, key, default)
         };
         let limits = ServerLimits {
             max_connections: count(
@@ -573,6 +578,86 @@ impl Source<'_> {
 }
 
 impl Source<'_> {
+    /// A count between 1 and `most`, or `default` when absent.
+    fn optional_count(
+        &self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        default: usize,
+        most: i64,
+    ) -> Result<usize, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        match usize::try_from(*value.get_ref()) {
+            Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
+            _ => Err(self.error(
+                value,
+                key,
+                format!("{} is not between 1 and {most}", value.get_ref()),
+            )),
+        }
+    }
+
+    /// A duration longer than zero, or `default` when absent.
+    fn optional_duration(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        value
+            .as_ref()
+            .map_or(Ok(default), |value| self.duration(value, key))
+    }
+
+    /// The bounds of the HTTP listener of `section` (`webhook`, `metrics`), each key checked,
+    /// the rest defaulted.
+    fn http_limits(
+        &self,
+        section: &str,
+        max_connections: &Option<Spanned<i64>>,
+        header_timeout: &Option<Spanned<String>>,
+        body_timeout: &Option<Spanned<String>>,
+    ) -> Result<HttpLimits, ConfigError> {
+        let defaults = HttpLimits::default();
+        Ok(HttpLimits {
+            max_connections: self.optional_count(
+                max_connections,
+                &format!("{section}.max_connections"),
+                defaults.max_connections,
+                1_000_000,
+            )?,
+            header_timeout: self.optional_duration(
+                header_timeout,
+                &format!("{section}.header_timeout"),
+                defaults.header_timeout,
+            )?,
+            body_timeout: self.optional_duration(
+                body_timeout,
+                &format!("{section}.body_timeout"),
+                defaults.body_timeout,
+            )?,
+        })
+    }
+
+    /// `[metrics]`: an address of its own (not another listener's port) and its bounds.
+    fn metrics(
+        &self,
+        raw: &RawMetrics,
+        taken: &[(&str, SocketAddr)],
+    ) -> Result<MetricsSettings, ConfigError> {
+        Ok(MetricsSettings {
+            listen: self.own_address(&raw.listen, "metrics.listen", taken)?,
+            limits: self.http_limits(
+                "metrics",
+                &raw.max_connections,
+                &raw.header_timeout,
+                &raw.body_timeout,
+            )?,
+        })
+    }
+
     /// `[webhook]`: an address of its own (not the gRPC one) and the secret from the
     /// environment.
     fn webhook(
@@ -583,9 +668,16 @@ impl Source<'_> {
     ) -> Result<WebhookSettings, ConfigError> {
         let listen = self.own_address(&raw.listen, "webhook.listen", &[("listen", grpc)])?;
         let secret = self.secret(&raw.secret_env, "webhook.secret_env", env)?;
+        let limits = self.http_limits(
+            "webhook",
+            &raw.max_connections,
+            &raw.header_timeout,
+            &raw.body_timeout,
+        )?;
         Ok(WebhookSettings {
             listen,
             secret: Secret::new(secret),
+            limits,
         })
     }
 
@@ -893,7 +985,7 @@ impl Config {
         let metrics = raw
             .metrics
             .as_ref()
-            .map(|metrics| source.own_address(&metrics.listen, "metrics.listen", &taken))
+            .map(|metrics| source.metrics(metrics, &taken))
             .transpose()?;
         Ok(Config {
             data_dir,

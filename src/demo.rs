@@ -258,6 +258,7 @@ impl<W: Write> Story<'_, W> {
             SystemId::tailscale(),
             endpoint.secret,
             crate::metrics::Metrics::new(),
+            crate::listener::HttpLimits::default(),
             async {
                 let _ = stopped.await;
             },
@@ -798,7 +799,7 @@ pub async fn serve(
         stop.send_replace(true);
         served
     };
-    let (served, metrics_served) = tokio::join!(
+    let (served, ()) = tokio::join!(
         grpc,
         crate::metrics::run(
             metrics_listener,
@@ -806,11 +807,11 @@ pub async fn serve(
             metrics.clone(),
             SystemId::tailscale(),
             counted_after,
+            crate::listener::HttpLimits::default(),
             stopping,
         ),
     );
     served?;
-    metrics_served.map_err(DemoError::Simulator)?;
     // The simulator has served its purpose; a failure to stop it cleanly changes nothing.
     let _ = outcome.simulator.shutdown().await;
     if let Some(hris) = outcome.hris {

@@ -33,6 +33,7 @@ pub mod hash;
 pub mod history;
 pub mod identity;
 pub mod ledger;
+pub mod listener;
 pub mod merkle;
 pub mod metrics;
 pub mod projection;

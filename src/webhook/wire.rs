@@ -10,7 +10,6 @@
 //! is not recorded twice.
 
 use std::future::Future;
-use std::io;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -21,6 +20,7 @@ use super::dedup::DEDUP_WINDOW;
 use super::delivery::Delivery;
 use super::server::{self, DeliverySink, SinkError, WebhookReceiver};
 use crate::event::{Actor, SystemId};
+use crate::listener::HttpLimits;
 use crate::metrics::Metrics;
 use crate::render;
 use crate::service::{Service, ServiceError};
@@ -46,13 +46,11 @@ impl DeliverySink for LedgerSink {
     }
 }
 
-/// Why the endpoint stopped.
+/// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error("the recorded webhook deliveries could not be read: {0}")]
     Seed(#[source] ServiceError),
-    #[error("the webhook endpoint failed: {0}")]
-    Serve(#[source] io::Error),
 }
 
 /// Serves the webhook endpoint of `system` on `listener` with `secret` until `shutdown`,
@@ -63,6 +61,7 @@ pub async fn serve(
     system: SystemId,
     secret: Secret,
     metrics: Metrics,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebhookError> {
     let since = service
@@ -91,10 +90,15 @@ pub async fn serve(
         let _ = receiver.wait_for(|stop| *stop).await;
     };
     let served = async {
-        let served = server::serve(listener, receiver, metrics, stopped(stopping.clone())).await;
-        // An endpoint that ends on its own (it failed) takes its sync driver with it.
+        server::serve(
+            listener,
+            receiver,
+            metrics,
+            limits,
+            stopped(stopping.clone()),
+        )
+        .await;
         stop.send_replace(true);
-        served.map_err(WebhookError::Serve)
     };
     let syncs = run_coalesced(
         trigger,
@@ -120,6 +124,6 @@ pub async fn serve(
         }
         stop.send_replace(true);
     };
-    let (served, (), ()) = tokio::join!(served, syncs, signal);
-    served
+    tokio::join!(served, syncs, signal);
+    Ok(())
 }

@@ -29,6 +29,7 @@ mod reviews;
 mod roster_import;
 mod roster_parse;
 mod roster_vendors;
+mod slow_clients;
 mod store_chunks;
 mod store_faults;
 mod store_model;

@@ -16,6 +16,7 @@ use tailledger::api::pb;
 use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
 use tailledger::event::{Event, SystemId};
 use tailledger::hash::Hash256;
+use tailledger::listener::HttpLimits;
 use tailledger::metrics::Metrics;
 use tailledger::simulator::{BadDelivery, OutgoingDelivery, SimWebhook};
 use tailledger::tailscale::Secret;
@@ -458,6 +459,7 @@ async fn a_flood_of_1000_deliveries_into_the_ledger_records_each_and_bounds_the_
         SystemId::tailscale(),
         secret.clone(),
         Metrics::new(),
+        HttpLimits::default(),
         async {
             let _ = stopped.await;
         },
