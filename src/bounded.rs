@@ -30,10 +30,15 @@ pub fn read_file(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
     read_at_most(std::fs::File::open(path)?, limit)
 }
 
+/// [`read_at_most`] as UTF-8 text.
+pub fn read_text(reader: impl Read, limit: usize) -> io::Result<String> {
+    String::from_utf8(read_at_most(reader, limit)?)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+}
+
 /// [`read_file`] as UTF-8 text.
 pub fn read_text_file(path: &Path, limit: usize) -> io::Result<String> {
-    String::from_utf8(read_file(path, limit)?)
-        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+    read_text(std::fs::File::open(path)?, limit)
 }
 
 /// The error of a read that went past `limit`.

@@ -1,7 +1,7 @@
 //! `tailledger admin …`: one subcommand per `AdminService` rpc, each parsed into one client
 //! call and answered through [`super::answer::ask`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 
@@ -153,7 +153,7 @@ pub enum AdminCommand {
 }
 
 /// A file's bytes, or standard input's for `-`.
-pub(super) fn read_input(file: &PathBuf) -> Result<Vec<u8>, Failure> {
+pub(super) fn read_input(file: &Path) -> Result<Vec<u8>, Failure> {
     let read = if file.as_os_str() == "-" {
         bounded::read_at_most(std::io::stdin(), MAX_FILE_BYTES)
     } else {

@@ -2,7 +2,7 @@
 //! export from a ledger directory, hashing a token, and the crash-test writer.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -140,15 +140,11 @@ pub fn verify_export(file: &Path, digest: Option<Digest>) -> Outcome {
 
 /// Reads a token from standard input (one line; surrounding white space is not part of it).
 pub fn hash_token() -> Outcome {
-    let mut token = String::new();
-    std::io::stdin()
-        .take(64 * 1024)
-        .read_to_string(&mut token)
-        .map_err(|error| {
-            Failure::input(format!(
-                "cannot read the token from standard input: {error}"
-            ))
-        })?;
+    let token = crate::bounded::read_text(std::io::stdin(), 64 * 1024).map_err(|error| {
+        Failure::input(format!(
+            "cannot read the token from standard input: {error}"
+        ))
+    })?;
     let token = token.trim();
     if token.is_empty() {
         return Err(Failure::input(

@@ -1009,3 +1009,28 @@ async fn a_roster_that_never_ends_is_refused_at_the_limit() {
         "{said}"
     );
 }
+
+#[test]
+fn a_token_longer_than_the_limit_is_refused_not_cut_short() {
+    let mut child = tailledger()
+        .arg("hash-token")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The binary stops reading at the limit; a write it no longer reads may fail, and must not
+    // matter.
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&vec![b'a'; 64 * 1024 + 1]);
+    let output = child.wait_with_output().unwrap();
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("cannot read the token from standard input: it is larger than the limit of 65536 bytes (64 KiB)"),
+        "{said}"
+    );
+}
