@@ -61,3 +61,26 @@ fn a_flipped_byte_in_the_database_fails_verification_naming_the_last_seq_verifie
         "{damaged}"
     );
 }
+
+#[test]
+fn a_store_sled_cannot_open_is_a_failed_verification_with_nothing_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    drop(ledger_with_golden_events(&ledger, 5));
+    let conf = ledger.join("conf");
+    // sled's own configuration, damaged: a digit more in the segment size it was written with.
+    let mut bytes = fs::read(&conf).unwrap();
+    let key = b"segment_size: ";
+    let at = bytes.windows(key.len()).position(|w| w == key).unwrap() + key.len();
+    bytes.insert(at, b'9');
+    fs::write(&conf, bytes).unwrap();
+
+    let output = run(&["verify", "--data-dir", ledger.to_str().unwrap()]);
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("breaks at seq 1: the store cannot be read from here on: ")
+            && said.contains("(0 events before it verified)"),
+        "{said}"
+    );
+}
