@@ -435,7 +435,7 @@ impl Source<'_> {
     fn tls(&self, tls: &RawTls, base: &Path) -> Result<TlsIdentity, ConfigError> {
         let read = |path: &Spanned<PathBuf>, key: &str| {
             let full = base.join(path.get_ref());
-            match std::fs::read(&full) {
+            match crate::bounded::read_file(&full, crate::bounded::SMALL_FILE_BYTES) {
                 Ok(bytes) => Ok((full, bytes)),
                 Err(error) => Err(self.error(
                     path,
@@ -752,7 +752,7 @@ impl Config {
             key: None,
             message,
         };
-        let bytes = std::fs::read(file)
+        let bytes = crate::bounded::read_file(file, crate::bounded::SMALL_FILE_BYTES)
             .map_err(|error| refusal(None, format!("cannot be read: {error}")))?;
         let text = String::from_utf8(bytes).map_err(|error| {
             let offset = error.utf8_error().valid_up_to();

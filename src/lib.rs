@@ -18,6 +18,7 @@ pub mod access;
 pub mod api;
 pub mod app;
 pub mod as_of;
+pub mod bounded;
 pub mod canonical;
 pub mod checkpoint_file;
 pub mod checks;

@@ -701,7 +701,7 @@ impl Service {
 
     /// Imports the roster file at `path`, or records its refusal.
     fn import_roster_file(&self, path: &std::path::Path) -> (RosterImport, Appended) {
-        let csv = match std::fs::read(path) {
+        let csv = match crate::bounded::read_file(path, crate::roster::MAX_FILE_BYTES) {
             Ok(csv) => csv,
             Err(source) => {
                 let error = ServiceError::RosterFile {

@@ -100,7 +100,8 @@ fn tls_config(ca_file: Option<&Path>) -> Result<ClientTlsConfig, ClientError> {
         path: path.to_path_buf(),
         reason,
     };
-    let pem = std::fs::read(path).map_err(|error| refused(format!("cannot be read: {error}")))?;
+    let pem = crate::bounded::read_file(path, crate::bounded::SMALL_FILE_BYTES)
+        .map_err(|error| refused(format!("cannot be read: {error}")))?;
     // tonic would skip what it cannot parse and fail every handshake later with "unknown
     // issuer"; checking here says what is wrong with the file instead.
     pem_certificates(&pem).map_err(refused)?;

@@ -20,7 +20,9 @@ use crate::api::{sync_json, sync_now_response};
 use crate::entry::Entry;
 use crate::hash::Digest;
 use crate::ledger::Appended;
-use crate::render::{entry_line, exception_table, offboarding_table, review_report, sync_summary};
+use crate::render::{
+    Show, entry_line, exception_table, offboarding_table, review_report, shown_lines, sync_summary,
+};
 use crate::report::OffboardingRow;
 use crate::service::{ListedException, ReviewView};
 use crate::sync::{SyncOutcome, SyncReport};
@@ -65,7 +67,7 @@ pub fn ask<A: Answer>(
     if json {
         println!("{}", answer.json());
     } else {
-        print!("{}", answer.text());
+        print!("{}", shown_lines(&answer.text()));
     }
     Ok(answer.exit_code())
 }
@@ -162,8 +164,12 @@ impl Answer for (Appended, SyncReport) {
 
 /// Columns padded to their widest cell, the header first.
 fn table<const N: usize>(header: [&str; N], rows: impl IntoIterator<Item = [String; N]>) -> String {
+    // Cells are upstream text: each shown on its one line, and measured as shown.
     let rows: Vec<[String; N]> = std::iter::once(header.map(str::to_owned))
-        .chain(rows)
+        .chain(
+            rows.into_iter()
+                .map(|row| row.map(|cell| cell.shown().to_string())),
+        )
         .collect();
     let widths: Vec<usize> = (0..N)
         .map(|column| {

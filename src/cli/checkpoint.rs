@@ -70,7 +70,7 @@ pub fn run(command: CheckpointCommand) -> Outcome {
         server,
     } = command;
     let read = |path: &Path| -> Result<Checkpoint, Failure> {
-        let note = std::fs::read_to_string(path)
+        let note = crate::bounded::read_text_file(path, crate::bounded::SMALL_FILE_BYTES)
             .map_err(|error| Failure::input(format!("cannot read {}: {error}", path.display())))?;
         open_checkpoint(&note, &public_key)
             .map_err(|error| failure(error).with_context(&path.display().to_string()))

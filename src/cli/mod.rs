@@ -308,8 +308,13 @@ pub enum Command {
         /// A running server instead, which verifies its own ledger.
         #[command(flatten)]
         remote: RemoteArgs,
-        /// With --server: print the answer as one JSON object.
-        #[arg(long, conflicts_with = "data_dir")]
+        /// With --data-dir: the ledger must also hold this digest `SEQ:HASH` (from an export,
+        /// a checkpoint or `tailledger digest`); a store cut short by damage verifies as a
+        /// shorter chain, and the digest is what it must still reach.
+        #[arg(long, value_name = "SEQ:HASH", requires = "data_dir")]
+        digest: Option<Digest>,
+        /// Print the answer as one JSON object.
+        #[arg(long)]
         json: bool,
     },
     /// Ask a running server for each check over a window [from, to): its intervals of state
@@ -512,9 +517,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify {
             data_dir,
             remote,
+            digest,
             json,
         } => match (data_dir, remote.server()) {
-            (Some(data_dir), _) => offline::verify(&data_dir),
+            (Some(data_dir), _) => offline::verify(&data_dir, digest, json),
             (None, Some(server)) => {
                 answer::ask(&server, json, async |client| client.verify().await)
             }

@@ -12,7 +12,7 @@ use crate::app::{self, RunError};
 use crate::config::Config;
 use crate::event::SystemId;
 use crate::ledger::Appended;
-use crate::render::{check_table, entry_line, sync_summary};
+use crate::render::{check_table, entry_line, shown_lines, sync_summary};
 use crate::sync::SyncOutcome;
 
 fn load(config: &Path) -> Result<Config, Failure> {
@@ -134,7 +134,7 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
             status.evaluated_at,
             check_table(&status.checks)
         );
-        writeln!(stdout, "{text}")
+        writeln!(stdout, "{}", shown_lines(&text))
     };
     written.map_err(Failure::input)?;
     if let Some(error) = refused {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{Failure, Outcome, runtime};
 use crate::config::Config;
+use crate::render::Show;
 use crate::tailscale::TailscaleClient;
 use crate::webhook::{REGISTERED_SUBSCRIPTIONS, WEBHOOK_PATH};
 
@@ -28,9 +29,9 @@ pub fn register(config: &Path, url: &str, test: bool) -> Outcome {
         "created webhook endpoint {} for {}\nsubscribed to: {}\n\n\
          Its secret, shown this once: store it in the environment variable that [webhook] \
          secret_env names (TAILSCALE_WEBHOOK_SECRET unless set otherwise):\n{}",
-        created.endpoint_id.escape_debug(),
-        created.endpoint_url.escape_debug(),
-        created.subscriptions.join(", ").escape_debug(),
+        created.endpoint_id.shown(),
+        created.endpoint_url.shown(),
+        created.subscriptions.join(", ").shown(),
         created.secret.expose()
     );
     if test {

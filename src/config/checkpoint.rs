@@ -78,7 +78,8 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, String> {
         ));
     }
     let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|error| format!("cannot be read: {error}"))?,
+        crate::bounded::read_text_file(path, crate::bounded::SMALL_FILE_BYTES)
+            .map_err(|error| format!("cannot be read: {error}"))?,
     );
     SigningKey::parse(&text)
         .map_err(|error| format!("is not a key made by `tailledger keygen`: {error}"))

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::fault::Fault;
-use super::server::{SimulatorHandle, spawn, trickle, truncate};
+use super::server::{SimulatorHandle, endless_body, spawn, trickle, truncate};
 
 /// The two lists the simulator serves.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -248,6 +248,7 @@ async fn list(
         }
         Some(Fault::TruncatedBody) => truncate(response).await,
         Some(Fault::Trickle { chunk_delay }) => trickle(response, chunk_delay).await,
+        Some(Fault::EndlessBody) => endless_body(),
         Some(Fault::Body(body)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],

@@ -23,6 +23,10 @@ use crate::event::SyncErrorClass;
 /// The longest piece of Tailscale's `message` quoted in an error, in characters.
 const MAX_QUOTED_MESSAGE: usize = 300;
 
+/// The largest body read of one answer: a page of a listing of a large tailnet, or of Truto's,
+/// is far below it. A longer body is refused once this much has arrived.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
 /// The HTTP client and the policy every request is sent with.
 #[derive(Debug)]
 pub(crate) struct Transport {
@@ -51,6 +55,8 @@ pub(crate) enum Failure {
     /// The peer's name does not resolve or nothing listens at its address: retrying within a
     /// sync cannot heal that, so it is not retried.
     Unreachable { detail: String },
+    /// The body went on past [`MAX_BODY_BYTES`]; retrying would read it again.
+    TooLarge,
 }
 
 /// A request that failed for good, with how many attempts were made.
@@ -65,7 +71,10 @@ impl Failed {
     pub(crate) fn status(&self) -> Option<StatusCode> {
         match self.failure {
             Failure::Status { status, .. } => Some(status),
-            Failure::Timeout | Failure::Network { .. } | Failure::Unreachable { .. } => None,
+            Failure::Timeout
+            | Failure::Network { .. }
+            | Failure::Unreachable { .. }
+            | Failure::TooLarge => None,
         }
     }
 }
@@ -111,7 +120,7 @@ impl Transport {
                     retry_after,
                     ..
                 } if is_transient(*status) => *retry_after,
-                Failure::Status { .. } | Failure::Unreachable { .. } => {
+                Failure::Status { .. } | Failure::Unreachable { .. } | Failure::TooLarge => {
                     return Err(Failed { failure, attempts });
                 }
                 Failure::Timeout | Failure::Network { .. } => None,
@@ -172,6 +181,12 @@ impl Transport {
                     self.timeout.as_millis()
                 ),
             ),
+            Failure::TooLarge => FetchError::new(
+                SyncErrorClass::Malformed,
+                format!(
+                    "{request}: the answer is larger than the limit of {MAX_BODY_BYTES} bytes (64 MiB); reading stopped there and nothing of it was used"
+                ),
+            ),
             Failure::Network { detail } => FetchError::new(
                 SyncErrorClass::Unavailable,
                 format!(
@@ -209,15 +224,28 @@ async fn attempt(request: RequestBuilder) -> Result<Vec<u8>, Failure> {
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.bytes().await.map_err(Failure::from_reqwest)?;
+    let body = read_body(response).await?;
     if status.is_success() {
-        return Ok(body.to_vec());
+        return Ok(body);
     }
     Err(Failure::Status {
         status,
         api_message: api_message(&body),
         retry_after,
     })
+}
+
+/// The body as it arrives, refused once it goes past [`MAX_BODY_BYTES`] (whatever length the
+/// answer declared).
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Failure::from_reqwest)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Failure::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Tailscale's error text from a `{"message": "..."}` body, shortened for quoting.
@@ -265,6 +293,7 @@ impl fmt::Display for Failure {
             Failure::Status { status, .. } => write!(f, "HTTP {status}"),
             Failure::Timeout => f.write_str("timeout"),
             Failure::Network { detail } | Failure::Unreachable { detail } => f.write_str(detail),
+            Failure::TooLarge => write!(f, "a body over {MAX_BODY_BYTES} bytes"),
         }
     }
 }

@@ -99,6 +99,49 @@ fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
 }
 
+/// A name that would erase the line above, forge a row and turn its text around on a terminal.
+const HOSTILE_NAME: &str = "Eve\u{1b}[2K\u{1b}[1A\nE-0  x@y  Forged\u{202e}gnp.exe\u{9b}\u{2066}";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_from_outside_are_shown_escaped_in_text_and_kept_in_json() {
+    let fixture = Fixture::start().await;
+    let served = Served::start(&fixture).await;
+    let upserted = served
+        .ok(&[
+            "admin",
+            "upsert-employee",
+            "E-7",
+            "--email",
+            "eve@acme.example",
+            "--org-role",
+            "Eng\u{1b}[31mineer",
+            "--name",
+            HOSTILE_NAME,
+        ])
+        .await;
+    let listed = served.ok(&["employees"]).await;
+    let shown = "Eve\\u{1b}[2K\\u{1b}[1A\\nE-0  x@y  Forged\\u{202e}gnp.exe\\u{9b}\\u{2066}";
+    for (said, expected) in [(&upserted, "Eng\\u{1b}[31mineer"), (&listed, shown)] {
+        assert!(
+            !said.contains(['\u{1b}', '\u{202e}', '\u{9b}', '\u{2066}']),
+            "{said:?}"
+        );
+        assert!(said.contains(expected), "{said:?}");
+    }
+    let employees = served.json(&["employees"]).await;
+    let count = employees["employees"].as_array().unwrap().len();
+    assert_eq!(
+        listed.lines().count(),
+        1 + count,
+        "one line per employee: {listed}"
+    );
+    assert_eq!(
+        find(&employees["employees"], "employee_id", "E-7")["name"],
+        HOSTILE_NAME,
+        "JSON keeps the name as it is"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_admin_command_and_reader_answers_in_text_and_json() {
     let fixture = Fixture::start().await;
@@ -514,8 +557,8 @@ fn bad_usage_exits_2_with_a_message() {
         (&["admin", "frobnicate"], "unrecognized subcommand"),
         (&["verify"], "--data-dir"),
         (
-            &["verify", "--data-dir", "d", "--json"],
-            "cannot be used with",
+            &["verify", "--data-dir", "d", "--digest", "nonsense"],
+            "invalid value 'nonsense'",
         ),
         (&["accounts", "--as-of", "yesterday"], "invalid value"),
         (&["completions", "tcsh"], "invalid value 'tcsh'"),
