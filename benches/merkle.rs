@@ -1,9 +1,9 @@
-//! The Merkle tree of SPEC §15: proofs on a 1,000,000-entry ledger, server-side (what
-//! `GetInclusionProof` and `GetConsistencyProof` compute), beside a point read of one entry in the
-//! same run; and the durable append of 1,000-event batches with and without the tree (sealing,
-//! then the store's atomic durable write; with the tree also the leaf hashes, the frontier and the
-//! stored nodes), each on a fresh store in the same run. `TAILLEDGER_BENCH_QUICK=1` uses 100,000
-//! entries and shorter timings.
+//! The Merkle tree (docs/reference/ledger.md#proofs): proofs on a 1,000,000-entry ledger,
+//! server-side (what `GetInclusionProof` and `GetConsistencyProof` compute), beside a point read of
+//! one entry in the same run; and the durable append of 1,000-event batches with and without the
+//! tree (sealing, then the store's atomic durable write; with the tree also the leaf hashes, the
+//! frontier and the stored nodes), each on a fresh store in the same run.
+//! `TAILLEDGER_BENCH_QUICK=1` uses 100,000 entries and shorter timings.
 
 mod common;
 

@@ -23,7 +23,7 @@ use tailledger::time::SystemClock;
 const CHILD: &str = "TAILLEDGER_ROSTER_CHILD";
 
 /// A roster of `rows` people, about 125 bytes a row as a real HR export with a few extra
-/// columns would be (SPEC §5 ignores unknown columns).
+/// columns would be (docs/reference/sync.md#roster-csv: unknown columns are ignored).
 fn roster(rows: usize) -> Vec<u8> {
     let mut csv = String::from("employee_id,email,name,org_role,department,cost_centre,end_date\n");
     for index in 0..rows {

@@ -2,8 +2,8 @@
 //! 100,000 accounts when nothing changed, all are new, or 1 % changed, beside a bare hash-map diff
 //! of the same listings; and the full round trip against the simulated API on loopback (HTTP
 //! fetch, JSON decode, plan, durable append) beside the HTTP fetch and JSON decode alone; and the
-//! same for a tailnet of 100,000 users, 200,000 devices and 50,000 keys (SPEC §14) beside the
-//! fetch and decode of its three listings.
+//! same for a tailnet of 100,000 users, 200,000 devices and 50,000 keys
+//! (docs/reference/sync.md#devices-keys) beside the fetch and decode of its three listings.
 //! `TAILLEDGER_BENCH_QUICK=1` keeps the sizes and shortens the timings.
 
 mod common;

@@ -1,9 +1,9 @@
-//! Real time (SPEC §13): from a user's deletion in the simulated tailnet, with the signed
-//! delivery it sends, to the durable `UserRemoved` in the ledger (received, verified, recorded as
-//! `WebhookReceived`, the coalesced sync run, its batch fsynced and announced), beside the
-//! same-run baseline of a `SyncNow` after a deletion on the same tailnet (fetch, plan, durable
-//! append) with no webhook at all. Real sled ledger in a temporary directory, simulated API and
-//! webhook endpoint on loopback.
+//! Real time (docs/reference/sync.md#webhooks): from a user's deletion in the simulated tailnet,
+//! with the signed delivery it sends, to the durable `UserRemoved` in the ledger (received,
+//! verified, recorded as `WebhookReceived`, the coalesced sync run, its batch fsynced and
+//! announced), beside the same-run baseline of a `SyncNow` after a deletion on the same tailnet
+//! (fetch, plan, durable append) with no webhook at all. Real sled ledger in a temporary directory,
+//! simulated API and webhook endpoint on loopback.
 //!
 //! Criterion measures the mean of each; then a fixed run of 100 deletions each (20 with
 //! `TAILLEDGER_BENCH_QUICK=1`) reports p50 and p99. Each deletion first adds a user (its own
@@ -21,6 +21,7 @@ use tailledger::checks::CheckSettings;
 use tailledger::event::{Event, SystemId};
 use tailledger::hash::Digest;
 use tailledger::ledger::Ledger;
+use tailledger::listener::HttpLimits;
 use tailledger::metrics::Metrics;
 use tailledger::service::Service;
 use tailledger::simulator::{SimulatedTailnet, SimulatorHandle};
@@ -102,6 +103,7 @@ impl Bench {
             SystemId::tailscale(),
             endpoint.secret,
             Metrics::new(),
+            HttpLimits::default(),
             std::future::pending(),
         ));
     }

@@ -1,24 +1,23 @@
 //! The composition root: a [`Service`] built from a configuration, and the running of it.
 //!
 //! [`open`] is used by `tailledger serve` and `tailledger sync` alike: it opens the ledger,
-//! appends the configured access policy and settings (SPEC §11) when they differ from the
-//! recorded ones, and wires the service with its clock, roster file and Tailscale source. [`run`] owns and awaits its tasks,
-//! the API server, the scheduler and, when `[webhook]` is configured, the webhook endpoint (whose
-//! failure only ends itself); on shutdown the scheduler abandons a sync that is still fetching
-//! (nothing is appended until a fetch is complete, and an append is never interrupted), and the
-//! servers stop accepting calls and finish the ones in flight. With `[checkpoint] checkpoint_dir`,
-//! a further task writes checkpoint files on the interval, and the last one is written once the
-//! others have stopped.
+//! appends the configured access policy and settings (docs/reference/config.md#recorded-settings)
+//! when they differ from the recorded ones, and wires the service with its clock, roster file and
+//! Tailscale source. [`run`] owns and awaits its tasks, the API server, the scheduler and, when
+//! `[webhook]` is configured, the webhook endpoint (whose failure only ends itself); on shutdown
+//! the scheduler abandons a sync that is still fetching (nothing is appended until a fetch is
+//! complete, and an append is never interrupted), and the servers stop accepting calls and finish
+//! the ones in flight. With `[checkpoint] checkpoint_dir`, a further task writes checkpoint files
+//! on the interval, and the last one is written once the others have stopped.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use crate::api;
 use crate::checkpoint_file;
-use crate::config::{Config, RosterInput};
+use crate::config::{Config, MetricsSettings, RosterInput, WebhookSettings};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
@@ -27,7 +26,7 @@ use crate::render;
 use crate::service::{Service, ServiceError};
 use crate::store::{StoreError, create_private_dir};
 use crate::sync::{Syncer, TailscaleSource};
-use crate::tailscale::{ClientConfigError, Secret, TailscaleClient};
+use crate::tailscale::{ClientConfigError, TailscaleClient};
 use crate::time::SystemClock;
 use crate::truto::TrutoSource;
 use crate::webhook;
@@ -87,16 +86,19 @@ pub fn open(config: &Config) -> Result<(Service, Vec<Entry>), RunError> {
         service.set_signing_key(checkpoint.signing_key.clone());
     }
     service.set_review_settings(config.access_review);
-    service.set_syncer(Syncer::new(
-        SystemId::tailscale(),
-        Box::new(TailscaleSource::new(
-            TailscaleClient::new(config.client.clone())?,
-            config.listers,
-        )),
-        ledger,
-        clock,
-        config.sync_options.clone(),
-    ));
+    service.set_syncer(
+        Syncer::new(
+            SystemId::tailscale(),
+            Box::new(TailscaleSource::new(
+                TailscaleClient::new(config.client.clone())?,
+                config.listers,
+            )),
+            ledger,
+            clock,
+            config.sync_options.clone(),
+        )
+        .with_budget(config.sync_budget),
+    );
     let mut appended = Vec::new();
     if let Some(policy) = &config.policy {
         appended = service.record_configured_policy(
@@ -128,7 +130,7 @@ const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 /// Runs a sync cycle every `config.sync_interval` until `stopping` turns true. A cycle the
 /// ledger could not record (a full disk, say) is tried again with backoff, and so is one after
 /// any other append failed (a `SyncNow`, an admin command), so the ledger takes writes again as
-/// soon as it can, without a restart (SPEC §18).
+/// soon as it can, without a restart (docs/reference/time-and-durability.md#append-failure).
 async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::Receiver<bool>) {
     let system = SystemId::tailscale();
     let mut writable = service.writable();
@@ -197,13 +199,13 @@ async fn bind_webhook(config: &Config) -> Option<std::io::Result<tokio::net::Tcp
 fn webhook_listener(
     config: &Config,
     bound: Option<std::io::Result<tokio::net::TcpListener>>,
-) -> Option<(tokio::net::TcpListener, Secret)> {
+) -> Option<(tokio::net::TcpListener, WebhookSettings)> {
     let settings = config.webhook.as_ref()?;
     match bound? {
         Ok(listener) => {
             let address = listener.local_addr().map_or(settings.listen, |bound| bound);
             tracing::info!(listen = %address, path = webhook::WEBHOOK_PATH, "webhook endpoint listening");
-            Some((listener, settings.secret.clone()))
+            Some((listener, settings.clone()))
         }
         Err(error) => {
             tracing::error!(
@@ -219,15 +221,16 @@ fn webhook_listener(
 /// `counted_after`, until `stopping` turns true. Like the webhook endpoint it is an addition: one that cannot
 /// listen is logged and the rest of the service goes on.
 async fn serve_metrics(
-    listener: Option<(SocketAddr, std::io::Result<tokio::net::TcpListener>)>,
+    listener: Option<(&MetricsSettings, std::io::Result<tokio::net::TcpListener>)>,
     service: Arc<Service>,
     metrics: Metrics,
     counted_after: u64,
     stopping: watch::Receiver<bool>,
 ) {
-    let Some((listen, bound)) = listener else {
+    let Some((settings, bound)) = listener else {
         return;
     };
+    let listen = settings.listen;
     let listener = match bound {
         Ok(listener) => listener,
         Err(error) => {
@@ -239,20 +242,16 @@ async fn serve_metrics(
     };
     let address = listener.local_addr().map_or(listen, |bound| bound);
     tracing::info!(listen = %address, path = metrics::METRICS_PATH, "metrics endpoint listening");
-    let served = metrics::run(
+    metrics::run(
         listener,
         service,
         metrics,
         SystemId::tailscale(),
         counted_after,
+        settings.limits.clone(),
         stopping,
     )
     .await;
-    if let Err(error) = served {
-        tracing::error!(
-            "the metrics endpoint failed: {error}; gRPC and the scheduled syncs go on without it"
-        );
-    }
 }
 
 /// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`).
@@ -269,8 +268,11 @@ pub async fn run_on(
     })?;
     // Bound before "serving" is logged, so the endpoints answer from then on.
     let webhook = bind_webhook(&config).await;
-    let metrics_listener = match config.metrics {
-        Some(listen) => Some((listen, tokio::net::TcpListener::bind(listen).await)),
+    let metrics_listener = match &config.metrics {
+        Some(settings) => Some((
+            settings,
+            tokio::net::TcpListener::bind(settings.listen).await,
+        )),
         None => None,
     };
     tracing::info!(listen = %address, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
@@ -311,15 +313,16 @@ pub async fn run_on(
         stop.send_replace(true);
     };
     let webhook = async {
-        let Some((listener, secret)) = webhook else {
+        let Some((listener, settings)) = webhook else {
             return;
         };
         let served = webhook::wire::serve(
             listener,
             service.clone(),
             SystemId::tailscale(),
-            secret,
+            settings.secret,
             metrics.clone(),
+            settings.limits,
             stopped(stopping.clone()),
         )
         .await;

@@ -1,5 +1,5 @@
-//! What a point-in-time read is asked for (SPEC §18): an exact instant, or a calendar date,
-//! which means the end of that day in the roster's timezone.
+//! What a point-in-time read is asked for (docs/reference/time-and-durability.md#as-of): an exact
+//! instant, or a calendar date, which means the end of that day in the roster's timezone.
 //!
 //! The date is resolved where the timezone is known: by the service, with its
 //! `roster.timezone` (UTC without a roster), so every client — the CLI, grpcurl, a script —

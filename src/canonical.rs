@@ -1,12 +1,12 @@
 //! RFC 8785 (JCS) bytes of the fixed-shape objects the ledger hashes, written directly.
 //!
-//! Every object hashed by the ledger has a shape known at compile time: an entry (SPEC §3), its
-//! event (one shape per [`Event`] variant), an export line (the entry with `"hash"`), and a
-//! listing of account snapshots. So the canonical form is written straight into a [`Sink`] — a
-//! buffer or a SHA-256 state — member by member, with every object's keys in JCS order spelled
-//! out in the code: no `serde_json::Value`, no allocation per member, no sort at run time. All
-//! keys are ASCII, so JCS order (UTF-16 code units) is byte order; [`Object`] checks in debug
-//! builds that each key sorts after the one before it.
+//! Every object hashed by the ledger has a shape known at compile time: an entry
+//! (docs/reference/ledger.md#canonical-form), its event (one shape per [`Event`] variant), an
+//! export line (the entry with `"hash"`), and a listing of account snapshots. So the canonical form
+//! is written straight into a [`Sink`] — a buffer or a SHA-256 state — member by member, with every
+//! object's keys in JCS order spelled out in the code: no `serde_json::Value`, no allocation per
+//! member, no sort at run time. All keys are ASCII, so JCS order (UTF-16 code units) is byte order;
+//! [`Object`] checks in debug builds that each key sorts after the one before it.
 //!
 //! What JCS says about the values these objects hold:
 //! - strings: `"` and `\` are escaped as `\"` and `\\`; U+0008, U+0009, U+000A, U+000C, U+000D
@@ -95,11 +95,11 @@ impl Sink for HashSink {
     }
 }
 
-/// An entry's chain hash and its Merkle leaf hash (SPEC §15) from one writing of its canonical
-/// form: the bytes are kept in a buffer (a copy per token, as [`HashSink`] does) and hashed twice
-/// at the end, the second time after a zero byte. Feeding two hash states token by token would
-/// double the per-token work the writer is bound by; hashing the whole form twice costs only
-/// the second SHA-256.
+/// An entry's chain hash and its Merkle leaf hash (docs/reference/ledger.md#merkle-tree) from one
+/// writing of its canonical form: the bytes are kept in a buffer (a copy per token, as [`HashSink`]
+/// does) and hashed twice at the end, the second time after a zero byte. Feeding two hash states
+/// token by token would double the per-token work the writer is bound by; hashing the whole form
+/// twice costs only the second SHA-256.
 pub struct ChainAndLeafSink {
     bytes: Vec<u8>,
 }
@@ -392,7 +392,8 @@ impl<'a, S: Sink> Object<'a, S> {
     }
 }
 
-/// The envelope of SPEC §3 around an event, with the `"hash"` member of an export line if given.
+/// The envelope (docs/reference/events.md#envelope) around an event, with the `"hash"` member of an
+/// export line if given.
 pub struct EntryFields<'a> {
     pub seq: u64,
     pub recorded_at: Timestamp,
@@ -885,9 +886,9 @@ pub fn reviewed_accounts<'a>(
     sink.put(b"]");
 }
 
-/// The SHA-256 of the RFC 8785 form of a review's whole population list (SPEC §19): what
-/// anyone can recompute from the `population` arrays of its `AccessReviewStarted` parts,
-/// concatenated in part order.
+/// The SHA-256 of the RFC 8785 form of a review's whole population list
+/// (docs/reference/events.md#review-events): what anyone can recompute from the `population` arrays
+/// of its `AccessReviewStarted` parts, concatenated in part order.
 pub fn population_sha256<'a>(accounts: impl Iterator<Item = &'a ReviewedAccount>) -> Hash256 {
     let mut sink = HashSink::new();
     reviewed_accounts(&mut sink, accounts);

@@ -1,6 +1,7 @@
-//! Checkpoint files (SPEC §15): the signed checkpoint of the tree at the head, written to
-//! `[checkpoint] checkpoint_dir` every `checkpoint_interval` and once more at shutdown, outside
-//! the database, so that a copy can be shipped where the ledger's operator cannot rewrite it.
+//! Checkpoint files (docs/reference/ledger.md#checkpoints): the signed checkpoint of the tree at
+//! the head, written to `[checkpoint] checkpoint_dir` every `checkpoint_interval` and once more at
+//! shutdown, outside the database, so that a copy can be shipped where the ledger's operator cannot
+//! rewrite it.
 //!
 //! Each file is named by its tree size, `checkpoint-<size, 20 digits>.txt`, so the files sort in
 //! the order they were taken, and holds the signed note exactly as `GetCheckpoint` returns it. A

@@ -1,6 +1,6 @@
-//! The compliance checks of SPEC §7 (with the corrections of §18), §14's
-//! `offboarded-leftovers-removed` (`leftovers.rs`) and §19's access review checks
-//! (`reviews.rs`), as a pure evaluation of (projections, instant).
+//! The compliance checks of docs/reference/checks.md#check-ids, among them
+//! `offboarded-leftovers-removed` (`leftovers.rs`) and the access review checks (`reviews.rs`),
+//! as a pure evaluation of (projections, instant).
 //!
 //! A check yields findings; a check with no finding is `PASSING`, any `FAILING` finding makes it
 //! `FAILING`, else any `DUE` finding makes it `DUE`. Every finding names its subject, a reason
@@ -17,7 +17,7 @@ use crate::access::StatusClass;
 use crate::event::{SettingsRecord, SystemId};
 use crate::identity::{EmailAliases, EmployeeLink, resolve};
 use crate::projection::{
-    AccountState, EmployeeState, ExceptionState, Mark, Projections, SystemState,
+    AccountState, EmployeeState, ExceptionState, Mark, Projections, Said, SystemState,
 };
 use crate::time::Timestamp;
 
@@ -102,7 +102,8 @@ pub enum CheckState {
     Passing,
     Due,
     Failing,
-    /// A finding an exception in force accepts (SPEC §12); never a check's state.
+    /// A finding an exception in force accepts (docs/reference/checks.md#exceptions); never a
+    /// check's state.
     Excepted,
 }
 
@@ -141,6 +142,7 @@ pub enum Reason {
     ReviewActionPending,
     AccessReviewDue,
     AccessReviewOverdue,
+    RosterDisagrees,
     /// A source's clock and the local one differ beyond the tolerance: found live by the
     /// service, never from the ledger.
     ClockSkew,
@@ -168,6 +170,7 @@ impl Reason {
         Reason::ReviewActionPending,
         Reason::AccessReviewDue,
         Reason::AccessReviewOverdue,
+        Reason::RosterDisagrees,
         Reason::ClockSkew,
     ];
 
@@ -197,6 +200,7 @@ impl Reason {
             Reason::ReviewActionPending => "review-action-pending",
             Reason::AccessReviewDue => "access-review-due",
             Reason::AccessReviewOverdue => "access-review-overdue",
+            Reason::RosterDisagrees => "roster-disagrees",
             Reason::ClockSkew => "clock-skew",
         }
     }
@@ -304,7 +308,8 @@ fn results(
             CheckResult {
                 check_id,
                 title,
-                // Excepted findings are reported but do not count (SPEC §12).
+                // Excepted findings are reported but do not count
+                // (docs/reference/checks.md#exceptions).
                 state: findings
                     .iter()
                     .map(|finding| finding.state)
@@ -655,6 +660,46 @@ impl<'a> Context<'a> {
         findings
     }
 
+    /// A person the ledger holds otherwise than the configured roster last said (an admin's
+    /// offboarding of someone the roster lists as active, or the reverse): never settled
+    /// silently, so it fails the integration check until an admin or HR brings them together.
+    fn roster_disagrees(&self) -> Vec<Finding> {
+        let employees = self.projections.employees();
+        let sources = employees.roster_sources();
+        let source = sources.latest().unwrap_or_default();
+        sources
+            .disagreements()
+            .filter_map(|(employee_id, statement)| {
+                let employee = employees.get(employee_id)?;
+                let (holds, mark) = match &employee.offboarding {
+                    Some(offboarding) => (
+                        format!("offboarded effective {}", offboarding.effective_at),
+                        offboarding.recorded,
+                    ),
+                    None => ("active".to_owned(), employee.last_change),
+                };
+                Some(Finding {
+                    exception_id: None,
+                    state: CheckState::Failing,
+                    reason: Reason::RosterDisagrees,
+                    message: format!(
+                        "the roster ({source}) says {employee_id} is {} (seq {}), but the ledger holds {employee_id} as {holds} (seq {}); an admin's decision stands until an admin withdraws it or the roster changes what it says of them",
+                        match statement.said {
+                            Said::Active => "active".to_owned(),
+                            Said::Left(at) => format!("leaving at {at}"),
+                        },
+                        statement.recorded.seq,
+                        mark.seq
+                    ),
+                    subject: self.subject(None, Some(employee)),
+                    since: statement.recorded.at.max(mark.at),
+                    deadline: None,
+                    evidence: evidence([statement.recorded.seq, mark.seq]),
+                })
+            })
+            .collect()
+    }
+
     fn integration_healthy(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         let finding = |state, reason, message: String, since, deadline, seqs: Vec<u64>| Finding {
@@ -740,15 +785,21 @@ impl<'a> Context<'a> {
             findings.push(finding(
                 CheckState::Failing,
                 Reason::RosterRejected,
-                format!(
-                    "the roster file (SHA-256 {}) was refused with {} problem(s){example}; nothing of it is recorded until it is fixed",
-                    rejection.sha256, rejection.problem_count
-                ),
+                match rejection.unreadable() {
+                    Some(reason) => format!(
+                        "the roster source could not be read ({reason}); HR's data is stale until a read succeeds"
+                    ),
+                    None => format!(
+                        "the roster file (SHA-256 {}) was refused with {} problem(s){example}; nothing of it is recorded until it is fixed",
+                        rejection.sha256, rejection.problem_count
+                    ),
+                },
                 rejection.recorded.at,
                 None,
                 vec![rejection.recorded.seq],
             ));
         }
+        findings.extend(self.roster_disagrees());
         if let (Some(credential), Some(recorded)) =
             (&self.state.credential, self.state.credential_since)
             && credential.invalid

@@ -24,6 +24,10 @@ pub enum CommandError {
     /// review's, or a token that names no employee.
     #[error("`{field}` {reason}")]
     NotAllowed { field: &'static str, reason: String },
+    /// The request is well formed, but the state it acts on does not allow it now: a reviewer
+    /// who has left.
+    #[error("`{field}` {reason}")]
+    FailedPrecondition { field: &'static str, reason: String },
 }
 
 /// The longest offboarding grace period a policy may set: a year.
@@ -256,7 +260,7 @@ pub fn policy_unchanged(projections: &Projections, event: &Event) -> bool {
 }
 
 /// The `SettingsChanged` that records `settings` for `system`, unless they are the last
-/// recorded ones (SPEC §11).
+/// recorded ones (docs/reference/events.md#settings-events).
 pub fn record_settings(
     projections: &Projections,
     system: &SystemId,
@@ -287,9 +291,10 @@ pub struct ExceptionRequest {
     pub expires_at: Option<Timestamp>,
 }
 
-/// The `ExceptionGranted` accepting the finding `request` names (SPEC §12), numbered after
-/// every exception granted before, or why it is refused: an unknown check, a subject that is
-/// not exactly one known account or employee, an empty reason, or an expiry not after `now`.
+/// The `ExceptionGranted` accepting the finding `request` names
+/// (docs/reference/checks.md#exceptions), numbered after every exception granted before, or why it
+/// is refused: an unknown check, a subject that is not exactly one known account or employee, an
+/// empty reason, or an expiry not after `now`.
 pub fn grant_exception(
     projections: &Projections,
     request: &ExceptionRequest,

@@ -1,5 +1,5 @@
-//! The configuration file of SPEC §10: read, validated at start, and turned into the settings
-//! the service runs with.
+//! The configuration file (docs/reference/config.md#rules): read, validated at start, and turned
+//! into the settings the service runs with.
 //!
 //! Every refusal names the file, the line, the key and why: unknown keys, bad durations or
 //! addresses, an environment variable that is not set, authentication disabled on a non-loopback
@@ -9,7 +9,8 @@
 //! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
 //! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
-//! listener, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
+//! listener, a listener bound (`max_connections`, `header_timeout`, `body_timeout` of
+//! `[webhook]` and `[metrics]`) that is no count or no duration, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
 //! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
@@ -35,6 +36,7 @@ use crate::checks::{CheckSettings, ReviewSettings};
 use crate::commands::{self, CommandError};
 use crate::event::SettingsRecord;
 use crate::identity::EmailAliases;
+use crate::listener::HttpLimits;
 use crate::sync::{Listers, SyncOptions};
 use crate::tailscale::{ClientConfig, Credential, DEFAULT_API_BASE_URL, Secret, UserTypeFilter};
 
@@ -99,6 +101,8 @@ pub struct Config {
     /// Which parts of the tailnet a sync lists besides its users.
     pub listers: Listers,
     pub sync_interval: Duration,
+    /// How long one sync may take, every request and retry included (`[tailscale] sync_budget`).
+    pub sync_budget: Duration,
     pub sync_options: SyncOptions,
     pub checks: CheckSettings,
     pub policy: Option<PolicySettings>,
@@ -109,14 +113,15 @@ pub struct Config {
     pub webhook: Option<WebhookSettings>,
     /// How the ledger database is opened (`[store]`).
     pub store: StoreSettings,
-    /// Where the Prometheus endpoint listens (`[metrics] listen`); `None` serves none.
-    pub metrics: Option<SocketAddr>,
+    /// The Prometheus endpoint (`[metrics]`); `None` serves none.
+    pub metrics: Option<MetricsSettings>,
     /// `[access_review]`: the intervals and the action grace recorded on each review.
     pub access_review: ReviewSettings,
 }
 
 impl Config {
-    /// The settings of SPEC §11 as this configuration sets them, for `SettingsChanged`.
+    /// The recorded settings (docs/reference/config.md#recorded-settings) as this configuration
+    /// sets them, for `SettingsChanged`.
     pub fn settings(&self) -> SettingsRecord {
         SettingsRecord {
             email_aliases: self.checks.email_aliases.to_record(),
@@ -138,11 +143,20 @@ impl Config {
 }
 
 /// Where Tailscale's webhook deliveries are received, and the endpoint secret that signs them
-/// (SPEC §13). `Debug` shows the secret as `[redacted]`.
+/// (docs/reference/config.md#webhook). `Debug` shows the secret as `[redacted]`.
 #[derive(Clone, Debug)]
 pub struct WebhookSettings {
     pub listen: SocketAddr,
     pub secret: Secret,
+    /// The bounds on its connections.
+    pub limits: HttpLimits,
+}
+
+/// Where the Prometheus endpoint listens, and the bounds on its connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub listen: SocketAddr,
+    pub limits: HttpLimits,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +188,9 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +199,9 @@ struct RawWebhook {
     listen: Spanned<String>,
     #[serde(default = "default_webhook_secret_env")]
     secret_env: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
 }
 
 fn default_webhook_secret_env() -> Spanned<String> {
@@ -211,7 +231,8 @@ struct RawToken {
     name: String,
     role: String,
     sha256: String,
-    /// The employee the token's holder is (SPEC §19): needed to decide access reviews.
+    /// The employee the token's holder is (docs/reference/api.md#auth): needed to decide access
+    /// reviews.
     employee_id: Option<String>,
 }
 
@@ -254,6 +275,9 @@ struct RawTailscale {
     /// How long a sync keeps retrying 429, 5xx and timeouts before it records `SyncFailed`.
     #[serde(default = "default_retry_budget")]
     retry_budget: Spanned<String>,
+    /// How long one sync may take in all before it records `SyncFailed` (class `timeout`).
+    #[serde(default = "default_sync_budget")]
+    sync_budget: Spanned<String>,
     #[serde(default = "yes")]
     include_shared_users: bool,
     /// Whether each sync lists the tailnet's devices (needs `devices:core:read`).
@@ -294,6 +318,10 @@ fn default_request_timeout() -> Spanned<String> {
 
 fn default_retry_budget() -> Spanned<String> {
     Spanned::new(0..0, "2m".to_owned())
+}
+
+fn default_sync_budget() -> Spanned<String> {
+    Spanned::new(0..0, "30s".to_owned())
 }
 
 fn default_removal_guard_hold() -> Spanned<String> {
@@ -411,7 +439,7 @@ impl Source<'_> {
     fn tls(&self, tls: &RawTls, base: &Path) -> Result<TlsIdentity, ConfigError> {
         let read = |path: &Spanned<PathBuf>, key: &str| {
             let full = base.join(path.get_ref());
-            match std::fs::read(&full) {
+            match crate::bounded::read_file(&full, crate::bounded::SMALL_FILE_BYTES) {
                 Ok(bytes) => Ok((full, bytes)),
                 Err(error) => Err(self.error(
                     path,
@@ -486,22 +514,10 @@ impl Source<'_> {
     fn server(&self, raw: &RawServer) -> Result<ServerLimits, ConfigError> {
         let defaults = ServerLimits::default();
         let count = |value: &Option<Spanned<i64>>, key: &str, default: usize, most: i64| {
-            let Some(value) = value else {
-                return Ok(default);
-            };
-            match usize::try_from(*value.get_ref()) {
-                Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
-                _ => Err(self.error(
-                    value,
-                    key,
-                    format!("{} is not between 1 and {most}", value.get_ref()),
-                )),
-            }
+            self.optional_count(value, key, default, most)
         };
         let duration = |value: &Option<Spanned<String>>, key: &str, default: Duration| {
-            value
-                .as_ref()
-                .map_or(Ok(default), |value| self.duration(value, key))
+            self.optional_duration(value, key, default)
         };
         let limits = ServerLimits {
             max_connections: count(
@@ -566,6 +582,86 @@ impl Source<'_> {
 }
 
 impl Source<'_> {
+    /// A count between 1 and `most`, or `default` when absent.
+    fn optional_count(
+        &self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        default: usize,
+        most: i64,
+    ) -> Result<usize, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        match usize::try_from(*value.get_ref()) {
+            Ok(count) if (1..=most).contains(value.get_ref()) => Ok(count),
+            _ => Err(self.error(
+                value,
+                key,
+                format!("{} is not between 1 and {most}", value.get_ref()),
+            )),
+        }
+    }
+
+    /// A duration longer than zero, or `default` when absent.
+    fn optional_duration(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        value
+            .as_ref()
+            .map_or(Ok(default), |value| self.duration(value, key))
+    }
+
+    /// The bounds of the HTTP listener of `section` (`webhook`, `metrics`), each key checked,
+    /// the rest defaulted.
+    fn http_limits(
+        &self,
+        section: &str,
+        max_connections: &Option<Spanned<i64>>,
+        header_timeout: &Option<Spanned<String>>,
+        body_timeout: &Option<Spanned<String>>,
+    ) -> Result<HttpLimits, ConfigError> {
+        let defaults = HttpLimits::default();
+        Ok(HttpLimits {
+            max_connections: self.optional_count(
+                max_connections,
+                &format!("{section}.max_connections"),
+                defaults.max_connections,
+                1_000_000,
+            )?,
+            header_timeout: self.optional_duration(
+                header_timeout,
+                &format!("{section}.header_timeout"),
+                defaults.header_timeout,
+            )?,
+            body_timeout: self.optional_duration(
+                body_timeout,
+                &format!("{section}.body_timeout"),
+                defaults.body_timeout,
+            )?,
+        })
+    }
+
+    /// `[metrics]`: an address of its own (not another listener's port) and its bounds.
+    fn metrics(
+        &self,
+        raw: &RawMetrics,
+        taken: &[(&str, SocketAddr)],
+    ) -> Result<MetricsSettings, ConfigError> {
+        Ok(MetricsSettings {
+            listen: self.own_address(&raw.listen, "metrics.listen", taken)?,
+            limits: self.http_limits(
+                "metrics",
+                &raw.max_connections,
+                &raw.header_timeout,
+                &raw.body_timeout,
+            )?,
+        })
+    }
+
     /// `[webhook]`: an address of its own (not the gRPC one) and the secret from the
     /// environment.
     fn webhook(
@@ -576,9 +672,16 @@ impl Source<'_> {
     ) -> Result<WebhookSettings, ConfigError> {
         let listen = self.own_address(&raw.listen, "webhook.listen", &[("listen", grpc)])?;
         let secret = self.secret(&raw.secret_env, "webhook.secret_env", env)?;
+        let limits = self.http_limits(
+            "webhook",
+            &raw.max_connections,
+            &raw.header_timeout,
+            &raw.body_timeout,
+        )?;
         Ok(WebhookSettings {
             listen,
             secret: Secret::new(secret),
+            limits,
         })
     }
 
@@ -653,7 +756,7 @@ impl Config {
             key: None,
             message,
         };
-        let bytes = std::fs::read(file)
+        let bytes = crate::bounded::read_file(file, crate::bounded::SMALL_FILE_BYTES)
             .map_err(|error| refusal(None, format!("cannot be read: {error}")))?;
         let text = String::from_utf8(bytes).map_err(|error| {
             let offset = error.utf8_error().valid_up_to();
@@ -800,6 +903,7 @@ impl Config {
             source.duration(&tailscale.request_timeout, "tailscale.request_timeout")?;
         client.retry.budget = source.duration(&tailscale.retry_budget, "tailscale.retry_budget")?;
         let sync_interval = source.duration(&tailscale.sync_interval, "tailscale.sync_interval")?;
+        let sync_budget = source.duration(&tailscale.sync_budget, "tailscale.sync_budget")?;
         if sync_interval < MIN_SYNC_INTERVAL {
             return Err(source.error(
                 &tailscale.sync_interval,
@@ -892,7 +996,7 @@ impl Config {
         let metrics = raw
             .metrics
             .as_ref()
-            .map(|metrics| source.own_address(&metrics.listen, "metrics.listen", &taken))
+            .map(|metrics| source.metrics(metrics, &taken))
             .transpose()?;
         Ok(Config {
             data_dir,
@@ -908,6 +1012,7 @@ impl Config {
                 audit_log: tailscale.read_audit_log,
             },
             sync_interval,
+            sync_budget,
             sync_options: SyncOptions {
                 max_removal_fraction: fraction,
                 removal_guard_hold_seconds,

@@ -63,7 +63,8 @@ const DEMO_AUTH_KEY: &str = "kC1DeployKey1CNTRL";
 const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
 
 /// The file the demo writes into every ledger directory it creates, before the ledger: the demo
-/// writes only where it finds it (SPEC §18), so its simulated accounts never enter a real ledger.
+/// writes only where it finds it (docs/reference/cli.md#demo), so its simulated accounts never
+/// enter a real ledger.
 pub const DEMO_MARKER: &str = "tailledger-demo";
 
 /// The demo's checkpoint signing key, in its directory.
@@ -295,6 +296,7 @@ impl<W: Write> Story<'_, W> {
             SystemId::tailscale(),
             endpoint.secret,
             crate::metrics::Metrics::new(),
+            crate::listener::HttpLimits::default(),
             async {
                 let _ = stopped.await;
             },
@@ -655,7 +657,7 @@ pub async fn run(
         out,
         "\nCheck it yourself, without trusting tailledger:\n  \
          tailledger verify-export {path} --digest {digest}\n  \
-         python3 verify_export.py {path} {digest}   (the script is in README.md)",
+         python3 verify_export.py {path} {digest}   (the script is in docs/auditing.md)",
         path = export_path.display(),
     )?;
     Ok(DemoOutcome {
@@ -876,7 +878,7 @@ pub async fn serve(
         stop.send_replace(true);
         served
     };
-    let (served, metrics_served) = tokio::join!(
+    let (served, ()) = tokio::join!(
         grpc,
         crate::metrics::run(
             metrics_listener,
@@ -884,11 +886,11 @@ pub async fn serve(
             metrics.clone(),
             SystemId::tailscale(),
             counted_after,
+            crate::listener::HttpLimits::default(),
             stopping,
         ),
     );
     served?;
-    metrics_served.map_err(DemoError::Simulator)?;
     // The simulator has served its purpose; a failure to stop it cleanly changes nothing.
     let _ = outcome.simulator.shutdown().await;
     if let Some(hris) = outcome.hris {

@@ -1,4 +1,4 @@
-//! Ledger entries and the hash chain of SPEC §3.
+//! Ledger entries and their hash chain (docs/reference/ledger.md#hash-chain).
 //!
 //! An [`Entry`] is an event in its envelope. Its **canonical form** is the RFC 8785 (JCS)
 //! serialisation of
@@ -106,8 +106,9 @@ impl Entry {
         sink.finish()
     }
 
-    /// The entry's leaf hash in the ledger's Merkle tree (SPEC §15): the SHA-256 of a zero byte
-    /// and the canonical form, which is written straight into the hash state.
+    /// The entry's leaf hash in the ledger's Merkle tree (docs/reference/ledger.md#merkle-tree):
+    /// the SHA-256 of a zero byte and the canonical form, which is written straight into the hash
+    /// state.
     pub fn leaf_hash(&self) -> Hash256 {
         let mut sink = HashSink::new();
         sink.put(&[0x00]);

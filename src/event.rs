@@ -1,4 +1,5 @@
-//! The facts the ledger records: every event of SPEC §2 as a typed value, plus who recorded it.
+//! The facts the ledger records: every event of docs/reference/events.md as a typed value, plus who
+//! recorded it.
 //!
 //! Events are named in the past tense and are immutable once appended. They hold only plain
 //! data: raw values from upstream systems (a Tailscale role or status) are kept verbatim as
@@ -270,8 +271,9 @@ pub struct EmailAlias {
     pub to: String,
 }
 
-/// Every setting that changes what a check or a sync says (SPEC §11), as `SettingsChanged`
-/// records it. No floats in events: the removal fraction is in millionths.
+/// Every setting that changes what a check or a sync says
+/// (docs/reference/events.md#settings-events), as `SettingsChanged` records it. No floats in
+/// events: the removal fraction is in millionths.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct SettingsRecord {
     /// `identity.email_aliases`, lower-cased and in `from` order.
@@ -334,7 +336,8 @@ impl SettingsRecord {
 }
 
 /// A device of a system as one listing described it, as `DeviceSeen` and `DeviceChanged` record
-/// it (SPEC §14). Raw values are kept verbatim; an absent field is empty.
+/// it (docs/reference/events.md#device-snapshot). Raw values are kept verbatim; an absent field is
+/// empty.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct DeviceSnapshot {
     /// The system's preferred stable id (Tailscale's `nodeId`, else its legacy numeric `id`).
@@ -356,7 +359,8 @@ pub struct DeviceSnapshot {
 }
 
 /// A key of a system (an auth key, API token, OAuth client or federated identity) as one
-/// listing described it, as `KeySeen` and `KeyChanged` record it (SPEC §14). Never the secret.
+/// listing described it, as `KeySeen` and `KeyChanged` record it
+/// (docs/reference/events.md#key-snapshot). Never the secret.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub struct KeySnapshot {
     pub id: String,
@@ -380,9 +384,9 @@ pub struct KeySnapshot {
     pub tags: Vec<String>,
 }
 
-/// A part of a sync that lists something besides the users (SPEC §14), each switchable off.
-/// A part that fails is recorded as a `SyncFailed` of its own, whose sync id is the sync's
-/// followed by `/` and the part's name, in the batch of the sync that kept the rest.
+/// A part of a sync that lists something besides the users (docs/reference/sync.md#devices-keys),
+/// each switchable off. A part that fails is recorded as a `SyncFailed` of its own, whose sync id
+/// is the sync's followed by `/` and the part's name, in the batch of the sync that kept the rest.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Coverage {
@@ -453,7 +457,7 @@ pub struct ChangeTarget {
     pub property: Option<String>,
 }
 
-/// Which accounts an access review covers (SPEC §19).
+/// Which accounts an access review covers (docs/reference/checks.md#reviews).
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, Encode, Decode,
 )]
@@ -557,7 +561,7 @@ pub struct ReviewedAccount {
     pub findings: Vec<String>,
 }
 
-/// Every fact the ledger can record (SPEC §2).
+/// Every fact the ledger can record (docs/reference/events.md).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Encode, Decode)]
 pub enum Event {
     /// An account appeared for the first time, reappeared after removal, or its identity
@@ -723,9 +727,9 @@ pub enum Event {
         /// SHA-256 of the file's bytes.
         sha256: Hash256,
     },
-    /// A correctly signed webhook delivery from a system was accepted (SPEC §13). It records
-    /// what arrived, never the secret: the sync it starts, not the delivery, decides the account
-    /// events.
+    /// A correctly signed webhook delivery from a system was accepted
+    /// (docs/reference/events.md#webhook-events). It records what arrived, never the secret: the
+    /// sync it starts, not the delivery, decides the account events.
     WebhookReceived {
         system: SystemId,
         /// SHA-256 of the body exactly as received; an identical body within 25 hours is not
@@ -744,9 +748,9 @@ pub enum Event {
         /// Whether an event of the delivery started a sync.
         starts_sync: bool,
     },
-    /// The settings in force for a system changed (SPEC §11): recorded at start of `serve` and
-    /// `sync` when the configured ones differ from the last recorded ones. Reads as of an
-    /// instant use the settings in force then.
+    /// The settings in force for a system changed (docs/reference/events.md#settings-events):
+    /// recorded at start of `serve` and `sync` when the configured ones differ from the last
+    /// recorded ones. Reads as of an instant use the settings in force then.
     SettingsChanged {
         system: SystemId,
         /// Every setting in force from this entry on.
@@ -755,8 +759,9 @@ pub enum Event {
         /// first `SettingsChanged` of a system.
         changed: Vec<String>,
     },
-    /// An admin accepted one finding (SPEC §12): while the exception is in force the finding is
-    /// reported `EXCEPTED` and does not make its check `FAILING` or `DUE`.
+    /// An admin accepted one finding (docs/reference/events.md#exception-events): while the
+    /// exception is in force the finding is reported `EXCEPTED` and does not make its check
+    /// `FAILING` or `DUE`.
     ExceptionGranted {
         /// `EX-<n>`, numbered in the order exceptions were granted.
         exception_id: String,
@@ -807,7 +812,8 @@ pub enum Event {
         description: String,
     },
     /// The system's configuration audit log says who made a change to a user, device or key,
-    /// and when (SPEC §14). Recorded once per entry (event group, target, action).
+    /// and when (docs/reference/events.md#leftover-events). Recorded once per entry (event group,
+    /// target, action).
     ChangeAttributed {
         system: SystemId,
         /// The system's own time of the change.
@@ -827,10 +833,11 @@ pub enum Event {
         /// The entry's `error` as JSON text when the change failed: a failed change is not done.
         error: Option<String>,
     },
-    /// An access review started (SPEC §19): its population is every account holding access (of
-    /// its scope) at `pinned_seq`, the ledger's head when it started. A population longer than
-    /// [`POPULATION_PART`] accounts is recorded over several of these in one batch, `part` 1 to
-    /// `parts`, each repeating the review's other fields; the digest is of the whole list.
+    /// An access review started (docs/reference/events.md#review-events): its population is every
+    /// account holding access (of its scope) at `pinned_seq`, the ledger's head when it started. A
+    /// population longer than [`POPULATION_PART`] accounts is recorded over several of these in one
+    /// batch, `part` 1 to `parts`, each repeating the review's other fields; the digest is of the
+    /// whole list.
     AccessReviewStarted {
         /// `AR-<n>`, numbered in the order reviews were started.
         review_id: String,

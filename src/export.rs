@@ -1,4 +1,5 @@
-//! The JSON Lines export of SPEC §3: one canonical entry object per line, with its `"hash"`.
+//! The JSON Lines export (docs/reference/ledger.md#export): one canonical entry object per line,
+//! with its `"hash"`.
 //!
 //! An export is what an auditor takes away and verifies without trusting this program; see
 //! `verify::verify_export` and the script in the README.

@@ -1,4 +1,4 @@
-//! Identity resolution: which employee an account belongs to (SPEC §6).
+//! Identity resolution: which employee an account belongs to (docs/reference/checks.md#identity).
 //!
 //! In order: a manual link set by an admin; else a case-insensitive match of the account's login
 //! name to an employee's email, after mapping the login's domain through `email_aliases`

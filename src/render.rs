@@ -3,6 +3,10 @@
 
 use std::fmt::Write as _;
 
+mod shown;
+
+pub use shown::{Show, shown_lines};
+
 use crate::checks::{CheckResult, CheckState};
 use crate::entry::Entry;
 use crate::event::{ChangeActor, Event, SystemId};
@@ -22,7 +26,7 @@ pub fn check_table(results: &[CheckResult]) -> String {
             "  {:<28} {:<8} {}",
             result.check_id,
             result.state.as_str(),
-            result.title
+            result.title.shown()
         );
         // Messages already name their deadline, so it is not repeated here.
         for finding in &result.findings {
@@ -35,7 +39,7 @@ pub fn check_table(results: &[CheckResult]) -> String {
                 "      {} {}: {}{excepted}",
                 finding.state.as_str(),
                 finding.reason.as_str(),
-                finding.message
+                finding.message.shown()
             );
         }
     }
@@ -110,7 +114,7 @@ pub fn timeline_table(timeline: &Timeline) -> String {
                 if subject.is_empty() {
                     finding.subject.system.to_string()
                 } else {
-                    subject.escape_debug().to_string()
+                    subject.shown().to_string()
                 },
                 finding.opened_at
             );
@@ -145,8 +149,8 @@ pub fn exception_table(exceptions: &[ListedException]) -> String {
     for listed in exceptions {
         let exception = &listed.exception;
         let subject = match (&exception.account_id, &exception.employee_id) {
-            (Some(account), _) => format!("account {}", account.escape_debug()),
-            (None, Some(employee)) => format!("employee {}", employee.escape_debug()),
+            (Some(account), _) => format!("account {}", account.shown()),
+            (None, Some(employee)) => format!("employee {}", employee.shown()),
             (None, None) => String::new(),
         };
         let until = exception
@@ -164,7 +168,7 @@ pub fn exception_table(exceptions: &[ListedException]) -> String {
             exception.check_id,
             exception.granted.at,
             exception.granted.seq,
-            exception.reason.escape_debug()
+            exception.reason.shown()
         );
     }
     table
@@ -193,7 +197,7 @@ pub fn review_report(view: &ReviewView) -> String {
         review
             .reviewers
             .iter()
-            .map(|id| id.escape_debug().to_string())
+            .map(|id| id.shown().to_string())
             .collect::<Vec<_>>()
             .join(", "),
         review.population.len(),
@@ -209,14 +213,14 @@ pub fn review_report(view: &ReviewView) -> String {
             .employee_id
             .as_ref()
             .map_or("no employee".to_owned(), |id| {
-                format!("employee {}", id.escape_debug())
+                format!("employee {}", id.shown())
             });
         let _ = writeln!(
             text,
             "  {} {} ({}, {employee}): {decision}",
-            account.account_id.escape_debug(),
-            account.login_name.escape_debug(),
-            account.role.escape_debug(),
+            account.account_id.shown(),
+            account.login_name.shown(),
+            account.role.shown(),
         );
     }
     if !review.decisions.is_empty() {
@@ -227,11 +231,11 @@ pub fn review_report(view: &ReviewView) -> String {
                 "  seq {} {} by {} ({}): {} {}: {}",
                 decision.decided.seq,
                 decision.decided.at,
-                decision.reviewer_employee_id.escape_debug(),
+                decision.reviewer_employee_id.shown(),
                 decision.actor,
                 decision_words(decision),
-                decision.account_id.escape_debug(),
-                decision.reason.escape_debug()
+                decision.account_id.shown(),
+                decision.reason.shown()
             );
         }
     }
@@ -249,7 +253,7 @@ pub fn review_report(view: &ReviewView) -> String {
                 text,
                 "  {} {}: due by {}; {done}",
                 follow.decision,
-                follow.account_id.escape_debug(),
+                follow.account_id.shown(),
                 follow.deadline
             );
         }
@@ -260,7 +264,7 @@ pub fn review_report(view: &ReviewView) -> String {
 /// `keep`, `revoke`, or `modify to <role>`.
 fn decision_words(decision: &DecisionState) -> String {
     match &decision.new_role {
-        Some(role) => format!("{} to {}", decision.decision, role.escape_debug()),
+        Some(role) => format!("{} to {}", decision.decision, role.shown()),
         None => decision.decision.to_string(),
     }
 }
@@ -282,15 +286,15 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
             None => "grace period still running",
         };
         let person = if row.employee_id.eq_ignore_ascii_case(&row.email) {
-            row.email.clone()
+            row.email.shown().to_string()
         } else {
-            format!("{} ({})", row.employee_id, row.email)
+            format!("{} ({})", row.employee_id.shown(), row.email.shown())
         };
         // The account is named only when it is not the person's email already.
         let account = if row.login_name.eq_ignore_ascii_case(&row.email) {
             String::new()
         } else {
-            format!(", account {}", row.login_name)
+            format!(", account {}", row.login_name.shown())
         };
         // Who removed it is the audit log's text: escaped where it is written.
         let removed_by = row.removed_by.as_ref().map_or(String::new(), |removal| {
@@ -300,7 +304,7 @@ pub fn offboarding_table(rows: &[OffboardingRow]) -> String {
                 .map_or_else(|| "an unnamed actor".to_owned(), change_actor);
             format!(
                 "\n    removed by:                {actor}, {} at {} by Tailscale's audit log (seq {})",
-                removal.action.escape_debug(),
+                removal.action.shown(),
                 removal.at,
                 removal.seq
             )
@@ -349,8 +353,9 @@ pub fn entry_line_naming(
         "seq {:>3}  {:<20} {:<16} {}",
         entry.seq,
         entry.event.type_name(),
-        entry.actor.to_string(),
-        describe(&entry.event, login_of)
+        entry.actor.to_string().shown(),
+        // Upstream text is one line here, whatever it holds.
+        describe(&entry.event, login_of).shown()
     )
     .trim_end()
     .to_owned()
@@ -461,7 +466,7 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             // terminal.
             let mut types: Vec<String> = events
                 .iter()
-                .map(|event| event.event_type.escape_debug().to_string())
+                .map(|event| event.event_type.shown().to_string())
                 .collect();
             let listed = events.len() as u64;
             if *event_count > listed {
@@ -488,19 +493,19 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             // on a terminal.
             format!(
                 "{exception_id}: {check_id} for {}, {until}",
-                subject.escape_debug()
+                subject.shown()
             )
         }
         Event::ExceptionRevoked { exception_id, .. } => exception_id.clone(),
         // Names, users and descriptions are Tailscale's text: escaped, like the types above.
         Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
             let owner = if device.tags.is_empty() {
-                format!("registered by {}", device.user.escape_debug())
+                format!("registered by {}", device.user.shown())
             } else {
                 format!(
                     "tagged {}, registered by {}",
-                    device.tags.join(" ").escape_debug(),
-                    device.user.escape_debug()
+                    device.tags.join(" ").shown(),
+                    device.user.shown()
                 )
             };
             let authorized = if device.authorized {
@@ -508,11 +513,11 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             } else {
                 ", not authorized"
             };
-            format!("{} ({owner}{authorized})", device.name.escape_debug())
+            format!("{} ({owner}{authorized})", device.name.shown())
         }
         Event::DeviceRemoved {
             device_id, name, ..
-        } => format!("{} ({})", name.escape_debug(), device_id.escape_debug()),
+        } => format!("{} ({})", name.shown(), device_id.shown()),
         Event::KeySeen { key, .. } | Event::KeyChanged { key, .. } => {
             let expiry = match key.expires {
                 Some(expires) => format!(", expires {expires}"),
@@ -525,9 +530,9 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             };
             format!(
                 "{} {} by {}{expiry}{state}",
-                key.key_type.escape_debug(),
-                key.id.escape_debug(),
-                key.user_id.escape_debug()
+                key.key_type.shown(),
+                key.id.shown(),
+                key.user_id.shown()
             )
         }
         Event::KeyRemoved {
@@ -536,8 +541,8 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             ..
         } => format!(
             "{} ({}); no longer listed",
-            key_id.escape_debug(),
-            description.escape_debug()
+            key_id.shown(),
+            description.shown()
         ),
         Event::ChangeAttributed {
             event_time,
@@ -553,14 +558,14 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             let failed = if error.is_some() { " (FAILED)" } else { "" };
             format!(
                 "{} {} {} by {by} at {event_time}{failed}",
-                action.escape_debug(),
-                target.target_type.escape_debug(),
+                action.shown(),
+                target.target_type.shown(),
                 if target.name.is_empty() {
                     &target.id
                 } else {
                     &target.name
                 }
-                .escape_debug(),
+                .shown(),
             )
         }
         Event::AccessReviewStarted {
@@ -593,11 +598,11 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
         } => {
             let role = new_role
                 .as_ref()
-                .map_or(String::new(), |role| format!(" to {}", role.escape_debug()));
+                .map_or(String::new(), |role| format!(" to {}", role.shown()));
             format!(
                 "{review_id}: {decision}{role} {}: {}",
-                account_id.escape_debug(),
-                reason.escape_debug()
+                account_id.shown(),
+                reason.shown()
             )
         }
         Event::AccessReviewCompleted {
@@ -620,11 +625,7 @@ pub fn change_actor(actor: &ChangeActor) -> String {
     } else {
         &actor.login_name
     };
-    format!(
-        "{} ({})",
-        name.escape_debug(),
-        actor.actor_type.escape_debug()
-    )
+    format!("{} ({})", name.shown(), actor.actor_type.shown())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! An export read back into a ledger of its own, for `tailledger replay` (SPEC §12): an auditor
-//! recomputes the status and the timelines from the export alone, with the same projections,
-//! checks and service the server answers with.
+//! An export read back into a ledger of its own, for `tailledger replay`
+//! (docs/reference/cli.md#replay): an auditor recomputes the status and the timelines from the
+//! export alone, with the same projections, checks and service the server answers with.
 //!
 //! Every line is verified before it is used (its hash recomputed from its canonical form, its
 //! link to the one before checked), so nothing is ever answered from a broken chain; the entries

@@ -1,15 +1,19 @@
-//! The offboarding report of SPEC §7: the auditor's termination evidence.
+//! The offboarding report (docs/reference/checks.md#offboarding-report): the auditor's termination
+//! evidence.
 //!
-//! One row per (offboarded employee, linked account), with the link as it stood (SPEC §11): the
-//! link that held when the person left, so a link removed or changed later never removes or
-//! alters the row; a link made only afterwards (an account attributed to the person later) adds
-//! one. The row names the link and since when it held. Then: when the person left
+//! One row per (offboarded employee, linked account), with the link as it stood
+//! (docs/reference/time-and-durability.md#settings-as-of): the link as the ledger knew it when it
+//! recorded the offboarding, or when the person left if that is later (HR usually records a
+//! departure after it took effect, and the ledger may have learned the link in between); a link
+//! that held when the person left keeps its row too. A link removed or changed after that never
+//! removes or alters the row; a link made only afterwards (an account attributed to the person
+//! later) adds one. The row names the link and since when it held. Then: when the person left
 //! (`effective_at`), when HR told the ledger, the last observation at which the account still
 //! held access, the first at which it did not, the time from leaving to losing access, and
-//! whether that was within the grace period. Removals that happened before HR recorded the departure (or even before the
-//! person left) are reported as they are, with a negative elapsed time when access went first.
-//! When the system's audit log reported the removal, the row says who made it and when the
-//! system says it happened, beside the sync that observed it.
+//! whether that was within the grace period. Removals that happened before HR recorded the
+//! departure (or even before the person left) are reported as they are, with a negative elapsed
+//! time when access went first. When the system's audit log reported the removal, the row says
+//! who made it and when the system says it happened, beside the sync that observed it.
 
 use serde::Serialize;
 
@@ -50,8 +54,8 @@ pub struct OffboardingRow {
     pub removed_by: Option<Removal>,
 }
 
-/// A removal as the system's audit log reported it (SPEC §14): beside the sync that observed
-/// it, who made it and the system's own time of it.
+/// A removal as the system's audit log reported it (docs/reference/checks.md#offboarding-report):
+/// beside the sync that observed it, who made it and the system's own time of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Removal {
     /// Who made it; `None` when the entry named no actor.
@@ -143,8 +147,12 @@ pub fn link_of(
     })
 }
 
-/// The instants whose links the report's rows use: when each offboarding effective within
-/// `[from, to]` by `now` took effect, with the employees who left then.
+/// The instants whose links the report's rows use, with the employees whose rows read them, for
+/// each offboarding effective within `[from, to]` by `now`: the instant it took effect, and the
+/// instant the ledger recorded it when that is later (HR usually tells the ledger after the
+/// person left, when the ledger may know links it did not know at the effective instant).
+/// Walked in order, so an account's link at the later instant comes last and is the one its row
+/// uses; a link that held only at the effective instant still keeps its row.
 pub fn departures(
     projections: &Projections,
     (from, to): (Option<Timestamp>, Option<Timestamp>),
@@ -157,10 +165,13 @@ pub fn departures(
             && from.is_none_or(|from| offboarding.effective_at >= from)
             && to.is_none_or(|to| offboarding.effective_at <= to)
         {
-            departures
-                .entry(offboarding.effective_at)
-                .or_default()
-                .push(employee.record.employee_id.clone());
+            let recorded = offboarding.recorded.at.max(offboarding.effective_at);
+            for instant in [offboarding.effective_at, recorded] {
+                let employees = departures.entry(instant).or_default();
+                if employees.last() != Some(&employee.record.employee_id) {
+                    employees.push(employee.record.employee_id.clone());
+                }
+            }
         }
     }
     departures

@@ -26,12 +26,12 @@ use crate::identity::{LinkKind, resolve};
 use crate::ledger::{Appended, Ledger, WriteError};
 use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, ExceptionState, Mark,
-    Projections,
+    Projections, source_of,
 };
 use crate::report::{self, OffboardingRow};
 use crate::roster::{
     ImportSummary, Roster, RosterErrors, RosterFormat, acceptance, parse_roster_as, plan_import,
-    rejection,
+    rejection, unreadable,
 };
 use crate::skew::{ClockBehind, ClockSkew};
 use crate::store::StoreError;
@@ -39,7 +39,7 @@ use crate::sync::{SyncError, SyncReport, Syncer};
 use crate::tailscale::FetchError;
 use crate::time::{Clock, Timestamp};
 use crate::timeline::{self, Timeline, Window};
-use crate::truto::TrutoSource;
+use crate::truto::{TrutoRead, TrutoSource};
 use crate::verify::Report;
 
 mod answers;
@@ -130,7 +130,8 @@ pub struct CheckReport {
     pub head: Option<Digest>,
     pub checks: Vec<CheckResult>,
     /// The seq of the system's first `SettingsChanged` when the instant is before it: the
-    /// settings it recorded were applied to an instant before they were recorded (SPEC §11).
+    /// settings it recorded were applied to an instant before they were recorded
+    /// (docs/reference/time-and-durability.md#settings-as-of).
     pub settings_recorded_from_seq: Option<u64>,
 }
 
@@ -250,14 +251,14 @@ impl Service {
             .insert(syncer.system().clone(), Arc::new(syncer));
     }
 
-    /// Makes every sync cycle import this roster file first (SPEC §10: re-read before every
-    /// sync).
+    /// Makes every sync cycle import this roster file first (docs/reference/sync.md#cycle: re-read
+    /// before every sync).
     pub fn set_roster_file(&mut self, path: PathBuf) {
         self.roster_input = Some(Arc::new(RosterInput::File(path)));
     }
 
-    /// Makes every sync cycle import the roster Truto's HRIS states first (SPEC §20), recorded
-    /// as `roster:truto`.
+    /// Makes every sync cycle import the roster Truto's HRIS states first
+    /// (docs/reference/sync.md#truto), recorded as `roster:truto`.
     pub fn set_roster_truto(&mut self, source: TrutoSource) {
         self.roster_input = Some(Arc::new(RosterInput::Truto(Box::new(source))));
     }
@@ -288,9 +289,9 @@ impl Service {
         as_of.unwrap_or_else(|| self.now())
     }
 
-    /// The instant a point-in-time read asks for (SPEC §18): a date is the end of that day in
-    /// the roster's timezone, or now while that day is still running; an instant after now is
-    /// refused. `None` means now.
+    /// The instant a point-in-time read asks for (docs/reference/time-and-durability.md#as-of): a
+    /// date is the end of that day in the roster's timezone, or now while that day is still
+    /// running; an instant after now is refused. `None` means now.
     fn past_instant(&self, as_of: Option<AsOf>) -> Result<Option<Timestamp>, ServiceError> {
         let Some(as_of) = as_of else {
             return Ok(None);
@@ -419,8 +420,8 @@ impl Service {
         })
     }
 
-    /// Records the settings the configuration sets (SPEC §11), unless they are the last
-    /// recorded ones.
+    /// Records the settings the configuration sets (docs/reference/config.md#recorded-settings),
+    /// unless they are the last recorded ones.
     pub fn record_configured_settings(
         &self,
         system: &SystemId,
@@ -557,7 +558,8 @@ impl Service {
         .await
     }
 
-    /// Accepts one finding until an expiry or for ever (SPEC §12); an expiry must be after now.
+    /// Accepts one finding until an expiry or for ever (docs/reference/checks.md#exceptions); an
+    /// expiry must be after now.
     pub async fn grant_exception(
         &self,
         actor: Actor,
@@ -675,8 +677,9 @@ impl Service {
         file: Option<Hash256>,
     ) -> Result<(ImportSummary, Appended), ServiceError> {
         let now = self.clock.now();
+        let source = source_of(&actor);
         let (appended, summary) = self.ledger.decide_and_append(now, actor, |projections| {
-            let (mut events, summary) = plan_import(projections, roster, now)?;
+            let (mut events, summary) = plan_import(projections, roster, source.as_deref(), now)?;
             events.extend(file.and_then(|sha256| acceptance(projections, sha256)));
             Ok::<_, RosterErrors>((events, summary))
         })??;
@@ -684,8 +687,9 @@ impl Service {
     }
 
     /// Imports the configured roster, if there is one, and returns what it appended: the
-    /// import's events, or the `RosterRejected` of a refused file or listing. A Truto listing
-    /// is fetched in full first; a page that fails imports nothing and records nothing.
+    /// import's events, or the `RosterRejected` of a refused file or listing, or of a source
+    /// that could not be read. A Truto listing is fetched in full first; a page that fails
+    /// imports nothing of it.
     pub async fn import_configured_roster(&self) -> Result<(RosterImport, Appended), ServiceError> {
         let Some(input) = self.roster_input.clone() else {
             return Ok((None, Appended::default()));
@@ -698,20 +702,46 @@ impl Service {
             }
             RosterInput::Truto(source) => match self.read_truto(source).await {
                 Err(error) => Ok((Some(Err(error)), Appended::default())),
-                Ok(read) => {
-                    let actor = Actor::RosterSource("truto".to_owned());
-                    self.blocking(move |service| {
-                        Ok(service.import_or_reject(actor, read.roster, read.sha256))
-                    })
-                    .await
-                }
+                Ok(read) => self.import_truto(read).await,
             },
         }
     }
 
+    /// Imports what a read of Truto gave, or records that Truto could not be read (once per
+    /// distinct cause, without the secret the error was scrubbed of).
+    async fn import_truto(
+        &self,
+        read: Result<TrutoRead, FetchError>,
+    ) -> Result<(RosterImport, Appended), ServiceError> {
+        let actor = Actor::RosterSource("truto".to_owned());
+        self.blocking(move |service| {
+            Ok(match read {
+                Ok(read) => service.import_or_reject(actor, read.roster, read.sha256),
+                Err(error) => {
+                    let reason = format!(
+                        "Truto could not be read ({}): {}",
+                        error.class,
+                        error.without_attempts()
+                    );
+                    let recorded = service.decide(actor, |projections| {
+                        Ok(unreadable(projections, reason).into_iter().collect())
+                    });
+                    let appended = recorded.unwrap_or_else(|error| {
+                        tracing::error!(
+                            "the roster source's failure could not be recorded: {error}"
+                        );
+                        Appended::default()
+                    });
+                    (Some(Err(ServiceError::RosterSource(error))), appended)
+                }
+            })
+        })
+        .await
+    }
+
     /// Imports the roster file at `path`, or records its refusal.
     fn import_roster_file(&self, path: &std::path::Path) -> (RosterImport, Appended) {
-        let csv = match std::fs::read(path) {
+        let csv = match crate::bounded::read_file(path, crate::roster::MAX_FILE_BYTES) {
             Ok(csv) => csv,
             Err(source) => {
                 let error = ServiceError::RosterFile {
@@ -759,14 +789,26 @@ impl Service {
     /// One sync cycle of `system`, the same for the scheduler, `SyncNow` and `tailledger sync`:
     /// the configured roster is re-read and imported, then the system is synced. A roster that
     /// cannot be imported is reported in the cycle and the sync still runs, so access keeps
-    /// being recorded while HR fixes the file.
+    /// being recorded while HR fixes the file. Truto is read while the system is synced, and
+    /// its listing imported after the sync's batch, so a slow or failing HR system never holds
+    /// up the system's sync.
     pub async fn sync_now(&self, system: &SystemId) -> Result<CycleReport, ServiceError> {
-        let syncer = self
-            .syncers
-            .get(system)
-            .cloned()
-            .ok_or_else(|| ServiceError::NotSyncing(system.clone()))?;
-        let (roster, roster_appended) = self.import_configured_roster().await?;
+        let syncer = self.syncer(system)?;
+        let (roster, roster_appended, sync) = match self.roster_input.as_deref() {
+            Some(RosterInput::Truto(source)) => {
+                let (read, sync) = tokio::join!(self.read_truto(source), syncer.sync_now());
+                let sync = sync?;
+                let (roster, appended) = match read {
+                    Ok(read) => self.import_truto(read).await?,
+                    Err(refused) => (Some(Err(refused)), Appended::default()),
+                };
+                (roster, appended, sync)
+            }
+            _ => {
+                let (roster, appended) = self.import_configured_roster().await?;
+                (roster, appended, syncer.sync_now().await?)
+            }
+        };
         match &roster {
             Some(Ok(summary)) => tracing::info!(%summary, "roster imported"),
             Some(Err(error)) => {
@@ -774,12 +816,26 @@ impl Service {
             }
             None => {}
         }
-        let sync = syncer.sync_now().await?;
         Ok(CycleReport {
             roster,
             roster_appended,
             sync,
         })
+    }
+
+    /// The sync of `system` alone, without the roster: what a webhook starts, since its delivery
+    /// tells of a change in the system, and HR is read by every other cycle. So a removal a
+    /// webhook announces is never queued behind a slow HR read.
+    pub async fn sync_system_now(&self, system: &SystemId) -> Result<SyncReport, ServiceError> {
+        Ok(self.syncer(system)?.sync_now().await?)
+    }
+
+    /// The syncer of `system`, or why there is none.
+    fn syncer(&self, system: &SystemId) -> Result<Arc<Syncer>, ServiceError> {
+        self.syncers
+            .get(system)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotSyncing(system.clone()))
     }
 
     /// The checks of `system` now, or as of a past instant or date.
@@ -814,12 +870,13 @@ impl Service {
         .await
     }
 
-    /// The checks of `system` over the window `[from, to)` (SPEC §12). A date `from` is the start
-    /// of that day in the roster's timezone and a date `to` the start of the next (the window
-    /// holds the whole day), or now while that day is still running; an instant `to` after now
-    /// is refused, and so is a window whose `from` is not before its `to`. A window starting
-    /// before the ledger's first entry starts at that entry, since nothing was known before it;
-    /// one ending at or before it is "nothing recorded yet".
+    /// The checks of `system` over the window `[from, to)`
+    /// (docs/reference/time-and-durability.md#timeline). A date `from` is the start of that day in
+    /// the roster's timezone and a date `to` the start of the next (the window holds the whole
+    /// day), or now while that day is still running; an instant `to` after now is refused, and so
+    /// is a window whose `from` is not before its `to`. A window starting before the ledger's first
+    /// entry starts at that entry, since nothing was known before it; one ending at or before it is
+    /// "nothing recorded yet".
     pub async fn timeline(
         &self,
         system: SystemId,
@@ -906,9 +963,11 @@ impl Service {
     }
 
     /// The offboarding report for offboardings effective within the window, each row with the
-    /// link as it stood when the person left (SPEC §11): the links to those who left are read
-    /// from the state as of that instant, one read per distinct instant, with the settings in
-    /// force then; a link made later adds a row, a link removed later removes none.
+    /// link as it stood (docs/reference/checks.md#offboarding-report): the links to those who left
+    /// are read from the state as of the instant each left and the later instant the ledger
+    /// recorded it (`report::departures`), one read per distinct instant, with the settings in
+    /// force then; a link made later adds a row, a link removed or changed later removes or alters
+    /// none.
     pub async fn offboarding_report(
         &self,
         system: SystemId,

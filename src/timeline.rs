@@ -1,5 +1,5 @@
-//! Check timelines (SPEC §12): each check's exact sequence of states over a window
-//! `[from, to)`, derived from the ledger, never stored.
+//! Check timelines (docs/reference/time-and-durability.md#timeline): each check's exact sequence of
+//! states over a window `[from, to)`, derived from the ledger, never stored.
 //!
 //! The state at an instant `t` is, by definition, what `GetStatus as_of t` answers: the checks
 //! evaluated at `t` over the entries recorded at or before `t`. Between two entries that answer
@@ -123,8 +123,8 @@ impl Timeline {
 /// The timeline of `system` over `window`. `projections` is any prefix of the ledger at or before
 /// the window's start and `entries` the entries after it, in seq order; those recorded at or
 /// before `from` are folded in first, those recorded at or after `to` are not read. Each instant
-/// is evaluated with `settings_at` it: the settings in force then (SPEC §11), as `GetStatus`
-/// as of that instant uses.
+/// is evaluated with `settings_at` it: the settings in force then
+/// (docs/reference/time-and-durability.md#settings-as-of), as `GetStatus` as of that instant uses.
 pub fn fold<E, R: Deref<Target = Entry>>(
     projections: Projections,
     entries: impl IntoIterator<Item = Result<R, E>>,

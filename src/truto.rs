@@ -1,14 +1,18 @@
-//! The roster from Truto's unified HRIS API (SPEC §20, reference §6): the only code that talks
-//! HTTP to Truto.
+//! The roster from Truto's unified HRIS API (docs/reference/sync.md#truto; the API as Truto
+//! documents it): the only code that talks HTTP to Truto.
 //!
 //! [`TrutoSource::read`] lists `GET /unified/hris/employees` and `…/employments` for the
 //! configured integrated account, following `next_cursor` page by page, through the Tailscale
-//! client's transport (429 and 5xx retried with backoff, honouring `Retry-After`, within a
-//! budget; 401/403/404 not retried). A page that fails, is cut short or is not Truto's envelope
-//! fails the whole read, so nothing of a partial listing is ever imported. The mapping onto
+//! client's transport (429 and 5xx retried with backoff, honouring `Retry-After`; 401/403/404,
+//! a name that does not resolve and a refused connection not retried). Every request of one read
+//! shares one time budget ([`TrutoConfig::budget`]), retries included, so a failing HR system
+//! holds a sync cycle for that long at most. A page that fails, is cut short, is not Truto's
+//! envelope, or names a cursor the listing has already followed fails the whole read, so nothing
+//! of a partial listing is ever imported. The mapping onto
 //! roster rows is pure and lives in `roster`; this module only fetches. The token is a
 //! [`Secret`] and is scrubbed from every error.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -21,7 +25,11 @@ use crate::hash::Hash256;
 use crate::roster::{OrgRoleFrom, Roster, RosterErrors, TrutoListing, roster_from_truto};
 use crate::tailscale::{
     ClientConfigError, FetchError, RetryPolicy, Secret, Transport, class_of_status, parse_base_url,
+    within_budget,
 };
+
+/// How long one read of the roster may take, every page and retry included.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
 
 /// Truto's API endpoint.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.truto.one";
@@ -43,10 +51,13 @@ pub struct TrutoConfig {
     /// The longest wait for one complete page, body included.
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The time one read (both listings, every page, every retry) may take.
+    pub budget: Duration,
 }
 
 impl TrutoConfig {
-    /// Truto's real API with a 30 s request timeout and the default retry policy.
+    /// Truto's real API with a 30 s request timeout, the default retry policy and a read budget
+    /// of [`DEFAULT_BUDGET`].
     pub fn new(integrated_account_id: String, token: Secret) -> Self {
         TrutoConfig {
             api_base_url: DEFAULT_API_BASE_URL.to_owned(),
@@ -55,6 +66,7 @@ impl TrutoConfig {
             org_role_from: OrgRoleFrom::default(),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            budget: DEFAULT_BUDGET,
         }
     }
 }
@@ -75,6 +87,7 @@ pub struct TrutoSource {
     integrated_account_id: String,
     token: Secret,
     org_role_from: OrgRoleFrom,
+    budget: Duration,
 }
 
 /// Truto's list envelope; the other members (`prev_cursor`, `result_count`, …) are not needed.
@@ -100,6 +113,7 @@ impl TrutoSource {
             integrated_account_id: config.integrated_account_id,
             token: config.token,
             org_role_from: config.org_role_from,
+            budget: config.budget,
         })
     }
 
@@ -114,11 +128,24 @@ impl TrutoSource {
     }
 
     /// Lists every employee and employment, then maps them onto a roster whose date-only end
-    /// dates are read in `timezone`.
+    /// dates are read in `timezone`, all within the read's budget.
     pub async fn read(&self, timezone: chrono_tz::Tz) -> Result<TrutoRead, FetchError> {
         let mut digest = Sha256::new();
-        let employees = self.list("employees", &mut digest).await?;
-        let employments = self.list("employments", &mut digest).await?;
+        let (employees, employments) = within_budget(self.budget, async {
+            let employees = self.list("employees", &mut digest).await?;
+            let employments = self.list("employments", &mut digest).await?;
+            Ok::<_, FetchError>((employees, employments))
+        })
+        .await
+        .map_err(|over| {
+            FetchError::new(
+                SyncErrorClass::Timeout,
+                format!(
+                    "Truto: the listing of employees and employments did not finish within the read's budget of {}",
+                    humantime::format_duration(over.budget)
+                ),
+            )
+        })??;
         let listing = TrutoListing {
             employees,
             employments,
@@ -138,6 +165,7 @@ impl TrutoSource {
     ) -> Result<Vec<T>, FetchError> {
         let mut records = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut followed = HashSet::new();
         for page in 1..=MAX_PAGES {
             let mut url = self.base.clone();
             url.path_segments_mut()
@@ -179,11 +207,11 @@ impl TrutoSource {
             records.extend(decoded.result);
             match decoded.next_cursor.filter(|next| !next.is_empty()) {
                 None => return Ok(records),
-                Some(next) if cursor.as_ref() == Some(&next) => {
+                Some(next) if !followed.insert(next.clone()) => {
                     return Err(FetchError::new(
                         SyncErrorClass::Malformed,
                         format!(
-                            "{request}: Truto sent the same next_cursor again, so the listing would never end"
+                            "{request}: Truto sent a next_cursor this listing has already followed, so the listing would never end"
                         ),
                     ));
                 }

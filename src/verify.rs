@@ -4,28 +4,32 @@
 //! breaks: a hash that does not match the canonical form, a `prev_hash` that does not match the
 //! previous hash, a seq that is missing or out of place, or a record that cannot be decoded.
 //!
-//! A store's Merkle tree (SPEC §15) is rebuilt from the same canonical forms as the chain is
-//! checked, and every node the store keeps must equal the rebuilt one; the first that differs is
-//! reported at the seq whose entry completed it.
+//! A store's Merkle tree (docs/reference/ledger.md#verification) is rebuilt from the same canonical
+//! forms as the chain is checked, and every node the store keeps must equal the rebuilt one; the
+//! first that differs is reported at the seq whose entry completed it.
 //!
 //! A store is verified on two cores: one thread walks and decodes the records and writes each
 //! entry's canonical form, the other hashes each form twice (the chain's hash and the Merkle
 //! leaf) and checks the link and the tree, in seq order, so the report is the one a single pass
 //! would give. An export is verified as an independent verifier would: each
-//! line parsed as JSON and canonicalised by a general RFC 8785 implementation.
+//! line parsed as JSON and canonicalised by a general RFC 8785 implementation, and refused unless
+//! it is that canonical form byte for byte (`line.rs`).
 
 use std::fmt;
 use std::io::BufRead;
 use std::sync::mpsc;
-
-use serde_json::Value;
 
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::{Frontier, NodeId, leaf_hash};
 use crate::store::{CodecError, KEPT_LEVEL, Store, StoreError, tree_node_within};
 
+mod line;
+
+pub use line::{parse_export_line, read_export_line};
+
 /// What the walker needs of one entry: its claimed position and hashes, and the bytes to hash.
+#[derive(Debug)]
 pub struct Link {
     pub seq: u64,
     pub prev_hash: Hash256,
@@ -44,13 +48,16 @@ pub enum Fault {
     OutOfPlace { found: u64 },
     /// The record or line cannot be read as an entry.
     Undecodable { detail: String },
+    /// The store cannot be read from here on (a damaged database): nothing after this seq can
+    /// be checked.
+    Unreadable { detail: String },
     /// The chain ends before the head the store recorded.
     Truncated { head: Digest },
     /// The last entry is not the head the store recorded.
     HeadMismatch { head: Digest },
-    /// The export ends before the digest that was asked for.
+    /// The export or ledger ends before the digest that was asked for.
     DigestNotFound { digest: Digest },
-    /// The export holds the digest's seq with another hash.
+    /// The export or ledger holds the digest's seq with another hash.
     DigestMismatch { digest: Digest, found: Hash256 },
     /// A stored node of the Merkle tree differs from the one rebuilt from the entries, or is
     /// missing (`stored` is `None`), or cannot be read (`detail`).
@@ -104,6 +111,10 @@ impl fmt::Display for Fault {
                 "found seq {found} here: an entry is missing or entries are out of order"
             ),
             Fault::Undecodable { detail } => write!(f, "undecodable: {detail}"),
+            Fault::Unreadable { detail } => write!(
+                f,
+                "the store cannot be read from here on: {detail}; the entries before it verified, none after it could be checked"
+            ),
             Fault::Truncated { head } => write!(
                 f,
                 "missing: the ledger's head is {head}, but the entries end before it"
@@ -114,12 +125,12 @@ impl fmt::Display for Fault {
             ),
             Fault::DigestNotFound { digest } => write!(
                 f,
-                "the digest {digest} is not in the export: it ends before seq {}",
+                "the digest {digest} is not in it: it ends before seq {}",
                 digest.seq
             ),
             Fault::DigestMismatch { digest, found } => write!(
                 f,
-                "the digest {digest} is not in the export: its seq {} has hash {found}",
+                "the digest {digest} is not in it: its seq {} has hash {found}",
                 digest.seq
             ),
             Fault::TreeNode {
@@ -381,7 +392,18 @@ pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, Sto
         for mut batch in written {
             let checked = batch.records.len() as u64;
             for record in batch.drain() {
-                let (claimed, form) = record?;
+                // A record the store cannot read ends the walk: everything before it verified.
+                let (claimed, form) = match record {
+                    Ok(record) => record,
+                    Err(error) => {
+                        return Ok(Some(Break {
+                            seq: walker.expected_seq(),
+                            fault: Fault::Unreadable {
+                                detail: error.to_string(),
+                            },
+                        }));
+                    }
+                };
                 let (seq, leaf) = match walker.step_written(claimed, form) {
                     Ok(stepped) => stepped,
                     Err(broken) => return Ok(Some(broken)),
@@ -425,61 +447,6 @@ pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, Sto
         _ => None,
     };
     Ok(walker.report(broken))
-}
-
-/// Reads one export line as a chain link: the `"hash"` member is taken out and the rest is
-/// canonicalised, exactly as an independent verifier would.
-pub fn parse_export_line(line: &str) -> Result<Link, String> {
-    read_export_line(line).map(|(link, _)| link)
-}
-
-/// [`parse_export_line`], with the entry the line describes when it is one, written exactly
-/// as the ledger writes it. For such a line (every line of a real export) the canonical form is
-/// the entry's, written directly: the line is the canonical JSON of the entry with its hash, and
-/// taking a member out of a canonical object leaves the canonical object of the rest. Any other
-/// line is canonicalised by the general implementation, whatever it holds.
-pub fn read_export_line(line: &str) -> Result<(Link, Option<Entry>), String> {
-    let value: Value = serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
-    let Value::Object(mut object) = value else {
-        return Err("not a JSON object".to_owned());
-    };
-    let hash = hash_member(object.remove("hash").as_ref(), "hash")?;
-    let prev_hash = hash_member(object.get("prev_hash"), "prev_hash")?;
-    let seq = object
-        .get("seq")
-        .and_then(Value::as_u64)
-        .ok_or("`seq` is missing or not a positive integer")?;
-    let link = |canonical_form| Link {
-        seq,
-        prev_hash,
-        hash,
-        canonical_form,
-    };
-    match Entry::from_json_object(object, hash) {
-        Ok(entry) if entry.export_line() == line => Ok((link(entry.canonical_form()), Some(entry))),
-        // Not an entry as the ledger writes it: the members are read again for the general
-        // canonicaliser (the line parsed a moment ago, so it parses again).
-        _ => {
-            let mut members: serde_json::Map<String, Value> =
-                serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
-            members.remove("hash");
-            Ok((link(canonicalize(&Value::Object(members))), None))
-        }
-    }
-}
-
-/// RFC 8785 canonical JSON of any JSON value, by a general implementation: an export line may
-/// hold anything, so it is not read back through the entry's fixed shape.
-fn canonicalize(value: &Value) -> Vec<u8> {
-    // Serialising a JSON value cannot fail: its keys are strings and its numbers are finite.
-    serde_json_canonicalizer::to_vec(value).expect("a JSON value canonicalises")
-}
-
-fn hash_member(member: Option<&Value>, key: &str) -> Result<Hash256, String> {
-    match member {
-        Some(Value::String(text)) => text.parse().map_err(|error| format!("`{key}`: {error}")),
-        _ => Err(format!("`{key}` is missing or not a string")),
-    }
 }
 
 /// Verifies a JSON Lines export from its first line, and that it contains `digest` if given.

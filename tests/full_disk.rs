@@ -1,4 +1,5 @@
-//! `serve` on a real filesystem that fills up (SPEC §18), run by `tests/media/full_disk.sh` in
+//! `serve` on a real filesystem that fills up
+//! (docs/reference/time-and-durability.md#append-failure), run by `tests/media/full_disk.sh` in
 //! `.ci/run` on a small tmpfs it mounts (`TAILLEDGER_FULL_DISK_DIR`); not part of `cargo test`,
 //! which cannot mount. The same scenario runs in `cargo test` on a store that fails as sled does
 //! (`tests/it/store_faults.rs`).

@@ -127,7 +127,9 @@ impl AdminService for AdminApi {
         let request = request.into_inner();
         let system = system_arg(&self.service, &request.system)?;
         let cycle = self.service.sync_now(&system).await?;
-        Ok(Response::new(convert::sync_now_response(&cycle.sync)))
+        let mut response = convert::sync_now_response(&cycle.sync);
+        response.roster_events = convert::events(&cycle.roster_appended.entries);
+        Ok(Response::new(response))
     }
 
     async fn set_access_policy(

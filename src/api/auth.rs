@@ -20,7 +20,8 @@ pub enum Role {
     Auditor,
     /// Read everything and write (`AdminService`).
     Admin,
-    /// Read and decide the access reviews it is a reviewer of (SPEC §19), and nothing else.
+    /// Read and decide the access reviews it is a reviewer of (docs/reference/api.md#auth), and
+    /// nothing else.
     Reviewer,
 }
 

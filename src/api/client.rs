@@ -100,7 +100,8 @@ fn tls_config(ca_file: Option<&Path>) -> Result<ClientTlsConfig, ClientError> {
         path: path.to_path_buf(),
         reason,
     };
-    let pem = std::fs::read(path).map_err(|error| refused(format!("cannot be read: {error}")))?;
+    let pem = crate::bounded::read_file(path, crate::bounded::SMALL_FILE_BYTES)
+        .map_err(|error| refused(format!("cannot be read: {error}")))?;
     // tonic would skip what it cannot parse and fail every handshake later with "unknown
     // issuer"; checking here says what is wrong with the file instead.
     pem_certificates(&pem).map_err(refused)?;
@@ -471,8 +472,11 @@ impl ApiClient {
         })
     }
 
-    /// Runs a sync of `system` now.
-    pub async fn sync_now(&mut self, system: &SystemId) -> Result<SyncReport, ClientError> {
+    /// Runs a sync cycle of `system` now: what the roster's import appended, and the sync.
+    pub async fn sync_now(
+        &mut self,
+        system: &SystemId,
+    ) -> Result<(Appended, SyncReport), ClientError> {
         let response = self
             .admin
             .sync_now(pb::SyncNowRequest {
@@ -510,11 +514,14 @@ impl ApiClient {
             },
             other => return Err(unusable(format!("`{other}` is not a sync outcome"))),
         };
-        Ok(SyncReport {
-            sync_id: response.sync_id,
-            outcome,
-            appended: Appended::whole(verified(&response.events)?),
-        })
+        Ok((
+            Appended::whole(verified(&response.roster_events)?),
+            SyncReport {
+                sync_id: response.sync_id,
+                outcome,
+                appended: Appended::whole(verified(&response.events)?),
+            },
+        ))
     }
 
     /// Sets the access policy of `system`.

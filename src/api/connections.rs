@@ -6,22 +6,23 @@
 //! wrapped in a [`Guarded`] stream that counts against `max_connections` and fails its reads
 //! once nothing arrived for `handshake_timeout` (before the first byte) or `idle_timeout`
 //! (after; HTTP/2 keepalive pings make a live client answer well within it, so only a dead or
-//! silent peer reaches it). When the cap is reached, the oldest connection that has not sent a
-//! byte yet is closed to make room, so a flood of silent connections cannot lock out real
-//! clients, which send their preface at once.
+//! silent peer reaches it). The cap and the backoff on failed accepts are the ones every listener
+//! keeps ([`crate::listener`]): a connection waits until its first byte, and at the cap the
+//! oldest waiting one is closed to make room, so a flood of silent connections cannot lock out
+//! real clients, which send their preface at once.
 
-use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use crate::listener::{Acceptor, Gate, Place};
 
 /// The limits on the server's connections.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,50 +54,14 @@ impl Default for ServerLimits {
     }
 }
 
-/// What the acceptor and a connection share about that connection.
-#[derive(Default)]
-struct Slot {
-    state: Mutex<SlotState>,
-}
-
-#[derive(Default)]
-struct SlotState {
-    /// A first byte arrived: the connection is a client's, no longer one to evict.
-    established: bool,
-    /// Closed to make room: its next read fails.
-    evicted: bool,
-    /// The task reading the connection, woken on eviction.
-    reader: Option<Waker>,
-}
-
-impl Slot {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        // Plain flags and a waker: a panic elsewhere cannot leave them inconsistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Marks the connection evicted unless it is established; says whether it was.
-    fn evict(&self) -> bool {
-        let mut state = self.lock();
-        if state.established {
-            return false;
-        }
-        state.evicted = true;
-        if let Some(reader) = state.reader.take() {
-            reader.wake();
-        }
-        true
-    }
-}
-
 /// An accepted connection under the limits.
 pub struct Guarded {
     stream: TcpStream,
-    slot: Arc<Slot>,
+    /// Its place under `max_connections`; established by its first byte.
+    place: Place,
     /// Fires when the connection has been silent too long.
     silence: Pin<Box<Sleep>>,
     idle_timeout: Duration,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl AsyncRead for Guarded {
@@ -105,21 +70,17 @@ impl AsyncRead for Guarded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        {
-            let mut state = self.slot.lock();
-            if state.evicted {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "closed to make room: it sent nothing while the server was at its connection limit",
-                )));
-            }
-            state.reader = Some(cx.waker().clone());
+        if self.place.slot().poll_evicted(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed to make room: it sent nothing while the server was at its connection limit",
+            )));
         }
         let before = buf.filled().len();
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
-                    self.slot.lock().established = true;
+                    self.place.slot().establish();
                     let deadline = Instant::now() + self.idle_timeout;
                     self.silence.as_mut().reset(deadline);
                 }
@@ -175,71 +136,29 @@ impl Connected for Guarded {
     }
 }
 
-/// How long the acceptor waits for an evicted connection to let go of its place before it
-/// closes the new one instead.
-const ROOM_WAIT: Duration = Duration::from_secs(1);
-
-/// Accepts connections on `listener` under `limits` (with Nagle's algorithm off: a small
-/// response must not wait for the client's delayed acknowledgement, about 40 ms a call) and
-/// hands them over on the returned channel, until the receiver is dropped.
+/// Accepts connections on `listener` under `limits` (see [`crate::listener`]: the cap, and the
+/// backoff when accepting fails) and hands them over on the returned channel, until the
+/// receiver is dropped.
 pub fn accept(listener: TcpListener, limits: &ServerLimits) -> mpsc::Receiver<io::Result<Guarded>> {
     let (accepted, incoming) = mpsc::channel(16);
-    let places = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let limits = limits.clone();
     tokio::spawn(async move {
-        let mut silent: VecDeque<Weak<Slot>> = VecDeque::new();
-        let mut full = false;
+        let mut acceptor = Acceptor::new(listener, "grpc");
+        let mut gate = Gate::new("grpc", limits.max_connections);
         loop {
             let stream = tokio::select! {
-                result = listener.accept() => match result {
-                    Ok((stream, _)) => stream,
-                    // A transient failure (out of file descriptors, a connection reset before it
-                    // was accepted): say it and go on, as tonic's own acceptor does.
-                    Err(error) => {
-                        tracing::warn!("could not accept a connection: {error}");
-                        continue;
-                    }
-                },
+                stream = acceptor.accept() => stream,
                 () = accepted.closed() => return,
             };
-            let _ = stream.set_nodelay(true);
-            let permit = match places.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    full = false;
-                    permit
-                }
-                Err(_) => {
-                    if !full {
-                        tracing::warn!(
-                            max_connections = limits.max_connections,
-                            "at the connection limit: closing silent connections to make room"
-                        );
-                        full = true;
-                    }
-                    silent.retain(|slot| slot.strong_count() > 0);
-                    while let Some(slot) = silent.pop_front() {
-                        if slot.upgrade().is_some_and(|slot| slot.evict()) {
-                            break;
-                        }
-                    }
-                    match tokio::time::timeout(ROOM_WAIT, places.clone().acquire_owned()).await {
-                        Ok(Ok(permit)) => permit,
-                        // Every place is held by a connection that talks: refuse this one.
-                        _ => continue,
-                    }
-                }
+            // Without a place the stream is dropped here: closed at once.
+            let Some(place) = gate.admit().await else {
+                continue;
             };
-            if silent.len() > 2 * limits.max_connections {
-                silent.retain(|slot| slot.strong_count() > 0);
-            }
-            let slot = Arc::new(Slot::default());
-            silent.push_back(Arc::downgrade(&slot));
             let guarded = Guarded {
                 stream,
-                slot,
+                place,
                 silence: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
                 idle_timeout: limits.idle_timeout,
-                _permit: permit,
             };
             if accepted.send(Ok(guarded)).await.is_err() {
                 return;

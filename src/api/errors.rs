@@ -77,6 +77,9 @@ impl From<ServiceError> for Status {
             ServiceError::Command(error @ CommandError::NotAllowed { .. }) => {
                 Status::permission_denied(error.to_string())
             }
+            ServiceError::Command(error @ CommandError::FailedPrecondition { .. }) => {
+                Status::failed_precondition(error.to_string())
+            }
             ServiceError::Roster(errors) => Status::invalid_argument(errors.to_string()),
             ServiceError::UnknownSystem(system) => invalid_argument(
                 "system",

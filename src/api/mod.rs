@@ -1,6 +1,6 @@
-//! The gRPC API (SPEC §8): `tailledger.v1.LedgerService` and `AdminService` over tonic, with
-//! token authentication, standard health, server reflection (v1 and v1alpha), and TLS when it is
-//! given a certificate and key.
+//! The gRPC API (docs/reference/api.md): `tailledger.v1.LedgerService` and `AdminService` over
+//! tonic, with token authentication, standard health, server reflection (v1 and v1alpha), and TLS
+//! when it is given a certificate and key.
 //!
 //! This module is the only one that knows the protobuf types: `convert` translates, `errors`
 //! maps every failure to a status code, `auth` decides who may call, `ledger` and `admin` are the
@@ -167,9 +167,9 @@ fn method_paths() -> HashSet<String> {
     .collect()
 }
 
-/// Keeps health in step with the ledger (SPEC §18): `NOT_SERVING` for the server and both
-/// services from a failed append until one succeeds again. Ends only when shutdown begins, and
-/// then waits forever (the server's own future ends first).
+/// Keeps health in step with the ledger (docs/reference/time-and-durability.md#append-failure):
+/// `NOT_SERVING` for the server and both services from a failed append until one succeeds again.
+/// Ends only when shutdown begins, and then waits forever (the server's own future ends first).
 async fn follow_writable(
     health: tonic_health::server::HealthReporter,
     mut writable: watch::Receiver<bool>,

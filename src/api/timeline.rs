@@ -1,4 +1,5 @@
-//! `GetCheckTimeline` (SPEC §12, §17): its window arguments, and a `Timeline` as its response.
+//! `GetCheckTimeline` (docs/reference/time-and-durability.md#timeline): its window arguments, and a
+//! `Timeline` as its response.
 
 use tonic::Status;
 

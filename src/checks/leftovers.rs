@@ -1,5 +1,6 @@
 //! The check `offboarded-leftovers-removed` and the integration check's missing coverage
-//! (SPEC §14): what a leaver leaves behind once their account is gone.
+//! (docs/reference/checks.md#offboarded-leftovers-removed): what a leaver leaves behind once their
+//! account is gone.
 //!
 //! A device is the person's by the login name in its `user` (the user who registered it), a key
 //! by its `userId` (an account id); either is resolved to an account the ledger has seen, and

@@ -1,6 +1,8 @@
-//! The access review checks (SPEC §19): `access-review-actions-done`, whether the revoke and
-//! modify decisions of reviews were carried out, and `access-review-current`, whether each scope
-//! was reviewed recently enough.
+//! The access review checks: `access-review-actions-done`
+//! (docs/reference/checks.md#access-review-actions-done), whether the revoke and modify decisions
+//! of reviews were carried out, and `access-review-current`
+//! (docs/reference/checks.md#access-review-current), whether each scope was reviewed recently
+//! enough.
 //!
 //! A decision counts from when it is recorded, whether or not its review is completed yet: the
 //! reviewer decided, and the clock for acting runs from then (a later decision on the account
@@ -33,7 +35,8 @@ pub struct ReviewSettings {
 }
 
 impl Default for ReviewSettings {
-    /// SPEC §19: 90 days for privileged access, 365 for all, 7 days to act.
+    /// 90 days for privileged access, 365 for all, 7 days to act
+    /// (docs/reference/config.md#access-review).
     fn default() -> Self {
         ReviewSettings {
             privileged_interval_seconds: 90 * DAY_SECONDS,

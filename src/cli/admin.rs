@@ -1,16 +1,17 @@
 //! `tailledger admin …`: one subcommand per `AdminService` rpc, each parsed into one client
 //! call and answered through [`super::answer::ask`].
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 
 use super::answer::{Answer, ask};
 use super::{Failure, Outcome, ServerArgs};
 use crate::api::client::PolicyRequest;
+use crate::bounded;
 use crate::commands::ExceptionRequest;
 use crate::event::{Classification, EmployeeRecord, SystemId};
+use crate::roster::MAX_FILE_BYTES;
 use crate::time::Timestamp;
 
 /// What `admin classify` says an account is.
@@ -152,15 +153,13 @@ pub enum AdminCommand {
 }
 
 /// A file's bytes, or standard input's for `-`.
-pub(super) fn read_input(file: &PathBuf) -> Result<Vec<u8>, Failure> {
-    let mut bytes = Vec::new();
+pub(super) fn read_input(file: &Path) -> Result<Vec<u8>, Failure> {
     let read = if file.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+        bounded::read_at_most(std::io::stdin(), MAX_FILE_BYTES)
     } else {
-        std::fs::read(file).map(|read| bytes = read)
+        bounded::read_file(file, MAX_FILE_BYTES)
     };
-    read.map_err(|error| Failure::input(format!("cannot read {}: {error}", file.display())))?;
-    Ok(bytes)
+    read.map_err(|error| Failure::input(format!("cannot read {}: {error}", file.display())))
 }
 
 /// Runs one admin subcommand against the server.

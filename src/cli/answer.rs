@@ -1,6 +1,6 @@
 //! The one path of the online readers and admin commands: connect, make one call through the
 //! client, then print its [`Answer`] as text or as one JSON object, and exit with the code the
-//! answer says (SPEC §9).
+//! answer says (docs/reference/cli.md#exit-codes).
 //!
 //! JSON members are the answer's fields in snake_case, instants in RFC 3339; appended or listed
 //! entries are their canonical JSON with `hash`, as in an export line.
@@ -19,7 +19,10 @@ use crate::api::client::{
 use crate::api::{sync_json, sync_now_response};
 use crate::entry::Entry;
 use crate::hash::Digest;
-use crate::render::{entry_line, exception_table, offboarding_table, review_report, sync_summary};
+use crate::ledger::Appended;
+use crate::render::{
+    Show, entry_line, exception_table, offboarding_table, review_report, shown_lines, sync_summary,
+};
 use crate::report::OffboardingRow;
 use crate::service::{ListedException, ReviewView};
 use crate::sync::{SyncOutcome, SyncReport};
@@ -31,8 +34,8 @@ pub trait Answer {
     fn text(&self) -> String;
     /// For programs: one JSON value.
     fn json(&self) -> Value;
-    /// 0, or the code of SPEC §9 the answer calls for (1 a failed verification, 3 a failed
-    /// sync).
+    /// 0, or the exit code (docs/reference/cli.md#exit-codes) the answer calls for (1 a failed
+    /// verification, 3 a failed sync).
     fn exit_code(&self) -> ExitCode {
         ExitCode::SUCCESS
     }
@@ -64,7 +67,7 @@ pub fn ask<A: Answer>(
     if json {
         println!("{}", answer.json());
     } else {
-        print!("{}", answer.text());
+        print!("{}", shown_lines(&answer.text()));
     }
     Ok(answer.exit_code())
 }
@@ -131,19 +134,28 @@ impl Answer for RosterImported {
 }
 
 /// `admin sync-now`: the same words and JSON as `tailledger sync`, with the batch it appended.
-impl Answer for SyncReport {
+/// A sync cycle: the roster import's entries, then the sync's.
+impl Answer for (Appended, SyncReport) {
     fn text(&self) -> String {
-        let mut text = format!("{}\n", sync_summary(self));
-        text.push_str(&entry_lines(&self.appended.entries));
+        let (roster, sync) = self;
+        let mut text = String::new();
+        if !roster.entries.is_empty() {
+            text.push_str("roster:\n");
+            text.push_str(&entry_lines(&roster.entries));
+        }
+        let _ = writeln!(text, "{}", sync_summary(sync));
+        text.push_str(&entry_lines(&sync.appended.entries));
         text
     }
     fn json(&self) -> Value {
-        let mut sync = sync_json(&sync_now_response(self));
-        sync["events"] = entries_json(&self.appended.entries);
+        let (roster, report) = self;
+        let mut sync = sync_json(&sync_now_response(report));
+        sync["events"] = entries_json(&report.appended.entries);
+        sync["roster_events"] = entries_json(&roster.entries);
         sync
     }
     fn exit_code(&self) -> ExitCode {
-        match self.outcome {
+        match self.1.outcome {
             SyncOutcome::Completed { .. } => ExitCode::SUCCESS,
             SyncOutcome::Failed { .. } => ExitCode::from(3),
         }
@@ -152,8 +164,12 @@ impl Answer for SyncReport {
 
 /// Columns padded to their widest cell, the header first.
 fn table<const N: usize>(header: [&str; N], rows: impl IntoIterator<Item = [String; N]>) -> String {
+    // Cells are upstream text: each shown on its one line, and measured as shown.
     let rows: Vec<[String; N]> = std::iter::once(header.map(str::to_owned))
-        .chain(rows)
+        .chain(
+            rows.into_iter()
+                .map(|row| row.map(|cell| cell.shown().to_string())),
+        )
         .collect();
     let widths: Vec<usize> = (0..N)
         .map(|column| {

@@ -1,6 +1,6 @@
-//! The signing key and checkpoints of SPEC §15 on the command line: `keygen`, `checkpoint
-//! verify`, and the check of what `history` and `export --server` receive against a signed
-//! checkpoint.
+//! The signing key and signed checkpoints (docs/reference/ledger.md#checkpoints) on the command
+//! line: `keygen`, `checkpoint verify`, and the check of what `history` and `export --server`
+//! receive against a signed checkpoint.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -70,7 +70,7 @@ pub fn run(command: CheckpointCommand) -> Outcome {
         server,
     } = command;
     let read = |path: &Path| -> Result<Checkpoint, Failure> {
-        let note = std::fs::read_to_string(path)
+        let note = crate::bounded::read_text_file(path, crate::bounded::SMALL_FILE_BYTES)
             .map_err(|error| Failure::input(format!("cannot read {}: {error}", path.display())))?;
         open_checkpoint(&note, &public_key)
             .map_err(|error| failure(error).with_context(&path.display().to_string()))

@@ -1,5 +1,5 @@
-//! `tailledger evidence`: the auditor's evidence pack of a window (SPEC §16), from a ledger
-//! directory or a running server.
+//! `tailledger evidence`: the auditor's evidence pack of a window
+//! (docs/reference/ledger.md#evidence-pack), from a ledger directory or a running server.
 //!
 //! The ledger is exported first (from a server, its chain verified as it arrives), the export is
 //! verified and replayed into a ledger of its own, and the pack is computed from that ledger:

@@ -1,9 +1,10 @@
 //! The `tailledger` command line: argument definitions, logging, and what each command does.
 //!
-//! Exit codes (SPEC §9): 0 success; 1 a verification failed or `--fail-on-findings` found a
-//! failing check; 2 bad usage, bad configuration, bad input (a rejected roster), a ledger held by
-//! another process, or a server that cannot be reached; 3 the sync itself failed. Errors are
-//! printed to standard error as one sentence that says what, where and why.
+//! Exit codes (docs/reference/cli.md#exit-codes): 0 success; 1 a verification failed or
+//! `--fail-on-findings` found a failing check; 2 bad usage, bad configuration, bad input (a
+//! rejected roster), a ledger held by another process, or a server that cannot be reached; 3 the
+//! sync itself failed. Errors are printed to standard error as one sentence that says what, where
+//! and why.
 
 mod admin;
 mod answer;
@@ -32,7 +33,7 @@ use crate::time::Timestamp;
 /// A tamper-evident ledger of who has access to your Tailscale network, checked against your HR
 /// roster, with a history any auditor can verify.
 ///
-/// Start with `tailledger demo`. To run it for real: write a config file (see the README),
+/// Start with `tailledger demo`. To run it for real: write a config file (see docs/operating.md),
 /// then `tailledger sync -c tailledger.toml` once, and `tailledger serve -c tailledger.toml`.
 #[derive(Parser, Debug)]
 #[command(name = "tailledger", version = VERSION, propagate_version = true)]
@@ -256,7 +257,7 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
-    /// User access reviews through a running server (SPEC §19): start one pinned to the
+    /// User access reviews through a running server: start one pinned to the
     /// ledger's head, show it, decide about its accounts (one, or a spreadsheet), complete it.
     Review {
         /// Print the answer as one JSON object.
@@ -307,8 +308,13 @@ pub enum Command {
         /// A running server instead, which verifies its own ledger.
         #[command(flatten)]
         remote: RemoteArgs,
-        /// With --server: print the answer as one JSON object.
-        #[arg(long, conflicts_with = "data_dir")]
+        /// With --data-dir: the ledger must also hold this digest `SEQ:HASH` (from an export,
+        /// a checkpoint or `tailledger digest`); a store cut short by damage verifies as a
+        /// shorter chain, and the digest is what it must still reach.
+        #[arg(long, value_name = "SEQ:HASH", requires = "data_dir")]
+        digest: Option<Digest>,
+        /// Print the answer as one JSON object.
+        #[arg(long)]
         json: bool,
     },
     /// Ask a running server for each check over a window [from, to): its intervals of state
@@ -511,9 +517,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify {
             data_dir,
             remote,
+            digest,
             json,
         } => match (data_dir, remote.server()) {
-            (Some(data_dir), _) => offline::verify(&data_dir),
+            (Some(data_dir), _) => offline::verify(&data_dir, digest, json),
             (None, Some(server)) => {
                 answer::ask(&server, json, async |client| client.verify().await)
             }

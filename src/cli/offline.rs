@@ -2,7 +2,7 @@
 //! export from a ledger directory, hashing a token, and the crash-test writer.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -10,20 +10,87 @@ use super::{Failure, Outcome, progress};
 use crate::event::{AccountSnapshot, Actor, Event, SystemId};
 use crate::hash::{Digest, Hash256};
 use crate::ledger::{Ledger, Log};
+use crate::store::StoreError;
 use crate::time::Timestamp;
-use crate::verify::{Report, verify_export as verify_export_file};
+use crate::verify::{Break, Fault, Report, verify_export as verify_export_file};
 
-pub fn verify(data_dir: &Path) -> Outcome {
-    let log = Log::open_copy(data_dir).map_err(Failure::input)?;
-    let bar = progress::bar(entries(&log), "verifying", false);
-    let report = log
-        .verify_telling(&|checked| bar.inc(checked))
-        .map_err(Failure::input)?;
-    bar.finish_and_clear();
-    Ok(print_report(
-        &format!("ledger {}", data_dir.display()),
-        &report,
-    ))
+/// Verifies a ledger directory, and that it holds `digest` (one noted from an export, a
+/// checkpoint or `tailledger digest`) when given. A store that is there but cannot be read is a
+/// failed verification (1), naming what verified before it; no ledger, or one in use, is 2.
+pub fn verify(data_dir: &Path, digest: Option<Digest>, json: bool) -> Outcome {
+    let subject = format!("ledger {}", data_dir.display());
+    let report = match Log::open_copy(data_dir) {
+        Ok(log) => {
+            let bar = progress::bar(entries(&log), "verifying", false);
+            let report = log
+                .verify_telling(&|checked| bar.inc(checked))
+                .map_err(Failure::input)?;
+            bar.finish_and_clear();
+            holding(&log, report, digest).map_err(Failure::input)?
+        }
+        Err(error @ (StoreError::NotFound { .. } | StoreError::Locked { .. })) => {
+            return Err(Failure::input(error));
+        }
+        // The store is there but cannot even be opened: nothing of it verifies.
+        Err(damaged) => Report {
+            events_checked: 0,
+            last_good: None,
+            broken: Some(Break {
+                seq: 1,
+                fault: Fault::Unreadable {
+                    detail: damaged.to_string(),
+                },
+            }),
+        },
+    };
+    if json {
+        println!("{}", report_json(&report));
+        return Ok(exit_code(&report));
+    }
+    Ok(print_report(&subject, &report))
+}
+
+/// `report`, failed unless the verified ledger holds `digest` (a ledger cut short by a damaged
+/// store can verify as a shorter chain; the digest is what it must still reach).
+fn holding(log: &Log, report: Report, digest: Option<Digest>) -> Result<Report, StoreError> {
+    let Some(digest) = digest.filter(|_| report.is_ok()) else {
+        return Ok(report);
+    };
+    let fault = match log.get(digest.seq)? {
+        None => Fault::DigestNotFound { digest },
+        Some(entry) if entry.hash != digest.hash => Fault::DigestMismatch {
+            digest,
+            found: entry.hash,
+        },
+        Some(_) => return Ok(report),
+    };
+    Ok(Report {
+        broken: Some(Break {
+            seq: digest.seq,
+            fault,
+        }),
+        ..report
+    })
+}
+
+/// A verification as one JSON object, as `verify --server --json` prints it, with the last
+/// entry that verified.
+fn report_json(report: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "ok": report.is_ok(),
+        "events_checked": report.events_checked,
+        "last_good": report.last_good.map(|digest| digest.to_string()),
+        "first_bad_seq": report.broken.as_ref().map_or(0, |broken| broken.seq),
+        "detail": report.broken.as_ref().map(|broken| broken.fault.to_string()).unwrap_or_default(),
+    })
+}
+
+fn exit_code(report: &Report) -> ExitCode {
+    if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 pub fn export(out: &Path, data_dir: &Path) -> Outcome {
@@ -73,15 +140,11 @@ pub fn verify_export(file: &Path, digest: Option<Digest>) -> Outcome {
 
 /// Reads a token from standard input (one line; surrounding white space is not part of it).
 pub fn hash_token() -> Outcome {
-    let mut token = String::new();
-    std::io::stdin()
-        .take(64 * 1024)
-        .read_to_string(&mut token)
-        .map_err(|error| {
-            Failure::input(format!(
-                "cannot read the token from standard input: {error}"
-            ))
-        })?;
+    let token = crate::bounded::read_text(std::io::stdin(), 64 * 1024).map_err(|error| {
+        Failure::input(format!(
+            "cannot read the token from standard input: {error}"
+        ))
+    })?;
     let token = token.trim();
     if token.is_empty() {
         return Err(Failure::input(
@@ -106,12 +169,13 @@ pub fn print_report(subject: &str, report: &Report) -> ExitCode {
             println!("ok: {subject} is empty");
             ExitCode::SUCCESS
         }
-        (Some(broken), _) => {
+        (Some(broken), last_good) => {
+            let last = last_good.map_or(String::new(), |digest| format!(", the last {digest}"));
             println!(
-                "FAILED: {subject} breaks at {broken} ({} events before it verified)",
+                "FAILED: {subject} breaks at {broken} ({} events before it verified{last})",
                 report.events_checked
             );
-            ExitCode::from(1)
+            exit_code(report)
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::as_of::AsOf;
 use crate::event::SystemId;
 use crate::export::AtomicFile;
 use crate::merkle::VerifierKey;
-use crate::render::{check_table, entry_line};
+use crate::render::{check_table, entry_line, shown_lines};
 use crate::service::CheckReport;
 
 pub(super) async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
@@ -55,7 +55,7 @@ pub(super) fn print_status(status: &CheckReport, json: bool) {
         println!(
             "checks at {} ({head}):\n{}",
             status.evaluated_at,
-            check_table(&status.checks)
+            shown_lines(&check_table(&status.checks))
         );
         if let Some(seq) = status.settings_recorded_from_seq {
             println!(

@@ -1,8 +1,23 @@
-//! Progress of long offline work (SPEC §16): `export`, `verify` and `verify-export` show a bar
-//! with the rate and the time left on standard error, drawn only when it is a terminal, so
-//! scripts, pipes, CI logs and the tests see nothing of it.
+//! Progress of long work (docs/reference/cli.md#global): `export`, `verify` and `verify-export`
+//! show a bar with the rate and the time left, and `sync` a spinner with the time spent and its
+//! budget, on standard error, drawn only when it is a terminal, so scripts, pipes, CI logs and the
+//! tests see nothing of it.
+
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A spinner saying `what` is under way, with the time spent; it ticks on its own.
+pub fn spinner(what: String) -> ProgressBar {
+    let style = ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+        // The template is a constant of this file, tested below.
+        .expect("the spinner template parses");
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        .with_style(style)
+        .with_message(what);
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
+}
 
 /// A bar of `total` units (entries, or bytes with `bytes`), labelled `what`.
 pub fn bar(total: u64, what: &'static str, bytes: bool) -> ProgressBar {
@@ -33,5 +48,8 @@ mod tests {
             assert_eq!(bar.position(), 4);
             bar.finish_and_clear();
         }
+        let spinner = super::spinner("syncing".to_owned());
+        spinner.tick();
+        spinner.finish_and_clear();
     }
 }

@@ -1,6 +1,6 @@
-//! `tailledger review …` (SPEC §19): start an access review, show it, decide (one account, or
-//! a reviewer's spreadsheet with `--csv`, all or nothing), complete it; each one client call
-//! through [`super::answer::ask`].
+//! `tailledger review …` (docs/reference/cli.md#review): start an access review, show it, decide
+//! (one account, or a reviewer's spreadsheet with `--csv`, all or nothing), complete it; each one
+//! client call through [`super::answer::ask`].
 
 use std::path::PathBuf;
 

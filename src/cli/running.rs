@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{Failure, Outcome, findings_exit, runtime, shutdown_signal};
+use super::{Failure, Outcome, findings_exit, progress, runtime, shutdown_signal};
 use crate::api::{status_json, sync_json, sync_now_response};
 use crate::app::{self, RunError};
 use crate::config::Config;
 use crate::event::SystemId;
 use crate::ledger::Appended;
-use crate::render::{check_table, entry_line, sync_summary};
+use crate::render::{check_table, entry_line, shown_lines, sync_summary};
 use crate::sync::SyncOutcome;
 
 fn load(config: &Path) -> Result<Config, Failure> {
@@ -75,7 +75,13 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
     let (configured, cycle, status) = runtime()?
         .block_on(async {
             let (service, configured) = app::open(&config)?;
-            let cycle = service.sync_now(&SystemId::tailscale()).await?;
+            let spinner = progress::spinner(format!(
+                "syncing with Tailscale (at most {}, `[tailscale] sync_budget`)",
+                humantime::format_duration(config.sync_budget)
+            ));
+            let cycle = service.sync_now(&SystemId::tailscale()).await;
+            spinner.finish_and_clear();
+            let cycle = cycle?;
             let status = service.status(SystemId::tailscale(), None).await?;
             Ok::<_, RunError>((configured, cycle, status))
         })
@@ -128,7 +134,7 @@ pub fn sync(config: &Path, json: bool, fail_on_findings: bool) -> Outcome {
             status.evaluated_at,
             check_table(&status.checks)
         );
-        writeln!(stdout, "{text}")
+        writeln!(stdout, "{}", shown_lines(&text))
     };
     written.map_err(Failure::input)?;
     if let Some(error) = refused {

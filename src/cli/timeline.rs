@@ -6,7 +6,7 @@ use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, runtime};
 use crate::as_of::AsOf;
 use crate::event::SystemId;
-use crate::render::timeline_table;
+use crate::render::{shown_lines, timeline_table};
 use crate::timeline::Timeline;
 
 pub fn timeline(server: &ServerArgs, from: AsOf, to: AsOf, json: bool) -> Outcome {
@@ -29,7 +29,7 @@ pub(super) fn print_timeline(timeline: &Timeline, json: bool) -> Result<(), Fail
         })?;
         println!("{text}");
     } else {
-        print!("{}", timeline_table(timeline));
+        print!("{}", shown_lines(&timeline_table(timeline)));
     }
     Ok(())
 }

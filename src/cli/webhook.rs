@@ -1,7 +1,7 @@
 //! `tailledger webhook register`: creates the endpoint Tailscale posts its signed deliveries to
-//! (SPEC §13), through Tailscale's API with the configured credential (scope `webhooks`), and
-//! prints its secret once, for the operator to put in the environment variable `[webhook]
-//! secret_env` names; `--test` then asks Tailscale to send a test event.
+//! (docs/reference/sync.md#webhooks), through Tailscale's API with the configured credential (scope
+//! `webhooks`), and prints its secret once, for the operator to put in the environment variable
+//! `[webhook] secret_env` names; `--test` then asks Tailscale to send a test event.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{Failure, Outcome, runtime};
 use crate::config::Config;
+use crate::render::Show;
 use crate::tailscale::TailscaleClient;
 use crate::webhook::{REGISTERED_SUBSCRIPTIONS, WEBHOOK_PATH};
 
@@ -28,9 +29,9 @@ pub fn register(config: &Path, url: &str, test: bool) -> Outcome {
         "created webhook endpoint {} for {}\nsubscribed to: {}\n\n\
          Its secret, shown this once: store it in the environment variable that [webhook] \
          secret_env names (TAILSCALE_WEBHOOK_SECRET unless set otherwise):\n{}",
-        created.endpoint_id.escape_debug(),
-        created.endpoint_url.escape_debug(),
-        created.subscriptions.join(", ").escape_debug(),
+        created.endpoint_id.shown(),
+        created.endpoint_url.shown(),
+        created.subscriptions.join(", ").shown(),
         created.secret.expose()
     );
     if test {

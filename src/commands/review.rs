@@ -1,6 +1,7 @@
-//! Access review decisions (SPEC §19): starting a review pinned to the ledger's head, recording
-//! reviewers' decisions, completing it. Pure: projections, the request, the check settings and
-//! the service's now in; the events to append, or a refusal naming the field, out.
+//! Access review decisions (docs/reference/checks.md#reviews): starting a review pinned to the
+//! ledger's head, recording reviewers' decisions, completing it. Pure: projections, the request,
+//! the check settings and the service's now in; the events to append, or a refusal naming the
+//! field, out.
 //!
 //! A decision request holds one or many decisions (`review decide --csv`): all are judged
 //! before anything is appended, every problem is reported (with the CSV line the caller gave),
@@ -14,7 +15,7 @@ use crate::event::{
     Event, POPULATION_PART, ReviewDecision, ReviewScope, ReviewedAccount, SystemId,
 };
 use crate::identity::resolve;
-use crate::projection::{Projections, ReviewState};
+use crate::projection::{EmployeeState, Projections, ReviewState};
 use crate::time::Timestamp;
 
 use super::{CommandError, known_employee, required};
@@ -50,8 +51,8 @@ pub struct Reviewer {
 /// `projections` describe: every account holding access then (of the scope), with its link,
 /// role, org role and the reason codes of the checks' findings about it at `now`, split into
 /// parts of at most [`POPULATION_PART`] accounts. Refused: a system with no access policy (there
-/// is nothing to review against), no reviewer, a reviewer not on the roster, a due date not
-/// after `now`.
+/// is nothing to review against), no reviewer, a reviewer not on the roster, a reviewer who has
+/// left by `now` (a failed precondition naming the offboarding), a due date not after `now`.
 pub fn start_review(
     projections: &Projections,
     request: &StartReview,
@@ -73,17 +74,15 @@ pub fn start_review(
     };
     let mut reviewers = Vec::new();
     for reviewer in &request.reviewers {
-        let employee_id = known_employee(projections, reviewer)
-            .map_err(|error| match error {
-                CommandError::NotFound { id, .. } => CommandError::InvalidArgument {
-                    field: "reviewer_employee_ids",
-                    reason: format!("`{id}` is no employee on the roster"),
-                },
-                other => other,
-            })?
-            .record
-            .employee_id
-            .clone();
+        let employee = known_employee(projections, reviewer).map_err(|error| match error {
+            CommandError::NotFound { id, .. } => CommandError::InvalidArgument {
+                field: "reviewer_employee_ids",
+                reason: format!("`{id}` is no employee on the roster"),
+            },
+            other => other,
+        })?;
+        not_left("reviewer_employee_ids", employee, now, "review access")?;
+        let employee_id = employee.record.employee_id.clone();
         if !reviewers.contains(&employee_id) {
             reviewers.push(employee_id);
         }
@@ -198,12 +197,35 @@ fn open_review<'a>(
     Ok(review)
 }
 
-/// The reviewer's employee id, when `reviewer` may decide on `review`: its token names an
-/// employee on the roster who is one of the review's reviewers.
+/// Refuses an employee who has left by `now` (an offboarding in effect at or before it) as a
+/// failed precondition naming the offboarding: a leaver may not `act`.
+fn not_left(
+    field: &'static str,
+    employee: &EmployeeState,
+    now: Timestamp,
+    act: &str,
+) -> Result<(), CommandError> {
+    match &employee.offboarding {
+        Some(offboarding) if offboarding.effective_at <= now => {
+            Err(CommandError::FailedPrecondition {
+                field,
+                reason: format!(
+                    "`{}` was offboarded at {} (recorded at seq {}), so they may no longer {act}",
+                    employee.record.employee_id, offboarding.effective_at, offboarding.recorded.seq
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The reviewer's employee id, when `reviewer` may decide on `review` at `now`: its token names
+/// an employee on the roster, who has not left, and who is one of the review's reviewers.
 pub fn reviewer_of<'a>(
     projections: &Projections,
     review: &ReviewState,
     reviewer: &'a Reviewer,
+    now: Timestamp,
 ) -> Result<&'a str, CommandError> {
     let token = &reviewer.token;
     let Some(employee_id) = reviewer.employee_id.as_deref() else {
@@ -214,14 +236,15 @@ pub fn reviewer_of<'a>(
             ),
         });
     };
-    if projections.employees().get(employee_id).is_none() {
+    let Some(employee) = projections.employees().get(employee_id) else {
         return Err(CommandError::NotAllowed {
             field: "employee_id",
             reason: format!(
                 "`{employee_id}`, the employee token `{token}` names, is not on the roster"
             ),
         });
-    }
+    };
+    not_left("employee_id", employee, now, "decide a review")?;
     if !review.has_reviewer(employee_id) {
         return Err(CommandError::NotAllowed {
             field: "employee_id",
@@ -235,17 +258,19 @@ pub fn reviewer_of<'a>(
     Ok(employee_id)
 }
 
-/// The `AccessReviewDecided` events of `decisions` on `review_id` by `reviewer`, or every
-/// problem with them. A problem of a lone decision without a line names its own field; several,
-/// or decisions from a file, are listed under `decisions`, each with its line (or index).
+/// The `AccessReviewDecided` events of `decisions` on `review_id` by `reviewer` at `now`, or
+/// every problem with them. A problem of a lone decision without a line names its own field;
+/// several, or decisions from a file, are listed under `decisions`, each with its line (or
+/// index).
 pub fn decide_review(
     projections: &Projections,
     review_id: &str,
     reviewer: &Reviewer,
     decisions: &[DecisionInput],
+    now: Timestamp,
 ) -> Result<Vec<Event>, CommandError> {
     let review = open_review(projections, review_id)?;
-    let reviewer_employee_id = reviewer_of(projections, review, reviewer)?;
+    let reviewer_employee_id = reviewer_of(projections, review, reviewer, now)?;
     if decisions.is_empty() {
         return Err(CommandError::InvalidArgument {
             field: "decisions",

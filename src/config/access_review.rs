@@ -1,6 +1,7 @@
-//! `[access_review]` (SPEC §19): how long a completed review keeps its scope reviewed
-//! (`privileged_interval_days`, default 90; `all_interval_days`, default 365) and how long a
-//! revoke or modify decision may take to be carried out (`action_grace_days`, default 7).
+//! `[access_review]` (docs/reference/config.md#access-review): how long a completed review keeps
+//! its scope reviewed (`privileged_interval_days`, default 90; `all_interval_days`, default 365)
+//! and how long a revoke or modify decision may take to be carried out (`action_grace_days`,
+//! default 7).
 //!
 //! Each is a whole number of days from 1 to 3,660 (ten years; more is surely a typo). They are
 //! recorded on every review as it starts, so the checks read them from the ledger.

@@ -1,5 +1,5 @@
-//! `[checkpoint]` (SPEC §15, §17): the key checkpoints are signed with, and where and how often
-//! checkpoint files are written.
+//! `[checkpoint]` (docs/reference/config.md#checkpoint): the key checkpoints are signed with, and
+//! where and how often checkpoint files are written.
 //!
 //! The signing key is a secret file, like the TLS key: it is read once here and travels only
 //! inside a [`SigningKey`], whose `Debug` shows its name and key id, never the key. A key file
@@ -78,7 +78,8 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, String> {
         ));
     }
     let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|error| format!("cannot be read: {error}"))?,
+        crate::bounded::read_text_file(path, crate::bounded::SMALL_FILE_BYTES)
+            .map_err(|error| format!("cannot be read: {error}"))?,
     );
     SigningKey::parse(&text)
         .map_err(|error| format!("is not a key made by `tailledger keygen`: {error}"))

@@ -1,6 +1,6 @@
-//! `[roster]`: where the roster comes from (a CSV file or Truto, SPEC §20), how an export names
-//! its columns, status words and dates, and the timezone of its dates. Every setting is checked
-//! here, at start, and a refusal names the file, the line and the key.
+//! `[roster]` (docs/reference/config.md#roster): where the roster comes from (a CSV file or
+//! Truto), how an export names its columns, status words and dates, and the timezone of its dates.
+//! Every setting is checked here, at start, and a refusal names the file, the line and the key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,6 +57,8 @@ struct RawTruto {
     token_env: Spanned<String>,
     #[serde(default = "job_title")]
     org_role_from: Spanned<String>,
+    /// How long one read of the roster may take, every page and retry included.
+    budget: Option<Spanned<String>>,
 }
 
 fn default_truto_url() -> Spanned<String> {
@@ -137,7 +139,7 @@ impl Source<'_> {
             return Err(self.error(
                 &Spanned::new(at, ()),
                 "roster",
-                "`columns`, `status_values` and `date_format` describe a CSV export; Truto's records are mapped as SPEC §20 says, so remove them",
+                "`columns`, `status_values` and `date_format` describe a CSV export; Truto's records have a fixed mapping (docs/reference/sync.md#truto), so remove them",
             ));
         }
         Ok(RosterSettings {
@@ -205,6 +207,9 @@ impl Source<'_> {
         let mut config = TrutoConfig::new(account.to_owned(), Secret::new(token));
         config.api_base_url = url.clone();
         config.org_role_from = org_role_from;
+        if let Some(budget) = &truto.budget {
+            config.budget = self.duration(budget, "roster.truto.budget")?;
+        }
         Ok(config)
     }
 }

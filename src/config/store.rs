@@ -1,4 +1,4 @@
-//! `[store]` (SPEC §17): how the ledger database is opened.
+//! `[store]` (docs/reference/config.md#store): how the ledger database is opened.
 //!
 //! Today that is sled's page cache, `cache_capacity`, written as bytes (`67108864`) or with a
 //! binary unit (`"64 MiB"`, `"512 KiB"`, `"1 GiB"`). A cache below 1 MiB would make every read go

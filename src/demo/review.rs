@@ -1,6 +1,6 @@
-//! The demo's access review chapters (SPEC §19): a quarterly review of privileged access pinned
-//! to the ledger's head, in which Sam's admin role is to be revoked, and the follow-through the
-//! ledger reads from the sync that shows it done.
+//! The demo's access review chapters (docs/reference/checks.md#reviews): a quarterly review of
+//! privileged access pinned to the ledger's head, in which Sam's admin role is to be revoked, and
+//! the follow-through the ledger reads from the sync that shows it done.
 
 use std::io::Write;
 use std::time::Duration;

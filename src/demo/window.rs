@@ -1,5 +1,6 @@
-//! The demo's audit-window chapters (SPEC §11, §12): a setting changed midway, with the past
-//! still answered under the old one, and an exception granted with an expiry that lapses.
+//! The demo's audit-window chapters (docs/reference/time-and-durability.md#settings-as-of,
+//! docs/reference/checks.md#exceptions): a setting changed midway, with the past still answered
+//! under the old one, and an exception granted with an expiry that lapses.
 
 use std::io::Write;
 use std::time::Duration;

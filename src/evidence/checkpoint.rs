@@ -1,8 +1,8 @@
-//! The signed checkpoint a pack carries (SPEC §15, §16): a signed note of the ledger's Merkle
-//! tree at least as large as the pack's export, and the RFC 9162 consistency proof from the tree
-//! of the export's entries to it. An auditor who pinned the ledger's public key then checks, with
-//! the pack's `verify_checkpoint.py` and `check_proof.py`, that `ledger.jsonl` is the start of
-//! the history the key signed.
+//! The signed checkpoint a pack carries (docs/reference/ledger.md#evidence-pack): a signed note of
+//! the ledger's Merkle tree at least as large as the pack's export, and the RFC 9162 consistency
+//! proof from the tree of the export's entries to it. An auditor who pinned the ledger's public key
+//! then checks, with the pack's `verify_checkpoint.py` and `check_proof.py`, that `ledger.jsonl` is
+//! the start of the history the key signed.
 //!
 //! A pack has one in two ways: signed by the ledger's own key over exactly the export's tree
 //! (`evidence --data-dir --signing-key`, and the demo), or the server's signed checkpoint taken

@@ -253,7 +253,11 @@ pub fn page(pack: &Pack) -> String {
             },
         })
         .collect();
-    let reviews: Vec<ReviewLine> = pack.reviews.iter().map(review_line).collect();
+    let reviews: Vec<ReviewLine> = pack
+        .reviews
+        .iter()
+        .map(|view| review_line(pack, view))
+        .collect();
     let head = pack.head();
     let template = environment
         .get_template("index.html")
@@ -293,8 +297,9 @@ fn checkpoint_line(checkpoint: &PackCheckpoint) -> CheckpointLine {
 }
 
 /// A review for the page: what it was pinned to, and per account the decision in force, who
-/// made it and when, and what became of a revoke or modify by the window's end.
-fn review_line(view: &ReviewView) -> ReviewLine {
+/// made it and when (flagged when they had left by then), and what became of a revoke or
+/// modify by the window's end.
+fn review_line(pack: &Pack, view: &ReviewView) -> ReviewLine {
     let review = &view.review;
     let decided = review.current_decisions();
     let decisions = review
@@ -320,8 +325,13 @@ fn review_line(view: &ReviewView) -> ReviewLine {
                 ),
                 reason: decision.map_or_else(String::new, |decision| decision.reason.clone()),
                 by: decision.map_or_else(String::new, |decision| {
+                    let left = pack
+                        .left_before(&decision.reviewer_employee_id, decision.decided.at)
+                        .map_or_else(String::new, |left| {
+                            format!(", a leaver: offboarded at {left}")
+                        });
                     format!(
-                        "{} at {} (seq {})",
+                        "{} at {} (seq {}){left}",
                         decision.reviewer_employee_id, decision.decided.at, decision.decided.seq
                     )
                 }),

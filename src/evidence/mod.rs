@@ -1,5 +1,5 @@
-//! The auditor's evidence pack (SPEC §16): a folder an auditor takes away and reads without
-//! tailledger.
+//! The auditor's evidence pack (docs/reference/ledger.md#evidence-pack): a folder an auditor takes
+//! away and reads without tailledger.
 //!
 //! Everything in it is computed from the export it holds. The ledger (a directory or a server)
 //! is first exported and its chain verified, the export is replayed into a ledger of its own
@@ -286,6 +286,17 @@ impl Pack {
             written_at: service.now(),
             version: crate::VERSION,
         })
+    }
+
+    /// When `employee_id` left, if their offboarding (as known at the window's end) was in
+    /// effect at `at`: a review decision made then was made by a leaver.
+    pub fn left_before(&self, employee_id: &str, at: Timestamp) -> Option<Timestamp> {
+        self.employees
+            .iter()
+            .find(|employee| employee.record.employee_id == employee_id)
+            .and_then(|employee| employee.offboarding.as_ref())
+            .map(|offboarding| offboarding.effective_at)
+            .filter(|effective_at| *effective_at <= at)
     }
 
     /// The last entry the pack is based on.

@@ -291,7 +291,9 @@ fn review_population(pack: &Pack) -> Vec<u8> {
 }
 
 /// Every decision recorded, superseded ones included (`in_force` says which are not), and for
-/// a revoke or modify in force, by when it had to be done and the entry that showed it done.
+/// a revoke or modify in force, by when it had to be done and the entry that showed it done;
+/// `reviewer_offboarded_at` flags a decision its reviewer made after having left (an
+/// offboarding in effect when it was recorded, as the ledger knows it at the window's end).
 fn review_decisions(pack: &Pack) -> Vec<u8> {
     table(
         &[
@@ -309,6 +311,7 @@ fn review_decisions(pack: &Pack) -> Vec<u8> {
             "done_at",
             "done_seq",
             "done_in_time",
+            "reviewer_offboarded_at",
         ],
         pack.reviews.iter().flat_map(|view| {
             let in_force = view.review.current_decisions();
@@ -336,6 +339,7 @@ fn review_decisions(pack: &Pack) -> Vec<u8> {
                     done_at,
                     done_seq,
                     number(follow.map(|follow| follow.in_time())),
+                    instant(pack.left_before(&decision.reviewer_employee_id, decision.decided.at)),
                 ]
             })
         }),

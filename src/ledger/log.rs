@@ -7,16 +7,18 @@
 //! serialised by a mutex. `append` and `store` are visible inside `ledger/` only, so nothing
 //! outside can write behind the projections' back; everything public here reads.
 //!
-//! A failed append changes nothing the log says (SPEC §18): the head stays at the last durable
+//! A failed append changes nothing the log says
+//! (docs/reference/time-and-durability.md#append-failure): the head stays at the last durable
 //! entry, every read goes through a [`View`] bounded by it, and the log is marked as not writable
 //! (a watch channel the health service follows) until an append succeeds again. Before the next
 //! append, a log opened with a [`Reopen`] opens its store anew from what is durable
 //! ([`reopen`](super::reopen) says why sled needs that).
 //!
-//! The log also keeps the Merkle tree over its entries (SPEC §15, [`tree`](super::tree)): the
-//! nodes each segment of a batch completes are staged with that segment's entries and become
-//! part of the tree only when the batch's head is committed, and the tree's frontier moves with
-//! the head, so it too stays at the last durable entry when an append fails.
+//! The log also keeps the Merkle tree over its entries (docs/reference/ledger.md#merkle-tree,
+//! [`tree`](super::tree)): the nodes each segment of a batch completes are staged with that
+//! segment's entries and become part of the tree only when the batch's head is committed, and the
+//! tree's frontier moves with the head, so it too stays at the last durable entry when an append
+//! fails.
 //!
 //! `recorded_at` never decreases along the seq: a batch stamped earlier than the entry before it
 //! (a clock stepped back) is recorded at that entry's time instead. The entries recorded at or
@@ -62,7 +64,8 @@ impl Head {
 
 /// How many entries of a batch are sealed and staged at a time. A longer batch (a large roster
 /// import, the first sync of a large tailnet) is written a segment at a time and committed
-/// once, so that its entries are never all in memory together (SPEC §18).
+/// once, so that its entries are never all in memory together
+/// (docs/reference/time-and-durability.md#durability).
 pub const SEGMENT: usize = 8_192;
 
 /// What one append recorded.
@@ -188,7 +191,8 @@ impl Log {
     }
 
     /// Opens a private copy of the durable ledger in `data_dir`, leaving `data_dir` untouched:
-    /// for readers of evidence, which must never change it (SPEC §18).
+    /// for readers of evidence, which must never change it
+    /// (docs/reference/time-and-durability.md#offline-reads).
     pub fn open_copy(data_dir: &Path) -> Result<Self, StoreError> {
         Self::with_store(Box::new(SledStore::open_copy_of(data_dir)?))
     }

@@ -150,7 +150,7 @@ impl Ledger {
     /// Appends one batch durably, then applies it to the projections, and takes a checkpoint
     /// when enough entries have passed since the last one. A batch that cannot be stored changes
     /// nothing: neither the head nor the projections; the next append first opens the store
-    /// again (SPEC §18).
+    /// again (docs/reference/time-and-durability.md#append-failure).
     pub fn append(
         &self,
         recorded_at: Timestamp,

@@ -5,8 +5,8 @@
 //! durable, and sled refuses every later write until the database is opened again. So after a
 //! failed append the [`Log`](super::Log) reads through a [`View`] bounded by its own head (the
 //! last durable entry), and before the next append it asks its [`Reopen`] whether the medium
-//! takes writes again and, if so, closes the store and opens it anew (SPEC §18: nothing needs a
-//! restart).
+//! takes writes again and, if so, closes the store and opens it anew (nothing needs a restart:
+//! docs/reference/time-and-durability.md#append-failure).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
-//! The ledger's Merkle tree (SPEC §15) as the log keeps it: built once for a ledger written
-//! before it was kept, extended with every append, and read for tree heads and proofs.
+//! The ledger's Merkle tree (docs/reference/ledger.md#merkle-tree) as the log keeps it: built once
+//! for a ledger written before it was kept, extended with every append, and read for tree heads and
+//! proofs.
 //!
 //! The log keeps the tree's [`Frontier`] beside its head, under the writer lock, so an append
 //! computes the nodes its entries complete without reading the store (a segment at a time, for a

@@ -1,4 +1,5 @@
-//! The ledger's RFC 9162 Merkle tree, its proofs, and signed checkpoints (SPEC §15).
+//! The ledger's RFC 9162 Merkle tree, its proofs, and signed checkpoints
+//! (docs/reference/ledger.md#merkle-tree).
 //!
 //! Beside the hash chain, every entry is a leaf of an RFC 9162 Merkle tree: leaf `seq` is at
 //! index `seq - 1` and its hash is [`leaf_hash`] of the entry's canonical form (the same bytes

@@ -21,7 +21,8 @@ pub const EMPTY_ROOT: Hash256 = Hash256([
 ]);
 
 /// The hash of a leaf: `SHA-256(0x00 || data)`. For the ledger, `data` is the entry's canonical
-/// form (SPEC §15), so the tree commits to exactly the bytes the hash chain does.
+/// form (docs/reference/ledger.md#merkle-tree), so the tree commits to exactly the bytes the hash
+/// chain does.
 pub fn leaf_hash(data: &[u8]) -> Hash256 {
     let mut hasher = Sha256::new();
     hasher.update([0x00]);

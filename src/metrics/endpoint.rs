@@ -1,7 +1,7 @@
-//! `GET /metrics`: the series in Prometheus's text format, with the checks evaluated now.
+//! `GET /metrics`: the series in Prometheus's text format, with the checks evaluated now, on a
+//! listener under the bounds of [`crate::listener::http`] (`[metrics]` in the configuration).
 
 use std::future::Future;
-use std::io;
 use std::sync::Arc;
 
 use axum::Router;
@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use super::Metrics;
 use crate::event::SystemId;
+use crate::listener::{HttpLimits, http};
 use crate::service::Service;
 
 /// The endpoint's path.
@@ -27,14 +28,15 @@ struct Scrape {
     system: SystemId,
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown` completes.
+/// Serves `GET /metrics` on `listener` under `limits` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
     metrics: Metrics,
     system: SystemId,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
+    limits: &HttpLimits,
+    shutdown: impl Future<Output = ()>,
+) {
     let router = Router::new()
         .route(METRICS_PATH, get(scrape))
         .with_state(Arc::new(Scrape {
@@ -42,9 +44,7 @@ pub async fn serve(
             metrics,
             system,
         }));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    http::serve(listener, "metrics", router, limits, shutdown).await;
 }
 
 async fn scrape(State(scrape): State<Arc<Scrape>>) -> Response {

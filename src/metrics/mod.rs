@@ -1,4 +1,4 @@
-//! The Prometheus endpoint of SPEC §16 (`[metrics] listen`, `GET /metrics`).
+//! The Prometheus endpoint (`[metrics] listen`, `GET /metrics`; docs/reference/config.md#metrics).
 //!
 //! What the series say comes from three places, and from nowhere else:
 //! - the ledger's entries, followed as they are appended (`follow`): syncs by outcome, their
@@ -16,7 +16,6 @@ mod endpoint;
 mod follow;
 mod layer;
 
-use std::io;
 use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,28 +33,36 @@ pub use layer::{GrpcLayer, WebhookLayer};
 use crate::checks::CheckState;
 use crate::entry::Entry;
 use crate::event::{Event, SystemId};
+use crate::listener::HttpLimits;
 use crate::service::{CheckReport, Service};
 use crate::time::Timestamp;
 
-/// Serves `GET /metrics` for `system` on `listener`, and counts every entry appended after seq
-/// `after`, until `stopping` turns true.
+/// Serves `GET /metrics` for `system` on `listener` under `limits`, and counts every entry
+/// appended after seq `after`, until `stopping` turns true.
 pub async fn run(
     listener: TcpListener,
     service: Arc<Service>,
     metrics: Metrics,
     system: SystemId,
     after: u64,
+    limits: HttpLimits,
     stopping: watch::Receiver<bool>,
-) -> io::Result<()> {
+) {
     let mut stop = stopping.clone();
     let shutdown = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    let (served, ()) = tokio::join!(
-        endpoint::serve(listener, service.clone(), metrics.clone(), system, shutdown),
+    tokio::join!(
+        endpoint::serve(
+            listener,
+            service.clone(),
+            metrics.clone(),
+            system,
+            &limits,
+            shutdown
+        ),
         follow::follow(service, metrics, after, stopping),
     );
-    served
 }
 
 /// The states a check can be in, each a series of `tailledger_check_state`.

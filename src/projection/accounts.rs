@@ -163,7 +163,8 @@ pub struct SystemState {
     logins: Lookup,
 }
 
-/// The offboarding grace period when no policy says otherwise (SPEC §7: 24 hours).
+/// The offboarding grace period when no policy says otherwise (24 hours,
+/// docs/reference/checks.md#durations).
 pub const DEFAULT_GRACE_SECONDS: u64 = 24 * 3600;
 
 impl SystemState {

@@ -1,6 +1,6 @@
-//! What a system holds besides its accounts (SPEC §14): its devices and keys as last listed,
-//! including those that are gone, which parts of the listing the last syncs could not read, and
-//! who made each change its configuration audit log reported.
+//! What a system holds besides its accounts (docs/reference/sync.md#devices-keys): its devices and
+//! keys as last listed, including those that are gone, which parts of the listing the last syncs
+//! could not read, and who made each change its configuration audit log reported.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Mark;
 use super::lookup::lowercase;
+use super::roster_sources::{RosterSources, Said, source_of};
 use crate::entry::Entry;
 use crate::event::{EmployeeRecord, Event, RosterProblem};
 use crate::hash::Hash256;
@@ -70,13 +71,25 @@ impl EmployeeState {
     }
 }
 
-/// The configured roster file as last refused, until a file is accepted again.
+/// The configured roster file as last refused, or its source as last unreadable, until a roster
+/// is accepted again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterRejection {
     pub sha256: Hash256,
     pub problem_count: u64,
     pub first_problem: Option<RosterProblem>,
     pub recorded: Mark,
+}
+
+impl RosterRejection {
+    /// Why the source could not be read, when that is what was recorded rather than a refusal
+    /// of what it held.
+    pub fn unreadable(&self) -> Option<&str> {
+        self.first_problem
+            .as_ref()
+            .filter(|problem| problem.line == crate::roster::UNREADABLE_LINE)
+            .map(|problem| problem.reason.as_str())
+    }
 }
 
 type ByEmail = HashMap<String, String, foldhash::fast::RandomState>;
@@ -94,6 +107,8 @@ pub struct Employees {
     /// Seeded per process, so emails chosen upstream cannot be made to collide.
     by_email: ByEmail,
     roster_rejection: Option<RosterRejection>,
+    /// What each configured roster source last said of each person's departure.
+    roster_sources: RosterSources,
 }
 
 impl Employees {
@@ -118,6 +133,11 @@ impl Employees {
 
     pub fn iter(&self) -> impl Iterator<Item = &EmployeeState> {
         self.by_id.values().map(Box::as_ref)
+    }
+
+    /// What the configured roster sources last said, and where the ledger holds otherwise.
+    pub fn roster_sources(&self) -> &RosterSources {
+        &self.roster_sources
     }
 
     /// The refusal of the roster file, while no file has been accepted since.
@@ -146,6 +166,28 @@ impl Employees {
     }
 
     pub(super) fn apply(&mut self, entry: &Entry) {
+        let Some((employee_id, said)) = self.apply_event(entry) else {
+            return;
+        };
+        let Some(employee) = self.by_id.get(&employee_id) else {
+            return;
+        };
+        let switched = source_of(&entry.actor).is_some_and(|source| {
+            self.roster_sources
+                .record(source, employee, said, Mark::of(entry))
+        });
+        if switched {
+            for employee in self.by_id.values() {
+                self.roster_sources.judge(employee);
+            }
+        } else {
+            self.roster_sources.judge(employee);
+        }
+    }
+
+    /// Folds the event; returns whom it is about when it is about an employee, and what it
+    /// says of their departure (`None` for an update, which says nothing of it).
+    fn apply_event(&mut self, entry: &Entry) -> Option<(String, Option<Said>)> {
         let mark = Mark::of(entry);
         match &entry.event {
             Event::EmployeeOnboarded { employee } => {
@@ -165,6 +207,7 @@ impl Employees {
                         last_change: mark,
                     }),
                 );
+                return Some((employee.employee_id.clone(), Some(Said::Active)));
             }
             Event::EmployeeUpdated {
                 employee_id,
@@ -172,9 +215,7 @@ impl Employees {
                 email,
                 org_role,
             } => {
-                let Some(state) = self.by_id.get_mut(employee_id) else {
-                    return;
-                };
+                let state = self.by_id.get_mut(employee_id)?;
                 if let Some(change) = name {
                     state.record.name = change.to.clone();
                 }
@@ -193,6 +234,7 @@ impl Employees {
                     state.org_role_since = mark;
                 }
                 state.last_change = mark;
+                return Some((employee_id.clone(), None));
             }
             Event::EmployeeOffboarded {
                 employee_id,
@@ -206,12 +248,14 @@ impl Employees {
                     });
                     state.last_change = mark;
                 }
+                return Some((employee_id.clone(), Some(Said::Left(*effective_at))));
             }
             Event::EmployeeReinstated { employee_id, .. } => {
                 if let Some(state) = self.by_id.get_mut(employee_id) {
                     state.offboarding = None;
                     state.last_change = mark;
                 }
+                return Some((employee_id.clone(), Some(Said::Active)));
             }
             Event::RosterRejected {
                 sha256,
@@ -258,6 +302,7 @@ impl Employees {
             | Event::KeyRemoved { .. }
             | Event::ChangeAttributed { .. } => {}
         }
+        None
     }
 }
 

@@ -1,6 +1,6 @@
-//! Exceptions (SPEC §12): an admin's acceptance of one finding — a check and a subject account
-//! or employee — with a reason, an optional evidence reference and an expiry, until it expires
-//! or is revoked.
+//! Exceptions (docs/reference/checks.md#exceptions): an admin's acceptance of one finding — a check
+//! and a subject account or employee — with a reason, an optional evidence reference and an expiry,
+//! until it expires or is revoked.
 //!
 //! Kept with their whole lifecycle (granted, expiring, revoked), so the exceptions in force at
 //! any instant, and the instants at which one lapses, can be read from the projections.

@@ -12,6 +12,7 @@ mod employees;
 mod exceptions;
 mod lookup;
 mod reviews;
+mod roster_sources;
 mod settings;
 mod subjects;
 
@@ -28,6 +29,7 @@ pub use employees::{EmployeeState, EmployeeStatus, Employees, Offboarding, Roste
 pub use exceptions::{ExceptionState, Exceptions};
 pub use lookup::lowercase;
 pub use reviews::{DecisionState, ReviewState, Reviews};
+pub use roster_sources::{RosterSources, Said, Statement, source_of};
 pub use settings::{InForce, SettingsHistory};
 pub use subjects::{SubjectIndex, Subjects, subjects_of};
 

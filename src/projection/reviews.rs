@@ -1,6 +1,6 @@
-//! User access reviews (SPEC §19): each review with the population pinned when it started, every
-//! decision recorded on it (a later one on the same account supersedes the earlier, which is
-//! kept), and its completion.
+//! User access reviews (docs/reference/checks.md#reviews): each review with the population pinned
+//! when it started, every decision recorded on it (a later one on the same account supersedes the
+//! earlier, which is kept), and its completion.
 //!
 //! Applying is infallible: the service decided and validated every event before it was
 //! appended (`commands::review`), so this only folds facts.

@@ -1,5 +1,6 @@
-//! The settings in force over time, per system (SPEC §11): every `SettingsChanged` kept with
-//! its entry, so that any instant is evaluated with the settings recorded by then.
+//! The settings in force over time, per system
+//! (docs/reference/time-and-durability.md#settings-as-of): every `SettingsChanged` kept with its
+//! entry, so that any instant is evaluated with the settings recorded by then.
 //!
 //! A ledger written before settings were recorded has entries before its first
 //! `SettingsChanged`; for those instants the first recorded settings apply, and the answer says

@@ -1,8 +1,9 @@
-//! The per-subject index of `GetHistory` (SPEC §11): for every account, employee, device and key id, the
-//! seqs of the entries about it, kept as the entries are applied, so a history is a few point
-//! reads rather than a scan of the ledger. It is part of the projections, but checkpointed apart
-//! from them and in parts, each holding the seqs since the previous part
-//! ([`SubjectIndex::after`]), so that a checkpoint costs what changed, not the whole history.
+//! The per-subject index of `GetHistory` (docs/reference/api.md#ledger-service): for every account,
+//! employee, device and key id, the seqs of the entries about it, kept as the entries are applied,
+//! so a history is a few point reads rather than a scan of the ledger. It is part of the
+//! projections, but checkpointed apart from them and in parts, each holding the seqs since the
+//! previous part ([`SubjectIndex::after`]), so that a checkpoint costs what changed, not the whole
+//! history.
 
 use std::collections::{BTreeSet, HashMap};
 

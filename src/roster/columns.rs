@@ -1,5 +1,6 @@
-//! The header row of a roster: which of the known columns of SPEC §5 is at which position, each
-//! found by its own name or by the header `[roster.columns]` maps it to (SPEC §20).
+//! The header row of a roster: which of the known columns (docs/reference/sync.md#roster-csv) is at
+//! which position, each found by its own name or by the header `[roster.columns]` maps it to
+//! (docs/reference/sync.md#roster-mapping).
 
 use csv::ByteRecord;
 

@@ -1,5 +1,6 @@
-//! The date and timezone rules of the roster (SPEC §5): how `start_date` and `end_date` are
-//! written, and at which instant a last working day ends in the configured timezone.
+//! The date and timezone rules of the roster (docs/reference/time-and-durability.md#roster-dates):
+//! how `start_date` and `end_date` are written, and at which instant a last working day ends in the
+//! configured timezone.
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;

@@ -1,6 +1,6 @@
-//! How an HR system's export names things (SPEC §20): its header for each of our columns
-//! (`[roster.columns]`), its status words (`[roster.status_values]`) and its date format
-//! (`[roster] date_format`).
+//! How an HR system's export names things (docs/reference/sync.md#roster-mapping): its header for
+//! each of our columns (`[roster.columns]`), its status words (`[roster.status_values]`) and its
+//! date format (`[roster] date_format`).
 //!
 //! A [`RosterFormat`] is built once from the configuration, where each setting is checked and a
 //! refusal is reported with the configuration's file and line, and is then handed to the same
@@ -25,7 +25,8 @@ pub(super) enum StatusMeaning {
 /// shows.
 const EXAMPLE_DATE: (i32, u32, u32) = (2026, 3, 31);
 
-/// How a roster file is written; the default is our own format of SPEC §5.
+/// How a roster file is written; the default is our own format
+/// (docs/reference/sync.md#roster-csv).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RosterFormat {
     /// The header of each column the file names its own way, by our column's name.

@@ -1,5 +1,5 @@
-//! The HR roster (SPEC §5): reading a roster CSV file into normalised rows, or into the list of
-//! every problem that makes the file unacceptable.
+//! The HR roster (docs/reference/sync.md#roster-csv): reading a roster CSV file into normalised
+//! rows, or into the list of every problem that makes the file unacceptable.
 //!
 //! This module is pure: it reads the bytes, timezone and projections it is given and nothing
 //! else. `parse_roster` knows nothing of the ledger; `plan_import` diffs the rows against the
@@ -7,9 +7,10 @@
 //! how a refused or accepted configured roster file is recorded.
 //! An import is all or nothing, so [`parse_roster`] returns rows only for a file without a
 //! single problem, and otherwise every problem of the file at once, so that HR can fix them in
-//! one pass. A file says only what its columns say (SPEC §18): the [`Roster`] tells which of the
-//! optional facts its header has columns for, and an absent column changes nothing. An HR
-//! system's export is read through a [`RosterFormat`] (SPEC §20) by the same parser.
+//! one pass. A file says only what its columns say (docs/reference/sync.md#roster-import): the
+//! [`Roster`] tells which of the optional facts its header has columns for, and an absent column
+//! changes nothing. An HR system's export is read through a [`RosterFormat`]
+//! (docs/reference/sync.md#roster-mapping) by the same parser.
 
 mod columns;
 mod dates;
@@ -29,7 +30,10 @@ use crate::time::Timestamp;
 pub use crate::event::RosterProblem;
 pub use dates::parse_timezone;
 pub(crate) use dates::{parse_date, start_of_next_day};
-pub use import::{ImportSummary, MAX_RECORDED_PROBLEMS, acceptance, plan_import, rejection};
+pub use import::{
+    ImportSummary, MAX_RECORDED_PROBLEMS, UNREADABLE_LINE, acceptance, plan_import, rejection,
+    unreadable,
+};
 pub use mapping::RosterFormat;
 pub use truto::{
     OrgRoleFrom, TrutoEmail, TrutoEmployee, TrutoEmployment, TrutoGroup, TrutoListing,
@@ -129,8 +133,8 @@ fn describe(problems: &[RosterProblem]) -> String {
     text
 }
 
-/// Reads a roster CSV file in our own format (SPEC §5): a header row naming the columns, then one
-/// row per person. Dates without a time are read in `timezone`.
+/// Reads a roster CSV file in our own format (docs/reference/sync.md#roster-csv): a header row
+/// naming the columns, then one row per person. Dates without a time are read in `timezone`.
 ///
 /// Returns every row when the file has no problem at all, and otherwise every problem found.
 pub fn parse_roster(csv_bytes: &[u8], timezone: Tz) -> Result<Roster, RosterErrors> {

@@ -1,14 +1,15 @@
-//! Truto's unified HRIS records (SPEC §20, reference §6) mapped onto roster rows: pure, and
-//! checked by the same row rules as a CSV file.
+//! Truto's unified HRIS records (docs/reference/sync.md#truto; the records as Truto documents them)
+//! mapped onto roster rows: pure, and checked by the same row rules as a CSV file.
 //!
 //! Employees and employments are read as Truto documents them; the names Truto has not
 //! confirmed (`work_email`, `employment_status`, `termination_date`) are read when present and
 //! never required, so the mapping holds whichever answer Truto gives. An employee becomes one
 //! row: work email → `email`; job title or group → `org_role`; `employee_number` (else Truto's
 //! `id`) → `employee_id`; the end date of the current employment (the one with the latest
-//! `effective_date`) → `end_date`, with its meaning of SPEC §5. Each row is then checked by the
-//! CSV parser's row checker, so a Truto roster is all or nothing with every problem named, like
-//! a file; a problem's `line` is the employee's position in Truto's listing (1 = the first).
+//! `effective_date`) → `end_date`, with the meaning docs/reference/sync.md#roster-csv gives it.
+//! Each row is then checked by the CSV parser's row checker, so a Truto roster is all or nothing
+//! with every problem named, like a file; a problem's `line` is the employee's position in Truto's
+//! listing (1 = the first).
 
 use std::collections::HashMap;
 

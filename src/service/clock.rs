@@ -9,15 +9,20 @@ use super::{CheckReport, Service, ServiceError};
 use crate::checks::{CheckState, Finding, Reason, Subject};
 use crate::event::SystemId;
 use crate::skew::DateReading;
+use crate::tailscale::FetchError;
 use crate::truto::{TrutoRead, TrutoSource};
 
 /// The check `clock-skew` findings belong to.
 const CHECK: &str = "integration-healthy";
 
 impl Service {
-    /// Reads the roster from Truto; refused, importing nothing, when Truto's `Date` and the
-    /// local clock differ beyond `[server] max_clock_skew`.
-    pub(super) async fn read_truto(&self, source: &TrutoSource) -> Result<TrutoRead, ServiceError> {
+    /// Reads the roster from Truto: what the read gave (a listing, or why Truto could not be
+    /// read), or, importing and recording nothing, a refusal when Truto's `Date` and the local
+    /// clock differ beyond `[server] max_clock_skew`.
+    pub(super) async fn read_truto(
+        &self,
+        source: &TrutoSource,
+    ) -> Result<Result<TrutoRead, FetchError>, ServiceError> {
         // Answers to anyone before this listing are not this listing's.
         let _ = source.take_date_reading();
         let read = source.read(self.timezone).await;
@@ -30,7 +35,7 @@ impl Service {
                 return Err(ServiceError::ClockSkew(skew));
             }
         }
-        read.map_err(ServiceError::RosterSource)
+        Ok(read)
     }
 
     /// The last reading of each source's clock: the last sync's of each system, the last

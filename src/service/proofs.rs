@@ -1,5 +1,6 @@
-//! The service's part of SPEC §15: signed checkpoints of the ledger's Merkle tree, and the
-//! inclusion and consistency proofs an auditor checks against them.
+//! The service's part of the ledger's Merkle tree: signed checkpoints of it
+//! (docs/reference/ledger.md#checkpoints), and the inclusion and consistency proofs an auditor
+//! checks against them (docs/reference/ledger.md#proofs).
 //!
 //! A checkpoint's origin is `tailledger/<ledger id>`, the ledger id being the first 16 hex
 //! digits of the hash of entry 1: fixed for the ledger's life, different for every ledger, and

@@ -1,5 +1,6 @@
-//! The service's part of SPEC §19, user access reviews: starting one pinned to the head,
-//! reviewers' decisions, completion, and reading reviews with their follow-through.
+//! The service's part of user access reviews (docs/reference/checks.md#reviews): starting one
+//! pinned to the head, reviewers' decisions, completion, and reading reviews with their
+//! follow-through.
 //!
 //! The decisions are `commands::review`'s; here they are handed the state, the check settings
 //! in force and the clock's now, and appended as one batch. Who may read or decide comes in as
@@ -73,7 +74,8 @@ impl Service {
         .await
     }
 
-    /// Records `decisions` on a review by `reviewer`, all or none.
+    /// Records `decisions` on a review by `reviewer`, all or none; a reviewer who has left by
+    /// now decides nothing.
     pub async fn decide_access_review(
         &self,
         actor: Actor,
@@ -81,8 +83,9 @@ impl Service {
         review_id: String,
         decisions: Vec<DecisionInput>,
     ) -> Result<Vec<Entry>, ServiceError> {
+        let now = self.clock.now();
         self.command_blocking(actor, move |projections| {
-            review::decide_review(projections, &review_id, &reviewer, &decisions)
+            review::decide_review(projections, &review_id, &reviewer, &decisions, now)
         })
         .await
     }

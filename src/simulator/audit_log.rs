@@ -1,5 +1,5 @@
-//! The simulated tailnet's configuration audit log (SPEC §14): an entry in Tailscale's shape for
-//! each change the simulator makes to a user, device or key, served by
+//! The simulated tailnet's configuration audit log (docs/reference/sync.md#devices-keys): an entry
+//! in Tailscale's shape for each change the simulator makes to a user, device or key, served by
 //! `GET /logging/configuration?start=&end=` for the entries whose `eventTime` lies in between.
 
 use axum::Json;

@@ -1,5 +1,5 @@
-//! The simulated tailnet's devices and keys (SPEC §14), served in Tailscale's shapes:
-//! `GET /devices` and `GET /keys[?all=true]`.
+//! The simulated tailnet's devices and keys (docs/reference/sync.md#devices-keys), served in
+//! Tailscale's shapes: `GET /devices` and `GET /keys[?all=true]`.
 //!
 //! Like Tailscale, the keys list holds only active keys (a revoked or expired key drops out),
 //! and without `all=true` only the caller's own; deleting a user revokes the user's untagged

@@ -56,6 +56,8 @@ pub enum Fault {
     Trickle { chunk_delay: Duration },
     /// Answer 200 with this body as `application/json`, whatever it is.
     Body(String),
+    /// Answer 200 with a body that never ends (spaces, as long as the client reads).
+    EndlessBody,
 }
 
 impl Fault {

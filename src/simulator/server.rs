@@ -169,7 +169,20 @@ async fn count_and_fault(
             body,
         )
             .into_response(),
+        Fault::EndlessBody => endless_body(),
     }
+}
+
+/// A 200 whose JSON body never ends: spaces for as long as the client reads.
+pub(super) fn endless_body() -> Response {
+    let spaces = axum::body::Bytes::from_static(&[b' '; 64 * 1024]);
+    let endless = tokio_stream::iter(std::iter::repeat(Ok::<_, std::convert::Infallible>(spaces)));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(endless),
+    )
+        .into_response()
 }
 
 /// The same response with only the first half of its body.

@@ -1,5 +1,5 @@
-//! A simulated Truto unified HRIS API (reference §6) on a listener the caller binds, for tests
-//! and the demo: `GET /unified/hris/employees` and `…/employments` in Truto's list envelope
+//! A simulated Truto unified HRIS API (as Truto documents it) on a listener the caller binds, for
+//! tests and the demo: `GET /unified/hris/employees` and `…/employments` in Truto's list envelope
 //! (`result`, `next_cursor`, `result_count`), paged, behind a bearer token and an integrated
 //! account id, with faults armed per page (429, 5xx, 401/403/404, a truncated or malformed page).
 
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::fault::Fault;
-use super::server::{SimulatorHandle, spawn, trickle, truncate};
+use super::server::{SimulatorHandle, endless_body, spawn, trickle, truncate};
 
 /// The two lists the simulator serves.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -265,6 +265,7 @@ async fn list(
         }
         Some(Fault::TruncatedBody) => truncate(response).await,
         Some(Fault::Trickle { chunk_delay }) => trickle(response, chunk_delay).await,
+        Some(Fault::EndlessBody) => endless_body(),
         Some(Fault::Body(body)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],

@@ -124,7 +124,7 @@ impl OutgoingDelivery {
     }
 }
 
-/// A delivery a receiver must refuse (SPEC §13), each otherwise real-shaped.
+/// A delivery a receiver must refuse (docs/reference/sync.md#webhooks), each otherwise real-shaped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum BadDelivery {
     /// Signed with another secret: 401.
@@ -358,7 +358,8 @@ fn user_events(
     events
 }
 
-/// `active` and `idle` are one class, as in the ledger (SPEC §2).
+/// `active` and `idle` are one class, as in the ledger
+/// (docs/reference/checks.md#status-classes).
 fn status_class(status: &str) -> &str {
     match status {
         "active" | "idle" => "enabled",

@@ -3,10 +3,11 @@
 //! Opening a sled database runs its recovery, which may write: it rewrites `conf`, truncates or
 //! zeroes a torn log tail, writes a snapshot. A reader checking evidence must never change it,
 //! and must work on read-only media or a full disk, so offline readers open a copy in a private
-//! temporary directory (under `TMPDIR`) instead of the directory itself (SPEC §18). The original is
-//! only read: its `db` file is share-locked with `flock` while it is copied. sled locks it
-//! exclusively, so the copy is never taken while a server or another writer is changing the
-//! ledger, nothing starts writing while it is copied, and readers do not hold each other up.
+//! temporary directory (under `TMPDIR`) instead of the directory itself
+//! (docs/reference/time-and-durability.md#offline-reads). The original is only read: its `db` file
+//! is share-locked with `flock` while it is copied. sled locks it exclusively, so the copy is never
+//! taken while a server or another writer is changing the ledger, nothing starts writing while it
+//! is copied, and readers do not hold each other up.
 
 use std::fs::{File, Permissions};
 use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,5 @@
 //! What sled 0.34.7 leaves unsynced in its directory, and how the store makes up for it before
-//! anything is acknowledged (SPEC §18).
+//! anything is acknowledged (docs/reference/time-and-durability.md#power-loss).
 //!
 //! sled syncs its snapshots itself (before renaming `snap.<lsn>.generating` to `snap.<lsn>`), and
 //! its log `db` only becomes durable through the store's `fdatasync`. It never syncs its blob

@@ -169,8 +169,8 @@ pub trait Store: Send + Sync {
     /// its tree, and need not be durable, until [`Store::commit`]. The entries must be contiguous
     /// and start right after the head, or right after the entries staged since it, and the tree
     /// must cover the entries before them ([`Store::tree_size`] equal to the head's seq). A large
-    /// batch is staged a part at a time, so it is never all in memory at once (SPEC §18: imports
-    /// in bounded memory).
+    /// batch is staged a part at a time, so it is never all in memory at once (imports in
+    /// bounded memory: docs/reference/time-and-durability.md#durability).
     fn stage(&self, entries: &[Entry], nodes: &[(NodeId, Hash256)]) -> Result<(), StoreError>;
 
     /// Moves the head to `head`, the last staged entry, in one atomic, durable step: every

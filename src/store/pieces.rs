@@ -4,11 +4,12 @@
 //! 131,052 bytes with the default 512 KiB segment) to a file of its own under `blobs/`, with a
 //! plain `write()` it never syncs, and puts only a pointer in the log. After a power cut the
 //! pointer is durable and the blob is empty, and sled's recovery then overwrites acknowledged
-//! entries with zeros (SPEC §18). The item is not the value but the tree page holding it: a leaf
-//! holds up to 17 keys (more while a split is pending), and sled rewrites the whole leaf every ten
-//! updates. Measured on sled 0.34.7 with keys inserted in random order, leaves of 8 KiB values
-//! already reach `blobs/`, 6 KiB ones did not; so a value is never stored larger than
-//! [`MAX_VALUE`] (4 KiB), which keeps even a leaf of 30 of them under the threshold.
+//! entries with zeros (docs/reference/time-and-durability.md#power-loss). The item is not the value
+//! but the tree page holding it: a leaf holds up to 17 keys (more while a split is pending), and
+//! sled rewrites the whole leaf every ten updates. Measured on sled 0.34.7 with keys inserted in
+//! random order, leaves of 8 KiB values already reach `blobs/`, 6 KiB ones did not; so a value is
+//! never stored larger than [`MAX_VALUE`] (4 KiB), which keeps even a leaf of 30 of them under the
+//! threshold.
 //!
 //! A longer value is stored as a **piece list**: under its own key a short header (a marker byte
 //! no codec format uses, the piece count and the total length), and its bytes in pieces of at most

@@ -1,7 +1,8 @@
-//! Who may read a ledger directory: its owner only (SPEC §18). The ledger holds HR personal
-//! data (names, emails, departures), so the directory is made mode 0700 and every file in it
-//! 0600. sled creates its files with the process's umask, so the modes are set once it has
-//! opened them; the directory's own mode is what keeps later files (snapshots) private too.
+//! Who may read a ledger directory: its owner only
+//! (docs/reference/time-and-durability.md#file-modes). The ledger holds HR personal data (names,
+//! emails, departures), so the directory is made mode 0700 and every file in it 0600. sled creates
+//! its files with the process's umask, so the modes are set once it has opened them; the
+//! directory's own mode is what keeps later files (snapshots) private too.
 
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;

@@ -26,7 +26,7 @@
 //! Durability: sled's `flush` writes with `sync_file_range` on Linux, which survives a process
 //! crash but not a power cut, so after it returns the store syncs what sled leaves unsynced
 //! ([`disk`](super::disk)) and `fdatasync`s sled's log file (`<data_dir>/db`) before
-//! acknowledging (SPEC §3, §18).
+//! acknowledging (docs/reference/time-and-durability.md#durability).
 
 use std::fs::File;
 use std::io;

@@ -1,9 +1,9 @@
-//! How a store keeps the ledger's Merkle tree (SPEC §15): which nodes are stored, how they are
-//! laid out, and the ones rebuilt from the entries instead.
+//! How a store keeps the ledger's Merkle tree (docs/reference/ledger.md#store-layout): which nodes
+//! are stored, how they are laid out, and the ones rebuilt from the entries instead.
 //!
 //! Only the complete subtrees of level [`KEPT_LEVEL`] (16 leaves) and above are stored: about one
 //! hash per 16 entries, so keeping the tree adds some 2 bytes per entry to a batch and a sled
-//! value per 2,000 entries, not a value per entry (sled's cost is per key, SPEC §3). A node below
+//! value per 2,000 entries, not a value per entry (sled's cost is per key). A node below
 //! that level is the fold of at most 16 leaf hashes, each the hash of an entry's canonical form,
 //! so it is rebuilt from one or two entry chunks: still a point lookup.
 //!

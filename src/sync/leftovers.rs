@@ -1,6 +1,6 @@
-//! The devices, keys and audit log parts of a sync (SPEC §14): what the devices and keys
-//! listings and the audit log's entries mean, given what the ledger knows, and the `SyncFailed`
-//! of a part that could not be read.
+//! The devices, keys and audit log parts of a sync (docs/reference/sync.md#devices-keys): what the
+//! devices and keys listings and the audit log's entries mean, given what the ledger knows, and the
+//! `SyncFailed` of a part that could not be read.
 //!
 //! Per device, in id order: `DeviceSeen` when it is new or reappears, `DeviceChanged` when its
 //! owner (`user`), tags, authorization or key expiry changed; then `DeviceRemoved` for every

@@ -21,6 +21,6 @@ pub use plan::{
     DEFAULT_REMOVAL_GUARD_HOLD_SECONDS, Observation, SyncContext, SyncOptions, SyncOutcome,
     plan_failure, plan_sync, user_removed,
 };
-pub use run::{SyncError, SyncReport, Syncer};
+pub use run::{DEFAULT_SYNC_BUDGET, SyncError, SyncReport, Syncer};
 pub use source::{Observing, Source};
 pub use tailscale::{Listers, TailscaleSource};

@@ -1,5 +1,5 @@
 //! The sync planner: a pure function from (what the ledger knows, a listing, now, options) to
-//! the batch of events that listing means (SPEC §2, §4).
+//! the batch of events that listing means (docs/reference/sync.md#diff).
 //!
 //! Per account, in id order: `UserSeen` when it is new, reappears, or its identity attributes
 //! (login name, display name, type) changed; `RoleChanged` when its role differs;
@@ -38,7 +38,8 @@ pub struct SyncOptions {
     pub removal_guard_hold_seconds: Option<u64>,
 }
 
-/// The removal guard's hold when the configuration does not set one (SPEC §18: 24 hours).
+/// The removal guard's hold when the configuration does not set one (24 hours,
+/// docs/reference/sync.md#removal-guard).
 pub const DEFAULT_REMOVAL_GUARD_HOLD_SECONDS: u64 = 24 * 3600;
 
 impl Default for SyncOptions {

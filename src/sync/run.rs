@@ -6,12 +6,15 @@
 //! batch holding only `SyncFailed`, so a failed sync never changes account state. Syncs of one
 //! system are serialised by a lock, so two never overlap. A sync whose batch the store could not
 //! write is remembered, and recorded as `SyncFailed` (class `unavailable`) before the next sync,
-//! once the store takes writes again. The worst `Date` the source's answers carried is judged
-//! against the local clock before anything is decided: beyond `[server] max_clock_skew` the sync
-//! records nothing, not even its failure, since every instant of it would be the local clock's.
+//! once the store takes writes again. One observation has one time budget, shared by all its
+//! requests and their retries; an observation that overruns it is a failed sync (`timeout`). The
+//! worst `Date` the source's answers carried is judged against the local clock before anything is
+//! decided: beyond `[server] max_clock_skew` the sync records nothing, not even its failure, since
+//! every instant of it would be the local clock's.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::event::SyncErrorClass;
 use crate::event::{Actor, SystemId};
@@ -19,10 +22,13 @@ use crate::ledger::{Appended, Ledger, WriteError};
 use crate::projection::SystemState;
 use crate::skew::{ClockBehind, ClockSkew, DateReading};
 use crate::store::StoreError;
-use crate::tailscale::FetchError;
+use crate::tailscale::{FetchError, within_budget};
 use crate::time::{Clock, Timestamp};
 
 use super::{AuditWindow, Source, SyncContext, SyncOptions, SyncOutcome, plan_failure, plan_sync};
+
+/// How long one sync may take when nothing else is configured (`[tailscale] sync_budget`).
+pub const DEFAULT_SYNC_BUDGET: Duration = Duration::from_secs(30);
 
 /// What one sync did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +69,8 @@ pub struct Syncer {
     ledger: Arc<Ledger>,
     clock: Arc<dyn Clock>,
     options: SyncOptions,
+    /// The time one observation may take, retries included.
+    budget: Duration,
     running: tokio::sync::Mutex<()>,
     /// The earliest sync whose batch could not be stored and is not recorded yet.
     unrecorded: Mutex<Option<Unrecorded>>,
@@ -92,10 +100,18 @@ impl Syncer {
             ledger,
             clock,
             options,
+            budget: DEFAULT_SYNC_BUDGET,
             running: tokio::sync::Mutex::new(()),
             unrecorded: Mutex::new(None),
             last_date: Mutex::new(None),
         }
+    }
+
+    /// Gives each observation `budget` instead of [`DEFAULT_SYNC_BUDGET`].
+    #[must_use]
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// The answer of the last sync whose `Date` differed most from the local clock, if its
@@ -126,7 +142,17 @@ impl Syncer {
             let state = projections.system(&self.system).unwrap_or(&empty);
             AuditWindow::next(&state.leftovers, started_at)
         });
-        let observed = self.source.observe(window).await;
+        let observed = within_budget(self.budget, self.source.observe(window))
+            .await
+            .unwrap_or_else(|over| {
+                Err(FetchError {
+                    class: SyncErrorClass::Timeout,
+                    message: format!(
+                        "the sync did not finish within its budget of {} (`[tailscale] sync_budget`), so nothing of it was recorded",
+                        humantime::format_duration(over.budget)
+                    ),
+                })
+            });
         let finished_at = self.clock.now();
         if let Some(reading) = self.source.take_date_reading() {
             *self

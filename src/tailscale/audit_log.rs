@@ -1,4 +1,5 @@
-//! The configuration audit log (SPEC §14, reference §4):
+//! The configuration audit log (docs/reference/sync.md#devices-keys; its shape is the one
+//! Tailscale's API documentation gives):
 //! `GET /logging/configuration?start=&end=`, reduced to the entries about users, devices and
 //! keys, as the `ChangeAttributed` events will record them.
 //!

@@ -10,7 +10,8 @@ use super::secret::Secret;
 use super::transport::{Transport, decode};
 use super::types::{CredentialInfo, KeyBody, User, UserList};
 
-/// What a 404 on the users list can mean besides a wrong tailnet (reference §1).
+/// What a 404 on the users list can mean besides a wrong tailnet (as Tailscale's API documentation
+/// of the users list says; docs/reference/sync.md#faults).
 const USERS_NOT_FOUND_HINT: &str = "on the users list a 404 can also mean the credential may not read users (it needs the users:read scope)";
 
 /// A client of Tailscale's API for one tailnet and one credential.

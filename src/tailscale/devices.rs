@@ -1,5 +1,6 @@
-//! The tailnet's devices and keys (SPEC §14): `GET /devices` and `GET /keys?all=true`, in the
-//! shapes Tailscale documents, reduced to the snapshots the ledger records.
+//! The tailnet's devices and keys (docs/reference/sync.md#devices-keys): `GET /devices` and
+//! `GET /keys?all=true`, in the shapes Tailscale documents, reduced to the snapshots the ledger
+//! records.
 //!
 //! As with users, raw values (key types, tags, the `user` of a device) are kept verbatim, every
 //! field Tailscale may leave out is optional, fields tailledger does not know are ignored, and

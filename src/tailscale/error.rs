@@ -51,6 +51,15 @@ impl FetchError {
         self
     }
 
+    /// The message without the count of attempts it may end with, which differs between
+    /// failures of one cause.
+    pub fn without_attempts(&self) -> &str {
+        match self.message.rfind(" (after ") {
+            Some(at) if self.message.ends_with(" attempts)") => &self.message[..at],
+            _ => &self.message,
+        }
+    }
+
     /// Replaces every occurrence of each secret in the message by `[redacted]`.
     pub(crate) fn scrubbed<'s>(mut self, secrets: impl IntoIterator<Item = &'s str>) -> Self {
         for secret in secrets {
@@ -95,6 +104,17 @@ mod tests {
         for (status, class) in expected {
             assert_eq!(class_of_status(status), class, "{status}");
         }
+    }
+
+    #[test]
+    fn the_count_of_attempts_is_left_out_on_request() {
+        let error = FetchError::new(
+            SyncErrorClass::Unavailable,
+            "GET /x: HTTP 503 (after 7 attempts)",
+        );
+        assert_eq!(error.without_attempts(), "GET /x: HTTP 503");
+        let error = FetchError::new(SyncErrorClass::Auth, "GET /x: HTTP 401 (after all)");
+        assert_eq!(error.without_attempts(), "GET /x: HTTP 401 (after all)");
     }
 
     #[test]

@@ -35,4 +35,5 @@ pub use webhooks::CreatedWebhook;
 // Truto's HRIS client shares the transport, its retry rules and the base URL check.
 pub(crate) use client::parse_base_url;
 pub(crate) use error::class_of_status;
+pub(crate) use retry::within_budget;
 pub(crate) use transport::Transport;

@@ -3,11 +3,38 @@
 //! Tailscale documents no rate limits, so the client cannot pace itself in advance; instead it
 //! retries 429, 5xx, timeouts and connection errors, waits longer after each failure, honours a
 //! `Retry-After` the server sends, and gives up once the next wait would overrun the total budget.
-//! The budget, not an attempt count, is what bounds a sync's duration.
+//! The budget, not an attempt count, bounds one request's retries; [`within_budget`] bounds a
+//! whole piece of work (one sync, one roster read) that many requests share: no retry is waited
+//! for past its deadline, and the work is cut when the deadline passes.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+tokio::task_local! {
+    /// The deadline of the work the current task's requests belong to.
+    static DEADLINE: Instant;
+}
+
+/// Work that did not finish within its time budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverBudget {
+    pub budget: Duration,
+}
+
+/// Runs `work` with a deadline `budget` from now that every request it makes shares: a retry
+/// whose wait would end past it is not made, and the work is cut at the deadline.
+pub async fn within_budget<T>(
+    budget: Duration,
+    work: impl Future<Output = T>,
+) -> Result<T, OverBudget> {
+    let deadline = Instant::now() + budget;
+    DEADLINE
+        .scope(deadline, tokio::time::timeout_at(deadline, work))
+        .await
+        .map_err(|_| OverBudget { budget })
+}
 
 /// How a request that failed for a transient reason is retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +83,10 @@ impl<'a> Backoff<'a> {
         self.next = self.next.saturating_mul(2).min(self.policy.max_backoff);
         let wait = retry_after.unwrap_or(computed);
         let elapsed = self.started.elapsed();
-        (elapsed.saturating_add(wait) <= self.policy.budget).then_some(wait)
+        let shared = DEADLINE
+            .try_with(|deadline| Instant::now() + wait <= *deadline)
+            .unwrap_or(true);
+        (shared && elapsed.saturating_add(wait) <= self.policy.budget).then_some(wait)
     }
 }
 
@@ -104,5 +134,34 @@ mod tests {
             Some(Duration::from_secs(3))
         );
         assert_eq!(backoff.next_wait(Some(Duration::from_secs(11))), None);
+    }
+
+    #[tokio::test]
+    async fn a_shared_deadline_refuses_waits_past_it_and_cuts_the_work() {
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            budget: Duration::from_secs(3600),
+        };
+        let waits = within_budget(Duration::from_secs(5), async {
+            let mut backoff = Backoff::start(&policy);
+            (
+                backoff.next_wait(Some(Duration::from_secs(4))),
+                backoff.next_wait(Some(Duration::from_secs(6))),
+            )
+        })
+        .await;
+        assert_eq!(waits, Ok((Some(Duration::from_secs(4)), None)));
+        let cut = within_budget(
+            Duration::from_millis(10),
+            tokio::time::sleep(Duration::from_secs(3600)),
+        )
+        .await;
+        assert_eq!(
+            cut,
+            Err(OverBudget {
+                budget: Duration::from_millis(10)
+            })
+        );
     }
 }

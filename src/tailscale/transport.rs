@@ -3,7 +3,8 @@
 //! both peers share the retry rules; the peer's name is what the messages call it.
 //!
 //! Both the API calls and the OAuth token grant go through here, so they share one definition of
-//! what is transient (429, 5xx, timeouts, connection errors), one backoff, and one way of
+//! what is transient (429, 5xx, timeouts, connection errors; not a name that does not resolve
+//! or a refused connection, which fail at once), one backoff, and one way of
 //! describing a failure. Only the caller knows what a final status means for its endpoint (a 401
 //! from the token endpoint is a refused grant), so the final failure is returned as a
 //! [`Failure`] for the caller to turn into a [`FetchError`]. The `Date` of every answer is read
@@ -23,6 +24,10 @@ use crate::event::SyncErrorClass;
 
 /// The longest piece of Tailscale's `message` quoted in an error, in characters.
 const MAX_QUOTED_MESSAGE: usize = 300;
+
+/// The largest body read of one answer: a page of a listing of a large tailnet, or of Truto's,
+/// is far below it. A longer body is refused once this much has arrived.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// The HTTP client and the policy every request is sent with.
 #[derive(Debug)]
@@ -51,6 +56,11 @@ pub(crate) enum Failure {
     Timeout,
     /// The connection could not be made or broke off.
     Network { detail: String },
+    /// The peer's name does not resolve or nothing listens at its address: retrying within a
+    /// sync cannot heal that, so it is not retried.
+    Unreachable { detail: String },
+    /// The body went on past [`MAX_BODY_BYTES`]; retrying would read it again.
+    TooLarge,
 }
 
 /// A request that failed for good, with how many attempts were made.
@@ -65,7 +75,10 @@ impl Failed {
     pub(crate) fn status(&self) -> Option<StatusCode> {
         match self.failure {
             Failure::Status { status, .. } => Some(status),
-            Failure::Timeout | Failure::Network { .. } => None,
+            Failure::Timeout
+            | Failure::Network { .. }
+            | Failure::Unreachable { .. }
+            | Failure::TooLarge => None,
         }
     }
 }
@@ -112,7 +125,9 @@ impl Transport {
                     retry_after,
                     ..
                 } if is_transient(*status) => *retry_after,
-                Failure::Status { .. } => return Err(Failed { failure, attempts }),
+                Failure::Status { .. } | Failure::Unreachable { .. } | Failure::TooLarge => {
+                    return Err(Failed { failure, attempts });
+                }
                 Failure::Timeout | Failure::Network { .. } => None,
             };
             let Some(wait) = backoff.next_wait(retry_after) else {
@@ -171,10 +186,23 @@ impl Transport {
                     self.timeout.as_millis()
                 ),
             ),
+            Failure::TooLarge => FetchError::new(
+                SyncErrorClass::Malformed,
+                format!(
+                    "{request}: the answer is larger than the limit of {MAX_BODY_BYTES} bytes (64 MiB); reading stopped there and nothing of it was used"
+                ),
+            ),
             Failure::Network { detail } => FetchError::new(
                 SyncErrorClass::Unavailable,
                 format!(
                     "{request}: could not reach {}: {detail}{attempts}",
+                    self.peer
+                ),
+            ),
+            Failure::Unreachable { detail } => FetchError::new(
+                SyncErrorClass::Unavailable,
+                format!(
+                    "{request}: could not reach {}: {detail} (not retried: check the configured URL and that it is reachable from here)",
                     self.peer
                 ),
             ),
@@ -204,15 +232,28 @@ async fn attempt(request: RequestBuilder, clock: &PeerClock) -> Result<Vec<u8>, 
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.bytes().await.map_err(Failure::from_reqwest)?;
+    let body = read_body(response).await?;
     if status.is_success() {
-        return Ok(body.to_vec());
+        return Ok(body);
     }
     Err(Failure::Status {
         status,
         api_message: api_message(&body),
         retry_after,
     })
+}
+
+/// The body as it arrives, refused once it goes past [`MAX_BODY_BYTES`] (whatever length the
+/// answer declared).
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Failure::from_reqwest)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Failure::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Tailscale's error text from a `{"message": "..."}` body, shortened for quoting.
@@ -234,13 +275,23 @@ impl Failure {
         // because it holds the actual reason, such as "Connection refused".
         let error = error.without_url();
         let mut detail = error.to_string();
+        let mut unreachable = false;
         let mut source = error.source();
         while let Some(cause) = source {
+            let text = cause.to_string();
+            unreachable |= cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+                || text.starts_with("dns error");
             detail.push_str(": ");
-            detail.push_str(&cause.to_string());
+            detail.push_str(&text);
             source = cause.source();
         }
-        Failure::Network { detail }
+        if unreachable {
+            Failure::Unreachable { detail }
+        } else {
+            Failure::Network { detail }
+        }
     }
 }
 
@@ -249,7 +300,8 @@ impl fmt::Display for Failure {
         match self {
             Failure::Status { status, .. } => write!(f, "HTTP {status}"),
             Failure::Timeout => f.write_str("timeout"),
-            Failure::Network { detail } => f.write_str(detail),
+            Failure::Network { detail } | Failure::Unreachable { detail } => f.write_str(detail),
+            Failure::TooLarge => write!(f, "a body over {MAX_BODY_BYTES} bytes"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Webhook endpoints through Tailscale's API (scope `webhooks`): creating the one tailledger
-//! receives on, and asking for a test event (SPEC §13, `tailledger webhook register`).
+//! receives on, and asking for a test event (docs/reference/cli.md#webhook,
+//! `tailledger webhook register`).
 
 use std::fmt;
 

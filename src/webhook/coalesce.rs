@@ -1,5 +1,5 @@
-//! Turning a burst of webhook triggers into a bounded number of syncs (SPEC §13: "a burst of
-//! deliveries gives one sync").
+//! Turning a burst of webhook triggers into a bounded number of syncs
+//! (docs/reference/sync.md#webhooks: deliveries arriving in a burst start one sync, not one each).
 //!
 //! The first trigger starts a sync at once (the 5-second goal leaves no room for waiting to
 //! see whether more come). Triggers that arrive while a sync runs are folded into one pending

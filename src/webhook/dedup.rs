@@ -1,5 +1,5 @@
-//! Duplicate deliveries (SPEC §13): a delivery whose body digest was recorded within the last
-//! 25 hours is answered 200 and not recorded again.
+//! Duplicate deliveries (docs/reference/sync.md#webhooks): a delivery whose body digest was
+//! recorded within the last 25 hours is answered 200 and not recorded again.
 //!
 //! Tailscale retries a failed delivery hourly for up to 24 hours (second-hand; whether a retry
 //! carries a fresh `t` is unconfirmed), so 25 h covers every retry with an hour to spare. The

@@ -1,5 +1,5 @@
-//! A verified delivery's body read as Tailscale's events (SPEC §13), and which of them start a
-//! sync.
+//! A verified delivery's body read as Tailscale's events (docs/reference/sync.md#webhooks), and
+//! which of them start a sync.
 //!
 //! The body is a JSON array of events `{timestamp, version, type, tailnet, message, data}`.
 //! Only the array shape and a string `type` are required: Tailscale's own examples type `data`
@@ -27,7 +27,7 @@ pub const MAX_RECORDED_BODY_BYTES: usize = 4 * 1024;
 /// one entry megabytes long. `event_count` still says how many there were.
 pub const MAX_RECORDED_EVENTS: usize = 100;
 
-/// User events (SPEC §13): each starts a sync at once.
+/// User events (docs/reference/sync.md#webhooks): each starts a sync at once.
 pub const USER_EVENT_TYPES: [&str; 7] = [
     "userCreated",
     "userNeedsApproval",
@@ -38,11 +38,12 @@ pub const USER_EVENT_TYPES: [&str; 7] = [
     "userRoleUpdated",
 ];
 
-/// Device events that change what a sync records about devices (SPEC §14: a device appearing,
-/// going, or being authorised), with Tailscale's deprecated aliases of the approval events.
-/// Key-expiry notices (`nodeKeyExpiringInOneDay`, `nodeKeyExpired`) and tailnet-lock signing
-/// events change no field a sync records, so they are recorded only. Tailscale sends no event
-/// for API keys or auth keys; polling covers those.
+/// Device events that change what a sync records about devices
+/// (docs/reference/sync.md#devices-keys: a device appearing, going, or being authorised), with
+/// Tailscale's deprecated aliases of the approval events. Key-expiry notices
+/// (`nodeKeyExpiringInOneDay`, `nodeKeyExpired`) and tailnet-lock signing events change no field a
+/// sync records, so they are recorded only. Tailscale sends no event for API keys or auth keys;
+/// polling covers those.
 pub const DEVICE_EVENT_TYPES: [&str; 6] = [
     "nodeCreated",
     "nodeNeedsApproval",
@@ -159,10 +160,11 @@ impl Delivery {
 }
 
 impl Delivery {
-    /// The `WebhookReceived` event that records the delivery (SPEC §13): the event types and
-    /// their timestamps (the first [`MAX_RECORDED_EVENTS`]), the body's digest, and the body
-    /// itself only when it is at most 4 KiB. The ledger clock's `recorded_at` and the actor
-    /// `webhook:<system>` are the entry's envelope.
+    /// The `WebhookReceived` event that records the delivery
+    /// (docs/reference/events.md#webhook-events): the event types and their timestamps (the first
+    /// [`MAX_RECORDED_EVENTS`]), the body's digest, and the body itself only when it is at most
+    /// 4 KiB. The ledger clock's `recorded_at` and the actor `webhook:<system>` are the entry's
+    /// envelope.
     pub fn record(&self, system: SystemId) -> Event {
         Event::WebhookReceived {
             system,

@@ -1,27 +1,31 @@
-//! The webhook endpoint (SPEC §13): `POST /webhooks/tailscale` on a listener the caller bound,
-//! until a shutdown future completes, like the gRPC server.
+//! The webhook endpoint (docs/reference/sync.md#webhooks): `POST /webhooks/tailscale` on a listener
+//! the caller bound, until a shutdown future completes, like the gRPC server.
 //!
-//! Each request is judged in this order, and answered:
-//! 1. a body over 1 MiB: **413** (read and discarded up to a bound, so the client reads the
-//!    answer instead of a reset connection);
-//! 2. no or malformed `Tailscale-Webhook-Signature`, no matching `v1`, or `t` more than 5 min
-//!    from the ledger clock: **401**;
-//! 3. a correctly signed body that is not a JSON array of events: **400**;
-//! 4. a body identical to one recorded within 25 h: **200**, handed on to nothing;
-//! 5. otherwise the delivery goes to the [`DeliverySink`] (which records `WebhookReceived`)
+//! The listener keeps the bounds of [`crate::listener::http`] (`[webhook]` in the configuration):
+//! a connection cap, a header timeout, and a deadline for the whole body (**408** when it
+//! passes). Each request is judged in this order, and answered:
+//! 1. a declared length over 8 MiB: **413** at once;
+//! 2. no or malformed `Tailscale-Webhook-Signature`, or its `t` more than 5 min from the ledger
+//!    clock: **401**, judged before the body is waited for (which is then read and discarded up
+//!    to a bound, so the client reads the answer instead of a reset connection);
+//! 3. a body over 1 MiB: **413** (read and discarded up to the same bound), no matching `v1`, or
+//!    `t` gone out of the window meanwhile: **401**;
+//! 4. a correctly signed body that is not a JSON array of events: **400**;
+//! 5. a body identical to one recorded within 25 h: **200**, handed on to nothing;
+//! 6. otherwise the delivery goes to the [`DeliverySink`] (which records `WebhookReceived`)
 //!    and is answered **200** once recorded; a sink that could not record answers **503** so
 //!    Tailscale retries, the one transient failure its example receiver allows for. When a
 //!    recorded delivery holds a user or device event, the [`SyncTrigger`] is fired: the sync
 //!    runs after the reply, coalesced.
 //!
 //! The signature is checked before the body is parsed, so unauthenticated input is never read
-//! as JSON, and only a bounded number of bodies are buffered at once.
+//! as JSON. The bodies kept in memory at once share a budget of [`MAX_BUFFERED_BYTES`], taken
+//! byte by byte as they arrive: a client that trickles its body holds only the bytes it sent
+//! (until the body deadline cuts it), so it cannot hold up a delivery sent whole.
 
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -30,7 +34,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_stream::StreamExt;
 
 use super::coalesce::SyncTrigger;
@@ -38,6 +42,7 @@ use super::dedup::{Admission, Deduplicator};
 use super::delivery::{Delivery, DeliveryError, MAX_BODY_BYTES};
 use super::signature::{self, SIGNATURE_HEADER, SignatureError};
 use crate::hash::Hash256;
+use crate::listener::{BodyDeadline, HttpLimits, http};
 use crate::metrics::{Metrics, WebhookLayer};
 use crate::tailscale::Secret;
 use crate::time::{Clock, Timestamp};
@@ -45,17 +50,13 @@ use crate::time::{Clock, Timestamp};
 /// The path Tailscale posts to.
 pub const WEBHOOK_PATH: &str = "/webhooks/tailscale";
 
-/// How many request bodies are read and judged at once: each may hold up to 1 MiB, and the
-/// endpoint faces the internet.
-const MAX_CONCURRENT_DELIVERIES: usize = 32;
+/// How many bytes of request bodies are kept in memory at once (as many as 32 bodies of 1 MiB):
+/// the endpoint faces the internet.
+pub const MAX_BUFFERED_BYTES: usize = 32 * MAX_BODY_BYTES;
 
 /// How much of an oversized body is read (and thrown away) before answering 413, so that a
 /// client a little over the limit sees the answer; beyond this the connection is just closed.
 const MAX_DRAINED_BYTES: usize = 8 * MAX_BODY_BYTES;
-
-/// How long a client may take to send its body. Tailscale sends in one go; a client that
-/// trickles holds a reading slot.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where accepted deliveries go: in `serve`, [`super::wire`] appends them as `WebhookReceived`.
 ///
@@ -92,9 +93,9 @@ pub enum Refusal {
     /// 400: the client went away or sent a broken body.
     #[error("the body could not be read: {0}")]
     Unreadable(String),
-    /// 408.
-    #[error("the body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs())]
-    TooSlow,
+    /// 408: the listener's body deadline passed.
+    #[error(transparent)]
+    TooSlow(#[from] BodyDeadline),
     /// 503.
     #[error("the delivery could not be recorded: {0}")]
     NotRecorded(#[source] SinkError),
@@ -107,7 +108,7 @@ impl Refusal {
             Refusal::Signature(_) => StatusCode::UNAUTHORIZED,
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::NotADelivery(_) | Refusal::Unreadable(_) => StatusCode::BAD_REQUEST,
-            Refusal::TooSlow => StatusCode::REQUEST_TIMEOUT,
+            Refusal::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Refusal::NotRecorded(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -119,7 +120,7 @@ impl Refusal {
             Refusal::TooLarge => "body larger than 1 MiB",
             Refusal::NotADelivery(_) => "body is not a JSON array of events",
             Refusal::Unreadable(_) => "body could not be read",
-            Refusal::TooSlow => "body too slow",
+            Refusal::TooSlow(_) => "body too slow",
             Refusal::NotRecorded(_) => "not recorded, retry later",
         }
     }
@@ -148,7 +149,8 @@ pub struct WebhookReceiver {
     sink: Arc<dyn DeliverySink>,
     sync: SyncTrigger,
     recent: Mutex<Deduplicator>,
-    reading: Semaphore,
+    /// One permit per byte of the bodies kept in memory.
+    buffered: Semaphore,
 }
 
 impl fmt::Debug for WebhookReceiver {
@@ -175,7 +177,7 @@ impl WebhookReceiver {
             sink,
             sync,
             recent: Mutex::new(Deduplicator::default()),
-            reading: Semaphore::new(MAX_CONCURRENT_DELIVERIES),
+            buffered: Semaphore::new(MAX_BUFFERED_BYTES),
         }
     }
 
@@ -253,20 +255,17 @@ impl Drop for Admitted<'_> {
     }
 }
 
-/// Serves the endpoint on `listener` until `shutdown` completes, then lets requests in flight
-/// finish. Every answer is counted in `metrics`.
+/// Serves the endpoint on `listener` under `limits` until `shutdown` completes, then lets
+/// requests in flight finish. Every answer is counted in `metrics`.
 pub async fn serve(
     listener: TcpListener,
     receiver: Arc<WebhookReceiver>,
     metrics: Metrics,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    axum::serve(
-        listener,
-        receiver.router().layer(WebhookLayer::new(metrics)),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let router = receiver.router().layer(WebhookLayer::new(metrics));
+    http::serve(listener, "webhook", router, &limits, shutdown).await;
 }
 
 async fn receive(State(receiver): State<Arc<WebhookReceiver>>, request: Request) -> Response {
@@ -317,15 +316,12 @@ async fn judge(
     if declared_length.is_some_and(|length| length > MAX_DRAINED_BYTES as u64) {
         return Err(Refusal::TooLarge);
     }
-    // The semaphore is never closed, so acquiring only waits.
-    let _reading = receiver
-        .reading
-        .acquire()
-        .await
-        .map_err(|_| Refusal::Unreadable("the receiver is stopping".to_owned()))?;
-    let body = tokio::time::timeout(BODY_READ_TIMEOUT, read_limited(body))
-        .await
-        .map_err(|_| Refusal::TooSlow)??;
+    if let Err(refused) = signature::precheck(signature.as_deref(), receiver.clock.now()) {
+        // Nothing of the body is kept, and the answer is the same however reading it ends.
+        let _ = read_limited(body, None).await;
+        return Err(refused.into());
+    }
+    let (body, _buffered) = read_limited(body, Some(&receiver.buffered)).await?;
     // The sink appends to the ledger, which may wait for the disk.
     let judging = receiver.clone();
     tokio::task::spawn_blocking(move || judging.accept(signature.as_deref(), body))
@@ -335,24 +331,42 @@ async fn judge(
         })?
 }
 
-/// The body, if it is at most [`MAX_BODY_BYTES`]; an oversized one is read on (and dropped) up
-/// to [`MAX_DRAINED_BYTES`] before it is refused.
-async fn read_limited(body: Body) -> Result<Vec<u8>, Refusal> {
+/// The body, if it is at most [`MAX_BODY_BYTES`], with the permits of `budget` its bytes hold
+/// (the bytes are kept only when there is a budget); an oversized one is read on (and dropped)
+/// up to [`MAX_DRAINED_BYTES`] before it is refused.
+async fn read_limited(
+    body: Body,
+    budget: Option<&Semaphore>,
+) -> Result<(Vec<u8>, Option<SemaphorePermit<'_>>), Refusal> {
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
+    let mut held: Option<SemaphorePermit<'_>> = None;
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| Refusal::Unreadable(error.to_string()))?;
+        let chunk = chunk.map_err(|error| match BodyDeadline::of(&error) {
+            Some(deadline) => Refusal::TooSlow(deadline),
+            None => Refusal::Unreadable(error.to_string()),
+        })?;
         total = total.saturating_add(chunk.len());
         if total > MAX_DRAINED_BYTES {
             return Err(Refusal::TooLarge);
         }
-        if total <= MAX_BODY_BYTES {
-            bytes.extend_from_slice(&chunk);
+        let Some(budget) = budget.filter(|_| total <= MAX_BODY_BYTES) else {
+            continue;
+        };
+        // A chunk is at most 1 MiB here, and the semaphore is never closed.
+        let permit = budget
+            .acquire_many(u32::try_from(chunk.len()).unwrap_or(u32::MAX))
+            .await
+            .map_err(|_| Refusal::Unreadable("the receiver is stopping".to_owned()))?;
+        match &mut held {
+            Some(held) => held.merge(permit),
+            None => held = Some(permit),
         }
+        bytes.extend_from_slice(&chunk);
     }
     if total > MAX_BODY_BYTES {
         return Err(Refusal::TooLarge);
     }
-    Ok(bytes)
+    Ok((bytes, held))
 }

@@ -1,5 +1,6 @@
-//! The `Tailscale-Webhook-Signature` header (SPEC §13): parsing it, signing a body the way
-//! Tailscale does, and verifying a delivery against the endpoint secret and the ledger clock.
+//! The `Tailscale-Webhook-Signature` header (docs/reference/sync.md#webhooks): parsing it, signing
+//! a body the way Tailscale does, and verifying a delivery against the endpoint secret and the
+//! ledger clock.
 //!
 //! The header is `t=<unix seconds>,v1=<hex>[,v1=<hex>…]`; each `v1` is the lowercase hex of
 //! HMAC-SHA256, keyed by the whole secret text (`tskey-webhook-…`), over `"<t>." + body`. The
@@ -42,6 +43,18 @@ pub enum SignatureError {
         if *skew_seconds < 0 { "before" } else { "after" }
     )]
     OutOfWindow {
+        signed_unix: i64,
+        /// `t` minus the ledger clock, in whole seconds (negative: in the past).
+        skew_seconds: i64,
+    },
+    /// `t` is out of the window, found by [`precheck`] before the body was read: whether the
+    /// signature matches is not known.
+    #[error(
+        "the delivery's time t={signed_unix} is {} s {} the ledger clock, more than the {MAX_SKEW_SECONDS} s allowed (refused before its body was read)",
+        skew_seconds.unsigned_abs(),
+        if *skew_seconds < 0 { "before" } else { "after" }
+    )]
+    TimeOutOfWindow {
         signed_unix: i64,
         /// `t` minus the ledger clock, in whole seconds (negative: in the past).
         skew_seconds: i64,
@@ -146,22 +159,42 @@ pub fn verify(
     if !header.matches(secret, body) {
         return Err(SignatureError::Mismatch);
     }
-    let signed_micros = i128::from(header.timestamp) * MICROS_PER_SECOND;
-    let skew_micros = signed_micros - i128::from(now.as_micros());
-    let out_of_window = OutOfWindowError {
-        signed_unix: header.timestamp,
-        skew_micros,
-    };
-    if skew_micros.abs() > i128::from(MAX_SKEW_SECONDS) * MICROS_PER_SECOND {
-        return Err(out_of_window.into());
-    }
-    // Within five minutes of a valid ledger instant, so within the timestamp range except at
-    // its very ends; there the delivery is out of any sensible window too.
-    let signed_at = i64::try_from(signed_micros)
-        .ok()
-        .and_then(Timestamp::from_micros)
-        .ok_or(out_of_window)?;
+    let signed_at = header.signed_at(now)?;
     Ok(Verified { signed_at })
+}
+
+/// What can be judged before the body arrives: the header is present and well formed, and `t`
+/// is within [`MAX_SKEW_SECONDS`] of `now`. [`verify`] must still be called with the body.
+pub fn precheck(header: Option<&[u8]>, now: Timestamp) -> Result<(), SignatureError> {
+    let header = SignatureHeader::parse(header.ok_or(SignatureError::Missing)?)?;
+    header
+        .signed_at(now)
+        .map_err(|error| SignatureError::TimeOutOfWindow {
+            signed_unix: error.signed_unix,
+            skew_seconds: error.skew_seconds(),
+        })?;
+    Ok(())
+}
+
+impl SignatureHeader {
+    /// `t` as an instant, if it is within [`MAX_SKEW_SECONDS`] of `now`.
+    fn signed_at(&self, now: Timestamp) -> Result<Timestamp, OutOfWindowError> {
+        let signed_micros = i128::from(self.timestamp) * MICROS_PER_SECOND;
+        let skew_micros = signed_micros - i128::from(now.as_micros());
+        let out_of_window = OutOfWindowError {
+            signed_unix: self.timestamp,
+            skew_micros,
+        };
+        if skew_micros.abs() > i128::from(MAX_SKEW_SECONDS) * MICROS_PER_SECOND {
+            return Err(out_of_window);
+        }
+        // Within five minutes of a valid ledger instant, so within the timestamp range except
+        // at its very ends; there the delivery is out of any sensible window too.
+        i64::try_from(signed_micros)
+            .ok()
+            .and_then(Timestamp::from_micros)
+            .ok_or(out_of_window)
+    }
 }
 
 /// The `v1` value Tailscale would send for `body` signed at `timestamp`.
@@ -189,16 +222,19 @@ struct OutOfWindowError {
     skew_micros: i128,
 }
 
+impl OutOfWindowError {
+    /// The skew in whole seconds, saturated.
+    fn skew_seconds(&self) -> i64 {
+        let seconds = self.skew_micros / MICROS_PER_SECOND;
+        i64::try_from(seconds).unwrap_or(if seconds < 0 { i64::MIN } else { i64::MAX })
+    }
+}
+
 impl From<OutOfWindowError> for SignatureError {
     fn from(error: OutOfWindowError) -> Self {
-        let seconds = error.skew_micros / MICROS_PER_SECOND;
         SignatureError::OutOfWindow {
             signed_unix: error.signed_unix,
-            skew_seconds: i64::try_from(seconds).unwrap_or(if seconds < 0 {
-                i64::MIN
-            } else {
-                i64::MAX
-            }),
+            skew_seconds: error.skew_seconds(),
         }
     }
 }
@@ -281,6 +317,27 @@ mod tests {
             let header = format!("t=0{NOW_UNIX},v1={v1}");
             assert!(check(&header, body).is_ok(), "{header}");
         }
+    }
+
+    #[test]
+    fn the_precheck_judges_the_header_and_its_time_without_the_body() {
+        let header = header_value(&secret(), NOW_UNIX, b"whatever body comes");
+        assert_eq!(precheck(Some(header.as_bytes()), now()), Ok(()));
+        assert_eq!(precheck(None, now()), Err(SignatureError::Missing));
+        assert_eq!(
+            precheck(Some(b"t=1"), now()),
+            Err(SignatureError::Malformed("there is no v1 signature"))
+        );
+        let stale = header_value(&secret(), NOW_UNIX - MAX_SKEW_SECONDS - 1, b"[]");
+        assert_eq!(
+            precheck(Some(stale.as_bytes()), now()),
+            Err(SignatureError::TimeOutOfWindow {
+                signed_unix: NOW_UNIX - MAX_SKEW_SECONDS - 1,
+                skew_seconds: -MAX_SKEW_SECONDS - 1,
+            })
+        );
+        let edge = header_value(&secret(), NOW_UNIX + MAX_SKEW_SECONDS, b"[]");
+        assert_eq!(precheck(Some(edge.as_bytes()), now()), Ok(()));
     }
 
     #[test]

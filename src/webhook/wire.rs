@@ -1,7 +1,8 @@
-//! The webhook endpoint wired into the service (SPEC §13): accepted deliveries are appended as
-//! `WebhookReceived` through the service (and so through the ledger, the only writer), and the
-//! ones holding a user or device event start a coalesced sync cycle through
-//! [`Service::sync_now`], the path the scheduler and `SyncNow` take.
+//! The webhook endpoint wired into the service (docs/reference/sync.md#webhooks): accepted
+//! deliveries are appended as `WebhookReceived` through the service (and so through the ledger,
+//! the only writer), and the ones holding a user or device event start a coalesced sync of the
+//! system through [`Service::sync_system_now`]: the system's sync of a cycle, without the roster,
+//! so a slow HR system never queues a removal the delivery announces.
 //!
 //! [`serve`] runs on a listener the caller bound, until a shutdown future completes, like the
 //! gRPC server. Before it answers anything it seeds the receiver's memory of duplicates with the
@@ -9,7 +10,6 @@
 //! is not recorded twice.
 
 use std::future::Future;
-use std::io;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -20,6 +20,7 @@ use super::dedup::DEDUP_WINDOW;
 use super::delivery::Delivery;
 use super::server::{self, DeliverySink, SinkError, WebhookReceiver};
 use crate::event::{Actor, SystemId};
+use crate::listener::HttpLimits;
 use crate::metrics::Metrics;
 use crate::render;
 use crate::service::{Service, ServiceError};
@@ -45,13 +46,11 @@ impl DeliverySink for LedgerSink {
     }
 }
 
-/// Why the endpoint stopped.
+/// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error("the recorded webhook deliveries could not be read: {0}")]
     Seed(#[source] ServiceError),
-    #[error("the webhook endpoint failed: {0}")]
-    Serve(#[source] io::Error),
 }
 
 /// Serves the webhook endpoint of `system` on `listener` with `secret` until `shutdown`,
@@ -62,6 +61,7 @@ pub async fn serve(
     system: SystemId,
     secret: Secret,
     metrics: Metrics,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebhookError> {
     let since = service
@@ -90,10 +90,15 @@ pub async fn serve(
         let _ = receiver.wait_for(|stop| *stop).await;
     };
     let served = async {
-        let served = server::serve(listener, receiver, metrics, stopped(stopping.clone())).await;
-        // An endpoint that ends on its own (it failed) takes its sync driver with it.
+        server::serve(
+            listener,
+            receiver,
+            metrics,
+            limits,
+            stopped(stopping.clone()),
+        )
+        .await;
         stop.send_replace(true);
-        served.map_err(WebhookError::Serve)
     };
     let syncs = run_coalesced(
         trigger,
@@ -102,10 +107,8 @@ pub async fn serve(
             let service = service.clone();
             let system = system.clone();
             async move {
-                match service.sync_now(&system).await {
-                    Ok(cycle) => {
-                        tracing::info!("webhook-started {}", render::sync_summary(&cycle.sync))
-                    }
+                match service.sync_system_now(&system).await {
+                    Ok(sync) => tracing::info!("webhook-started {}", render::sync_summary(&sync)),
                     // The delivery is recorded; polling covers the change if this sync could
                     // not be, and the scheduler retries a failed append.
                     Err(error) => tracing::error!("webhook-started sync not recorded: {error}"),
@@ -121,6 +124,6 @@ pub async fn serve(
         }
         stop.send_replace(true);
     };
-    let (served, (), ()) = tokio::join!(served, syncs, signal);
-    served
+    tokio::join!(served, syncs, signal);
+    Ok(())
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The evidence pack in a real browser (SPEC §16): the demo writes its pack with the debug binary
-# `cargo test` built, headless Chromium renders its index.html, and
+# The evidence pack in a real browser (docs/reference/ledger.md#evidence-pack): the demo writes its
+# pack with the debug binary `cargo test` built, headless Chromium renders its index.html, and
 # tests/evidence/dom.py checks the DOM Chromium dumps: every check's timeline bar with its
 # intervals, the offboarding table and the signed checkpoint. `sha256sum -c` checks the
 # manifest, and the pack's own scripts its checkpoint. With --screenshot

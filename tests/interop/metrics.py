@@ -1,6 +1,7 @@
 """Scrapes the demo's /metrics and checks it with Python's prometheus_client, a parser nobody here
-wrote: the OpenMetrics parser must accept the whole text, and the series SPEC §16 names must be
-there after the grpcurl commands run (among them a SyncNow and a GetStatus).
+wrote: the OpenMetrics parser must accept the whole text, and the series
+docs/reference/config.md#metrics names must be there after the grpcurl commands run (among them a
+SyncNow and a GetStatus).
 
 Usage: metrics.py URL. Exits 0 when every check holds, 1 with the reasons otherwise.
 """

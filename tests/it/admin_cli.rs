@@ -1,6 +1,7 @@
 //! The admin CLI and the online readers, the real binary against a real `serve` on loopback with
 //! the simulated Tailscale API: every `admin` subcommand and reader in text and `--json`, the
-//! exit codes of SPEC §9, refusals, bad usage, shell completions and `--version`.
+//! exit codes (docs/reference/cli.md#exit-codes), refusals, bad usage, shell completions and
+//! `--version`.
 
 use std::io::Write;
 use std::process::{Output, Stdio};
@@ -96,6 +97,49 @@ fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
         .iter()
         .find(|item| item[key] == value)
         .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
+}
+
+/// A name that would erase the line above, forge a row and turn its text around on a terminal.
+const HOSTILE_NAME: &str = "Eve\u{1b}[2K\u{1b}[1A\nE-0  x@y  Forged\u{202e}gnp.exe\u{9b}\u{2066}";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_from_outside_are_shown_escaped_in_text_and_kept_in_json() {
+    let fixture = Fixture::start().await;
+    let served = Served::start(&fixture).await;
+    let upserted = served
+        .ok(&[
+            "admin",
+            "upsert-employee",
+            "E-7",
+            "--email",
+            "eve@acme.example",
+            "--org-role",
+            "Eng\u{1b}[31mineer",
+            "--name",
+            HOSTILE_NAME,
+        ])
+        .await;
+    let listed = served.ok(&["employees"]).await;
+    let shown = "Eve\\u{1b}[2K\\u{1b}[1A\\nE-0  x@y  Forged\\u{202e}gnp.exe\\u{9b}\\u{2066}";
+    for (said, expected) in [(&upserted, "Eng\\u{1b}[31mineer"), (&listed, shown)] {
+        assert!(
+            !said.contains(['\u{1b}', '\u{202e}', '\u{9b}', '\u{2066}']),
+            "{said:?}"
+        );
+        assert!(said.contains(expected), "{said:?}");
+    }
+    let employees = served.json(&["employees"]).await;
+    let count = employees["employees"].as_array().unwrap().len();
+    assert_eq!(
+        listed.lines().count(),
+        1 + count,
+        "one line per employee: {listed}"
+    );
+    assert_eq!(
+        find(&employees["employees"], "employee_id", "E-7")["name"],
+        HOSTILE_NAME,
+        "JSON keeps the name as it is"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -303,7 +347,8 @@ async fn every_admin_command_and_reader_answers_in_text_and_json() {
         sam["offboarding_effective_at"],
         "2026-01-01T00:00:00.000000Z"
     );
-    // Before the first entry the ledger says so rather than listing nobody (SPEC §18).
+    // Before the first entry the ledger says so rather than listing nobody
+    // (docs/reference/time-and-durability.md#as-of).
     let before = served
         .fails(
             2,
@@ -512,8 +557,8 @@ fn bad_usage_exits_2_with_a_message() {
         (&["admin", "frobnicate"], "unrecognized subcommand"),
         (&["verify"], "--data-dir"),
         (
-            &["verify", "--data-dir", "d", "--json"],
-            "cannot be used with",
+            &["verify", "--data-dir", "d", "--digest", "nonsense"],
+            "invalid value 'nonsense'",
         ),
         (&["accounts", "--as-of", "yesterday"], "invalid value"),
         (&["completions", "tcsh"], "invalid value 'tcsh'"),
@@ -573,10 +618,10 @@ fn completions_cover_every_command_and_the_version_names_the_commit() {
     );
 }
 
-/// Exceptions through the CLI (SPEC §17): `admin grant-exception` and `revoke-exception`, the
-/// reader `exceptions [--as-of]`, the auditor refused on the writes and allowed to read, a bad
-/// grant refused naming the field. The export holds the exception as recorded by `api:ops`,
-/// and no token.
+/// Exceptions through the CLI (docs/reference/cli.md#admin): `admin grant-exception` and
+/// `revoke-exception`, the reader `exceptions [--as-of]`, the auditor refused on the writes and
+/// allowed to read, a bad grant refused naming the field. The export holds the exception as
+/// recorded by `api:ops`, and no token.
 #[tokio::test(flavor = "multi_thread")]
 async fn exceptions_are_granted_listed_and_revoked_through_the_cli() {
     let fixture = Fixture::start().await;
@@ -684,4 +729,73 @@ async fn exceptions_are_granted_listed_and_revoked_through_the_cli() {
     for secret in [ADMIN_TOKEN, AUDITOR_TOKEN, API_TOKEN] {
         assert!(!exported.contains(secret), "a token is in the ledger");
     }
+}
+
+/// Item 2 of issue 38 through `serve`: an admin offboards Marco while the configured roster file
+/// still lists him with an empty `end_date`. The syncs that re-read the unchanged file record
+/// nothing about him (no `EmployeeReinstated`), his offboarding stands, and `integration-healthy`
+/// fails with `roster-disagrees` naming him and both sides. When HR then gives him an end date,
+/// `sync-now` prints the roster's `EmployeeOffboarded`, naming what the roster said before, and
+/// the disagreement is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_roster_leaves_an_admin_offboarding_standing_and_shows_the_disagreement() {
+    let fixture = Fixture::start().await;
+    let served = Served::start(&fixture).await;
+    let staff = served.setup.dir.path().join("staff.csv");
+    let roster = |marco_end: &str| {
+        format!(
+            "email,name,org_role,end_date\ndana@acme.example,Dana Whitfield,IT,\nmarco@acme.example,Marco Ibáñez,IT,{marco_end}\n"
+        )
+    };
+    std::fs::write(&staff, roster("")).unwrap();
+    served.ok(&["admin", "sync-now"]).await;
+    let said = served
+        .ok(&[
+            "admin",
+            "offboard",
+            "marco@acme.example",
+            "--reason",
+            "left",
+        ])
+        .await;
+    assert!(said.contains("EmployeeOffboarded"), "{said}");
+
+    let synced = served.json(&["admin", "sync-now"]).await;
+    assert_eq!(
+        synced["roster_events"],
+        serde_json::json!([]),
+        "the unchanged file records nothing: {synced}"
+    );
+    let said = served.ok(&["admin", "sync-now"]).await;
+    assert!(!said.contains("EmployeeReinstated"), "{said}");
+    let employees = served.json(&["employees"]).await;
+    let marco = find(&employees["employees"], "employee_id", "marco@acme.example");
+    assert_eq!(marco["status"], "offboarded", "{marco}");
+    let status = served.json(&["status"]).await;
+    let health = find(&status["checks"], "checkId", "integration-healthy");
+    assert_eq!(health["state"], "FAILING", "{health}");
+    let disagreement = health["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["reason"] == "roster-disagrees")
+        .unwrap_or_else(|| panic!("no roster-disagrees in {health}"));
+    let message = disagreement["message"].as_str().unwrap();
+    assert!(
+        message.contains("the roster (roster) says marco@acme.example is active")
+            && message.contains("as offboarded effective "),
+        "{message}"
+    );
+
+    std::fs::write(&staff, roster("2026-01-30")).unwrap();
+    let said = served.ok(&["admin", "sync-now"]).await;
+    assert!(
+        said.contains("roster:\n") && said.contains("EmployeeOffboarded"),
+        "{said}"
+    );
+    let synced = served.json(&["admin", "sync-now"]).await;
+    assert_eq!(synced["roster_events"], serde_json::json!([]), "{synced}");
+    let status = served.json(&["status"]).await;
+    let health = find(&status["checks"], "checkId", "integration-healthy");
+    assert!(!health.to_string().contains("roster-disagrees"), "{health}");
 }

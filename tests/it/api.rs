@@ -26,7 +26,7 @@ use crate::helpers::{Fixture, api_token};
 
 pub const AUDITOR_TOKEN: &str = "auditor-token-3f9a";
 pub const ADMIN_TOKEN: &str = "admin-token-c0ffee";
-/// A `reviewer` token (SPEC §19), naming employee [`REVIEWER_EMPLOYEE`].
+/// A `reviewer` token (docs/reference/api.md#auth), naming employee [`REVIEWER_EMPLOYEE`].
 pub const REVIEWER_TOKEN: &str = "reviewer-token-5e1f";
 pub const REVIEWER_EMPLOYEE: &str = "E-2";
 /// An admin token that names employee [`LEAD_EMPLOYEE`], so it may decide reviews too.

@@ -1,4 +1,5 @@
-//! The audit window (SPEC §11, §12): settings recorded as facts, so a past instant is answered
+//! The audit window (docs/reference/time-and-durability.md#settings-as-of,
+//! docs/reference/checks.md#exceptions): settings recorded as facts, so a past instant is answered
 //! with the settings in force then (through the real binaries), and exceptions over gRPC.
 
 use std::time::{Duration, SystemTime};

@@ -519,7 +519,7 @@ fn event() -> BoxedStrategy<Event> {
     .boxed()
 }
 
-/// The access review events of SPEC §19.
+/// The access review events (docs/reference/events.md#review-events).
 fn reviews() -> BoxedStrategy<Event> {
     let account = (
         (text(), text(), text()),
@@ -664,7 +664,7 @@ fn key() -> impl Strategy<Value = KeySnapshot> {
         )
 }
 
-/// The device and key events of SPEC §14.
+/// The device and key events (docs/reference/events.md#leftover-events).
 fn leftovers() -> BoxedStrategy<Event> {
     prop_oneof![
         (system(), device()).prop_map(|(system, device)| Event::DeviceSeen { system, device }),

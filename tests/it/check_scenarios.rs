@@ -144,7 +144,8 @@ enum Step {
     },
     /// Let time pass, e.g. `25h`.
     Advance(String),
-    /// Record these settings, as `serve` does at start when the file changed (SPEC §11).
+    /// Record these settings, as `serve` does at start when the file changed
+    /// (docs/reference/config.md#recorded-settings).
     Settings {
         #[serde(default)]
         email_aliases: BTreeMap<String, String>,
@@ -153,7 +154,8 @@ enum Step {
     },
     /// The checks as of this past instant, recorded beside the steps' checks of now.
     StatusAsOf(Timestamp),
-    /// Grant an exception for the finding of `check` about an account (SPEC §12).
+    /// Grant an exception for the finding of `check` about an account
+    /// (docs/reference/checks.md#exceptions).
     GrantException {
         check: String,
         account: String,
@@ -163,7 +165,8 @@ enum Step {
     RevokeException {
         exception: String,
     },
-    /// Start an access review pinned to the head (SPEC §19), due at `due_at`.
+    /// Start an access review pinned to the head (docs/reference/checks.md#reviews), due at
+    /// `due_at`.
     StartReview {
         scope: ReviewScope,
         reviewers: Vec<String>,

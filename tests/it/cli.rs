@@ -8,7 +8,7 @@ use std::process::{Output, Stdio};
 
 use tailledger::hash::Hash256;
 
-use crate::helpers::{API_TOKEN, Fixture, free_port, spawn_serve, tailledger, text};
+use crate::helpers::{API_TOKEN, Fixture, free_port, run, spawn_serve, tailledger, text};
 
 pub const TOKEN_ENV: &str = "TL_TEST_TAILSCALE_TOKEN";
 pub const ADMIN_TOKEN: &str = "cli-admin-token-51f0";
@@ -758,8 +758,8 @@ fn help_describes_every_command_and_bad_usage_exits_2() {
     );
 }
 
-/// SPEC §10: the roster is re-read before every sync, so an HR change followed by `SyncNow` is
-/// recorded by that `SyncNow`, not by the next scheduled cycle (an hour away here).
+/// The roster is re-read before every sync (docs/reference/sync.md#cycle), so an HR change followed
+/// by `SyncNow` is recorded by that `SyncNow`, not by the next scheduled cycle (an hour away here).
 #[tokio::test(flavor = "multi_thread")]
 async fn sync_now_rereads_the_configured_roster_first() {
     use tailledger::api::pb;
@@ -971,5 +971,66 @@ fn the_demo_names_accounts_by_login_and_each_person_once() {
             && !story.contains("as sam.okafor@acme-corp.example,")
             && !story.contains(", account marco.ibanez@acme-corp.example"),
         "a sentence names a person once: {story}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_roster_that_never_ends_is_refused_at_the_limit() {
+    let fixture = Fixture::start().await;
+    let setup = Setup::new(fixture.server.base_url(), "127.0.0.1:0");
+    let config = std::fs::read_to_string(setup.config())
+        .unwrap()
+        .replace("csv_path = \"staff.csv\"", "csv_path = \"/dev/zero\"");
+    std::fs::write(setup.config(), config).unwrap();
+    let limit = "it is larger than the limit of 52428800 bytes (50 MiB); reading stopped there";
+
+    let config = setup.config();
+    let output = run_with_env(
+        args(&["sync", "-c", config.to_str().unwrap()]),
+        tailscale_token(),
+    )
+    .await;
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(said.contains("/dev/zero") && said.contains(limit), "{said}");
+
+    // An import from a file or standard input is read before any server is asked.
+    let output = run(&[
+        "admin",
+        "import-roster",
+        "/dev/zero",
+        "--server",
+        "http://127.0.0.1:9",
+    ]);
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(&format!("cannot read /dev/zero: {limit}")),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_token_longer_than_the_limit_is_refused_not_cut_short() {
+    let mut child = tailledger()
+        .arg("hash-token")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The binary stops reading at the limit; a write it no longer reads may fail, and must not
+    // matter.
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&vec![b'a'; 64 * 1024 + 1]);
+    let output = child.wait_with_output().unwrap();
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("cannot read the token from standard input: it is larger than the limit of 65536 bytes (64 KiB)"),
+        "{said}"
     );
 }

@@ -1,7 +1,8 @@
-//! Corrections of SPEC §18 found by outside testing, end to end: the real `Service` over a sled
-//! ledger in a temporary directory, syncing the simulated Tailscale API on loopback. Withheld
-//! removals fail the integration check, a credential Tailscale calls invalid fails it, and a
-//! roster file refused during `serve` is recorded once per distinct file and fails it too.
+//! Corrections found by outside testing (docs/reference/checks.md#integration-healthy), end to end:
+//! the real `Service` over a sled ledger in a temporary directory, syncing the simulated Tailscale
+//! API on loopback. Withheld removals fail the integration check, a credential Tailscale calls
+//! invalid fails it, and a roster file refused during `serve` is recorded once per distinct file
+//! and fails it too.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,10 +1,10 @@
-//! The evidence pack (SPEC §16) through the real binary, checked by tools nobody here wrote:
-//! Python's `hashlib` holds every file to `MANIFEST.sha256`, Python's `csv` reads every CSV file
-//! with its documented columns, and the pack's own `verify_export.py` verifies its export. Names
-//! from Tailscale are attacker-controlled: a login name holding HTML and a display name holding a
-//! spreadsheet formula come out as text, never as markup or a formula. A destination that holds
-//! anything is refused and left as it was. (`tests/evidence/browser.sh`, a `.ci/run` stage,
-//! renders the demo's pack in headless Chromium.)
+//! The evidence pack (docs/reference/ledger.md#evidence-pack) through the real binary, checked by
+//! tools nobody here wrote: Python's `hashlib` holds every file to `MANIFEST.sha256`, Python's
+//! `csv` reads every CSV file with its documented columns, and the pack's own `verify_export.py`
+//! verifies its export. Names from Tailscale are attacker-controlled: a login name holding HTML and
+//! a display name holding a spreadsheet formula come out as text, never as markup or a formula. A
+//! destination that holds anything is refused and left as it was. (`tests/evidence/browser.sh`, a
+//! `.ci/run` stage, renders the demo's pack in headless Chromium.)
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -21,7 +21,8 @@ const FORMULA_NAME: &str = "=HYPERLINK(\"http://evil.example\",\"click\")";
 const HOSTILE_REASON: &str = "=1+1 <b>gone</b>";
 
 /// Starts a review of all access on the synced ledger in `dir` (no server holds it) and decides
-/// `revoke` on the hostile account, through the same `Service` the server runs.
+/// `revoke` on the hostile account, through the same `Service` the server runs; then records
+/// that the reviewer had left before deciding.
 async fn review_the_hostile_account(dir: &Path) {
     use std::sync::Arc;
     use tailledger::checks::CheckSettings;
@@ -65,6 +66,17 @@ async fn review_the_hostile_account(dir: &Path) {
                 reason: HOSTILE_REASON.to_owned(),
                 ..DecisionInput::default()
             }],
+        )
+        .await
+        .unwrap();
+    // HR then records, late, that Marco had left an hour before he decided: the pack flags his
+    // decision as a leaver's.
+    service
+        .offboard_employee(
+            Actor::Api("ops".to_owned()),
+            "marco@acme.example".to_owned(),
+            Some(tailledger::time::Timestamp::now().saturating_add_seconds(-3600)),
+            "left last month, recorded late".to_owned(),
         )
         .await
         .unwrap();
@@ -189,6 +201,7 @@ const COLUMNS: [(&str, &[&str]); 9] = [
             "done_at",
             "done_seq",
             "done_in_time",
+            "reviewer_offboarded_at",
         ],
     ),
     (
@@ -390,6 +403,13 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
         decisions[0][11], "",
         "not carried out: the account is still there"
     );
+    let left: tailledger::time::Timestamp = decisions[0][14].as_str().unwrap().parse().unwrap();
+    let decided: tailledger::time::Timestamp = decisions[0][7].as_str().unwrap().parse().unwrap();
+    assert!(
+        left <= decided,
+        "the decision is flagged as a leaver's: {:?}",
+        decisions[0]
+    );
     let reviews = checked["tables"]["reviews.csv"]["rows"].as_array().unwrap();
     let export = std::fs::read_to_string(pack.join("ledger.jsonl")).unwrap();
     let started = export
@@ -399,6 +419,7 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
     let started: serde_json::Value = serde_json::from_str(started).unwrap();
     assert_eq!(reviews[0][5], started["event"]["population_sha256"]);
     assert!(page.contains("id=\"review-AR-1\""), "{page}");
+    assert!(page.contains(", a leaver: offboarded at "), "{page}");
     assert!(!page.contains("<b>"), "no markup from a reason");
     let verified = python(&[
         pack.join("verify_export.py").to_str().unwrap(),
@@ -454,4 +475,110 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
         })
         .collect();
     assert!(leftovers.is_empty(), "no half-written pack is left behind");
+}
+
+/// Item 3 of issue 38: HR records Marco's departure an hour after it took effect; in between,
+/// the partner account `u3` was linked to him by hand, and after the offboarding is recorded the
+/// account is relinked to Dana. The server's report keeps Marco's row for `u3` with the link as
+/// the ledger knew it when it recorded the offboarding (manual, since the link's seq), and the
+/// pack, which replays the export through the real binary, has the same row.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_offboarding_keeps_its_row_after_a_relink_on_the_server_and_in_the_pack() {
+    use crate::api::{AUDITOR_TOKEN, ApiServer, admin, auditor, tokens};
+    use tailledger::api::pb;
+
+    let server = ApiServer::start(tokens()).await;
+    let mut client = server.admin().await;
+    let system = || "tailscale".to_owned();
+    client
+        .sync_now(admin(pb::SyncNowRequest { system: system() }))
+        .await
+        .unwrap();
+    client
+        .import_roster(admin(pb::ImportRosterRequest {
+            csv: b"employee_id,email,name,org_role\nE-1,dana@acme.example,Dana,IT\nE-2,marco@acme.example,Marco,IT\n".to_vec(),
+        }))
+        .await
+        .unwrap();
+    let link = |employee_id: &str| {
+        admin(pb::LinkAccountRequest {
+            system: system(),
+            account_id: "u3".to_owned(),
+            employee_id: employee_id.to_owned(),
+            reason: "shared partner login".to_owned(),
+        })
+    };
+    let linked = client.link_account(link("E-2")).await.unwrap().into_inner();
+    let link_seq = linked.events[0].seq;
+    let effective_at = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    client
+        .offboard_employee(admin(pb::OffboardEmployeeRequest {
+            employee_id: "E-2".to_owned(),
+            effective_at: Some(effective_at.into()),
+            reason: "left an hour ago, recorded late".to_owned(),
+        }))
+        .await
+        .unwrap();
+    client.link_account(link("E-1")).await.unwrap();
+
+    let report = server
+        .ledger()
+        .await
+        .get_offboarding_report(auditor(pb::GetOffboardingReportRequest {
+            system: system(),
+            from: None,
+            to: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let row = report
+        .rows
+        .iter()
+        .find(|row| row.account_id == "u3")
+        .unwrap_or_else(|| panic!("the relink removed Marco's row: {:?}", report.rows));
+    assert_eq!(
+        (
+            row.employee_id.as_str(),
+            row.link.as_str(),
+            row.link_since_seq
+        ),
+        ("E-2", "manual", link_seq)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    let written = run_with_env(
+        args(&[
+            "evidence",
+            "--server",
+            &format!("http://{}", server.address),
+            "--from",
+            "2020-01-01",
+            "--to",
+            &tailledger::time::Timestamp::now().to_string(),
+            "--out",
+            pack.to_str().unwrap(),
+        ]),
+        vec![("TAILLEDGER_TOKEN", AUDITOR_TOKEN.to_owned())],
+    )
+    .await;
+    assert_eq!(written.status.code(), Some(0), "{}", text(&written));
+    let table = std::fs::read_to_string(pack.join("offboarding.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(table.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let u3 = rows
+        .iter()
+        .find(|row| &row[column("account_id")] == "u3")
+        .unwrap_or_else(|| panic!("the pack has no row for u3: {table}"));
+    assert_eq!(
+        (
+            &u3[column("employee_id")],
+            &u3[column("link")],
+            &u3[column("link_since_seq")]
+        ),
+        ("E-2", "manual", link_seq.to_string().as_str())
+    );
 }

@@ -307,7 +307,8 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 sha256: Hash256::of(b"email,org_role\nana@acme-corp.example,IT\n"),
             },
         ),
-        // Added with the webhook receiver (SPEC §13): one delivery with its body, one without.
+        // Added with the webhook receiver (docs/reference/events.md#webhook-events): one delivery
+        // with its body, one without.
         (
             Actor::Webhook(SystemId::tailscale()),
             Event::WebhookReceived {
@@ -346,8 +347,8 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 starts_sync: false,
             },
         ),
-        // Added with the settings recorded as facts (SPEC §11): a system's first, with every
-        // name changed, then one alias added by an admin.
+        // Added with the settings recorded as facts (docs/reference/events.md#settings-events): a
+        // system's first, with every name changed, then one alias added by an admin.
         (
             Actor::Config,
             Event::SettingsChanged {
@@ -375,8 +376,8 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 changed: vec![text("identity.email_aliases")],
             },
         ),
-        // Added with exceptions (SPEC §12): one on an account with an expiry and evidence, one
-        // on an employee for ever, and a revocation.
+        // Added with exceptions (docs/reference/events.md#exception-events): one on an account with
+        // an expiry and evidence, one on an employee for ever, and a revocation.
         (
             Actor::Api(text("security-oncall")),
             Event::ExceptionGranted {

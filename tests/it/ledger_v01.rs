@@ -200,7 +200,8 @@ timezone = "UTC"
         assert_eq!(status.status.code(), Some(0), "{}", text(&status));
         let mut answered: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
         // 0.1 recorded no settings: `serve` records the configured ones at start, after the
-        // 0.1 entries, and an answer about 0.1's instants says it applied them (SPEC §11).
+        // 0.1 entries, and an answer about 0.1's instants says it applied them
+        // (docs/reference/checks.md#settings).
         let recorded_from = answered
             .as_object_mut()
             .unwrap()
@@ -209,8 +210,9 @@ timezone = "UTC"
             .and_then(|seq| seq.as_str()?.parse().ok())
             .expect("the answer names the seq its settings were recorded at");
         assert!(recorded_from > 3015, "after 0.1's entries: {recorded_from}");
-        // Checks added since 0.1 (SPEC §14's leftovers) have nothing to find in a ledger 0.1
-        // wrote, which holds no devices or keys; every check 0.1 had answers as it did.
+        // Checks added since 0.1 (such as docs/reference/checks.md#offboarded-leftovers-removed)
+        // have nothing to find in a ledger 0.1 wrote, which holds no devices or keys; every check
+        // 0.1 had answers as it did.
         let known: Vec<&serde_json::Value> = expected["checks"]
             .as_array()
             .unwrap()

@@ -1,8 +1,9 @@
 //! What a leaver leaves behind, through the real `serve` binary against the simulated tailnet
-//! (SPEC §14): a tagged CI device and a reusable auth key outlive Marco's account and are found
-//! by `offboarded-leftovers-removed`; the report, through gRPC and the CLI, says who removed the
-//! account and Tailscale's own time of it, and still answers with the audit log switched off;
-//! a credential without the devices scope loses that coverage only.
+//! (docs/reference/checks.md#offboarded-leftovers-removed): a tagged CI device and a reusable auth
+//! key outlive Marco's account and are found by `offboarded-leftovers-removed`; the report, through
+//! gRPC and the CLI, says who removed the account and Tailscale's own time of it, and still answers
+//! with the audit log switched off; a credential without the devices scope loses that coverage
+//! only.
 
 use serde_json::Value;
 use tailledger::hash::Hash256;

@@ -1,7 +1,8 @@
-//! The Merkle tree, its proofs and signed checkpoints (SPEC §15): known answers (the classic
-//! Certificate Transparency tree and transparency-dev's verification probes, in `tests/merkle/`;
-//! Go's and C2SP's signed notes), a naive recursive model of RFC 9162 §2.1 for random trees,
-//! mutations that every verifier must catch, and the lookup cost of proofs on a million leaves.
+//! The Merkle tree, its proofs and signed checkpoints (docs/reference/ledger.md#merkle-tree): known
+//! answers (the classic Certificate Transparency tree and transparency-dev's verification probes,
+//! in `tests/merkle/`; Go's and C2SP's signed notes), a naive recursive model of RFC 9162 §2.1 for
+//! random trees, mutations that every verifier must catch, and the lookup cost of proofs on a
+//! million leaves.
 
 use std::cell::Cell;
 use std::path::Path;

@@ -1,7 +1,8 @@
-//! The Prometheus endpoint (SPEC §16) through the real `serve` binary: after its first sync, a
-//! scrape of `/metrics` shows the sync by outcome and duration, the events appended by type, the
-//! head seq, each check's state and findings as `GetStatus` tells them, the credential's time
-//! left, and the gRPC calls by method and code, a method nobody serves counted as `unknown`.
+//! The Prometheus endpoint (docs/reference/config.md#metrics) through the real `serve` binary:
+//! after its first sync, a scrape of `/metrics` shows the sync by outcome and duration, the events
+//! appended by type, the head seq, each check's state and findings as `GetStatus` tells them, the
+//! credential's time left, and the gRPC calls by method and code, a method nobody serves counted as
+//! `unknown`.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
-//! `ListEmployees` and `ListAccounts` page (SPEC §18): a roster whose one unpaged answer would
-//! pass 4 MiB comes back in pages a default client accepts, in id order, every employee once,
-//! as of the first page's instant even while the ledger grows; tokens of other listings and
-//! oversized pages are refused; and the CLI reads every page.
+//! `ListEmployees` and `ListAccounts` page (docs/reference/api.md#paging): a roster whose one
+//! unpaged answer would pass 4 MiB comes back in pages a default client accepts, in id order, every
+//! employee once, as of the first page's instant even while the ledger grows; tokens of other
+//! listings and oversized pages are refused; and the CLI reads every page.
 
 use prost::Message;
 use tailledger::api::pb;

@@ -11,8 +11,8 @@
 //! hold every acknowledged batch and accept an append. The FUSE stage of `.ci/run` checks the
 //! same against the real binary and a real overlay filesystem.
 //!
-//! `ledger_v01` checks the other half of SPEC §18's first point: a ledger that 0.1 wrote with
-//! blob files reopens safely.
+//! `ledger_v01` checks the rest of docs/reference/time-and-durability.md#power-loss: a ledger that
+//! 0.1 wrote with blob files reopens safely.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

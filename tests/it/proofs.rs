@@ -1,7 +1,7 @@
-//! Proofs an auditor checks without the whole ledger (SPEC §15), end to end on the real `serve`
-//! binary: a key from `tailledger keygen`, checkpoints from `GetCheckpoint` and in
-//! `checkpoint_dir` at shutdown, inclusion and consistency proofs checked by our verifier, by the
-//! README's scripts and by `tailledger checkpoint verify`; `history` and `export --server`
+//! Proofs an auditor checks without the whole ledger (docs/reference/ledger.md#proofs), end to end
+//! on the real `serve` binary: a key from `tailledger keygen`, checkpoints from `GetCheckpoint` and
+//! in `checkpoint_dir` at shutdown, inclusion and consistency proofs checked by our verifier, by
+//! the README's scripts and by `tailledger checkpoint verify`; `history` and `export --server`
 //! checked against the signed checkpoint; every mutation refused, and bad arguments refused
 //! naming the field.
 

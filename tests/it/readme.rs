@@ -9,6 +9,11 @@ use std::process::{Command, Output};
 use crate::helpers::{run, text};
 use tailledger::evidence::readme_script;
 
+/// The guides whose examples these tests run as written.
+const OPERATING: &str = "docs/operating.md";
+const ADMIN: &str = "docs/admin.md";
+const AUDITING: &str = "docs/auditing.md";
+
 pub fn python(script: &Path, args: &[&str]) -> Output {
     Command::new("python3")
         .arg(script)
@@ -59,14 +64,15 @@ fn readme_script_verifies_the_demo_export_and_refuses_a_tampered_one() {
     );
 }
 
-/// The first fenced block of `language` after `heading` in the README.
-fn readme_block(heading: &str, language: &str) -> String {
-    let readme = fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md is readable");
-    let after = readme
+/// The first fenced block of `language` after `heading` in the guide `file` (a path from the
+/// repository's root).
+fn guide_block(file: &str, heading: &str, language: &str) -> String {
+    let guide = fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file))
+        .unwrap_or_else(|error| panic!("{file} is readable: {error}"));
+    let after = guide
         .split(heading)
         .nth(1)
-        .expect("the README has the heading");
+        .unwrap_or_else(|| panic!("{file} has the heading {heading}"));
     let fence = format!("```{language}\n");
     let block = after
         .split(&fence)
@@ -81,7 +87,7 @@ fn readme_block(heading: &str, language: &str) -> String {
 
 #[test]
 fn readme_configuration_and_roster_examples_are_valid() {
-    let toml = readme_block("### 4. The configuration file", "toml");
+    let toml = guide_block(OPERATING, "## The configuration file", "toml");
     let env = |name: &str| {
         matches!(
             name,
@@ -90,7 +96,7 @@ fn readme_configuration_and_roster_examples_are_valid() {
         .then(|| format!("value of {name}"))
     };
     let config = tailledger::config::Config::parse(
-        Path::new("README.md"),
+        Path::new(OPERATING),
         &toml,
         Path::new("/etc/tailledger"),
         env,
@@ -107,7 +113,7 @@ fn readme_configuration_and_roster_examples_are_valid() {
         "removal_guard_hold = \"0s\"",
     );
     let config = tailledger::config::Config::parse(
-        Path::new("README.md"),
+        Path::new(OPERATING),
         &admin_only,
         Path::new("/etc/tailledger"),
         env,
@@ -118,7 +124,7 @@ fn readme_configuration_and_roster_examples_are_valid() {
         "0s leaves releasing to an admin"
     );
 
-    let csv = readme_block("### 3. The roster", "csv");
+    let csv = guide_block(OPERATING, "### The roster file", "csv");
     let roster = tailledger::roster::parse_roster(csv.as_bytes(), chrono_tz::Europe::Berlin)
         .unwrap_or_else(|errors| panic!("the README's roster is refused: {errors}"));
     assert_eq!(roster.rows.len(), 3);
@@ -171,7 +177,7 @@ impl ReadmeServer {
         let dir = tempfile::tempdir().unwrap();
         fs::write(
             dir.path().join("staff.csv"),
-            readme_block("### 3. The roster", "csv"),
+            guide_block(OPERATING, "### The roster file", "csv"),
         )
         .unwrap();
         for (file, token) in [
@@ -231,10 +237,11 @@ timezone = "Europe/Berlin"
         }
     }
 
-    /// Runs the first `sh` block after `heading` with bash, in the directory of the config.
-    async fn walk(&self, heading: &str) -> Output {
+    /// Runs the first `sh` block after `heading` in the guide `file` with bash, in the directory
+    /// of the config.
+    async fn walk(&self, file: &str, heading: &str) -> Output {
         let walk_through =
-            readme_block(heading, "sh").replace("http://ledger.internal:50051", &self.url);
+            guide_block(file, heading, "sh").replace("http://ledger.internal:50051", &self.url);
         let binaries = PathBuf::from(env!("CARGO_BIN_EXE_tailledger"))
             .parent()
             .unwrap()
@@ -285,7 +292,7 @@ fn tailledger_as_admin(args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn readme_first_day_walk_through_classifies_links_and_reports() {
     let served = ReadmeServer::start().await;
-    let walked = served.walk("### 7. The first day").await;
+    let walked = served.walk(ADMIN, "## The first day").await;
     let said = text(&walked);
     assert!(walked.status.success(), "the walk-through fails: {said}");
     assert!(
@@ -313,7 +320,7 @@ async fn readme_first_day_walk_through_classifies_links_and_reports() {
 #[tokio::test(flavor = "multi_thread")]
 async fn readme_exceptions_walk_through_grants_lists_and_revokes() {
     let served = ReadmeServer::start().await;
-    let walked = served.walk("#### Exceptions").await;
+    let walked = served.walk(ADMIN, "## Exceptions").await;
     let said = text(&walked);
     assert!(walked.status.success(), "the walk-through fails: {said}");
     assert!(
@@ -342,7 +349,7 @@ async fn readme_exceptions_walk_through_grants_lists_and_revokes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn readme_access_review_walk_through_starts_decides_from_a_csv_completes_and_shows() {
     let served = ReadmeServer::start().await;
-    let walked = served.walk("### 13. User access reviews").await;
+    let walked = served.walk(ADMIN, "## Access reviews").await;
     let said = text(&walked);
     assert!(walked.status.success(), "the walk-through fails: {said}");
     assert!(said.contains("review AR-1 started"), "{said}");
@@ -449,7 +456,7 @@ async fn readme_timelines_walk_through_matches_the_auditors_replay() {
         served.dir.path().join("audit-token.txt"),
     )
     .unwrap();
-    let audited = served.walk("### 10. Timelines").await;
+    let audited = served.walk(AUDITING, "## Timelines").await;
     let audit = text(&audited);
     assert!(audited.status.success(), "the audit window fails: {audit}");
     assert_eq!(

@@ -1,8 +1,8 @@
-//! User access reviews over gRPC (SPEC §19): a review pinned to a seq lists exactly the accounts
-//! holding access then, whatever happens after, and its population digest is recomputed from the
-//! JSON Lines export; reviewers decide only reviews they review and never their own account;
-//! every bad request is refused naming the field, with nothing recorded; the follow-through is
-//! read from the sync that shows a revoked account gone.
+//! User access reviews over gRPC (docs/reference/checks.md#reviews): a review pinned to a seq lists
+//! exactly the accounts holding access then, whatever happens after, and its population digest is
+//! recomputed from the JSON Lines export; reviewers decide only reviews they review and never their
+//! own account; every bad request is refused naming the field, with nothing recorded; the
+//! follow-through is read from the sync that shows a revoked account gone.
 
 use std::time::{Duration, SystemTime};
 
@@ -263,8 +263,9 @@ async fn a_review_pins_the_population_at_its_seq_and_the_export_proves_its_diges
     server.stop().await;
 }
 
-/// The lifecycle over gRPC with every refusal of SPEC §19 and the issue, each naming its field
-/// and recording nothing; a revoke's follow-through is the sync that shows the account gone.
+/// The lifecycle over gRPC with every refusal of docs/reference/api.md#reviews and the issue, each
+/// naming its field and recording nothing; a revoke's follow-through is the sync that shows the
+/// account gone.
 #[tokio::test]
 async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() {
     let server = ApiServer::start(tokens()).await;
@@ -578,4 +579,80 @@ async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() 
         .unwrap();
     assert_eq!(actions.state(), pb::CheckState::Passing, "{actions:?}");
     server.stop().await;
+}
+
+/// Item 5 of issue 38: once Marco has left, his reviewer token decides nothing on a review he
+/// was named on, and no review can be started with him as a reviewer; both are refused as a
+/// failed precondition naming his offboarding, and nothing is recorded.
+#[tokio::test]
+async fn a_leaver_neither_decides_nor_is_made_a_reviewer() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    server.fixture().tailnet.set_status("u2", "active").unwrap();
+    sync(&server).await;
+    admin_client
+        .import_roster(admin(pb::ImportRosterRequest {
+            csv: ROSTER.as_bytes().to_vec(),
+        }))
+        .await
+        .unwrap();
+    admin_client
+        .set_access_policy(admin(pb::SetAccessPolicyRequest {
+            system: tailscale(),
+            allowed_org_roles: vec!["*".to_owned()],
+            reason: "reviews".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    admin_client
+        .start_access_review(admin(start("all", &[LEAD_EMPLOYEE, REVIEWER_EMPLOYEE])))
+        .await
+        .unwrap();
+    let offboarded = admin_client
+        .offboard_employee(admin(pb::OffboardEmployeeRequest {
+            employee_id: REVIEWER_EMPLOYEE.to_owned(),
+            effective_at: None,
+            reason: "left".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let offboarded_seq = offboarded.events[0].seq;
+    let head = server.service.head();
+
+    let refused = admin_client
+        .decide_access_review(reviewer(decide("AR-1", "u1", "keep", "owner", "")))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains(&format!("`{REVIEWER_EMPLOYEE}` was offboarded at "))
+            && refused
+                .message()
+                .contains(&format!("(recorded at seq {offboarded_seq})")),
+        "{}",
+        refused.message()
+    );
+    let refused = admin_client
+        .start_access_review(admin(start("all", &[LEAD_EMPLOYEE, REVIEWER_EMPLOYEE])))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains("`reviewer_employee_ids`")
+            && refused
+                .message()
+                .contains(&format!("(recorded at seq {offboarded_seq})")),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(server.service.head(), head, "nothing was recorded");
+    // Dana, who has not left, still decides.
+    admin_client
+        .decide_access_review(lead(decide("AR-1", "u2", "keep", "admin", "")))
+        .await
+        .unwrap();
 }

@@ -119,8 +119,9 @@ async fn a_second_import_records_only_what_changed() {
     );
 }
 
-/// SPEC §18: a column absent from the header changes nothing about the employees; an empty cell
-/// of a column that is there means "empty".
+/// A file says only what its columns say (docs/reference/sync.md#roster-import): a column absent
+/// from the header changes nothing about the employees; an empty cell of a column that is there
+/// means "empty".
 #[tokio::test]
 async fn a_roster_says_only_what_its_columns_say() {
     let dir = tempfile::tempdir().unwrap();

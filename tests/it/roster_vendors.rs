@@ -1,9 +1,9 @@
-//! HR systems' exports as data (SPEC §20): each directory under `tests/roster/vendors/` holds an
-//! export written from that vendor's documented columns (`export.csv`), the `[roster]` mapping
-//! the README shows for it (`mapping.toml`), and the same export with one bad row
-//! (`export-bad-row.csv`). The mapping goes through the real configuration parser, the export
-//! through the service onto a real sled ledger; the snapshot records the rows and the summary,
-//! and the bad file must be refused whole, naming exactly the row that differs.
+//! HR systems' exports as data (docs/reference/sync.md#roster-mapping): each directory under
+//! `tests/roster/vendors/` holds an export written from that vendor's documented columns
+//! (`export.csv`), the `[roster]` mapping the README shows for it (`mapping.toml`), and the same
+//! export with one bad row (`export-bad-row.csv`). The mapping goes through the real configuration
+//! parser, the export through the service onto a real sled ledger; the snapshot records the rows
+//! and the summary, and the bad file must be refused whole, naming exactly the row that differs.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -126,12 +126,13 @@ fn a_mapping_to_columns_the_export_lacks_is_refused_naming_both() {
 #[test]
 fn the_readme_shows_every_vendor_mapping_as_tested() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operating.md"))
+            .unwrap();
     for vendor in VENDORS {
         let mapping = std::fs::read_to_string(vendor_dir(vendor).join("mapping.toml")).unwrap();
         assert!(
             readme.contains(&mapping),
-            "README.md must show tests/roster/vendors/{vendor}/mapping.toml verbatim"
+            "docs/operating.md must show tests/roster/vendors/{vendor}/mapping.toml verbatim"
         );
     }
 }

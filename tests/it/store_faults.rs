@@ -1,5 +1,6 @@
-//! A store that cannot write (SPEC §18): a real tonic server over a real sled ledger whose store
-//! fails the way sled 0.34.7 fails on a full disk, then recovers without a restart.
+//! A store that cannot write (docs/reference/time-and-durability.md#append-failure): a real tonic
+//! server over a real sled ledger whose store fails the way sled 0.34.7 fails on a full disk, then
+//! recovers without a restart.
 //!
 //! [`FullDiskStore`] wraps a [`SledStore`] and, while the disk is "full", behaves as sled does:
 //! the failed batch stays visible in memory (sled applies a batch before writing it) and every

@@ -296,6 +296,19 @@ async fn bad_bodies_are_malformed_and_not_retried() {
 }
 
 #[tokio::test]
+async fn a_body_that_never_ends_is_refused_at_the_limit() {
+    let (error, requests) = list_with_fault(Fault::EndlessBody, 1).await;
+    assert_eq!(error.class, SyncErrorClass::Malformed, "{error}");
+    assert_eq!(requests, 1, "reading it again would not end either");
+    assert!(
+        error.to_string().contains(
+            "the answer is larger than the limit of 67108864 bytes (64 MiB); reading stopped there"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn an_empty_users_list_is_a_success() {
     let fixture = Fixture::start().await;
     fixture

@@ -1,7 +1,7 @@
-//! The webhook endpoint (SPEC §13) over real HTTP on loopback: every refusal class answers its
-//! status and hands nothing on, duplicates are recorded once, a flood of deliveries gives a
-//! bounded number of syncs and loses none, the simulator's signed deliveries and a delivery
-//! signed by Python's `hmac` module are accepted, and the secret appears nowhere.
+//! The webhook endpoint (docs/reference/sync.md#webhooks) over real HTTP on loopback: every refusal
+//! class answers its status and hands nothing on, duplicates are recorded once, a flood of
+//! deliveries gives a bounded number of syncs and loses none, the simulator's signed deliveries and
+//! a delivery signed by Python's `hmac` module are accepted, and the secret appears nowhere.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tailledger::hash::Hash256;
+use tailledger::listener::HttpLimits;
 use tailledger::metrics::Metrics;
 use tailledger::simulator::{BadDelivery, OutgoingDelivery, SimUser, SimulatedTailnet};
 use tailledger::tailscale::Secret;
@@ -63,16 +64,16 @@ impl DeliverySink for RecordingSink {
 
 /// A receiver on 127.0.0.1:0 with a recording sink and a coalesced sync driver whose "sync"
 /// only notes when it started.
-struct Fixture {
-    url: String,
-    secret: Secret,
+pub struct Fixture {
+    pub url: String,
+    pub secret: Secret,
     sink: Arc<RecordingSink>,
     trigger: SyncTrigger,
     sync_starts: watch::Receiver<Vec<Instant>>,
     receiver: Arc<WebhookReceiver>,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<()>>,
     metrics: Metrics,
 }
 
@@ -83,6 +84,16 @@ impl Fixture {
     }
 
     fn start_on(listener: TcpListener, secret: &str, clock: Arc<dyn Clock>) -> Fixture {
+        Fixture::start_limited(listener, secret, clock, HttpLimits::default())
+    }
+
+    /// A receiver on `listener` under `limits`.
+    pub fn start_limited(
+        listener: TcpListener,
+        secret: &str,
+        clock: Arc<dyn Clock>,
+        limits: HttpLimits,
+    ) -> Fixture {
         let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
         let secret = Secret::new(secret);
         let sink = Arc::new(RecordingSink::default());
@@ -120,6 +131,7 @@ impl Fixture {
             listener,
             receiver.clone(),
             metrics.clone(),
+            limits,
             async move {
                 stopped.await;
                 driver_stop.send_replace(true);
@@ -143,11 +155,11 @@ impl Fixture {
         Fixture::start(SECRET, Arc::new(SystemClock)).await
     }
 
-    fn signed(&self, body: &[u8], t: i64) -> OutgoingDelivery {
+    pub fn signed(&self, body: &[u8], t: i64) -> OutgoingDelivery {
         OutgoingDelivery::signed(&self.url, &self.secret, body.to_vec(), t)
     }
 
-    async fn send(&self, delivery: &OutgoingDelivery) -> u16 {
+    pub async fn send(&self, delivery: &OutgoingDelivery) -> u16 {
         delivery.send(&self.client).await.unwrap().as_u16()
     }
 
@@ -168,13 +180,13 @@ impl Fixture {
         .clone()
     }
 
-    async fn shutdown(mut self) {
+    pub async fn shutdown(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
-        self.server.take().unwrap().await.unwrap().unwrap();
+        self.server.take().unwrap().await.unwrap();
     }
 }
 
-fn now_unix() -> i64 {
+pub fn now_unix() -> i64 {
     Timestamp::now().as_micros().div_euclid(1_000_000)
 }
 

@@ -1,11 +1,11 @@
-//! The webhook endpoint wired into the service (SPEC §13): through the real `serve` binary, an
-//! endpoint registered with `tailledger webhook register` receives the simulator's signed
-//! delivery of a deletion, which yields `WebhookReceived`, then the sync's `UserRemoved` and
-//! `SyncCompleted` with no polling tick (the interval is an hour); a delivery signed by Python's
-//! `hmac` module is recorded; a replay, before and after a restart, is not; every refusal
-//! answers its status and leaves the digest as it was; the secret is in no log, event or export.
-//! In process, against a real ledger: a flood of 1,000 deliveries records every one and starts
-//! a bounded number of syncs.
+//! The webhook endpoint wired into the service (docs/reference/sync.md#webhooks): through the real
+//! `serve` binary, an endpoint registered with `tailledger webhook register` receives the
+//! simulator's signed delivery of a deletion, which yields `WebhookReceived`, then the sync's
+//! `UserRemoved` and `SyncCompleted` with no polling tick (the interval is an hour); a delivery
+//! signed by Python's `hmac` module is recorded; a replay, before and after a restart, is not;
+//! every refusal answers its status and leaves the digest as it was; the secret is in no log, event
+//! or export. In process, against a real ledger: a flood of 1,000 deliveries records every one and
+//! starts a bounded number of syncs.
 
 use std::path::Path;
 use std::process::Child;
@@ -16,6 +16,7 @@ use tailledger::api::pb;
 use tailledger::api::pb::ledger_service_client::LedgerServiceClient;
 use tailledger::event::{Event, SystemId};
 use tailledger::hash::Hash256;
+use tailledger::listener::HttpLimits;
 use tailledger::metrics::Metrics;
 use tailledger::simulator::{BadDelivery, OutgoingDelivery, SimWebhook};
 use tailledger::tailscale::Secret;
@@ -94,7 +95,7 @@ impl Served {
     }
 
     /// The next event of the ledger, waited for with a deadline.
-    async fn next(&mut self) -> pb::Event {
+    pub async fn next(&mut self) -> pb::Event {
         tokio::time::timeout(DEADLINE, self.events.message())
             .await
             .expect("the next event arrives in time")
@@ -154,14 +155,14 @@ fn recorded(event: &pb::Event) -> Value {
 }
 
 /// A directory with a configuration whose `[webhook]` listens on its own port.
-struct WebhookSetup {
-    setup: Setup,
+pub struct WebhookSetup {
+    pub setup: Setup,
     grpc_port: u16,
     url: String,
 }
 
 impl WebhookSetup {
-    fn new(fixture: &Fixture) -> WebhookSetup {
+    pub fn new(fixture: &Fixture) -> WebhookSetup {
         let grpc_port = free_port();
         let setup = Setup::new(fixture.server.base_url(), &format!("127.0.0.1:{grpc_port}"));
         let webhook_port = free_port();
@@ -173,7 +174,7 @@ impl WebhookSetup {
     }
 
     /// Adds `[webhook]` to the configuration.
-    fn enable(&self) {
+    pub fn enable(&self) {
         let address = self
             .url
             .trim_start_matches("http://")
@@ -183,13 +184,13 @@ impl WebhookSetup {
         std::fs::write(self.setup.config(), config).unwrap();
     }
 
-    async fn serve(&self, secret: &str, after_seq: u64) -> Served {
+    pub async fn serve(&self, secret: &str, after_seq: u64) -> Served {
         Served::start(&self.setup.config(), self.grpc_port, secret, after_seq).await
     }
 }
 
 /// `tailledger webhook register --test` against the simulator: the secret it prints once.
-async fn register(fixture: &Fixture, setup: &WebhookSetup) -> String {
+pub async fn register(fixture: &Fixture, setup: &WebhookSetup) -> String {
     let config = setup.setup.config();
     let output = run_with_env(
         args(&[
@@ -458,6 +459,7 @@ async fn a_flood_of_1000_deliveries_into_the_ledger_records_each_and_bounds_the_
         SystemId::tailscale(),
         secret.clone(),
         Metrics::new(),
+        HttpLimits::default(),
         async {
             let _ = stopped.await;
         },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A full disk under `serve` (SPEC §18): tests/full_disk.rs on a small tmpfs mounted here. Needs
-# root to mount; CI runs as root. Fails loudly when it cannot mount.
+# A full disk under `serve` (docs/reference/time-and-durability.md#append-failure):
+# tests/full_disk.rs on a small tmpfs mounted here. Needs root to mount; CI runs as root. Fails
+# loudly when it cannot mount.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "$(id -u)" != 0 ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Offline reads on read-only media (SPEC §18): a copy of a ledger on a read-only filesystem is
-# verified and exported without writing to it. Needs root to mount a tmpfs; CI runs as root. Runs
-# the debug binary that `cargo test` has built.
+# Offline reads on read-only media (docs/reference/time-and-durability.md#offline-reads): a copy of
+# a ledger on a read-only filesystem is verified and exported without writing to it. Needs root to
+# mount a tmpfs; CI runs as root. Runs the debug binary that `cargo test` has built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${TAILLEDGER_BIN:-target/debug/tailledger}

@@ -1,7 +1,7 @@
-//! The client's checks against signed checkpoints (SPEC §15): a checkpoint is taken only with
-//! a valid signature by the key the caller pins, and its size and root are then the ones every
-//! proof is checked against (a proof alone does not bind a size to a root). Leaf hashes are
-//! computed here from the canonical forms received, never taken from the server.
+//! The client's checks against signed checkpoints (docs/reference/ledger.md#proofs): a checkpoint
+//! is taken only with a valid signature by the key the caller pins, and its size and root are then
+//! the ones every proof is checked against (a proof alone does not bind a size to a root). Leaf
+//! hashes are computed here from the canonical forms received, never taken from the server.
 
 use super::{ApiClient, ClientError, unusable};
 use crate::entry::Entry;

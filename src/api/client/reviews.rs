@@ -1,5 +1,5 @@
-//! The client's access reviews (SPEC §19): starting, deciding (one decision or a file's worth),
-//! completing, and reading them back as the domain's `ReviewView`.
+//! The client's access reviews (docs/reference/api.md#reviews): starting, deciding (one decision or
+//! a file's worth), completing, and reading them back as the domain's `ReviewView`.
 
 use super::{ApiClient, ClientError, instant, mark, non_empty, timestamp, unusable, verified};
 use crate::checks::FollowThrough;

@@ -1,4 +1,5 @@
-//! `powercut`: the power-loss test of tailledger (SPEC §18, RELIABILITY.md "Power loss").
+//! `powercut`: the power-loss test of tailledger (docs/reference/time-and-durability.md#power-loss,
+//! RELIABILITY.md "Power loss").
 //!
 //! The binary under test writes its ledger through a FUSE pass-through filesystem served by this
 //! process ([`overlay`]), which keeps every write in a volatile overlay until that file is
