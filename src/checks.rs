@@ -150,7 +150,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 21] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,

@@ -234,6 +234,7 @@ async fn the_metrics_endpoint_shows_the_measured_skew() {
         Metrics::new(),
         system,
         0,
+        tailledger::listener::HttpLimits::default(),
         stopping,
     ));
     let scrape = reqwest::get(format!("http://{address}{METRICS_PATH}"))
