@@ -254,8 +254,9 @@ fn mentions(line: &str, name: &str) -> bool {
     line.match_indices(name).any(|(at, _)| {
         let before = line[..at].chars().next_back();
         let after = line[at + name.len()..].chars().next();
-        !(name.starts_with(identifier) && before.is_some_and(identifier))
-            && !(name.ends_with(identifier) && after.is_some_and(identifier))
+        let joined_before = name.starts_with(identifier) && before.is_some_and(identifier);
+        let joined_after = name.ends_with(identifier) && after.is_some_and(identifier);
+        !joined_before && !joined_after
     })
 }
 
