@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use tailledger::api::pb;
+use tailledger::api::pb::admin_service_client::AdminServiceClient;
 use tonic::Code;
+use tonic::transport::Channel;
 
 use crate::api::{
     ADMIN_TOKEN, AUDITOR_TOKEN, ApiServer, LEAD_EMPLOYEE, LEAD_TOKEN, REVIEWER_EMPLOYEE,
@@ -263,17 +265,14 @@ async fn a_review_pins_the_population_at_its_seq_and_the_export_proves_its_diges
     server.stop().await;
 }
 
-/// The lifecycle over gRPC with every refusal of docs/reference/api.md#reviews and the issue, each
-/// naming its field and recording nothing; a revoke's follow-through is the sync that shows the
-/// account gone.
-#[tokio::test]
-async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() {
-    let server = ApiServer::start(tokens()).await;
-    let mut admin_client = server.admin().await;
-    let mut ledger = server.ledger().await;
-    // Marco is back from his suspension, so both admins hold access.
+/// Marco back from his suspension (so both admins hold access) and synced, the roster imported,
+/// and a policy that lets every org role in: the ground the gRPC review tests start from.
+async fn both_admins_on_the_roster(
+    server: &ApiServer,
+    admin_client: &mut AdminServiceClient<Channel>,
+) {
     server.fixture().tailnet.set_status("u2", "active").unwrap();
-    sync(&server).await;
+    sync(server).await;
     admin_client
         .import_roster(admin(pb::ImportRosterRequest {
             csv: ROSTER.as_bytes().to_vec(),
@@ -289,6 +288,17 @@ async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() 
         }))
         .await
         .unwrap();
+}
+
+/// The lifecycle over gRPC with every refusal of docs/reference/api.md#reviews and the issue, each
+/// naming its field and recording nothing; a revoke's follow-through is the sync that shows the
+/// account gone.
+#[tokio::test]
+async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    let mut ledger = server.ledger().await;
+    both_admins_on_the_roster(&server, &mut admin_client).await;
     admin_client
         .start_access_review(admin(start(
             "privileged",
@@ -588,23 +598,7 @@ async fn reviewers_decide_their_reviews_only_and_bad_decisions_record_nothing() 
 async fn a_leaver_neither_decides_nor_is_made_a_reviewer() {
     let server = ApiServer::start(tokens()).await;
     let mut admin_client = server.admin().await;
-    server.fixture().tailnet.set_status("u2", "active").unwrap();
-    sync(&server).await;
-    admin_client
-        .import_roster(admin(pb::ImportRosterRequest {
-            csv: ROSTER.as_bytes().to_vec(),
-        }))
-        .await
-        .unwrap();
-    admin_client
-        .set_access_policy(admin(pb::SetAccessPolicyRequest {
-            system: tailscale(),
-            allowed_org_roles: vec!["*".to_owned()],
-            reason: "reviews".to_owned(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    both_admins_on_the_roster(&server, &mut admin_client).await;
     admin_client
         .start_access_review(admin(start("all", &[LEAD_EMPLOYEE, REVIEWER_EMPLOYEE])))
         .await

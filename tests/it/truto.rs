@@ -70,14 +70,25 @@ fn service(
     token: &str,
     dir: &std::path::Path,
 ) -> (Service, Arc<Ledger>) {
+    service_reading(fixture, hris.source(token), chrono_tz::Europe::Berlin, dir)
+}
+
+/// A service on a fresh sled ledger in `dir` whose cycles read the roster through `truto`,
+/// dates in `timezone`, and sync the simulated tailnet `fixture`; and that ledger.
+pub fn service_reading(
+    fixture: &Fixture,
+    truto: TrutoSource,
+    timezone: chrono_tz::Tz,
+    dir: &std::path::Path,
+) -> (Service, Arc<Ledger>) {
     let ledger = Arc::new(Ledger::open(dir).unwrap());
     let mut service = Service::new(
         ledger.clone(),
         Arc::new(SystemClock),
         CheckSettings::default(),
-        chrono_tz::Europe::Berlin,
+        timezone,
     );
-    service.set_roster_truto(hris.source(token));
+    service.set_roster_truto(truto);
     service.set_syncer(Syncer::new(
         SystemId::tailscale(),
         Box::new(TailscaleSource::new(

@@ -7,19 +7,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tailledger::checks::{CheckSettings, CheckState, Reason};
+use tailledger::checks::{CheckState, Reason};
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::service::{Service, ServiceError};
 use tailledger::simulator::{Fault, HrisResource, SimEmployee, SimulatedHris};
-use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::{RetryPolicy, Secret};
-use tailledger::time::SystemClock;
 use tailledger::truto::{TrutoConfig, TrutoSource};
 
 use crate::cli::TOKEN_ENV;
-use crate::helpers::{API_TOKEN, Fixture, api_token};
-use crate::truto::{ACCOUNT, Hris, TRUTO_TOKEN};
+use crate::helpers::{API_TOKEN, Fixture};
+use crate::truto::{ACCOUNT, Hris, TRUTO_TOKEN, service_reading};
 use crate::webhook_serve::{WebhookSetup, register};
 
 /// The most a cycle against a failing Truto may take here; without a shared budget a 5xx alone
@@ -34,29 +32,16 @@ fn service(
     budget: Duration,
     dir: &std::path::Path,
 ) -> (Service, Arc<Ledger>) {
-    let ledger = Arc::new(Ledger::open(dir).unwrap());
-    let mut service = Service::new(
-        ledger.clone(),
-        Arc::new(SystemClock),
-        CheckSettings::default(),
-        chrono_tz::UTC,
-    );
     let mut config = TrutoConfig::new(ACCOUNT.to_owned(), Secret::new(TRUTO_TOKEN));
     config.api_base_url = hris.server.base_url().to_owned();
     config.retry = RetryPolicy::default();
     config.budget = budget;
-    service.set_roster_truto(TrutoSource::new(config).unwrap());
-    service.set_syncer(Syncer::new(
-        SystemId::tailscale(),
-        Box::new(TailscaleSource::new(
-            fixture.client(api_token()),
-            Listers::default(),
-        )),
-        ledger.clone(),
-        Arc::new(SystemClock),
-        SyncOptions::default(),
-    ));
-    (service, ledger)
+    service_reading(
+        fixture,
+        TrutoSource::new(config).unwrap(),
+        chrono_tz::UTC,
+        dir,
+    )
 }
 
 /// The `roster-rejected` finding of `integration-healthy` now, with the check's state.
