@@ -723,15 +723,11 @@ impl Service {
                         error.class,
                         error.without_attempts()
                     );
-                    let recorded = service.decide(actor, |projections| {
-                        Ok(unreadable(projections, reason).into_iter().collect())
-                    });
-                    let appended = recorded.unwrap_or_else(|error| {
-                        tracing::error!(
-                            "the roster source's failure could not be recorded: {error}"
-                        );
-                        Appended::default()
-                    });
+                    let appended = service.record_refusal(
+                        actor,
+                        "the roster source's failure",
+                        |projections| unreadable(projections, reason),
+                    );
                     (Some(Err(ServiceError::RosterSource(error))), appended)
                 }
             })
@@ -771,19 +767,31 @@ impl Service {
         match imported {
             Ok((summary, appended)) => (Some(Ok(summary)), appended),
             Err(ServiceError::Roster(errors)) => {
-                let recorded = self.decide(actor, |projections| {
-                    Ok(rejection(projections, sha256, &errors)
-                        .into_iter()
-                        .collect())
-                });
-                let appended = recorded.unwrap_or_else(|error| {
-                    tracing::error!("the roster's refusal could not be recorded: {error}");
-                    Appended::default()
+                let appended = self.record_refusal(actor, "the roster's refusal", |projections| {
+                    rejection(projections, sha256, &errors)
                 });
                 (Some(Err(ServiceError::Roster(errors))), appended)
             }
             Err(error) => (Some(Err(error)), Appended::default()),
         }
+    }
+
+    /// Records the refusal `decide` makes of what a roster source gave, if it makes one (a
+    /// refusal already recorded is not repeated). The source's failure is what the caller
+    /// reports; a failure to record it too (`what` names it) is logged, never put in its place.
+    fn record_refusal(
+        &self,
+        actor: Actor,
+        what: &str,
+        decide: impl FnOnce(&Projections) -> Option<Event>,
+    ) -> Appended {
+        self.decide(actor, |projections| {
+            Ok(decide(projections).into_iter().collect())
+        })
+        .unwrap_or_else(|error| {
+            tracing::error!("{what} could not be recorded: {error}");
+            Appended::default()
+        })
     }
 
     /// One sync cycle of `system`, the same for the scheduler, `SyncNow` and `tailledger sync`:

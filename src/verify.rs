@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::{Frontier, NodeId, leaf_hash};
-use crate::store::{CodecError, KEPT_LEVEL, Store, StoreError, tree_node_within};
+use crate::store::{CodecError, HEAD_RECORD_FILE, KEPT_LEVEL, Store, StoreError, tree_node_within};
 
 mod line;
 
@@ -55,6 +55,14 @@ pub enum Fault {
     Truncated { head: Digest },
     /// The last entry is not the head the store recorded.
     HeadMismatch { head: Digest },
+    /// The store's chain ends before the head its head record says it acknowledged: the
+    /// database lost entries (a damaged log that sled read only up to the damage).
+    Lost { acknowledged: Digest },
+    /// The store holds another hash at the seq of the head it acknowledged.
+    Rewritten {
+        acknowledged: Digest,
+        found: Hash256,
+    },
     /// The export or ledger ends before the digest that was asked for.
     DigestNotFound { digest: Digest },
     /// The export or ledger holds the digest's seq with another hash.
@@ -122,6 +130,19 @@ impl fmt::Display for Fault {
             Fault::HeadMismatch { head } => write!(
                 f,
                 "head mismatch: the ledger's head is {head}, but its last entry differs"
+            ),
+            Fault::Lost { acknowledged } => write!(
+                f,
+                "entries were lost: the store acknowledged {acknowledged} (its head record, {HEAD_RECORD_FILE}), but its chain ends before seq {}",
+                acknowledged.seq
+            ),
+            Fault::Rewritten {
+                acknowledged,
+                found,
+            } => write!(
+                f,
+                "the store acknowledged {acknowledged} (its head record, {HEAD_RECORD_FILE}), but holds hash {found} at seq {}",
+                acknowledged.seq
             ),
             Fault::DigestNotFound { digest } => write!(
                 f,
@@ -358,7 +379,7 @@ impl TreeCheck<'_> {
 /// Walks every record of a store and checks the chain, the stored head and the Merkle tree,
 /// telling `done` how many more entries were checked after each batch of them.
 pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, StoreError> {
-    let mut walker = ChainWalker::default();
+    let mut walker = ChainWalker::watching(store.acknowledged());
     let mut tree = TreeCheck {
         store,
         stored_size: store.tree_size()?,
@@ -444,7 +465,20 @@ pub fn verify_store(store: &dyn Store, done: &dyn Fn(u64)) -> Result<Report, Sto
                 tree_size: tree.stored_size,
             },
         }),
-        _ => None,
+        _ => match walker.watched {
+            Some((acknowledged, None)) => Some(Break {
+                seq: walker.expected_seq(),
+                fault: Fault::Lost { acknowledged },
+            }),
+            Some((acknowledged, Some(found))) if found != acknowledged.hash => Some(Break {
+                seq: acknowledged.seq,
+                fault: Fault::Rewritten {
+                    acknowledged,
+                    found,
+                },
+            }),
+            _ => None,
+        },
     };
     Ok(walker.report(broken))
 }

@@ -31,6 +31,8 @@ impl From<StoreError> for Status {
             StoreError::Corrupt { .. }
             | StoreError::Pieces { .. }
             | StoreError::CorruptHead(_)
+            | StoreError::HeadRecord { .. }
+            | StoreError::Lost(_)
             | StoreError::CorruptTree { .. }
             | StoreError::TreeIncomplete { .. } => Status::data_loss(message),
             StoreError::Locked { .. }

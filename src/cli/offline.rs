@@ -19,7 +19,7 @@ use crate::verify::{Break, Fault, Report, verify_export as verify_export_file};
 /// failed verification (1), naming what verified before it; no ledger, or one in use, is 2.
 pub fn verify(data_dir: &Path, digest: Option<Digest>, json: bool) -> Outcome {
     let subject = format!("ledger {}", data_dir.display());
-    let report = match Log::open_copy(data_dir) {
+    let report = match Log::open_copy_to_verify(data_dir) {
         Ok(log) => {
             let bar = progress::bar(entries(&log), "verifying", false);
             let report = log

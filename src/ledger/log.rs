@@ -197,6 +197,12 @@ impl Log {
         Self::with_store(Box::new(SledStore::open_copy_of(data_dir)?))
     }
 
+    /// Like [`Log::open_copy`], for verification: a store that lost acknowledged entries opens,
+    /// for [`Log::verify`] to report the loss.
+    pub fn open_copy_to_verify(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::with_store(Box::new(SledStore::open_copy_to_verify(data_dir)?))
+    }
+
     /// A ledger that lives in memory only.
     pub fn in_memory() -> Self {
         // An empty in-memory store has no head to read, so this cannot fail.

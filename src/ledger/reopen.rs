@@ -84,6 +84,10 @@ impl View {
 }
 
 impl Store for View {
+    fn acknowledged(&self) -> Option<Digest> {
+        self.store.acknowledged()
+    }
+
     fn head(&self) -> Result<Option<Digest>, StoreError> {
         Ok(self.head)
     }

@@ -21,6 +21,8 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -146,6 +148,27 @@ impl DataDir {
             self.sync_dir(&blobs)?;
         }
         Ok(())
+    }
+
+    /// Replaces the file `name` in the directory with `bytes`, whole or not at all: a temporary
+    /// file beside it, synced, renamed into place, and the directory synced.
+    pub fn replace_file(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.path.join(name);
+        let temporary = self.path.join(format!("{name}.tmp"));
+        // Owner-only, like every file of the ledger (docs/reference/time-and-durability.md#file-modes).
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(self.io("write", &temporary))?;
+        self.sync_file(&temporary)?;
+        std::fs::rename(&temporary, &path).map_err(self.io("rename", &temporary))?;
+        // The file renamed into place holds the bytes just synced: durable under either name.
+        self.synced(&path);
+        self.sync_dir(&self.path)
     }
 
     /// `fdatasync` of sled's log, the last step before an acknowledgement.

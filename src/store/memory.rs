@@ -61,6 +61,11 @@ fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
 }
 
 impl Store for MemoryStore {
+    /// A store in memory records no head outside itself.
+    fn acknowledged(&self) -> Option<Digest> {
+        None
+    }
+
     fn head(&self) -> Result<Option<Digest>, StoreError> {
         Ok(self.lock().entries.last().map(Entry::digest))
     }

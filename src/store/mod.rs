@@ -9,6 +9,7 @@
 mod codec;
 mod copy;
 mod disk;
+mod head_record;
 mod memory;
 mod pieces;
 mod private;
@@ -24,6 +25,7 @@ pub use codec::{
 };
 pub use copy::private_copy;
 pub use disk::SyncObserver;
+pub use head_record::FILE as HEAD_RECORD_FILE;
 pub use memory::MemoryStore;
 pub use pieces::{MAX_VALUE, PieceError};
 pub use private::{create_private_dir, make_private};
@@ -105,6 +107,16 @@ pub enum StoreError {
     },
     #[error("the stored head cannot be read: {0}")]
     CorruptHead(String),
+    #[error(
+        "the head record {path} cannot be read: {detail}; it is written by tailledger alone, so check the ledger with `tailledger verify --digest` and a digest noted elsewhere before removing it"
+    )]
+    HeadRecord { path: PathBuf, detail: String },
+    #[error(
+        "the ledger at {path} has lost acknowledged entries: {loss}; it is refused for writing; see docs/operating.md#when-the-store-is-damaged",
+        path = .0.path.display(),
+        loss = .0
+    )]
+    Lost(Box<Loss>),
     #[error("a batch must start at seq {expected}, but it starts at seq {found}")]
     NotContiguous { expected: u64, found: u64 },
     #[error(
@@ -127,6 +139,40 @@ pub enum StoreError {
         head: u64,
         reason: String,
     },
+}
+
+/// A store whose chain does not reach the head its head record says it acknowledged, or holds
+/// another hash there.
+#[derive(Debug)]
+pub struct Loss {
+    pub path: PathBuf,
+    /// The head the database holds now.
+    pub head: Option<Digest>,
+    /// The head its head record says it acknowledged.
+    pub acknowledged: Digest,
+    /// The hash the database holds at the acknowledged seq, when it reaches it.
+    pub found: Option<Hash256>,
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let acknowledged = self.acknowledged;
+        match (self.found, self.head) {
+            (Some(found), _) => write!(
+                f,
+                "it acknowledged {acknowledged}, but holds {found} at seq {}",
+                acknowledged.seq
+            ),
+            (None, Some(head)) => write!(
+                f,
+                "it acknowledged {acknowledged} (its head record), but its chain ends at {head}"
+            ),
+            (None, None) => write!(
+                f,
+                "it acknowledged {acknowledged} (its head record), but holds no entry"
+            ),
+        }
+    }
 }
 
 /// A sled error in words. sled 0.34.7 turns an I/O error into the `Debug` text of the original
@@ -162,6 +208,10 @@ pub fn describe_io(error: &std::io::Error) -> String {
 pub trait Store: Send + Sync {
     /// The head digest written with the last durable batch, or `None` for an empty ledger.
     fn head(&self) -> Result<Option<Digest>, StoreError>;
+
+    /// The head this store last recorded outside itself as acknowledged (its head record), if it
+    /// keeps one: the chain must reach it, with the same hash, or entries were lost.
+    fn acknowledged(&self) -> Option<Digest>;
 
     /// Writes entries beyond the head without moving it, with the Merkle tree nodes they
     /// complete (`nodes`, as [`Frontier::append`](crate::merkle::Frontier::append) returns them;

@@ -31,14 +31,15 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::codec::{self, TreeState};
 use super::disk::{DataDir, SyncObserver};
+use super::head_record::{self, HeadKeeper};
 use super::pieces::{self, PieceError};
 use super::tree;
-use super::{Checkpointed, Encode, Scan, ScannedRecord, Store, StoreError, check_follows};
+use super::{Checkpointed, Encode, Loss, Scan, ScannedRecord, Store, StoreError, check_follows};
 use crate::entry::Entry;
 use crate::hash::{Digest, Hash256};
 use crate::merkle::NodeId;
@@ -75,9 +76,13 @@ pub struct SledStore {
     checkpoints_v01: Option<sled::Tree>,
     /// sled's log file, kept open so every append can `fdatasync` it.
     log_file: File,
-    disk: DataDir,
+    disk: Arc<DataDir>,
     /// What was staged beyond the head since the last commit, and the writes not yet applied.
     staged: Mutex<Staged>,
+    /// The head record when the store was opened.
+    acknowledged: Option<Digest>,
+    /// Writes each committed head to the head record; dropped before a copy's directory.
+    head_record: HeadKeeper,
     /// The private directory this store was opened in, for a copy: deleted after the database
     /// is closed (fields drop in order).
     _copy: Option<tempfile::TempDir>,
@@ -186,14 +191,14 @@ impl SledStore {
 
     /// Like [`SledStore::open`], with a page cache of `cache_capacity` bytes.
     pub fn open_with_cache(dir: &Path, cache_capacity: u64) -> Result<Self, StoreError> {
-        Self::open_as(dir, cache_capacity, None)
+        Self::open_as(dir, cache_capacity, None)?.refusing_loss()
     }
 
     /// Like [`SledStore::open`], telling `observer` of every sync the store makes; for the
     /// power-loss model test, which keeps what a power cut would keep.
     #[doc(hidden)]
     pub fn open_observed(dir: &Path, observer: Option<SyncObserver>) -> Result<Self, StoreError> {
-        Self::open_as(dir, CACHE_CAPACITY, observer)
+        Self::open_as(dir, CACHE_CAPACITY, observer)?.refusing_loss()
     }
 
     fn open_as(
@@ -206,8 +211,9 @@ impl SledStore {
             path: path.clone(),
             source,
         };
-        let disk = DataDir::new(dir, observer);
+        let disk = Arc::new(DataDir::new(dir, observer));
         disk.before_open()?;
+        let acknowledged = head_record::read(dir)?;
         let db = open_sled(dir, cache_capacity).map_err(|source| {
             if is_lock_conflict(&source) {
                 StoreError::Locked { path: path.clone() }
@@ -240,12 +246,49 @@ impl SledStore {
             checkpoints,
             checkpoints_v01,
             log_file,
+            head_record: HeadKeeper::start(Arc::clone(&disk)),
             disk,
             staged: Mutex::new(Staged::default()),
+            acknowledged,
             _copy: None,
         };
         store.remove_beyond_head()?;
         Ok(store)
+    }
+
+    /// This store, unless its chain does not reach the head its head record acknowledged, or
+    /// holds another hash there ([`StoreError::Lost`]): entries the database lost must not be
+    /// written over. A store that never recorded its head has it recorded now.
+    fn refusing_loss(self) -> Result<Self, StoreError> {
+        let head = self.head()?;
+        let Some(acknowledged) = self.acknowledged else {
+            if let Some(head) = head {
+                self.head_record.note(head);
+            }
+            return Ok(self);
+        };
+        let found = match head {
+            Some(head) if head.seq >= acknowledged.seq => self.hash_at(acknowledged.seq)?,
+            _ => None,
+        };
+        if found == Some(acknowledged.hash) {
+            if head != Some(acknowledged) {
+                // The record trails the head by at most one interval: bring it up to date.
+                self.head_record.note(head.unwrap_or(acknowledged));
+            }
+            return Ok(self);
+        }
+        Err(StoreError::Lost(Box::new(Loss {
+            path: self.path.clone(),
+            head,
+            acknowledged,
+            found,
+        })))
+    }
+
+    /// The hash of the entry at `seq`, if the store holds one there.
+    fn hash_at(&self, seq: u64) -> Result<Option<Hash256>, StoreError> {
+        Ok(self.get(seq)?.map(|entry| entry.hash))
     }
 
     /// Removes the records a batch staged but never committed (it was cut short by a crash or
@@ -301,8 +344,14 @@ impl SledStore {
     /// Opens a private copy of the ledger in `dir` ([`private_copy`](super::private_copy)), for
     /// readers that must not write to the original; the copy is deleted when the store is dropped.
     pub fn open_copy_of(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_copy_to_verify(dir)?.refusing_loss()
+    }
+
+    /// Like [`SledStore::open_copy_of`], for verification, which reports lost entries as a
+    /// failure rather than refusing to look.
+    pub fn open_copy_to_verify(dir: &Path) -> Result<Self, StoreError> {
         let copy = super::private_copy(dir)?;
-        let mut store = Self::open(copy.path())?;
+        let mut store = Self::open_as(copy.path(), CACHE_CAPACITY, None)?;
         store._copy = Some(copy);
         Ok(store)
     }
@@ -453,6 +502,10 @@ fn is_lock_conflict(error: &sled::Error) -> bool {
 }
 
 impl Store for SledStore {
+    fn acknowledged(&self) -> Option<Digest> {
+        self.acknowledged
+    }
+
     fn head(&self) -> Result<Option<Digest>, StoreError> {
         let Some(stored) = self
             .ledger
@@ -526,7 +579,9 @@ impl Store for SledStore {
                 .map_err(|source| self.database(source))
         };
         writes()?;
-        self.make_durable()
+        self.make_durable()?;
+        self.head_record.note(head);
+        Ok(())
     }
 
     fn tree_size(&self) -> Result<u64, StoreError> {

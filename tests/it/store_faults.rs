@@ -58,6 +58,10 @@ struct FullDiskStore {
 }
 
 impl Store for FullDiskStore {
+    fn acknowledged(&self) -> Option<Digest> {
+        self.inner.acknowledged()
+    }
+
     fn head(&self) -> Result<Option<Digest>, StoreError> {
         match self.in_memory.lock().unwrap().last() {
             Some(entry) => Ok(Some(entry.digest())),
