@@ -86,8 +86,9 @@ fn known_account(
             .collect(),
     };
     match candidates.as_slice() {
+        // Neither an id nor a login name of any account.
         [] => Err(CommandError::NotFound {
-            what: "account (by id or login name)",
+            what: "account",
             id: account,
         }),
         [one] => Ok((*one).to_owned()),

@@ -717,16 +717,13 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
     }
 }
 
-/// An account by its login name, when `login_of` knows it, with its id.
+/// An account by its login name when `login_of` knows it, else by its id.
 fn account_named(
     system: &SystemId,
     account_id: &str,
     login_of: &impl Fn(&SystemId, &str) -> Option<String>,
 ) -> String {
-    match login_of(system, account_id) {
-        Some(login) => format!("{login} ({account_id})"),
-        None => account_id.to_owned(),
-    }
+    login_of(system, account_id).unwrap_or_else(|| account_id.to_owned())
 }
 
 /// `: "reason"` for a recorded reason (an admin's text: the line it ends up in is escaped).

@@ -180,7 +180,7 @@ fn the_operating_guides_try_it_section_runs_as_written() {
         "AccountClassified",
         // `admin link` took Sam's login name; `history` says what the link is.
         "AccountLinked",
-        "sam.okafor@gmail.example (uSm4oKa2home0CNTRL) -> E-1002: \"Sam signs in with a personal address\"",
+        "sam.okafor@gmail.example -> E-1002: \"Sam signs in with a personal address\"",
     ] {
         assert!(said.contains(shown), "{shown:?} is not in: {said}");
     }
