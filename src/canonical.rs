@@ -858,6 +858,30 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
             object.string("system", &system.0);
             object.string("type", type_name);
         }
+        Event::AccessReviewReviewerReassigned {
+            review_id,
+            system,
+            from_employee_id,
+            to_employee_id,
+            reason,
+        } => {
+            object.string("from_employee_id", from_employee_id);
+            object.string("reason", reason);
+            object.string("review_id", review_id);
+            object.string("system", &system.0);
+            object.string("to_employee_id", to_employee_id);
+            object.string("type", type_name);
+        }
+        Event::AccessReviewCancelled {
+            review_id,
+            system,
+            reason,
+        } => {
+            object.string("reason", reason);
+            object.string("review_id", review_id);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
     }
     object.close();
 }

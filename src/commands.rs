@@ -58,22 +58,49 @@ pub fn required(field: &'static str, value: &str) -> Result<String, CommandError
     Ok(value.to_owned())
 }
 
+/// The id of the account `account` names: an account id, or else a login name (compared
+/// case-insensitively) that exactly one account holds, preferring an account with access over
+/// removed ones. An unknown or ambiguous name is refused, naming the candidates.
 fn known_account(
     projections: &Projections,
     system: &SystemId,
-    account_id: &str,
+    account: &str,
 ) -> Result<String, CommandError> {
-    let account_id = required("account_id", account_id)?;
-    let known = projections
-        .system(system)
-        .is_some_and(|state| state.accounts.contains_key(&account_id));
-    if !known {
+    let account = required("account_id", account)?;
+    let Some(state) = projections.system(system) else {
         return Err(CommandError::NotFound {
             what: "account",
-            id: account_id,
+            id: account,
         });
+    };
+    if state.accounts.contains_key(&account) {
+        return Ok(account);
     }
-    Ok(account_id)
+    let named: Vec<_> = state.accounts_with_login(&account).collect();
+    let present: Vec<_> = named.iter().filter(|held| held.present).collect();
+    let candidates: Vec<&str> = match present.as_slice() {
+        [] => named.iter().map(|held| held.snapshot.id.as_str()).collect(),
+        _ => present
+            .iter()
+            .map(|held| held.snapshot.id.as_str())
+            .collect(),
+    };
+    match candidates.as_slice() {
+        // Neither an id nor a login name of any account.
+        [] => Err(CommandError::NotFound {
+            what: "account",
+            id: account,
+        }),
+        [one] => Ok((*one).to_owned()),
+        several => Err(CommandError::InvalidArgument {
+            field: "account_id",
+            reason: format!(
+                "`{account}` is the login name of {} accounts ({}): name one by its id",
+                several.len(),
+                several.join(", ")
+            ),
+        }),
+    }
 }
 
 fn known_employee<'a>(

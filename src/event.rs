@@ -880,6 +880,22 @@ pub enum Event {
         /// How many accounts were decided.
         decided: u64,
     },
+    /// An admin handed a reviewer's part of an open review to another employee: from then on
+    /// `to_employee_id` decides instead of `from_employee_id`, whose decisions stay in force.
+    AccessReviewReviewerReassigned {
+        review_id: String,
+        system: SystemId,
+        from_employee_id: String,
+        to_employee_id: String,
+        reason: String,
+    },
+    /// An admin withdrew an open review: it takes no more decisions, is never completed, and its
+    /// decisions call for no action from then on.
+    AccessReviewCancelled {
+        review_id: String,
+        system: SystemId,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -920,6 +936,8 @@ impl Event {
             Event::AccessReviewStarted { .. } => "AccessReviewStarted",
             Event::AccessReviewDecided { .. } => "AccessReviewDecided",
             Event::AccessReviewCompleted { .. } => "AccessReviewCompleted",
+            Event::AccessReviewReviewerReassigned { .. } => "AccessReviewReviewerReassigned",
+            Event::AccessReviewCancelled { .. } => "AccessReviewCancelled",
         }
     }
 }

@@ -42,6 +42,7 @@ pub mod render;
 pub mod replay;
 pub mod report;
 pub mod roster;
+pub mod simulate;
 
 pub mod service;
 pub mod simulator;

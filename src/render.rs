@@ -10,7 +10,7 @@ pub use shown::{Show, shown_lines};
 use crate::checks::{CheckResult, CheckState};
 use crate::entry::Entry;
 use crate::event::{ChangeActor, Event, SystemId};
-use crate::projection::DecisionState;
+use crate::projection::{DecisionState, ReviewState};
 use crate::report::OffboardingRow;
 use crate::service::{ListedException, ReviewView};
 use crate::sync::SyncReport;
@@ -181,10 +181,7 @@ pub fn exception_table(exceptions: &[ListedException]) -> String {
 pub fn review_report(view: &ReviewView) -> String {
     let review = &view.review;
     let mut text = String::new();
-    let state = review.completed.map_or_else(
-        || format!("open, due {}", review.due_at),
-        |completed| format!("completed {} (seq {})", completed.at, completed.seq),
-    );
+    let state = review_state(review);
     let _ = writeln!(
         text,
         "review {} of {} access to {}: {state}\n  pinned to seq {}, started {} (seq {}); reviewers {}\n  population {} accounts, sha256 {}",
@@ -203,6 +200,16 @@ pub fn review_report(view: &ReviewView) -> String {
         review.population.len(),
         review.population_sha256
     );
+    for (from, to, at) in &review.reassignments {
+        let _ = writeln!(
+            text,
+            "  reviewer {} replaced by {} at {} (seq {})",
+            from.shown(),
+            to.shown(),
+            at.at,
+            at.seq
+        );
+    }
     let decided = review.current_decisions();
     for account in &review.population {
         let decision = decided.get(account.account_id.as_str()).map_or_else(
@@ -259,6 +266,15 @@ pub fn review_report(view: &ReviewView) -> String {
         }
     }
     text
+}
+
+/// Where a review stands: open (and when due), completed or cancelled, with the entry.
+pub fn review_state(review: &ReviewState) -> String {
+    match (review.completed, review.cancelled) {
+        (Some(completed), _) => format!("completed {} (seq {})", completed.at, completed.seq),
+        (None, Some(cancelled)) => format!("cancelled {} (seq {})", cancelled.at, cancelled.seq),
+        (None, None) => format!("open, due {}", review.due_at),
+    }
 }
 
 /// `keep`, `revoke`, or `modify to <role>`.
@@ -393,34 +409,103 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
         }
         Event::EmployeeUpdated {
             employee_id,
-            org_role: Some(change),
-            ..
-        } => format!("{employee_id}: org role {} -> {}", change.from, change.to),
-        // Only an org role change is worth the words: it is what the checks compare.
-        Event::EmployeeUpdated { org_role: None, .. } => String::new(),
+            name,
+            email,
+            org_role,
+        } => {
+            let mut changes = Vec::new();
+            if let Some(change) = org_role {
+                changes.push(format!("org role {} -> {}", change.from, change.to));
+            }
+            if let Some(change) = email {
+                changes.push(format!("email {} -> {}", change.from, change.to));
+            }
+            if let Some(change) = name {
+                let name = |name: &Option<String>| name.clone().unwrap_or_else(|| "-".to_owned());
+                changes.push(format!(
+                    "name {} -> {}",
+                    name(&change.from),
+                    name(&change.to)
+                ));
+            }
+            format!("{employee_id}: {}", changes.join("; "))
+        }
         Event::EmployeeOffboarded {
             employee_id,
             effective_at,
-            ..
-        } => format!("{employee_id}, effective {effective_at}"),
+            reason,
+        } => format!(
+            "{employee_id}, effective {effective_at}{}",
+            because(reason.as_deref())
+        ),
+        Event::EmployeeReinstated {
+            employee_id,
+            reason,
+        } => format!("{employee_id}{}", because(reason.as_deref())),
         Event::AccessPolicySet {
             allowed_org_roles,
             privileged_org_roles,
+            offboarding_grace_seconds,
+            reason,
             ..
         } => format!(
-            "allowed: {}; privileged: {}",
+            "allowed: {}; privileged: {}; grace {}{}",
             allowed_org_roles.join(", "),
-            privileged_org_roles.join(", ")
+            privileged_org_roles.join(", "),
+            humantime::format_duration(std::time::Duration::from_secs(*offboarding_grace_seconds)),
+            because(reason.as_deref())
         ),
         Event::AccountClassified {
             system,
             account_id,
             classification,
-            ..
+            owner_employee_id,
+            reason,
+        } => {
+            let owner = owner_employee_id
+                .as_ref()
+                .map_or(String::new(), |owner| format!(", owned by {owner}"));
+            format!(
+                "{} as {classification}{owner}{}",
+                account_named(system, account_id, &login_of),
+                because(Some(reason))
+            )
+        }
+        Event::AccountDeclassified {
+            system,
+            account_id,
+            reason,
         } => format!(
-            "{} as {classification}",
-            login_of(system, account_id).unwrap_or_else(|| account_id.clone())
+            "{}: classification removed{}",
+            account_named(system, account_id, &login_of),
+            because(Some(reason))
         ),
+        Event::AccountLinked {
+            system,
+            account_id,
+            employee_id,
+            reason,
+        } => format!(
+            "{} -> {employee_id}{}",
+            account_named(system, account_id, &login_of),
+            because(Some(reason))
+        ),
+        Event::AccountUnlinked {
+            system,
+            account_id,
+            employee_id,
+            reason,
+        } => format!(
+            "{} no longer -> {employee_id}{}",
+            account_named(system, account_id, &login_of),
+            because(Some(reason))
+        ),
+        Event::SyncCompleted {
+            sync_id,
+            accounts_observed,
+            events_appended,
+            ..
+        } => format!("{sync_id}: {accounts_observed} accounts listed, {events_appended} changes"),
         Event::CredentialObserved {
             credential_id,
             expires_at,
@@ -445,10 +530,12 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
         Event::RemovalsConfirmed {
             sync_id,
             account_ids,
+            reason,
             ..
         } => format!(
-            "{} removal(s) withheld since {sync_id} confirmed",
-            account_ids.len()
+            "{} removal(s) withheld since {sync_id} confirmed{}",
+            account_ids.len(),
+            because(Some(reason))
         ),
         Event::RosterRejected {
             sha256,
@@ -482,6 +569,7 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             account_id,
             employee_id,
             expires_at,
+            reason,
             ..
         } => {
             let subject = account_id
@@ -492,11 +580,16 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             // Ids and reasons are an admin's text: escaped, so a control character cannot act
             // on a terminal.
             format!(
-                "{exception_id}: {check_id} for {}, {until}",
-                subject.shown()
+                "{exception_id}: {check_id} for {}, {until}{}",
+                subject.shown(),
+                because(Some(reason))
             )
         }
-        Event::ExceptionRevoked { exception_id, .. } => exception_id.clone(),
+        Event::ExceptionRevoked {
+            exception_id,
+            reason,
+            ..
+        } => format!("{exception_id}{}", because(Some(reason))),
         // Names, users and descriptions are Tailscale's text: escaped, like the types above.
         Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
             let owner = if device.tags.is_empty() {
@@ -608,12 +701,36 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
         Event::AccessReviewCompleted {
             review_id, decided, ..
         } => format!("{review_id}: {decided} accounts decided"),
-        // The event type and the actor say all there is to say of these on one line.
-        Event::EmployeeReinstated { .. }
-        | Event::AccountLinked { .. }
-        | Event::AccountUnlinked { .. }
-        | Event::AccountDeclassified { .. }
-        | Event::SyncCompleted { .. } => String::new(),
+        Event::AccessReviewReviewerReassigned {
+            review_id,
+            from_employee_id,
+            to_employee_id,
+            reason,
+            ..
+        } => format!(
+            "{review_id}: reviewer {from_employee_id} -> {to_employee_id}{}",
+            because(Some(reason))
+        ),
+        Event::AccessReviewCancelled {
+            review_id, reason, ..
+        } => format!("{review_id}: cancelled{}", because(Some(reason))),
+    }
+}
+
+/// An account by its login name when `login_of` knows it, else by its id.
+fn account_named(
+    system: &SystemId,
+    account_id: &str,
+    login_of: &impl Fn(&SystemId, &str) -> Option<String>,
+) -> String {
+    login_of(system, account_id).unwrap_or_else(|| account_id.to_owned())
+}
+
+/// `: "reason"` for a recorded reason (an admin's text: the line it ends up in is escaped).
+fn because(reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) if !reason.is_empty() => format!(": \"{reason}\""),
+        _ => String::new(),
     }
 }
 

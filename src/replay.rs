@@ -97,3 +97,16 @@ pub fn ledger_from_export(reader: impl BufRead) -> Result<Ledger, ReplayError> {
     }
     Ok(ledger)
 }
+
+/// The timezone the replayed ledger reads dates in: the `roster.timezone` its last
+/// `SettingsChanged` of `system` recorded, UTC when it recorded none (or a name this build does
+/// not know). A server reads dates in the same one, so online and offline commands agree.
+pub fn recorded_timezone(ledger: &Ledger, system: &crate::event::SystemId) -> chrono_tz::Tz {
+    ledger.read(|projections| {
+        projections
+            .settings(system)
+            .and_then(|history| history.last())
+            .and_then(|settings| settings.timezone.parse().ok())
+            .unwrap_or(chrono_tz::UTC)
+    })
+}

@@ -223,6 +223,11 @@ enum RosterInput {
 }
 
 impl Service {
+    /// The timezone dates are read in: `roster.timezone`, UTC without a roster.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone
+    }
+
     pub fn new(
         ledger: Arc<Ledger>,
         clock: Arc<dyn Clock>,

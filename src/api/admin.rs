@@ -120,6 +120,42 @@ impl AdminService for AdminApi {
         }))
     }
 
+    async fn reassign_access_reviewer(
+        &self,
+        request: Request<pb::ReassignAccessReviewerRequest>,
+    ) -> Result<Response<pb::ReassignAccessReviewerResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let entries = self
+            .service
+            .reassign_access_reviewer(
+                actor,
+                request.review_id,
+                request.from_employee_id,
+                request.to_employee_id,
+                request.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::ReassignAccessReviewerResponse {
+            events: convert::events(&entries),
+        }))
+    }
+
+    async fn cancel_access_review(
+        &self,
+        request: Request<pb::CancelAccessReviewRequest>,
+    ) -> Result<Response<pb::CancelAccessReviewResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let entries = self
+            .service
+            .cancel_access_review(actor, request.review_id, request.reason)
+            .await?;
+        Ok(Response::new(pb::CancelAccessReviewResponse {
+            events: convert::events(&entries),
+        }))
+    }
+
     async fn sync_now(
         &self,
         request: Request<pb::SyncNowRequest>,

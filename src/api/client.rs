@@ -45,7 +45,7 @@ mod reviews;
 mod timeline;
 
 pub use proofs::open_checkpoint;
-pub use reviews::StartedReview;
+pub use reviews::{ListedReview, StartedReview};
 
 /// Why a call to the server did not give an answer.
 #[derive(Debug, thiserror::Error)]
@@ -457,6 +457,22 @@ impl ApiClient {
         };
         let recorded_at = instant("recorded_at", response.recorded_at)?.unwrap_or(Timestamp::MIN);
         Ok(Some((digest, recorded_at)))
+    }
+
+    /// The timezone the server reads dates in (its `roster.timezone`).
+    pub async fn timezone(&mut self) -> Result<chrono_tz::Tz, ClientError> {
+        let response = self
+            .ledger
+            .get_digest(pb::GetDigestRequest {})
+            .await?
+            .into_inner();
+        match response.timezone.as_str() {
+            // A server from before the field was added reads dates in UTC without a roster.
+            "" => Ok(chrono_tz::UTC),
+            name => name
+                .parse()
+                .map_err(|_| unusable(format!("`timezone` {name:?} is not an IANA timezone name"))),
+        }
     }
 
     /// Has the server verify its whole ledger.

@@ -618,6 +618,28 @@ fn typed(event: &Event) -> pb::event::Event {
             system: system.0,
             decided,
         }),
+        Event::AccessReviewReviewerReassigned {
+            review_id,
+            system,
+            from_employee_id,
+            to_employee_id,
+            reason,
+        } => Typed::AccessReviewReviewerReassigned(pb::AccessReviewReviewerReassigned {
+            review_id,
+            system: system.0,
+            from_employee_id,
+            to_employee_id,
+            reason,
+        }),
+        Event::AccessReviewCancelled {
+            review_id,
+            system,
+            reason,
+        } => Typed::AccessReviewCancelled(pb::AccessReviewCancelled {
+            review_id,
+            system: system.0,
+            reason,
+        }),
     }
 }
 
@@ -826,7 +848,20 @@ pub fn review_scope_arg(value: &str) -> Result<ReviewScope, Status> {
 pub fn access_review(view: &ReviewView, full: bool) -> pb::AccessReview {
     let review = &view.review;
     let (completed_at, completed_seq) = mark_parts(review.completed);
+    let (cancelled_at, cancelled_seq) = mark_parts(review.cancelled);
     pb::AccessReview {
+        cancelled_at,
+        cancelled_seq,
+        reassignments: review
+            .reassignments
+            .iter()
+            .map(|(from, to, at)| pb::ReviewerReassignment {
+                from_employee_id: from.clone(),
+                to_employee_id: to.clone(),
+                reassigned_at: Some(timestamp(at.at)),
+                reassigned_seq: at.seq,
+            })
+            .collect(),
         review_id: review.review_id.clone(),
         system: review.system.to_string(),
         scope: review.scope.to_string(),

@@ -220,6 +220,7 @@ impl LedgerService for LedgerApi {
             seq,
             hash,
             recorded_at,
+            timezone: self.service.timezone().name().to_owned(),
         }))
     }
 

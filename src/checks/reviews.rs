@@ -86,7 +86,9 @@ impl Context<'_> {
 
     /// Every revoke and modify decision in force on the system's reviews.
     fn actions(&self) -> impl Iterator<Item = Action<'_>> {
-        self.reviews().flat_map(|review| {
+        // A cancelled review's decisions call for nothing from its cancellation on.
+        let open = self.reviews().filter(|review| review.cancelled.is_none());
+        open.flat_map(|review| {
             review
                 .current_decisions()
                 .into_values()

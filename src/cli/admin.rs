@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use clap::{Subcommand, ValueEnum};
 
 use super::answer::{Answer, ask};
+use super::dates::{Edge, Zone, maybe_instant};
 use super::{Failure, Outcome, ServerArgs};
 use crate::api::client::PolicyRequest;
+use crate::as_of::AsOf;
 use crate::bounded;
 use crate::commands::ExceptionRequest;
 use crate::event::{Classification, EmployeeRecord, SystemId};
 use crate::roster::MAX_FILE_BYTES;
-use crate::time::Timestamp;
 
 /// What `admin classify` says an account is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,6 +46,7 @@ pub enum AdminCommand {
     },
     /// Link an account to an employee by hand (wins over an email match).
     Link {
+        /// The account: its id, or its login name (refused if several accounts hold it).
         account_id: String,
         employee_id: String,
         /// Why; recorded in the ledger.
@@ -98,9 +100,10 @@ pub enum AdminCommand {
     /// Record that an employee left, or will leave.
     Offboard {
         employee_id: String,
-        /// When the person left or leaves, RFC 3339 (default: now).
-        #[arg(long, value_name = "TIME")]
-        effective_at: Option<Timestamp>,
+        /// When the person left or leaves: RFC 3339, or a date (the start of that day in the
+        /// server's `roster.timezone`). Default: now.
+        #[arg(long, value_name = "TIME|DATE")]
+        effective_at: Option<AsOf>,
         /// Why; recorded in the ledger.
         #[arg(long)]
         reason: Option<String>,
@@ -138,9 +141,10 @@ pub enum AdminCommand {
         /// Where the justification is kept, e.g. a ticket.
         #[arg(long, value_name = "REF")]
         evidence: Option<String>,
-        /// When the exception lapses, RFC 3339 (default: never).
-        #[arg(long, value_name = "TIME")]
-        expires_at: Option<Timestamp>,
+        /// When the exception lapses: RFC 3339, or a date (the end of that day in the
+        /// server's `roster.timezone`). Default: never.
+        #[arg(long, value_name = "TIME|DATE")]
+        expires_at: Option<AsOf>,
     },
     /// Withdraw an exception that still holds; its finding returns at once.
     RevokeException {
@@ -171,7 +175,13 @@ pub fn run(server: &ServerArgs, json: bool, command: AdminCommand) -> Outcome {
         _ => Vec::new(),
     };
     ask(server, json, async move |client| {
-        Ok::<Box<dyn Answer>, _>(match command {
+        let date = match &command {
+            AdminCommand::Offboard { effective_at, .. } => *effective_at,
+            AdminCommand::GrantException { expires_at, .. } => *expires_at,
+            _ => None,
+        };
+        let zone = Zone::of_server(client, &[date]).await?;
+        Ok::<Box<dyn Answer>, Failure>(match command {
             AdminCommand::Classify {
                 account_id,
                 kind,
@@ -247,11 +257,15 @@ pub fn run(server: &ServerArgs, json: bool, command: AdminCommand) -> Outcome {
                 employee_id,
                 effective_at,
                 reason,
-            } => Box::new(
-                client
-                    .offboard_employee(employee_id, effective_at, reason.unwrap_or_default())
-                    .await?,
-            ),
+            } => {
+                let effective_at =
+                    maybe_instant("--effective-at", effective_at, Edge::Start, zone)?;
+                Box::new(
+                    client
+                        .offboard_employee(employee_id, effective_at, reason.unwrap_or_default())
+                        .await?,
+                )
+            }
             AdminCommand::ImportRoster { .. } => Box::new(client.import_roster(csv).await?),
             AdminCommand::SyncNow => Box::new(client.sync_now(&system).await?),
             AdminCommand::ConfirmRemovals { sync_id, reason } => {
@@ -264,19 +278,22 @@ pub fn run(server: &ServerArgs, json: bool, command: AdminCommand) -> Outcome {
                 reason,
                 evidence,
                 expires_at,
-            } => Box::new(
-                client
-                    .grant_exception(ExceptionRequest {
-                        system,
-                        check_id,
-                        account_id: account.unwrap_or_default(),
-                        employee_id: employee.unwrap_or_default(),
-                        reason,
-                        evidence_ref: evidence.unwrap_or_default(),
-                        expires_at,
-                    })
-                    .await?,
-            ),
+            } => {
+                let expires_at = maybe_instant("--expires-at", expires_at, Edge::End, zone)?;
+                Box::new(
+                    client
+                        .grant_exception(ExceptionRequest {
+                            system,
+                            check_id,
+                            account_id: account.unwrap_or_default(),
+                            employee_id: employee.unwrap_or_default(),
+                            reason,
+                            evidence_ref: evidence.unwrap_or_default(),
+                            expires_at,
+                        })
+                        .await?,
+                )
+            }
             AdminCommand::RevokeException {
                 exception_id,
                 reason,

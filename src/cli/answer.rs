@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, runtime};
 use crate::api::client::{
-    ApiClient, ClientError, GrantedException, ListedAccount, ListedEmployee, RosterImported,
+    ApiClient, GrantedException, ListedAccount, ListedEmployee, ListedReview, RosterImported,
     ServerVerification, StartedReview,
 };
 use crate::api::{sync_json, sync_now_response};
@@ -21,7 +21,8 @@ use crate::entry::Entry;
 use crate::hash::Digest;
 use crate::ledger::Appended;
 use crate::render::{
-    Show, entry_line, exception_table, offboarding_table, review_report, shown_lines, sync_summary,
+    Show, entry_line, exception_table, offboarding_table, review_report, review_state, shown_lines,
+    sync_summary,
 };
 use crate::report::OffboardingRow;
 use crate::service::{ListedException, ReviewView};
@@ -55,10 +56,10 @@ impl<A: Answer + ?Sized> Answer for Box<A> {
 
 /// Connects to the server, makes `call`, prints its answer (`json` or text) and returns its exit
 /// code. A server that cannot be reached or refuses the call exits 2 with its reason.
-pub fn ask<A: Answer>(
+pub fn ask<A: Answer, E: std::fmt::Display>(
     server: &ServerArgs,
     json: bool,
-    call: impl AsyncFnOnce(&mut ApiClient) -> Result<A, ClientError>,
+    call: impl AsyncFnOnce(&mut ApiClient) -> Result<A, E>,
 ) -> Outcome {
     let answer = runtime()?.block_on(async {
         let mut client = connect(server).await?;
@@ -292,6 +293,30 @@ impl Answer for ReviewView {
     }
     fn json(&self) -> Value {
         serialized(self)
+    }
+}
+
+impl Answer for Vec<ListedReview> {
+    fn text(&self) -> String {
+        if self.is_empty() {
+            return "no access reviews\n".to_owned();
+        }
+        table(
+            ["REVIEW", "SCOPE", "STATE", "REVIEWERS", "DECIDED"],
+            self.iter().map(|listed| {
+                let review = &listed.review;
+                [
+                    review.review_id.clone(),
+                    review.scope.to_string(),
+                    review_state(review),
+                    review.reviewers.join(", "),
+                    format!("{} of {}", listed.decided_count, listed.population_count),
+                ]
+            }),
+        )
+    }
+    fn json(&self) -> Value {
+        json!({ "reviews": serialized(self) })
     }
 }
 

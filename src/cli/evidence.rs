@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::checkpoint::{failure, say_checked};
+use super::dates::{Edge, Zone, tell_date};
 use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, progress, runtime};
 use crate::as_of::AsOf;
@@ -128,6 +129,12 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
             Ok::<_, Failure>((pack, head))
         })?,
     };
+    let zone = Zone {
+        timezone: pack.timezone,
+        whose: "the roster.timezone the export recorded",
+    };
+    tell_date("--from", Some(from), Edge::Start, zone);
+    tell_date("--to", Some(to), Edge::End, zone);
     let files = evidence::FILES.len()
         + pack
             .checkpoint

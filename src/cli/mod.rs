@@ -9,6 +9,7 @@
 mod admin;
 mod answer;
 mod checkpoint;
+mod dates;
 mod evidence;
 mod offline;
 mod online;
@@ -16,6 +17,7 @@ mod progress;
 mod replay;
 mod review;
 mod running;
+mod simulate;
 mod timeline;
 mod webhook;
 
@@ -28,7 +30,6 @@ use crate::VERSION;
 use crate::as_of::AsOf;
 use crate::event::SystemId;
 use crate::hash::Digest;
-use crate::time::Timestamp;
 
 /// A tamper-evident ledger of who has access to your Tailscale network, checked against your HR
 /// roster, with a history any auditor can verify.
@@ -59,6 +60,7 @@ pub struct ServerArgs {
     #[arg(
         long,
         global = true,
+        env = "TAILLEDGER_SERVER",
         value_name = "URL",
         default_value = "http://127.0.0.1:50051"
     )]
@@ -129,6 +131,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::demo::HrSource::Csv)]
         hr: crate::demo::HrSource,
     },
+    /// Serve a simulated Tailscale API and Truto HRIS on loopback, with a small tailnet that
+    /// changes over time, and write the configuration that points `serve` at them: every admin
+    /// task can be tried before a real tailnet is connected. Runs until SIGINT or SIGTERM.
+    Simulate(simulate::SimulateArgs),
     /// Run the service: the gRPC API and a sync every `sync_interval`, until SIGINT or SIGTERM.
     Serve {
         /// The configuration file (TOML).
@@ -192,6 +198,11 @@ pub enum Command {
         /// Also list accounts that were removed.
         #[arg(long)]
         include_removed: bool,
+        /// Only the accounts with a finding of this reason code (`unidentified`,
+        /// `access-retained`, `role-not-allowed`, …; docs/reference/checks.md); repeat it or
+        /// separate codes by commas for any of several.
+        #[arg(long, value_name = "REASON", value_delimiter = ',', value_parser = reason_code)]
+        finding: Vec<crate::checks::Reason>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -226,12 +237,14 @@ pub enum Command {
     /// Ask a running server for the offboarding report: for each leaver's account, when access
     /// was last held and first gone, against the grace period.
     Report {
-        /// Offboardings effective at or after this RFC 3339 instant.
-        #[arg(long, value_name = "TIME")]
-        from: Option<Timestamp>,
-        /// Offboardings effective at or before this RFC 3339 instant.
-        #[arg(long, value_name = "TIME")]
-        to: Option<Timestamp>,
+        /// Offboardings effective at or after this instant: RFC 3339, or a date (the start of
+        /// that day in the server's `roster.timezone`).
+        #[arg(long, value_name = "TIME|DATE")]
+        from: Option<AsOf>,
+        /// Offboardings effective at or before this instant: RFC 3339, or a date (the end of
+        /// that day in the server's `roster.timezone`).
+        #[arg(long, value_name = "TIME|DATE")]
+        to: Option<AsOf>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -466,13 +479,25 @@ impl Failure {
     }
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<crate::api::client::ClientError> for Failure {
+    fn from(error: crate::api::client::ClientError) -> Self {
+        Failure::input(error)
+    }
+}
+
 /// The outcome of a command: an exit code, or a failure to report.
 pub type Outcome = Result<ExitCode, Failure>;
 
 /// Runs a parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let default_level = match cli.command {
-        Command::Serve { .. } => "info",
+        Command::Serve { .. } | Command::Simulate(_) => "info",
         _ => "warn",
     };
     init_logging(cli.log_format, default_level);
@@ -483,6 +508,7 @@ pub fn run(cli: Cli) -> ExitCode {
             listen,
             hr,
         } => running::demo(data_dir, no_serve, listen, hr),
+        Command::Simulate(args) => simulate::simulate(args),
         Command::Serve { config } => running::serve(&config),
         Command::Sync {
             config,
@@ -532,24 +558,39 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Accounts {
             as_of,
             include_removed,
+            finding,
             json,
             server,
         } => answer::ask(&server, json, async |client| {
-            client
+            tell_as_of(client, as_of).await?;
+            let mut accounts = client
                 .accounts(&SystemId::tailscale(), as_of, include_removed)
-                .await
+                .await?;
+            if !finding.is_empty() {
+                accounts.retain(|account| {
+                    account
+                        .findings
+                        .iter()
+                        .any(|reason| finding.contains(reason))
+                });
+            }
+            Ok::<_, Failure>(accounts)
         }),
         Command::Employees {
             as_of,
             json,
             server,
-        } => answer::ask(&server, json, async |client| client.employees(as_of).await),
+        } => answer::ask(&server, json, async |client| {
+            tell_as_of(client, as_of).await?;
+            Ok::<_, Failure>(client.employees(as_of).await?)
+        }),
         Command::Exceptions {
             as_of,
             json,
             server,
         } => answer::ask(&server, json, async |client| {
-            client.exceptions(&SystemId::tailscale(), as_of).await
+            tell_as_of(client, as_of).await?;
+            Ok::<_, Failure>(client.exceptions(&SystemId::tailscale(), as_of).await?)
         }),
         Command::Report {
             from,
@@ -557,9 +598,14 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
             server,
         } => answer::ask(&server, json, async |client| {
-            client
-                .offboarding_report(&SystemId::tailscale(), from, to)
-                .await
+            let zone = dates::Zone::of_server(client, &[from, to]).await?;
+            let from = dates::maybe_instant("--from", from, dates::Edge::Start, zone)?;
+            let to = dates::maybe_instant("--to", to, dates::Edge::End, zone)?;
+            Ok::<_, Failure>(
+                client
+                    .offboarding_report(&SystemId::tailscale(), from, to)
+                    .await?,
+            )
         }),
         Command::Digest { json, server } => {
             answer::ask(&server, json, async |client| client.digest().await)
@@ -641,6 +687,31 @@ pub fn run(cli: Cli) -> ExitCode {
         eprintln!("error: {}", failure.message);
         ExitCode::from(failure.code)
     })
+}
+
+/// Tells on standard error how the server reads an `--as-of` date, asking it for its timezone.
+async fn tell_as_of(
+    client: &mut crate::api::client::ApiClient,
+    as_of: Option<AsOf>,
+) -> Result<(), Failure> {
+    let zone = dates::Zone::of_server(client, &[as_of]).await?;
+    dates::tell_date("--as-of", as_of, dates::Edge::End, zone);
+    Ok(())
+}
+
+/// A reason code of the checks' findings, as `--finding` takes it.
+fn reason_code(text: &str) -> Result<crate::checks::Reason, String> {
+    let codes = crate::checks::Reason::ALL;
+    codes
+        .into_iter()
+        .find(|reason| reason.as_str() == text.trim())
+        .ok_or_else(|| {
+            let known: Vec<&str> = codes.iter().map(|reason| reason.as_str()).collect();
+            format!(
+                "`{text}` is not a reason code; the codes are {}",
+                known.join(", ")
+            )
+        })
 }
 
 fn init_logging(format: LogFormat, default_level: &str) {

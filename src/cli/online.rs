@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::checkpoint;
+use super::dates::{Edge, Zone, tell_date};
 use super::offline::print_exported;
 use super::{Failure, Outcome, ServerArgs, findings_exit, runtime};
 use crate::api::client::ApiClient;
@@ -14,7 +15,7 @@ use crate::as_of::AsOf;
 use crate::event::SystemId;
 use crate::export::AtomicFile;
 use crate::merkle::VerifierKey;
-use crate::render::{check_table, entry_line, shown_lines};
+use crate::render::{check_table, entry_line_naming, shown_lines};
 use crate::service::CheckReport;
 
 pub(super) async fn connect(server: &ServerArgs) -> Result<ApiClient, Failure> {
@@ -34,11 +35,10 @@ pub fn status(
     fail_on_findings: bool,
 ) -> Outcome {
     let status = runtime()?.block_on(async {
-        connect(server)
-            .await?
-            .status(&SystemId::tailscale(), as_of)
-            .await
-            .map_err(Failure::input)
+        let mut client = connect(server).await?;
+        let zone = Zone::of_server(&mut client, &[as_of]).await?;
+        tell_date("--as-of", as_of, Edge::End, zone);
+        Ok::<_, Failure>(client.status(&SystemId::tailscale(), as_of).await?)
     })?;
     print_status(&status, json);
     Ok(findings_exit(&status, fail_on_findings))
@@ -82,12 +82,25 @@ pub fn history(
         }
         Ok::<_, Failure>(entries)
     })?;
+    // An event that names an account by id alone (a link, a classification) is shown with the
+    // login name the history's own observations of it give.
+    let logins: std::collections::HashMap<(&SystemId, &str), &str> = entries
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            crate::event::Event::UserSeen { system, account } => {
+                Some(((system, account.id.as_str()), account.login_name.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    let login_of =
+        |system: &SystemId, id: &str| logins.get(&(system, id)).map(|login| (*login).to_owned());
     let mut stdout = std::io::stdout().lock();
     for entry in &entries {
         let line = if json {
             entry.export_line()
         } else {
-            entry_line(entry)
+            entry_line_naming(entry, login_of)
         };
         writeln!(stdout, "{line}").map_err(Failure::input)?;
     }

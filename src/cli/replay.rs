@@ -7,13 +7,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::dates::{Edge, Zone, tell_date};
 use super::online::print_status;
 use super::timeline::print_timeline;
 use super::{Failure, Outcome, runtime};
 use crate::as_of::AsOf;
 use crate::checks::CheckSettings;
 use crate::event::SystemId;
-use crate::replay::{ReplayError, ledger_from_export};
+use crate::replay::{ReplayError, ledger_from_export, recorded_timezone};
 use crate::service::Service;
 use crate::time::SystemClock;
 
@@ -39,13 +40,22 @@ pub fn replay(
         }
         Err(error) => return Err(Failure::input(format!("{}: {error}", file.display()))),
     };
+    let system = SystemId::tailscale();
+    let zone = Zone {
+        timezone: recorded_timezone(&ledger, &system),
+        whose: "the roster.timezone the export recorded",
+    };
+    tell_date("--as-of", as_of, Edge::End, zone);
+    if let Some((from, to)) = window {
+        tell_date("--from", Some(from), Edge::Start, zone);
+        tell_date("--to", Some(to), Edge::End, zone);
+    }
     let service = Service::new(
         Arc::new(ledger),
         Arc::new(SystemClock),
         CheckSettings::default(),
-        chrono_tz::UTC,
+        zone.timezone,
     );
-    let system = SystemId::tailscale();
     runtime()?.block_on(async {
         match window {
             Some((from, to)) => {

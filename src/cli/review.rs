@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::answer::{Answer, ask};
+use super::dates::{Edge, Zone, instant};
 use super::{Failure, Outcome, ServerArgs};
+use crate::as_of::AsOf;
 use crate::commands::review::{DecisionInput, StartReview, parse_decisions_csv};
 use crate::event::{ReviewScope, SystemId};
-use crate::time::Timestamp;
 
 #[derive(Subcommand, Debug)]
 pub enum ReviewCommand {
@@ -23,9 +24,10 @@ pub enum ReviewCommand {
         /// An employee id who decides; repeat for several.
         #[arg(long = "reviewer", value_name = "EMPLOYEE_ID", required = true)]
         reviewers: Vec<String>,
-        /// When the review should be complete, RFC 3339.
-        #[arg(long, value_name = "TIME")]
-        due: Timestamp,
+        /// When the review should be complete: RFC 3339, or a date (the end of that day in the
+        /// server's `roster.timezone`).
+        #[arg(long, value_name = "TIME|DATE")]
+        due: AsOf,
     },
     /// Show a review: its population, every decision, and the follow-through.
     Show {
@@ -39,6 +41,33 @@ pub enum ReviewCommand {
     Complete {
         /// The review's id, `AR-<n>`.
         review_id: String,
+    },
+    /// List the tailnet's reviews: state, due date, reviewers and how many accounts are
+    /// decided (a reviewer token lists only its own reviews).
+    List,
+    /// Hand a reviewer's part of an open review to another employee (admin token); decisions
+    /// already recorded stay in force.
+    Reassign {
+        /// The review's id, `AR-<n>`.
+        review_id: String,
+        /// The reviewer being replaced.
+        #[arg(long, value_name = "EMPLOYEE_ID")]
+        from: String,
+        /// The employee who decides instead: on the roster, not offboarded.
+        #[arg(long, value_name = "EMPLOYEE_ID")]
+        to: String,
+        /// Why; recorded in the ledger.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw an open review (admin token): it takes no more decisions, is never completed,
+    /// and its decisions call for no action from then on.
+    Cancel {
+        /// The review's id, `AR-<n>`.
+        review_id: String,
+        /// Why; recorded in the ledger.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -101,26 +130,46 @@ pub fn run(server: &ServerArgs, json: bool, command: ReviewCommand) -> Outcome {
                 Box::new(client.decide_access_review(review_id, decisions).await?);
             return Ok(answer);
         }
-        Ok::<Box<dyn Answer>, _>(match command {
+        Ok::<Box<dyn Answer>, Failure>(match command {
             Some(ReviewCommand::Start {
                 scope,
                 reviewers,
                 due,
-            }) => Box::new(
-                client
-                    .start_access_review(StartReview {
-                        system: SystemId::tailscale(),
-                        scope,
-                        reviewers,
-                        due_at: due,
-                    })
-                    .await?,
-            ),
+            }) => {
+                let zone = Zone::of_server(client, &[Some(due)]).await?;
+                let due_at = instant("--due", due, Edge::End, zone)?;
+                Box::new(
+                    client
+                        .start_access_review(StartReview {
+                            system: SystemId::tailscale(),
+                            scope,
+                            reviewers,
+                            due_at,
+                        })
+                        .await?,
+                )
+            }
             Some(ReviewCommand::Show { review_id }) => {
                 Box::new(client.access_review(review_id).await?)
             }
             Some(ReviewCommand::Complete { review_id }) => {
                 Box::new(client.complete_access_review(review_id).await?)
+            }
+            Some(ReviewCommand::List) => {
+                Box::new(client.access_reviews(&SystemId::tailscale()).await?)
+            }
+            Some(ReviewCommand::Reassign {
+                review_id,
+                from,
+                to,
+                reason,
+            }) => Box::new(
+                client
+                    .reassign_access_reviewer(review_id, from, to, reason)
+                    .await?,
+            ),
+            Some(ReviewCommand::Cancel { review_id, reason }) => {
+                Box::new(client.cancel_access_review(review_id, reason).await?)
             }
             Some(ReviewCommand::Decide(_)) | None => unreachable!("decisions were taken above"),
         })

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use super::dates::{Edge, Zone, tell_date};
 use super::online::connect;
 use super::{Failure, Outcome, ServerArgs, runtime};
 use crate::as_of::AsOf;
@@ -11,11 +12,11 @@ use crate::timeline::Timeline;
 
 pub fn timeline(server: &ServerArgs, from: AsOf, to: AsOf, json: bool) -> Outcome {
     let timeline = runtime()?.block_on(async {
-        connect(server)
-            .await?
-            .timeline(&SystemId::tailscale(), from, to)
-            .await
-            .map_err(Failure::input)
+        let mut client = connect(server).await?;
+        let zone = Zone::of_server(&mut client, &[Some(from), Some(to)]).await?;
+        tell_date("--from", Some(from), Edge::Start, zone);
+        tell_date("--to", Some(to), Edge::End, zone);
+        Ok::<_, Failure>(client.timeline(&SystemId::tailscale(), from, to).await?)
     })?;
     print_timeline(&timeline, json)?;
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,8 @@
 //! before anything is appended, every problem is reported (with the CSV line the caller gave),
 //! and a request with any problem records nothing.
 
+mod lifecycle;
+
 use std::collections::BTreeMap;
 
 use crate::canonical;
@@ -19,6 +21,8 @@ use crate::projection::{EmployeeState, Projections, ReviewState};
 use crate::time::Timestamp;
 
 use super::{CommandError, known_employee, required};
+
+pub use lifecycle::{cancel_review, reassign_reviewer};
 
 /// What `StartAccessReview` asks for.
 #[derive(Clone, Debug)]
@@ -191,6 +195,15 @@ fn open_review<'a>(
             reason: format!(
                 "`{review_id}` was completed at {} (seq {}): it takes no more decisions",
                 completed.at, completed.seq
+            ),
+        });
+    }
+    if let Some(cancelled) = review.cancelled {
+        return Err(CommandError::InvalidArgument {
+            field: "review_id",
+            reason: format!(
+                "`{review_id}` was cancelled at {} (seq {}): it takes no more decisions",
+                cancelled.at, cancelled.seq
             ),
         });
     }

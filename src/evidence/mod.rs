@@ -136,12 +136,8 @@ impl Replayed {
     ) -> Result<Replayed, EvidenceError> {
         rewind(export, out)?;
         let ledger = ledger_from_export(BufReader::new(&*export))?;
-        let service = Service::new(
-            Arc::new(ledger),
-            clock,
-            CheckSettings::default(),
-            chrono_tz::UTC,
-        );
+        let timezone = crate::replay::recorded_timezone(&ledger, &SystemId::tailscale());
+        let service = Service::new(Arc::new(ledger), clock, CheckSettings::default(), timezone);
         Ok(Replayed { service })
     }
 
@@ -215,6 +211,8 @@ pub struct Pack {
     /// When the pack was written, and by which version of tailledger.
     pub written_at: Timestamp,
     pub version: &'static str,
+    /// The timezone the window's dates were read in (the export's recorded `roster.timezone`).
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Pack {
@@ -285,6 +283,7 @@ impl Pack {
             checkpoint: None,
             written_at: service.now(),
             version: crate::VERSION,
+            timezone: service.timezone(),
         })
     }
 

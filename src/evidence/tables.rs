@@ -237,10 +237,20 @@ fn reviews(pack: &Pack) -> Vec<u8> {
             "due_at",
             "completed_at",
             "completed_seq",
+            "cancelled_at",
+            "cancelled_seq",
+            "reviewers_reassigned",
         ],
         pack.reviews.iter().map(|view| {
             let review = &view.review;
             let [completed_at, completed_seq] = mark(review.completed.as_ref());
+            let [cancelled_at, cancelled_seq] = mark(review.cancelled.as_ref());
+            // `FROM>TO@SEQ`, space-separated, in the order recorded.
+            let reassigned: Vec<String> = review
+                .reassignments
+                .iter()
+                .map(|(from, to, at)| format!("{from}>{to}@{}", at.seq))
+                .collect();
             vec![
                 text(&review.review_id),
                 text(&review.system.0),
@@ -254,6 +264,9 @@ fn reviews(pack: &Pack) -> Vec<u8> {
                 review.due_at.to_string(),
                 completed_at,
                 completed_seq,
+                cancelled_at,
+                cancelled_seq,
+                text(&reassigned.join(" ")),
             ]
         }),
     )

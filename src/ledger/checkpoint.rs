@@ -29,7 +29,7 @@ pub const CHECKPOINT_MIN_INTERVAL: u64 = 1_000;
 /// The layout version of [`Projections`] and of [`SubjectIndex`] in a checkpoint. Bump it
 /// whenever a projection type changes shape: older checkpoints are then skipped (and rebuilt by
 /// replay), never misread.
-const PROJECTION_LAYOUT: u32 = 7;
+const PROJECTION_LAYOUT: u32 = 8;
 
 #[derive(Serialize)]
 struct CheckpointRef<'a> {

@@ -388,7 +388,9 @@ impl SystemState {
             // a later sync does.
             Event::AccessReviewStarted { .. }
             | Event::AccessReviewDecided { .. }
-            | Event::AccessReviewCompleted { .. } => {}
+            | Event::AccessReviewCompleted { .. }
+            | Event::AccessReviewReviewerReassigned { .. }
+            | Event::AccessReviewCancelled { .. } => {}
             Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
                 self.leftovers.device_listed(device, mark)
             }

@@ -293,7 +293,9 @@ impl Employees {
             // Reviews are kept beside the systems (`reviews.rs`).
             Event::AccessReviewStarted { .. }
             | Event::AccessReviewDecided { .. }
-            | Event::AccessReviewCompleted { .. } => {}
+            | Event::AccessReviewCompleted { .. }
+            | Event::AccessReviewReviewerReassigned { .. }
+            | Event::AccessReviewCancelled { .. } => {}
             Event::DeviceSeen { .. }
             | Event::DeviceChanged { .. }
             | Event::DeviceRemoved { .. }

@@ -156,6 +156,8 @@ impl Projections {
                 ..
             } => self.reviews.start(
                 ReviewState {
+                    reassignments: Vec::new(),
+                    cancelled: None,
                     review_id: review_id.clone(),
                     system: system.clone(),
                     pinned_seq: *pinned_seq,
@@ -194,6 +196,18 @@ impl Projections {
             ),
             Event::AccessReviewCompleted { review_id, .. } => {
                 self.reviews.complete(review_id, Mark::of(entry))
+            }
+            Event::AccessReviewReviewerReassigned {
+                review_id,
+                from_employee_id,
+                to_employee_id,
+                ..
+            } => {
+                self.reviews
+                    .reassign(review_id, from_employee_id, to_employee_id, Mark::of(entry))
+            }
+            Event::AccessReviewCancelled { review_id, .. } => {
+                self.reviews.cancel(review_id, Mark::of(entry))
             }
         }
     }

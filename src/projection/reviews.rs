@@ -45,6 +45,10 @@ pub struct ReviewState {
     /// Every decision in the order recorded; the last one of an account is in force.
     pub decisions: Vec<DecisionState>,
     pub completed: Option<Mark>,
+    /// Every reviewer handed over, in the order recorded: (from, to, when).
+    pub reassignments: Vec<(String, String, Mark)>,
+    /// When an admin withdrew it.
+    pub cancelled: Option<Mark>,
 }
 
 impl ReviewState {
@@ -107,6 +111,32 @@ impl Reviews {
     pub(super) fn complete(&mut self, review_id: &str, completed: Mark) {
         if let Some(review) = self.by_id.get_mut(review_id) {
             review.completed = Some(completed);
+        }
+    }
+
+    /// Hands `from`'s part to `to`: `to` takes `from`'s place among the reviewers (or, already
+    /// one of them, stays once).
+    pub(super) fn reassign(&mut self, review_id: &str, from: &str, to: &str, at: Mark) {
+        if let Some(review) = self.by_id.get_mut(review_id) {
+            let already = review.has_reviewer(to);
+            if let Some(place) = review.reviewers.iter().position(|id| id == from) {
+                if already {
+                    review.reviewers.remove(place);
+                } else {
+                    review.reviewers[place] = to.to_owned();
+                }
+            } else if !already {
+                review.reviewers.push(to.to_owned());
+            }
+            review
+                .reassignments
+                .push((from.to_owned(), to.to_owned(), at));
+        }
+    }
+
+    pub(super) fn cancel(&mut self, review_id: &str, cancelled: Mark) {
+        if let Some(review) = self.by_id.get_mut(review_id) {
+            review.cancelled = Some(cancelled);
         }
     }
 

@@ -130,7 +130,19 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
                 .collect(),
         ),
         Event::AccessReviewDecided { account_id, .. } => accounts(one(account_id)),
-        Event::AccessReviewCompleted { .. } => Subjects::default(),
+        Event::AccessReviewCompleted { .. } | Event::AccessReviewCancelled { .. } => {
+            Subjects::default()
+        }
+        // A reassignment is about the two reviewers.
+        Event::AccessReviewReviewerReassigned {
+            from_employee_id,
+            to_employee_id,
+            ..
+        } => employees(
+            [from_employee_id.as_str(), to_employee_id.as_str()]
+                .into_iter()
+                .collect(),
+        ),
         // The audit log's target is an account, a device or a key, by its id.
         Event::ChangeAttributed { target, .. } => Subjects {
             account_ids: one(&target.id),

@@ -102,6 +102,47 @@ impl Service {
         .await
     }
 
+    /// Hands reviewer `from`'s part of an open review to employee `to`, who must be on the
+    /// roster and not have left by now.
+    pub async fn reassign_access_reviewer(
+        &self,
+        actor: Actor,
+        review_id: String,
+        from: String,
+        to: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let now = self.clock.now();
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![review::reassign_reviewer(
+                projections,
+                &review_id,
+                &from,
+                &to,
+                &reason,
+                now,
+            )?])
+        })
+        .await
+    }
+
+    /// Withdraws an open review: it takes no more decisions and is never completed.
+    pub async fn cancel_access_review(
+        &self,
+        actor: Actor,
+        review_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        self.command_blocking(actor, move |projections| {
+            Ok(vec![review::cancel_review(
+                projections,
+                &review_id,
+                &reason,
+            )?])
+        })
+        .await
+    }
+
     /// One review with its follow-through now; a reviewer may read only their own reviews.
     pub async fn access_review(
         &self,

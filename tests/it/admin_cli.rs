@@ -799,3 +799,115 @@ async fn an_unchanged_roster_leaves_an_admin_offboarding_standing_and_shows_the_
     let health = find(&status["checks"], "checkId", "integration-healthy");
     assert!(!health.to_string().contains("roster-disagrees"), "{health}");
 }
+
+/// One rule for dates (docs/reference/cli.md#dates): every date flag reads a day in the
+/// server's `roster.timezone` (Europe/Berlin here, which moves to summer time on 2026-03-29), a
+/// flag opening a span at the day's first instant and one closing it at its last microsecond,
+/// and says so on standard error.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_date_flag_reads_a_day_in_the_servers_timezone_to_the_microsecond() {
+    let fixture = Fixture::start().await;
+    let served = Served::start(&fixture).await;
+    served
+        .ok(&[
+            "admin",
+            "upsert-employee",
+            "E-70",
+            "--email",
+            "lea@acme.example",
+            "--org-role",
+            "IT",
+        ])
+        .await;
+    let berlin = "Europe/Berlin (the server's roster.timezone)";
+
+    let offboarded = served
+        .run_as(
+            ADMIN_TOKEN,
+            &[
+                "admin",
+                "offboard",
+                "E-70",
+                "--effective-at",
+                "2026-03-29",
+                "--json",
+            ],
+        )
+        .await;
+    assert_eq!(offboarded.status.code(), Some(0), "{}", text(&offboarded));
+    let answer: Value = serde_json::from_slice(&offboarded.stdout).unwrap();
+    assert_eq!(
+        answer["events"][0]["event"]["effective_at"], "2026-03-28T23:00:00.000000Z",
+        "the day starts at midnight in Berlin, still winter time"
+    );
+    let note = String::from_utf8_lossy(&offboarded.stderr);
+    assert!(
+        note.contains(&format!(
+            "--effective-at 2026-03-29: the start of that day in {berlin}, 2026-03-28T23:00:00.000000Z"
+        )),
+        "{note}"
+    );
+
+    let granted = served
+        .run_as(
+            ADMIN_TOKEN,
+            &[
+                "admin",
+                "grant-exception",
+                "user-identified",
+                "--employee",
+                "E-70",
+                "--reason",
+                "pending paperwork",
+                "--expires-at",
+                "2099-07-01",
+                "--json",
+            ],
+        )
+        .await;
+    assert_eq!(granted.status.code(), Some(0), "{}", text(&granted));
+    let answer: Value = serde_json::from_slice(&granted.stdout).unwrap();
+    assert_eq!(
+        answer["events"][0]["event"]["expires_at"], "2099-07-01T21:59:59.999999Z",
+        "the day ends at its last microsecond, in summer time"
+    );
+
+    // The report's window: the day's first instant, the day before's last microsecond.
+    for (flags, note) in [
+        (
+            ["--from", "2026-03-29"],
+            "--from 2026-03-29: the start of that day in Europe/Berlin (the server's roster.timezone), 2026-03-28T23:00:00.000000Z",
+        ),
+        (
+            ["--to", "2026-03-28"],
+            "--to 2026-03-28: the end of that day in Europe/Berlin (the server's roster.timezone), 2026-03-28T22:59:59.999999Z",
+        ),
+        (
+            ["--to", "2026-03-29"],
+            "--to 2026-03-29: the end of that day in Europe/Berlin (the server's roster.timezone), 2026-03-29T21:59:59.999999Z",
+        ),
+    ] {
+        let mut items = vec!["report", "--json"];
+        items.extend(flags);
+        let report = served.run_as(ADMIN_TOKEN, &items).await;
+        assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+        assert!(
+            String::from_utf8_lossy(&report.stderr).contains(note),
+            "{}",
+            text(&report)
+        );
+    }
+
+    let refused = served
+        .fails(
+            2,
+            &["admin", "offboard", "E-70", "--effective-at", "2026-02-30"],
+        )
+        .await;
+    assert!(
+        refused.contains("--effective-at")
+            && refused.contains("RFC 3339")
+            && refused.contains("date"),
+        "{refused}"
+    );
+}

@@ -598,6 +598,8 @@ async fn codes(server: &ApiServer, token: Option<&str>) -> Vec<(&'static str, Co
         call!(admin.start_access_review(pb::StartAccessReviewRequest::default())),
         call!(admin.decide_access_review(pb::DecideAccessReviewRequest::default())),
         call!(admin.complete_access_review(pb::CompleteAccessReviewRequest::default())),
+        call!(admin.reassign_access_reviewer(pb::ReassignAccessReviewerRequest::default())),
+        call!(admin.cancel_access_review(pb::CancelAccessReviewRequest::default())),
     ]
 }
 
@@ -660,6 +662,8 @@ fn rpc_is_admin(rpc: &str) -> bool {
             | "start_access_review"
             | "decide_access_review"
             | "complete_access_review"
+            | "reassign_access_reviewer"
+            | "cancel_access_review"
     )
 }
 

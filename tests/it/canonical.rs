@@ -601,6 +601,24 @@ fn reviews() -> BoxedStrategy<Event> {
                 decided,
             }
         }),
+        ((text(), system()), (text(), text(), text())).prop_map(
+            |((review_id, system), (from_employee_id, to_employee_id, reason))| {
+                Event::AccessReviewReviewerReassigned {
+                    review_id,
+                    system,
+                    from_employee_id,
+                    to_employee_id,
+                    reason,
+                }
+            }
+        ),
+        (text(), system(), text()).prop_map(|(review_id, system, reason)| {
+            Event::AccessReviewCancelled {
+                review_id,
+                system,
+                reason,
+            }
+        }),
     ]
     .boxed()
 }

@@ -279,8 +279,8 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
         "nothing was recorded after the window's end"
     );
 
-    // The auditor's replay of the export answers as the server does (instants, not dates: the
-    // replay's days are UTC days, the server's Berlin days).
+    // The auditor's replay of the export answers as the server does, for instants and for dates
+    // alike: both read a date in the roster's timezone, Berlin (the export recorded it).
     let lines = std::fs::read_to_string(&export).unwrap();
     let last: serde_json::Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
     let last_at = last["recorded_at"].as_str().unwrap().to_owned();
@@ -304,6 +304,34 @@ async fn serve_answers_the_client_commands_and_stops_cleanly_on_sigterm() {
     );
     let timeline: serde_json::Value = serde_json::from_slice(&served.stdout).unwrap();
     assert_eq!(timeline["checks"].as_array().map(Vec::len), Some(8));
+    let dated = ["--from", "2020-01-01", "--to", &last_at, "--json"];
+    let served = run_with_env(
+        args(&[&["timeline", "--server", &url][..], &dated[..]].concat()),
+        token.clone(),
+    )
+    .await;
+    let replayed = run_with_env(
+        args(&[&["replay", export.to_str().unwrap()][..], &dated[..]].concat()),
+        vec![],
+    )
+    .await;
+    assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed));
+    assert_eq!(
+        replayed.stdout, served.stdout,
+        "a date is read alike online and offline"
+    );
+    for (said, whose) in [
+        (&served, "the server's roster.timezone"),
+        (&replayed, "the roster.timezone the export recorded"),
+    ] {
+        let note = String::from_utf8_lossy(&said.stderr);
+        assert!(
+            note.contains(&format!(
+                "--from 2020-01-01: the start of that day in Europe/Berlin ({whose}), 2019-12-31T23:00:00.000000Z"
+            )),
+            "{note}"
+        );
+    }
     let as_of = ["--as-of", &last_at, "--json"];
     let served = run_with_env(
         args(&[&["status", "--server", &url][..], &as_of[..]].concat()),

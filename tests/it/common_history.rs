@@ -290,6 +290,20 @@ fn event() -> impl Strategy<Value = Event> {
             system: system(),
             decided: 0,
         }),
+        (0u64..3, "[EF]").prop_map(move |(number, to)| {
+            Event::AccessReviewReviewerReassigned {
+                review_id: format!("AR-{number}"),
+                system: system(),
+                from_employee_id: "E".to_owned(),
+                to_employee_id: to,
+                reason: "r".to_owned(),
+            }
+        }),
+        (0u64..3).prop_map(move |number| Event::AccessReviewCancelled {
+            review_id: format!("AR-{number}"),
+            system: system(),
+            reason: "r".to_owned(),
+        }),
         (0u64..100_000).prop_map(move |grace| Event::AccessPolicySet {
             system: system(),
             allowed_org_roles: vec!["IT".to_owned()],

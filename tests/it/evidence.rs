@@ -169,6 +169,9 @@ const COLUMNS: [(&str, &[&str]); 9] = [
             "due_at",
             "completed_at",
             "completed_seq",
+            "cancelled_at",
+            "cancelled_seq",
+            "reviewers_reassigned",
         ],
     ),
     (

@@ -565,8 +565,26 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
             Actor::Api(text("ops")),
             Event::AccessReviewCompleted {
                 review_id: text("AR-1"),
-                system: tailscale,
+                system: tailscale.clone(),
                 decided: 2,
+            },
+        ),
+        (
+            Actor::Api(text("ops")),
+            Event::AccessReviewReviewerReassigned {
+                review_id: text("AR-2"),
+                system: tailscale.clone(),
+                from_employee_id: text("E-1001"),
+                to_employee_id: text("E-1003"),
+                reason: text("E-1001 is on leave until the review is due"),
+            },
+        ),
+        (
+            Actor::Api(text("ops")),
+            Event::AccessReviewCancelled {
+                review_id: text("AR-2"),
+                system: tailscale,
+                reason: text("started with the wrong scope"),
             },
         ),
     ]

@@ -46,5 +46,6 @@ mod timeline;
 mod tls;
 mod truto;
 mod truto_outages;
+mod try_it;
 mod webhook;
 pub mod webhook_serve;

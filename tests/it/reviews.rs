@@ -650,3 +650,115 @@ async fn a_leaver_neither_decides_nor_is_made_a_reviewer() {
         .await
         .unwrap();
 }
+
+/// A reviewer's part handed over and a review withdrawn, both recorded over gRPC: the one
+/// replaced decides no more, what they decided stays, each bad request is refused naming its
+/// field with nothing recorded, and a cancelled review takes nothing more and is listed so.
+#[tokio::test]
+async fn a_reviewer_is_handed_over_and_a_cancelled_review_takes_nothing_more() {
+    let server = ApiServer::start(tokens()).await;
+    let mut admin_client = server.admin().await;
+    let mut ledger = server.ledger().await;
+    both_admins_on_the_roster(&server, &mut admin_client).await;
+    admin_client
+        .start_access_review(admin(start("all", &[REVIEWER_EMPLOYEE])))
+        .await
+        .unwrap();
+    admin_client
+        .decide_access_review(reviewer(decide("AR-1", "u1", "keep", "owner", "")))
+        .await
+        .unwrap();
+
+    let head = server.service.head();
+    let reassign = |to: &str, reason: &str| pb::ReassignAccessReviewerRequest {
+        review_id: "AR-1".to_owned(),
+        from_employee_id: REVIEWER_EMPLOYEE.to_owned(),
+        to_employee_id: to.to_owned(),
+        reason: reason.to_owned(),
+    };
+    for (request, field) in [
+        (reassign("E-404", "on leave"), "to_employee_id"),
+        (reassign(REVIEWER_EMPLOYEE, "on leave"), "to_employee_id"),
+        (reassign(LEAD_EMPLOYEE, " "), "reason"),
+    ] {
+        let refused = admin_client
+            .reassign_access_reviewer(admin(request))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert!(refused.message().contains(field), "{}", refused.message());
+    }
+    let refused = admin_client
+        .reassign_access_reviewer(reviewer(reassign(LEAD_EMPLOYEE, "mine")))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(server.service.head(), head, "refusals record nothing");
+
+    let handed = admin_client
+        .reassign_access_reviewer(admin(reassign(LEAD_EMPLOYEE, "Marco is on leave")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(handed.events.len(), 1);
+    let refused = admin_client
+        .decide_access_review(reviewer(decide("AR-1", "u3", "keep", "partner", "")))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let review = ledger
+        .get_access_review(auditor(pb::GetAccessReviewRequest {
+            review_id: "AR-1".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .review
+        .unwrap();
+    assert_eq!(review.reviewers, [LEAD_EMPLOYEE]);
+    assert_eq!(review.reassignments.len(), 1);
+    assert_eq!(review.reassignments[0].from_employee_id, REVIEWER_EMPLOYEE);
+    assert_eq!(review.decisions.len(), 1, "Marco's decision stays in force");
+
+    let cancelled = admin_client
+        .cancel_access_review(admin(pb::CancelAccessReviewRequest {
+            review_id: "AR-1".to_owned(),
+            reason: "started with the wrong scope".to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let cancelled_seq = cancelled.events[0].seq;
+    let head = server.service.head();
+    let refused = admin_client
+        .decide_access_review(lead(decide("AR-1", "u3", "keep", "partner", "")))
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("was cancelled"), "{refused:?}");
+    let refused = admin_client
+        .cancel_access_review(admin(pb::CancelAccessReviewRequest {
+            review_id: "AR-1".to_owned(),
+            reason: "again".to_owned(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let refused = admin_client
+        .cancel_access_review(admin(pb::CancelAccessReviewRequest {
+            review_id: "AR-9".to_owned(),
+            reason: "unknown".to_owned(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    assert_eq!(server.service.head(), head, "refusals record nothing");
+    let listed = ledger
+        .list_access_reviews(auditor(pb::ListAccessReviewsRequest {
+            system: tailscale(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.reviews[0].cancelled_seq, cancelled_seq);
+    server.stop().await;
+}

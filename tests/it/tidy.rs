@@ -129,7 +129,13 @@ const CONFINED: &[Confined] = &[
     Confined {
         rule: "few places read the ledger's clock",
         names: &["Timestamp::now"],
-        only_in: &["time.rs", "demo.rs", "simulator/", "cli/offline.rs"],
+        only_in: &[
+            "time.rs",
+            "demo.rs",
+            "simulate.rs",
+            "simulator/",
+            "cli/offline.rs",
+        ],
         outside_tests: true,
     },
     Confined {
@@ -186,9 +192,9 @@ const CONFINED: &[Confined] = &[
         outside_tests: false,
     },
     Confined {
-        rule: "only the demo runs the simulator",
+        rule: "only the demo and `simulate` run the simulator",
         names: &["crate::simulator"],
-        only_in: &["simulator/", "demo.rs", "demo/"],
+        only_in: &["simulator/", "demo.rs", "demo/", "simulate.rs", "simulate/"],
         outside_tests: true,
     },
     Confined {

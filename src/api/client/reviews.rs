@@ -78,6 +78,39 @@ impl ApiClient {
         verified(&response.into_inner().events)
     }
 
+    /// Hands reviewer `from`'s part of a review to employee `to`.
+    pub async fn reassign_access_reviewer(
+        &mut self,
+        review_id: String,
+        from: String,
+        to: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .reassign_access_reviewer(pb::ReassignAccessReviewerRequest {
+                review_id,
+                from_employee_id: from,
+                to_employee_id: to,
+                reason,
+            })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
+    /// Withdraws an open review.
+    pub async fn cancel_access_review(
+        &mut self,
+        review_id: String,
+        reason: String,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let response = self
+            .admin
+            .cancel_access_review(pb::CancelAccessReviewRequest { review_id, reason })
+            .await?;
+        verified(&response.into_inner().events)
+    }
+
     /// One review with its population, decisions and follow-through.
     pub async fn access_review(&mut self, review_id: String) -> Result<ReviewView, ClientError> {
         let review = self
@@ -94,7 +127,7 @@ impl ApiClient {
     pub async fn access_reviews(
         &mut self,
         system: &SystemId,
-    ) -> Result<Vec<ReviewView>, ClientError> {
+    ) -> Result<Vec<ListedReview>, ClientError> {
         let reviews = self
             .ledger
             .list_access_reviews(pb::ListAccessReviewsRequest {
@@ -103,8 +136,28 @@ impl ApiClient {
             .await?
             .into_inner()
             .reviews;
-        reviews.into_iter().map(review_view).collect()
+        reviews
+            .into_iter()
+            .map(|review| {
+                let population_count = review.population_count;
+                let decided_count = review.decided_count;
+                Ok(ListedReview {
+                    review: review_view(review)?.review,
+                    population_count,
+                    decided_count,
+                })
+            })
+            .collect()
     }
+}
+
+/// A review as `ListAccessReviews` lists it: without its population and decisions, which it
+/// counts.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ListedReview {
+    pub review: ReviewState,
+    pub population_count: u64,
+    pub decided_count: u64,
 }
 
 fn parsed<T: std::str::FromStr<Err: std::fmt::Display>>(text: &str) -> Result<T, ClientError> {
@@ -166,6 +219,16 @@ fn review_view(review: pb::AccessReview) -> Result<ReviewView, ClientError> {
             started: mark("started_at", review.started_at, review.started_seq)?
                 .ok_or_else(|| unusable("a review has no `started_at`"))?,
             completed: mark("completed_at", review.completed_at, review.completed_seq)?,
+            cancelled: mark("cancelled_at", review.cancelled_at, review.cancelled_seq)?,
+            reassignments: review
+                .reassignments
+                .into_iter()
+                .map(|handed| {
+                    let at = mark("reassigned_at", handed.reassigned_at, handed.reassigned_seq)?
+                        .ok_or_else(|| unusable("a reassignment has no `reassigned_at`"))?;
+                    Ok((handed.from_employee_id, handed.to_employee_id, at))
+                })
+                .collect::<Result<Vec<_>, ClientError>>()?,
             review_id: review.review_id,
             system: SystemId(review.system),
             pinned_seq: review.pinned_seq,
