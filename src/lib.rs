@@ -16,6 +16,7 @@ pub const VERSION: &str = concat!(
 
 pub mod access;
 pub mod api;
+pub mod archive;
 pub mod app;
 pub mod as_of;
 pub mod bounded;
