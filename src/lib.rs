@@ -16,8 +16,8 @@ pub const VERSION: &str = concat!(
 
 pub mod access;
 pub mod api;
-pub mod archive;
 pub mod app;
+pub mod archive;
 pub mod as_of;
 pub mod bounded;
 pub mod canonical;

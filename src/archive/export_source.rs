@@ -5,8 +5,9 @@
 //! `tailledger export` writes for them, each ending in a newline). A whole bundle is full,
 //! `export/<N, 12 digits>.jsonl`, and never changes; the entries after the last whole bundle are
 //! the mutable `export/last.jsonl`, and `checkpoint` is the signed note of the archived size. The
-//! full bundles in order, then `last.jsonl`, are the export of that size: `tailledger verify`
-//! and `tailledger replay` read it, and its root is the checkpoint's.
+//! full bundles in order, then `last.jsonl`, begin with the export of that size (a step cut
+//! short may have written more, never less): `tailledger verify-export` and `replay` read it,
+//! and the root of its first `size` entries is the checkpoint's.
 
 use std::sync::Arc;
 
@@ -39,7 +40,9 @@ impl ExportSource {
         let mut bytes = Vec::new();
         let mut after = first - 1;
         while after < last {
-            let wanted = usize::try_from(last - after).unwrap_or(usize::MAX).min(1_000);
+            let wanted = usize::try_from(last - after)
+                .unwrap_or(usize::MAX)
+                .min(1_000);
             let page = self
                 .service
                 .events(after, wanted)

@@ -150,7 +150,10 @@ pub fn check_path(path: &str) -> Result<(), ArchiveError> {
     if path.is_empty() {
         return bad("it is empty");
     }
-    if path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
         return bad("each part between slashes must be a name (no empty part, `.` or `..`)");
     }
     if !path
@@ -183,7 +186,11 @@ mod tests {
 
     #[test]
     fn paths_stay_inside_the_archive() {
-        for good in ["checkpoint", "tile/0/x001/234", "export/00000000000000000000.jsonl"] {
+        for good in [
+            "checkpoint",
+            "tile/0/x001/234",
+            "export/00000000000000000000.jsonl",
+        ] {
             assert!(check_path(good).is_ok(), "{good}");
         }
         for bad in ["", "/etc/passwd", "a/../b", "a//b", "./a", "a/", "a b", "ä"] {

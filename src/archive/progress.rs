@@ -101,10 +101,12 @@ impl ArchiveStatus {
 pub async fn read_progress(data_dir: &Path, bucket: &str) -> Result<u64, ArchiveError> {
     let path = data_dir.join(PROGRESS_FILE);
     let shown = path.display().to_string();
-    let text = blocking(&shown.clone(), move || match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(text)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error),
+    let text = blocking(&shown.clone(), move || {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
     })
     .await?;
     let Some(text) = text else {
@@ -153,11 +155,23 @@ mod tests {
         status.set(10, Some(at));
         let later = at.saturating_add_seconds(61);
         let lag = status.lag(15, later);
-        assert_eq!(lag, Lag { entries: 5, seconds: 61 });
+        assert_eq!(
+            lag,
+            Lag {
+                entries: 5,
+                seconds: 61
+            }
+        );
         assert!(status.is_behind(lag));
         assert!(!status.is_behind(status.lag(15, at.saturating_add_seconds(60))));
         // Caught up: nothing waits, however old the last entry.
-        assert_eq!(status.lag(10, later), Lag { entries: 0, seconds: 0 });
+        assert_eq!(
+            status.lag(10, later),
+            Lag {
+                entries: 0,
+                seconds: 0
+            }
+        );
         assert!(!status.is_behind(status.lag(10, later)));
     }
 

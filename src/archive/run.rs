@@ -141,7 +141,9 @@ impl<S: ObjectSource> Archiver<S> {
         let now = self.service.now();
         for object in &objects {
             if object.full {
-                self.bucket.put_full(&object.path, &object.bytes, now).await?;
+                self.bucket
+                    .put_full(&object.path, &object.bytes, now)
+                    .await?;
             } else {
                 self.bucket.put_mutable(&object.path, &object.bytes).await?;
             }

@@ -139,7 +139,10 @@ impl S3Bucket {
 
     /// The endpoint, bucket and prefix, for logs.
     pub fn describe(&self) -> String {
-        format!("s3 {} bucket {} prefix {:?}", self.endpoint, self.bucket, self.prefix)
+        format!(
+            "s3 {} bucket {} prefix {:?}",
+            self.endpoint, self.bucket, self.prefix
+        )
     }
 
     fn key(&self, path: &str) -> String {
@@ -150,7 +153,12 @@ impl S3Bucket {
         }
     }
 
-    fn failed(&self, operation: &'static str, path: &str, error: impl std::error::Error) -> ArchiveError {
+    fn failed(
+        &self,
+        operation: &'static str,
+        path: &str,
+        error: impl std::error::Error,
+    ) -> ArchiveError {
         ArchiveError::S3 {
             endpoint: self.endpoint.clone(),
             operation,
@@ -161,7 +169,12 @@ impl S3Bucket {
 
     /// Writes a full object with Object Lock retention until `now` plus the configured days,
     /// unless it is there already (with the same bytes: success; with others: a conflict).
-    pub async fn put_full(&self, path: &str, bytes: &[u8], now: Timestamp) -> Result<(), ArchiveError> {
+    pub async fn put_full(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<(), ArchiveError> {
         check_path(path)?;
         if let Some(existing) = self.get(path).await? {
             if existing == bytes {

@@ -116,7 +116,11 @@ impl Source<'_> {
         let target = match (&archive.dir, &archive.s3) {
             (Some(dir), None) => {
                 if dir.get_ref().as_os_str().is_empty() {
-                    return Err(self.error(dir, "archive.dir", "must not be empty: name the directory the archive is written to"));
+                    return Err(self.error(
+                        dir,
+                        "archive.dir",
+                        "must not be empty: name the directory the archive is written to",
+                    ));
                 }
                 let retention = archive
                     .retention_mode
@@ -137,7 +141,11 @@ impl Source<'_> {
             }
             (None, Some(s3)) => ArchiveTarget::S3(self.s3(s3.get_ref(), archive, env)?),
             (Some(_), Some(s3)) => {
-                return Err(self.error(s3, "archive.s3", "set `dir` or `s3`, not both: the archive is kept in one place"));
+                return Err(self.error(
+                    s3,
+                    "archive.s3",
+                    "set `dir` or `s3`, not both: the archive is kept in one place",
+                ));
             }
             (None, None) => {
                 return Err(self.error(raw, "archive", "set `dir = \"…\"` (a directory) or `s3 = { endpoint = …, bucket = … }` (an S3 bucket with Object Lock)"));
@@ -169,9 +177,9 @@ impl Source<'_> {
         }
         let bucket = raw.bucket.get_ref();
         let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'.')
+            && bucket.bytes().all(|byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'.'
+            })
             && !bucket.starts_with(['-', '.'])
             && !bucket.ends_with(['-', '.']);
         if !bucket_ok {
@@ -183,12 +191,15 @@ impl Source<'_> {
         }
         let prefix = raw.prefix.get_ref().trim_matches('/');
         if !prefix.is_empty() {
-            crate::archive::check_path(prefix).map_err(|error| {
-                self.error(&raw.prefix, "archive.s3.prefix", error.to_string())
-            })?;
+            crate::archive::check_path(prefix)
+                .map_err(|error| self.error(&raw.prefix, "archive.s3.prefix", error.to_string()))?;
         }
         if raw.region.get_ref().trim().is_empty() {
-            return Err(self.error(&raw.region, "archive.s3.region", "must not be empty (for example us-east-1)"));
+            return Err(self.error(
+                &raw.region,
+                "archive.s3.region",
+                "must not be empty (for example us-east-1)",
+            ));
         }
         let mode = match archive.retention_mode.as_ref() {
             None => DEFAULT_RETENTION.mode,
@@ -222,8 +233,16 @@ impl Source<'_> {
             bucket: bucket.clone(),
             prefix: prefix.to_owned(),
             region: raw.region.get_ref().trim().to_owned(),
-            access_key: Secret::new(self.secret(&raw.access_key_env, "archive.s3.access_key_env", env)?),
-            secret_key: Secret::new(self.secret(&raw.secret_key_env, "archive.s3.secret_key_env", env)?),
+            access_key: Secret::new(self.secret(
+                &raw.access_key_env,
+                "archive.s3.access_key_env",
+                env,
+            )?),
+            secret_key: Secret::new(self.secret(
+                &raw.secret_key_env,
+                "archive.s3.secret_key_env",
+                env,
+            )?),
             retention: Retention { mode, days },
         })
     }

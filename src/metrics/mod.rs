@@ -363,7 +363,10 @@ impl Metrics {
             .archive_lag_entries
             .get_or_create(&labels)
             .set(i64::try_from(lag.entries).unwrap_or(i64::MAX));
-        inner.archive_lag_seconds.get_or_create(&labels).set(lag.seconds);
+        inner
+            .archive_lag_seconds
+            .get_or_create(&labels)
+            .set(lag.seconds);
     }
 
     fn grpc_answered(&self, method: &str, code: &str) {

@@ -55,7 +55,10 @@ fn available(test: &str) -> bool {
 pub fn poll_until(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !condition() {
-        assert!(Instant::now() < deadline, "gave up waiting: {what} (within {within:?})");
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting: {what} (within {within:?})"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -105,7 +108,12 @@ impl Seaweed {
         let child = Command::new("weed")
             .arg("mini")
             .arg(format!("-dir={}", self.dir.join("data").display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false", "-webdav=false"])
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-admin.ui=false",
+                "-webdav=false",
+            ])
             .args([
                 flag("master.port", p[0]),
                 flag("master.port.grpc", p[1]),
