@@ -8,7 +8,8 @@
 //! the scheduler abandons a sync that is still fetching (nothing is appended until a fetch is
 //! complete, and an append is never interrupted), and the servers stop accepting calls and finish
 //! the ones in flight. With `[checkpoint] checkpoint_dir`, a further task writes checkpoint files
-//! on the interval, and the last one is written once the others have stopped.
+//! on the interval, and the last one is written once the others have stopped. With `[archive]`,
+//! the archiver (`crate::archive`) copies the log off the machine beside them.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::api;
+use crate::archive::{self, ArchiveStatus, Archiver, Bucket, DirBucket, ExportSource, S3Bucket};
 use crate::checkpoint_file;
-use crate::config::{Config, MetricsSettings, RosterInput, WebhookSettings};
+use crate::config::{ArchiveTarget, Config, MetricsSettings, RosterInput, WebhookSettings};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
@@ -50,6 +52,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Api(#[from] api::ApiError),
+    #[error("the archive cannot start: {0}")]
+    Archive(#[from] archive::ArchiveError),
 }
 
 /// Opens the ledger of `config` and builds the service, with the configured policy and
@@ -260,7 +264,20 @@ pub async fn run_on(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let (service, recorded_at_start) = open(&config)?;
+    let (mut service, recorded_at_start) = open(&config)?;
+    let archive = match &config.archive {
+        Some(settings) => {
+            let (bucket, kind) = match &settings.target {
+                ArchiveTarget::Dir(dir) => (Bucket::Dir(DirBucket::new(dir.clone())), "dir"),
+                ArchiveTarget::S3(s3) => (Bucket::S3(S3Bucket::new(s3)), "s3"),
+            };
+            let archived = archive::read_progress(&config.data_dir, &bucket.describe()).await?;
+            let status = Arc::new(ArchiveStatus::new(kind, settings.max_lag, archived));
+            service.set_archive_status(status.clone());
+            Some((bucket, status, settings.retry_max))
+        }
+        None => None,
+    };
     let service = Arc::new(service);
     let address = listener.local_addr().map_err(|source| RunError::Listen {
         address: config.listen,
@@ -338,8 +355,24 @@ pub async fn run_on(
         counted_after,
         stopping.clone(),
     );
-    let (served, (), (), (), (), ()) = tokio::join!(
+    let archiver = async {
+        let Some((bucket, status, retry_max)) = archive else {
+            return;
+        };
+        Archiver {
+            service: service.clone(),
+            source: ExportSource::new(service.clone()),
+            bucket,
+            data_dir: config.data_dir.clone(),
+            status,
+            retry_max,
+        }
+        .run(stopping.clone())
+        .await;
+    };
+    let (served, (), (), (), (), (), ()) = tokio::join!(
         server,
+        archiver,
         schedule(service.clone(), &config, stopping.clone()),
         webhook,
         metrics_endpoint,

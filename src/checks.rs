@@ -146,11 +146,14 @@ pub enum Reason {
     /// A source's clock and the local one differ beyond the tolerance: found live by the
     /// service, never from the ledger.
     ClockSkew,
+    /// The archive off the machine is behind past `[archive] max_lag`: found live by the
+    /// service, never from the ledger.
+    ArchiveBehind,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 22] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -172,6 +175,7 @@ impl Reason {
         Reason::AccessReviewOverdue,
         Reason::RosterDisagrees,
         Reason::ClockSkew,
+        Reason::ArchiveBehind,
     ];
 
     /// The reason with this code, if any.
@@ -202,6 +206,7 @@ impl Reason {
             Reason::AccessReviewOverdue => "access-review-overdue",
             Reason::RosterDisagrees => "roster-disagrees",
             Reason::ClockSkew => "clock-skew",
+            Reason::ArchiveBehind => "archive-behind",
         }
     }
 }

@@ -10,7 +10,8 @@
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
 //! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
 //! listener, a listener bound (`max_connections`, `header_timeout`, `body_timeout` of
-//! `[webhook]` and `[metrics]`) that is no count or no duration, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
+//! `[webhook]` and `[metrics]`) that is no count or no duration, a `[store] cache_capacity` that is no size (`config/store.rs`), an `[archive]` with no place,
+//! two places or a bad bucket, retention or lag (`config/archive.rs`), and a
 //! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
@@ -26,8 +27,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod access_review;
+mod archive;
 mod checkpoint;
 
+use archive::RawArchive;
+pub use archive::{ArchiveSettings, ArchiveTarget, DEFAULT_RETENTION};
 use checkpoint::RawCheckpoint;
 pub use checkpoint::{CheckpointSettings, create_signing_key, read_signing_key};
 
@@ -117,6 +121,8 @@ pub struct Config {
     pub metrics: Option<MetricsSettings>,
     /// `[access_review]`: the intervals and the action grace recorded on each review.
     pub access_review: ReviewSettings,
+    /// `[archive]`: where the log is copied off the machine; `None` archives nothing.
+    pub archive: Option<ArchiveSettings>,
 }
 
 impl Config {
@@ -182,6 +188,7 @@ struct RawConfig {
     metrics: Option<RawMetrics>,
     #[serde(default)]
     access_review: RawAccessReview,
+    archive: Option<Spanned<RawArchive>>,
 }
 
 #[derive(Deserialize)]
@@ -988,6 +995,11 @@ impl Config {
             .map(|webhook| source.webhook(webhook, listen, &env))
             .transpose()?;
         let store = source.store(&raw.store)?;
+        let archive = raw
+            .archive
+            .as_ref()
+            .map(|archive| source.archive(archive, base, checkpoint.is_some(), &env))
+            .transpose()?;
         let access_review = source.access_review(&raw.access_review)?;
         let mut taken = vec![("listen", listen)];
         if let Some(webhook) = &webhook {
@@ -1030,6 +1042,7 @@ impl Config {
             store,
             metrics,
             access_review,
+            archive,
         })
     }
 }

@@ -17,6 +17,7 @@ pub const VERSION: &str = concat!(
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod as_of;
 pub mod bounded;
 pub mod canonical;

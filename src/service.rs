@@ -43,6 +43,7 @@ use crate::truto::{TrutoRead, TrutoSource};
 use crate::verify::Report;
 
 mod answers;
+mod archive;
 mod clock;
 mod proofs;
 mod reviews;
@@ -214,6 +215,8 @@ pub struct Service {
     review_settings: ReviewSettings,
     /// The worst `Date` of the last roster listing read from Truto.
     roster_date: Arc<std::sync::Mutex<Option<crate::skew::DateReading>>>,
+    /// The archiver's progress, when `[archive]` is configured.
+    archive: Option<Arc<crate::archive::ArchiveStatus>>,
 }
 
 /// Where the roster of every sync cycle comes from.
@@ -246,6 +249,7 @@ impl Service {
             answers: Arc::default(),
             review_settings: ReviewSettings::default(),
             roster_date: Arc::default(),
+            archive: None,
         }
     }
 
@@ -877,6 +881,7 @@ impl Service {
                 })?;
             if as_of.is_none() {
                 service.add_clock_findings(&system, &mut report);
+                service.add_archive_findings(&system, &mut report);
             }
             Ok(report)
         })

@@ -58,6 +58,9 @@ async fn scrape(State(scrape): State<Arc<Scrape>>) -> Response {
             scrape
                 .metrics
                 .set_clock_skews(&scrape.service.date_readings());
+            if let Some((kind, lag)) = scrape.service.archive_lag() {
+                scrape.metrics.set_archive_lag(kind, lag);
+            }
             (
                 [(header::CONTENT_TYPE, CONTENT_TYPE)],
                 scrape.metrics.encode(),

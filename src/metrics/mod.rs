@@ -8,7 +8,7 @@
 //! - the answers of the gRPC server and the webhook endpoint, seen by a layer around each
 //!   (`layer`): requests by method and status code, deliveries by HTTP status;
 //! - the service's own answer at scrape time (`endpoint`): each check's state and findings now,
-//!   and the seconds until the credential expires.
+//!   the seconds until the credential expires, and how far the archive is behind.
 //!
 //! Nothing here writes to the ledger or decides anything; a failing scrape changes nothing.
 
@@ -138,6 +138,15 @@ struct Inner {
     grpc_requests: Family<GrpcLabels, Counter>,
     webhook_deliveries: Family<DeliveryLabels, Counter>,
     clock_skew: Family<PeerLabels, Gauge>,
+    /// Series only with `[archive]`: absent rather than a reassuring 0 without one.
+    archive_lag_entries: Family<ArchiveLabels, Gauge>,
+    archive_lag_seconds: Family<ArchiveLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArchiveLabels {
+    /// `s3` or `dir`.
+    archive: String,
 }
 
 impl Default for Metrics {
@@ -208,6 +217,18 @@ impl Metrics {
             "How far each source's clock (the Date of its answers) was ahead of the local clock at its last sync (negative: behind)",
             clock_skew.clone(),
         );
+        let archive_lag_entries = Family::<ArchiveLabels, Gauge>::default();
+        registry.register(
+            "archive_lag_entries",
+            "Entries appended and not yet in the archive",
+            archive_lag_entries.clone(),
+        );
+        let archive_lag_seconds = Family::<ArchiveLabels, Gauge>::default();
+        registry.register(
+            "archive_lag_seconds",
+            "How long the oldest entry not yet in the archive has waited (0 when none waits)",
+            archive_lag_seconds.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -221,6 +242,8 @@ impl Metrics {
                 grpc_requests,
                 webhook_deliveries,
                 clock_skew,
+                archive_lag_entries,
+                archive_lag_seconds,
             }),
         }
     }
@@ -328,6 +351,22 @@ impl Metrics {
                 })
                 .set(reading.skew_micros() / 1_000_000);
         }
+    }
+
+    /// Sets how far the archive (`s3` or `dir`) is behind.
+    fn set_archive_lag(&self, archive: &str, lag: crate::archive::Lag) {
+        let labels = ArchiveLabels {
+            archive: archive.to_owned(),
+        };
+        let inner = &self.inner;
+        inner
+            .archive_lag_entries
+            .get_or_create(&labels)
+            .set(i64::try_from(lag.entries).unwrap_or(i64::MAX));
+        inner
+            .archive_lag_seconds
+            .get_or_create(&labels)
+            .set(lag.seconds);
     }
 
     fn grpc_answered(&self, method: &str, code: &str) {

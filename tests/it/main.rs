@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod api;
+mod archive;
 mod audit_window;
 mod bad_input;
 mod canonical;
@@ -32,6 +33,7 @@ mod reviews;
 mod roster_import;
 mod roster_parse;
 mod roster_vendors;
+mod seaweed;
 mod slow_clients;
 mod store_chunks;
 mod store_faults;

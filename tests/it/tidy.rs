@@ -158,6 +158,7 @@ const CONFINED: &[Confined] = &[
             "sync/run.rs",
             "webhook/server.rs",
             "checkpoint_file.rs",
+            "archive/mod.rs",
         ],
         outside_tests: false,
     },
