@@ -46,5 +46,7 @@ mod timeline;
 mod tls;
 mod truto;
 mod truto_outages;
+mod web;
+mod web_reload;
 mod webhook;
 pub mod webhook_serve;
