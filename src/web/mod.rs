@@ -5,7 +5,7 @@
 //! People sign in with the API's tokens (`session.rs`): a token pasted once becomes a session
 //! cookie; the roles and the access matrix are the API's, extended to every page and form
 //! (`access.rs`). Each page calls the same [`Service`] operations the gRPC handlers call
-//! (`pages.rs`, `reviews.rs`); each form checks its session's CSRF token and the request's
+//! (`pages.rs`, `reviews.rs`, `evidence.rs`); each form checks its session's CSRF token and the request's
 //! origin before the service sees it, and an admin action is recorded as `web:<token name>` and
 //! answered with the entries it appended (`actions.rs`). Pages are minijinja templates with every
 //! value escaped, outside text with its bidirectional and control characters shown as escapes
@@ -13,6 +13,7 @@
 
 mod access;
 mod actions;
+mod evidence;
 mod forms;
 mod pages;
 mod reviews;
@@ -75,6 +76,8 @@ pub enum WebError {
     NotFound,
     #[error(transparent)]
     Service(#[from] ServiceError),
+    #[error("the evidence pack could not be made: {0}")]
+    Evidence(String),
 }
 
 impl WebError {
@@ -85,6 +88,7 @@ impl WebError {
             WebError::Forbidden { .. } | WebError::CrossSite(_) => StatusCode::FORBIDDEN,
             WebError::BadForm(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Evidence(_) => StatusCode::INTERNAL_SERVER_ERROR,
             WebError::Service(error) => match error {
                 ServiceError::Command(CommandError::NotFound { .. })
                 | ServiceError::UnknownSubject(_) => StatusCode::NOT_FOUND,
@@ -139,6 +143,7 @@ pub fn router(console: Console) -> Router {
             post(actions::revoke_exception),
         )
         .route("/ledger", get(pages::ledger))
+        .route("/evidence", get(evidence::evidence))
         .route("/sync", post(actions::sync_now))
         .route("/reviews", get(reviews::list).post(reviews::start))
         .route("/reviews/{review_id}", get(reviews::review))

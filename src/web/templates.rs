@@ -18,7 +18,7 @@ use crate::render::Show;
 const STYLESHEET: &str = include_str!("templates/style.css");
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 17] = [
     ("base.html", include_str!("templates/base.html.j2")),
     ("error.html", include_str!("templates/error.html.j2")),
     ("signin.html", include_str!("templates/signin.html.j2")),
@@ -38,6 +38,7 @@ const TEMPLATES: [(&str, &str); 16] = [
         include_str!("templates/exceptions.html.j2"),
     ),
     ("history.html", include_str!("templates/history.html.j2")),
+    ("evidence.html", include_str!("templates/evidence.html.j2")),
 ];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -303,6 +303,12 @@ async fn every_page_and_form_keeps_the_auth_matrix() {
                 StatusCode::OK
             };
             assert_eq!(status, expected, "{role} GET {page}: {body}");
+            if role == "auditor" {
+                assert!(
+                    !body.contains("data-action="),
+                    "an auditor is offered an admin action on {page}"
+                );
+            }
         }
         for page in ["/reviews", review.as_str()] {
             let (status, body) = console.get(Some(browser), page).await;
@@ -634,6 +640,57 @@ async fn a_revoked_tokens_sessions_end_at_once() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (status, _) = console.get(Some(&admin), "/").await;
     assert_eq!(status, StatusCode::OK);
+    console.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_auditor_downloads_the_evidence_pack_of_a_window() {
+    let console = Console::start(HttpLimits::default()).await;
+    let auditor = console.sign_in(AUDITOR_TOKEN).await;
+    let (status, page) = console.get(Some(&auditor), "/evidence").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("data-action=\"download-evidence\""), "{page}");
+    let (status, body) = console
+        .get(Some(&auditor), "/evidence?from=2000-01-01&to=yesterday")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("`to`"), "{body}");
+    let to = console.service.now().to_string();
+    let answer = Console::client()
+        .get(format!("{}/evidence", console.base))
+        .query(&[("from", "2000-01-01"), ("to", to.as_str())])
+        .header("cookie", &auditor.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["content-type"], "application/x-tar");
+    assert!(
+        answer.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"tailledger-evidence-2000-01-01-"),
+    );
+    let tar = answer.bytes().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pack.tar"), &tar).unwrap();
+    let unpacked = std::process::Command::new("tar")
+        .args(["-xf", "pack.tar"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(unpacked.success());
+    let pack = dir.path().join("evidence");
+    let checked = std::process::Command::new("sha256sum")
+        .args(["--quiet", "-c", "MANIFEST.sha256"])
+        .current_dir(&pack)
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{checked:?}");
+    let index = std::fs::read_to_string(pack.join("index.html")).unwrap();
+    assert!(index.contains("user-identified"), "the pack's page");
+    let export = std::fs::read_to_string(pack.join("ledger.jsonl")).unwrap();
+    assert_eq!(export.lines().count() as u64, console.head_seq());
     console.stop().await;
 }
 
