@@ -158,7 +158,7 @@ async fn not_found() -> Response {
     WebError::NotFound.into_response()
 }
 
-/// The headers every answer carries: the CSP, no sniffing, no referrer, no caching of pages
+/// The headers every answer carries: the CSP, no sniffing, no referrer to other sites, no caching of pages
 /// that show the ledger to one person.
 async fn secure_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -170,9 +170,11 @@ async fn secure_headers(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers post forms with
+    // `Origin: null`, which the origin check must refuse.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers
@@ -194,8 +196,8 @@ impl IntoResponse for WebError {
         let page = templates::render(
             "error.html",
             None,
-            minijinja::context! { status => self.status().as_u16(), message => self.to_string() },
+            minijinja::context! { title => "Refused", status => self.status().as_u16(), message => self.to_string() },
         );
-        (self.status(), page).into_response()
+        (self.status(), axum::response::Html(page)).into_response()
     }
 }
