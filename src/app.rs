@@ -19,7 +19,9 @@ use tokio::sync::watch;
 use crate::api;
 use crate::archive::{self, ArchiveStatus, Archiver, Bucket, DirBucket, ExportSource, S3Bucket};
 use crate::checkpoint_file;
-use crate::config::{ArchiveTarget, Config, MetricsSettings, RosterInput, WebhookSettings};
+use crate::config::{
+    ArchiveTarget, Config, MetricsSettings, RosterInput, WebSettings, WebhookSettings,
+};
 use crate::entry::Entry;
 use crate::event::SystemId;
 use crate::ledger::Ledger;
@@ -31,6 +33,7 @@ use crate::sync::{Syncer, TailscaleSource};
 use crate::tailscale::{ClientConfigError, TailscaleClient};
 use crate::time::SystemClock;
 use crate::truto::TrutoSource;
+use crate::web;
 use crate::webhook;
 
 /// Why the service could not start or run.
@@ -177,10 +180,11 @@ async fn schedule(service: Arc<Service>, config: &Config, mut stopping: watch::R
     }
 }
 
-/// Binds `config.listen`, then serves the API and runs the scheduled syncs until `shutdown`
-/// completes.
+/// Binds `config.listen`, then serves the API (and the web console) with the tokens `tokens`
+/// holds at each call, and runs the scheduled syncs, until `shutdown` completes.
 pub async fn run(
     config: Config,
+    tokens: Arc<api::Tokens>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -189,7 +193,35 @@ pub async fn run(
             address: config.listen,
             source,
         })?;
-    run_on(listener, config, shutdown).await
+    run_on_with(listener, config, tokens, shutdown).await
+}
+
+/// Serves the web console on its listener until `stopping` turns true. Like the metrics
+/// endpoint it is an addition: one that cannot listen is logged and the rest goes on.
+async fn serve_web(
+    listener: Option<(&WebSettings, std::io::Result<tokio::net::TcpListener>)>,
+    console: impl FnOnce() -> web::Console,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let Some((settings, bound)) = listener else {
+        return;
+    };
+    let listener = match bound {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(
+                "the web console cannot listen on {}: {error}; gRPC and the scheduled syncs go on without it",
+                settings.listen
+            );
+            return;
+        }
+    };
+    let address = listener.local_addr().map_or(settings.listen, |bound| bound);
+    tracing::info!(listen = %address, "web console listening");
+    web::serve(listener, console(), &settings.limits, async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    })
+    .await;
 }
 
 /// The webhook endpoint's listener, when `[webhook]` is configured: bound, or why not.
@@ -258,10 +290,22 @@ async fn serve_metrics(
     .await;
 }
 
-/// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`).
+/// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`), with the
+/// configuration's tokens for good.
 pub async fn run_on(
     listener: tokio::net::TcpListener,
     config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let tokens = Arc::new(api::Tokens::new(config.auth.clone()));
+    run_on_with(listener, config, tokens, shutdown).await
+}
+
+/// Like [`run`], on a listener the caller bound.
+pub async fn run_on_with(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    tokens: Arc<api::Tokens>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let (mut service, recorded_at_start) = open(&config)?;
@@ -292,6 +336,13 @@ pub async fn run_on(
         )),
         None => None,
     };
+    let web_listener = match &config.web {
+        Some(settings) => Some((
+            settings,
+            tokio::net::TcpListener::bind(settings.listen).await,
+        )),
+        None => None,
+    };
     tracing::info!(listen = %address, tls = config.tls.is_some(), data_dir = %config.data_dir.display(), "serving");
     let webhook = webhook_listener(&config, webhook);
     let metrics = Metrics::new();
@@ -308,10 +359,10 @@ pub async fn run_on(
         let _ = receiver.wait_for(|stop| *stop).await;
     };
     let server = async {
-        let served = api::serve(
+        let served = api::serve_reloadable(
             listener,
             service.clone(),
-            config.auth.clone(),
+            tokens.clone(),
             config.tls.as_ref(),
             config.server.clone(),
             metrics.clone(),
@@ -370,12 +421,27 @@ pub async fn run_on(
         .run(stopping.clone())
         .await;
     };
-    let (served, (), (), (), (), (), ()) = tokio::join!(
+    let web_console = serve_web(
+        web_listener,
+        || web::Console {
+            service: service.clone(),
+            tokens: tokens.clone(),
+            system: SystemId::tailscale(),
+            secure: false,
+            session_ttl: config
+                .web
+                .as_ref()
+                .map_or(crate::config::DEFAULT_SESSION_TTL, |web| web.session_ttl),
+        },
+        stopping.clone(),
+    );
+    let (served, (), (), (), (), (), (), ()) = tokio::join!(
         server,
         archiver,
         schedule(service.clone(), &config, stopping.clone()),
         webhook,
         metrics_endpoint,
+        web_console,
         checkpoint_file::keep_writing(service.clone(), config.checkpoint.clone(), stopping.clone()),
         signal
     );

@@ -306,6 +306,7 @@ fn actor(sink: &mut impl Sink, actor: &Actor) {
         Actor::Webhook(system) => (b"webhook:", &system.0),
         Actor::Demo => (b"demo", ""),
         Actor::RosterSource(source) => (b"roster:", source),
+        Actor::Web(token_name) => (b"web:", token_name),
     };
     sink.put(b"\"");
     sink.put(prefix);

@@ -9,9 +9,11 @@
 //! ([`commands::check_grace`]), a `[roster]` whose source, columns, status words, date format or
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
 //! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
-//! listener, a listener bound (`max_connections`, `header_timeout`, `body_timeout` of
-//! `[webhook]` and `[metrics]`) that is no count or no duration, a `[store] cache_capacity` that is no size (`config/store.rs`), an `[archive]` with no place,
-//! two places or a bad bucket, retention or lag (`config/archive.rs`), and a
+//! listener, a `[web] listen` likewise or without tokens to sign in with, a listener bound
+//! (`max_connections`, `header_timeout`, `body_timeout` of `[webhook]`, `[metrics]` and `[web]`)
+//! that is no count or no duration, a `[store] cache_capacity` that is no size
+//! (`config/store.rs`), an `[archive]` with no place, two places or a bad bucket, retention or
+//! lag (`config/archive.rs`), and a
 //! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
@@ -119,6 +121,8 @@ pub struct Config {
     pub store: StoreSettings,
     /// The Prometheus endpoint (`[metrics]`); `None` serves none.
     pub metrics: Option<MetricsSettings>,
+    /// The web console (`[web]`); `None` serves none.
+    pub web: Option<WebSettings>,
     /// `[access_review]`: the intervals and the action grace recorded on each review.
     pub access_review: ReviewSettings,
     /// `[archive]`: where the log is copied off the machine; `None` archives nothing.
@@ -158,6 +162,19 @@ pub struct WebhookSettings {
     pub limits: HttpLimits,
 }
 
+/// Where the web console listens (docs/reference/config.md#web), the bounds on its connections,
+/// and how long a signed-in session lasts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSettings {
+    pub listen: SocketAddr,
+    pub limits: HttpLimits,
+    /// How long a session lasts from sign-in.
+    pub session_ttl: Duration,
+}
+
+/// The default `[web] session_ttl`: a working day.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+
 /// Where the Prometheus endpoint listens, and the bounds on its connections.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricsSettings {
@@ -189,6 +206,17 @@ struct RawConfig {
     #[serde(default)]
     access_review: RawAccessReview,
     archive: Option<Spanned<RawArchive>>,
+    web: Option<RawWeb>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeb {
+    listen: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
+    session_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -669,6 +697,43 @@ impl Source<'_> {
         })
     }
 
+    /// `[web]`: an address of its own, its bounds and the session lifetime; the console signs
+    /// people in with the API's tokens, so it needs some.
+    fn web(
+        &self,
+        raw: &RawWeb,
+        taken: &[(&str, SocketAddr)],
+        auth: &Auth,
+    ) -> Result<WebSettings, ConfigError> {
+        if *auth == Auth::Disabled {
+            return Err(self.error(
+                &raw.listen,
+                "web.listen",
+                "the web console signs people in with the API's tokens, and `auth.disabled` leaves none: configure `[auth] tokens`",
+            ));
+        }
+        let session_ttl =
+            self.optional_duration(&raw.session_ttl, "web.session_ttl", DEFAULT_SESSION_TTL)?;
+        if session_ttl < Duration::from_secs(60) || session_ttl > Duration::from_secs(30 * 86_400) {
+            let span = raw.session_ttl.as_ref().unwrap_or(&raw.listen);
+            return Err(self.error(
+                span,
+                "web.session_ttl",
+                "must be between 1 minute and 30 days",
+            ));
+        }
+        Ok(WebSettings {
+            listen: self.own_address(&raw.listen, "web.listen", taken)?,
+            limits: self.http_limits(
+                "web",
+                &raw.max_connections,
+                &raw.header_timeout,
+                &raw.body_timeout,
+            )?,
+            session_ttl,
+        })
+    }
+
     /// `[webhook]`: an address of its own (not the gRPC one) and the secret from the
     /// environment.
     fn webhook(
@@ -1010,6 +1075,14 @@ impl Config {
             .as_ref()
             .map(|metrics| source.metrics(metrics, &taken))
             .transpose()?;
+        if let Some(metrics) = &metrics {
+            taken.push(("metrics.listen", metrics.listen));
+        }
+        let web = raw
+            .web
+            .as_ref()
+            .map(|web| source.web(web, &taken, &auth))
+            .transpose()?;
         Ok(Config {
             data_dir,
             listen,
@@ -1043,6 +1116,7 @@ impl Config {
             metrics,
             access_review,
             archive,
+            web,
         })
     }
 }

@@ -840,6 +840,10 @@ pub async fn serve(
     let metrics_address = metrics_listener
         .local_addr()
         .map_err(DemoError::Simulator)?;
+    let web_listener = tokio::net::TcpListener::bind((address.ip(), 0))
+        .await
+        .map_err(DemoError::Simulator)?;
+    let web_address = web_listener.local_addr().map_err(DemoError::Simulator)?;
     let yesterday = outcome.service.now().saturating_add_micros(-DAY_MICROS);
     writeln!(
         out,
@@ -855,8 +859,11 @@ pub async fn serve(
          grpcurl -plaintext -d '{{\"follow\":true}}' {address} tailledger.v1.LedgerService/StreamEvents\n\
          Prometheus metrics (the syncs and calls from now on, the checks now):\n  \
          curl -s http://{metrics_address}{path}\n\
+         The web console (docs/admin.md#web-console), with the demo's tokens (loopback only):\n  \
+         http://{web_address}/  sign in with {WEB_ADMIN} (admin), {WEB_AUDITOR} (auditor) or {WEB_REVIEWER} (reviewer {REVIEWER})\n\
          Press Ctrl-C to stop.",
-        path = crate::metrics::METRICS_PATH
+        path = crate::metrics::METRICS_PATH,
+        REVIEWER = WEB_REVIEWER_EMPLOYEE,
     )?;
     out.flush()?;
     let metrics = crate::metrics::Metrics::new();
@@ -878,8 +885,27 @@ pub async fn serve(
         stop.send_replace(true);
         served
     };
-    let (served, ()) = tokio::join!(
+    let web_limits = crate::listener::HttpLimits::default();
+    let web = crate::web::serve(
+        web_listener,
+        crate::web::Console {
+            service: outcome.service.clone(),
+            tokens: Arc::new(crate::api::Tokens::new(web_tokens())),
+            system: SystemId::tailscale(),
+            secure: false,
+            session_ttl: crate::config::DEFAULT_SESSION_TTL,
+        },
+        &web_limits,
+        {
+            let mut stopping = stopping.clone();
+            async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }
+        },
+    );
+    let (served, (), ()) = tokio::join!(
         grpc,
+        web,
         crate::metrics::run(
             metrics_listener,
             outcome.service.clone(),
@@ -897,6 +923,34 @@ pub async fn serve(
         let _ = hris.shutdown().await;
     }
     Ok(())
+}
+
+/// The demo console's tokens: not secrets, they only open the demo's own ledger on loopback.
+const WEB_ADMIN: &str = "demo-admin";
+const WEB_AUDITOR: &str = "demo-auditor";
+const WEB_REVIEWER: &str = "demo-reviewer";
+/// Who the demo's reviewer token decides as: Dana, on the roster through the whole story.
+const WEB_REVIEWER_EMPLOYEE: &str = "dana.whitfield@acme-corp.example";
+
+/// The console's tokens, as `[auth] tokens` would configure them.
+fn web_tokens() -> crate::api::Auth {
+    let token =
+        |name: &str, role, secret: &str, employee_id: Option<&str>| crate::api::TokenEntry {
+            name: name.to_owned(),
+            role,
+            sha256: crate::hash::Hash256::of(secret.as_bytes()),
+            employee_id: employee_id.map(str::to_owned),
+        };
+    crate::api::Auth::Tokens(vec![
+        token("admin", crate::api::Role::Admin, WEB_ADMIN, None),
+        token("auditor", crate::api::Role::Auditor, WEB_AUDITOR, None),
+        token(
+            "reviewer",
+            crate::api::Role::Reviewer,
+            WEB_REVIEWER,
+            Some(WEB_REVIEWER_EMPLOYEE),
+        ),
+    ])
 }
 
 /// 09:00 UTC on the latest day that reached it at least the story's span before `now`, so every

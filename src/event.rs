@@ -63,12 +63,14 @@ pub enum Actor {
     Demo,
     /// A roster read from an HR source other than a CSV file (`roster:truto`).
     RosterSource(String),
+    /// A web console user, named by the configured token they signed in with (`web:<token name>`).
+    Web(String),
 }
 
 /// Why a text is not an [`Actor`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "`{0}` is not an actor: expected sync:<system>, roster, roster:<source>, config, api:<token name>, webhook:<system> or demo"
+    "`{0}` is not an actor: expected sync:<system>, roster, roster:<source>, config, api:<token name>, web:<token name>, webhook:<system> or demo"
 )]
 pub struct ActorParseError(String);
 
@@ -82,6 +84,7 @@ impl fmt::Display for Actor {
             Actor::Webhook(system) => write!(f, "webhook:{system}"),
             Actor::Demo => f.write_str("demo"),
             Actor::RosterSource(source) => write!(f, "roster:{source}"),
+            Actor::Web(token_name) => write!(f, "web:{token_name}"),
         }
     }
 }
@@ -102,6 +105,7 @@ impl FromStr for Actor {
             Some(("webhook", system)) => named(system).map(|s| Actor::Webhook(SystemId(s))),
             Some(("api", token_name)) => named(token_name).map(Actor::Api),
             Some(("roster", source)) => named(source).map(Actor::RosterSource),
+            Some(("web", token_name)) => named(token_name).map(Actor::Web),
             Some(_) => None,
         };
         actor.ok_or_else(|| ActorParseError(text.to_owned()))

@@ -55,4 +55,5 @@ pub mod time;
 pub mod timeline;
 pub mod truto;
 pub mod verify;
+pub mod web;
 pub mod webhook;

@@ -289,6 +289,12 @@ impl Service {
     }
 
     /// The clock every answer and append reads, for the webhook receiver's 5-minute window.
+    /// The instant `as_of` names: a date is the end of that day in the roster's timezone.
+    /// `None` past the year 9999.
+    pub fn resolve(&self, as_of: AsOf) -> Option<Timestamp> {
+        as_of.resolve(self.timezone)
+    }
+
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }
@@ -1045,9 +1051,41 @@ impl Service {
                         .checks(projections, &system, at, &in_force.settings),
                     &in_force.settings,
                     include_removed,
-                    (after.as_deref(), limit),
+                    (
+                        after.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+                        limit,
+                    ),
                 )
             })?)
+        })
+        .await
+    }
+
+    /// One account of `system` as of `at` (removed or not), with what the checks say of it.
+    pub async fn account(
+        &self,
+        system: SystemId,
+        account_id: String,
+        at: Timestamp,
+    ) -> Result<Option<AccountView>, ServiceError> {
+        self.blocking(move |service| {
+            let in_force = service.settings_at(&system, at);
+            let page = service.ledger.read_as_of(Some(at), |projections| {
+                account_views(
+                    projections,
+                    &system,
+                    service
+                        .answers
+                        .checks(projections, &system, at, &in_force.settings),
+                    &in_force.settings,
+                    true,
+                    (Bound::Included(account_id.as_str()), 1),
+                )
+            })?;
+            Ok(page
+                .items
+                .into_iter()
+                .find(|view| view.account.snapshot.id == account_id))
         })
         .await
     }
@@ -1192,8 +1230,8 @@ impl Service {
     }
 }
 
-/// A page of the accounts of `system` (`(after, limit)`: those after an account id, at most so
-/// many) with their links, classifications and the findings of `checks` (evaluated at the page's
+/// A page of the accounts of `system` (`(start, limit)`: those from a bound on the account id,
+/// at most so many) with their links, classifications and the findings of `checks` (evaluated at the page's
 /// instant) about each.
 fn account_views(
     projections: &Projections,
@@ -1201,7 +1239,7 @@ fn account_views(
     checks: Vec<CheckResult>,
     settings: &CheckSettings,
     include_removed: bool,
-    (after, limit): (Option<&str>, usize),
+    (start, limit): (Bound<&str>, usize),
 ) -> Page<AccountView> {
     let Some(state) = projections.system(system) else {
         return Page {
@@ -1220,7 +1258,6 @@ fn account_views(
                 .push(finding.reason);
         }
     }
-    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
     let mut accounts = state
         .accounts
         .range::<str, _>((start, Bound::Unbounded))

@@ -4,9 +4,12 @@
 //! Only hashes are configured, so the service never holds a token it could leak. A presented
 //! token is hashed and compared with every configured hash in constant time. The caller's name
 //! becomes the actor (`api:<name>`) of what it appends. Health and reflection need no token.
+//!
+//! The tokens in force are [`Tokens`], replaced whole when the configuration is reloaded (on
+//! SIGHUP): every call, and every web console request, is judged by the tokens of that moment.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use subtle::ConstantTimeEq;
 use tonic::{Request, Status};
@@ -108,6 +111,34 @@ pub enum AuthError {
     NotAuthenticated,
 }
 
+/// The tokens in force: read at every call, replaced whole by a reload.
+#[derive(Debug)]
+pub struct Tokens {
+    current: RwLock<Arc<Auth>>,
+}
+
+impl Tokens {
+    pub fn new(auth: Auth) -> Self {
+        Tokens {
+            current: RwLock::new(Arc::new(auth)),
+        }
+    }
+
+    /// The tokens in force now.
+    pub fn current(&self) -> Arc<Auth> {
+        // A plain value swapped whole: a panic elsewhere cannot leave it half-written.
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `auth` in force for every call from now on.
+    pub fn replace(&self, auth: Auth) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(auth);
+    }
+}
+
 /// The authenticated caller, put in the request's extensions for the handlers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -118,18 +149,35 @@ pub struct Caller {
 }
 
 impl Auth {
-    /// The caller presenting `metadata`'s bearer token, if it is allowed `required`.
-    fn authenticate(&self, request: &Request<()>, required: Role) -> Result<Caller, AuthError> {
+    /// The configured token whose hash is `token`'s, compared in constant time with every
+    /// configured hash.
+    pub fn identify(&self, token: &str) -> Result<&TokenEntry, AuthError> {
         let tokens = match self {
-            Auth::Disabled => {
-                return Ok(Caller {
-                    name: "anonymous".to_owned(),
-                    role: Role::Admin,
-                    employee_id: None,
-                });
-            }
+            Auth::Disabled => return Err(AuthError::UnknownToken),
             Auth::Tokens(tokens) => tokens,
         };
+        let presented = Hash256::of(token.as_bytes());
+        // Every configured hash is compared, matched or not, so the time taken does not tell
+        // how close a guess came.
+        let mut matched: Option<&TokenEntry> = None;
+        for entry in tokens {
+            let equal: bool = entry.sha256.0.ct_eq(&presented.0).into();
+            if equal && matched.is_none() {
+                matched = Some(entry);
+            }
+        }
+        matched.ok_or(AuthError::UnknownToken)
+    }
+
+    /// The caller presenting `metadata`'s bearer token, if it is allowed `required`.
+    fn authenticate(&self, request: &Request<()>, required: Role) -> Result<Caller, AuthError> {
+        if let Auth::Disabled = self {
+            return Ok(Caller {
+                name: "anonymous".to_owned(),
+                role: Role::Admin,
+                employee_id: None,
+            });
+        }
         let header = request
             .metadata()
             .get("authorization")
@@ -141,17 +189,7 @@ impl Auth {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or(AuthError::NotBearer)?;
-        let presented = Hash256::of(token.as_bytes());
-        // Every configured hash is compared, matched or not, so the time taken does not tell
-        // how close a guess came.
-        let mut matched: Option<&TokenEntry> = None;
-        for entry in tokens {
-            let equal: bool = entry.sha256.0.ct_eq(&presented.0).into();
-            if equal && matched.is_none() {
-                matched = Some(entry);
-            }
-        }
-        let entry = matched.ok_or(AuthError::UnknownToken)?;
+        let entry = self.identify(token)?;
         let method = request
             .extensions()
             .get::<MethodPath>()
@@ -179,13 +217,15 @@ impl Auth {
     }
 }
 
-/// An interceptor that lets through callers with `required` and records who they are.
+/// An interceptor that lets through callers with `required` (judged by the tokens in force at
+/// the call) and records who they are.
 pub fn require(
-    auth: Arc<Auth>,
+    auth: Arc<Tokens>,
     required: Role,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut request: Request<()>| {
         let caller = auth
+            .current()
             .authenticate(&request, required)
             .map_err(Status::from)?;
         request.extensions_mut().insert(caller);

@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 
-pub use auth::{Auth, Role, TokenEntry};
+pub use auth::{Auth, AuthError, Role, TokenEntry, Tokens};
 pub use connections::ServerLimits;
 pub use convert::sync_now_response;
 pub use json::{status_json, sync_json};
@@ -73,7 +73,21 @@ pub async fn serve(
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ApiError> {
-    let auth = Arc::new(auth);
+    let auth = Arc::new(Tokens::new(auth));
+    serve_reloadable(listener, service, auth, tls, limits, metrics, shutdown).await
+}
+
+/// [`serve`], judging each call by the tokens `auth` holds at that moment, so that a reload
+/// adds and revokes tokens without a restart.
+pub async fn serve_reloadable(
+    listener: TcpListener,
+    service: Arc<Service>,
+    auth: Arc<Tokens>,
+    tls: Option<&TlsIdentity>,
+    limits: ServerLimits,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ApiError> {
     let (stop, stopping) = watch::channel(false);
 
     let (health, health_service) = tonic_health::server::health_reporter();

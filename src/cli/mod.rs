@@ -771,3 +771,40 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
     }
 }
+
+/// Reloads the tokens from the configuration file at `path` on every SIGHUP, for gRPC and the
+/// web console alike (a revoked token's calls and sessions are refused from then on); the other
+/// settings take effect at the next restart. A file that no longer loads is logged, and the
+/// tokens in force stay. The handler is installed when this is called, so a SIGHUP never kills
+/// the server once it says it serves.
+fn reload_on_hangup(
+    path: std::path::PathBuf,
+    tokens: std::sync::Arc<crate::api::Tokens>,
+) -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let hangups = signal(SignalKind::hangup());
+    async move {
+        let Ok(mut hangups) = hangups else {
+            return std::future::pending().await;
+        };
+        while hangups.recv().await.is_some() {
+            match crate::config::Config::load(&path, |name| std::env::var(name).ok()) {
+                Ok(config) => {
+                    let count = match &config.auth {
+                        crate::api::Auth::Disabled => 0,
+                        crate::api::Auth::Tokens(tokens) => tokens.len(),
+                    };
+                    tokens.replace(config.auth);
+                    tracing::info!(
+                        tokens = count,
+                        "reloaded the tokens from the configuration (other settings take effect at a restart)"
+                    );
+                }
+                Err(error) => tracing::error!(
+                    "SIGHUP: the configuration cannot be reloaded, so the tokens in force stay: {error}"
+                ),
+            }
+        }
+        std::future::pending().await
+    }
+}

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::{Failure, Outcome, findings_exit, progress, runtime, shutdown_signal};
-use crate::api::{status_json, sync_json, sync_now_response};
+use std::sync::Arc;
+
+use crate::api::{Tokens, status_json, sync_json, sync_now_response};
 use crate::app::{self, RunError};
 use crate::config::Config;
 use crate::event::SystemId;
@@ -58,14 +60,22 @@ pub fn demo(
 /// [`MIN_SYNC_INTERVAL`](crate::config::MIN_SYNC_INTERVAL).
 const TEST_SYNC_INTERVAL: &str = "TAILLEDGER_TEST_SYNC_INTERVAL";
 
-pub fn serve(config: &Path) -> Outcome {
-    let mut config = load(config)?;
+pub fn serve(config_path: &Path) -> Outcome {
+    let mut config = load(config_path)?;
     if let Ok(interval) = std::env::var(TEST_SYNC_INTERVAL) {
         config.sync_interval = humantime::parse_duration(&interval)
             .map_err(|error| Failure::input(format!("{TEST_SYNC_INTERVAL}: {error}")))?;
     }
+    let tokens = Arc::new(Tokens::new(config.auth.clone()));
+    let path = config_path.to_path_buf();
     runtime()?
-        .block_on(async { app::run(config, shutdown_signal()).await })
+        .block_on(async {
+            let reloading = super::reload_on_hangup(path, tokens.clone());
+            tokio::select! {
+                served = app::run(config, tokens, shutdown_signal()) => served,
+                () = reloading => unreachable!("reloading waits for signals until the server ends"),
+            }
+        })
         .map_err(Failure::input)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -30,6 +30,11 @@ impl Service {
         self.signing_key = Some(key);
     }
 
+    /// The key checkpoints are signed with, if one is configured.
+    pub fn signing_key(&self) -> Option<Arc<SigningKey>> {
+        self.signing_key.clone()
+    }
+
     /// The signed checkpoint of the tree of the ledger's first `size` entries (1 to the head's
     /// seq: the tree an export of those entries has), or of the tree at the head.
     pub async fn checkpoint(&self, size: Option<u64>) -> Result<SignedCheckpoint, ServiceError> {

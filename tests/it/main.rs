@@ -49,5 +49,7 @@ mod tls;
 mod truto;
 mod truto_outages;
 mod try_it;
+mod web;
+mod web_reload;
 mod webhook;
 pub mod webhook_serve;
