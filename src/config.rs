@@ -10,7 +10,7 @@
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
 //! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
 //! listener, a listener bound (`max_connections`, `header_timeout`, `body_timeout` of
-//! `[webhook]` and `[metrics]`) that is no count or no duration, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
+//! `[webhook]`, `[metrics]` and `[tiles]`) that is no count or no duration, a `[tiles]` without a signing key, a `[store] cache_capacity` that is no size (`config/store.rs`), and a
 //! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
@@ -27,6 +27,7 @@ use toml::Spanned;
 
 mod access_review;
 mod checkpoint;
+mod tiles;
 
 use checkpoint::RawCheckpoint;
 pub use checkpoint::{CheckpointSettings, create_signing_key, read_signing_key};
@@ -47,6 +48,7 @@ use access_review::RawAccessReview;
 pub use roster::{RosterInput, RosterSettings};
 use store::RawStore;
 pub use store::StoreSettings;
+pub use tiles::TilesSettings;
 
 /// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
 /// everything else the tailnet's admins run.
@@ -117,6 +119,8 @@ pub struct Config {
     pub metrics: Option<MetricsSettings>,
     /// `[access_review]`: the intervals and the action grace recorded on each review.
     pub access_review: ReviewSettings,
+    /// The tiles endpoint (`[tiles]`); `None` serves none.
+    pub tiles: Option<TilesSettings>,
 }
 
 impl Config {
@@ -182,6 +186,7 @@ struct RawConfig {
     metrics: Option<RawMetrics>,
     #[serde(default)]
     access_review: RawAccessReview,
+    tiles: Option<tiles::RawTiles>,
 }
 
 #[derive(Deserialize)]
@@ -998,6 +1003,14 @@ impl Config {
             .as_ref()
             .map(|metrics| source.metrics(metrics, &taken))
             .transpose()?;
+        if let Some(metrics) = &metrics {
+            taken.push(("metrics.listen", metrics.listen));
+        }
+        let tiles = raw
+            .tiles
+            .as_ref()
+            .map(|tiles| source.tiles(tiles, &taken, checkpoint.is_some()))
+            .transpose()?;
         Ok(Config {
             data_dir,
             listen,
@@ -1030,6 +1043,7 @@ impl Config {
             store,
             metrics,
             access_review,
+            tiles,
         })
     }
 }

@@ -41,6 +41,7 @@ pub mod projection;
 pub mod render;
 pub mod replay;
 pub mod report;
+pub mod restore;
 pub mod roster;
 
 pub mod service;
@@ -49,6 +50,7 @@ pub mod skew;
 pub mod store;
 pub mod sync;
 pub mod tailscale;
+pub mod tiles;
 pub mod time;
 pub mod timeline;
 pub mod truto;

@@ -46,6 +46,7 @@ mod answers;
 mod clock;
 mod proofs;
 mod reviews;
+mod tiles;
 
 pub use proofs::SignedCheckpoint;
 pub use reviews::{ReviewReader, ReviewView, started_review_id};
@@ -100,6 +101,9 @@ pub enum ServiceError {
     /// The local clock reads too far before the last entry's instant to record anything.
     #[error(transparent)]
     ClockBehind(ClockBehind),
+    /// A tile or bundle could not be built from the ledger.
+    #[error(transparent)]
+    Tile(#[from] crate::tiles::TileError),
 }
 
 impl From<WriteError> for ServiceError {

@@ -120,6 +120,26 @@ pub struct Caller {
 impl Auth {
     /// The caller presenting `metadata`'s bearer token, if it is allowed `required`.
     fn authenticate(&self, request: &Request<()>, required: Role) -> Result<Caller, AuthError> {
+        let header = match (self, request.metadata().get("authorization")) {
+            (Auth::Tokens(_), Some(value)) => Some(value.to_str().map_err(|_| AuthError::NotText)?),
+            _ => None,
+        };
+        let method = request
+            .extensions()
+            .get::<MethodPath>()
+            .map(|path| path.0.as_str());
+        self.authenticate_header(header, method, required)
+    }
+
+    /// The caller presenting `header` (an `authorization` value: `Bearer <token>`), if it is
+    /// allowed `required`; `method` is the gRPC method, which a reviewer token needs. The tiles
+    /// endpoint checks its entry bundles' readers with it (`method` `None`).
+    pub fn authenticate_header(
+        &self,
+        header: Option<&str>,
+        method: Option<&str>,
+        required: Role,
+    ) -> Result<Caller, AuthError> {
         let tokens = match self {
             Auth::Disabled => {
                 return Ok(Caller {
@@ -130,12 +150,7 @@ impl Auth {
             }
             Auth::Tokens(tokens) => tokens,
         };
-        let header = request
-            .metadata()
-            .get("authorization")
-            .ok_or(AuthError::MissingHeader)?
-            .to_str()
-            .map_err(|_| AuthError::NotText)?;
+        let header = header.ok_or(AuthError::MissingHeader)?;
         let token = header
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -152,10 +167,6 @@ impl Auth {
             }
         }
         let entry = matched.ok_or(AuthError::UnknownToken)?;
-        let method = request
-            .extensions()
-            .get::<MethodPath>()
-            .map(|path| path.0.as_str());
         let allowed = match entry.role {
             Role::Admin => true,
             Role::Auditor => required == Role::Auditor,

@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 
-pub use auth::{Auth, Role, TokenEntry};
+pub use auth::{Auth, AuthError, Role, TokenEntry};
 pub use connections::ServerLimits;
 pub use convert::sync_now_response;
 pub use json::{status_json, sync_json};
