@@ -179,13 +179,21 @@ impl Target {
     }
 }
 
+/// Checked entries of one instant and actor, not yet appended, and the digest they end at.
+struct Pending {
+    recorded_at: Timestamp,
+    actor: Actor,
+    events: Vec<Event>,
+    last: Digest,
+}
+
 /// The entries, checked one at a time and appended to a ledger in the staging directory.
 struct Restorer {
     checkpoint: Checkpoint,
     ledger: Ledger,
     frontier: Frontier,
     previous: Option<Digest>,
-    batch: Option<(Timestamp, Actor, Vec<Event>)>,
+    batch: Option<Pending>,
 }
 
 impl Restorer {
@@ -245,19 +253,26 @@ impl Restorer {
                 });
             }
         }
-        self.previous = Some(entry.digest());
+        let digest = entry.digest();
+        self.previous = Some(digest);
         self.frontier.append(&[computed]);
         match &mut self.batch {
-            Some((recorded_at, actor, events))
-                if *recorded_at == entry.recorded_at
-                    && *actor == entry.actor
-                    && events.len() < BATCH_EVENTS =>
+            Some(pending)
+                if pending.recorded_at == entry.recorded_at
+                    && pending.actor == entry.actor
+                    && pending.events.len() < BATCH_EVENTS =>
             {
-                events.push(entry.event);
+                pending.events.push(entry.event);
+                pending.last = digest;
             }
             _ => {
                 self.flush()?;
-                self.batch = Some((entry.recorded_at, entry.actor, vec![entry.event]));
+                self.batch = Some(Pending {
+                    recorded_at: entry.recorded_at,
+                    actor: entry.actor,
+                    events: vec![entry.event],
+                    last: digest,
+                });
             }
         }
         Ok(computed)
@@ -265,14 +280,15 @@ impl Restorer {
 
     /// Appends the pending batch; the ledger must seal exactly the entries taken.
     fn flush(&mut self) -> Result<(), RestoreError> {
-        let Some((recorded_at, actor, events)) = self.batch.take() else {
+        let Some(pending) = self.batch.take() else {
             return Ok(());
         };
-        let appended = self.ledger.append(recorded_at, actor, events)?;
-        if appended.last != self.previous {
-            let index = self.previous.map_or(0, |digest| digest.seq - 1);
+        let appended = self
+            .ledger
+            .append(pending.recorded_at, pending.actor, pending.events)?;
+        if appended.last != Some(pending.last) {
             return Err(RestoreError::Refused {
-                index,
+                index: pending.last.seq - 1,
                 reason: format!(
                     "appending it sealed {:?}, not its hash: it is not an entry as tailledger writes them",
                     appended.last

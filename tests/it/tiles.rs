@@ -117,8 +117,8 @@ async fn assert_same_ledger(a: &Path, b: &Path, middle: u64) {
     for as_of in [None, Some(AsOf::Instant(middle_at))] {
         let system = SystemId::tailscale();
         let (x, y) = (
-            one.status(system.clone(), as_of.clone()).await.unwrap(),
-            two.status(system, as_of.clone()).await.unwrap(),
+            one.status(system.clone(), as_of).await.unwrap(),
+            two.status(system, as_of).await.unwrap(),
         );
         assert_eq!(x, y, "status as of {as_of:?}");
     }
@@ -550,7 +550,7 @@ fn tiles_need_a_signing_key_and_a_port_of_their_own() {
     let error = parse("\n[tiles]\nlisten = \"127.0.0.1:8080\"\n").unwrap_err();
     assert_eq!(
         (error.key.as_deref(), error.line),
-        (Some("tiles.listen"), Some(7)),
+        (Some("tiles.listen"), Some(8)),
         "{error}"
     );
     assert!(error.to_string().contains("signing_key_path"), "{error}");
