@@ -245,6 +245,33 @@ mod tests {
     }
 
     #[test]
+    fn a_header_alone_is_judged_as_the_tiles_endpoint_asks() {
+        let mut auth = tokens();
+        if let Auth::Tokens(tokens) = &mut auth {
+            tokens.push(TokenEntry {
+                name: "rev".to_owned(),
+                role: Role::Reviewer,
+                sha256: Hash256::of(b"reviewer-secret"),
+                employee_id: Some("E-1".to_owned()),
+            });
+        }
+        for (header, allowed) in [
+            (Some("Bearer auditor-secret"), true),
+            (Some("bearer admin-secret"), true),
+            (Some("Bearer reviewer-secret"), false),
+            (Some("Bearer wrong"), false),
+            (None, false),
+        ] {
+            let judged = auth.authenticate_header(header, None, Role::Auditor);
+            assert_eq!(judged.is_ok(), allowed, "{header:?}: {judged:?}");
+        }
+        let reviewer = auth
+            .authenticate_header(Some("Bearer reviewer-secret"), None, Role::Auditor)
+            .unwrap_err();
+        assert!(matches!(reviewer, AuthError::PermissionDenied { .. }));
+    }
+
+    #[test]
     fn tokens_are_matched_by_hash_and_role() {
         let auth = tokens();
         let audit = auth

@@ -330,6 +330,20 @@ async fn a_tampered_reordered_incomplete_or_foreign_archive_is_refused_at_the_fi
     let error = refused(&level1, &key, &work).await;
     assert_eq!(refused_at(&error), Some(1_024), "{error}");
 
+    // The independent reader agrees: the copy verifies, the altered level-1 tile does not.
+    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tiles/read_tiles.py");
+    let read = |dir: &Path| {
+        std::process::Command::new("python3")
+            .args([reader, &format!("file://{}", dir.display())])
+            .output()
+            .expect("python3 runs")
+    };
+    let output = read(&good);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = read(&level1);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("FAILED"), "{}", text(&output));
+
     // Another ledger's checkpoint, signed by the same key.
     let other_dir = dir.path().join("other-ledger");
     drop(ledger_of(&other_dir, 600, "2026-05-01T09:00:00Z"));
