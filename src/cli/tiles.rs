@@ -94,6 +94,12 @@ pub fn restore(
     key: &VerifierKey,
     checkpoint: Option<&Path>,
 ) -> Outcome {
+    if !from.exists() {
+        return Err(Failure::input(format!(
+            "{} does not exist: give a directory of tiles or an export file",
+            from.display()
+        )));
+    }
     let bar = progress::bar(0, "restoring", false);
     let done = |taken: u64| bar.set_position(taken);
     let restored = if from.is_dir() {
