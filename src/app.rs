@@ -4,7 +4,8 @@
 //! appends the configured access policy and settings (docs/reference/config.md#recorded-settings)
 //! when they differ from the recorded ones, and wires the service with its clock, roster file and
 //! Tailscale source. [`run`] owns and awaits its tasks, the API server, the scheduler and, when
-//! `[webhook]` is configured, the webhook endpoint (whose failure only ends itself); on shutdown
+//! `[webhook]` is configured, the webhook endpoint (whose failure only ends itself), and the
+//! metrics and tiles endpoints when configured; on shutdown
 //! the scheduler abandons a sync that is still fetching (nothing is appended until a fetch is
 //! complete, and an append is never interrupted), and the servers stop accepting calls and finish
 //! the ones in flight. With `[checkpoint] checkpoint_dir`, a further task writes checkpoint files
@@ -20,7 +21,8 @@ use crate::api;
 use crate::archive::{self, ArchiveStatus, Archiver, Bucket, DirBucket, ExportSource, S3Bucket};
 use crate::checkpoint_file;
 use crate::config::{
-    ArchiveTarget, Config, MetricsSettings, RosterInput, WebSettings, WebhookSettings,
+    ArchiveTarget, Config, MetricsSettings, RosterInput, TilesSettings, WebSettings,
+    WebhookSettings,
 };
 use crate::entry::Entry;
 use crate::event::SystemId;
@@ -31,6 +33,7 @@ use crate::service::{Service, ServiceError};
 use crate::store::{StoreError, create_private_dir};
 use crate::sync::{Syncer, TailscaleSource};
 use crate::tailscale::{ClientConfigError, TailscaleClient};
+use crate::tiles::{self, EntriesAccess, EntriesDenied, TilesEndpoint};
 use crate::time::SystemClock;
 use crate::truto::TrutoSource;
 use crate::web;
@@ -290,6 +293,55 @@ async fn serve_metrics(
     .await;
 }
 
+/// Who may read entry bundles on the tiles endpoint: the API's auditor and admin tokens.
+fn entries_access(tokens: Arc<api::Tokens>) -> EntriesAccess {
+    Arc::new(move |header: Option<&str>| {
+        match tokens
+            .current()
+            .authenticate_header(header, None, api::Role::Auditor)
+        {
+            Ok(_) => Ok(()),
+            Err(error @ api::AuthError::PermissionDenied { .. }) => {
+                Err(EntriesDenied::Forbidden(error.to_string()))
+            }
+            Err(error) => Err(EntriesDenied::Unauthenticated(error.to_string())),
+        }
+    })
+}
+
+/// Serves the tiles endpoint on its listener until `stopping` turns true. Like the metrics
+/// endpoint it is an addition: one that cannot listen is logged and the rest goes on.
+async fn serve_tiles(
+    listener: Option<(&TilesSettings, std::io::Result<tokio::net::TcpListener>)>,
+    service: Arc<Service>,
+    tokens: Arc<api::Tokens>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let Some((settings, bound)) = listener else {
+        return;
+    };
+    let listener = match bound {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(
+                "the tiles endpoint cannot listen on {}: {error}; gRPC and the scheduled syncs go on without it",
+                settings.listen
+            );
+            return;
+        }
+    };
+    let address = listener.local_addr().map_or(settings.listen, |bound| bound);
+    tracing::info!(listen = %address, "tiles endpoint listening");
+    let endpoint = TilesEndpoint {
+        service,
+        entries_access: entries_access(tokens),
+    };
+    let shutdown = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    tiles::serve(listener, endpoint, &settings.limits, shutdown).await;
+}
+
 /// Like [`run`], on a listener the caller bound (tests bind `127.0.0.1:0`), with the
 /// configuration's tokens for good.
 pub async fn run_on(
@@ -337,6 +389,13 @@ pub async fn run_on_with(
         None => None,
     };
     let web_listener = match &config.web {
+        Some(settings) => Some((
+            settings,
+            tokio::net::TcpListener::bind(settings.listen).await,
+        )),
+        None => None,
+    };
+    let tiles_listener = match &config.tiles {
         Some(settings) => Some((
             settings,
             tokio::net::TcpListener::bind(settings.listen).await,
@@ -435,13 +494,20 @@ pub async fn run_on_with(
         },
         stopping.clone(),
     );
-    let (served, (), (), (), (), (), (), ()) = tokio::join!(
+    let tiles_endpoint = serve_tiles(
+        tiles_listener,
+        service.clone(),
+        tokens.clone(),
+        stopping.clone(),
+    );
+    let (served, (), (), (), (), (), (), (), ()) = tokio::join!(
         server,
         archiver,
         schedule(service.clone(), &config, stopping.clone()),
         webhook,
         metrics_endpoint,
         web_console,
+        tiles_endpoint,
         checkpoint_file::keep_writing(service.clone(), config.checkpoint.clone(), stopping.clone()),
         signal
     );

@@ -10,10 +10,10 @@
 //! `[roster.truto]` table cannot be used (`config/roster.rs`), a `[webhook] listen` that is no
 //! address or the gRPC port, a `[metrics] listen` that is no address or the port of another
 //! listener, a `[web] listen` likewise or without tokens to sign in with, a listener bound
-//! (`max_connections`, `header_timeout`, `body_timeout` of `[webhook]`, `[metrics]` and `[web]`)
-//! that is no count or no duration, a `[store] cache_capacity` that is no size
-//! (`config/store.rs`), an `[archive]` with no place, two places or a bad bucket, retention or
-//! lag (`config/archive.rs`), and a
+//! (`max_connections`, `header_timeout`, `body_timeout` of `[webhook]`, `[metrics]`, `[web]`
+//! and `[tiles]`) that is no count or no duration, a `[tiles]` without a signing key, a
+//! `[store] cache_capacity` that is no size (`config/store.rs`), an `[archive]` with no place,
+//! two places or a bad bucket, retention or lag (`config/archive.rs`), and a
 //! file that is not UTF-8 (with the byte offset). Secrets (the
 //! webhook endpoint's too) never appear in the file, only the names of the environment variables
 //! that hold them; their values are read once here and never printed. The TLS private key is a
@@ -31,6 +31,7 @@ use toml::Spanned;
 mod access_review;
 mod archive;
 mod checkpoint;
+mod tiles;
 
 use archive::RawArchive;
 pub use archive::{ArchiveSettings, ArchiveTarget, DEFAULT_RETENTION};
@@ -53,6 +54,7 @@ use access_review::RawAccessReview;
 pub use roster::{RosterInput, RosterSettings};
 use store::RawStore;
 pub use store::StoreSettings;
+pub use tiles::TilesSettings;
 
 /// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
 /// everything else the tailnet's admins run.
@@ -127,6 +129,8 @@ pub struct Config {
     pub access_review: ReviewSettings,
     /// `[archive]`: where the log is copied off the machine; `None` archives nothing.
     pub archive: Option<ArchiveSettings>,
+    /// The tiles endpoint (`[tiles]`); `None` serves none.
+    pub tiles: Option<TilesSettings>,
 }
 
 impl Config {
@@ -207,6 +211,7 @@ struct RawConfig {
     access_review: RawAccessReview,
     archive: Option<Spanned<RawArchive>>,
     web: Option<RawWeb>,
+    tiles: Option<tiles::RawTiles>,
 }
 
 #[derive(Deserialize)]
@@ -1083,6 +1088,14 @@ impl Config {
             .as_ref()
             .map(|web| source.web(web, &taken, &auth))
             .transpose()?;
+        if let Some(web) = &web {
+            taken.push(("web.listen", web.listen));
+        }
+        let tiles = raw
+            .tiles
+            .as_ref()
+            .map(|tiles| source.tiles(tiles, &taken, checkpoint.is_some()))
+            .transpose()?;
         Ok(Config {
             data_dir,
             listen,
@@ -1117,6 +1130,7 @@ impl Config {
             access_review,
             archive,
             web,
+            tiles,
         })
     }
 }

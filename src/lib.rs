@@ -42,6 +42,7 @@ pub mod projection;
 pub mod render;
 pub mod replay;
 pub mod report;
+pub mod restore;
 pub mod roster;
 pub mod simulate;
 
@@ -51,6 +52,7 @@ pub mod skew;
 pub mod store;
 pub mod sync;
 pub mod tailscale;
+pub mod tiles;
 pub mod time;
 pub mod timeline;
 pub mod truto;

@@ -47,6 +47,7 @@ mod archive;
 mod clock;
 mod proofs;
 mod reviews;
+mod tiles;
 
 pub use proofs::SignedCheckpoint;
 pub use reviews::{ReviewReader, ReviewView, started_review_id};
@@ -101,6 +102,9 @@ pub enum ServiceError {
     /// The local clock reads too far before the last entry's instant to record anything.
     #[error(transparent)]
     ClockBehind(ClockBehind),
+    /// A tile or bundle could not be built from the ledger.
+    #[error(transparent)]
+    Tile(#[from] crate::tiles::TileError),
 }
 
 impl From<WriteError> for ServiceError {

@@ -106,7 +106,9 @@ impl From<ServiceError> for Status {
             error @ (ServiceError::NoSigningKey | ServiceError::EmptyTree) => {
                 Status::failed_precondition(error.to_string())
             }
-            error @ ServiceError::Sign(_) => Status::internal(error.to_string()),
+            error @ (ServiceError::Sign(_) | ServiceError::Tile(_)) => {
+                Status::internal(error.to_string())
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ mod replay;
 mod review;
 mod running;
 mod simulate;
+mod tiles;
 mod timeline;
 mod webhook;
 
@@ -430,6 +431,33 @@ pub enum Command {
         #[command(subcommand)]
         command: checkpoint::CheckpointCommand,
     },
+    /// Rebuild a ledger into a new directory from a directory of tiles (`tiles export`, a copy
+    /// of the archive) or from an export with --checkpoint, checking every entry's hash, link
+    /// and leaf, every tile, and the root against the signed checkpoint under the pinned key.
+    /// A tampered, reordered or incomplete archive, or another log's checkpoint, is refused at
+    /// the first bad entry index, and nothing is written.
+    ///
+    /// Exits 0 when restored, 1 when the archive does not verify, 2 when it cannot be read.
+    Restore {
+        /// A directory laid out as the tiles (with its `checkpoint`), or a JSON Lines export.
+        #[arg(long, value_name = "DIR|FILE")]
+        from: PathBuf,
+        /// The new ledger directory: it must not exist yet, or be empty.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The ledger's public key (from `tailledger keygen`), which must sign the checkpoint.
+        #[arg(long, env = "TAILLEDGER_PUBLIC_KEY", value_name = "KEY", value_parser = checkpoint::verifier_key)]
+        public_key: crate::merkle::VerifierKey,
+        /// With an export: the signed checkpoint (a file of `checkpoint_dir`) of the tree its
+        /// entries are restored up to.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// The ledger's Merkle tree as C2SP tiles.
+    Tiles {
+        #[command(subcommand)]
+        command: tiles::TilesCommand,
+    },
     /// Print the SHA-256 of an API token read from standard input, for `auth.tokens` in the
     /// config. Example: `head -c 32 /dev/urandom | base64 | tee token.txt | tailledger hash-token`.
     HashToken,
@@ -623,6 +651,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Webhook {
             command: WebhookCommand::Register { config, url, test },
         } => webhook::register(&config, &url, test),
+        Command::Restore {
+            from,
+            data_dir,
+            public_key,
+            checkpoint,
+        } => tiles::restore(&from, &data_dir, &public_key, checkpoint.as_deref()),
+        Command::Tiles { command } => tiles::run(command),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -33,6 +33,7 @@ mod ahead;
 mod checkpoint;
 mod log;
 mod reopen;
+mod tiles;
 mod tree;
 
 use std::path::Path;

@@ -21,9 +21,6 @@ pub struct SignedCheckpoint {
     pub note: String,
 }
 
-/// How many hex digits of entry 1's hash name the ledger in a checkpoint's origin.
-const LEDGER_ID_DIGITS: usize = 16;
-
 impl Service {
     /// Signs checkpoints with `key` (`[checkpoint] signing_key_path`).
     pub fn set_signing_key(&mut self, key: Arc<SigningKey>) {
@@ -54,9 +51,8 @@ impl Service {
                 None => log.tree_head()?,
             };
             let first = log.get(1)?.ok_or(ServiceError::EmptyTree)?;
-            let hex = first.hash.to_string();
             Ok(Checkpoint {
-                origin: format!("tailledger/{}", &hex[..LEDGER_ID_DIGITS]),
+                origin: crate::tiles::log_origin(&first.hash),
                 size,
                 root,
                 extensions: Vec::new(),

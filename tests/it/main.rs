@@ -44,6 +44,7 @@ mod sync_scenarios;
 mod tailscale_client;
 mod tamper;
 mod tidy;
+mod tiles;
 mod timeline;
 mod tls;
 mod truto;

@@ -3,7 +3,8 @@
 //! closed while honest requests are answered, the header timeout closes an idle connection, a
 //! body sent a byte at a time is cut at its deadline, and an honest delivery stays within the
 //! webhook latency target while 150 clients trickle bodies. Every count and wait is bounded. The
-//! bounds are read per listener from `[webhook]` and `[metrics]`. And the real `serve`, its file
+//! bounds are read per listener from `[webhook]` and `[metrics]` (and `[tiles]`, whose endpoint
+//! keeps its cap and header timeout too). And the real `serve`, its file
 //! descriptor limit lowered under it with `prlimit`, pauses its gRPC acceptor and logs the failed
 //! accepts at most once a second.
 
@@ -15,6 +16,7 @@ use tailledger::config::{Config, ConfigError};
 use tailledger::event::SystemId;
 use tailledger::listener::HttpLimits;
 use tailledger::metrics::{self, METRICS_PATH, Metrics};
+use tailledger::tiles;
 use tailledger::time::SystemClock;
 use tailledger::webhook::{SIGNATURE_HEADER, WEBHOOK_PATH, signature};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -334,6 +336,52 @@ async fn a_precheck_refusal_answers_401_without_keeping_the_body() {
         assert_eq!(status_line(&mut stream).await, "HTTP/1.1 401 Unauthorized");
     }
     fixture.shutdown().await;
+}
+
+/// The tiles endpoint over a real service on 127.0.0.1:0 under `limits`, until the sender is
+/// dropped or says stop.
+async fn tiles_endpoint(limits: HttpLimits) -> (ApiServer, String, watch::Sender<bool>) {
+    let server = ApiServer::start(tokens()).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (stop, mut stopping) = watch::channel(false);
+    let endpoint = tiles::TilesEndpoint {
+        service: server.service.clone(),
+        entries_access: Arc::new(|_| Err(tiles::EntriesDenied::Unauthenticated("none".into()))),
+    };
+    tokio::spawn(async move {
+        tiles::serve(listener, endpoint, &limits, async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        })
+        .await;
+    });
+    (server, address, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tiles_endpoint_keeps_its_cap_and_header_timeout() {
+    let (_server, address, _stop) = tiles_endpoint(HttpLimits {
+        max_connections: 10,
+        header_timeout: Duration::from_secs(3),
+        ..HttpLimits::default()
+    })
+    .await;
+    let partial = connections(&address, 40, b"GET /tile/0/000 HTTP/1.1\r\n").await;
+    let asked = Instant::now();
+    let response = tokio::time::timeout(
+        BOUND,
+        reqwest::get(format!("http://{address}/tile/0/x001/000")),
+    )
+    .await
+    .expect("answered within the bound")
+    .unwrap();
+    // The service's ledger is far smaller than a million entries.
+    assert_eq!(response.status(), 404);
+    assert!(asked.elapsed() < WEBHOOK_TARGET, "{:?}", asked.elapsed());
+    let (closed, open) = closed_within(partial, Duration::from_secs(1)).await;
+    assert!(closed >= 31, "{closed} of 40 closed at once");
+    let left = open.len();
+    assert_eq!(closed_within(open, BOUND).await.0, left);
 }
 
 /// A configuration with `extra` after a minimal `[tailscale]`.

@@ -47,6 +47,9 @@ const CORE: &[&str] = &[
     "webhook/signature.rs",
     "webhook/delivery.rs",
     "webhook/dedup.rs",
+    "tiles/path.rs",
+    "tiles/bundle.rs",
+    "tiles/layout.rs",
 ];
 
 /// What the core never mentions.
