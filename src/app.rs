@@ -8,13 +8,15 @@
 //! the scheduler abandons a sync that is still fetching (nothing is appended until a fetch is
 //! complete, and an append is never interrupted), and the servers stop accepting calls and finish
 //! the ones in flight. With `[checkpoint] checkpoint_dir`, a further task writes checkpoint files
-//! on the interval, and the last one is written once the others have stopped.
+//! on the interval, and the last one is written once the others have stopped. With `[alerts]`,
+//! the alert deliveries run beside them (`alerts::run`), stopping with the others.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::alerts;
 use crate::api;
 use crate::checkpoint_file;
 use crate::config::{Config, MetricsSettings, RosterInput, WebhookSettings};
@@ -338,12 +340,29 @@ pub async fn run_on(
         counted_after,
         stopping.clone(),
     );
-    let (served, (), (), (), (), ()) = tokio::join!(
+    let alerting = async {
+        if let Some(settings) = config.alerts.clone() {
+            let timezone = config
+                .roster
+                .as_ref()
+                .map_or(chrono_tz::UTC, |roster| roster.timezone);
+            alerts::run::run(
+                service.clone(),
+                settings,
+                timezone,
+                metrics.clone(),
+                stopping.clone(),
+            )
+            .await;
+        }
+    };
+    let (served, (), (), (), (), (), ()) = tokio::join!(
         server,
         schedule(service.clone(), &config, stopping.clone()),
         webhook,
         metrics_endpoint,
         checkpoint_file::keep_writing(service.clone(), config.checkpoint.clone(), stopping.clone()),
+        alerting,
         signal
     );
     // The last checkpoint, once the server and the scheduler have stopped appending.

@@ -306,6 +306,7 @@ fn actor(sink: &mut impl Sink, actor: &Actor) {
         Actor::Webhook(system) => (b"webhook:", &system.0),
         Actor::Demo => (b"demo", ""),
         Actor::RosterSource(source) => (b"roster:", source),
+        Actor::Alerts => (b"alerts", ""),
     };
     sink.put(b"\"");
     sink.put(prefix);
@@ -855,6 +856,32 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
         } => {
             object.number("decided", *decided);
             object.string("review_id", review_id);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::AlertDelivered {
+            system,
+            route,
+            destination,
+            notification_id,
+            check_id,
+            reason,
+            subject,
+            state,
+            changed_at,
+            delivered_at,
+            digest_id,
+        } => {
+            object.timestamp("changed_at", *changed_at);
+            object.string("check_id", check_id);
+            object.timestamp("delivered_at", *delivered_at);
+            object.string("destination", destination);
+            object.optional_string("digest_id", digest_id.as_deref());
+            object.string("notification_id", notification_id);
+            object.string("reason", reason);
+            object.string("route", route);
+            object.string("state", state);
+            object.string("subject", subject);
             object.string("system", &system.0);
             object.string("type", type_name);
         }

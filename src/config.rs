@@ -26,6 +26,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod access_review;
+mod alerts;
 mod checkpoint;
 
 use checkpoint::RawCheckpoint;
@@ -117,6 +118,8 @@ pub struct Config {
     pub metrics: Option<MetricsSettings>,
     /// `[access_review]`: the intervals and the action grace recorded on each review.
     pub access_review: ReviewSettings,
+    /// `[alerts]`: destinations and routes; `None` sends none.
+    pub alerts: Option<crate::alerts::AlertsSettings>,
 }
 
 impl Config {
@@ -182,6 +185,7 @@ struct RawConfig {
     metrics: Option<RawMetrics>,
     #[serde(default)]
     access_review: RawAccessReview,
+    alerts: Option<alerts::RawAlerts>,
 }
 
 #[derive(Deserialize)]
@@ -989,6 +993,11 @@ impl Config {
             .transpose()?;
         let store = source.store(&raw.store)?;
         let access_review = source.access_review(&raw.access_review)?;
+        let alerts = raw
+            .alerts
+            .as_ref()
+            .map(|alerts| source.alerts(alerts, &env))
+            .transpose()?;
         let mut taken = vec![("listen", listen)];
         if let Some(webhook) = &webhook {
             taken.push(("webhook.listen", webhook.listen));
@@ -1030,6 +1039,7 @@ impl Config {
             store,
             metrics,
             access_review,
+            alerts,
         })
     }
 }

@@ -608,6 +608,20 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
         Event::AccessReviewCompleted {
             review_id, decided, ..
         } => format!("{review_id}: {decided} accounts decided"),
+        Event::AlertDelivered {
+            route,
+            destination,
+            notification_id,
+            check_id,
+            state,
+            subject,
+            ..
+        } => format!(
+            "{notification_id} to {} ({}): {check_id} {state} {}",
+            destination.shown(),
+            route.shown(),
+            subject.shown()
+        ),
         // The event type and the actor say all there is to say of these on one line.
         Event::EmployeeReinstated { .. }
         | Event::AccountLinked { .. }

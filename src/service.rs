@@ -42,11 +42,13 @@ use crate::timeline::{self, Timeline, Window};
 use crate::truto::{TrutoRead, TrutoSource};
 use crate::verify::Report;
 
+mod alerts;
 mod answers;
 mod clock;
 mod proofs;
 mod reviews;
 
+pub use alerts::AlertWindow;
 pub use proofs::SignedCheckpoint;
 pub use reviews::{ReviewReader, ReviewView, started_review_id};
 

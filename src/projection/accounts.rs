@@ -389,6 +389,8 @@ impl SystemState {
             Event::AccessReviewStarted { .. }
             | Event::AccessReviewDecided { .. }
             | Event::AccessReviewCompleted { .. } => {}
+            // An alert delivery says who was told, not what changed.
+            Event::AlertDelivered { .. } => {}
             Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
                 self.leftovers.device_listed(device, mark)
             }

@@ -294,6 +294,8 @@ impl Employees {
             Event::AccessReviewStarted { .. }
             | Event::AccessReviewDecided { .. }
             | Event::AccessReviewCompleted { .. } => {}
+            // An alert delivery says who was told, not what changed.
+            Event::AlertDelivered { .. } => {}
             Event::DeviceSeen { .. }
             | Event::DeviceChanged { .. }
             | Event::DeviceRemoved { .. }

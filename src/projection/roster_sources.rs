@@ -22,7 +22,12 @@ use crate::time::Timestamp;
 pub fn source_of(actor: &Actor) -> Option<String> {
     match actor {
         Actor::Roster | Actor::RosterSource(_) => Some(actor.to_string()),
-        Actor::Sync(_) | Actor::Config | Actor::Api(_) | Actor::Webhook(_) | Actor::Demo => None,
+        Actor::Sync(_)
+        | Actor::Config
+        | Actor::Api(_)
+        | Actor::Webhook(_)
+        | Actor::Demo
+        | Actor::Alerts => None,
     }
 }
 

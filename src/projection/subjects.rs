@@ -131,6 +131,8 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
         ),
         Event::AccessReviewDecided { account_id, .. } => accounts(one(account_id)),
         Event::AccessReviewCompleted { .. } => Subjects::default(),
+        // A delivery is about a notification; the finding it covered is named as text.
+        Event::AlertDelivered { .. } => Subjects::default(),
         // The audit log's target is an account, a device or a key, by its id.
         Event::ChangeAttributed { target, .. } => Subjects {
             account_ids: one(&target.id),

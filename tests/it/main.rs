@@ -1,6 +1,7 @@
 //! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
 
 mod admin_cli;
+mod alerts;
 mod api;
 mod audit_window;
 mod bad_input;
