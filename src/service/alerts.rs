@@ -60,6 +60,39 @@ impl Service {
         .await
     }
 
+    /// The `AlertDelivered` entries of `system` recorded in `window`, in seq order: who was told
+    /// what and when, for the evidence pack.
+    pub async fn alert_deliveries(
+        &self,
+        system: SystemId,
+        window: Window,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        const PAGE: usize = 1_000;
+        self.blocking(move |service| {
+            let log = service.ledger.log();
+            let mut next = log.last_seq_recorded_by(window.from)?.saturating_add(1);
+            let mut deliveries = Vec::new();
+            loop {
+                let page = log.read(next, PAGE)?;
+                for entry in &page {
+                    if entry.recorded_at >= window.to {
+                        return Ok(deliveries);
+                    }
+                    if matches!(&entry.event, Event::AlertDelivered { system: of, .. } if *of == system)
+                        && entry.recorded_at >= window.from
+                    {
+                        deliveries.push(entry.clone());
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == PAGE => next = last.seq + 1,
+                    _ => return Ok(deliveries),
+                }
+            }
+        })
+        .await
+    }
+
     /// Records deliveries (`AlertDelivered` events) as one batch by `alerts`.
     pub async fn record_alert_deliveries(
         &self,

@@ -143,6 +143,7 @@ const CONFINED: &[Confined] = &[
             "app.rs",
             "cli/evidence.rs",
             "cli/replay.rs",
+            "cli/alerts.rs",
             "tailscale/dates.rs",
         ],
         outside_tests: false,
