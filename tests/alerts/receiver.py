@@ -3,7 +3,9 @@
 POST /webhook checks `Tailledger-Signature: t=<unix>,v1=<hex>` with Python's hmac (the secret in
 the environment variable TL_ALERT_SECRET) over "<t>.<body>", refuses a bad one with 401 and
 counts the rest by message id; POST /slack takes a Slack-shaped body ({"text": ...}) and counts it
-by id (the `Tailledger-Message-Id` header). While /control/down is set, deliveries get 503.
+by id (the `Tailledger-Message-Id` header). While /control/down is set, deliveries get 503; while
+/control/hold is set, a delivery is counted and then left unanswered until /control/release (so a
+test can kill the sender mid-delivery).
 GET /stats answers what arrived: per path, each id's count and the last body of each id, plus the
 number of bad signatures. It prints its port on the first line of standard output.
 """
@@ -18,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = os.environ["TL_ALERT_SECRET"].encode()
 LOCK = threading.Lock()
+RELEASED = threading.Event()
+RELEASED.set()
 STATE = {"webhook": {}, "slack": {}, "bodies": {}, "bad_signatures": 0, "down": False, "refused": 0}
 
 
@@ -52,6 +56,12 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 STATE["down"] = self.path == "/control/down"
             return self.answer(204)
+        if self.path == "/control/hold":
+            RELEASED.clear()
+            return self.answer(204)
+        if self.path == "/control/release":
+            RELEASED.set()
+            return self.answer(204)
         kind = self.path.strip("/")
         if kind not in ("webhook", "slack"):
             return self.answer(404)
@@ -69,6 +79,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE[kind][message_id] = STATE[kind].get(message_id, 0) + 1
             STATE["bodies"][kind + ":" + message_id] = body.decode()
+        RELEASED.wait(60)
         self.answer(200)
 
 

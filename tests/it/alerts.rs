@@ -30,13 +30,13 @@ use tokio::sync::watch;
 
 use crate::helpers::{metric_value, snapshot};
 
-const SECRET: &str = "alert-test-secret";
+pub const SECRET: &str = "alert-test-secret";
 const DEADLINE: Duration = Duration::from_secs(30);
 /// A login name that tries Slack markup, a mention, a link and an email header.
 const HOSTILE: &str = "<!channel> *x* & <https://evil.example|click>\r\nBcc: victim@evil.example";
 
 /// Whether an outside program is there; when it is not, says SKIPPED (false) or, under CI, fails.
-fn needs(what: &str, check: &[&str], install: &str) -> bool {
+pub fn needs(what: &str, check: &[&str], install: &str) -> bool {
     let present = Command::new(check[0])
         .args(&check[1..])
         .stdout(Stdio::null())
@@ -54,13 +54,13 @@ fn needs(what: &str, check: &[&str], install: &str) -> bool {
 }
 
 /// A helper program on loopback: killed when dropped.
-struct Helper {
+pub struct Helper {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Helper {
-    fn start(script: &str, args: &[&str]) -> Helper {
+    pub fn start(script: &str, args: &[&str]) -> Helper {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/alerts")
             .join(script);
@@ -80,7 +80,7 @@ impl Helper {
         Helper { child, port }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}/{path}", self.port)
     }
 }
@@ -92,7 +92,7 @@ impl Drop for Helper {
     }
 }
 
-async fn stats(receiver: &Helper) -> Value {
+pub async fn stats(receiver: &Helper) -> Value {
     reqwest::get(receiver.url("stats"))
         .await
         .unwrap()
@@ -101,7 +101,7 @@ async fn stats(receiver: &Helper) -> Value {
         .unwrap()
 }
 
-async fn control(receiver: &Helper, what: &str) {
+pub async fn control(receiver: &Helper, what: &str) {
     reqwest::Client::new()
         .post(receiver.url(&format!("control/{what}")))
         .send()
@@ -110,7 +110,7 @@ async fn control(receiver: &Helper, what: &str) {
 }
 
 /// Waits until `condition` holds, polling the observable state, or fails after the deadline.
-async fn until<F, Fut>(what: &str, mut condition: F)
+pub async fn until<F, Fut>(what: &str, mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

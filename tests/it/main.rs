@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod alerts;
+mod alerts_serve;
 mod api;
 mod audit_window;
 mod bad_input;
