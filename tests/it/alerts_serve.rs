@@ -3,7 +3,8 @@
 //! receiver; `serve` is killed with SIGKILL while the receiver holds that delivery unanswered, and
 //! after a restart the notification is sent again with the same id (the receiver counts two
 //! arrivals of one id, which it deduplicates) and recorded exactly once: no loss, no duplicate
-//! record.
+//! record. `tailledger alerts pending` lists the notification while `serve` is down, and
+//! `tailledger alerts test` sends a signed test message and records nothing.
 
 use std::process::Command;
 
@@ -12,7 +13,7 @@ use tailledger::hash::Hash256;
 use tailledger::ledger::Ledger;
 
 use crate::alerts::{Helper, SECRET, control, needs, stats, until};
-use crate::cli::{ADMIN_TOKEN, TOKEN_ENV};
+use crate::cli::{ADMIN_TOKEN, TOKEN_ENV, args, run_with_env};
 use crate::helpers::{API_TOKEN, Fixture, free_port, metric_value, spawn_serve};
 
 const SECRET_ENV: &str = "TL_TEST_ALERT_SECRET";
@@ -124,6 +125,45 @@ async fn serve_killed_mid_delivery_resends_once_with_the_same_id_and_records_it_
         .clone();
     assert_eq!(got["webhook"][&id], 1);
 
+    let config_arg = path.to_str().unwrap();
+    let env = || {
+        vec![
+            (TOKEN_ENV, API_TOKEN.to_owned()),
+            (SECRET_ENV, SECRET.to_owned()),
+        ]
+    };
+    // While `serve` is down, the backlog is the notification it did not record.
+    let pending = run_with_env(args(&["alerts", "pending", "-c", config_arg]), env()).await;
+    let said = String::from_utf8_lossy(&pending.stdout);
+    assert!(pending.status.success(), "{said}");
+    assert!(
+        said.contains(&id) && said.contains("hook leavers"),
+        "{said}"
+    );
+    assert!(said.ends_with("1 pending\n"), "{said}");
+    // A test message: signed and acknowledged, recorded nowhere.
+    let test = run_with_env(
+        args(&["alerts", "test", "-c", config_arg, "--route", "leavers"]),
+        env(),
+    )
+    .await;
+    let said = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{said}");
+    assert!(
+        said.contains("hook acknowledged test message test-"),
+        "{said}"
+    );
+    let got = stats(&receiver).await;
+    assert_eq!(got["webhook"].as_object().unwrap().len(), 2, "{got}");
+    let unknown = run_with_env(
+        args(&["alerts", "test", "-c", config_arg, "--route", "nope"]),
+        env(),
+    )
+    .await;
+    assert_eq!(unknown.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(said.contains("no [[alerts.route]] is named nope"), "{said}");
+
     let (mut second, log) = start(path.clone()).await.unwrap();
     until("the restarted serve sending it again", || async {
         sent(metrics_port).await == Some(1.0)
@@ -142,7 +182,8 @@ async fn serve_killed_mid_delivery_resends_once_with_the_same_id_and_records_it_
         "the secret is in no log line"
     );
     let got = stats(&receiver).await;
-    assert_eq!(got["webhook"].as_object().unwrap().len(), 1, "{got}");
+    // The notification, and the test message.
+    assert_eq!(got["webhook"].as_object().unwrap().len(), 2, "{got}");
     assert_eq!(
         got["webhook"][&id], 2,
         "sent again, with the same id: {got}"
