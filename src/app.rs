@@ -10,13 +10,15 @@
 //! complete, and an append is never interrupted), and the servers stop accepting calls and finish
 //! the ones in flight. With `[checkpoint] checkpoint_dir`, a further task writes checkpoint files
 //! on the interval, and the last one is written once the others have stopped. With `[archive]`,
-//! the archiver (`crate::archive`) copies the log off the machine beside them.
+//! the archiver (`crate::archive`) copies the log off the machine beside them. With `[alerts]`, the alert
+//! deliveries run beside them (`alerts::run`), stopping with the others.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::alerts;
 use crate::api;
 use crate::archive::{self, ArchiveStatus, Archiver, Bucket, DirBucket, ExportSource, S3Bucket};
 use crate::checkpoint_file;
@@ -500,7 +502,23 @@ pub async fn run_on_with(
         tokens.clone(),
         stopping.clone(),
     );
-    let (served, (), (), (), (), (), (), (), ()) = tokio::join!(
+    let alerting = async {
+        if let Some(settings) = config.alerts.clone() {
+            let timezone = config
+                .roster
+                .as_ref()
+                .map_or(chrono_tz::UTC, |roster| roster.timezone);
+            alerts::run::run(
+                service.clone(),
+                settings,
+                timezone,
+                metrics.clone(),
+                stopping.clone(),
+            )
+            .await;
+        }
+    };
+    let (served, (), (), (), (), (), (), (), (), ()) = tokio::join!(
         server,
         archiver,
         schedule(service.clone(), &config, stopping.clone()),
@@ -509,6 +527,7 @@ pub async fn run_on_with(
         web_console,
         tiles_endpoint,
         checkpoint_file::keep_writing(service.clone(), config.checkpoint.clone(), stopping.clone()),
+        alerting,
         signal
     );
     // The last checkpoint, once the server and the scheduler have stopped appending.

@@ -307,6 +307,7 @@ fn actor(sink: &mut impl Sink, actor: &Actor) {
         Actor::Demo => (b"demo", ""),
         Actor::RosterSource(source) => (b"roster:", source),
         Actor::Web(token_name) => (b"web:", token_name),
+        Actor::Alerts => (b"alerts", ""),
     };
     sink.put(b"\"");
     sink.put(prefix);
@@ -880,6 +881,32 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
         } => {
             object.string("reason", reason);
             object.string("review_id", review_id);
+            object.string("system", &system.0);
+            object.string("type", type_name);
+        }
+        Event::AlertDelivered {
+            system,
+            route,
+            destination,
+            notification_id,
+            check_id,
+            reason,
+            subject,
+            state,
+            changed_at,
+            delivered_at,
+            digest_id,
+        } => {
+            object.timestamp("changed_at", *changed_at);
+            object.string("check_id", check_id);
+            object.timestamp("delivered_at", *delivered_at);
+            object.string("destination", destination);
+            object.optional_string("digest_id", digest_id.as_deref());
+            object.string("notification_id", notification_id);
+            object.string("reason", reason);
+            object.string("route", route);
+            object.string("state", state);
+            object.string("subject", subject);
             object.string("system", &system.0);
             object.string("type", type_name);
         }

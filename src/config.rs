@@ -30,6 +30,7 @@ use toml::Spanned;
 
 mod access_review;
 mod archive;
+mod alerts;
 mod checkpoint;
 mod tiles;
 
@@ -131,6 +132,8 @@ pub struct Config {
     pub archive: Option<ArchiveSettings>,
     /// The tiles endpoint (`[tiles]`); `None` serves none.
     pub tiles: Option<TilesSettings>,
+    /// `[alerts]`: destinations and routes; `None` sends none.
+    pub alerts: Option<crate::alerts::AlertsSettings>,
 }
 
 impl Config {
@@ -212,6 +215,7 @@ struct RawConfig {
     archive: Option<Spanned<RawArchive>>,
     web: Option<RawWeb>,
     tiles: Option<tiles::RawTiles>,
+    alerts: Option<alerts::RawAlerts>,
 }
 
 #[derive(Deserialize)]
@@ -1071,6 +1075,11 @@ impl Config {
             .map(|archive| source.archive(archive, base, checkpoint.is_some(), &env))
             .transpose()?;
         let access_review = source.access_review(&raw.access_review)?;
+        let alerts = raw
+            .alerts
+            .as_ref()
+            .map(|alerts| source.alerts(alerts, &env))
+            .transpose()?;
         let mut taken = vec![("listen", listen)];
         if let Some(webhook) = &webhook {
             taken.push(("webhook.listen", webhook.listen));
@@ -1131,6 +1140,7 @@ impl Config {
             archive,
             web,
             tiles,
+            alerts,
         })
     }
 }

@@ -65,12 +65,14 @@ pub enum Actor {
     RosterSource(String),
     /// A web console user, named by the configured token they signed in with (`web:<token name>`).
     Web(String),
+    /// The alert deliveries of `serve` (`alerts`).
+    Alerts,
 }
 
 /// Why a text is not an [`Actor`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "`{0}` is not an actor: expected sync:<system>, roster, roster:<source>, config, api:<token name>, web:<token name>, webhook:<system> or demo"
+    "`{0}` is not an actor: expected sync:<system>, roster, roster:<source>, config, api:<token name>, web:<token name>, webhook:<system>, demo or alerts"
 )]
 pub struct ActorParseError(String);
 
@@ -85,6 +87,7 @@ impl fmt::Display for Actor {
             Actor::Demo => f.write_str("demo"),
             Actor::RosterSource(source) => write!(f, "roster:{source}"),
             Actor::Web(token_name) => write!(f, "web:{token_name}"),
+            Actor::Alerts => f.write_str("alerts"),
         }
     }
 }
@@ -99,6 +102,7 @@ impl FromStr for Actor {
                 "roster" => Some(Actor::Roster),
                 "config" => Some(Actor::Config),
                 "demo" => Some(Actor::Demo),
+                "alerts" => Some(Actor::Alerts),
                 _ => None,
             },
             Some(("sync", system)) => named(system).map(|s| Actor::Sync(SystemId(s))),
@@ -900,6 +904,32 @@ pub enum Event {
         system: SystemId,
         reason: String,
     },
+    /// A destination acknowledged a notification: a finding or check changing state
+    /// (docs/reference/events.md#alert-events). One event per notification; a digest's are one
+    /// batch with the same `digest_id`.
+    AlertDelivered {
+        system: SystemId,
+        /// The configured route that sent it.
+        route: String,
+        /// The configured destination that acknowledged it.
+        destination: String,
+        /// The notification's stable id: the same change always has the same id.
+        notification_id: String,
+        check_id: String,
+        reason: String,
+        /// What the finding is about, as text (login name, employee, device or key).
+        subject: String,
+        /// `DUE`, `FAILING`, `EXCEPTED` or `RESOLVED`.
+        state: String,
+        /// When the finding changed state.
+        #[bincode(with_serde)]
+        changed_at: Timestamp,
+        /// When the destination acknowledged the delivery.
+        #[bincode(with_serde)]
+        delivered_at: Timestamp,
+        /// The digest message that carried it, for a digest route.
+        digest_id: Option<String>,
+    },
 }
 
 impl Event {
@@ -942,6 +972,7 @@ impl Event {
             Event::AccessReviewCompleted { .. } => "AccessReviewCompleted",
             Event::AccessReviewReviewerReassigned { .. } => "AccessReviewReviewerReassigned",
             Event::AccessReviewCancelled { .. } => "AccessReviewCancelled",
+            Event::AlertDelivered { .. } => "AlertDelivered",
         }
     }
 }
@@ -973,6 +1004,7 @@ mod tests {
             "webhook:tailscale",
             "demo",
             "roster:truto",
+            "alerts",
         ] {
             let actor: Actor = text.parse().unwrap();
             assert_eq!(actor.to_string(), text);

@@ -15,6 +15,7 @@ pub const VERSION: &str = concat!(
 );
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod archive;

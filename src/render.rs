@@ -714,6 +714,20 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
         Event::AccessReviewCancelled {
             review_id, reason, ..
         } => format!("{review_id}: cancelled{}", because(Some(reason))),
+        Event::AlertDelivered {
+            route,
+            destination,
+            notification_id,
+            check_id,
+            state,
+            subject,
+            ..
+        } => format!(
+            "{notification_id} to {} ({}): {check_id} {state} {}",
+            destination.shown(),
+            route.shown(),
+            subject.shown()
+        ),
     }
 }
 

@@ -42,6 +42,7 @@ use crate::timeline::{self, Timeline, Window};
 use crate::truto::{TrutoRead, TrutoSource};
 use crate::verify::Report;
 
+mod alerts;
 mod answers;
 mod archive;
 mod clock;
@@ -49,6 +50,7 @@ mod proofs;
 mod reviews;
 mod tiles;
 
+pub use alerts::AlertWindow;
 pub use proofs::SignedCheckpoint;
 pub use reviews::{ReviewReader, ReviewView, started_review_id};
 

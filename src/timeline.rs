@@ -132,6 +132,44 @@ pub fn fold<E, R: Deref<Target = Entry>>(
     window: Window,
     settings_at: &dyn Fn(Timestamp) -> CheckSettings,
 ) -> Result<Timeline, E> {
+    let mut builder = BuildTimeline(None);
+    let projections = walk(
+        projections,
+        entries,
+        system,
+        window,
+        settings_at,
+        &mut builder,
+    )?;
+    let builder = builder.0.expect("a walk evaluates at the window's start");
+    Ok(Timeline {
+        system: system.clone(),
+        window,
+        head: projections.last_digest(),
+        checks: builder.finish(window.to),
+    })
+}
+
+/// What a [`walk`] shows as it goes.
+pub trait Walker {
+    /// An entry recorded in the window, before the evaluation at its instant.
+    fn entry(&mut self, _entry: &Entry) {}
+    /// The checks evaluated at `at`: first at the window's start, then at each instant in the
+    /// window where entries were recorded (`closing_seq`, the last of them) or time alone
+    /// changes the answer.
+    fn evaluated(&mut self, at: Timestamp, results: Vec<CheckResult>, closing_seq: Option<u64>);
+}
+
+/// Walks `window` as [`fold`] does, showing `walker` each entry and each evaluation; returns the
+/// projections as of the last entry read.
+pub fn walk<E, R: Deref<Target = Entry>>(
+    projections: Projections,
+    entries: impl IntoIterator<Item = Result<R, E>>,
+    system: &SystemId,
+    window: Window,
+    settings_at: &dyn Fn(Timestamp) -> CheckSettings,
+    walker: &mut dyn Walker,
+) -> Result<Projections, E> {
     let mut projections = projections.for_checks();
     let mut entries = entries.into_iter();
     let mut pending = None;
@@ -145,7 +183,7 @@ pub fn fold<E, R: Deref<Target = Entry>>(
     }
     let mut evaluation =
         Evaluation::new(&projections, system, window.from, &settings_at(window.from));
-    let mut builder = Builder::new(window.from, evaluation.results(&projections));
+    walker.evaluated(window.from, evaluation.results(&projections), None);
     let mut now = window.from;
     loop {
         let by_time = evaluation.next_time_change(&projections, now);
@@ -160,21 +198,29 @@ pub fn fold<E, R: Deref<Target = Entry>>(
         };
         let mut closing_seq = None;
         while let Some(entry) = pending.take_if(|entry| entry.recorded_at == next) {
+            walker.entry(&entry);
             evaluation.note(&projections, &entry.event);
             projections.apply(&entry);
             closing_seq = Some(entry.seq);
             pending = entries.next().transpose()?;
         }
         evaluation.advance(&projections, next, &settings_at(next));
-        builder.observe(next, evaluation.results(&projections), closing_seq);
+        walker.evaluated(next, evaluation.results(&projections), closing_seq);
         now = next;
     }
-    Ok(Timeline {
-        system: system.clone(),
-        window,
-        head: projections.last_digest(),
-        checks: builder.finish(window.to),
-    })
+    Ok(projections)
+}
+
+/// The timeline's builder, made at the first evaluation.
+struct BuildTimeline(Option<Builder>);
+
+impl Walker for BuildTimeline {
+    fn evaluated(&mut self, at: Timestamp, results: Vec<CheckResult>, closing_seq: Option<u64>) {
+        match &mut self.0 {
+            Some(builder) => builder.observe(at, results, closing_seq),
+            None => self.0 = Some(Builder::new(at, results)),
+        }
+    }
 }
 
 /// What identifies a finding from one evaluation to the next: its reason and what it is about

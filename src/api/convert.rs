@@ -640,6 +640,31 @@ fn typed(event: &Event) -> pb::event::Event {
             system: system.0,
             reason,
         }),
+        Event::AlertDelivered {
+            system,
+            route,
+            destination,
+            notification_id,
+            check_id,
+            reason,
+            subject,
+            state,
+            changed_at,
+            delivered_at,
+            digest_id,
+        } => Typed::AlertDelivered(pb::AlertDelivered {
+            system: system.0,
+            route,
+            destination,
+            notification_id,
+            check_id,
+            reason,
+            subject,
+            state,
+            changed_at: Some(timestamp(changed_at)),
+            delivered_at: Some(timestamp(delivered_at)),
+            digest_id: digest_id.unwrap_or_default(),
+        }),
     }
 }
 

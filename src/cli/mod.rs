@@ -7,6 +7,7 @@
 //! and why.
 
 mod admin;
+mod alerts;
 mod answer;
 mod checkpoint;
 mod dates;
@@ -287,6 +288,11 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhookCommand,
     },
+    /// Alerts (docs/operating.md#alerts): send a test message, or list the backlog.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Print a shell completion script, e.g. `tailledger completions bash >
     /// /etc/bash_completion.d/tailledger`.
     Completions {
@@ -490,6 +496,26 @@ pub enum WebhookCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// Send a test message through a route to its destination; nothing is recorded.
+    Test {
+        /// The configuration file (TOML).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// The `[[alerts.route]]` name.
+        #[arg(long, value_name = "NAME")]
+        route: String,
+    },
+    /// List the notifications each destination has yet to acknowledge (while `serve` is
+    /// stopped: it reads the ledger directory).
+    Pending {
+        /// The configuration file (TOML).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
 /// Why a command stopped, and the exit code that says so.
 #[derive(Debug)]
 pub struct Failure {
@@ -658,6 +684,12 @@ pub fn run(cli: Cli) -> ExitCode {
             checkpoint,
         } => tiles::restore(&from, &data_dir, &public_key, checkpoint.as_deref()),
         Command::Tiles { command } => tiles::run(command),
+        Command::Alerts {
+            command: AlertsCommand::Test { config, route },
+        } => alerts::test(&config, &route),
+        Command::Alerts {
+            command: AlertsCommand::Pending { config },
+        } => alerts::pending(&config),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -49,7 +49,7 @@ use crate::time::{Clock, Timestamp};
 use crate::timeline::Timeline;
 
 /// The files every pack has, in the order `MANIFEST.sha256` lists them.
-pub const FILES: [&str; 14] = [
+pub const FILES: [&str; 15] = [
     "index.html",
     "check_timeline.csv",
     "findings.csv",
@@ -60,6 +60,7 @@ pub const FILES: [&str; 14] = [
     "review_decisions.csv",
     "accounts_at_end.csv",
     "employees_at_end.csv",
+    "alert_deliveries.csv",
     "ledger.jsonl",
     "verify_export.py",
     "verify_checkpoint.py",
@@ -206,6 +207,8 @@ pub struct Pack {
     /// The access reviews open at some instant of the window, as of its end, with the
     /// follow-through of their decisions by then.
     pub reviews: Vec<ReviewView>,
+    /// The alert deliveries (`AlertDelivered`) recorded in the window: who was told what, when.
+    pub alert_deliveries: Vec<crate::entry::Entry>,
     /// The signed checkpoint of a tree that starts with the pack's export, when it has one.
     pub checkpoint: Option<PackCheckpoint>,
     /// When the pack was written, and by which version of tailledger.
@@ -273,7 +276,9 @@ impl Pack {
                     .is_none_or(|completed| completed.at >= window.from)
             })
             .collect();
+        let alert_deliveries = service.alert_deliveries(system.clone(), window).await?;
         Ok(Pack {
+            alert_deliveries,
             timeline,
             offboarding,
             accounts,

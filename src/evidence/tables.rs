@@ -21,6 +21,7 @@ pub fn all(pack: &Pack) -> Vec<(&'static str, Vec<u8>)> {
         ("review_decisions.csv", review_decisions(pack)),
         ("accounts_at_end.csv", accounts(pack)),
         ("employees_at_end.csv", employees(pack)),
+        ("alert_deliveries.csv", alert_deliveries(pack)),
     ]
 }
 
@@ -434,6 +435,59 @@ fn employees(pack: &Pack) -> Vec<u8> {
                         .map(|offboarding| offboarding.effective_at),
                 ),
             ]
+        }),
+    )
+}
+
+/// Every alert delivery recorded in the window: which destination was told, through which route,
+/// of which change, when the change happened and when the destination acknowledged it.
+fn alert_deliveries(pack: &Pack) -> Vec<u8> {
+    table(
+        &[
+            "seq",
+            "recorded_at",
+            "destination",
+            "route",
+            "notification_id",
+            "check_id",
+            "reason",
+            "subject",
+            "state",
+            "changed_at",
+            "delivered_at",
+            "digest_id",
+        ],
+        pack.alert_deliveries.iter().filter_map(|entry| {
+            let crate::event::Event::AlertDelivered {
+                route,
+                destination,
+                notification_id,
+                check_id,
+                reason,
+                subject,
+                state,
+                changed_at,
+                delivered_at,
+                digest_id,
+                ..
+            } = &entry.event
+            else {
+                return None;
+            };
+            Some(vec![
+                entry.seq.to_string(),
+                entry.recorded_at.to_string(),
+                text(destination),
+                text(route),
+                text(notification_id),
+                text(check_id),
+                text(reason),
+                text(subject),
+                text(state),
+                changed_at.to_string(),
+                delivered_at.to_string(),
+                text(digest_id.as_deref().unwrap_or_default()),
+            ])
         }),
     )
 }

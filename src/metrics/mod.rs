@@ -111,6 +111,12 @@ struct PeerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    /// The `[[alerts.destination]]` name.
+    destination: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliveryLabels {
     status: String,
 }
@@ -141,6 +147,9 @@ struct Inner {
     /// Series only with `[archive]`: absent rather than a reassuring 0 without one.
     archive_lag_entries: Family<ArchiveLabels, Gauge>,
     archive_lag_seconds: Family<ArchiveLabels, Gauge>,
+    alerts_sent: Family<DestinationLabels, Counter>,
+    alerts_failed: Family<DestinationLabels, Counter>,
+    alerts_pending: Family<DestinationLabels, Gauge>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -229,6 +238,24 @@ impl Metrics {
             "How long the oldest entry not yet in the archive has waited (0 when none waits)",
             archive_lag_seconds.clone(),
         );
+        let alerts_sent = Family::<DestinationLabels, Counter>::default();
+        registry.register(
+            "alerts_sent",
+            "Alert messages a destination acknowledged",
+            alerts_sent.clone(),
+        );
+        let alerts_failed = Family::<DestinationLabels, Counter>::default();
+        registry.register(
+            "alerts_failed",
+            "Alert messages a destination did not acknowledge (each attempt)",
+            alerts_failed.clone(),
+        );
+        let alerts_pending = Family::<DestinationLabels, Gauge>::default();
+        registry.register(
+            "alerts_pending",
+            "Notifications a destination has not acknowledged yet",
+            alerts_pending.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -244,8 +271,35 @@ impl Metrics {
                 clock_skew,
                 archive_lag_entries,
                 archive_lag_seconds,
+                alerts_sent,
+                alerts_failed,
+                alerts_pending,
             }),
         }
+    }
+
+    /// Counts an alert message `destination` acknowledged.
+    pub fn alert_sent(&self, destination: &str) {
+        self.inner
+            .alerts_sent
+            .get_or_create(&destination_labels(destination))
+            .inc();
+    }
+
+    /// Counts an attempt `destination` did not acknowledge.
+    pub fn alert_failed(&self, destination: &str) {
+        self.inner
+            .alerts_failed
+            .get_or_create(&destination_labels(destination))
+            .inc();
+    }
+
+    /// Sets how many notifications `destination` has yet to acknowledge.
+    pub fn alerts_pending(&self, destination: &str, pending: usize) {
+        self.inner
+            .alerts_pending
+            .get_or_create(&destination_labels(destination))
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     /// Counts an entry the ledger appended.
@@ -395,5 +449,11 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.inner.registry);
         text
+    }
+}
+
+fn destination_labels(destination: &str) -> DestinationLabels {
+    DestinationLabels {
+        destination: destination.to_owned(),
     }
 }

@@ -391,6 +391,8 @@ impl SystemState {
             | Event::AccessReviewCompleted { .. }
             | Event::AccessReviewReviewerReassigned { .. }
             | Event::AccessReviewCancelled { .. } => {}
+            // An alert delivery says who was told, not what changed.
+            Event::AlertDelivered { .. } => {}
             Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
                 self.leftovers.device_listed(device, mark)
             }

@@ -296,6 +296,8 @@ impl Employees {
             | Event::AccessReviewCompleted { .. }
             | Event::AccessReviewReviewerReassigned { .. }
             | Event::AccessReviewCancelled { .. } => {}
+            // An alert delivery says who was told, not what changed.
+            Event::AlertDelivered { .. } => {}
             Event::DeviceSeen { .. }
             | Event::DeviceChanged { .. }
             | Event::DeviceRemoved { .. }

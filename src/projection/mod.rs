@@ -107,6 +107,8 @@ impl Projections {
             // A delivery changes no state: the sync it starts records what changed. The
             // receiver's memory of recent deliveries is read from the log, not kept here.
             Event::WebhookReceived { .. } => {}
+            // A delivery changes no state: the alerts read who was told from the log.
+            Event::AlertDelivered { .. } => {}
             Event::SettingsChanged {
                 system, settings, ..
             } => self

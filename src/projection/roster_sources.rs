@@ -27,7 +27,8 @@ pub fn source_of(actor: &Actor) -> Option<String> {
         | Actor::Api(_)
         | Actor::Web(_)
         | Actor::Webhook(_)
-        | Actor::Demo => None,
+        | Actor::Demo
+        | Actor::Alerts => None,
     }
 }
 

@@ -134,6 +134,7 @@ fn actor() -> impl Strategy<Value = Actor> {
         system().prop_map(Actor::Webhook),
         Just(Actor::Demo),
         text().prop_map(Actor::RosterSource),
+        Just(Actor::Alerts),
     ]
 }
 
@@ -514,9 +515,39 @@ fn event() -> BoxedStrategy<Event> {
         webhooks,
         audit_window,
         leftovers(),
-        reviews()
+        reviews(),
+        alerts()
     ]
     .boxed()
+}
+
+/// The alert events (docs/reference/events.md#alert-events).
+fn alerts() -> BoxedStrategy<Event> {
+    (
+        (system(), text(), text(), text()),
+        (text(), text(), text(), text()),
+        (timestamp(), timestamp(), prop::option::of(text())),
+    )
+        .prop_map(
+            |(
+                (system, route, destination, notification_id),
+                (check_id, reason, subject, state),
+                (changed_at, delivered_at, digest_id),
+            )| Event::AlertDelivered {
+                system,
+                route,
+                destination,
+                notification_id,
+                check_id,
+                reason,
+                subject,
+                state,
+                changed_at,
+                delivered_at,
+                digest_id,
+            },
+        )
+        .boxed()
 }
 
 /// The access review events (docs/reference/events.md#review-events).

@@ -6,6 +6,8 @@
 //! and a `status_as_of` step records the checks as of a past instant. A scenario with a
 //! `timeline` window also records the check timeline over it at the end: intervals, whether
 //! each began at an entry or by time alone, and the findings with their time to resolution.
+//! A scenario with `alerts_since` also records the notifications derived from it to the end
+//! (docs/operating.md#alerts), one line each with its id, derived twice to show the ids stable.
 //! Each file is checked on its own (`insta::glob!`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +49,9 @@ struct Scenario {
     /// The window `[from, to)` whose timeline is recorded after the last step.
     #[serde(default)]
     timeline: Option<Window>,
+    /// Record the alert notifications derived from this instant to the end.
+    #[serde(default)]
+    alerts_since: Option<Timestamp>,
 }
 
 #[derive(Deserialize)]
@@ -659,6 +664,9 @@ async fn run_scenario(scenario: Scenario) -> Value {
         .unwrap();
     let mut result =
         json!({ "about": scenario.about, "steps": steps, "offboarding_report": report });
+    if let Some(since) = scenario.alerts_since {
+        result["alerts"] = alerts_json(&run, since).await;
+    }
     if let Some(window) = scenario.timeline {
         let timeline = run
             .service
@@ -668,6 +676,56 @@ async fn run_scenario(scenario: Scenario) -> Value {
         result["timeline"] = timeline_json(&timeline);
     }
     result
+}
+
+/// One line per notification derived from `since` to now: instant, change, check, reason,
+/// subject, what it was, the entry that made it (or time) and its id.
+async fn alerts_json(run: &Run, since: Timestamp) -> Value {
+    let derive = || async {
+        let lookback = Duration::from_micros(
+            u64::try_from(run.service.now().as_micros() - since.as_micros()).unwrap(),
+        );
+        run.service
+            .alert_window(run.system.clone(), lookback)
+            .await
+            .expect("the in-memory ledger reads")
+    };
+    let first = derive().await;
+    let again = derive().await;
+    let ids = |window: &tailledger::service::AlertWindow| -> Vec<String> {
+        window
+            .derived
+            .notifications
+            .iter()
+            .map(|n| n.id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ids(&first),
+        ids(&again),
+        "deriving again gives the same ids"
+    );
+    let lines: Vec<String> = first
+        .derived
+        .notifications
+        .iter()
+        .map(|notification| {
+            format!(
+                "{} {} {} {} [{}] was {} by {} id {}",
+                notification.at,
+                notification.change.as_str(),
+                notification.check_id,
+                notification.reason.as_str(),
+                notification.subject_text(),
+                notification.previous.map_or("-", |state| state.as_str()),
+                notification
+                    .seq
+                    .map_or("time".to_owned(), |seq| format!("seq {seq}")),
+                notification.id
+            )
+        })
+        .collect();
+    json!(lines)
 }
 
 /// Per check, one line per interval (`start .. end STATE findings`) and one per finding.

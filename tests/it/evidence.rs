@@ -83,7 +83,7 @@ async fn review_the_hostile_account(dir: &Path) {
 }
 
 /// Each CSV file and the columns its header row must have, in order.
-const COLUMNS: [(&str, &[&str]); 9] = [
+const COLUMNS: [(&str, &[&str]); 10] = [
     (
         "check_timeline.csv",
         &[
@@ -234,6 +234,23 @@ const COLUMNS: [(&str, &[&str]); 9] = [
             "start_date",
             "status",
             "offboarding_effective_at",
+        ],
+    ),
+    (
+        "alert_deliveries.csv",
+        &[
+            "seq",
+            "recorded_at",
+            "destination",
+            "route",
+            "notification_id",
+            "check_id",
+            "reason",
+            "subject",
+            "state",
+            "changed_at",
+            "delivered_at",
+            "digest_id",
         ],
     ),
 ];

@@ -583,8 +583,24 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
             Actor::Api(text("ops")),
             Event::AccessReviewCancelled {
                 review_id: text("AR-2"),
-                system: tailscale,
+                system: tailscale.clone(),
                 reason: text("started with the wrong scope"),
+            },
+        ),
+        (
+            Actor::Alerts,
+            Event::AlertDelivered {
+                system: tailscale,
+                route: text("security-slack"),
+                destination: text("slack-security"),
+                notification_id: text("7f3c1a9e5b2d4c6f8a0e1b3d5c7f9a2e"),
+                check_id: text("offboarded-access-removed"),
+                reason: text("access-retained"),
+                subject: text("dana@acme.example"),
+                state: text("FAILING"),
+                changed_at: at("2026-03-02T13:00:00.000001Z"),
+                delivered_at: at("2026-03-02T13:00:00.412Z"),
+                digest_id: None,
             },
         ),
     ]

@@ -1,6 +1,8 @@
 //! The one integration test binary of tailledger; each module is one area, sharing `helpers`.
 
 mod admin_cli;
+mod alerts;
+mod alerts_serve;
 mod api;
 mod archive;
 mod audit_window;
