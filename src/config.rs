@@ -29,8 +29,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod access_review;
-mod archive;
 mod alerts;
+mod archive;
 mod checkpoint;
 mod tiles;
 
