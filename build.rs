@@ -11,17 +11,23 @@ use std::process::Command;
 fn git(args: &[&str]) -> Option<String> {
     let output = Command::new("git")
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(package_dir())
         .output()
         .ok()?;
     let text = String::from_utf8(output.stdout).ok()?;
     (output.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
 }
 
+/// The package's directory, as cargo tells this run of the script: read when it runs, not when it
+/// was compiled, so a target directory moved to another checkout still names the right one.
+fn package_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+}
+
 /// The short commit of the checkout, and reruns of this script when it moves.
 fn git_commit() -> String {
     // `.git` is a directory in a clone and a file in a worktree; a tarball has neither.
-    if !Path::new(env!("CARGO_MANIFEST_DIR")).join(".git").exists() {
+    if !package_dir().join(".git").exists() {
         return "unknown".to_owned();
     }
     let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
@@ -32,7 +38,7 @@ fn git_commit() -> String {
     watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
     for name in watched {
         if let Some(path) = git(&["rev-parse", "--git-path", &name]) {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            let path = package_dir().join(path);
             // A path that does not exist would rerun this script on every build.
             if path.exists() {
                 println!("cargo:rerun-if-changed={}", path.display());
