@@ -5,6 +5,7 @@
 //! directory's own mode is what keeps later files (snapshots) private too.
 
 use std::fs::Permissions;
+use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -49,11 +50,38 @@ pub fn make_private(dir: &Path) -> Result<(), StoreError> {
                 source,
             })?
             .path();
-        if path.is_dir() {
-            make_private(&path)?;
+        let made = if path.is_dir() {
+            make_private(&path)
         } else {
-            set(&path, 0o600)?;
+            set(&path, 0o600)
+        };
+        match made {
+            // Gone since it was listed (the head record's temporary file is renamed away while
+            // the store runs): nothing is left to protect.
+            Err(StoreError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            made => made?,
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_gone_since_the_listing_is_no_failure_and_the_rest_is_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = dir.path().join("db");
+        std::fs::write(&kept, b"entries").unwrap();
+        std::fs::set_permissions(&kept, Permissions::from_mode(0o644)).unwrap();
+        // What a listing meets when a file is renamed away before its turn: a name whose file is
+        // not there (a link to nothing stands in for the race).
+        std::os::unix::fs::symlink(dir.path().join("renamed away"), dir.path().join("gone"))
+            .unwrap();
+        make_private(dir.path()).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&kept), 0o600);
+        assert_eq!(mode(dir.path()), 0o700);
+    }
 }
