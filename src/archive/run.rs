@@ -102,13 +102,12 @@ impl<S: ObjectSource> Archiver<S> {
                 }
             };
             let mut published = self.published.take();
+            let mut newly_published = false;
             let stop = match wait {
                 None => tokio::select! {
                     changed = heads.changed() => changed.is_err(),
                     () = publication(&mut published) => {
-                        if let Err(error) = self.put_checkpoint().await {
-                            tracing::error!(archive = %where_to, "the newly published checkpoint could not be archived: {error}");
-                        }
+                        newly_published = true;
                         false
                     }
                     _ = stopping.wait_for(|stop| *stop) => true,
@@ -121,6 +120,9 @@ impl<S: ObjectSource> Archiver<S> {
             self.published = published;
             if stop {
                 return;
+            }
+            if newly_published && let Err(error) = self.put_checkpoint().await {
+                tracing::error!(archive = %where_to, "the newly published checkpoint could not be archived: {error}");
             }
         }
     }
