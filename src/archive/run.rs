@@ -121,7 +121,7 @@ impl<S: ObjectSource> Archiver<S> {
             if stop {
                 return;
             }
-            if newly_published && let Err(error) = self.put_checkpoint().await {
+            if newly_published && let Err(error) = self.archive_published().await {
                 tracing::error!(archive = %where_to, "the newly published checkpoint could not be archived: {error}");
             }
         }
@@ -129,7 +129,7 @@ impl<S: ObjectSource> Archiver<S> {
 
     /// Replaces the archived `checkpoint` with the published one, if it covers no more than is
     /// archived.
-    async fn put_checkpoint(&self) -> Result<(), ArchiveError> {
+    async fn archive_published(&self) -> Result<(), ArchiveError> {
         match self
             .service
             .published_checkpoint(Some(self.status.archived()))
