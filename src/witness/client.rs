@@ -9,7 +9,7 @@
 //! `quorum` witnesses cosigned one checkpoint, the note with their cosignature lines is saved
 //! durably (`published.rs`) and becomes the published checkpoint. A `422` (or a witness holding a
 //! larger tree than the ledger) is a refusal: recorded as `WitnessRefused` once per witness and
-//! size, and `witness-refused` while it lasts. Any failure is tried again after a wait that
+//! tree it holds, and `witness-refused` while it lasts. Any failure is tried again after a wait that
 //! doubles from one second up to `retry_max`.
 
 use std::path::PathBuf;
@@ -57,7 +57,9 @@ struct Peer {
     old_size: u64,
     /// Its cosignature of that size.
     cosignature: Option<Cosignature>,
-    /// The size whose refusal was last recorded.
+    /// The size of the witness's tree whose refusal was last recorded: a witness stuck on
+    /// another history refuses every later checkpoint too, and one record of it is enough (a
+    /// record per refused size would itself be appended, refused and recorded without end).
     recorded_refusal: Option<u64>,
 }
 
@@ -155,7 +157,7 @@ impl WitnessClient {
                         status.failing_since.get_or_insert(now);
                         status.refused = Some(answer.clone());
                     });
-                    if peer.recorded_refusal != Some(size) {
+                    if peer.recorded_refusal != Some(old_size) {
                         let event = Event::WitnessRefused {
                             witness: config.name.clone(),
                             old_size,
@@ -164,7 +166,7 @@ impl WitnessClient {
                             answer,
                         };
                         match self.service.record_witness_refusal(event).await {
-                            Ok(_) => peer.recorded_refusal = Some(size),
+                            Ok(_) => peer.recorded_refusal = Some(old_size),
                             Err(error) => failures.push(format!(
                                 "the refusal by {} could not be recorded: {error}",
                                 config.name

@@ -98,3 +98,100 @@ pub fn judge(
     })?;
     Ok(checkpoint)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::{
+        Frontier, MemoryNodeStore, SigningKey, consistency_proof, leaf_hash, sign_checkpoint,
+    };
+
+    fn tree(size: u64) -> (MemoryNodeStore, Hash256) {
+        let mut store = MemoryNodeStore::default();
+        let mut frontier = Frontier::new();
+        let leaves: Vec<_> = (0..size).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        store.extend(frontier.append(&leaves));
+        (store, frontier.root())
+    }
+
+    #[test]
+    fn each_check_gives_its_status_in_the_specifications_order() {
+        let key = SigningKey::from_seed("log.example", &[1; 32]).unwrap();
+        let logs = BTreeMap::from([("log.example".to_owned(), key.verifier_key())]);
+        let (store, root8) = tree(8);
+        let note = |size: u64, root: Hash256| {
+            sign_checkpoint(
+                &Checkpoint {
+                    origin: "log.example".to_owned(),
+                    size,
+                    root,
+                    extensions: Vec::new(),
+                },
+                &key,
+            )
+            .unwrap()
+        };
+        let (_, root5) = tree(5);
+        let request = |old_size, proof, note| AddCheckpoint {
+            old_size,
+            proof,
+            note,
+        };
+        let proof = consistency_proof(&store, 5, 8).unwrap();
+        let at5 = Some((5, root5));
+        // Cosignable: extends the tree of 5 with the right proof; or first sight from 0.
+        assert!(judge(&logs, at5, &request(5, proof.clone(), note(8, root8))).is_ok());
+        assert!(judge(&logs, None, &request(0, Vec::new(), note(8, root8))).is_ok());
+        // 404, 403, 400, 409, 422.
+        let other = note(8, root8).replacen("log.example", "other.example", 1);
+        assert_eq!(
+            judge(&logs, at5, &request(5, proof.clone(), other))
+                .unwrap_err()
+                .status(),
+            404
+        );
+        let stranger = SigningKey::from_seed("log.example", &[2; 32]).unwrap();
+        let forged = sign_checkpoint(
+            &Checkpoint::parse(&format!("log.example\n8\n{}\n", base64_of(&root8))).unwrap(),
+            &stranger,
+        )
+        .unwrap();
+        assert_eq!(
+            judge(&logs, at5, &request(5, proof.clone(), forged))
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert_eq!(
+            judge(&logs, at5, &request(9, proof.clone(), note(8, root8))).unwrap_err(),
+            Refusal::BadRequest("the old size 9 is beyond the checkpoint's size 8".to_owned())
+        );
+        assert_eq!(
+            judge(&logs, at5, &request(4, proof.clone(), note(8, root8))).unwrap_err(),
+            Refusal::Conflict(5)
+        );
+        assert_eq!(
+            judge(&logs, at5, &request(5, proof, note(8, root5)))
+                .unwrap_err()
+                .status(),
+            422
+        );
+        assert_eq!(
+            judge(&logs, at5, &request(5, Vec::new(), note(5, root8)))
+                .unwrap_err()
+                .status(),
+            422
+        );
+        assert_eq!(
+            judge(&logs, None, &request(0, vec![root5], note(8, root8)))
+                .unwrap_err()
+                .status(),
+            422
+        );
+    }
+
+    fn base64_of(hash: &Hash256) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(hash.0)
+    }
+}

@@ -603,3 +603,90 @@ async fn the_witness_answers_each_status_and_keeps_its_state_across_a_restart() 
     assert_eq!(post(9, Vec::new(), other_note).await.0, 422);
     drop(witness);
 }
+
+/// Parses a configuration with `witnesses` appended, with or without a signing key.
+fn parse(witnesses: &str, checkpoint: bool) -> Result<tailledger::config::Config, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path());
+    let checkpoint = if checkpoint {
+        format!("[checkpoint]\nsigning_key_path = \"{}\"\n", key.display())
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "[auth]\ndisabled = true\n[tailscale]\napi_token_env = \"T\"\n{checkpoint}{witnesses}"
+    );
+    tailledger::config::Config::parse(Path::new("t.toml"), &text, dir.path(), |_| {
+        Some("value".to_owned())
+    })
+    .map_err(|error| error.to_string())
+}
+
+#[test]
+fn witness_settings_are_refused_naming_file_line_and_key() {
+    let key = CosignerKey::of(&SigningKey::from_seed("w.example/1", &[1; 32]).unwrap()).to_string();
+    let other =
+        CosignerKey::of(&SigningKey::from_seed("w.example/2", &[2; 32]).unwrap()).to_string();
+    let one =
+        format!("[[witness]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/w/\"\nkey = \"{key}\"\n");
+    let two =
+        format!("{one}[[witness]]\nname = \"b\"\nurl = \"https://w.example\"\nkey = \"{other}\"\n");
+    // Accepted: the quorum defaults to every witness, the URL loses its final slash.
+    let config = parse(&two, true).unwrap();
+    let settings = config.witnesses.unwrap();
+    assert_eq!(settings.quorum, 2);
+    assert_eq!(settings.peers[0].url, "http://127.0.0.1:1/w");
+    let config = parse(
+        &format!("{two}[witnesses]\nquorum = 1\nmax_lag = \"1m\"\n"),
+        true,
+    )
+    .unwrap();
+    assert_eq!(config.witnesses.unwrap().quorum, 1);
+    assert!(parse("", true).unwrap().witnesses.is_none());
+    // Refused, each naming the file, line and key.
+    let ledger_key = SigningKey::from_seed("tailledger", &[3; 32])
+        .unwrap()
+        .verifier_key();
+    for (text, checkpoint, says) in [
+        (
+            one.clone(),
+            false,
+            "`witness`: witnesses cosign signed checkpoints",
+        ),
+        (
+            format!("{two}[witnesses]\nquorum = 3\n"),
+            true,
+            "`witnesses.quorum`: 3 is not between 1 and 2",
+        ),
+        (
+            format!("{two}[witnesses]\nquorum = 0\n"),
+            true,
+            "witnesses.quorum",
+        ),
+        (
+            "[witnesses]\nquorum = 1\n".to_owned(),
+            true,
+            "there are none",
+        ),
+        (
+            one.replace("http://127.0.0.1:1/w/", "ftp://x"),
+            true,
+            "witness.url",
+        ),
+        (
+            one.replace(&key, &ledger_key.to_string()),
+            true,
+            "`witness.key`: is not a witness's key",
+        ),
+        (
+            format!("{one}{}", one.replace("http://127.0.0.1:1/w/", "http://b")),
+            true,
+            "two [[witness]] entries are named a",
+        ),
+        (one.replace("\"a\"", "\"a b\""), true, "witness.name"),
+    ] {
+        let error = parse(&text, checkpoint).unwrap_err();
+        assert!(error.contains("t.toml"), "{error}");
+        assert!(error.contains(says), "{error} (wanted {says})");
+    }
+}
