@@ -3,7 +3,7 @@
 //! checkpoints with both cosignatures at `/checkpoint`; one witness down holds publication back
 //! while appends go on and `integration-healthy` names it; back, it catches up; the published
 //! checkpoint is kept across a restart of `serve`. A forked ledger
-//! (the same first entries, extended differently) presented to the witness is refused with 422,
+//! (restored from the tiles of the first entries and extended differently) presented to the witness is refused with 422,
 //! recorded as `WitnessRefused` and alarmed. The witness's endpoint answers each status code of
 //! c2sp.org/tlog-witness, its state survives a restart beside a torn temporary file, and its
 //! cosignatures pass `tests/witness/verify_cosignature.py`, written from C2SP's text.
@@ -358,10 +358,33 @@ async fn a_forked_ledger_is_refused_with_422_recorded_and_alarmed() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path().to_path_buf();
     let start = Timestamp::now().saturating_add_seconds(-3600);
-    // Two ledgers with the same first 30 entries (one origin), then different histories.
-    let (honest, forked) = (dir.join("honest"), dir.join("ledger"));
+    let (ledger_key, ledger_public) = keygen(&dir);
+    // The honest ledger's first 30 entries archived as tiles, restored into another ledger (one
+    // origin), then each extended differently.
+    let (honest, forked, tiles_dir) = (dir.join("honest"), dir.join("ledger"), dir.join("tiles"));
     fill(&honest, 30, start);
-    fill(&forked, 30, start);
+    let path = |path: &Path| path.to_str().unwrap().to_owned();
+    let exported = run(&[
+        "tiles",
+        "export",
+        "--data-dir",
+        &path(&honest),
+        "--signing-key",
+        &path(&ledger_key),
+        "--to",
+        &path(&tiles_dir),
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let restored = run(&[
+        "restore",
+        "--from",
+        &path(&tiles_dir),
+        "--data-dir",
+        &path(&forked),
+        "--public-key",
+        &ledger_public,
+    ]);
+    assert!(restored.status.success(), "{}", text(&restored));
     assert_eq!(origin_of(&honest), origin_of(&forked));
     fill(&honest, 20, start.saturating_add_seconds(600));
     let ledger = Ledger::open(&forked).unwrap();
@@ -379,7 +402,6 @@ async fn a_forked_ledger_is_refused_with_422_recorded_and_alarmed() {
         .unwrap();
     drop(ledger);
     let origin = origin_of(&forked);
-    let (ledger_key, ledger_public) = keygen(&dir);
     let signing = tailledger::config::read_signing_key(&ledger_key).unwrap();
     let (key1, vkey1) = witness_keygen(&dir, "auditor.example/w1");
     let port = free_port();
