@@ -2,12 +2,11 @@
 //! cosigning the checkpoints of a real `serve`. Two witnesses and a quorum of two publish
 //! checkpoints with both cosignatures at `/checkpoint`; one witness down holds publication back
 //! while appends go on and `integration-healthy` names it; back, it catches up; the published
-//! checkpoint is kept across a restart of `serve`. A forked ledger
-//! (restored from the tiles of the first entries and extended differently) presented to the witness is refused with 422,
+//! checkpoint is kept across a restart of `serve`. A forked ledger (restored from the tiles of
+//! the first entries and extended differently) presented to the witness is refused with 422,
 //! recorded as `WitnessRefused` and alarmed. The witness's endpoint answers each status code of
 //! c2sp.org/tlog-witness, its state survives a restart beside a torn temporary file, and its
 //! cosignatures pass `tests/witness/verify_cosignature.py`, written from C2SP's text.
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
