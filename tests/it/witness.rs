@@ -7,6 +7,7 @@
 //! recorded as `WitnessRefused` and alarmed. The witness's endpoint answers each status code of
 //! c2sp.org/tlog-witness, its state survives a restart beside a torn temporary file, and its
 //! cosignatures pass `tests/witness/verify_cosignature.py`, written from C2SP's text.
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
