@@ -40,6 +40,7 @@ use crate::time::SystemClock;
 use crate::truto::TrutoSource;
 use crate::web;
 use crate::webhook;
+use crate::witness;
 
 /// Why the service could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -376,6 +377,43 @@ pub async fn run_on_with(
         }
         None => None,
     };
+    let witness_status = match (&config.witnesses, service.signing_key()) {
+        (Some(settings), Some(key)) => {
+            let published = witness::load_published(
+                &config.data_dir,
+                &key.verifier_key(),
+                &settings.peers,
+                settings.quorum,
+            )
+            .unwrap_or_else(|error| {
+                tracing::error!("the checkpoint published before is not used: {error}");
+                None
+            });
+            // Only a checkpoint of this ledger's own tree is published again.
+            let published = match published {
+                Some(signed) => match service.tree_checkpoint(Some(signed.checkpoint.size)).await {
+                    Ok(ours) if ours == signed.checkpoint => Some(signed),
+                    _ => {
+                        tracing::error!(
+                            size = signed.checkpoint.size,
+                            "the checkpoint published before is not of this ledger's tree; it is not used"
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            let status = Arc::new(witness::WitnessStatus::new(
+                settings.peers.iter().map(|peer| peer.name.clone()),
+                settings.quorum,
+                settings.max_lag,
+                published,
+            ));
+            service.set_witness_status(status.clone());
+            Some((settings.clone(), status))
+        }
+        _ => None,
+    };
     let service = Arc::new(service);
     let address = listener.local_addr().map_err(|source| RunError::Listen {
         address: config.listen,
@@ -478,6 +516,9 @@ pub async fn run_on_with(
             data_dir: config.data_dir.clone(),
             status,
             retry_max,
+            published: witness_status
+                .as_ref()
+                .map(|(_, status)| status.subscribe()),
         }
         .run(stopping.clone())
         .await;
@@ -518,9 +559,23 @@ pub async fn run_on_with(
             .await;
         }
     };
-    let (served, (), (), (), (), (), (), (), (), ()) = tokio::join!(
+    let witnessing = async {
+        let Some((settings, status)) = witness_status.clone() else {
+            return;
+        };
+        witness::WitnessClient {
+            service: service.clone(),
+            settings,
+            status,
+            data_dir: config.data_dir.clone(),
+        }
+        .run(stopping.clone())
+        .await;
+    };
+    let (served, (), (), (), (), (), (), (), (), (), ()) = tokio::join!(
         server,
         archiver,
+        witnessing,
         schedule(service.clone(), &config, stopping.clone()),
         webhook,
         metrics_endpoint,

@@ -308,6 +308,7 @@ fn actor(sink: &mut impl Sink, actor: &Actor) {
         Actor::RosterSource(source) => (b"roster:", source),
         Actor::Web(token_name) => (b"web:", token_name),
         Actor::Alerts => (b"alerts", ""),
+        Actor::Witnesses => (b"witnesses", ""),
     };
     sink.put(b"\"");
     sink.put(prefix);
@@ -909,6 +910,20 @@ pub fn event(sink: &mut impl Sink, event: &Event) {
             object.string("subject", subject);
             object.string("system", &system.0);
             object.string("type", type_name);
+        }
+        Event::WitnessRefused {
+            witness,
+            old_size,
+            size,
+            root,
+            answer,
+        } => {
+            object.string("answer", answer);
+            object.number("old_size", *old_size);
+            object.hash("root", root);
+            object.number("size", *size);
+            object.string("type", type_name);
+            object.string("witness", witness);
         }
     }
     object.close();

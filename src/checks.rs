@@ -149,11 +149,17 @@ pub enum Reason {
     /// The archive off the machine is behind past `[archive] max_lag`: found live by the
     /// service, never from the ledger.
     ArchiveBehind,
+    /// A configured witness refuses to cosign the ledger's checkpoints (a fork, or a bug): found
+    /// live from the witness client's last answer; each refusal is also recorded.
+    WitnessRefused,
+    /// A configured witness has not cosigned the head and has been failing past `[witnesses]
+    /// max_lag`: found live, never from the ledger.
+    WitnessBehind,
 }
 
 impl Reason {
     /// Every reason code.
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 24] = [
         Reason::Unidentified,
         Reason::AccessRetained,
         Reason::NoPolicy,
@@ -176,6 +182,8 @@ impl Reason {
         Reason::RosterDisagrees,
         Reason::ClockSkew,
         Reason::ArchiveBehind,
+        Reason::WitnessRefused,
+        Reason::WitnessBehind,
     ];
 
     /// The reason with this code, if any.
@@ -207,6 +215,8 @@ impl Reason {
             Reason::RosterDisagrees => "roster-disagrees",
             Reason::ClockSkew => "clock-skew",
             Reason::ArchiveBehind => "archive-behind",
+            Reason::WitnessRefused => "witness-refused",
+            Reason::WitnessBehind => "witness-behind",
         }
     }
 }

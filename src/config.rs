@@ -33,6 +33,7 @@ mod alerts;
 mod archive;
 mod checkpoint;
 mod tiles;
+mod witness;
 
 use archive::RawArchive;
 pub use archive::{ArchiveSettings, ArchiveTarget, DEFAULT_RETENTION};
@@ -56,6 +57,7 @@ pub use roster::{RosterInput, RosterSettings};
 use store::RawStore;
 pub use store::StoreSettings;
 pub use tiles::TilesSettings;
+pub use witness::{WitnessPeer, WitnessSettings};
 
 /// The shortest `sync_interval`: each sync lists every user, and Tailscale's API is shared with
 /// everything else the tailnet's admins run.
@@ -134,6 +136,8 @@ pub struct Config {
     pub tiles: Option<TilesSettings>,
     /// `[alerts]`: destinations and routes; `None` sends none.
     pub alerts: Option<crate::alerts::AlertsSettings>,
+    /// `[[witness]]` and `[witnesses]`: who cosigns checkpoints; `None` publishes them unwitnessed.
+    pub witnesses: Option<WitnessSettings>,
 }
 
 impl Config {
@@ -216,6 +220,9 @@ struct RawConfig {
     web: Option<RawWeb>,
     tiles: Option<tiles::RawTiles>,
     alerts: Option<alerts::RawAlerts>,
+    #[serde(default)]
+    witness: Vec<Spanned<witness::RawWitness>>,
+    witnesses: Option<Spanned<witness::RawWitnesses>>,
 }
 
 #[derive(Deserialize)]
@@ -1105,6 +1112,8 @@ impl Config {
             .as_ref()
             .map(|tiles| source.tiles(tiles, &taken, checkpoint.is_some()))
             .transpose()?;
+        let witnesses =
+            source.witnesses(&raw.witness, raw.witnesses.as_ref(), checkpoint.is_some())?;
         Ok(Config {
             data_dir,
             listen,
@@ -1141,6 +1150,7 @@ impl Config {
             web,
             tiles,
             alerts,
+            witnesses,
         })
     }
 }

@@ -67,6 +67,8 @@ pub enum Actor {
     Web(String),
     /// The alert deliveries of `serve` (`alerts`).
     Alerts,
+    /// The witness client of `serve` (`witnesses`).
+    Witnesses,
 }
 
 /// Why a text is not an [`Actor`].
@@ -88,6 +90,7 @@ impl fmt::Display for Actor {
             Actor::RosterSource(source) => write!(f, "roster:{source}"),
             Actor::Web(token_name) => write!(f, "web:{token_name}"),
             Actor::Alerts => f.write_str("alerts"),
+            Actor::Witnesses => f.write_str("witnesses"),
         }
     }
 }
@@ -103,6 +106,7 @@ impl FromStr for Actor {
                 "config" => Some(Actor::Config),
                 "demo" => Some(Actor::Demo),
                 "alerts" => Some(Actor::Alerts),
+                "witnesses" => Some(Actor::Witnesses),
                 _ => None,
             },
             Some(("sync", system)) => named(system).map(|s| Actor::Sync(SystemId(s))),
@@ -930,6 +934,20 @@ pub enum Event {
         /// The digest message that carried it, for a digest route.
         digest_id: Option<String>,
     },
+    /// A configured witness refused to cosign a checkpoint as inconsistent with one it cosigned
+    /// before (`422`), or holds a larger tree than the ledger: a fork of the log, or a bug
+    /// (docs/reference/events.md#witness-refused).
+    WitnessRefused {
+        /// The witness, as `[[witness]] name` calls it.
+        witness: String,
+        /// The size the ledger offered as the one the witness last cosigned.
+        old_size: u64,
+        /// The refused checkpoint's tree size and root.
+        size: u64,
+        root: Hash256,
+        /// The witness's answer, as it sent it (at most 512 bytes; untrusted text).
+        answer: String,
+    },
 }
 
 impl Event {
@@ -973,6 +991,7 @@ impl Event {
             Event::AccessReviewReviewerReassigned { .. } => "AccessReviewReviewerReassigned",
             Event::AccessReviewCancelled { .. } => "AccessReviewCancelled",
             Event::AlertDelivered { .. } => "AlertDelivered",
+            Event::WitnessRefused { .. } => "WitnessRefused",
         }
     }
 }

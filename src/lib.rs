@@ -60,3 +60,4 @@ pub mod truto;
 pub mod verify;
 pub mod web;
 pub mod webhook;
+pub mod witness;

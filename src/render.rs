@@ -728,6 +728,17 @@ fn describe(event: &Event, login_of: impl Fn(&SystemId, &str) -> Option<String>)
             route.shown(),
             subject.shown()
         ),
+        Event::WitnessRefused {
+            witness,
+            old_size,
+            size,
+            answer,
+            ..
+        } => format!(
+            "witness {} refused size {size} (from {old_size}): {}",
+            witness.shown(),
+            answer.shown()
+        ),
     }
 }
 

@@ -49,6 +49,7 @@ mod clock;
 mod proofs;
 mod reviews;
 mod tiles;
+mod witness;
 
 pub use alerts::AlertWindow;
 pub use proofs::SignedCheckpoint;
@@ -96,6 +97,9 @@ pub enum ServiceError {
     NoSigningKey,
     #[error("the ledger is empty: there is no tree to checkpoint yet")]
     EmptyTree,
+    /// With witnesses, no checkpoint the quorum cosigned is published (within the size asked).
+    #[error("no checkpoint is published yet: {0}")]
+    NotPublished(String),
     #[error("the checkpoint could not be signed: {0}")]
     Sign(#[source] crate::merkle::Error),
     /// A source's `Date` and the local clock differ beyond `[server] max_clock_skew`.
@@ -223,6 +227,8 @@ pub struct Service {
     roster_date: Arc<std::sync::Mutex<Option<crate::skew::DateReading>>>,
     /// The archiver's progress, when `[archive]` is configured.
     archive: Option<Arc<crate::archive::ArchiveStatus>>,
+    /// The witness client's findings and published checkpoint, when `[[witness]]` is configured.
+    witnesses: Option<Arc<crate::witness::WitnessStatus>>,
 }
 
 /// Where the roster of every sync cycle comes from.
@@ -256,6 +262,7 @@ impl Service {
             review_settings: ReviewSettings::default(),
             roster_date: Arc::default(),
             archive: None,
+            witnesses: None,
         }
     }
 
@@ -894,6 +901,7 @@ impl Service {
             if as_of.is_none() {
                 service.add_clock_findings(&system, &mut report);
                 service.add_archive_findings(&system, &mut report);
+                service.add_witness_findings(&system, &mut report);
             }
             Ok(report)
         })

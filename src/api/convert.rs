@@ -665,6 +665,19 @@ fn typed(event: &Event) -> pb::event::Event {
             delivered_at: Some(timestamp(delivered_at)),
             digest_id: digest_id.unwrap_or_default(),
         }),
+        Event::WitnessRefused {
+            witness,
+            old_size,
+            size,
+            root,
+            answer,
+        } => Typed::WitnessRefused(pb::WitnessRefused {
+            witness,
+            old_size,
+            size,
+            root: root.to_string(),
+            answer,
+        }),
     }
 }
 

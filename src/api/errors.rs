@@ -103,9 +103,9 @@ impl From<ServiceError> for Status {
                 invalid_argument(field, &reason)
             }
             ServiceError::Proof(ProofError::Store(error)) => error.into(),
-            error @ (ServiceError::NoSigningKey | ServiceError::EmptyTree) => {
-                Status::failed_precondition(error.to_string())
-            }
+            error @ (ServiceError::NoSigningKey
+            | ServiceError::EmptyTree
+            | ServiceError::NotPublished(_)) => Status::failed_precondition(error.to_string()),
             error @ (ServiceError::Sign(_) | ServiceError::Tile(_)) => {
                 Status::internal(error.to_string())
             }

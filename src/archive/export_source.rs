@@ -4,7 +4,8 @@
 //! Bundle `N` holds entries `256·N + 1` to `256·N + 256`, one export line each (the bytes
 //! `tailledger export` writes for them, each ending in a newline). A whole bundle is full,
 //! `export/<N, 12 digits>.jsonl`, and never changes; the entries after the last whole bundle are
-//! the mutable `export/last.jsonl`, and `checkpoint` is the signed note of the archived size. The
+//! the mutable `export/last.jsonl`, and `checkpoint` is the published checkpoint: the signed note
+//! of the archived size, or with witnesses the newest cosigned one no larger. The
 //! full bundles in order, then `last.jsonl`, begin with the export of that size (a step cut
 //! short may have written more, never less): `tailledger verify-export` and `replay` read it,
 //! and the root of its first `size` entries is the checkpoint's.
@@ -12,7 +13,7 @@
 use std::sync::Arc;
 
 use super::{ArchiveError, ArchiveObject, CHECKPOINT, ObjectSource};
-use crate::service::Service;
+use crate::service::{Service, ServiceError};
 
 /// Entries per bundle.
 pub const BUNDLE: u64 = 256;
@@ -88,16 +89,17 @@ impl ObjectSource for ExportSource {
             },
             full: false,
         });
-        let signed = self
-            .service
-            .checkpoint(Some(to))
-            .await
-            .map_err(|error| ArchiveError::Source(error.to_string()))?;
-        objects.push(ArchiveObject {
-            path: CHECKPOINT.to_owned(),
-            bytes: signed.note.into_bytes(),
-            full: false,
-        });
+        // The published checkpoint: with witnesses, the newest their quorum cosigned, which may be
+        // of fewer entries than archived (never more: until one is, the old one stays).
+        match self.service.published_checkpoint(Some(to)).await {
+            Ok(signed) => objects.push(ArchiveObject {
+                path: CHECKPOINT.to_owned(),
+                bytes: signed.note.into_bytes(),
+                full: false,
+            }),
+            Err(ServiceError::NotPublished(_)) => {}
+            Err(error) => return Err(ArchiveError::Source(error.to_string())),
+        }
         Ok(objects)
     }
 }

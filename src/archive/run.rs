@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::progress::save_progress;
 use super::{ArchiveError, ArchiveStatus, Bucket, CHECKPOINT, ObjectSource};
-use crate::service::Service;
+use crate::service::{Service, ServiceError, SignedCheckpoint};
 
 /// The most entries one step archives before its progress is saved.
 pub const STEP: u64 = 4_096;
@@ -40,12 +40,26 @@ pub struct Archiver<S> {
     pub status: Arc<ArchiveStatus>,
     /// The longest wait between two tries.
     pub retry_max: Duration,
+    /// With witnesses, each publication: the archived `checkpoint` is replaced by the newly
+    /// published one even when no entry came with it.
+    pub published: Option<watch::Receiver<Option<SignedCheckpoint>>>,
+}
+
+/// Ends when `published` (if any) changes; never without witnesses.
+async fn publication(published: &mut Option<watch::Receiver<Option<SignedCheckpoint>>>) {
+    let changed = match published {
+        Some(receiver) => receiver.changed().await.is_ok(),
+        None => false,
+    };
+    if !changed {
+        std::future::pending::<()>().await;
+    }
 }
 
 impl<S: ObjectSource> Archiver<S> {
     /// Archives every new head until `stopping` turns true; a step under way then is dropped
     /// (its progress unsaved: the next start does it again, writing no full object twice).
-    pub async fn run(self, mut stopping: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut stopping: watch::Receiver<bool>) {
         let mut heads = self.service.follow();
         let mut retry = RETRY_FIRST;
         let mut failed_tries = 0_u64;
@@ -87,9 +101,15 @@ impl<S: ObjectSource> Archiver<S> {
                     Some(wait)
                 }
             };
+            let mut published = self.published.take();
+            let mut newly_published = false;
             let stop = match wait {
                 None => tokio::select! {
                     changed = heads.changed() => changed.is_err(),
+                    () = publication(&mut published) => {
+                        newly_published = true;
+                        false
+                    }
                     _ = stopping.wait_for(|stop| *stop) => true,
                 },
                 Some(wait) => tokio::select! {
@@ -97,9 +117,31 @@ impl<S: ObjectSource> Archiver<S> {
                     _ = stopping.wait_for(|stop| *stop) => true,
                 },
             };
+            self.published = published;
             if stop {
                 return;
             }
+            if newly_published && let Err(error) = self.archive_published().await {
+                tracing::error!(archive = %where_to, "the newly published checkpoint could not be archived: {error}");
+            }
+        }
+    }
+
+    /// Replaces the archived `checkpoint` with the published one, if it covers no more than is
+    /// archived.
+    async fn archive_published(&self) -> Result<(), ArchiveError> {
+        match self
+            .service
+            .published_checkpoint(Some(self.status.archived()))
+            .await
+        {
+            Ok(signed) => {
+                self.bucket
+                    .put_mutable(CHECKPOINT, signed.note.as_bytes())
+                    .await
+            }
+            Err(ServiceError::NotPublished(_)) => Ok(()),
+            Err(error) => Err(ArchiveError::Source(error.to_string())),
         }
     }
 

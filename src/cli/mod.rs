@@ -22,6 +22,7 @@ mod simulate;
 mod tiles;
 mod timeline;
 mod webhook;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -464,6 +465,11 @@ pub enum Command {
         #[command(subcommand)]
         command: tiles::TilesCommand,
     },
+    /// A witness that cosigns a ledger's checkpoints (C2SP tlog-witness), run by an auditor.
+    Witness {
+        #[command(subcommand)]
+        command: witness::WitnessCommand,
+    },
     /// Print the SHA-256 of an API token read from standard input, for `auth.tokens` in the
     /// config. Example: `head -c 32 /dev/urandom | base64 | tee token.txt | tailledger hash-token`.
     HashToken,
@@ -684,6 +690,7 @@ pub fn run(cli: Cli) -> ExitCode {
             checkpoint,
         } => tiles::restore(&from, &data_dir, &public_key, checkpoint.as_deref()),
         Command::Tiles { command } => tiles::run(command),
+        Command::Witness { command } => witness::run(command),
         Command::Alerts {
             command: AlertsCommand::Test { config, route },
         } => alerts::test(&config, &route),

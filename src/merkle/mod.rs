@@ -21,11 +21,14 @@
 //!   as RFC 9162 §2.1.3.2 and §2.1.4.2 say.
 //! - `note.rs`: C2SP `tlog-checkpoint` bodies inside C2SP `signed-note`s with Ed25519 keys,
 //!   interoperable with Go's `golang.org/x/mod/sumdb/note`.
+//! - `cosignature.rs`: witnesses' C2SP `tlog-cosignature` `cosignature/v1` lines, Ed25519.
 
+mod cosignature;
 mod note;
 mod proof;
 mod tree;
 
+pub use cosignature::{Cosignature, CosignerKey, cosign, find_cosignature, note_cosignature};
 pub use note::{
     Checkpoint, SigningKey, VerifierKey, note_signers, sign_checkpoint, verify_checkpoint,
 };

@@ -185,6 +185,11 @@ impl SigningKey {
         &self.name
     }
 
+    /// The Ed25519 key itself, for cosignatures made with the same seed.
+    pub(super) fn ed25519(&self) -> &ed25519_dalek::SigningKey {
+        &self.key
+    }
+
     /// The public half, for auditors to pin.
     pub fn verifier_key(&self) -> VerifierKey {
         VerifierKey {
@@ -294,14 +299,14 @@ pub fn note_signers(note: &str) -> Vec<String> {
 }
 
 /// A note's text (ending at the last blank line, its final newline kept) and its signatures.
-fn split_note(note: &str) -> Option<(&str, &str)> {
+pub(super) fn split_note(note: &str) -> Option<(&str, &str)> {
     let split = note.rfind("\n\n")?;
     Some((&note[..=split], &note[split + 2..]))
 }
 
 /// A decoded signature's key id (its first four bytes, big-endian) and the signature proper;
 /// [`parse_signature_line`] makes sure there are more than four bytes.
-fn split_key_id(signature: &[u8]) -> (u32, &[u8]) {
+pub(super) fn split_key_id(signature: &[u8]) -> (u32, &[u8]) {
     let (id, signature) = signature.split_at(4);
     (
         u32::from_be_bytes(id.try_into().expect("four bytes")),
@@ -374,7 +379,7 @@ fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, Error> {
 }
 
 /// `— <name> <base64>` → the name and the decoded bytes (at least a key id and one byte).
-fn parse_signature_line(line: &str) -> Option<(&str, Vec<u8>)> {
+pub(super) fn parse_signature_line(line: &str) -> Option<(&str, Vec<u8>)> {
     let (name, signature) = line.strip_prefix(SIGNATURE_PREFIX)?.split_once(' ')?;
     let signature = BASE64.decode(signature).ok()?;
     (is_valid_key_name(name) && signature.len() >= 5).then_some((name, signature))
@@ -382,22 +387,27 @@ fn parse_signature_line(line: &str) -> Option<(&str, Vec<u8>)> {
 
 /// The key id of an Ed25519 key: `SHA-256(name || 0x0A || 0x01 || public key)[..4]`, big-endian.
 fn key_id(name: &str, public: &[u8; 32]) -> u32 {
+    key_id_of(ALG_ED25519, name, public)
+}
+
+/// The key id of a key of signature type `alg`: `SHA-256(name || 0x0A || alg || public key)[..4]`.
+pub(super) fn key_id_of(alg: u8, name: &str, public: &[u8; 32]) -> u32 {
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
-    hasher.update([b'\n', ALG_ED25519]);
+    hasher.update([b'\n', alg]);
     hasher.update(public);
     let digest = hasher.finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
 /// `<name>+<id>+<key>`: the name and id cannot hold a `+`, the base64 key can.
-fn split_key(text: &str) -> Option<(&str, &str, &str)> {
+pub(super) fn split_key(text: &str) -> Option<(&str, &str, &str)> {
     let (name, rest) = text.split_once('+')?;
     let (id, key) = rest.split_once('+')?;
     Some((name, id, key))
 }
 
-fn parse_key_id(text: &str) -> Option<u32> {
+pub(super) fn parse_key_id(text: &str) -> Option<u32> {
     let lower_hex = text.len() == 8
         && text
             .bytes()
@@ -410,7 +420,7 @@ fn is_valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 
-fn check_key_name(name: &str) -> Result<(), Error> {
+pub(super) fn check_key_name(name: &str) -> Result<(), Error> {
     if is_valid_key_name(name) && !name.chars().any(char::is_control) {
         Ok(())
     } else {
@@ -421,7 +431,7 @@ fn check_key_name(name: &str) -> Result<(), Error> {
 }
 
 /// Signed notes are UTF-8 (a `str` is) with no ASCII control character but the newline.
-fn check_note_characters(text: &str) -> Result<(), Error> {
+pub(super) fn check_note_characters(text: &str) -> Result<(), Error> {
     match text.chars().position(|c| c < ' ' && c != '\n') {
         Some(at) => Err(malformed_note(format!(
             "character {} is an ASCII control character",
@@ -450,7 +460,7 @@ fn malformed(line: usize, reason: &'static str) -> Error {
     Error::MalformedCheckpoint { line, reason }
 }
 
-fn malformed_note(reason: impl Into<String>) -> Error {
+pub(super) fn malformed_note(reason: impl Into<String>) -> Error {
     Error::MalformedNote {
         reason: reason.into(),
     }

@@ -392,7 +392,7 @@ impl SystemState {
             | Event::AccessReviewReviewerReassigned { .. }
             | Event::AccessReviewCancelled { .. } => {}
             // An alert delivery says who was told, not what changed.
-            Event::AlertDelivered { .. } => {}
+            Event::AlertDelivered { .. } | Event::WitnessRefused { .. } => {}
             Event::DeviceSeen { device, .. } | Event::DeviceChanged { device, .. } => {
                 self.leftovers.device_listed(device, mark)
             }

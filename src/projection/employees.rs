@@ -297,7 +297,7 @@ impl Employees {
             | Event::AccessReviewReviewerReassigned { .. }
             | Event::AccessReviewCancelled { .. } => {}
             // An alert delivery says who was told, not what changed.
-            Event::AlertDelivered { .. } => {}
+            Event::AlertDelivered { .. } | Event::WitnessRefused { .. } => {}
             Event::DeviceSeen { .. }
             | Event::DeviceChanged { .. }
             | Event::DeviceRemoved { .. }

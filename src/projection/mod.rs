@@ -109,6 +109,8 @@ impl Projections {
             Event::WebhookReceived { .. } => {}
             // A delivery changes no state: the alerts read who was told from the log.
             Event::AlertDelivered { .. } => {}
+            // A refusal changes no state: the witness client's live status raises the finding.
+            Event::WitnessRefused { .. } => {}
             Event::SettingsChanged {
                 system, settings, ..
             } => self

@@ -28,7 +28,8 @@ pub fn source_of(actor: &Actor) -> Option<String> {
         | Actor::Web(_)
         | Actor::Webhook(_)
         | Actor::Demo
-        | Actor::Alerts => None,
+        | Actor::Alerts
+        | Actor::Witnesses => None,
     }
 }
 

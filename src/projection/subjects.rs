@@ -144,7 +144,7 @@ pub fn subjects_of(event: &Event) -> Subjects<'_> {
                 .collect(),
         ),
         // A delivery is about a notification; the finding it covered is named as text.
-        Event::AlertDelivered { .. } => Subjects::default(),
+        Event::AlertDelivered { .. } | Event::WitnessRefused { .. } => Subjects::default(),
         // The audit log's target is an account, a device or a key, by its id.
         Event::ChangeAttributed { target, .. } => Subjects {
             account_ids: one(&target.id),

@@ -135,6 +135,7 @@ fn actor() -> impl Strategy<Value = Actor> {
         Just(Actor::Demo),
         text().prop_map(Actor::RosterSource),
         Just(Actor::Alerts),
+        Just(Actor::Witnesses),
     ]
 }
 
@@ -516,9 +517,25 @@ fn event() -> BoxedStrategy<Event> {
         audit_window,
         leftovers(),
         reviews(),
-        alerts()
+        alerts(),
+        witnesses()
     ]
     .boxed()
+}
+
+/// The witness events (docs/reference/events.md#witness-refused).
+fn witnesses() -> BoxedStrategy<Event> {
+    (text(), any::<u64>(), any::<u64>(), hash(), text())
+        .prop_map(
+            |(witness, old_size, size, root, answer)| Event::WitnessRefused {
+                witness,
+                old_size,
+                size,
+                root,
+                answer,
+            },
+        )
+        .boxed()
 }
 
 /// The alert events (docs/reference/events.md#alert-events).

@@ -830,10 +830,19 @@ fn check_scenarios_evaluate_as_recorded() {
     );
     // `clock-skew` is found live by the service from the last sync's `Date`, never from the
     // ledger a scenario builds; `clock.rs` drives it through the simulated API. So is
-    // `archive-behind`, from the archiver's progress (`archive.rs`).
+    // `archive-behind`, from the archiver's progress (`archive.rs`), and `witness-refused` and
+    // `witness-behind`, from the witness client's (`witness.rs`).
     let mut every_reason: Vec<&str> = Reason::ALL
         .iter()
-        .filter(|reason| !matches!(reason, Reason::ClockSkew | Reason::ArchiveBehind))
+        .filter(|reason| {
+            !matches!(
+                reason,
+                Reason::ClockSkew
+                    | Reason::ArchiveBehind
+                    | Reason::WitnessRefused
+                    | Reason::WitnessBehind
+            )
+        })
         .map(|reason| reason.as_str())
         .collect();
     every_reason.sort_unstable();

@@ -603,6 +603,18 @@ pub fn every_kind_of_event() -> Vec<(Actor, Event)> {
                 digest_id: None,
             },
         ),
+        (
+            Actor::Witnesses,
+            Event::WitnessRefused {
+                witness: text("auditor-w1"),
+                old_size: 40,
+                size: 42,
+                root: tailledger::hash::Hash256([7; 32]),
+                answer: text(
+                    "the checkpoint of size 42 is not consistent with the one of size 40 this witness cosigned",
+                ),
+            },
+        ),
     ]
 }
 

@@ -56,3 +56,4 @@ mod web;
 mod web_reload;
 mod webhook;
 pub mod webhook_serve;
+mod witness;

@@ -53,6 +53,8 @@ const CORE: &[&str] = &[
     "alerts/derive.rs",
     "alerts/route.rs",
     "alerts/message.rs",
+    "witness/protocol.rs",
+    "witness/judge.rs",
 ];
 
 /// What the core never mentions.
@@ -153,6 +155,7 @@ const CONFINED: &[Confined] = &[
             "cli/evidence.rs",
             "cli/replay.rs",
             "cli/alerts.rs",
+            "cli/witness.rs",
             "tailscale/dates.rs",
         ],
         outside_tests: false,
@@ -166,6 +169,7 @@ const CONFINED: &[Confined] = &[
             "webhook/server.rs",
             "checkpoint_file.rs",
             "archive/mod.rs",
+            "witness/mod.rs",
         ],
         outside_tests: false,
     },
@@ -196,7 +200,13 @@ const CONFINED: &[Confined] = &[
     Confined {
         rule: "only the clients talk HTTP to other systems",
         names: &["reqwest::Client"],
-        only_in: &["tailscale/", "truto.rs", "simulator/", "alerts/send.rs"],
+        only_in: &[
+            "tailscale/",
+            "truto.rs",
+            "simulator/",
+            "alerts/send.rs",
+            "witness/client.rs",
+        ],
         outside_tests: false,
     },
     Confined {
