@@ -125,6 +125,7 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
             }
             let head = replayed
                 .write(out, &pack, &mut export)
+                .await
                 .map_err(Failure::input)?;
             Ok::<_, Failure>((pack, head))
         })?,
@@ -140,7 +141,7 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
             .checkpoint
             .as_ref()
             .map_or(0, |_| evidence::CHECKPOINT_FILES.len())
-        + 1;
+        + 2;
     match head {
         Some(head) => println!(
             "wrote the evidence pack of {} to {} to {}: {files} files, ledger digest {head}",

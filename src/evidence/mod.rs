@@ -23,12 +23,18 @@
 
 mod checkpoint;
 mod html;
+mod proofs;
+mod replay;
 mod script;
+mod statement;
 mod tables;
 
 pub use checkpoint::PackCheckpoint;
+pub use replay::{Difference, ReplayPackError, replay_pack};
 pub use script::readme_script;
+pub use statement::{Statement, StatementError};
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,7 +45,7 @@ use crate::as_of::AsOf;
 use crate::checks::CheckSettings;
 use crate::event::SystemId;
 use crate::hash::{Digest, Hash256};
-use crate::merkle::{Checkpoint, SigningKey};
+use crate::merkle::{Checkpoint, EMPTY_ROOT, SigningKey};
 use crate::projection::{EmployeeState, ExceptionState};
 use crate::replay::{ReplayError, ledger_from_export};
 use crate::report::OffboardingRow;
@@ -49,7 +55,7 @@ use crate::time::{Clock, Timestamp};
 use crate::timeline::Timeline;
 
 /// The files every pack has, in the order `MANIFEST.sha256` lists them.
-pub const FILES: [&str; 15] = [
+pub const FILES: [&str; 16] = [
     "index.html",
     "check_timeline.csv",
     "findings.csv",
@@ -65,13 +71,19 @@ pub const FILES: [&str; 15] = [
     "verify_export.py",
     "verify_checkpoint.py",
     "check_proof.py",
+    "check_offboarding.py",
 ];
 
 /// The files of a pack's signed checkpoint, when it has one, listed after [`FILES`].
 pub const CHECKPOINT_FILES: [&str; 2] = ["checkpoint.txt", "consistency_proof.json"];
 
 /// The README's scripts a pack carries, by their file names.
-const SCRIPTS: [&str; 3] = ["verify_export.py", "verify_checkpoint.py", "check_proof.py"];
+const SCRIPTS: [&str; 4] = [
+    "verify_export.py",
+    "verify_checkpoint.py",
+    "check_proof.py",
+    "check_offboarding.py",
+];
 
 /// Why a pack could not be written; nothing is left behind.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +129,7 @@ pub async fn write_from_export(
         replayed.service.set_signing_key(key);
         pack.checkpoint = replayed.signed_checkpoint(&pack).await?;
     }
-    let head = replayed.write(out, &pack, export)?;
+    let head = replayed.write(out, &pack, export).await?;
     Ok((pack, head))
 }
 
@@ -176,16 +188,59 @@ impl Replayed {
     }
 
     /// Writes `pack` into the new directory `out`, its `ledger.jsonl` read from `export` (the
-    /// one replayed, read again from its start); returns the digest that export ends with.
-    pub fn write(
+    /// one replayed, read again from its start), with the `tlog-proof` of each entry its
+    /// offboarding table cites and its statement, signed when the service has the ledger's key;
+    /// returns the digest that export ends with.
+    pub async fn write(
         &self,
         out: &Path,
         pack: &Pack,
         export: &mut std::fs::File,
     ) -> Result<Option<Digest>, EvidenceError> {
+        let derived = self.derived(pack).await?;
         rewind(export, out)?;
-        write(out, pack, BufReader::new(&*export))
+        write(out, pack, &derived, BufReader::new(&*export))
     }
+
+    /// What the pack holds beside what it says: the root of its export's tree, the proofs of
+    /// the entries its offboarding table cites (when its checkpoint's tree is the replayed
+    /// ledger's, or a start of it), and the key its statement is signed with.
+    async fn derived(&self, pack: &Pack) -> Result<Derived, EvidenceError> {
+        let root = match pack.export_size() {
+            0 => EMPTY_ROOT,
+            size => self.service.tree_checkpoint(Some(size)).await?.root,
+        };
+        let replayed = self
+            .service
+            .tree_checkpoint(None)
+            .await
+            .map(|head| head.size);
+        let mut proofs = Vec::new();
+        if let Some(checkpoint) = &pack.checkpoint
+            && replayed.is_ok_and(|size| size >= checkpoint.checkpoint.size)
+        {
+            for seq in proofs::cited(pack) {
+                let proof = self
+                    .service
+                    .inclusion_proof(seq, checkpoint.checkpoint.size)
+                    .await?;
+                proofs.push((seq, proofs::tlog_proof(&proof, &checkpoint.note)));
+            }
+        }
+        Ok(Derived {
+            root,
+            proofs,
+            key: self.service.signing_key(),
+        })
+    }
+}
+
+/// What [`Replayed::derived`] adds to a pack.
+struct Derived {
+    root: Hash256,
+    /// Each cited seq and its `tlog-proof` file.
+    proofs: Vec<(u64, String)>,
+    key: Option<Arc<SigningKey>>,
 }
 
 fn rewind(file: &mut std::fs::File, out: &Path) -> Result<(), EvidenceError> {
@@ -213,7 +268,7 @@ pub struct Pack {
     pub checkpoint: Option<PackCheckpoint>,
     /// When the pack was written, and by which version of tailledger.
     pub written_at: Timestamp,
-    pub version: &'static str,
+    pub version: String,
     /// The timezone the window's dates were read in (the export's recorded `roster.timezone`).
     pub timezone: chrono_tz::Tz,
 }
@@ -233,7 +288,7 @@ impl Pack {
         // Offboardings effective in the window, and those effective before it whose access was
         // still there when it began: each was an open question during the window.
         let offboarding = service
-            .offboarding_report(system.clone(), None, Some(end))
+            .offboarding_report_as_of(system.clone(), (None, Some(end)), end)
             .await?
             .into_iter()
             .filter(|row| {
@@ -287,7 +342,7 @@ impl Pack {
             reviews,
             checkpoint: None,
             written_at: service.now(),
-            version: crate::VERSION,
+            version: crate::VERSION.to_owned(),
             timezone: service.timezone(),
         })
     }
@@ -317,7 +372,12 @@ impl Pack {
 /// Writes the pack into the new directory `out`: the page, the CSV files, the export's lines
 /// recorded before the window's end (read from `export`), the verification script and the
 /// manifest. Returns the digest the pack's export ends with.
-fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>, EvidenceError> {
+fn write(
+    out: &Path,
+    pack: &Pack,
+    derived: &Derived,
+    export: impl BufRead,
+) -> Result<Option<Digest>, EvidenceError> {
     refuse_unless_new(out)?;
     let parent = match out.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -344,9 +404,13 @@ fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(io("write", &path))
     };
-    file("index.html", html::page(pack).as_bytes())?;
-    for (name, bytes) in tables::all(pack) {
-        file(name, &bytes)?;
+    if !derived.proofs.is_empty() {
+        let proofs_dir = dir.join(proofs::DIR);
+        std::fs::create_dir(&proofs_dir).map_err(io("create", &proofs_dir))?;
+    }
+    let derived_files = derived_files(pack, derived);
+    for (name, bytes) in &derived_files {
+        file(name, bytes)?;
     }
     let ledger = dir.join("ledger.jsonl");
     let mut writer =
@@ -365,25 +429,36 @@ fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>
         .map_err(|error| error.into_error())
         .and_then(|file| file.sync_all())
         .map_err(io("write", &ledger))?;
-    for name in SCRIPTS {
-        file(name, readme_script(name).as_bytes())?;
-    }
-    if let Some(checkpoint) = &pack.checkpoint {
-        let [note, proof] = CHECKPOINT_FILES;
-        file(note, checkpoint.note.as_bytes())?;
-        file(proof, checkpoint.proof_json().as_bytes())?;
-    }
     let checkpoint_files = pack
         .checkpoint
         .as_ref()
         .map_or(&[][..], |_| &CHECKPOINT_FILES);
+    let proof_files: Vec<String> = derived
+        .proofs
+        .iter()
+        .map(|(seq, _)| proofs::file_name(*seq))
+        .collect();
     let mut manifest = String::new();
-    for name in FILES.iter().chain(checkpoint_files) {
+    let names = FILES.iter().chain(checkpoint_files).copied();
+    for name in names.chain(proof_files.iter().map(String::as_str)) {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).map_err(io("read", &path))?;
         manifest += &format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)));
     }
     file("MANIFEST.sha256", manifest.as_bytes())?;
+    let window = pack.timeline.window;
+    let statement = Statement {
+        window: (window.from, window.to),
+        written_at: pack.written_at,
+        version: pack.version.clone(),
+        entries: pack.export_size(),
+        root: derived.root,
+        manifest: Hash256(Sha256::digest(manifest.as_bytes()).into()),
+    };
+    file(
+        statement::FILE,
+        statement.file(derived.key.as_deref()).as_bytes(),
+    )?;
     // The pack holds HR personal data, like the ledger: owner-only.
     make_private(dir)?;
     let staged = staging.keep();
@@ -393,6 +468,36 @@ fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>
     }
     std::fs::rename(&staged, out).map_err(io("move the pack to", out))?;
     Ok(pack.head())
+}
+
+/// Every file of `pack` computed from its export, by name (relative to the pack's directory):
+/// the page, the CSV files, the scripts, its checkpoint's files and the proofs. What
+/// `replay --pack` computes again and compares.
+fn derived_files(pack: &Pack, derived: &Derived) -> Vec<(Cow<'static, str>, Vec<u8>)> {
+    let mut files = vec![(Cow::Borrowed("index.html"), html::page(pack).into_bytes())];
+    files.extend(
+        tables::all(pack)
+            .into_iter()
+            .map(|(name, bytes)| (Cow::Borrowed(name), bytes)),
+    );
+    files.extend(SCRIPTS.iter().map(|name| {
+        (
+            Cow::Borrowed(*name),
+            readme_script(name).as_bytes().to_vec(),
+        )
+    }));
+    if let Some(checkpoint) = &pack.checkpoint {
+        let [note, proof] = CHECKPOINT_FILES;
+        files.push((Cow::Borrowed(note), checkpoint.note.clone().into_bytes()));
+        files.push((Cow::Borrowed(proof), checkpoint.proof_json().into_bytes()));
+    }
+    files.extend(derived.proofs.iter().map(|(seq, proof)| {
+        (
+            Cow::Owned(proofs::file_name(*seq)),
+            proof.clone().into_bytes(),
+        )
+    }));
+    files
 }
 
 /// Refuses a destination that holds anything: a pack never mixes with other files.

@@ -27,7 +27,8 @@ mod proof;
 mod tree;
 
 pub use note::{
-    Checkpoint, SigningKey, VerifierKey, note_signers, sign_checkpoint, verify_checkpoint,
+    Checkpoint, SigningKey, VerifierKey, note_signers, sign_checkpoint, sign_note,
+    verify_checkpoint,
 };
 pub use proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
 pub use tree::{

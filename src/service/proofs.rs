@@ -41,6 +41,17 @@ impl Service {
         Ok(SignedCheckpoint { checkpoint, note })
     }
 
+    /// The published checkpoint of the tree of the first `size` entries, or at the head: the
+    /// one evidence packs carry and their `tlog-proof` files end with. Today it is the signed
+    /// checkpoint itself; a checkpoint cosigned by witnesses carries their signature lines after
+    /// the ledger's, which the packs' scripts list by key name.
+    pub async fn published_checkpoint(
+        &self,
+        size: Option<u64>,
+    ) -> Result<SignedCheckpoint, ServiceError> {
+        self.checkpoint(size).await
+    }
+
     /// The checkpoint of the tree of the first `size` entries, or at the head, unsigned: what a
     /// checkpoint signed elsewhere is compared with.
     pub async fn tree_checkpoint(&self, size: Option<u64>) -> Result<Checkpoint, ServiceError> {
