@@ -98,6 +98,38 @@ async fn check_offboarding_agrees_with_the_server_on_every_scenario() {
         );
         let replayed = replay_pack(&out, service.clock()).await.unwrap();
         assert!(replayed.is_empty(), "{name}: {replayed:?}");
+        // `replay --offboarding` of the pack's export as of its end: the same rows.
+        let end = pack
+            .timeline
+            .window
+            .to
+            .saturating_add_micros(-1)
+            .to_string();
+        let export = out.join("ledger.jsonl");
+        let replayed = run_with_env(
+            args(&[
+                "replay",
+                export.to_str().unwrap(),
+                "--offboarding",
+                "--as-of",
+                &end,
+                "--json",
+            ]),
+            vec![],
+        )
+        .await;
+        assert_eq!(
+            replayed.status.code(),
+            Some(0),
+            "{name}: {}",
+            text(&replayed)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+        assert_eq!(
+            answer["rows"],
+            serde_json::to_value(&report).unwrap(),
+            "{name}: replay --offboarding"
+        );
     }
     assert!(rows >= 10, "the scenarios offboard people: {rows} rows");
 }
