@@ -11,9 +11,14 @@
 //! verification script reproduce what the page and the CSV files say.
 //!
 //! The pack carries a signed checkpoint of the ledger's Merkle tree when it can
-//! (`checkpoint.rs`): signed by the ledger's own key over exactly the export's tree, or a
-//! server's signed checkpoint with the consistency proof from the export's tree to it, checked
-//! here before it is written.
+//! (`checkpoint.rs`): the published checkpoint of exactly the export's tree, signed by the
+//! ledger's own key, or a server's signed checkpoint with the consistency proof from the export's
+//! tree to it, checked here before it is written. With a checkpoint of the export's tree, each
+//! entry the offboarding table cites gets a C2SP `tlog-proof` file (`proofs.rs`). Its statement,
+//! `MANIFEST.note` (`statement.rs`), names the window, the export's tree and the SHA-256 of
+//! `MANIFEST.sha256`, signed by the ledger's key when the pack is written with it: so the
+//! signature covers the conclusions, not only the export. `replay.rs` computes a pack's derived
+//! files again from its `ledger.jsonl` for `replay --pack`.
 //!
 //! The folder is written under a temporary name beside its destination and renamed into place
 //! only when every file is there, so a failure leaves no partial pack. Values from Tailscale and
@@ -286,7 +291,9 @@ impl Pack {
         // The window is [from, to): its end state is what was known just before `to`.
         let end = window.to.saturating_add_micros(-1);
         // Offboardings effective in the window, and those effective before it whose access was
-        // still there when it began: each was an open question during the window.
+        // still there when it began: each was an open question during the window. The report
+        // is as the ledger told it at the window's end, from the entries `ledger.jsonl` holds,
+        // so `check_offboarding.py` reproduces it from them alone.
         let offboarding = service
             .offboarding_report_as_of(system.clone(), (None, Some(end)), end)
             .await?

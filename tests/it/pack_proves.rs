@@ -242,6 +242,34 @@ async fn a_pack_tampered_with_and_its_manifest_regenerated_is_caught_by_its_own_
             text(&checked)
         );
     }
+    // A witness's cosignature after the ledger's signature (C2SP tlog-cosignature: key id,
+    // 8-byte timestamp, 64-byte signature): the scripts check the ledger's and list the other.
+    let cosigned = dir.path().join("cosigned");
+    copy_dir(&pack_dir, &cosigned);
+    let cosignature = format!(
+        "\u{2014} witness.example {}\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 76])
+    );
+    let note = std::fs::read_to_string(cosigned.join("checkpoint.txt")).unwrap() + &cosignature;
+    std::fs::write(cosigned.join("checkpoint.txt"), &note).unwrap();
+    let listed = python(
+        &script("verify_checkpoint.py"),
+        &[
+            cosigned.join("checkpoint.txt").to_str().unwrap(),
+            &public_key,
+        ],
+    );
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(
+        text(&listed).contains("also signed by (not checked here): witness.example+07070707"),
+        "{}",
+        text(&listed)
+    );
+    let proof_file = std::fs::read_to_string(&proofs[0]).unwrap() + &cosignature;
+    std::fs::write(cosigned.join("cosigned.tlog-proof"), proof_file).unwrap();
+    let checked = check_proof(&cosigned.join("cosigned.tlog-proof"), &cosigned);
+    assert!(checked.status.success(), "{}", text(&checked));
+
     let replayed = run_with_env(
         args(&["replay", "--pack", pack_dir.to_str().unwrap()]),
         vec![],
