@@ -134,6 +134,9 @@ async fn check_offboarding_agrees_with_the_server_on_every_scenario() {
     assert!(rows >= 10, "the scenarios offboard people: {rows} rows");
 }
 
+/// How a forger changes a file's text.
+type Change = Box<dyn Fn(&str) -> String>;
+
 /// A copy of the pack `from` in `to`, with `file` changed by `change` and `MANIFEST.sha256`
 /// regenerated, as a forger would.
 fn forged(from: &Path, to: &Path, file: &str, change: impl Fn(&str) -> String) {
@@ -284,7 +287,7 @@ async fn a_pack_tampered_with_and_its_manifest_regenerated_is_caught_by_its_own_
         .to_str()
         .unwrap()
         .to_owned();
-    let mut tampered: Vec<(String, Box<dyn Fn(&str) -> String>)> = vec![
+    let mut tampered: Vec<(String, Change)> = vec![
         (
             "index.html".to_owned(),
             Box::new(|page: &str| {
