@@ -208,21 +208,17 @@ impl Replayed {
     }
 
     /// What the pack holds beside what it says: the root of its export's tree, the proofs of
-    /// the entries its offboarding table cites (when its checkpoint's tree is the replayed
-    /// ledger's, or a start of it), and the key its statement is signed with.
+    /// the entries its offboarding table cites (when its checkpoint is of the export's tree),
+    /// and the key its statement is signed with.
     async fn derived(&self, pack: &Pack) -> Result<Derived, EvidenceError> {
         let root = match pack.export_size() {
             0 => EMPTY_ROOT,
             size => self.service.tree_checkpoint(Some(size)).await?.root,
         };
-        let replayed = self
-            .service
-            .tree_checkpoint(None)
-            .await
-            .map(|head| head.size);
         let mut proofs = Vec::new();
+        // Only with a checkpoint of the export's own tree: `ledger.jsonl` then proves them again.
         if let Some(checkpoint) = &pack.checkpoint
-            && replayed.is_ok_and(|size| size >= checkpoint.checkpoint.size)
+            && checkpoint.checkpoint.size == pack.export_size()
         {
             for seq in proofs::cited(pack) {
                 let proof = self
