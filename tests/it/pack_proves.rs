@@ -374,6 +374,18 @@ async fn a_pack_tampered_with_and_its_manifest_regenerated_is_caught_by_its_own_
         text(&refused)
     );
 
+    // A pack without its statement cannot be replayed: refused, naming the file.
+    let copy = dir.path().join("no-statement");
+    copy_dir(&pack_dir, &copy);
+    std::fs::remove_file(copy.join("MANIFEST.note")).unwrap();
+    let refused = run_with_env(args(&["replay", "--pack", copy.to_str().unwrap()]), vec![]).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("MANIFEST.note"),
+        "{}",
+        text(&refused)
+    );
+
     // A statement edited to match the forged manifest no longer verifies.
     let copy = dir.path().join("forged-restated");
     forged(&pack_dir, &copy, "offboarding.csv", |table| {
