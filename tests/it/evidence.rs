@@ -334,6 +334,11 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
         "{}",
         text(&written)
     );
+    assert!(
+        text(&written).contains("MANIFEST.sha256, signed with the ledger's key"),
+        "{}",
+        text(&written)
+    );
 
     let checked = python(&["-c", PYTHON_CHECK, pack.to_str().unwrap()]);
     assert!(checked.status.success(), "{}", text(&checked));
