@@ -320,7 +320,10 @@ impl Service {
     /// The instant a point-in-time read asks for (docs/reference/time-and-durability.md#as-of): a
     /// date is the end of that day in the roster's timezone, or now while that day is still
     /// running; an instant after now is refused. `None` means now.
-    fn past_instant(&self, as_of: Option<AsOf>) -> Result<Option<Timestamp>, ServiceError> {
+    pub(crate) fn past_instant(
+        &self,
+        as_of: Option<AsOf>,
+    ) -> Result<Option<Timestamp>, ServiceError> {
         let Some(as_of) = as_of else {
             return Ok(None);
         };
@@ -1012,11 +1015,23 @@ impl Service {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<OffboardingRow>, ServiceError> {
-        let now = self.now();
+        self.offboarding_report_as_of(system, (from, to), self.now())
+            .await
+    }
+
+    /// The offboarding report as the ledger told it at `now`: from the entries recorded by then
+    /// alone, with the settings in force then. An evidence pack's table is this report as of its
+    /// window's end, so its own `ledger.jsonl` reproduces it (`check_offboarding.py`).
+    pub async fn offboarding_report_as_of(
+        &self,
+        system: SystemId,
+        (from, to): (Option<Timestamp>, Option<Timestamp>),
+        now: Timestamp,
+    ) -> Result<Vec<OffboardingRow>, ServiceError> {
         self.blocking(move |service| {
-            let departures = service
-                .ledger
-                .read(|projections| report::departures(projections, (from, to), now));
+            let departures = service.ledger.read_as_of(Some(now), |projections| {
+                report::departures(projections, (from, to), now)
+            })?;
             let mut stood = Vec::new();
             for (left_at, employees) in departures {
                 let then = service.settings_at(&system, left_at);
@@ -1030,7 +1045,7 @@ impl Service {
                 })?);
             }
             let in_force = service.settings_at(&system, now);
-            Ok(service.ledger.read(|projections| {
+            Ok(service.ledger.read_as_of(Some(now), |projections| {
                 report::offboarding_report(
                     projections,
                     &system,
@@ -1039,7 +1054,7 @@ impl Service {
                     (&in_force.settings, in_force.since),
                     &stood,
                 )
-            }))
+            })?)
         })
         .await
     }

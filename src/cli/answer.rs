@@ -65,12 +65,18 @@ pub fn ask<A: Answer, E: std::fmt::Display>(
         let mut client = connect(server).await?;
         call(&mut client).await.map_err(Failure::input)
     })?;
+    Ok(print_answer(&answer, json))
+}
+
+/// Prints `answer` (`json` or text, outside text escaped for the terminal) and returns its exit
+/// code.
+pub(super) fn print_answer(answer: &impl Answer, json: bool) -> ExitCode {
     if json {
         println!("{}", answer.json());
     } else {
         print!("{}", shown_lines(&answer.text()));
     }
-    Ok(answer.exit_code())
+    answer.exit_code()
 }
 
 /// An entry as JSON: its export line's object.

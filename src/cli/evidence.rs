@@ -49,6 +49,13 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
     let runtime = runtime()?;
     let window = (from, to);
     let system = SystemId::tailscale();
+    let signed = matches!(
+        source,
+        Source::DataDir {
+            signing_key: Some(_),
+            ..
+        }
+    );
     let (pack, head) = match source {
         Source::DataDir { dir, signing_key } => {
             // The key first: a refused key costs no export.
@@ -125,6 +132,7 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
             }
             let head = replayed
                 .write(out, &pack, &mut export)
+                .await
                 .map_err(Failure::input)?;
             Ok::<_, Failure>((pack, head))
         })?,
@@ -140,7 +148,7 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
             .checkpoint
             .as_ref()
             .map_or(0, |_| evidence::CHECKPOINT_FILES.len())
-        + 1;
+        + 2;
     match head {
         Some(head) => println!(
             "wrote the evidence pack of {} to {} to {}: {files} files, ledger digest {head}",
@@ -150,6 +158,14 @@ pub fn evidence(source: Source<'_>, from: AsOf, to: AsOf, out: &Path) -> Outcome
         ),
         None => println!("wrote the evidence pack to {}", out.display()),
     }
+    println!(
+        "statement: MANIFEST.note names the SHA-256 of MANIFEST.sha256{}",
+        if signed {
+            ", signed with the ledger's key (python3 verify_checkpoint.py checkpoint.txt KEY MANIFEST.note)"
+        } else {
+            ", unsigned: only the ledger's key signs it"
+        }
+    );
     if let Some(checkpoint) = &pack.checkpoint {
         println!(
             "signed checkpoint: tree size {}, root {} (checkpoint.txt; the pack's {} entries are its start)",

@@ -397,10 +397,22 @@ pub enum Command {
     /// defaults only for an export that recorded none: no email aliases, suspended accounts
     /// removed, a 15-minute sync interval).
     ///
-    /// Exits 0, or 1 when the export's chain is broken.
+    /// With --pack, recompute every file of an evidence pack derived from its `ledger.jsonl`
+    /// and compare it with the pack's, naming each file that differs and its first differing
+    /// line; with --offboarding, the offboarding report.
+    ///
+    /// Exits 0, or 1 when the export's chain is broken or a pack's file differs.
     Replay {
         /// The JSON Lines export (`tailledger export`).
-        file: PathBuf,
+        #[arg(required_unless_present = "pack", conflicts_with = "pack")]
+        file: Option<PathBuf>,
+        /// An evidence pack's directory: its derived files are recomputed and compared.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["as_of", "from", "to", "offboarding", "json"])]
+        pack: Option<PathBuf>,
+        /// The offboarding report as the export told it at --as-of (absent means now), as
+        /// `report` prints it.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        offboarding: bool,
         /// The checks as of this instant or date (the end of that day); absent means now.
         #[arg(long, value_name = "TIME|DATE", conflicts_with_all = ["from", "to"])]
         as_of: Option<AsOf>,
@@ -746,11 +758,25 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Replay {
             file,
+            pack,
+            offboarding,
             as_of,
             from,
             to,
             json,
-        } => replay::replay(&file, as_of, from.zip(to), json),
+        } => match (pack, file) {
+            (Some(pack), _) => replay::replay_pack(&pack),
+            (None, Some(file)) => {
+                let question = match (offboarding, from.zip(to)) {
+                    (true, _) => replay::Question::Offboarding(as_of),
+                    (false, Some(window)) => replay::Question::Timeline(window),
+                    (false, None) => replay::Question::Status(as_of),
+                };
+                replay::replay(&file, question, json)
+            }
+            // clap requires one of the two.
+            (None, None) => Err(Failure::input("replay needs an export FILE or --pack DIR")),
+        },
         Command::VerifyExport { file, digest } => offline::verify_export(&file, digest),
         Command::HashToken => offline::hash_token(),
         Command::Keygen { out, name } => checkpoint::keygen(&out, &name),

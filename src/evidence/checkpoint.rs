@@ -44,7 +44,7 @@ impl PackCheckpoint {
     /// The checkpoint of the export's first `export_size` entries, signed by `service`'s key
     /// (`service` reads the replayed export).
     pub async fn signed(service: &Service, export_size: u64) -> Result<Self, EvidenceError> {
-        let signed = service.checkpoint(Some(export_size)).await?;
+        let signed = service.published_checkpoint(Some(export_size)).await?;
         Ok(PackCheckpoint {
             note: signed.note,
             checkpoint: signed.checkpoint,

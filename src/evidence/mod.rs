@@ -11,9 +11,14 @@
 //! verification script reproduce what the page and the CSV files say.
 //!
 //! The pack carries a signed checkpoint of the ledger's Merkle tree when it can
-//! (`checkpoint.rs`): signed by the ledger's own key over exactly the export's tree, or a
-//! server's signed checkpoint with the consistency proof from the export's tree to it, checked
-//! here before it is written.
+//! (`checkpoint.rs`): the published checkpoint of exactly the export's tree, signed by the
+//! ledger's own key, or a server's signed checkpoint with the consistency proof from the export's
+//! tree to it, checked here before it is written. With a checkpoint of the export's tree, each
+//! entry the offboarding table cites gets a C2SP `tlog-proof` file (`proofs.rs`). Its statement,
+//! `MANIFEST.note` (`statement.rs`), names the window, the export's tree and the SHA-256 of
+//! `MANIFEST.sha256`, signed by the ledger's key when the pack is written with it: so the
+//! signature covers the conclusions, not only the export. `replay.rs` computes a pack's derived
+//! files again from its `ledger.jsonl` for `replay --pack`.
 //!
 //! The folder is written under a temporary name beside its destination and renamed into place
 //! only when every file is there, so a failure leaves no partial pack. Values from Tailscale and
@@ -23,12 +28,18 @@
 
 mod checkpoint;
 mod html;
+mod proofs;
+mod replay;
 mod script;
+mod statement;
 mod tables;
 
 pub use checkpoint::PackCheckpoint;
+pub use replay::{Difference, ReplayPackError, replay_pack};
 pub use script::readme_script;
+pub use statement::{Statement, StatementError};
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,7 +50,7 @@ use crate::as_of::AsOf;
 use crate::checks::CheckSettings;
 use crate::event::SystemId;
 use crate::hash::{Digest, Hash256};
-use crate::merkle::{Checkpoint, SigningKey};
+use crate::merkle::{Checkpoint, EMPTY_ROOT, SigningKey};
 use crate::projection::{EmployeeState, ExceptionState};
 use crate::replay::{ReplayError, ledger_from_export};
 use crate::report::OffboardingRow;
@@ -49,7 +60,7 @@ use crate::time::{Clock, Timestamp};
 use crate::timeline::Timeline;
 
 /// The files every pack has, in the order `MANIFEST.sha256` lists them.
-pub const FILES: [&str; 15] = [
+pub const FILES: [&str; 16] = [
     "index.html",
     "check_timeline.csv",
     "findings.csv",
@@ -65,13 +76,19 @@ pub const FILES: [&str; 15] = [
     "verify_export.py",
     "verify_checkpoint.py",
     "check_proof.py",
+    "check_offboarding.py",
 ];
 
 /// The files of a pack's signed checkpoint, when it has one, listed after [`FILES`].
 pub const CHECKPOINT_FILES: [&str; 2] = ["checkpoint.txt", "consistency_proof.json"];
 
 /// The README's scripts a pack carries, by their file names.
-const SCRIPTS: [&str; 3] = ["verify_export.py", "verify_checkpoint.py", "check_proof.py"];
+const SCRIPTS: [&str; 4] = [
+    "verify_export.py",
+    "verify_checkpoint.py",
+    "check_proof.py",
+    "check_offboarding.py",
+];
 
 /// Why a pack could not be written; nothing is left behind.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +134,7 @@ pub async fn write_from_export(
         replayed.service.set_signing_key(key);
         pack.checkpoint = replayed.signed_checkpoint(&pack).await?;
     }
-    let head = replayed.write(out, &pack, export)?;
+    let head = replayed.write(out, &pack, export).await?;
     Ok((pack, head))
 }
 
@@ -176,16 +193,55 @@ impl Replayed {
     }
 
     /// Writes `pack` into the new directory `out`, its `ledger.jsonl` read from `export` (the
-    /// one replayed, read again from its start); returns the digest that export ends with.
-    pub fn write(
+    /// one replayed, read again from its start), with the `tlog-proof` of each entry its
+    /// offboarding table cites and its statement, signed when the service has the ledger's key;
+    /// returns the digest that export ends with.
+    pub async fn write(
         &self,
         out: &Path,
         pack: &Pack,
         export: &mut std::fs::File,
     ) -> Result<Option<Digest>, EvidenceError> {
+        let derived = self.derived(pack).await?;
         rewind(export, out)?;
-        write(out, pack, BufReader::new(&*export))
+        write(out, pack, &derived, BufReader::new(&*export))
     }
+
+    /// What the pack holds beside what it says: the root of its export's tree, the proofs of
+    /// the entries its offboarding table cites (when its checkpoint is of the export's tree),
+    /// and the key its statement is signed with.
+    async fn derived(&self, pack: &Pack) -> Result<Derived, EvidenceError> {
+        let root = match pack.export_size() {
+            0 => EMPTY_ROOT,
+            size => self.service.tree_checkpoint(Some(size)).await?.root,
+        };
+        let mut proofs = Vec::new();
+        // Only with a checkpoint of the export's own tree: `ledger.jsonl` then proves them again.
+        if let Some(checkpoint) = &pack.checkpoint
+            && checkpoint.checkpoint.size == pack.export_size()
+        {
+            for seq in proofs::cited(pack) {
+                let proof = self
+                    .service
+                    .inclusion_proof(seq, checkpoint.checkpoint.size)
+                    .await?;
+                proofs.push((seq, proofs::tlog_proof(&proof, &checkpoint.note)));
+            }
+        }
+        Ok(Derived {
+            root,
+            proofs,
+            key: self.service.signing_key(),
+        })
+    }
+}
+
+/// What [`Replayed::derived`] adds to a pack.
+struct Derived {
+    root: Hash256,
+    /// Each cited seq and its `tlog-proof` file.
+    proofs: Vec<(u64, String)>,
+    key: Option<Arc<SigningKey>>,
 }
 
 fn rewind(file: &mut std::fs::File, out: &Path) -> Result<(), EvidenceError> {
@@ -213,7 +269,7 @@ pub struct Pack {
     pub checkpoint: Option<PackCheckpoint>,
     /// When the pack was written, and by which version of tailledger.
     pub written_at: Timestamp,
-    pub version: &'static str,
+    pub version: String,
     /// The timezone the window's dates were read in (the export's recorded `roster.timezone`).
     pub timezone: chrono_tz::Tz,
 }
@@ -231,9 +287,11 @@ impl Pack {
         // The window is [from, to): its end state is what was known just before `to`.
         let end = window.to.saturating_add_micros(-1);
         // Offboardings effective in the window, and those effective before it whose access was
-        // still there when it began: each was an open question during the window.
+        // still there when it began: each was an open question during the window. The report
+        // is as the ledger told it at the window's end, from the entries `ledger.jsonl` holds,
+        // so `check_offboarding.py` reproduces it from them alone.
         let offboarding = service
-            .offboarding_report(system.clone(), None, Some(end))
+            .offboarding_report_as_of(system.clone(), (None, Some(end)), end)
             .await?
             .into_iter()
             .filter(|row| {
@@ -287,7 +345,7 @@ impl Pack {
             reviews,
             checkpoint: None,
             written_at: service.now(),
-            version: crate::VERSION,
+            version: crate::VERSION.to_owned(),
             timezone: service.timezone(),
         })
     }
@@ -317,7 +375,12 @@ impl Pack {
 /// Writes the pack into the new directory `out`: the page, the CSV files, the export's lines
 /// recorded before the window's end (read from `export`), the verification script and the
 /// manifest. Returns the digest the pack's export ends with.
-fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>, EvidenceError> {
+fn write(
+    out: &Path,
+    pack: &Pack,
+    derived: &Derived,
+    export: impl BufRead,
+) -> Result<Option<Digest>, EvidenceError> {
     refuse_unless_new(out)?;
     let parent = match out.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -344,9 +407,13 @@ fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(io("write", &path))
     };
-    file("index.html", html::page(pack).as_bytes())?;
-    for (name, bytes) in tables::all(pack) {
-        file(name, &bytes)?;
+    if !derived.proofs.is_empty() {
+        let proofs_dir = dir.join(proofs::DIR);
+        std::fs::create_dir(&proofs_dir).map_err(io("create", &proofs_dir))?;
+    }
+    let derived_files = derived_files(pack, derived);
+    for (name, bytes) in &derived_files {
+        file(name, bytes)?;
     }
     let ledger = dir.join("ledger.jsonl");
     let mut writer =
@@ -365,25 +432,36 @@ fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>
         .map_err(|error| error.into_error())
         .and_then(|file| file.sync_all())
         .map_err(io("write", &ledger))?;
-    for name in SCRIPTS {
-        file(name, readme_script(name).as_bytes())?;
-    }
-    if let Some(checkpoint) = &pack.checkpoint {
-        let [note, proof] = CHECKPOINT_FILES;
-        file(note, checkpoint.note.as_bytes())?;
-        file(proof, checkpoint.proof_json().as_bytes())?;
-    }
     let checkpoint_files = pack
         .checkpoint
         .as_ref()
         .map_or(&[][..], |_| &CHECKPOINT_FILES);
+    let proof_files: Vec<String> = derived
+        .proofs
+        .iter()
+        .map(|(seq, _)| proofs::file_name(*seq))
+        .collect();
     let mut manifest = String::new();
-    for name in FILES.iter().chain(checkpoint_files) {
+    let names = FILES.iter().chain(checkpoint_files).copied();
+    for name in names.chain(proof_files.iter().map(String::as_str)) {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).map_err(io("read", &path))?;
         manifest += &format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)));
     }
     file("MANIFEST.sha256", manifest.as_bytes())?;
+    let window = pack.timeline.window;
+    let statement = Statement {
+        window: (window.from, window.to),
+        written_at: pack.written_at,
+        version: pack.version.clone(),
+        entries: pack.export_size(),
+        root: derived.root,
+        manifest: Hash256(Sha256::digest(manifest.as_bytes()).into()),
+    };
+    file(
+        statement::FILE,
+        statement.file(derived.key.as_deref()).as_bytes(),
+    )?;
     // The pack holds HR personal data, like the ledger: owner-only.
     make_private(dir)?;
     let staged = staging.keep();
@@ -393,6 +471,36 @@ fn write(out: &Path, pack: &Pack, export: impl BufRead) -> Result<Option<Digest>
     }
     std::fs::rename(&staged, out).map_err(io("move the pack to", out))?;
     Ok(pack.head())
+}
+
+/// Every file of `pack` computed from its export, by name (relative to the pack's directory):
+/// the page, the CSV files, the scripts, its checkpoint's files and the proofs. What
+/// `replay --pack` computes again and compares.
+fn derived_files(pack: &Pack, derived: &Derived) -> Vec<(Cow<'static, str>, Vec<u8>)> {
+    let mut files = vec![(Cow::Borrowed("index.html"), html::page(pack).into_bytes())];
+    files.extend(
+        tables::all(pack)
+            .into_iter()
+            .map(|(name, bytes)| (Cow::Borrowed(name), bytes)),
+    );
+    files.extend(SCRIPTS.iter().map(|name| {
+        (
+            Cow::Borrowed(*name),
+            readme_script(name).as_bytes().to_vec(),
+        )
+    }));
+    if let Some(checkpoint) = &pack.checkpoint {
+        let [note, proof] = CHECKPOINT_FILES;
+        files.push((Cow::Borrowed(note), checkpoint.note.clone().into_bytes()));
+        files.push((Cow::Borrowed(proof), checkpoint.proof_json().into_bytes()));
+    }
+    files.extend(derived.proofs.iter().map(|(seq, proof)| {
+        (
+            Cow::Owned(proofs::file_name(*seq)),
+            proof.clone().into_bytes(),
+        )
+    }));
+    files
 }
 
 /// Refuses a destination that holds anything: a pack never mixes with other files.

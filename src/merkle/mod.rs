@@ -30,7 +30,8 @@ mod tree;
 
 pub use cosignature::{Cosignature, CosignerKey, cosign, find_cosignature, note_cosignature};
 pub use note::{
-    Checkpoint, SigningKey, VerifierKey, note_signers, sign_checkpoint, verify_checkpoint,
+    Checkpoint, SigningKey, VerifierKey, note_signers, sign_checkpoint, sign_note,
+    verify_checkpoint,
 };
 pub use proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
 pub use tree::{

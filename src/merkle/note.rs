@@ -315,7 +315,7 @@ pub(super) fn split_key_id(signature: &[u8]) -> (u32, &[u8]) {
 }
 
 /// Signs a note text (ending in a newline, no control characters but newlines) with `key`.
-fn sign_note(text: &str, key: &SigningKey) -> Result<String, Error> {
+pub fn sign_note(text: &str, key: &SigningKey) -> Result<String, Error> {
     if !text.ends_with('\n') {
         return Err(malformed_note("the text does not end with a newline"));
     }

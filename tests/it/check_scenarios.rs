@@ -11,6 +11,7 @@
 //! Each file is checked on its own (`insta::glob!`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -589,9 +590,11 @@ fn recorded_defaults() -> SettingsRecord {
     }
 }
 
-async fn run_scenario(scenario: Scenario) -> Value {
+/// The real service of a scenario, before its steps: an in-memory ledger, the scenario's clock,
+/// settings and source, and its roster file when a step writes one.
+fn start(scenario: &Scenario) -> Run {
     let settings = CheckSettings {
-        email_aliases: EmailAliases::new(scenario.settings.email_aliases),
+        email_aliases: EmailAliases::new(scenario.settings.email_aliases.clone()),
         suspended_is_removed: scenario.settings.suspended_is_removed,
         ..CheckSettings::default()
     };
@@ -623,13 +626,39 @@ async fn run_scenario(scenario: Scenario) -> Value {
         service.set_roster_file(file.path().to_path_buf());
         file
     });
-    let run = Run {
+    Run {
         service,
         source,
         clock,
         system,
         roster_file,
+    }
+}
+
+/// A scenario played on its service, which recorded the scenario's settings first as `serve`
+/// does at start: so an export of its ledger says everything the service answers with.
+pub(crate) async fn play_recording_settings(file: &Path) -> (Service, Arc<ManualClock>) {
+    let (_, scenario): (String, Scenario) = read_scenario(file);
+    let run = start(&scenario);
+    let settings = SettingsRecord {
+        email_aliases: EmailAliases::new(scenario.settings.email_aliases.clone()).to_record(),
+        suspended_is_removed: scenario.settings.suspended_is_removed,
+        timezone: scenario.settings.timezone.clone(),
+        ..recorded_defaults()
     };
+    run.service
+        .record_configured_settings(&run.system, &settings)
+        .expect("the in-memory ledger appends");
+    for step in scenario.steps {
+        if !matches!(step, Step::StatusAsOf(_)) {
+            run.step(step).await;
+        }
+    }
+    (run.service, run.clock)
+}
+
+async fn run_scenario(scenario: Scenario) -> Value {
+    let run = start(&scenario);
     let mut steps = Vec::new();
     for step in scenario.steps {
         if let Step::StatusAsOf(as_of) = step {

@@ -334,15 +334,28 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
         "{}",
         text(&written)
     );
+    assert!(
+        text(&written).contains("MANIFEST.sha256, signed with the ledger's key"),
+        "{}",
+        text(&written)
+    );
 
     let checked = python(&["-c", PYTHON_CHECK, pack.to_str().unwrap()]);
     assert!(checked.status.success(), "{}", text(&checked));
     let checked: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
     let manifest = checked["manifest"].as_object().unwrap();
+    // And the proof of each entry the offboarding table cites.
+    let proofs = std::fs::read_dir(pack.join("proofs")).unwrap().count();
+    assert!(proofs > 0, "the leaver's rows cite entries");
     assert_eq!(
         manifest.len(),
-        tailledger::evidence::FILES.len() + tailledger::evidence::CHECKPOINT_FILES.len()
+        tailledger::evidence::FILES.len() + tailledger::evidence::CHECKPOINT_FILES.len() + proofs
     );
+    let recomputed = python(&[
+        pack.join("check_offboarding.py").to_str().unwrap(),
+        pack.to_str().unwrap(),
+    ]);
+    assert!(recomputed.status.success(), "{}", text(&recomputed));
     assert!(manifest.values().all(|ok| ok == true), "{manifest:?}");
     for (name, columns) in COLUMNS {
         let table = &checked["tables"][name];

@@ -25,6 +25,7 @@ mod leftovers;
 mod merkle;
 mod metrics;
 mod noncanonical;
+mod pack_proves;
 mod paging;
 mod power_loss;
 mod projection_model;

@@ -875,6 +875,14 @@ async fn an_evidence_pack_from_a_live_server_carries_its_signed_checkpoint_and_t
         (proof["from_size"].as_u64(), proof["to_size"].as_u64()),
         (Some(export_size), Some(checkpoint.size))
     );
+    // The key stays on the server: the pack's statement is unsigned, and it has no tlog-proof
+    // files, the checkpoint being of a larger tree than its export. What it derives from its
+    // export is still what `replay --pack` computes again from it.
+    assert!(!pack.join("proofs").exists());
+    let replayed = live
+        .cli(&["replay", "--pack", pack.to_str().unwrap()])
+        .await;
+    assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed));
     let page = fs::read_to_string(pack.join("index.html")).unwrap();
     assert!(
         page.contains(&format!("tree size {}", checkpoint.size))
