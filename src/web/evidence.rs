@@ -5,7 +5,7 @@
 //! `evidence/`, which `tar -xf` unpacks and `sha256sum -c MANIFEST.sha256` checks.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{Read as _, Write};
 use std::path::Path;
 
 use axum::extract::{Query, State};
@@ -13,8 +13,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
-use super::access::Need;
-use super::session::SignedIn;
+use super::access::Read;
+use super::extract::Signed;
 use super::templates::page;
 use super::{Shared, WebError};
 use crate::as_of::AsOf;
@@ -28,10 +28,9 @@ const BLOCK: usize = 512;
 /// `GET /evidence`: the window form; with `from` and `to`, the pack of that window.
 pub async fn evidence(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Query(args): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let window = |name: &str| -> Result<Option<AsOf>, WebError> {
         match args.get(name).map(|text| text.trim()) {
             None | Some("") => Ok(None),

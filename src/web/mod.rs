@@ -14,6 +14,7 @@
 mod access;
 mod actions;
 mod evidence;
+mod extract;
 mod forms;
 mod pages;
 mod reviews;
@@ -149,6 +150,8 @@ pub fn router(console: Console) -> Router {
         .route("/reviews/{review_id}", get(reviews::review))
         .route("/reviews/{review_id}/decide", post(reviews::decide))
         .route("/reviews/{review_id}/complete", post(reviews::complete))
+        .route("/reviews/{review_id}/reassign", post(reviews::reassign))
+        .route("/reviews/{review_id}/cancel", post(reviews::cancel))
         .fallback(not_found)
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(state)
