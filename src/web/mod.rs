@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 pub use access::{Need, allowed};
 pub use session::{SESSION_COOKIE, Sessions};
 
-use crate::api::Tokens;
+use crate::api::{TlsIdentity, Tokens};
 use crate::event::SystemId;
 use crate::listener::{HttpLimits, http};
 use crate::service::{Service, ServiceError};
@@ -49,8 +49,9 @@ pub struct Console {
     /// The tokens in force, shared with the gRPC server and replaced by a reload.
     pub tokens: Arc<Tokens>,
     pub system: SystemId,
-    /// Served over TLS: cookies are `Secure`.
-    pub secure: bool,
+    /// The certificate and key it serves TLS with (`[web.tls]`); its cookies are then `Secure`.
+    /// `None` serves plain HTTP.
+    pub tls: Option<TlsIdentity>,
     pub session_ttl: Duration,
 }
 
@@ -58,6 +59,8 @@ pub struct Console {
 pub(crate) struct State {
     pub console: Console,
     pub sessions: Sessions,
+    /// A permit for each evidence pack that may be made at once.
+    pub packs: Arc<tokio::sync::Semaphore>,
 }
 
 pub(crate) type Shared = Arc<State>;
@@ -79,6 +82,8 @@ pub enum WebError {
     Service(#[from] ServiceError),
     #[error("the evidence pack could not be made: {0}")]
     Evidence(String),
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl WebError {
@@ -90,6 +95,7 @@ impl WebError {
             WebError::BadForm(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Evidence(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Service(error) => match error {
                 ServiceError::Command(CommandError::NotFound { .. })
                 | ServiceError::UnknownSubject(_) => StatusCode::NOT_FOUND,
@@ -105,20 +111,23 @@ impl WebError {
     }
 }
 
-/// Serves the console on `listener` under `limits` until `shutdown` completes.
+/// Serves the console on `listener` under `limits`, over TLS when it has an identity, until
+/// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     console: Console,
     limits: &HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    http::serve(listener, "web", router(console), limits, shutdown).await;
+    let tls = console.tls.as_ref().map(TlsIdentity::http_server_config);
+    http::serve_tls(listener, "web", router(console), limits, tls, shutdown).await;
 }
 
 /// The console's routes, each a stable URL.
 pub fn router(console: Console) -> Router {
     let state = Arc::new(State {
         sessions: Sessions::new(console.session_ttl),
+        packs: Arc::new(tokio::sync::Semaphore::new(evidence::PACKS_AT_ONCE)),
         console,
     });
     Router::new()

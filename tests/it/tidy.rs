@@ -166,6 +166,7 @@ const CONFINED: &[Confined] = &[
             "webhook/server.rs",
             "checkpoint_file.rs",
             "archive/mod.rs",
+            "web/evidence.rs",
         ],
         outside_tests: false,
     },

@@ -18,7 +18,7 @@ use tailledger::service::Service;
 use tailledger::simulator::SimUser;
 use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::TailscaleClient;
-use tailledger::time::SystemClock;
+use tailledger::time::{Clock, SystemClock};
 use tailledger::web;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::helpers::{Fixture, api_token};
+use crate::tls::TestPki;
 
 pub const ADMIN_TOKEN: &str = "web-admin-token-1a2b";
 pub const AUDITOR_TOKEN: &str = "web-auditor-token-3c4d";
@@ -57,6 +58,8 @@ fn tokens() -> Auth {
 /// A console serving a synced ledger of the simulated tailnet, with a hostile account.
 pub struct Console {
     pub base: String,
+    /// A client that trusts the console's certificate when it serves TLS.
+    pub http: reqwest::Client,
     pub service: Arc<Service>,
     pub tokens: Arc<Tokens>,
     _fixture: Fixture,
@@ -67,12 +70,22 @@ pub struct Console {
 
 /// A signed-in browser: its cookie and its session's CSRF token.
 pub struct Browser {
-    cookie: String,
+    pub cookie: String,
     pub csrf: String,
 }
 
 impl Console {
     pub async fn start(limits: HttpLimits) -> Console {
+        Console::serving(limits, None, Arc::new(SystemClock)).await
+    }
+
+    /// A console over TLS with `pki`'s server certificate (for `localhost`) when it is given,
+    /// whose service reads `clock`.
+    pub async fn serving(
+        limits: HttpLimits,
+        pki: Option<&TestPki>,
+        clock: Arc<dyn Clock>,
+    ) -> Console {
         let fixture = Fixture::start().await;
         fixture.tailnet.upsert_user(SimUser::member(
             HOSTILE_ID,
@@ -83,7 +96,7 @@ impl Console {
         let ledger = Arc::new(Ledger::open(dir.path()).unwrap());
         let mut service = Service::new(
             ledger.clone(),
-            Arc::new(SystemClock),
+            clock,
             CheckSettings::default(),
             chrono_tz::UTC,
         );
@@ -117,13 +130,26 @@ impl Console {
         let service = Arc::new(service);
         let tokens = Arc::new(Tokens::new(tokens()));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let (base, http) = match pki {
+            None => (format!("http://127.0.0.1:{port}"), Console::client()),
+            Some(pki) => (
+                format!("https://localhost:{port}"),
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .add_root_certificate(
+                        reqwest::Certificate::from_pem(pki.ca.as_bytes()).unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            ),
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let console = web::Console {
             service: service.clone(),
             tokens: tokens.clone(),
             system: SystemId::tailscale(),
-            secure: false,
+            tls: pki.map(TestPki::identity),
             session_ttl: Duration::from_secs(3600),
         };
         let task = tokio::spawn(async move {
@@ -134,6 +160,7 @@ impl Console {
         });
         Console {
             base,
+            http,
             service,
             tokens,
             _fixture: fixture,
@@ -156,7 +183,8 @@ impl Console {
 
     /// Signs in with `token`; the browser holding the cookie and a page's CSRF token.
     pub async fn sign_in(&self, token: &str) -> Browser {
-        let answer = Self::client()
+        let answer = self
+            .http
             .post(format!("{}/signin", self.base))
             .form(&[("token", token)])
             .send()
@@ -186,7 +214,7 @@ impl Console {
     }
 
     pub async fn get(&self, browser: Option<&Browser>, path: &str) -> (StatusCode, String) {
-        let mut request = Self::client().get(format!("{}{path}", self.base));
+        let mut request = self.http.get(format!("{}{path}", self.base));
         if let Some(browser) = browser {
             request = request.header("cookie", &browser.cookie);
         }
@@ -206,7 +234,8 @@ impl Console {
         if !fields.iter().any(|(name, _)| *name == "csrf") {
             form.push(("csrf", &browser.csrf));
         }
-        let answer = Self::client()
+        let answer = self
+            .http
             .post(format!("{}{path}", self.base))
             .header("cookie", &browser.cookie)
             .headers(headers)
@@ -230,7 +259,7 @@ pub fn csrf_of(page: &str) -> String {
     page[start..].split('"').next().unwrap().to_owned()
 }
 
-fn same_origin(console: &Console) -> HeaderMap {
+pub fn same_origin(console: &Console) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("origin", HeaderValue::from_str(&console.base).unwrap());
     headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
@@ -238,7 +267,7 @@ fn same_origin(console: &Console) -> HeaderMap {
 }
 
 /// The review started by a page that shows what was appended.
-fn review_id_of(page: &str) -> String {
+pub fn review_id_of(page: &str) -> String {
     // Autoescaping writes the link's slashes as `&#x2f;`, which browsers read as `/`.
     let page = page.replace("&#x2f;", "/");
     let marker = "href=\"/reviews/";
@@ -286,6 +315,8 @@ async fn every_page_and_form_keeps_the_auth_matrix() {
         ("/sync", "admin"),
         ("/reviews", "admin"),
         (&*format!("{review}/complete"), "admin"),
+        (&*format!("{review}/reassign"), "admin"),
+        (&*format!("{review}/cancel"), "admin"),
         (&*format!("{review}/decide"), "decide"),
     ];
     let reviewer = console.sign_in(REVIEWER_TOKEN).await;
@@ -706,7 +737,7 @@ async fn connections(address: &str, count: usize, start: &[u8]) -> Vec<TcpStream
 }
 
 /// Whether the server closed `stream` within `wait`.
-async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+pub async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     let mut buffer = [0u8; 512];
     loop {
         match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
