@@ -69,11 +69,16 @@ pub async fn evidence(
     let service = state.console.service.clone();
     let system = state.console.system.clone();
     let runtime = tokio::runtime::Handle::current();
-    let made = tokio::task::spawn_blocking(move || {
-        runtime.block_on(tar_of_pack(&service, system, (from, to)))
+    // The permit goes with the work, so that a pack whose asker has gone still counts until done.
+    let (made, permit) = tokio::task::spawn_blocking(move || {
+        (
+            runtime.block_on(tar_of_pack(&service, system, (from, to))),
+            permit,
+        )
     })
     .await
-    .map_err(|error| WebError::Evidence(format!("making the pack stopped: {error}")))??;
+    .map_err(|error| WebError::Evidence(format!("making the pack stopped: {error}")))?;
+    let made = made?;
     let name = format!("tailledger-evidence-{from}-{to}.tar").replace(':', "");
     Ok((
         [

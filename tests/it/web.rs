@@ -246,6 +246,24 @@ impl Console {
         (answer.status(), answer.text().await.unwrap())
     }
 
+    /// Starts a review of every account by `reviewers` as `admin`; its id.
+    pub async fn start_review(&self, admin: &Browser, reviewers: &str) -> String {
+        let (status, page) = self
+            .post(
+                admin,
+                "/reviews",
+                &[
+                    ("scope", "all"),
+                    ("reviewers", reviewers),
+                    ("due", "2999-01-01"),
+                ],
+                same_origin(self),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        review_id_of(&page)
+    }
+
     pub async fn stop(self) {
         self.stop.send(()).unwrap();
         self.task.await.unwrap();
@@ -267,7 +285,7 @@ pub fn same_origin(console: &Console) -> HeaderMap {
 }
 
 /// The review started by a page that shows what was appended.
-pub fn review_id_of(page: &str) -> String {
+fn review_id_of(page: &str) -> String {
     // Autoescaping writes the link's slashes as `&#x2f;`, which browsers read as `/`.
     let page = page.replace("&#x2f;", "/");
     let marker = "href=\"/reviews/";
@@ -280,20 +298,7 @@ async fn every_page_and_form_keeps_the_auth_matrix() {
     let console = Console::start(HttpLimits::default()).await;
     // An admin starts a review of E-2's, so a reviewer has a review to read.
     let admin = console.sign_in(ADMIN_TOKEN).await;
-    let (status, started) = console
-        .post(
-            &admin,
-            "/reviews",
-            &[
-                ("scope", "all"),
-                ("reviewers", "E-2"),
-                ("due", "2999-01-01"),
-            ],
-            same_origin(&console),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let review = format!("/reviews/{}", review_id_of(&started));
+    let review = format!("/reviews/{}", console.start_review(&admin, "E-2").await);
     let pages = [
         "/",
         "/checks/user-identified",
@@ -500,28 +505,8 @@ async fn hostile_names_are_shown_as_text() {
 async fn a_reviewer_decides_their_own_reviews_only_per_account_and_in_bulk() {
     let console = Console::start(HttpLimits::default()).await;
     let admin = console.sign_in(ADMIN_TOKEN).await;
-    let start = |reviewer: &'static str| {
-        let console = &console;
-        let admin = &admin;
-        async move {
-            let (status, page) = console
-                .post(
-                    admin,
-                    "/reviews",
-                    &[
-                        ("scope", "all"),
-                        ("reviewers", reviewer),
-                        ("due", "2999-01-01"),
-                    ],
-                    same_origin(console),
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            review_id_of(&page)
-        }
-    };
-    let theirs = start("E-2").await;
-    let others = start("E-1").await;
+    let theirs = console.start_review(&admin, "E-2").await;
+    let others = console.start_review(&admin, "E-1").await;
     let reviewer = console.sign_in(REVIEWER_TOKEN).await;
     let (_, list) = console.get(Some(&reviewer), "/reviews").await;
     assert!(

@@ -6,28 +6,13 @@ use reqwest::StatusCode;
 use tailledger::event::Event;
 use tailledger::listener::HttpLimits;
 
-use crate::web::{
-    ADMIN_TOKEN, AUDITOR_TOKEN, Console, LEAD_TOKEN, REVIEWER_TOKEN, review_id_of, same_origin,
-};
+use crate::web::{ADMIN_TOKEN, AUDITOR_TOKEN, Console, LEAD_TOKEN, REVIEWER_TOKEN, same_origin};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_reassigns_a_reviewer_and_cancels_a_review() {
     let console = Console::start(HttpLimits::default()).await;
     let admin = console.sign_in(ADMIN_TOKEN).await;
-    let (status, started) = console
-        .post(
-            &admin,
-            "/reviews",
-            &[
-                ("scope", "all"),
-                ("reviewers", "E-1"),
-                ("due", "2999-01-01"),
-            ],
-            same_origin(&console),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let id = review_id_of(&started);
+    let id = console.start_review(&admin, "E-1").await;
     let url = format!("/reviews/{id}");
     let (reassign, cancel) = (format!("{url}/reassign"), format!("{url}/cancel"));
 
