@@ -1,15 +1,17 @@
 //! The web console (`[web] listen`; docs/admin.md#web-console): server-rendered pages for the
 //! compliance lead, the reviewing manager and the auditor, on a listener under the bounds of
-//! [`crate::listener::http`].
+//! [`crate::listener::http`], over TLS with `[web.tls]`.
 //!
 //! People sign in with the API's tokens (`session.rs`): a token pasted once becomes a session
 //! cookie; the roles and the access matrix are the API's, extended to every page and form
-//! (`access.rs`). Each page calls the same [`Service`] operations the gRPC handlers call
-//! (`pages.rs`, `reviews.rs`, `evidence.rs`); each form checks its session's CSRF token and the request's
-//! origin before the service sees it, and an admin action is recorded as `web:<token name>` and
-//! answered with the entries it appended (`actions.rs`). Pages are minijinja templates with every
-//! value escaped, outside text with its bidirectional and control characters shown as escapes
-//! (`templates.rs`), under a strict Content-Security-Policy and no script.
+//! (`access.rs`). Every handler starts with one extractor (`extract.rs`): a page's checks the
+//! session and its role, a form's also the request's origin and the session's CSRF token, before
+//! the service sees anything. Each page calls the same [`Service`] operations the gRPC handlers
+//! call (`pages.rs`, `reviews.rs`, `evidence.rs`); an admin action is recorded as
+//! `web:<token name>` and answered with the entries it appended (`actions.rs`). Pages are
+//! minijinja templates with every value escaped, outside text with its bidirectional and control
+//! characters shown as escapes (`templates.rs`), under a strict Content-Security-Policy and no
+//! script.
 
 mod access;
 mod actions;
