@@ -49,7 +49,7 @@ fn main() {
             employee_id: None,
         }]))),
         system: SystemId::tailscale(),
-        secure: false,
+        tls: None,
         session_ttl: Duration::from_secs(3600),
     });
     let cookie = runtime.block_on(async {

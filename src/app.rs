@@ -223,7 +223,7 @@ async fn serve_web(
         }
     };
     let address = listener.local_addr().map_or(settings.listen, |bound| bound);
-    tracing::info!(listen = %address, "web console listening");
+    tracing::info!(listen = %address, tls = settings.tls.is_some(), "web console listening");
     web::serve(listener, console(), &settings.limits, async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     })
@@ -529,7 +529,7 @@ pub async fn run_on_with(
             service: service.clone(),
             tokens: tokens.clone(),
             system: SystemId::tailscale(),
-            secure: false,
+            tls: config.web.as_ref().and_then(|web| web.tls.clone()),
             session_ttl: config
                 .web
                 .as_ref()

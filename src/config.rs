@@ -174,13 +174,15 @@ pub struct WebhookSettings {
 }
 
 /// Where the web console listens (docs/reference/config.md#web), the bounds on its connections,
-/// and how long a signed-in session lasts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// how long a signed-in session lasts, and the certificate it serves TLS with.
+#[derive(Clone, Debug)]
 pub struct WebSettings {
     pub listen: SocketAddr,
     pub limits: HttpLimits,
     /// How long a session lasts from sign-in.
     pub session_ttl: Duration,
+    /// `[web.tls]`; `None` serves plain HTTP.
+    pub tls: Option<TlsIdentity>,
 }
 
 /// The default `[web] session_ttl`: a working day.
@@ -233,6 +235,7 @@ struct RawWeb {
     header_timeout: Option<Spanned<String>>,
     body_timeout: Option<Spanned<String>>,
     session_ttl: Option<Spanned<String>>,
+    tls: Option<RawTls>,
 }
 
 #[derive(Deserialize)]
@@ -486,8 +489,9 @@ impl Source<'_> {
         }
     }
 
-    /// The certificate chain and key named by `[tls]`, read and checked.
-    fn tls(&self, tls: &RawTls, base: &Path) -> Result<TlsIdentity, ConfigError> {
+    /// The certificate chain and key named by the table `section` (`tls`, `web.tls`), read and
+    /// checked.
+    fn tls(&self, tls: &RawTls, section: &str, base: &Path) -> Result<TlsIdentity, ConfigError> {
         let read = |path: &Spanned<PathBuf>, key: &str| {
             let full = base.join(path.get_ref());
             match crate::bounded::read_file(&full, crate::bounded::SMALL_FILE_BYTES) {
@@ -499,12 +503,14 @@ impl Source<'_> {
                 )),
             }
         };
-        let (chain_file, chain) = read(&tls.cert_path, "tls.cert_path")?;
-        let (key_file, key) = read(&tls.key_path, "tls.key_path")?;
+        let cert_key = format!("{section}.cert_path");
+        let key_key = format!("{section}.key_path");
+        let (chain_file, chain) = read(&tls.cert_path, &cert_key)?;
+        let (key_file, key) = read(&tls.key_path, &key_key)?;
         TlsIdentity::from_pem(chain, key).map_err(|error| {
             let (path, key, file) = match error.file {
-                TlsFile::CertificateChain => (&tls.cert_path, "tls.cert_path", &chain_file),
-                TlsFile::PrivateKey => (&tls.key_path, "tls.key_path", &key_file),
+                TlsFile::CertificateChain => (&tls.cert_path, &cert_key, &chain_file),
+                TlsFile::PrivateKey => (&tls.key_path, &key_key, &key_file),
             };
             self.error(path, key, format!("{} {}", file.display(), error.reason))
         })
@@ -720,6 +726,7 @@ impl Source<'_> {
         raw: &RawWeb,
         taken: &[(&str, SocketAddr)],
         auth: &Auth,
+        base: &Path,
     ) -> Result<WebSettings, ConfigError> {
         if *auth == Auth::Disabled {
             return Err(self.error(
@@ -747,6 +754,11 @@ impl Source<'_> {
                 &raw.body_timeout,
             )?,
             session_ttl,
+            tls: raw
+                .tls
+                .as_ref()
+                .map(|tls| self.tls(tls, "web.tls", base))
+                .transpose()?,
         })
     }
 
@@ -951,7 +963,10 @@ impl Config {
         };
         // TLS protects tokens on the wire but says nothing about who may call, so it changes
         // none of the rules above.
-        let tls = raw.tls.map(|tls| source.tls(&tls, base)).transpose()?;
+        let tls = raw
+            .tls
+            .map(|tls| source.tls(&tls, "tls", base))
+            .transpose()?;
 
         let tailscale = raw.tailscale.get_ref();
         let credential = match (
@@ -1102,7 +1117,7 @@ impl Config {
         let web = raw
             .web
             .as_ref()
-            .map(|web| source.web(web, &taken, &auth))
+            .map(|web| source.web(web, &taken, &auth, base))
             .transpose()?;
         if let Some(web) = &web {
             taken.push(("web.listen", web.listen));

@@ -892,7 +892,7 @@ pub async fn serve(
             service: outcome.service.clone(),
             tokens: Arc::new(crate::api::Tokens::new(web_tokens())),
             system: SystemId::tailscale(),
-            secure: false,
+            tls: None,
             session_ttl: crate::config::DEFAULT_SESSION_TTL,
         },
         &web_limits,

@@ -79,6 +79,23 @@ impl EmailAliases {
             None => login,
         }
     }
+
+    /// The login names whose HR email is `email` (lower-cased): `email` itself and, for every
+    /// account domain aliased to its domain, the same local part at that domain. An email
+    /// match can link only accounts with one of these login names.
+    pub fn logins_for(&self, email: &str) -> Vec<String> {
+        let email = lowercase(email).into_owned();
+        let aliased = match email.rsplit_once('@') {
+            Some((local, domain)) => self
+                .0
+                .iter()
+                .filter(|(_, to)| *to == domain)
+                .map(|(from, _)| format!("{local}@{from}"))
+                .collect(),
+            None => Vec::new(),
+        };
+        std::iter::once(email).chain(aliased).collect()
+    }
 }
 
 /// The employee an account of `system` belongs to, if any.
@@ -124,5 +141,17 @@ mod tests {
         assert_eq!(aliases.hr_email("Dana@corp.example"), "dana@example.com");
         assert_eq!(aliases.hr_email("dana@other.example"), "dana@other.example");
         assert_eq!(aliases.hr_email("no-at-sign"), "no-at-sign");
+        // Every login name a match can link, and only those.
+        assert_eq!(
+            aliases.logins_for("Dana@Example.com"),
+            ["dana@example.com", "dana@corp.example"]
+        );
+        for login in aliases.logins_for("Dana@Example.com") {
+            assert_eq!(aliases.hr_email(&login), "dana@example.com");
+        }
+        assert_eq!(
+            aliases.logins_for("dana@corp.example"),
+            ["dana@corp.example"]
+        );
     }
 }

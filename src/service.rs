@@ -26,7 +26,7 @@ use crate::identity::{LinkKind, resolve};
 use crate::ledger::{Appended, Ledger, WriteError};
 use crate::projection::{
     AccountState, ClassificationState, DEFAULT_GRACE_SECONDS, EmployeeState, ExceptionState, Mark,
-    Projections, source_of,
+    Projections, SystemState, source_of,
 };
 use crate::report::{self, OffboardingRow};
 use crate::roster::{
@@ -46,12 +46,14 @@ mod alerts;
 mod answers;
 mod archive;
 mod clock;
+mod people;
 mod proofs;
 mod reviews;
 mod tiles;
 mod witness;
 
 pub use alerts::AlertWindow;
+pub use people::PersonView;
 pub use proofs::SignedCheckpoint;
 pub use reviews::{ReviewReader, ReviewView, started_review_id};
 
@@ -1276,6 +1278,28 @@ fn account_views(
             more: false,
         };
     };
+    let reasons = findings_by_account(state, &checks);
+    let mut accounts = state
+        .accounts
+        .range::<str, _>((start, Bound::Unbounded))
+        .map(|(_, account)| account)
+        .filter(|account| include_removed || account.present);
+    let items = accounts
+        .by_ref()
+        .take(limit)
+        .map(|account| account_view(projections, state, &reasons, settings, account))
+        .collect();
+    Page {
+        items,
+        more: accounts.next().is_some(),
+    }
+}
+
+/// The reasons of `checks`' findings, by the id of the account of `state` each is about.
+fn findings_by_account<'a>(
+    state: &'a SystemState,
+    checks: &[CheckResult],
+) -> BTreeMap<&'a str, Vec<Reason>> {
     let mut reasons: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
     for finding in checks.iter().flat_map(|check| &check.findings) {
         if let Some(account_id) = &finding.subject.account_id
@@ -1287,33 +1311,32 @@ fn account_views(
                 .push(finding.reason);
         }
     }
-    let mut accounts = state
-        .accounts
-        .range::<str, _>((start, Bound::Unbounded))
-        .map(|(_, account)| account)
-        .filter(|account| include_removed || account.present);
-    let items = accounts
-        .by_ref()
-        .take(limit)
-        .map(|account| AccountView {
-            holds_access: holds_access(account.present, &account.snapshot.status, settings),
-            link: resolve(
-                state,
-                projections.employees(),
-                account,
-                &settings.email_aliases,
-            )
-            .map(|link| (link.employee.record.employee_id.clone(), link.kind)),
-            classification: state.classifications.get(&account.snapshot.id).cloned(),
-            findings: reasons
-                .get(account.snapshot.id.as_str())
-                .cloned()
-                .unwrap_or_default(),
-            account: account.clone(),
-        })
-        .collect();
-    Page {
-        items,
-        more: accounts.next().is_some(),
+    reasons
+}
+
+/// `account` of `state` with its access, link, classification and findings (`reasons`, from
+/// [`findings_by_account`]).
+fn account_view(
+    projections: &Projections,
+    state: &SystemState,
+    reasons: &BTreeMap<&str, Vec<Reason>>,
+    settings: &CheckSettings,
+    account: &AccountState,
+) -> AccountView {
+    AccountView {
+        holds_access: holds_access(account.present, &account.snapshot.status, settings),
+        link: resolve(
+            state,
+            projections.employees(),
+            account,
+            &settings.email_aliases,
+        )
+        .map(|link| (link.employee.record.employee_id.clone(), link.kind)),
+        classification: state.classifications.get(&account.snapshot.id).cloned(),
+        findings: reasons
+            .get(account.snapshot.id.as_str())
+            .cloned()
+            .unwrap_or_default(),
+        account: account.clone(),
     }
 }

@@ -1,18 +1,19 @@
-//! TLS for the gRPC server: a certificate chain and its private key, read from PEM and checked
-//! once, so that a file the server could not use is refused at start with the reason, rather
-//! than when the first client connects.
+//! TLS for the gRPC server and the web console: a certificate chain and its private key, read
+//! from PEM and checked once, so that a file the server could not use is refused at start with
+//! the reason, rather than when the first client connects.
 //!
 //! The checks are those of tonic's rustls acceptor (the ring provider, as tonic's `tls-ring`
 //! feature uses): the chain and the key must be PEM, the key must be one rustls can sign with,
 //! and it must belong to the first certificate of the chain. No error message quotes the key.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
-use rustls::{Error as RustlsError, InconsistentKeys};
+use rustls::{Error as RustlsError, InconsistentKeys, ServerConfig};
 use tonic::transport::{Identity, ServerTlsConfig};
 
 /// How long a client may take over the handshake: a connection that never finishes it would
@@ -25,6 +26,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct TlsIdentity {
     identity: Identity,
+    /// The same chain and key for an HTTP/1.1 listener (the web console).
+    http: Arc<ServerConfig>,
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -106,16 +109,17 @@ impl TlsIdentity {
                 ),
             )
         })?;
-        let signing_key = rustls::crypto::ring::default_provider()
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let signing_key = provider
             .key_provider
-            .load_private_key(private_key)
+            .load_private_key(private_key.clone_key())
             .map_err(|error| {
                 TlsError::new(
                     TlsFile::PrivateKey,
                     format!("holds a private key that cannot be used: {error}"),
                 )
             })?;
-        match CertifiedKey::new(certificates, signing_key).keys_match() {
+        match CertifiedKey::new(certificates.clone(), signing_key).keys_match() {
             // `Unknown` means the key cannot tell its public half, so there is nothing to compare.
             Ok(()) | Err(RustlsError::InconsistentKeys(InconsistentKeys::Unknown)) => {}
             Err(RustlsError::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
@@ -133,9 +137,30 @@ impl TlsIdentity {
                 ));
             }
         }
+        let mut http = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| {
+                builder
+                    .with_no_client_auth()
+                    .with_single_cert(certificates, private_key)
+            })
+            .map_err(|error| {
+                TlsError::new(
+                    TlsFile::PrivateKey,
+                    format!("holds a private key that cannot be served: {error}"),
+                )
+            })?;
+        http.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsIdentity {
             identity: Identity::from_pem(chain, key),
+            http: Arc::new(http),
         })
+    }
+
+    /// The configuration of an HTTP/1.1 listener's TLS acceptor: the same chain and key, with
+    /// `http/1.1` offered by ALPN.
+    pub fn http_server_config(&self) -> Arc<ServerConfig> {
+        self.http.clone()
     }
 
     /// The configuration of tonic's rustls acceptor.

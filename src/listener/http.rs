@@ -1,6 +1,7 @@
-//! The HTTP/1.1 listeners (the webhook and metrics endpoints), served under [`HttpLimits`]:
-//! each connection holds a place of the listener's [`Gate`] and counts as waiting until its first
-//! request's headers are in; the headers of every request must arrive within `header_timeout`
+//! The HTTP/1.1 listeners (the webhook, metrics and tiles endpoints, the web console), served
+//! under [`HttpLimits`], over TLS when given a server configuration: each connection holds a
+//! place of the listener's [`Gate`] and counts as waiting until its first request's headers are
+//! in; a TLS handshake must finish within `header_timeout` of the connection's start; the headers of every request must arrive within `header_timeout`
 //! (hyper's header read timeout, which also runs while a kept-alive connection sits idle
 //! between requests); a request's whole body must arrive within `body_timeout` of its headers,
 //! or reading it fails with [`BodyDeadline`], so a body sent a byte at a time frees whatever it
@@ -10,6 +11,7 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,11 +26,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Sleep;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::{Acceptor, Gate, Place};
 
-/// The bounds of an HTTP listener (`[webhook]` and `[metrics]` in the configuration).
+/// The bounds of an HTTP listener (`[webhook]`, `[metrics]`, `[tiles]` and `[web]` in the
+/// configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpLimits {
     /// Connections held at once.
@@ -59,6 +63,19 @@ pub async fn serve(
     limits: &HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_tls(listener, name, router, limits, None, shutdown).await;
+}
+
+/// [`serve`], over TLS with `tls` when it is given.
+pub async fn serve_tls(
+    listener: TcpListener,
+    name: &'static str,
+    router: Router,
+    limits: &HttpLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let tls = tls.map(TlsAcceptor::from);
     let mut acceptor = Acceptor::new(listener, name);
     let mut gate = Gate::new(name, limits.max_connections);
     // Connections watch `stopping` to finish gracefully; each holds a `running` receiver, so
@@ -75,6 +92,7 @@ pub async fn serve(
         if let Some(place) = gate.admit().await {
             tokio::spawn(connection(
                 stream,
+                tls.clone(),
                 place,
                 router.clone(),
                 limits.clone(),
@@ -89,15 +107,47 @@ pub async fn serve(
     all_done.closed().await;
 }
 
-/// Serves one connection until it ends, is evicted, or the listener stops.
+/// Serves one connection, after its TLS handshake when `tls` is given, until it ends, is
+/// evicted, or the listener stops.
 async fn connection(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     place: Place,
     router: Router,
     limits: HttpLimits,
     mut stopping: watch::Receiver<bool>,
     _running: watch::Receiver<()>,
 ) {
+    let Some(tls) = tls else {
+        return serve_connection(TokioIo::new(stream), place, router, limits, stopping).await;
+    };
+    let handshake = tokio::time::timeout(limits.header_timeout, tls.accept(stream));
+    let stream = tokio::select! {
+        accepted = handshake => match accepted {
+            Ok(Ok(stream)) => stream,
+            // A client that does not finish a handshake in time, or fails it, is closed.
+            Ok(Err(error)) => {
+                tracing::debug!("a TLS handshake failed: {error}");
+                return;
+            }
+            Err(_) => return,
+        },
+        () = place.slot().evicted() => return,
+        _ = stopping.wait_for(|stop| *stop) => return,
+    };
+    serve_connection(TokioIo::new(stream), place, router, limits, stopping).await;
+}
+
+/// Serves HTTP/1.1 on `io` until the connection ends, is evicted, or the listener stops.
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    place: Place,
+    router: Router,
+    limits: HttpLimits,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let slot = place.slot().clone();
     let body_timeout = limits.body_timeout;
     let service = router.map_request(move |request: Request<Incoming>| {
@@ -108,7 +158,7 @@ async fn connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let served = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let served = builder.serve_connection(io, TowerToHyperService::new(service));
     tokio::pin!(served);
     let evicted = place.slot().evicted();
     tokio::pin!(evicted);

@@ -15,8 +15,8 @@ pub enum Need {
     /// Deciding on a review's accounts (a reviewer only on their own reviews, an admin who names
     /// an employee on the reviews of that employee).
     Decide,
-    /// Every write but deciding: link, classify, offboard, exceptions, sync, start and complete
-    /// a review.
+    /// Every write but deciding: link, classify, offboard, exceptions, sync, start, complete,
+    /// reassign and cancel a review.
     Admin,
 }
 
@@ -30,6 +30,40 @@ impl Need {
             Need::Admin => "change anything",
         }
     }
+}
+
+/// What a handler needs, as a type: the parameter of [`Signed`](super::extract::Signed) and
+/// [`Posted`](super::extract::Posted).
+pub trait Needs: Send + Sync + 'static {
+    /// `None`: anyone signed in.
+    const NEED: Option<Need>;
+}
+
+/// [`Need::Read`] as a type.
+pub struct Read;
+/// [`Need::Reviews`] as a type.
+pub struct Reviews;
+/// [`Need::Decide`] as a type.
+pub struct Decide;
+/// [`Need::Admin`] as a type.
+pub struct Admin;
+/// Anyone signed in (signing out).
+pub struct Anyone;
+
+impl Needs for Read {
+    const NEED: Option<Need> = Some(Need::Read);
+}
+impl Needs for Reviews {
+    const NEED: Option<Need> = Some(Need::Reviews);
+}
+impl Needs for Decide {
+    const NEED: Option<Need> = Some(Need::Decide);
+}
+impl Needs for Admin {
+    const NEED: Option<Need> = Some(Need::Admin);
+}
+impl Needs for Anyone {
+    const NEED: Option<Need> = None;
 }
 
 /// Whether `role` may do what `need` covers.

@@ -3,35 +3,50 @@
 //! made from that export exactly as `tailledger evidence` makes it (verified, replayed, gathered,
 //! signed with the server's key when it has one), then sent as an uncompressed tar of its folder,
 //! `evidence/`, which `tar -xf` unpacks and `sha256sum -c MANIFEST.sha256` checks.
+//!
+//! Making a pack reads and replays the whole ledger: it runs on tokio's blocking pool, so the
+//! console goes on answering meanwhile, and [`PACKS_AT_ONCE`] are made at once; one asked for
+//! beyond is refused (`503`) until one is done. The tar is written to a temporary file and
+//! streamed from it, so memory does not grow with the ledger.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
 
-use super::access::Need;
-use super::session::SignedIn;
+use super::access;
+use super::extract::Signed;
 use super::templates::page;
 use super::{Shared, WebError};
 use crate::as_of::AsOf;
+use crate::event::SystemId;
 use crate::evidence;
+use crate::service::Service;
 
+/// Evidence packs made at once.
+pub const PACKS_AT_ONCE: usize = 1;
 /// Entries read from the ledger at a time while it is exported.
 const EXPORT_PAGE: usize = 1_000;
 /// A tar block.
 const BLOCK: usize = 512;
+/// The bytes of the tar sent at a time.
+const CHUNK: usize = 64 * 1024;
 
 /// `GET /evidence`: the window form; with `from` and `to`, the pack of that window.
 pub async fn evidence(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<access::Read>,
     Query(args): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let window = |name: &str| -> Result<Option<AsOf>, WebError> {
         match args.get(name).map(|text| text.trim()) {
             None | Some("") => Ok(None),
@@ -48,7 +63,45 @@ pub async fn evidence(
             context! { title => "Evidence pack" },
         ));
     };
-    let service = &state.console.service;
+    let permit = state.packs.clone().try_acquire_owned().map_err(|_| {
+        WebError::Busy("another evidence pack is being made; ask again once it is done".to_owned())
+    })?;
+    let service = state.console.service.clone();
+    let system = state.console.system.clone();
+    let runtime = tokio::runtime::Handle::current();
+    // The permit goes with the work, so that a pack whose asker has gone still counts until done.
+    let (made, permit) = tokio::task::spawn_blocking(move || {
+        (
+            runtime.block_on(tar_of_pack(&service, system, (from, to))),
+            permit,
+        )
+    })
+    .await
+    .map_err(|error| WebError::Evidence(format!("making the pack stopped: {error}")))?;
+    let made = made?;
+    let name = format!("tailledger-evidence-{from}-{to}.tar").replace(':', "");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CONTENT_LENGTH, made.1.to_string()),
+        ],
+        streamed(made.0, permit),
+    )
+        .into_response())
+}
+
+/// The pack of `system` over `window`, made from an export of `service`'s ledger, as a tar in
+/// a temporary file (read from its start), and its length. Blocking work: the caller runs it on
+/// the blocking pool.
+async fn tar_of_pack(
+    service: &Arc<Service>,
+    system: SystemId,
+    window: (AsOf, AsOf),
+) -> Result<(File, u64), WebError> {
     let mut export = tempfile::tempfile().map_err(|error| io("create the export file", error))?;
     let mut after = 0;
     loop {
@@ -71,8 +124,8 @@ pub async fn evidence(
     evidence::write_from_export(
         &mut export,
         service.clock(),
-        state.console.system.clone(),
-        (from, to),
+        system,
+        window,
         &out,
         service.signing_key(),
     )
@@ -81,46 +134,70 @@ pub async fn evidence(
         evidence::EvidenceError::Service(error) => WebError::Service(error),
         other => WebError::Evidence(other.to_string()),
     })?;
-    let tar = tar_of(&out, "evidence").map_err(|error| io("pack the evidence", error))?;
-    let name = format!("tailledger-evidence-{from}-{to}.tar").replace(':', "");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        tar,
-    )
-        .into_response())
+    let mut tar = tempfile::tempfile().map_err(|error| io("create the archive", error))?;
+    let length = tar_into(&out, "evidence", &mut tar)
+        .and_then(|length| tar.seek(SeekFrom::Start(0)).map(|_| length))
+        .map_err(|error| io("pack the evidence", error))?;
+    Ok((tar, length))
+}
+
+/// `file`'s bytes as a body, read on the blocking pool a chunk at a time; `permit` is held
+/// until the last is sent or the client goes away.
+fn streamed(mut file: File, permit: OwnedSemaphorePermit) -> Body {
+    let (chunks, body) = mpsc::channel::<std::io::Result<Bytes>>(2);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let chunk = match file.read(&mut buffer) {
+                Ok(0) => return,
+                Ok(read) => Ok(Bytes::copy_from_slice(&buffer[..read])),
+                Err(error) => Err(error),
+            };
+            let failed = chunk.is_err();
+            // A send fails once the client has gone: nothing is left to do.
+            if chunks.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+        }
+    });
+    Body::from_stream(ReceiverStream::new(body))
 }
 
 fn io(action: &str, error: std::io::Error) -> WebError {
     WebError::Evidence(format!("cannot {action}: {error}"))
 }
 
-/// The files of `dir` (a pack holds no subdirectory) as a ustar archive under `prefix/`.
-fn tar_of(dir: &Path, prefix: &str) -> std::io::Result<Vec<u8>> {
+/// The files of `dir` (a pack holds no subdirectory) as a ustar archive under `prefix/`, written
+/// to `out`; the archive's length.
+fn tar_into(dir: &Path, prefix: &str, out: &mut impl Write) -> std::io::Result<u64> {
     let mut names: Vec<_> = std::fs::read_dir(dir)?
         .map(|entry| entry.map(|entry| entry.file_name()))
         .collect::<Result<_, _>>()?;
     names.sort();
-    let mut tar = Vec::new();
+    let mut length = 0u64;
     for name in names {
-        let mut bytes = Vec::new();
-        std::fs::File::open(dir.join(&name))?.read_to_end(&mut bytes)?;
+        let mut file = File::open(dir.join(&name))?;
+        let size = file.metadata()?.len();
         let path = format!("{prefix}/{}", name.to_string_lossy());
-        tar.extend_from_slice(&header(&path, bytes.len()));
-        tar.extend_from_slice(&bytes);
-        tar.resize(tar.len().next_multiple_of(BLOCK), 0);
+        out.write_all(&header(&path, size))?;
+        let copied = std::io::copy(&mut (&mut file).take(size), out)?;
+        if copied != size {
+            return Err(std::io::Error::other(format!(
+                "{} shrank while it was packed",
+                name.to_string_lossy()
+            )));
+        }
+        let padded = size.next_multiple_of(BLOCK as u64);
+        out.write_all(&vec![0u8; (padded - size) as usize])?;
+        length += BLOCK as u64 + padded;
     }
-    tar.resize(tar.len() + 2 * BLOCK, 0);
-    Ok(tar)
+    out.write_all(&[0u8; 2 * BLOCK])?;
+    Ok(length + 2 * BLOCK as u64)
 }
 
 /// A ustar header for a regular file of `size` bytes at `path` (under 100 bytes).
-fn header(path: &str, size: usize) -> [u8; BLOCK] {
+fn header(path: &str, size: u64) -> [u8; BLOCK] {
     let mut block = [0u8; BLOCK];
     let mut put = |at: usize, field: &[u8]| block[at..at + field.len()].copy_from_slice(field);
     put(0, &path.as_bytes()[..path.len().min(99)]);
@@ -147,7 +224,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.txt"), "second\n").unwrap();
         std::fs::write(dir.path().join("a.txt"), vec![b'x'; 600]).unwrap();
-        let tar = tar_of(dir.path(), "evidence").unwrap();
+        let mut tar = Vec::new();
+        let length = tar_into(dir.path(), "evidence", &mut tar).unwrap();
+        assert_eq!(length, tar.len() as u64);
         assert_eq!(tar.len() % BLOCK, 0);
         let archive = dir.path().join("pack.tar");
         std::fs::write(&archive, &tar).unwrap();

@@ -30,6 +30,11 @@ impl Fields {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The value of `name`, trimmed (empty when absent).
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).trim().to_owned()
+    }
+
     /// The value of `name`, trimmed, or a refusal naming the field.
     pub fn required(&self, name: &str) -> Result<String, WebError> {
         let value = self.get(name).trim();
@@ -78,9 +83,8 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), WebError> {
     Ok(())
 }
 
-/// Refuses a form that did not come from this console or lacks its session's CSRF token.
-pub fn check(session: &Session, headers: &HeaderMap, fields: &Fields) -> Result<(), WebError> {
-    same_origin(headers)?;
+/// Refuses a form that lacks its session's CSRF token.
+pub fn csrf(session: &Session, fields: &Fields) -> Result<(), WebError> {
     let presented = fields.get("csrf");
     let matches: bool = presented.as_bytes().ct_eq(session.csrf.as_bytes()).into();
     if presented.is_empty() || !matches {

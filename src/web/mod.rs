@@ -1,19 +1,22 @@
 //! The web console (`[web] listen`; docs/admin.md#web-console): server-rendered pages for the
 //! compliance lead, the reviewing manager and the auditor, on a listener under the bounds of
-//! [`crate::listener::http`].
+//! [`crate::listener::http`], over TLS with `[web.tls]`.
 //!
 //! People sign in with the API's tokens (`session.rs`): a token pasted once becomes a session
 //! cookie; the roles and the access matrix are the API's, extended to every page and form
-//! (`access.rs`). Each page calls the same [`Service`] operations the gRPC handlers call
-//! (`pages.rs`, `reviews.rs`, `evidence.rs`); each form checks its session's CSRF token and the request's
-//! origin before the service sees it, and an admin action is recorded as `web:<token name>` and
-//! answered with the entries it appended (`actions.rs`). Pages are minijinja templates with every
-//! value escaped, outside text with its bidirectional and control characters shown as escapes
-//! (`templates.rs`), under a strict Content-Security-Policy and no script.
+//! (`access.rs`). Every handler starts with one extractor (`extract.rs`): a page's checks the
+//! session and its role, a form's also the request's origin and the session's CSRF token, before
+//! the service sees anything. Each page calls the same [`Service`] operations the gRPC handlers
+//! call (`pages.rs`, `reviews.rs`, `evidence.rs`); an admin action is recorded as
+//! `web:<token name>` and answered with the entries it appended (`actions.rs`). Pages are
+//! minijinja templates with every value escaped, outside text with its bidirectional and control
+//! characters shown as escapes (`templates.rs`), under a strict Content-Security-Policy and no
+//! script.
 
 mod access;
 mod actions;
 mod evidence;
+mod extract;
 mod forms;
 mod pages;
 mod reviews;
@@ -33,7 +36,7 @@ use tokio::net::TcpListener;
 pub use access::{Need, allowed};
 pub use session::{SESSION_COOKIE, Sessions};
 
-use crate::api::Tokens;
+use crate::api::{TlsIdentity, Tokens};
 use crate::event::SystemId;
 use crate::listener::{HttpLimits, http};
 use crate::service::{Service, ServiceError};
@@ -48,8 +51,9 @@ pub struct Console {
     /// The tokens in force, shared with the gRPC server and replaced by a reload.
     pub tokens: Arc<Tokens>,
     pub system: SystemId,
-    /// Served over TLS: cookies are `Secure`.
-    pub secure: bool,
+    /// The certificate and key it serves TLS with (`[web.tls]`); its cookies are then `Secure`.
+    /// `None` serves plain HTTP.
+    pub tls: Option<TlsIdentity>,
     pub session_ttl: Duration,
 }
 
@@ -57,6 +61,8 @@ pub struct Console {
 pub(crate) struct State {
     pub console: Console,
     pub sessions: Sessions,
+    /// A permit for each evidence pack that may be made at once.
+    pub packs: Arc<tokio::sync::Semaphore>,
 }
 
 pub(crate) type Shared = Arc<State>;
@@ -78,6 +84,8 @@ pub enum WebError {
     Service(#[from] ServiceError),
     #[error("the evidence pack could not be made: {0}")]
     Evidence(String),
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl WebError {
@@ -89,6 +97,7 @@ impl WebError {
             WebError::BadForm(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Evidence(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Service(error) => match error {
                 ServiceError::Command(CommandError::NotFound { .. })
                 | ServiceError::UnknownSubject(_) => StatusCode::NOT_FOUND,
@@ -104,20 +113,23 @@ impl WebError {
     }
 }
 
-/// Serves the console on `listener` under `limits` until `shutdown` completes.
+/// Serves the console on `listener` under `limits`, over TLS when it has an identity, until
+/// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     console: Console,
     limits: &HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    http::serve(listener, "web", router(console), limits, shutdown).await;
+    let tls = console.tls.as_ref().map(TlsIdentity::http_server_config);
+    http::serve_tls(listener, "web", router(console), limits, tls, shutdown).await;
 }
 
 /// The console's routes, each a stable URL.
 pub fn router(console: Console) -> Router {
     let state = Arc::new(State {
         sessions: Sessions::new(console.session_ttl),
+        packs: Arc::new(tokio::sync::Semaphore::new(evidence::PACKS_AT_ONCE)),
         console,
     });
     Router::new()
@@ -149,6 +161,8 @@ pub fn router(console: Console) -> Router {
         .route("/reviews/{review_id}", get(reviews::review))
         .route("/reviews/{review_id}/decide", post(reviews::decide))
         .route("/reviews/{review_id}/complete", post(reviews::complete))
+        .route("/reviews/{review_id}/reassign", post(reviews::reassign))
+        .route("/reviews/{review_id}/cancel", post(reviews::cancel))
         .fallback(not_found)
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(state)

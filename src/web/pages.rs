@@ -11,13 +11,16 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::Serialize;
 
-use super::access::Need;
-use super::session::SignedIn;
+use super::access::Read;
+use super::extract::Signed;
 use super::templates::page;
 use super::{Shared, WebError};
 use crate::as_of::AsOf;
 use crate::checks::{CheckState, PRIVILEGED_ROLES, Reason};
+use crate::entry::Entry;
+use crate::hash::Digest;
 use crate::identity::LinkKind;
+use crate::projection::EmployeeState;
 use crate::render;
 use crate::service::{AccountView, ServiceError};
 use crate::time::Timestamp;
@@ -119,10 +122,9 @@ fn bars(
 /// `GET /`: every check with its state, findings and a 90-day timeline bar; the digest.
 pub async fn overview(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let as_of = as_of_arg(&args)?;
     let service = &state.console.service;
     let system = state.console.system.clone();
@@ -159,13 +161,13 @@ pub async fn overview(
         Some(&session),
         context! {
             title => "Overview",
-            as_of => as_of.map(|as_of| as_of.to_string()),
+            as_of => shown_as_of(as_of),
             evaluated_at => report.evaluated_at.to_string(),
             head => report.head.map(|head| head.to_string()),
             checks,
             timeline_from => from.to_string(),
             timeline_to => to.to_string(),
-            digest => digest.map(|(digest, at)| context! { digest => digest.to_string(), recorded_at => at.to_string() }),
+            digest => digest_value(digest),
         },
     ))
 }
@@ -173,11 +175,10 @@ pub async fn overview(
 /// `GET /checks/{check_id}`: a check's findings, each row naming its account.
 pub async fn check(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Path(check_id): Path<String>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let as_of = as_of_arg(&args)?;
     let report = state
         .console
@@ -194,7 +195,7 @@ pub async fn check(
         Some(&session),
         context! {
             title => check.title,
-            as_of => as_of.map(|as_of| as_of.to_string()),
+            as_of => shown_as_of(as_of),
             evaluated_at => report.evaluated_at.to_string(),
             check => Value::from_serialize(check),
         },
@@ -246,10 +247,9 @@ fn filtered(view: &AccountView, filter: &str) -> Result<bool, WebError> {
 /// [`PAGE_ROWS`] after `after`.
 pub async fn accounts(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let as_of = as_of_arg(&args)?;
     let at = instant_of(&state, as_of).await?;
     let filter = args.get("filter").map_or("", |filter| filter.trim());
@@ -297,7 +297,7 @@ pub async fn accounts(
         Some(&session),
         context! {
             title => "Accounts",
-            as_of => as_of.map(|as_of| as_of.to_string()),
+            as_of => shown_as_of(as_of),
             filter, reason => reason.map(Reason::as_str),
             accounts => rows,
             next,
@@ -309,11 +309,10 @@ pub async fn accounts(
 /// history, and for admins the forms that link and classify it.
 pub async fn account(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Path(account_id): Path<String>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let as_of = as_of_arg(&args)?;
     let at = instant_of(&state, as_of).await?;
     let service = &state.console.service;
@@ -327,32 +326,60 @@ pub async fn account(
         Some(&session),
         context! {
             title => view.account.snapshot.login_name.clone(),
-            as_of => as_of.map(|as_of| as_of.to_string()),
+            as_of => shown_as_of(as_of),
             account => account_value(&view),
-            history => history.iter().map(entry_value).collect::<Vec<_>>(),
+            history => entry_values(&history),
         },
     ))
 }
 
-/// An entry as a line of the pages.
-pub fn entry_value(entry: &crate::entry::Entry) -> Value {
+/// Entries as lines of the pages.
+pub fn entry_values(entries: &[Entry]) -> Vec<Value> {
+    entries
+        .iter()
+        .map(|entry| {
+            context! {
+                seq => entry.seq,
+                recorded_at => entry.recorded_at.to_string(),
+                actor => entry.actor.to_string(),
+                type_name => entry.event.type_name(),
+                line => render::entry_line(entry),
+                hash => entry.hash.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// A person as the pages show them at `at`.
+fn person_value(employee: &EmployeeState, at: Timestamp) -> Value {
     context! {
-        seq => entry.seq,
-        recorded_at => entry.recorded_at.to_string(),
-        actor => entry.actor.to_string(),
-        type_name => entry.event.type_name(),
-        line => render::entry_line(entry),
-        hash => entry.hash.to_string(),
+        employee_id => employee.record.employee_id,
+        email => employee.record.email,
+        name => employee.record.name,
+        org_role => employee.record.org_role,
+        status => employee.status_at(at).as_str(),
+        leaves_at => employee.offboarding.as_ref().map(|offboarding| offboarding.effective_at.to_string()),
     }
+}
+
+/// The ledger's head digest and when it was recorded, if anything is.
+fn digest_value(digest: Option<(Digest, Timestamp)>) -> Option<Value> {
+    digest.map(
+        |(digest, at)| context! { digest => digest.to_string(), recorded_at => at.to_string() },
+    )
+}
+
+/// The `as_of` a page was asked for, as it shows it.
+fn shown_as_of(as_of: Option<AsOf>) -> Option<String> {
+    as_of.map(|as_of| as_of.to_string())
 }
 
 /// `GET /people`: the roster as of an instant, with each person's offboarding.
 pub async fn people(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let as_of = as_of_arg(&args)?;
     let at = instant_of(&state, as_of).await?;
     let after = args.get("after").filter(|after| !after.is_empty()).cloned();
@@ -364,16 +391,7 @@ pub async fn people(
     let people: Vec<Value> = page_of
         .items
         .iter()
-        .map(|employee| {
-            context! {
-                employee_id => employee.record.employee_id,
-                email => employee.record.email,
-                name => employee.record.name,
-                org_role => employee.record.org_role,
-                status => employee.status_at(at).as_str(),
-                leaves_at => employee.offboarding.as_ref().map(|offboarding| offboarding.effective_at.to_string()),
-            }
-        })
+        .map(|employee| person_value(employee, at))
         .collect();
     let next = page_of
         .more
@@ -387,72 +405,36 @@ pub async fn people(
     Ok(page(
         "people.html",
         Some(&session),
-        context! { title => "People", as_of => as_of.map(|as_of| as_of.to_string()), people, next },
+        context! { title => "People", as_of => shown_as_of(as_of), people, next },
     ))
 }
 
-/// `GET /people/{employee_id}`: a person, the accounts linked to them now, and every entry
-/// about them (their accounts across time).
+/// `GET /people/{employee_id}`: a person, the accounts linked to them then, and every entry
+/// about them (their accounts across time), read through the projections' indexes.
 pub async fn person(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Path(employee_id): Path<String>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let as_of = as_of_arg(&args)?;
     let at = instant_of(&state, as_of).await?;
-    let service = &state.console.service;
-    // The employee whose id sorts just before gives the page that starts with this one.
-    let found = service
-        .employees(at, None, usize::MAX)
+    let found = state
+        .console
+        .service
+        .person(state.console.system.clone(), employee_id, at)
         .await?
-        .items
-        .into_iter()
-        .find(|employee| employee.record.employee_id == employee_id)
         .ok_or(WebError::NotFound)?;
-    let mut linked = Vec::new();
-    let mut after = None;
-    loop {
-        let page_of = service
-            .accounts(state.console.system.clone(), at, true, after, SCAN_PAGE)
-            .await?;
-        linked.extend(
-            page_of
-                .items
-                .iter()
-                .filter(|view| {
-                    view.link
-                        .as_ref()
-                        .is_some_and(|(employee, _)| *employee == employee_id)
-                })
-                .map(account_value),
-        );
-        after = page_of
-            .items
-            .last()
-            .map(|view| view.account.snapshot.id.clone());
-        if !page_of.more {
-            break;
-        }
-    }
-    let history = service.history(employee_id, None, Some(at)).await?;
+    let record = &found.employee.record;
     Ok(page(
         "person.html",
         Some(&session),
         context! {
-            title => found.record.name.clone().unwrap_or_else(|| found.record.email.clone()),
-            as_of => as_of.map(|as_of| as_of.to_string()),
-            person => context! {
-                employee_id => found.record.employee_id,
-                email => found.record.email,
-                name => found.record.name,
-                org_role => found.record.org_role,
-                status => found.status_at(at).as_str(),
-                leaves_at => found.offboarding.as_ref().map(|offboarding| offboarding.effective_at.to_string()),
-            },
-            accounts => linked,
-            history => history.iter().map(entry_value).collect::<Vec<_>>(),
+            title => record.name.clone().unwrap_or_else(|| record.email.clone()),
+            as_of => shown_as_of(as_of),
+            person => person_value(&found.employee, at),
+            accounts => found.accounts.iter().map(account_value).collect::<Vec<_>>(),
+            history => entry_values(&found.history),
         },
     ))
 }
@@ -460,10 +442,9 @@ pub async fn person(
 /// `GET /report?from=&to=`: the offboarding report of offboardings effective in the window.
 pub async fn report(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let from = instant_arg(&args, "from")?;
     let to = instant_arg(&args, "to")?;
     let rows = state
@@ -485,10 +466,9 @@ pub async fn report(
 /// `GET /exceptions`: the exceptions granted by an instant, each with whether it holds.
 pub async fn exceptions(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
     Query(args): Args,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let as_of = as_of_arg(&args)?;
     let listed = state
         .console
@@ -500,7 +480,7 @@ pub async fn exceptions(
         Some(&session),
         context! {
             title => "Exceptions",
-            as_of => as_of.map(|as_of| as_of.to_string()),
+            as_of => shown_as_of(as_of),
             exceptions => Value::from_serialize(&listed),
         },
     ))
@@ -510,9 +490,8 @@ pub async fn exceptions(
 /// verification of the whole chain.
 pub async fn ledger(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Read>,
 ) -> Result<Response, WebError> {
-    session.require(Need::Read)?;
     let service = &state.console.service;
     let digest = service.digest().await?;
     let checkpoint = match service.checkpoint(None).await {
@@ -526,7 +505,7 @@ pub async fn ledger(
         Some(&session),
         context! {
             title => "Ledger",
-            digest => digest.map(|(digest, at)| context! { digest => digest.to_string(), recorded_at => at.to_string() }),
+            digest => digest_value(digest),
             checkpoint,
             verified => report.is_ok(),
             events_checked => report.events_checked,

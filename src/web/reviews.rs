@@ -1,18 +1,17 @@
 //! The access review pages (docs/reference/checks.md#reviews): the list, a review's population
 //! with its progress, and the reviewer's forms that decide keep, modify or revoke per account or
-//! for many accounts at once; for admins, starting and completing a review. A reviewer sees and
-//! decides only their own reviews: the service says which, as it does for gRPC.
+//! for many accounts at once; for admins, starting, completing, handing a reviewer's part to
+//! someone else and cancelling a review. A reviewer sees and decides only their own reviews: the
+//! service says which, as it does for gRPC.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use minijinja::context;
 use minijinja::value::Value;
 
-use super::access::Need;
-use super::actions::{actor, appended};
-use super::forms::{self, Fields};
-use super::session::{Session, SignedIn};
+use super::access::{Admin, Decide, Need, Reviews};
+use super::extract::{Posted, Signed};
+use super::session::Session;
 use super::templates::{page, path_segment};
 use super::{Shared, WebError};
 use crate::api::Role;
@@ -48,15 +47,20 @@ fn summary(view: &ReviewView) -> Value {
         decided,
         percent => if review.population.is_empty() { 100 } else { decided * 100 / review.population.len() },
         completed_at => review.completed.map(|mark| mark.at.to_string()),
+        cancelled_at => review.cancelled.map(|mark| mark.at.to_string()),
     }
+}
+
+/// A review's page, where the form about it sends one back.
+fn review_url(review_id: &str) -> String {
+    format!("/reviews/{}", path_segment(review_id))
 }
 
 /// `GET /reviews`: the reviews the session may read, and for admins the form that starts one.
 pub async fn list(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Reviews>,
 ) -> Result<Response, WebError> {
-    session.require(Need::Reviews)?;
     let views = state
         .console
         .service
@@ -73,13 +77,13 @@ pub async fn list(
 }
 
 /// `GET /reviews/{review_id}`: the population with each account's decision, and the decision
-/// forms for a reviewer of it while it is open.
+/// forms for a reviewer of it while it is open, and for admins the forms that complete it,
+/// hand a reviewer's part over and cancel it.
 pub async fn review(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
+    Signed(session, ..): Signed<Reviews>,
     Path(review_id): Path<String>,
 ) -> Result<Response, WebError> {
-    session.require(Need::Reviews)?;
     let view = state
         .console
         .service
@@ -87,7 +91,9 @@ pub async fn review(
         .await?;
     let review = &view.review;
     let decisions = review.current_decisions();
-    let may_decide = review.completed.is_none()
+    let open = review.completed.is_none() && review.cancelled.is_none();
+    let admin = session.role == Role::Admin && open;
+    let may_decide = open
         && super::allowed(session.role, Need::Decide)
         && session
             .employee_id
@@ -118,10 +124,11 @@ pub async fn review(
         context! {
             title => format!("Access review {}", review.review_id),
             review => summary(&view),
-            review_url => format!("/reviews/{}", path_segment(&review.review_id)),
+            review_url => review_url(&review.review_id),
             accounts,
             may_decide,
-            may_complete => session.role == Role::Admin && review.completed.is_none() && review.undecided().is_empty(),
+            may_complete => admin && review.undecided().is_empty(),
+            may_change => admin,
             follow_through => Value::from_serialize(&view.follow_through),
         },
     ))
@@ -131,20 +138,17 @@ pub async fn review(
 /// `account_id` posted, all recorded or none.
 pub async fn decide(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
     Path(review_id): Path<String>,
-    headers: HeaderMap,
-    fields: Fields,
+    form: Posted<Decide>,
 ) -> Result<Response, WebError> {
-    session.require(Need::Decide)?;
-    forms::check(&session, &headers, &fields)?;
+    let (session, fields) = (&form.session, &form.fields);
     let decisions: Vec<DecisionInput> = fields
         .all("account_id")
         .map(|account_id| DecisionInput {
             account_id: account_id.to_owned(),
-            decision: fields.get("decision").trim().to_owned(),
-            reason: fields.get("reason").trim().to_owned(),
-            new_role: fields.get("new_role").trim().to_owned(),
+            decision: fields.text("decision"),
+            reason: fields.text("reason"),
+            new_role: fields.text("new_role"),
             line: None,
         })
         .collect();
@@ -157,7 +161,7 @@ pub async fn decide(
         .console
         .service
         .decide_access_review(
-            actor(&session),
+            form.actor(),
             Reviewer {
                 token: session.name.clone(),
                 employee_id: session.employee_id.clone(),
@@ -166,48 +170,63 @@ pub async fn decide(
             decisions,
         )
         .await?;
-    Ok(appended(
-        &session,
-        "Decision recorded",
-        format!("/reviews/{}", path_segment(&review_id)),
-        &entries,
-    ))
+    Ok(form.appended("Decision recorded", review_url(&review_id), &entries))
 }
 
 /// `POST /reviews/{review_id}/complete`.
 pub async fn complete(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
     Path(review_id): Path<String>,
-    headers: HeaderMap,
-    fields: Fields,
+    form: Posted<Admin>,
 ) -> Result<Response, WebError> {
-    session.require(Need::Admin)?;
-    forms::check(&session, &headers, &fields)?;
     let entries = state
         .console
         .service
-        .complete_access_review(actor(&session), review_id.clone())
+        .complete_access_review(form.actor(), review_id.clone())
         .await?;
-    Ok(appended(
-        &session,
-        "Review completed",
-        format!("/reviews/{}", path_segment(&review_id)),
-        &entries,
-    ))
+    Ok(form.appended("Review completed", review_url(&review_id), &entries))
+}
+
+/// `POST /reviews/{review_id}/reassign`: `from_employee_id`'s part handed to `to_employee_id`,
+/// with a `reason`, as `ReassignAccessReviewer`.
+pub async fn reassign(
+    State(state): State<Shared>,
+    Path(review_id): Path<String>,
+    form: Posted<Admin>,
+) -> Result<Response, WebError> {
+    let entries = state
+        .console
+        .service
+        .reassign_access_reviewer(
+            form.actor(),
+            review_id.clone(),
+            form.fields.text("from_employee_id"),
+            form.fields.text("to_employee_id"),
+            form.fields.text("reason"),
+        )
+        .await?;
+    Ok(form.appended("Reviewer reassigned", review_url(&review_id), &entries))
+}
+
+/// `POST /reviews/{review_id}/cancel`: `reason`, as `CancelAccessReview`.
+pub async fn cancel(
+    State(state): State<Shared>,
+    Path(review_id): Path<String>,
+    form: Posted<Admin>,
+) -> Result<Response, WebError> {
+    let entries = state
+        .console
+        .service
+        .cancel_access_review(form.actor(), review_id.clone(), form.fields.text("reason"))
+        .await?;
+    Ok(form.appended("Review cancelled", review_url(&review_id), &entries))
 }
 
 /// `POST /reviews`: `scope` (`all`, `privileged`), `reviewers` (employee ids, separated by
 /// commas or spaces), `due` (a date, the end of that day in the roster's timezone, or an
 /// instant).
-pub async fn start(
-    State(state): State<Shared>,
-    SignedIn(session): SignedIn,
-    headers: HeaderMap,
-    fields: Fields,
-) -> Result<Response, WebError> {
-    session.require(Need::Admin)?;
-    forms::check(&session, &headers, &fields)?;
+pub async fn start(State(state): State<Shared>, form: Posted<Admin>) -> Result<Response, WebError> {
+    let fields = &form.fields;
     let scope: ReviewScope = fields
         .get("scope")
         .trim()
@@ -233,7 +252,7 @@ pub async fn start(
         .console
         .service
         .start_access_review(
-            actor(&session),
+            form.actor(),
             StartReview {
                 system: state.console.system.clone(),
                 scope,
@@ -243,10 +262,5 @@ pub async fn start(
         )
         .await?;
     let review_id = crate::service::started_review_id(&entries);
-    Ok(appended(
-        &session,
-        "Review started",
-        format!("/reviews/{}", path_segment(&review_id)),
-        &entries,
-    ))
+    Ok(form.appended("Review started", review_url(&review_id), &entries))
 }

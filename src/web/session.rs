@@ -1,6 +1,6 @@
 //! Sign-in and sessions: an API token pasted once is exchanged for a random session id in a
-//! cookie (`HttpOnly`, `SameSite=Strict`, `Path=/`, `Secure` under TLS, expiring with the
-//! session). Sessions live in memory only: a restart signs everyone out. The token itself is
+//! cookie (`HttpOnly`, `SameSite=Strict`, `Path=/`, `Secure` when the console serves TLS,
+//! expiring with the session). Sessions live in memory only: a restart signs everyone out. The token itself is
 //! never kept, only its SHA-256, and every request checks that a token with that hash, name and
 //! role is still configured, so a token revoked by a reload ends its sessions at once.
 //!
@@ -16,7 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tokio::time::Instant;
 
-use super::access::{Need, allowed};
+use super::access::{Anyone, Need, allowed};
+use super::extract::Posted;
 use super::forms::{self, Fields};
 use super::templates;
 use super::{Shared, WebError};
@@ -209,17 +210,12 @@ pub async fn sign_in(
             } else {
                 "/"
             };
-            let mut response = Redirect::to(landing).into_response();
-            let cookie = format!(
-                "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
-                state.console.session_ttl.as_secs(),
-                if state.console.secure { "; Secure" } else { "" }
-            );
-            response.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).expect("hex and fixed text are a header value"),
-            );
-            Ok(response)
+            Ok(with_cookie(
+                Redirect::to(landing).into_response(),
+                &id,
+                state.console.session_ttl,
+                state.console.tls.is_some(),
+            ))
         }
         Err(message) => Ok((
             axum::http::StatusCode::UNAUTHORIZED,
@@ -236,22 +232,33 @@ pub async fn sign_in(
 /// `POST /signout`: ends the session and clears the cookie.
 pub async fn sign_out(
     State(state): State<Shared>,
-    SignedIn(session): SignedIn,
     headers: HeaderMap,
-    fields: Fields,
+    _form: Posted<Anyone>,
 ) -> Result<Response, WebError> {
-    forms::check(&session, &headers, &fields)?;
     if let Some(id) = cookie_id(&headers) {
         state.sessions.end(&id);
     }
-    let mut response = Redirect::to("/signin").into_response();
+    Ok(with_cookie(
+        Redirect::to("/signin").into_response(),
+        "",
+        Duration::ZERO,
+        state.console.tls.is_some(),
+    ))
+}
+
+/// `response` setting the session cookie to `id` for `ttl` (clearing it for zero), `Secure`
+/// when the console serves TLS.
+fn with_cookie(mut response: Response, id: &str, ttl: Duration, secure: bool) -> Response {
+    let cookie = format!(
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        ttl.as_secs(),
+        if secure { "; Secure" } else { "" }
+    );
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static(
-            "tailledger_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
-        ),
+        HeaderValue::from_str(&cookie).expect("hex and fixed text are a header value"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

@@ -170,6 +170,7 @@ const CONFINED: &[Confined] = &[
             "checkpoint_file.rs",
             "archive/mod.rs",
             "witness/mod.rs",
+            "web/evidence.rs",
         ],
         outside_tests: false,
     },

@@ -18,7 +18,7 @@ use tailledger::service::Service;
 use tailledger::simulator::SimUser;
 use tailledger::sync::{Listers, SyncOptions, Syncer, TailscaleSource};
 use tailledger::tailscale::TailscaleClient;
-use tailledger::time::SystemClock;
+use tailledger::time::{Clock, SystemClock};
 use tailledger::web;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::helpers::{Fixture, api_token};
+use crate::tls::TestPki;
 
 pub const ADMIN_TOKEN: &str = "web-admin-token-1a2b";
 pub const AUDITOR_TOKEN: &str = "web-auditor-token-3c4d";
@@ -57,6 +58,8 @@ fn tokens() -> Auth {
 /// A console serving a synced ledger of the simulated tailnet, with a hostile account.
 pub struct Console {
     pub base: String,
+    /// A client that trusts the console's certificate when it serves TLS.
+    pub http: reqwest::Client,
     pub service: Arc<Service>,
     pub tokens: Arc<Tokens>,
     _fixture: Fixture,
@@ -67,12 +70,22 @@ pub struct Console {
 
 /// A signed-in browser: its cookie and its session's CSRF token.
 pub struct Browser {
-    cookie: String,
+    pub cookie: String,
     pub csrf: String,
 }
 
 impl Console {
     pub async fn start(limits: HttpLimits) -> Console {
+        Console::serving(limits, None, Arc::new(SystemClock)).await
+    }
+
+    /// A console over TLS with `pki`'s server certificate (for `localhost`) when it is given,
+    /// whose service reads `clock`.
+    pub async fn serving(
+        limits: HttpLimits,
+        pki: Option<&TestPki>,
+        clock: Arc<dyn Clock>,
+    ) -> Console {
         let fixture = Fixture::start().await;
         fixture.tailnet.upsert_user(SimUser::member(
             HOSTILE_ID,
@@ -83,7 +96,7 @@ impl Console {
         let ledger = Arc::new(Ledger::open(dir.path()).unwrap());
         let mut service = Service::new(
             ledger.clone(),
-            Arc::new(SystemClock),
+            clock,
             CheckSettings::default(),
             chrono_tz::UTC,
         );
@@ -117,13 +130,26 @@ impl Console {
         let service = Arc::new(service);
         let tokens = Arc::new(Tokens::new(tokens()));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let (base, http) = match pki {
+            None => (format!("http://127.0.0.1:{port}"), Console::client()),
+            Some(pki) => (
+                format!("https://localhost:{port}"),
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .add_root_certificate(
+                        reqwest::Certificate::from_pem(pki.ca.as_bytes()).unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            ),
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let console = web::Console {
             service: service.clone(),
             tokens: tokens.clone(),
             system: SystemId::tailscale(),
-            secure: false,
+            tls: pki.map(TestPki::identity),
             session_ttl: Duration::from_secs(3600),
         };
         let task = tokio::spawn(async move {
@@ -134,6 +160,7 @@ impl Console {
         });
         Console {
             base,
+            http,
             service,
             tokens,
             _fixture: fixture,
@@ -156,7 +183,8 @@ impl Console {
 
     /// Signs in with `token`; the browser holding the cookie and a page's CSRF token.
     pub async fn sign_in(&self, token: &str) -> Browser {
-        let answer = Self::client()
+        let answer = self
+            .http
             .post(format!("{}/signin", self.base))
             .form(&[("token", token)])
             .send()
@@ -186,7 +214,7 @@ impl Console {
     }
 
     pub async fn get(&self, browser: Option<&Browser>, path: &str) -> (StatusCode, String) {
-        let mut request = Self::client().get(format!("{}{path}", self.base));
+        let mut request = self.http.get(format!("{}{path}", self.base));
         if let Some(browser) = browser {
             request = request.header("cookie", &browser.cookie);
         }
@@ -206,7 +234,8 @@ impl Console {
         if !fields.iter().any(|(name, _)| *name == "csrf") {
             form.push(("csrf", &browser.csrf));
         }
-        let answer = Self::client()
+        let answer = self
+            .http
             .post(format!("{}{path}", self.base))
             .header("cookie", &browser.cookie)
             .headers(headers)
@@ -215,6 +244,24 @@ impl Console {
             .await
             .unwrap();
         (answer.status(), answer.text().await.unwrap())
+    }
+
+    /// Starts a review of every account by `reviewers` as `admin`; its id.
+    pub async fn start_review(&self, admin: &Browser, reviewers: &str) -> String {
+        let (status, page) = self
+            .post(
+                admin,
+                "/reviews",
+                &[
+                    ("scope", "all"),
+                    ("reviewers", reviewers),
+                    ("due", "2999-01-01"),
+                ],
+                same_origin(self),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        review_id_of(&page)
     }
 
     pub async fn stop(self) {
@@ -230,7 +277,7 @@ pub fn csrf_of(page: &str) -> String {
     page[start..].split('"').next().unwrap().to_owned()
 }
 
-fn same_origin(console: &Console) -> HeaderMap {
+pub fn same_origin(console: &Console) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("origin", HeaderValue::from_str(&console.base).unwrap());
     headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
@@ -251,20 +298,7 @@ async fn every_page_and_form_keeps_the_auth_matrix() {
     let console = Console::start(HttpLimits::default()).await;
     // An admin starts a review of E-2's, so a reviewer has a review to read.
     let admin = console.sign_in(ADMIN_TOKEN).await;
-    let (status, started) = console
-        .post(
-            &admin,
-            "/reviews",
-            &[
-                ("scope", "all"),
-                ("reviewers", "E-2"),
-                ("due", "2999-01-01"),
-            ],
-            same_origin(&console),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let review = format!("/reviews/{}", review_id_of(&started));
+    let review = format!("/reviews/{}", console.start_review(&admin, "E-2").await);
     let pages = [
         "/",
         "/checks/user-identified",
@@ -286,6 +320,8 @@ async fn every_page_and_form_keeps_the_auth_matrix() {
         ("/sync", "admin"),
         ("/reviews", "admin"),
         (&*format!("{review}/complete"), "admin"),
+        (&*format!("{review}/reassign"), "admin"),
+        (&*format!("{review}/cancel"), "admin"),
         (&*format!("{review}/decide"), "decide"),
     ];
     let reviewer = console.sign_in(REVIEWER_TOKEN).await;
@@ -469,28 +505,8 @@ async fn hostile_names_are_shown_as_text() {
 async fn a_reviewer_decides_their_own_reviews_only_per_account_and_in_bulk() {
     let console = Console::start(HttpLimits::default()).await;
     let admin = console.sign_in(ADMIN_TOKEN).await;
-    let start = |reviewer: &'static str| {
-        let console = &console;
-        let admin = &admin;
-        async move {
-            let (status, page) = console
-                .post(
-                    admin,
-                    "/reviews",
-                    &[
-                        ("scope", "all"),
-                        ("reviewers", reviewer),
-                        ("due", "2999-01-01"),
-                    ],
-                    same_origin(console),
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            review_id_of(&page)
-        }
-    };
-    let theirs = start("E-2").await;
-    let others = start("E-1").await;
+    let theirs = console.start_review(&admin, "E-2").await;
+    let others = console.start_review(&admin, "E-1").await;
     let reviewer = console.sign_in(REVIEWER_TOKEN).await;
     let (_, list) = console.get(Some(&reviewer), "/reviews").await;
     assert!(
@@ -706,7 +722,7 @@ async fn connections(address: &str, count: usize, start: &[u8]) -> Vec<TcpStream
 }
 
 /// Whether the server closed `stream` within `wait`.
-async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+pub async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     let mut buffer = [0u8; 512];
     loop {
         match tokio::time::timeout(wait, stream.read(&mut buffer)).await {

@@ -2,7 +2,8 @@
 Playwright for Python, against `tailledger demo`'s console (docs/reference/web.md).
 
 - As an admin: a failing check (the demo's contractor, declassified over gRPC beforehand) is
-  followed to its account, the account is linked, and the check passes.
+  followed to its account, the account is linked, and the check passes; a review is handed from
+  one reviewer to another and cancelled, each shown as appended by the admin.
 - As a reviewer: only the reviewer's own reviews are listed, and a decision is recorded.
 - As an auditor: no admin action is offered anywhere, and the evidence pack downloads as a tar
   holding the pack's page and manifest.
@@ -63,6 +64,32 @@ def start_review(page, base, reviewer):
     return href.rsplit("/", 1)[1]
 
 
+def submit(page, action, fields, event):
+    form = page.locator(f'form[data-action="{action}"]')
+    for name, value in fields.items():
+        field = form.locator(f'[name="{name}"]')
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    form.locator('button[type="submit"]').click()
+    check(page.locator(f'tr[data-event="{event}"] td[data-actor="web:admin"]').count() == 1,
+          f"{action} was not shown as appended by web:admin: {page.content()[:3000]}")
+
+
+def reassign_and_cancel(page, base):
+    review = start_review(page, base, LENA)
+    page.goto(f"{base}/reviews/{review}")
+    submit(page, "reassign-reviewer",
+           {"from_employee_id": LENA, "to_employee_id": DANA, "reason": "Lena is on leave"},
+           "AccessReviewReviewerReassigned")
+    page.goto(f"{base}/reviews/{review}")
+    submit(page, "cancel-review", {"reason": "started by mistake"}, "AccessReviewCancelled")
+    page.goto(f"{base}/reviews/{review}")
+    check(page.locator("[data-cancelled]").count() == 1, "the review is not shown cancelled")
+    check(page.locator("[data-action]").count() == 0, "a cancelled review offers forms")
+
+
 def admin(browser, base, screenshots):
     context, page = sign_in(browser, base, "demo-admin")
     check(state_of(page, "user-identified") == "FAILING", "user-identified is not failing")
@@ -82,6 +109,7 @@ def admin(browser, base, screenshots):
         page.screenshot(path=f"{screenshots}/web-overview.png", full_page=True)
     dana = start_review(page, base, DANA)
     lena = start_review(page, base, LENA)
+    reassign_and_cancel(page, base)
     context.close()
     return dana, lena
 
@@ -153,7 +181,8 @@ def main(base, grpc, binary, screenshots):
             auditor(browser, base)
         finally:
             browser.close()
-    print("web console ok: admin linked a failing account, a reviewer decided their own review, "
+    print("web console ok: admin linked a failing account and reassigned and cancelled a review, "
+          "a reviewer decided their own review, "
           "an auditor downloaded the pack with no admin action offered")
     return 0
 
