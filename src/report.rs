@@ -7,7 +7,8 @@
 //! departure after it took effect, and the ledger may have learned the link in between); a link
 //! that held when the person left keeps its row too. A link removed or changed after that never
 //! removes or alters the row; a link made only afterwards (an account attributed to the person
-//! later) adds one. The row names the link and since when it held. Then: when the person left
+//! later) adds one, as first made, which no later change of that link removes or alters either.
+//! The row names the link and since when it held. Then: when the person left
 //! (`effective_at`), when HR told the ledger, the last observation at which the account still
 //! held access, the first at which it did not, the time from leaving to losing access, and
 //! whether that was within the grace period. Removals that happened before HR recorded the
@@ -18,9 +19,11 @@
 use serde::Serialize;
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use crate::checks::{CheckSettings, holds_access};
-use crate::event::{ChangeActor, SystemId};
+use crate::entry::Entry;
+use crate::event::{ChangeActor, Event, SystemId};
 use crate::identity::{LinkKind, resolve};
 use crate::projection::{AccountState, Mark, Projections, SystemState};
 use crate::time::Timestamp;
@@ -35,6 +38,7 @@ pub struct OffboardingRow {
     pub hr_recorded: Mark,
     pub system: SystemId,
     pub account_id: String,
+    /// The account's login name as it stood with the link the row used.
     pub login_name: String,
     /// `auto` or `manual`: the link the row used.
     pub link: &'static str,
@@ -111,6 +115,8 @@ fn removal(state: &SystemState, account: &AccountState, observed: Mark) -> Optio
 pub struct StoodLink {
     pub employee_id: String,
     pub kind: LinkKind,
+    /// The account's login name then: what an auto link matched.
+    pub login_name: String,
     /// The entry since which the facts the link rests on stood: the manual link's; for an auto
     /// link, the latest of those that set the account's login name, the employee's email and,
     /// when a domain alias made the match, the settings in force.
@@ -143,6 +149,7 @@ pub fn link_of(
     Some(StoodLink {
         employee_id: link.employee.record.employee_id.clone(),
         kind: link.kind,
+        login_name: account.snapshot.login_name.clone(),
         since,
     })
 }
@@ -177,6 +184,119 @@ pub fn departures(
     departures
 }
 
+/// Each employee of `departures` with the latest of its instants: from then on the ledger knew
+/// of the departure, and a link made later adds a row
+/// ([`links_made_later`]).
+pub fn known_from(departures: &BTreeMap<Timestamp, Vec<String>>) -> BTreeMap<String, Timestamp> {
+    let mut known = BTreeMap::new();
+    for (instant, employees) in departures {
+        for employee_id in employees {
+            known.insert(employee_id.clone(), *instant);
+        }
+    }
+    known
+}
+
+/// The links of `system`'s accounts to those who left that the ledger made after it knew of the
+/// departure, each as it stood before anything ended it, so that no later change of a link
+/// removes or alters the row it added (docs/reference/checks.md#offboarding-report).
+///
+/// `projections` is the state as of the earliest instant of `known_from` (each employee who left
+/// with the instant from which the ledger knew it), `entries` those recorded after it, in seq
+/// order, and `settings_at` the settings in force at an instant and the entry that recorded them.
+/// Before the entries of each instant are folded in, the links they could end are read, as
+/// [`link_of`] resolves them: an account's when an entry lists it (a login name changes) or links
+/// or unlinks it, and every account's when an employee's email may change (an employee onboarded
+/// or updated) or the system's settings do (email aliases). A link is kept only to an employee
+/// the ledger knew had left before that instant. The links still standing at the head are the
+/// report's to read from the projections.
+pub fn links_made_later<E, R: Deref<Target = Entry>>(
+    mut projections: Projections,
+    entries: impl IntoIterator<Item = Result<R, E>>,
+    system: &SystemId,
+    known_from: &BTreeMap<String, Timestamp>,
+    settings_at: &dyn Fn(Timestamp) -> (CheckSettings, Option<Mark>),
+) -> Result<Vec<(String, StoodLink)>, E> {
+    let mut links = Vec::new();
+    let mut instant: Vec<R> = Vec::new();
+    let mut entries = entries.into_iter().peekable();
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let at = entry.recorded_at;
+        instant.push(entry);
+        if let Some(Ok(next)) = entries.peek()
+            && next.recorded_at == at
+        {
+            continue;
+        }
+        if let Some(touched) = touched_links(&instant, system) {
+            let left: Vec<String> = known_from
+                .iter()
+                .filter(|(_, known)| **known < at)
+                .map(|(employee_id, _)| employee_id.clone())
+                .collect();
+            let (settings, since) = settings_at(at.saturating_add_micros(-1));
+            links.extend(match touched {
+                Touched::Every => links_to(&projections, system, &left, (&settings, since)),
+                Touched::Accounts(accounts) => accounts
+                    .into_iter()
+                    .filter_map(|account_id| {
+                        let link = link_of(&projections, system, &account_id, &settings, since)?;
+                        left.contains(&link.employee_id)
+                            .then_some((account_id, link))
+                    })
+                    .collect(),
+            });
+        }
+        for entry in instant.drain(..) {
+            projections.apply(&entry);
+        }
+    }
+    Ok(links)
+}
+
+/// Which links of `system`'s accounts the entries of one instant could end.
+#[derive(Debug, PartialEq, Eq)]
+enum Touched {
+    /// Any account's: an employee's email may change, or the email aliases.
+    Every,
+    /// Those of these accounts: listed again (a login name may change), linked or unlinked.
+    Accounts(Vec<String>),
+}
+
+/// The links `instant`'s entries could end, if any.
+fn touched_links<R: Deref<Target = Entry>>(instant: &[R], system: &SystemId) -> Option<Touched> {
+    let mut accounts = Vec::new();
+    for entry in instant {
+        match &entry.event {
+            Event::EmployeeOnboarded { .. } | Event::EmployeeUpdated { email: Some(_), .. } => {
+                return Some(Touched::Every);
+            }
+            Event::SettingsChanged {
+                system: changed, ..
+            } if changed == system => {
+                return Some(Touched::Every);
+            }
+            Event::UserSeen {
+                system: seen,
+                account,
+            } if seen == system => accounts.push(account.id.clone()),
+            Event::AccountLinked {
+                system: linked,
+                account_id,
+                ..
+            }
+            | Event::AccountUnlinked {
+                system: linked,
+                account_id,
+                ..
+            } if linked == system => accounts.push(account_id.clone()),
+            _ => {}
+        }
+    }
+    (!accounts.is_empty()).then_some(Touched::Accounts(accounts))
+}
+
 /// The links of `system`'s accounts to any of `employees` in `projections`: the links as they
 /// stood when those employees left, when `projections` are the state as of that instant.
 pub fn links_to(
@@ -201,16 +321,17 @@ pub fn links_to(
 }
 
 /// The report for offboardings effective within `[from, to]` (either end open), as of `now`:
-/// a row for each link in `stood` (account id and link, as it stood when the employee left),
-/// and for each account's link in `projections` (now, resolved with `settings` recorded by
-/// `aliases_since`) to an employee `stood` does not already link it to.
+/// a row for each link in `stood` (account id and link, as it stood when the employee left, the
+/// later of two for one pair winning), then for each link in `later` ([`links_made_later`], the
+/// first for one pair winning), then for each account's link in `projections` (now, resolved
+/// with `settings` recorded by `aliases_since`), each to an employee none before links it to.
 pub fn offboarding_report(
     projections: &Projections,
     system: &SystemId,
     (from, to): (Option<Timestamp>, Option<Timestamp>),
     now: Timestamp,
     (settings, aliases_since): (&CheckSettings, Option<Mark>),
-    stood: &[(String, StoodLink)],
+    (stood, later): (&[(String, StoodLink)], &[(String, StoodLink)]),
 ) -> Vec<OffboardingRow> {
     let Some(state) = projections.system(system) else {
         return Vec::new();
@@ -223,7 +344,13 @@ pub fn offboarding_report(
         .iter()
         .map(|(account_id, link)| ((account_id.as_str(), link.employee_id.as_str()), link))
         .collect();
-    // A link made after the person left (an account attributed to them afterwards) adds a row.
+    // A link made after the ledger knew the person left (an account attributed to them
+    // afterwards) adds a row, as first made: nothing later removes or alters it.
+    for (account_id, link) in later {
+        links
+            .entry((account_id.as_str(), link.employee_id.as_str()))
+            .or_insert(link);
+    }
     let now_linked: Vec<(&str, StoodLink)> = state
         .accounts
         .keys()
@@ -269,7 +396,7 @@ pub fn offboarding_report(
             hr_recorded: offboarding.recorded,
             system: system.clone(),
             account_id: account.snapshot.id.clone(),
-            login_name: account.snapshot.login_name.clone(),
+            login_name: link.login_name.clone(),
             link: link.kind.as_str(),
             link_since: link.since,
             last_with_access,

@@ -996,8 +996,9 @@ impl Service {
     /// link as it stood (docs/reference/checks.md#offboarding-report): the links to those who left
     /// are read from the state as of the instant each left and the later instant the ledger
     /// recorded it (`report::departures`), one read per distinct instant, with the settings in
-    /// force then; a link made later adds a row, a link removed or changed later removes or alters
-    /// none.
+    /// force then; a link made later adds a row, as first made (`report::links_made_later`, from
+    /// the entries since the earliest of those instants), and a link removed or changed later
+    /// removes or alters none.
     pub async fn offboarding_report(
         &self,
         system: SystemId,
@@ -1009,6 +1010,7 @@ impl Service {
             let departures = service
                 .ledger
                 .read(|projections| report::departures(projections, (from, to), now));
+            let known_from = report::known_from(&departures);
             let mut stood = Vec::new();
             for (left_at, employees) in departures {
                 let then = service.settings_at(&system, left_at);
@@ -1021,6 +1023,17 @@ impl Service {
                     )
                 })?);
             }
+            let later = match known_from.values().min() {
+                Some(earliest) => {
+                    let (projections, entries) =
+                        service.ledger.state_and_entries_after(*earliest)?;
+                    report::links_made_later(projections, entries, &system, &known_from, &|at| {
+                        let then = service.settings_at(&system, at);
+                        (then.settings, then.since)
+                    })?
+                }
+                None => Vec::new(),
+            };
             let in_force = service.settings_at(&system, now);
             Ok(service.ledger.read(|projections| {
                 report::offboarding_report(
@@ -1029,7 +1042,7 @@ impl Service {
                     (from, to),
                     now,
                     (&in_force.settings, in_force.since),
-                    &stood,
+                    (&stood, &later),
                 )
             }))
         })
