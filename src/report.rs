@@ -441,3 +441,362 @@ fn last_loss_of_access(
         None => (None, None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{AccountSnapshot, Actor, EmployeeRecord, FieldChange};
+    use crate::identity::EmailAliases;
+
+    fn at(minutes: i64) -> Timestamp {
+        Timestamp::UNIX_EPOCH.saturating_add_seconds(1_800_000_000 + minutes * 60)
+    }
+
+    fn system() -> SystemId {
+        SystemId::tailscale()
+    }
+
+    /// The entries of these batches, each recorded at its instant, in one chain.
+    fn ledger(batches: Vec<(Timestamp, Vec<Event>)>) -> Vec<Entry> {
+        let mut entries: Vec<Entry> = Vec::new();
+        for (recorded_at, events) in batches {
+            for event in events {
+                let prev = entries.last().map(Entry::digest);
+                entries.push(Entry::seal(prev, recorded_at, Actor::Demo, event));
+            }
+        }
+        entries
+    }
+
+    fn projections(entries: &[Entry]) -> Projections {
+        let mut projections = Projections::default();
+        for entry in entries {
+            projections.apply(entry);
+        }
+        projections
+    }
+
+    fn onboarded(employee_id: &str, email: &str) -> Event {
+        Event::EmployeeOnboarded {
+            employee: EmployeeRecord {
+                employee_id: employee_id.to_owned(),
+                email: email.to_owned(),
+                name: None,
+                org_role: "IT".to_owned(),
+                start_date: None,
+            },
+        }
+    }
+
+    fn seen(account_id: &str, login_name: &str) -> Event {
+        Event::UserSeen {
+            system: system(),
+            account: AccountSnapshot {
+                id: account_id.to_owned(),
+                login_name: login_name.to_owned(),
+                display_name: String::new(),
+                role: "member".to_owned(),
+                status: "active".to_owned(),
+                account_type: "member".to_owned(),
+                created: None,
+            },
+        }
+    }
+
+    fn linked(account_id: &str, employee_id: &str) -> Event {
+        Event::AccountLinked {
+            system: system(),
+            account_id: account_id.to_owned(),
+            employee_id: employee_id.to_owned(),
+            reason: "by hand".to_owned(),
+        }
+    }
+
+    fn offboarded(employee_id: &str, effective_at: Timestamp) -> Event {
+        Event::EmployeeOffboarded {
+            employee_id: employee_id.to_owned(),
+            effective_at,
+            reason: None,
+        }
+    }
+
+    fn email_changed(employee_id: &str, from: &str, to: &str) -> Event {
+        Event::EmployeeUpdated {
+            employee_id: employee_id.to_owned(),
+            name: None,
+            email: Some(FieldChange {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            }),
+            org_role: None,
+        }
+    }
+
+    fn no_settings(_: Timestamp) -> (CheckSettings, Option<Mark>) {
+        (CheckSettings::default(), None)
+    }
+
+    /// (account, employee, kind, login name, since seq) of each link.
+    fn shown(links: &[(String, StoodLink)]) -> Vec<(&str, &str, LinkKind, &str, u64)> {
+        links
+            .iter()
+            .map(|(account_id, link)| {
+                (
+                    account_id.as_str(),
+                    link.employee_id.as_str(),
+                    link.kind,
+                    link.login_name.as_str(),
+                    link.since.seq,
+                )
+            })
+            .collect()
+    }
+
+    /// Marco (E-2) left at minute 5; the ledger knew it from minute 10 and Ana's (E-4) departure
+    /// only from minute 35. `u7` is linked to Marco by hand at 20 and `u8` appears with his
+    /// email then; at 30 `u7` is relinked to Ana and `u8` renamed; at 40 `u7` is linked to Marco
+    /// again.
+    fn marco_and_ana() -> Vec<Entry> {
+        ledger(vec![
+            (
+                at(0),
+                vec![
+                    onboarded("E-2", "marco@acme.example"),
+                    onboarded("E-4", "ana@acme.example"),
+                    seen("u7", "ops@acme.example"),
+                ],
+            ),
+            (at(10), vec![offboarded("E-2", at(5))]),
+            (
+                at(20),
+                vec![linked("u7", "E-2"), seen("u8", "marco@acme.example")],
+            ),
+            (
+                at(30),
+                vec![linked("u7", "E-4"), seen("u8", "m.old@acme.example")],
+            ),
+            (at(35), vec![offboarded("E-4", at(35))]),
+            (at(40), vec![linked("u7", "E-2")]),
+        ])
+    }
+
+    #[test]
+    fn links_made_after_the_ledger_knew_of_a_departure_are_read_before_what_ended_them() {
+        let entries = marco_and_ana();
+        let known = BTreeMap::from([("E-2".to_owned(), at(10)), ("E-4".to_owned(), at(35))]);
+        let later = links_made_later(
+            projections(&entries[..4]),
+            entries[4..].iter().map(Ok::<_, ()>),
+            &system(),
+            &known,
+            &no_settings,
+        )
+        .unwrap();
+        // Before minute 30: u7 manual since its link (seq 5), u8 auto since it was seen (seq 6).
+        // Before minute 40: u7 linked to Ana, whose departure the ledger knew from 35.
+        assert_eq!(
+            shown(&later),
+            vec![
+                ("u7", "E-2", LinkKind::Manual, "ops@acme.example", 5),
+                ("u8", "E-2", LinkKind::Auto, "marco@acme.example", 6),
+                ("u7", "E-4", LinkKind::Manual, "ops@acme.example", 7),
+            ]
+        );
+        // Known only from minute 40, Ana's departure is not yet known at the relink then.
+        let before_ana = BTreeMap::from([("E-2".to_owned(), at(10)), ("E-4".to_owned(), at(40))]);
+        let later = links_made_later(
+            projections(&entries[..4]),
+            entries[4..].iter().map(Ok::<_, ()>),
+            &system(),
+            &before_ana,
+            &no_settings,
+        )
+        .unwrap();
+        assert_eq!(later.len(), 2, "{:?}", shown(&later));
+    }
+
+    #[test]
+    fn the_report_keeps_a_later_link_as_first_made() {
+        let entries = marco_and_ana();
+        let all = projections(&entries);
+        let departures = departures(&all, (None, None), at(50));
+        assert_eq!(
+            departures,
+            BTreeMap::from([
+                (at(5), vec!["E-2".to_owned()]),
+                (at(10), vec!["E-2".to_owned()]),
+                (at(35), vec!["E-4".to_owned()]),
+            ])
+        );
+        let known = known_from(&departures);
+        assert_eq!(
+            known,
+            BTreeMap::from([("E-2".to_owned(), at(10)), ("E-4".to_owned(), at(35))])
+        );
+        let later = links_made_later(
+            projections(&entries[..4]),
+            entries[4..].iter().map(Ok::<_, ()>),
+            &system(),
+            &known,
+            &no_settings,
+        )
+        .unwrap();
+        let settings = CheckSettings::default();
+        let rows = offboarding_report(
+            &all,
+            &system(),
+            (None, None),
+            at(50),
+            (&settings, None),
+            (&[], &later),
+        );
+        let rows: Vec<(&str, &str, &str, &str, u64)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.employee_id.as_str(),
+                    row.account_id.as_str(),
+                    row.link,
+                    row.login_name.as_str(),
+                    row.link_since.seq,
+                )
+            })
+            .collect();
+        // u7's link to Marco made again at 40 (seq 10) does not alter the row of the first (seq 5).
+        assert_eq!(
+            rows,
+            vec![
+                ("E-2", "u7", "manual", "ops@acme.example", 5),
+                ("E-2", "u8", "auto", "marco@acme.example", 6),
+                ("E-4", "u7", "manual", "ops@acme.example", 7),
+            ]
+        );
+        // Without the later links, only u7's link of now stands.
+        let rows = offboarding_report(
+            &all,
+            &system(),
+            (None, None),
+            at(50),
+            (&settings, None),
+            (&[], &[]),
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].account_id.as_str(), rows[0].link_since.seq),
+            ("u7", 10)
+        );
+    }
+
+    #[test]
+    fn an_email_or_alias_change_reads_every_link_before_it() {
+        let aliases_from = at(20);
+        let entries = ledger(vec![
+            (
+                at(0),
+                vec![
+                    onboarded("E-2", "marco@acme.example"),
+                    seen("u9", "marco@acme.io"),
+                ],
+            ),
+            (at(10), vec![offboarded("E-2", at(5))]),
+            (
+                at(30),
+                vec![email_changed(
+                    "E-2",
+                    "marco@acme.example",
+                    "marco.rossi@acme.example",
+                )],
+            ),
+            (at(40), vec![onboarded("E-5", "marco@acme.example")]),
+        ]);
+        let known = BTreeMap::from([("E-2".to_owned(), at(10))]);
+        let aliased = |instant: Timestamp| {
+            let mut settings = CheckSettings::default();
+            let mut since = None;
+            if instant >= aliases_from {
+                settings.email_aliases =
+                    EmailAliases::new([("acme.io".to_owned(), "acme.example".to_owned())]);
+                since = Some(Mark {
+                    seq: 99,
+                    at: aliases_from,
+                });
+            }
+            (settings, since)
+        };
+        let later = links_made_later(
+            projections(&entries[..3]),
+            entries[3..].iter().map(Ok::<_, ()>),
+            &system(),
+            &known,
+            &aliased,
+        )
+        .unwrap();
+        // Before the email change at 30, with the alias in force since 20: u9 is Marco's, since
+        // the alias; nothing links to him before E-5 is onboarded.
+        assert_eq!(
+            shown(&later),
+            vec![("u9", "E-2", LinkKind::Auto, "marco@acme.io", 99)]
+        );
+    }
+
+    #[test]
+    fn only_link_changes_of_the_system_are_touched() {
+        let other = SystemId("other".to_owned());
+        let entry = |event: Event| Entry::seal(None, at(0), Actor::Demo, event);
+        let touched = |events: Vec<Event>| {
+            let entries: Vec<Entry> = events.into_iter().map(entry).collect();
+            touched_links(&entries.iter().collect::<Vec<_>>(), &system())
+        };
+        assert_eq!(touched(vec![offboarded("E-2", at(0))]), None);
+        assert_eq!(
+            touched(vec![
+                Event::UserSeen {
+                    system: other.clone(),
+                    account: match seen("u1", "a@b") {
+                        Event::UserSeen { account, .. } => account,
+                        _ => unreachable!(),
+                    },
+                },
+                Event::AccountLinked {
+                    system: other,
+                    account_id: "u2".to_owned(),
+                    employee_id: "E-1".to_owned(),
+                    reason: String::new(),
+                },
+            ]),
+            None
+        );
+        assert_eq!(
+            touched(vec![
+                seen("u1", "a@b"),
+                Event::AccountUnlinked {
+                    system: system(),
+                    account_id: "u2".to_owned(),
+                    employee_id: "E-1".to_owned(),
+                    reason: String::new(),
+                },
+                linked("u3", "E-1"),
+            ]),
+            Some(Touched::Accounts(vec![
+                "u1".to_owned(),
+                "u2".to_owned(),
+                "u3".to_owned()
+            ]))
+        );
+        let renamed = Event::EmployeeUpdated {
+            employee_id: "E-1".to_owned(),
+            name: Some(FieldChange {
+                from: None,
+                to: Some("Dana".to_owned()),
+            }),
+            email: None,
+            org_role: None,
+        };
+        assert_eq!(touched(vec![renamed]), None);
+        assert_eq!(
+            touched(vec![seen("u1", "a@b"), email_changed("E-1", "a", "b")]),
+            Some(Touched::Every)
+        );
+        assert_eq!(touched(vec![onboarded("E-9", "x@y")]), Some(Touched::Every));
+    }
+}
