@@ -689,7 +689,22 @@ mod tests {
 
     #[test]
     fn an_email_or_alias_change_reads_every_link_before_it() {
-        let aliases_from = at(20);
+        // The alias in force from minute 20; then from minute 30, the instant of the email change,
+        // when the link it makes never stood before anything ended it.
+        let (first, second) = (email_or_alias_change(at(20)), email_or_alias_change(at(30)));
+        // Before the email change at 30, with the alias in force since 20: u9 is Marco's, since
+        // the alias; nothing links to him before E-5 is onboarded.
+        assert_eq!(
+            shown(&first),
+            vec![("u9", "E-2", LinkKind::Auto, "marco@acme.io", 99)]
+        );
+        assert_eq!(shown(&second), vec![]);
+    }
+
+    /// The later links of Marco, who left at 5 (known from 10), whose account u9 is
+    /// `marco@acme.io`, with the alias acme.io → acme.example in force from `aliases_from`,
+    /// Marco's email changed at 30, and someone else onboarded with his old one at 40.
+    fn email_or_alias_change(aliases_from: Timestamp) -> Vec<(String, StoodLink)> {
         let entries = ledger(vec![
             (
                 at(0),
@@ -723,20 +738,14 @@ mod tests {
             }
             (settings, since)
         };
-        let later = links_made_later(
+        links_made_later(
             projections(&entries[..3]),
             entries[3..].iter().map(Ok::<_, ()>),
             &system(),
             &known,
             &aliased,
         )
-        .unwrap();
-        // Before the email change at 30, with the alias in force since 20: u9 is Marco's, since
-        // the alias; nothing links to him before E-5 is onboarded.
-        assert_eq!(
-            shown(&later),
-            vec![("u9", "E-2", LinkKind::Auto, "marco@acme.io", 99)]
-        );
+        .unwrap()
     }
 
     #[test]
