@@ -110,6 +110,9 @@ fn removal(state: &SystemState, account: &AccountState, observed: Mark) -> Optio
         })
 }
 
+/// An account's id and its link, as it stood at an instant.
+pub type AccountLink = (String, StoodLink);
+
 /// The link a row uses, as it stood at an instant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoodLink {
@@ -216,7 +219,7 @@ pub fn links_made_later<E, R: Deref<Target = Entry>>(
     system: &SystemId,
     known_from: &BTreeMap<String, Timestamp>,
     settings_at: &dyn Fn(Timestamp) -> (CheckSettings, Option<Mark>),
-) -> Result<Vec<(String, StoodLink)>, E> {
+) -> Result<Vec<AccountLink>, E> {
     let mut links = Vec::new();
     let mut instant: Vec<R> = Vec::new();
     let mut entries = entries.into_iter().peekable();
@@ -304,7 +307,7 @@ pub fn links_to(
     system: &SystemId,
     employees: &[String],
     (settings, aliases_since): (&CheckSettings, Option<Mark>),
-) -> Vec<(String, StoodLink)> {
+) -> Vec<AccountLink> {
     let Some(state) = projections.system(system) else {
         return Vec::new();
     };
@@ -331,7 +334,7 @@ pub fn offboarding_report(
     (from, to): (Option<Timestamp>, Option<Timestamp>),
     now: Timestamp,
     (settings, aliases_since): (&CheckSettings, Option<Mark>),
-    (stood, later): (&[(String, StoodLink)], &[(String, StoodLink)]),
+    (stood, later): (&[AccountLink], &[AccountLink]),
 ) -> Vec<OffboardingRow> {
     let Some(state) = projections.system(system) else {
         return Vec::new();
@@ -537,7 +540,7 @@ mod tests {
     }
 
     /// (account, employee, kind, login name, since seq) of each link.
-    fn shown(links: &[(String, StoodLink)]) -> Vec<(&str, &str, LinkKind, &str, u64)> {
+    fn shown(links: &[AccountLink]) -> Vec<(&str, &str, LinkKind, &str, u64)> {
         links
             .iter()
             .map(|(account_id, link)| {
@@ -704,7 +707,7 @@ mod tests {
     /// The later links of Marco, who left at 5 (known from 10), whose account u9 is
     /// `marco@acme.io`, with the alias acme.io → acme.example in force from `aliases_from`,
     /// Marco's email changed at 30, and someone else onboarded with his old one at 40.
-    fn email_or_alias_change(aliases_from: Timestamp) -> Vec<(String, StoodLink)> {
+    fn email_or_alias_change(aliases_from: Timestamp) -> Vec<AccountLink> {
         let entries = ledger(vec![
             (
                 at(0),
