@@ -1009,8 +1009,9 @@ impl Service {
     /// link as it stood (docs/reference/checks.md#offboarding-report): the links to those who left
     /// are read from the state as of the instant each left and the later instant the ledger
     /// recorded it (`report::departures`), one read per distinct instant, with the settings in
-    /// force then; a link made later adds a row, a link removed or changed later removes or alters
-    /// none.
+    /// force then; a link made later adds a row, as first made (`report::links_made_later`, from
+    /// the entries since the earliest of those instants), and a link removed or changed later
+    /// removes or alters none.
     pub async fn offboarding_report(
         &self,
         system: SystemId,
@@ -1034,6 +1035,7 @@ impl Service {
             let departures = service.ledger.read_as_of(Some(now), |projections| {
                 report::departures(projections, (from, to), now)
             })?;
+            let known_from = report::known_from(&departures);
             let mut stood = Vec::new();
             for (left_at, employees) in departures {
                 let then = service.settings_at(&system, left_at);
@@ -1046,6 +1048,23 @@ impl Service {
                     )
                 })?);
             }
+            let later = match known_from.values().min() {
+                Some(earliest) => {
+                    let (projections, entries) =
+                        service.ledger.state_and_entries_after(*earliest)?;
+                    // Only what was recorded by `now`: the links standing then are read below.
+                    let entries = entries.take_while(|entry| {
+                        entry
+                            .as_ref()
+                            .map_or(true, |entry| entry.recorded_at <= now)
+                    });
+                    report::links_made_later(projections, entries, &system, &known_from, &|at| {
+                        let then = service.settings_at(&system, at);
+                        (then.settings, then.since)
+                    })?
+                }
+                None => Vec::new(),
+            };
             let in_force = service.settings_at(&system, now);
             Ok(service.ledger.read_as_of(Some(now), |projections| {
                 report::offboarding_report(
@@ -1054,7 +1073,7 @@ impl Service {
                     (from, to),
                     now,
                     (&in_force.settings, in_force.since),
-                    &stood,
+                    (&stood, &later),
                 )
             })?)
         })

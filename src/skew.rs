@@ -211,6 +211,10 @@ mod tests {
         assert_eq!(fine.worse(off), off);
         assert_eq!(off.worse(fine), off);
         assert_eq!(fine.worse(fine), fine);
+        // On a tie, the first: a clock as far ahead as another is behind.
+        let ahead = reading(at(300), at(0), at(0));
+        assert_eq!(ahead.worse(off), ahead);
+        assert_eq!(off.worse(ahead), off);
     }
 
     #[test]

@@ -187,5 +187,72 @@ mod tests {
                 "{respelt}: {error}"
             );
         }
+        // The error quotes up to 24 bytes of each from the first difference.
+        let error = parse_export_line(&LINE.replacen(':', ": ", 1)).unwrap_err();
+        assert!(
+            error.contains(r#"the line has " \"x\",\"hash\":\"00000000000" where the canonical form has "\"x\",\"hash\":\"000000000000""#),
+            "{error}"
+        );
+    }
+
+    /// A line of a real export: an entry with a list in its event.
+    fn entry() -> Entry {
+        use crate::event::{Actor, Event, SystemId};
+        use crate::time::Timestamp;
+        Entry::seal(
+            None,
+            Timestamp::UNIX_EPOCH,
+            Actor::Demo,
+            Event::RemovalsConfirmed {
+                system: SystemId::tailscale(),
+                sync_id: "s-1".to_owned(),
+                account_ids: vec!["u1".to_owned(), "u2".to_owned()],
+                reason: "confirmed".to_owned(),
+            },
+        )
+    }
+
+    #[test]
+    fn an_entry_as_the_ledger_writes_it_reads_as_that_entry_and_no_other_spelling_of_it_does() {
+        let entry = entry();
+        let line = entry.export_line();
+        let (link, read) = read_export_line(&line).unwrap();
+        assert_eq!(read.as_ref(), Some(&entry));
+        assert_eq!(
+            (link.seq, link.hash, link.canonical_form),
+            (1, entry.hash, entry.canonical_form())
+        );
+        let forged = line.replacen('{', r#"{"actor":"api:forged","#, 1);
+        let error = parse_export_line(&forged).unwrap_err();
+        assert!(error.contains("the key `actor` appears twice"), "{error}");
+        let respelt = line.replacen(':', ": ", 1);
+        assert!(parse_export_line(&respelt).is_err(), "{respelt}");
+    }
+
+    #[test]
+    fn a_key_twice_inside_a_list_is_refused_and_a_list_reads() {
+        let listed = LINE.replacen(r#""a":"x""#, r#""a":[{"b":1},true,null,-1,0.5,"c"]"#, 1);
+        assert!(parse_export_line(&listed).is_ok(), "{listed}");
+        let twice = listed.replacen(r#"{"b":1}"#, r#"{"b":1,"b":2}"#, 1);
+        let error = parse_export_line(&twice).unwrap_err();
+        assert!(error.contains("the key `b` appears twice"), "{error}");
+    }
+
+    #[test]
+    fn a_hash_member_is_read_as_given_and_refused_unless_a_hash() {
+        let hash = "ab".repeat(32);
+        let line = LINE.replacen(&"0".repeat(64), &hash, 1);
+        assert_eq!(
+            parse_export_line(&line).unwrap().hash,
+            hash.parse::<Hash256>().unwrap()
+        );
+        let error = parse_export_line(&LINE.replacen(&"0".repeat(64), "zz", 1)).unwrap_err();
+        assert!(error.starts_with("`hash`: "), "{error}");
+        let error =
+            parse_export_line(&LINE.replacen(r#""hash":"#, r#""hash":1,"h":"#, 1)).unwrap_err();
+        assert!(
+            error.contains("`hash` is missing or not a string"),
+            "{error}"
+        );
     }
 }

@@ -517,6 +517,28 @@ async fn a_pack_verifies_with_python_and_shows_hostile_names_as_text() {
 /// pack, which replays the export through the real binary, has the same row.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_offboarding_keeps_its_row_after_a_relink_on_the_server_and_in_the_pack() {
+    late_offboarding_relinked(LinkedToMarco::BeforeTheOffboardingWasRecorded).await;
+}
+
+/// Item 3's edge: `u3` is linked to Marco only after HR's late offboarding was recorded (and so
+/// after he left), then relinked to Dana. The link made later added a row, as first made; the
+/// relink neither removes nor alters it, on the server or in the replayed pack.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_made_after_a_late_offboarding_keeps_its_row_after_a_relink() {
+    late_offboarding_relinked(LinkedToMarco::AfterTheOffboardingWasRecorded).await;
+}
+
+/// When `u3` is linked to Marco, relative to the recording of his late offboarding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LinkedToMarco {
+    BeforeTheOffboardingWasRecorded,
+    AfterTheOffboardingWasRecorded,
+}
+
+/// Marco (E-2) left an hour before HR's offboarding is recorded; `u3` is linked to him `when`,
+/// then relinked to Dana (E-1). His row for `u3` is asserted on the server and in the pack, at
+/// the instants of the entries that made it: the link's seq against the offboarding's.
+async fn late_offboarding_relinked(when: LinkedToMarco) {
     use crate::api::{AUDITOR_TOKEN, ApiServer, admin, auditor, tokens};
     use tailledger::api::pb;
 
@@ -541,17 +563,46 @@ async fn a_late_offboarding_keeps_its_row_after_a_relink_on_the_server_and_in_th
             reason: "shared partner login".to_owned(),
         })
     };
-    let linked = client.link_account(link("E-2")).await.unwrap().into_inner();
-    let link_seq = linked.events[0].seq;
+    let mut link_seq = None;
+    if when == LinkedToMarco::BeforeTheOffboardingWasRecorded {
+        link_seq = Some(
+            client
+                .link_account(link("E-2"))
+                .await
+                .unwrap()
+                .into_inner()
+                .events[0]
+                .seq,
+        );
+    }
     let effective_at = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    client
+    let offboarded = client
         .offboard_employee(admin(pb::OffboardEmployeeRequest {
             employee_id: "E-2".to_owned(),
             effective_at: Some(effective_at.into()),
             reason: "left an hour ago, recorded late".to_owned(),
         }))
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner();
+    let offboarding_seq = offboarded.events[0].seq;
+    let link_seq = match link_seq {
+        Some(seq) => seq,
+        None => {
+            client
+                .link_account(link("E-2"))
+                .await
+                .unwrap()
+                .into_inner()
+                .events[0]
+                .seq
+        }
+    };
+    assert_eq!(
+        link_seq > offboarding_seq,
+        when == LinkedToMarco::AfterTheOffboardingWasRecorded,
+        "the link is made on the intended side of the offboarding's entry"
+    );
     client.link_account(link("E-1")).await.unwrap();
 
     let report = server
@@ -574,9 +625,10 @@ async fn a_late_offboarding_keeps_its_row_after_a_relink_on_the_server_and_in_th
         (
             row.employee_id.as_str(),
             row.link.as_str(),
-            row.link_since_seq
+            row.link_since_seq,
+            row.hr_recorded_seq
         ),
-        ("E-2", "manual", link_seq)
+        ("E-2", "manual", link_seq, offboarding_seq)
     );
 
     let dir = tempfile::tempdir().unwrap();
