@@ -1,6 +1,8 @@
 //! The service's part of the tiles (docs/reference/tiles.md): a tile or bundle of the tree at the
-//! head, built from the ledger on the blocking pool, or `None` when the tree does not have it.
+//! head, the objects a grown tree adds (what the archive copies), and the checkpoint the log
+//! publishes, each read from the ledger on the blocking pool.
 
+use super::proofs::SignedCheckpoint;
 use super::{Service, ServiceError};
 use crate::tiles::{self, TileObject, TilePath};
 
@@ -17,5 +19,22 @@ impl Service {
             Ok(Some(tiles::build(log, &tile)?))
         })
         .await
+    }
+
+    /// Every bundle and hash tile that is new or changed when the tree grows from `from` leaves
+    /// to `to` ([`tiles::objects_between`]); `to` must be at most the head's seq.
+    pub async fn tiles_between(&self, from: u64, to: u64) -> Result<Vec<TileObject>, ServiceError> {
+        self.blocking(move |service| {
+            let log = service.ledger.log();
+            Ok(tiles::objects_between(log, from, to).collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The checkpoint the log publishes: the one `GET /checkpoint` of `[tiles] listen` serves and
+    /// the one the archive holds beside its tiles. Today the signed checkpoint of the tree at the
+    /// head; every reader of "the log's checkpoint" takes it from here, so they never disagree.
+    pub async fn published_checkpoint(&self) -> Result<SignedCheckpoint, ServiceError> {
+        self.checkpoint(None).await
     }
 }

@@ -1,8 +1,8 @@
 //! `[tiles] listen` (docs/reference/tiles.md#serving): the tiled log over HTTP, on a listener
 //! under the bounds of [`crate::listener::http`].
 //!
-//! `GET /checkpoint` is the signed checkpoint of the tree at the head (signed when asked, so it
-//! is never behind), and `GET /tile/<L>/<N>[.p/<W>]` its hash tiles: both public, since hashes and
+//! `GET /checkpoint` is the checkpoint the log publishes ([`Service::published_checkpoint`], the
+//! one the archive holds too: today signed at the head when asked, so it is never behind), and `GET /tile/<L>/<N>[.p/<W>]` its hash tiles: both public, since hashes and
 //! a signed size name nobody. `GET /tile/entries/<N>[.p/<W>]` serves entry bundles, which hold
 //! names and emails, only to a bearer of an auditor or admin token of the API. A tile the tree at
 //! the head does not have is 404. Full tiles never change and say so (`immutable`); the
@@ -138,7 +138,7 @@ async fn answer(State(endpoint): State<Arc<TilesEndpoint>>, request: Request) ->
 }
 
 async fn checkpoint(service: &Service) -> Response {
-    match service.checkpoint(None).await {
+    match service.published_checkpoint().await {
         Ok(signed) => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
