@@ -50,9 +50,10 @@ pub struct Archiver {
 }
 
 impl Archiver {
-    /// Archives every new head until `stopping` turns true; a step under way then is dropped
-    /// (its progress unsaved: [`Archiver::finish`] or the next start does it again, writing no
-    /// full object twice).
+    /// Archives every new head until `stopping` turns true. A step under way then stops after
+    /// the object it is writing (never abandoned mid-write, so no write of it can land after
+    /// those of [`Archiver::finish`]); its progress is unsaved, and the last pass or the next
+    /// start does it again, writing no full object twice.
     pub async fn run(&self, mut stopping: watch::Receiver<bool>) {
         let mut heads = self.service.follow();
         let mut retry = RETRY_FIRST;
@@ -64,10 +65,10 @@ impl Archiver {
             // Marked seen before reading the head, so an append made while catching up wakes
             // the wait below at once.
             heads.borrow_and_update();
-            let caught_up = tokio::select! {
-                result = self.catch_up() => result,
-                _ = stopping.wait_for(|stop| *stop) => return,
-            };
+            let caught_up = self.catch_up(Some(&stopping)).await;
+            if *stopping.borrow() {
+                return;
+            }
             let wait = match caught_up {
                 Ok(()) => {
                     if failed_tries > 0 {
@@ -117,7 +118,7 @@ impl Archiver {
     pub async fn finish(&self, within: Duration) {
         let where_to = self.bucket.describe();
         let head = self.service.head().map_or(0, |head| head.seq);
-        match tokio::time::timeout(within, self.catch_up()).await {
+        match tokio::time::timeout(within, self.catch_up(None)).await {
             Ok(Ok(())) => {
                 tracing::info!(archive = %where_to, archived = self.status.archived(), head, "the archive is up to date at shutdown");
             }
@@ -130,9 +131,10 @@ impl Archiver {
         }
     }
 
-    /// Archives up to the published checkpoint, again while the head moves past it.
-    async fn catch_up(&self) -> Result<(), ArchiveError> {
-        let source = |error: crate::service::ServiceError| ArchiveError::Source(error.to_string());
+    /// Archives up to the published checkpoint, again while the head moves past it; returns
+    /// early, between two objects, once `stopping` turns true.
+    async fn catch_up(&self, stopping: Option<&watch::Receiver<bool>>) -> Result<(), ArchiveError> {
+        let stopped = || stopping.is_some_and(|stopping| *stopping.borrow());
         loop {
             let head = self.service.head().map_or(0, |head| head.seq);
             let archived = self.status.archived();
@@ -142,7 +144,11 @@ impl Archiver {
             }
             self.status
                 .set(archived, self.recorded_at(archived + 1).await?);
-            let published = self.service.published_checkpoint().await.map_err(source)?;
+            let published = self
+                .service
+                .published_checkpoint()
+                .await
+                .map_err(from_service)?;
             let target = published.checkpoint.size;
             if target <= archived {
                 // Nothing is published beyond what the archive holds yet.
@@ -152,7 +158,9 @@ impl Archiver {
             while from < target {
                 let to = target.min(from + STEP);
                 let checkpoint = (to == target).then_some(published.note.as_bytes());
-                self.step(from, to, checkpoint).await?;
+                if !self.step(from, to, checkpoint, &stopped).await? {
+                    return Ok(());
+                }
                 self.status
                     .set(to, self.recorded_at(to + 1).await.ok().flatten());
                 from = to;
@@ -166,7 +174,7 @@ impl Archiver {
             .service
             .events(seq - 1, 1)
             .await
-            .map_err(|error| ArchiveError::Source(error.to_string()))?
+            .map_err(from_service)?
             .entries
             .first()
             .map(|entry| entry.recorded_at))
@@ -174,30 +182,46 @@ impl Archiver {
 
     /// Writes the full tiles and bundles that grow the archive from `from` entries to `to`; with
     /// the `checkpoint` of size `to`, the partial tiles of that size and then the checkpoint;
-    /// then saves `to`.
+    /// then saves `to`. Returns false, with `to` unsaved, when `stopped` says so before an object.
     async fn step(
         &self,
         from: u64,
         to: u64,
         checkpoint: Option<&[u8]>,
-    ) -> Result<(), ArchiveError> {
+        stopped: &impl Fn() -> bool,
+    ) -> Result<bool, ArchiveError> {
         let objects = self
             .service
             .tiles_between(from, to)
             .await
-            .map_err(|error| ArchiveError::Source(error.to_string()))?;
+            .map_err(from_service)?;
         let now = self.service.now();
         for object in objects.iter().filter(|object| object.full) {
+            if stopped() {
+                return Ok(false);
+            }
             self.bucket
                 .put_full(&object.path, &object.bytes, now)
                 .await?;
         }
         if let Some(note) = checkpoint {
             for object in objects.iter().filter(|object| !object.full) {
+                if stopped() {
+                    return Ok(false);
+                }
                 self.bucket.put_mutable(&object.path, &object.bytes).await?;
+            }
+            if stopped() {
+                return Ok(false);
             }
             self.bucket.put_mutable(CHECKPOINT_PATH, note).await?;
         }
-        save_progress(&self.data_dir, &self.bucket.describe(), to).await
+        save_progress(&self.data_dir, &self.bucket.describe(), to).await?;
+        Ok(true)
     }
+}
+
+/// A failure to read the ledger, as the archive reports it.
+fn from_service(error: crate::service::ServiceError) -> ArchiveError {
+    ArchiveError::Source(error.to_string())
 }
