@@ -23,7 +23,7 @@ use crate::time::Timestamp;
 
 pub use dir::DirBucket;
 pub use progress::{ArchiveStatus, Lag, PROGRESS_FILE, read_progress};
-pub use run::{Archiver, FINAL_PASS, RETRY_FIRST, STEP};
+pub use run::{Archiver, FINAL_PASS, RETRY_FIRST};
 pub use s3::{Retention, RetentionMode, S3Bucket, S3Settings};
 
 /// Why an object could not be archived or read back.

@@ -71,14 +71,14 @@ fn signing_key() -> SigningKey {
 }
 
 /// Writes `bytes` as the object at `path` of the tile directory `to`.
-pub fn put(to: &Path, path: &str, bytes: &[u8]) {
+fn put(to: &Path, path: &str, bytes: &[u8]) {
     let file = to.join(path);
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(file, bytes).unwrap();
 }
 
 /// Writes the tiles of the ledger in `data_dir` and its signed checkpoint into `to`.
-pub fn write_tiles(data_dir: &Path, key: &SigningKey, to: &Path) -> Checkpoint {
+fn write_tiles(data_dir: &Path, key: &SigningKey, to: &Path) -> Checkpoint {
     let log = Log::open_copy(data_dir).unwrap();
     let (size, root) = log.tree_head().unwrap();
     for object in tiles::objects_between(&log, 0, size) {
