@@ -1,7 +1,9 @@
-//! Restore against replay (docs/reference/tiles.md#restore): a ledger of N entries written as
-//! tiles, restored from them with every check, beside the same entries replayed from an export
-//! into an in-memory ledger. N is 1,000,000 (100,000 with `TAILLEDGER_BENCH_QUICK=1`); the
-//! target is a restore within twice the replay.
+//! Restore against replay (docs/reference/tiles.md#restore): a ledger of N events archived as
+//! tiles to a directory bucket (what `[archive] dir` holds), restored from it with every check
+//! (`restore_from_tiles` over the `Bucket`, as `tailledger restore --from DIR` does), beside the
+//! same entries replayed from an export into an in-memory ledger. N is
+//! `TAILLEDGER_BENCH_ENTRIES` (1,000,000 for the real run, the default; 100,000 with
+//! `TAILLEDGER_BENCH_QUICK=1`); the target is a restore within twice the replay.
 
 mod common;
 
@@ -10,19 +12,23 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::Criterion;
+use tailledger::archive::{Bucket, DirBucket};
 use tailledger::ledger::Log;
 use tailledger::merkle::{Checkpoint, SigningKey, sign_checkpoint};
 use tailledger::replay::ledger_from_export;
 use tailledger::restore::restore_from_tiles;
-use tailledger::tiles::{self, DirReader, TileObject};
+use tailledger::tiles;
 
-/// Writes the tiles of the ledger in `data_dir` and its signed checkpoint into `to`.
-fn write_tiles(data_dir: &Path, key: &SigningKey, to: &Path) {
+/// Writes the tiles of the ledger in `data_dir` and its signed checkpoint into the directory
+/// bucket `to`, as the archiver writes them.
+fn write_tiles(
+    data_dir: &Path,
+    key: &SigningKey,
+    to: &DirBucket,
+    runtime: &tokio::runtime::Runtime,
+) {
     let log = Log::open_copy(data_dir).expect("the built ledger opens");
     let (size, root) = log.tree_head().expect("a tree head");
-    for object in tiles::objects_between(&log, 0, size) {
-        tiles::write_dir(to, &object.expect("a tile")).expect("written");
-    }
     let checkpoint = Checkpoint {
         origin: tiles::log_origin(&log.get(1).expect("read").expect("entry 1").hash),
         size,
@@ -30,26 +36,38 @@ fn write_tiles(data_dir: &Path, key: &SigningKey, to: &Path) {
         extensions: Vec::new(),
     };
     let note = sign_checkpoint(&checkpoint, key).expect("signed");
-    let object = TileObject {
-        path: tiles::CHECKPOINT_PATH.to_owned(),
-        bytes: note.into_bytes(),
-        full: false,
-    };
-    tiles::write_dir(to, &object).expect("written");
+    runtime.block_on(async {
+        for object in tiles::objects_between(&log, 0, size) {
+            let object = object.expect("a tile");
+            if object.full {
+                to.put_full(&object.path, &object.bytes).await
+            } else {
+                to.put_mutable(&object.path, &object.bytes).await
+            }
+            .expect("written");
+        }
+        to.put_mutable(tiles::CHECKPOINT_PATH, note.as_bytes())
+            .await
+            .expect("written");
+    });
 }
 
-fn restore_and_replay(c: &mut Criterion, tiles_dir: &Path, export: &Path, key: &SigningKey) {
+fn restore_and_replay(
+    c: &mut Criterion,
+    archive: &Bucket,
+    export: &Path,
+    key: &SigningKey,
+    runtime: &tokio::runtime::Runtime,
+) {
     let mut group = c.benchmark_group("restore");
     group.sample_size(10);
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let reader = DirReader::new(tiles_dir);
     let verifier = key.verifier_key();
     group.bench_function("restore_from_tiles", |b| {
         b.iter(|| {
             let work = tempfile::tempdir().expect("a temporary directory");
             runtime
                 .block_on(restore_from_tiles(
-                    &reader,
+                    archive,
                     &verifier,
                     &work.path().join("restored"),
                     &|_| {},
@@ -67,28 +85,33 @@ fn restore_and_replay(c: &mut Criterion, tiles_dir: &Path, export: &Path, key: &
 }
 
 fn main() {
-    let (accounts, events) = if common::quick() {
-        (10_000, 100_000)
-    } else {
-        (100_000, 1_000_000)
-    };
+    let events = std::env::var("TAILLEDGER_BENCH_ENTRIES")
+        .ok()
+        .map(|value| {
+            value
+                .parse::<usize>()
+                .expect("TAILLEDGER_BENCH_ENTRIES is a number of entries")
+        })
+        .unwrap_or(if common::quick() { 100_000 } else { 1_000_000 });
+    let accounts = (events / 10).max(1);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data_dir = dir.path().join("ledger");
     let started = Instant::now();
     drop(common::build_ledger(&data_dir, accounts, events));
     let key = SigningKey::from_seed("bench", &[1; 32]).expect("a key");
-    let tiles_dir = dir.path().join("tiles");
-    write_tiles(&data_dir, &key, &tiles_dir);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let archive = DirBucket::new(dir.path().join("archive"));
+    write_tiles(&data_dir, &key, &archive, &runtime);
     let export = dir.path().join("export.jsonl");
     Log::open_copy(&data_dir)
         .expect("the built ledger opens")
         .export_to_file(&export, &|_| {})
         .expect("exported");
     println!(
-        "ledger of {events} events written as tiles and an export in {:.1} s",
+        "ledger of {events} events archived as tiles and exported in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let mut c = common::criterion();
-    restore_and_replay(&mut c, &tiles_dir, &export, &key);
+    restore_and_replay(&mut c, &Bucket::Dir(archive), &export, &key, &runtime);
     c.final_summary();
 }

@@ -10,7 +10,8 @@
 //! complete, and an append is never interrupted), and the servers stop accepting calls and finish
 //! the ones in flight. With `[checkpoint] checkpoint_dir`, a further task writes checkpoint files
 //! on the interval, and the last one is written once the others have stopped. With `[archive]`,
-//! the archiver (`crate::archive`) copies the log off the machine beside them. With `[alerts]`, the alert
+//! the archiver (`crate::archive`) copies the log off the machine beside them, and makes a last
+//! pass (bounded in time) once the others have stopped. With `[alerts]`, the alert
 //! deliveries run beside them (`alerts::run`), stopping with the others.
 
 use std::future::Future;
@@ -20,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::alerts;
 use crate::api;
-use crate::archive::{self, ArchiveStatus, Archiver, Bucket, DirBucket, ExportSource, S3Bucket};
+use crate::archive::{self, ArchiveStatus, Archiver, Bucket, DirBucket, S3Bucket};
 use crate::checkpoint_file;
 use crate::config::{
     ArchiveTarget, Config, MetricsSettings, RosterInput, TilesSettings, WebSettings,
@@ -505,23 +506,20 @@ pub async fn run_on_with(
         counted_after,
         stopping.clone(),
     );
-    let archiver = async {
-        let Some((bucket, status, retry_max)) = archive else {
-            return;
-        };
-        Archiver {
-            service: service.clone(),
-            source: ExportSource::new(service.clone()),
-            bucket,
-            data_dir: config.data_dir.clone(),
-            status,
-            retry_max,
-            published: witness_status
-                .as_ref()
-                .map(|(_, status)| status.subscribe()),
+    let archiver = archive.map(|(bucket, status, retry_max)| Archiver {
+        service: service.clone(),
+        bucket,
+        data_dir: config.data_dir.clone(),
+        status,
+        retry_max,
+        published: witness_status
+            .as_ref()
+            .map(|(_, status)| status.subscribe()),
+    });
+    let archiving = async {
+        if let Some(archiver) = &archiver {
+            archiver.run(stopping.clone()).await;
         }
-        .run(stopping.clone())
-        .await;
     };
     let web_console = serve_web(
         web_listener,
@@ -574,7 +572,7 @@ pub async fn run_on_with(
     };
     let (served, (), (), (), (), (), (), (), (), (), ()) = tokio::join!(
         server,
-        archiver,
+        archiving,
         witnessing,
         schedule(service.clone(), &config, stopping.clone()),
         webhook,
@@ -592,6 +590,10 @@ pub async fn run_on_with(
         .and_then(|checkpoint| checkpoint.dir.as_ref())
     {
         checkpoint_file::write_now(&service, dir).await;
+    }
+    // And the last archive pass, for the same reason.
+    if let Some(archiver) = &archiver {
+        archiver.finish(archive::FINAL_PASS).await;
     }
     served?;
     tracing::info!("stopped");

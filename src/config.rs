@@ -36,7 +36,9 @@ mod tiles;
 mod witness;
 
 use archive::RawArchive;
-pub use archive::{ArchiveSettings, ArchiveTarget, DEFAULT_RETENTION};
+pub use archive::{
+    ArchiveSettings, ArchiveTarget, DEFAULT_RETENTION, check_bucket_name, s3_endpoint,
+};
 use checkpoint::RawCheckpoint;
 pub use checkpoint::{CheckpointSettings, create_signing_key, read_signing_key};
 

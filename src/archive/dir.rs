@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ArchiveError, blocking, check_path};
 use crate::export::AtomicFile;
+use crate::tiles::MAX_OBJECT_BYTES;
 
 /// An archive kept in a local directory.
 #[derive(Clone, Debug)]
@@ -63,12 +64,25 @@ impl DirBucket {
 
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
         let file = self.file(path)?;
-        blocking(path, move || match std::fs::read(&file) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
+        let read = blocking(path, move || {
+            match crate::bounded::read_file(&file, MAX_OBJECT_BYTES) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(error),
+            }
         })
-        .await
+        .await;
+        match read {
+            Err(ArchiveError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::FileTooLarge =>
+            {
+                Err(ArchiveError::TooLarge {
+                    path: self.root.join(path).display().to_string(),
+                    limit: MAX_OBJECT_BYTES,
+                })
+            }
+            read => read,
+        }
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, ArchiveError> {

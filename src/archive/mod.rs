@@ -2,53 +2,29 @@
 //! [`Bucket`] the ledger's operator cannot rewrite — an S3-compatible store with Object Lock
 //! (`s3.rs`) or a local directory for backup tools and NFS (`dir.rs`).
 //!
-//! What is copied comes from an [`ObjectSource`]: every object new or changed between the size
-//! the archive holds and the head, each either *full* (its bytes never change again: written once
-//! under Object Lock retention, and never written twice) or mutable (the `checkpoint`, partial
-//! bundles), which is written after the full objects it covers. The [`Archiver`] (`run.rs`) runs
-//! beside the service under `serve`, woken by each new head and never in the append's way; its
-//! progress (`progress.rs`) is a small synced file in the data directory, saved only once
-//! everything up to that size is in the bucket, so a restart resumes with no gap, and finds the
-//! full objects a crash left unrecorded already there (same bytes: nothing is written again).
+//! What is copied is the log as C2SP tiles (`crate::tiles`), so that an archive is a tiled log
+//! any reader of the format can check: the entry bundles and hash tiles the tree gained, then
+//! the log's published checkpoint. Full tiles and bundles never change: each is written once,
+//! under Object Lock retention, and never written twice. Partial tiles and the `checkpoint` are
+//! mutable, and the checkpoint is written after every tile it covers. The [`Archiver`]
+//! (`run.rs`) runs beside the service under `serve`, woken by each new head and never in the
+//! append's way, and makes a last pass at shutdown; its progress (`progress.rs`) is a small
+//! synced file in the data directory, saved only once everything up to that size is in the
+//! bucket, so a restart resumes with no gap, and finds the full objects a crash left unrecorded
+//! already there (same bytes: nothing is written again). `tailledger restore` reads a bucket
+//! back through [`Bucket::get`], whichever kind it is.
 
 mod dir;
-mod export_source;
 mod progress;
 mod run;
 mod s3;
 
-use std::future::Future;
-
 use crate::time::Timestamp;
 
 pub use dir::DirBucket;
-pub use export_source::ExportSource;
 pub use progress::{ArchiveStatus, Lag, PROGRESS_FILE, read_progress};
-pub use run::{Archiver, RETRY_FIRST};
+pub use run::{Archiver, FINAL_PASS, RETRY_FIRST};
 pub use s3::{Retention, RetentionMode, S3Bucket, S3Settings};
-
-/// One object to archive, at `path` under the bucket's prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArchiveObject {
-    pub path: String,
-    pub bytes: Vec<u8>,
-    /// Whether the bytes never change again: such an object is retained and written only once.
-    pub full: bool,
-}
-
-/// Where the archiver takes its objects from: everything new or changed when the archive grows
-/// from `from` entries to `to`, the `checkpoint` of size `to` among them (the archiver writes it
-/// last, whatever its place).
-pub trait ObjectSource: Send + Sync + 'static {
-    fn objects(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> impl Future<Output = Result<Vec<ArchiveObject>, ArchiveError>> + Send;
-}
-
-/// The name of the mutable object that holds the signed checkpoint of the archived size.
-pub const CHECKPOINT: &str = "checkpoint";
 
 /// Why an object could not be archived or read back.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +52,10 @@ pub enum ArchiveError {
         path: String,
         message: String,
     },
+    #[error(
+        "{path} is larger than the {limit} bytes any object of a tiled log can be: it is not part of a tailledger archive"
+    )]
+    TooLarge { path: String, limit: usize },
     #[error("the objects to archive could not be read from the ledger: {0}")]
     Source(String),
     #[error("the archive's progress file {path}: {message}")]
@@ -113,7 +93,8 @@ impl Bucket {
         }
     }
 
-    /// The bytes at `path`, or `None` when there is no such object (for a restore).
+    /// The bytes at `path`, or `None` when there is no such object; an object larger than any
+    /// of a tiled log ([`crate::tiles::MAX_OBJECT_BYTES`]) is refused unread.
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
         match self {
             Bucket::Dir(dir) => dir.get(path).await,
@@ -126,6 +107,14 @@ impl Bucket {
         match self {
             Bucket::Dir(dir) => dir.list(prefix).await,
             Bucket::S3(s3) => s3.list(prefix).await,
+        }
+    }
+
+    /// Where the object at `path` is, for messages: its file, or `s3://bucket/key at endpoint`.
+    pub fn location_of(&self, path: &str) -> String {
+        match self {
+            Bucket::Dir(dir) => dir.root().join(path).display().to_string(),
+            Bucket::S3(s3) => s3.location_of(path),
         }
     }
 
@@ -186,11 +175,7 @@ mod tests {
 
     #[test]
     fn paths_stay_inside_the_archive() {
-        for good in [
-            "checkpoint",
-            "tile/0/x001/234",
-            "export/00000000000000000000.jsonl",
-        ] {
+        for good in ["checkpoint", "tile/0/x001/234", "tile/entries/x001/234.p/5"] {
             assert!(check_path(good).is_ok(), "{good}");
         }
         for bad in ["", "/etc/passwd", "a/../b", "a//b", "./a", "a/", "a b", "ä"] {

@@ -28,6 +28,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use super::{ArchiveError, check_path};
 use crate::tailscale::Secret;
+use crate::tiles::MAX_OBJECT_BYTES;
 use crate::time::Timestamp;
 
 /// How long one call to the store may take before it is abandoned (and tried again later).
@@ -145,6 +146,16 @@ impl S3Bucket {
         )
     }
 
+    /// `s3://bucket/key at endpoint`, for messages.
+    pub fn location_of(&self, path: &str) -> String {
+        format!(
+            "s3://{}/{} at {}",
+            self.bucket,
+            self.key(path),
+            self.endpoint
+        )
+    }
+
     fn key(&self, path: &str) -> String {
         if self.prefix.is_empty() {
             path.to_owned()
@@ -218,6 +229,8 @@ impl S3Bucket {
         Ok(())
     }
 
+    /// The object at `path` (its latest version), `None` when there is none; refused when it is
+    /// larger than any object of a tiled log.
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
         check_path(path)?;
         let answer = self
@@ -228,13 +241,29 @@ impl S3Bucket {
             .send()
             .await;
         match answer {
-            Ok(object) => {
-                let body = object
+            Ok(mut object) => {
+                let too_large = || ArchiveError::TooLarge {
+                    path: self.key(path),
+                    limit: MAX_OBJECT_BYTES,
+                };
+                let claimed = object.content_length().unwrap_or(0);
+                if usize::try_from(claimed).map_or(true, |claimed| claimed > MAX_OBJECT_BYTES) {
+                    return Err(too_large());
+                }
+                // Bounded as it is read too, whatever the length claimed.
+                let mut bytes = Vec::with_capacity(usize::try_from(claimed).unwrap_or(0));
+                while let Some(chunk) = object
                     .body
-                    .collect()
+                    .try_next()
                     .await
-                    .map_err(|error| self.failed("GetObject", path, error))?;
-                Ok(Some(body.into_bytes().to_vec()))
+                    .map_err(|error| self.failed("GetObject", path, error))?
+                {
+                    if bytes.len() + chunk.len() > MAX_OBJECT_BYTES {
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(Some(bytes))
             }
             Err(error) => {
                 let missing = error

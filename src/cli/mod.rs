@@ -450,16 +450,21 @@ pub enum Command {
         #[command(subcommand)]
         command: checkpoint::CheckpointCommand,
     },
-    /// Rebuild a ledger into a new directory from a directory of tiles (`tiles export`, a copy
-    /// of the archive) or from an export with --checkpoint, checking every entry's hash, link
-    /// and leaf, every tile, and the root against the signed checkpoint under the pinned key.
-    /// A tampered, reordered or incomplete archive, or another log's checkpoint, is refused at
-    /// the first bad entry index, and nothing is written.
+    /// Rebuild a ledger into a new directory from its archive (`s3://bucket/prefix`, or a
+    /// directory of tiles: `[archive] dir`, `tiles export`, a copy of either) or from an export
+    /// with --checkpoint, checking every entry's hash, link and leaf, every tile, and the root
+    /// against the signed checkpoint under the pinned key. A tampered, reordered or incomplete
+    /// archive, or another log's checkpoint, is refused at the first bad entry index, and
+    /// nothing is written.
+    ///
+    /// From S3, the credentials are read from the environment variables --access-key-env and
+    /// --secret-key-env name (as `[archive] s3` does).
     ///
     /// Exits 0 when restored, 1 when the archive does not verify, 2 when it cannot be read.
     Restore {
-        /// A directory laid out as the tiles (with its `checkpoint`), or a JSON Lines export.
-        #[arg(long, value_name = "DIR|FILE")]
+        /// `s3://bucket/prefix`, a directory laid out as the tiles (with its `checkpoint`), or a
+        /// JSON Lines export.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX|DIR|FILE")]
         from: PathBuf,
         /// The new ledger directory: it must not exist yet, or be empty.
         #[arg(long, value_name = "DIR")]
@@ -471,6 +476,8 @@ pub enum Command {
         /// entries are restored up to.
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
+        #[command(flatten)]
+        s3: tiles::S3Access,
     },
     /// The ledger's Merkle tree as C2SP tiles.
     Tiles {
@@ -700,7 +707,8 @@ pub fn run(cli: Cli) -> ExitCode {
             data_dir,
             public_key,
             checkpoint,
-        } => tiles::restore(&from, &data_dir, &public_key, checkpoint.as_deref()),
+            s3,
+        } => tiles::restore(&from, &data_dir, &public_key, checkpoint.as_deref(), &s3),
         Command::Tiles { command } => tiles::run(command),
         Command::Witness { command } => witness::run(command),
         Command::Alerts {

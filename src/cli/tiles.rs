@@ -1,17 +1,84 @@
 //! `tailledger restore` and `tailledger tiles export` (docs/reference/cli.md#restore): a ledger
-//! rebuilt from a tiled log or an export, checked against a checkpoint signed by a pinned key;
-//! and a ledger's tiles written to a directory, for a backup or a restore drill.
+//! rebuilt from a tiled log (an archive in S3 or a directory) or an export, checked against a
+//! checkpoint signed by a pinned key; and a ledger's tiles written to a directory, for a backup
+//! or a restore drill.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{Failure, Outcome, progress, runtime};
-use crate::config::read_signing_key;
+use crate::archive::{Bucket, DirBucket, S3Bucket, S3Settings, check_path};
+use crate::config::{DEFAULT_RETENTION, check_bucket_name, read_signing_key, s3_endpoint};
 use crate::ledger::Log;
 use crate::merkle::{VerifierKey, sign_checkpoint};
 use crate::restore::{self, RestoreError, Restored};
-use crate::tiles::{self, CHECKPOINT_PATH, DirReader, TileObject};
+use crate::tailscale::Secret;
+use crate::tiles::{self, CHECKPOINT_PATH};
+
+/// How `restore --from s3://…` reaches the store: the same settings as `[archive] s3`.
+#[derive(clap::Args, Debug)]
+pub struct S3Access {
+    /// With `s3://`: the S3 endpoint, as `[archive] s3.endpoint`.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// With `s3://`: the region requests are signed for.
+    #[arg(
+        long,
+        env = "AWS_REGION",
+        default_value = "us-east-1",
+        value_name = "REGION"
+    )]
+    s3_region: String,
+    /// With `s3://`: the environment variable holding the access key id.
+    #[arg(long, default_value = "AWS_ACCESS_KEY_ID", value_name = "NAME")]
+    access_key_env: String,
+    /// With `s3://`: the environment variable holding the secret access key.
+    #[arg(long, default_value = "AWS_SECRET_ACCESS_KEY", value_name = "NAME")]
+    secret_key_env: String,
+}
+
+impl S3Access {
+    /// The bucket of `location` (`bucket/prefix`, after `s3://`), read with these settings.
+    fn bucket(&self, location: &str) -> Result<Bucket, Failure> {
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        let prefix = prefix.trim_matches('/');
+        check_bucket_name(bucket)
+            .map_err(|why| Failure::input(format!("--from s3://{location}: {why}")))?;
+        if !prefix.is_empty() {
+            check_path(prefix)
+                .map_err(|error| Failure::input(format!("--from s3://{location}: {error}")))?;
+        }
+        let endpoint = self.s3_endpoint.as_deref().ok_or_else(|| {
+            Failure::input(format!(
+                "--from s3://{location} needs the store's address: give --s3-endpoint URL (or set AWS_ENDPOINT_URL)"
+            ))
+        })?;
+        let endpoint =
+            s3_endpoint(endpoint).map_err(|why| Failure::input(format!("--s3-endpoint: {why}")))?;
+        if self.s3_region.trim().is_empty() {
+            return Err(Failure::input(
+                "--s3-region must not be empty (for example us-east-1)",
+            ));
+        }
+        let secret = |name: &str, flag: &str| match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => Ok(Secret::new(value.trim().to_owned())),
+            _ => Err(Failure::input(format!(
+                "the environment variable {name} ({flag}) is not set or empty: it must hold the S3 credential"
+            ))),
+        };
+        Ok(Bucket::S3(S3Bucket::new(&S3Settings {
+            endpoint,
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            region: self.s3_region.trim().to_owned(),
+            access_key: secret(&self.access_key_env, "--access-key-env")?,
+            secret_key: secret(&self.secret_key_env, "--secret-key-env")?,
+            // Only read: no object is written, so no retention applies.
+            retention: DEFAULT_RETENTION,
+        })))
+    }
+}
 
 #[derive(clap::Subcommand, Debug)]
 pub enum TilesCommand {
@@ -55,61 +122,69 @@ pub fn run(command: TilesCommand) -> Outcome {
         extensions: Vec::new(),
     };
     let note = sign_checkpoint(&checkpoint, &key).map_err(Failure::input)?;
-    let write = |object: &TileObject| {
-        tiles::write_dir(&to, object).map_err(|error| {
-            Failure::input(format!(
-                "cannot write {}/{}: {error}",
-                to.display(),
-                object.path
-            ))
-        })
-    };
+    // Written as the archiver writes a directory: a full object already there with the same
+    // bytes is kept, with other bytes refused.
+    let bucket = DirBucket::new(to.clone());
     let bar = progress::bar(size, "writing tiles", false);
     let mut written = 0usize;
-    for object in tiles::objects_between(&log, 0, size) {
-        let object = object.map_err(Failure::input)?;
-        if object.path.starts_with("tile/entries/") {
-            bar.inc(tiles::TILE_WIDTH.min(size));
+    let wrote = runtime()?.block_on(async {
+        for object in tiles::objects_between(&log, 0, size) {
+            let object = object.map_err(Failure::input)?;
+            if object.path.starts_with("tile/entries/") {
+                bar.inc(tiles::TILE_WIDTH.min(size));
+            }
+            if object.full {
+                bucket.put_full(&object.path, &object.bytes).await
+            } else {
+                bucket.put_mutable(&object.path, &object.bytes).await
+            }
+            .map_err(Failure::input)?;
+            written += 1;
         }
-        written += usize::from(write(&object)?);
-    }
-    // The checkpoint last: a reader never sees one whose tiles are not all there.
-    write(&TileObject {
-        path: CHECKPOINT_PATH.to_owned(),
-        bytes: note.into_bytes(),
-        full: false,
-    })?;
+        // The checkpoint last: a reader never sees one whose tiles are not all there.
+        bucket
+            .put_mutable(CHECKPOINT_PATH, note.as_bytes())
+            .await
+            .map_err(Failure::input)
+    });
     bar.finish_and_clear();
+    wrote?;
     println!(
-        "wrote the tiles of tree size {size} (root {root}) to {}: {written} objects written, and the checkpoint",
+        "wrote the tiles of tree size {size} (root {root}) to {}: {written} tiles and bundles, and the checkpoint",
         to.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// `restore`: from a directory of tiles, or from an export (a file) with `--checkpoint`.
+/// `restore`: from an archive (`s3://bucket/prefix` or a directory of tiles), or from an export
+/// (a file) with `--checkpoint`.
 pub fn restore(
     from: &Path,
     data_dir: &Path,
     key: &VerifierKey,
     checkpoint: Option<&Path>,
+    s3: &S3Access,
 ) -> Outcome {
-    if !from.exists() {
-        return Err(Failure::input(format!(
-            "{} does not exist: give a directory of tiles or an export file",
-            from.display()
-        )));
-    }
+    let archive = match from.to_str().and_then(|text| text.strip_prefix("s3://")) {
+        Some(location) => Some(s3.bucket(location)?),
+        None if from.is_dir() => Some(Bucket::Dir(DirBucket::new(from.to_path_buf()))),
+        None if !from.exists() => {
+            return Err(Failure::input(format!(
+                "{} does not exist: give s3://bucket/prefix, a directory of tiles or an export file",
+                from.display()
+            )));
+        }
+        None => None,
+    };
     let bar = progress::bar(0, "restoring", false);
     let done = |taken: u64| bar.set_position(taken);
-    let restored = if from.is_dir() {
+    let restored = if let Some(archive) = archive {
         if checkpoint.is_some() {
             return Err(Failure::input(
-                "--checkpoint is for an export: a directory of tiles holds its own `checkpoint`",
+                "--checkpoint is for an export: an archive of tiles holds its own `checkpoint`",
             ));
         }
-        let reader = DirReader::new(from);
-        runtime()?.block_on(restore::restore_from_tiles(&reader, key, data_dir, &done))
+        runtime()?.block_on(restore::restore_from_tiles(&archive, key, data_dir, &done))
     } else {
         let checkpoint = checkpoint.ok_or_else(|| {
             Failure::input(format!(

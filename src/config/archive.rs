@@ -95,6 +95,38 @@ pub struct ArchiveSettings {
     pub retry_max: Duration,
 }
 
+/// An S3 endpoint as `archive.s3.endpoint` and `restore --s3-endpoint` take it: an `http://` or
+/// `https://` address, returned without a trailing slash; else why not.
+pub fn s3_endpoint(text: &str) -> Result<String, String> {
+    let endpoint = text.trim_end_matches('/');
+    let host = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    if host.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
+        return Err(format!(
+            "`{text}` is not an http:// or https:// address (for example https://s3.eu-west-1.amazonaws.com)"
+        ));
+    }
+    Ok(endpoint.to_owned())
+}
+
+/// Whether `bucket` is an S3 bucket name; else why not.
+pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'.'
+        })
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.ends_with(['-', '.']);
+    if bucket_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{bucket}` is not a bucket name (3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)"
+        ))
+    }
+}
+
 impl Source<'_> {
     pub(super) fn archive(
         &self,
@@ -164,31 +196,11 @@ impl Source<'_> {
         archive: &RawArchive,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<S3Settings, ConfigError> {
-        let endpoint = raw.endpoint.get_ref().trim_end_matches('/');
-        let host = endpoint
-            .strip_prefix("https://")
-            .or_else(|| endpoint.strip_prefix("http://"));
-        if host.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
-            return Err(self.error(
-                &raw.endpoint,
-                "archive.s3.endpoint",
-                format!("`{}` is not an http:// or https:// address (for example https://s3.eu-west-1.amazonaws.com)", raw.endpoint.get_ref()),
-            ));
-        }
+        let endpoint = s3_endpoint(raw.endpoint.get_ref())
+            .map_err(|why| self.error(&raw.endpoint, "archive.s3.endpoint", why))?;
         let bucket = raw.bucket.get_ref();
-        let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket.bytes().all(|byte| {
-                byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'.'
-            })
-            && !bucket.starts_with(['-', '.'])
-            && !bucket.ends_with(['-', '.']);
-        if !bucket_ok {
-            return Err(self.error(
-                &raw.bucket,
-                "archive.s3.bucket",
-                format!("`{bucket}` is not a bucket name (3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)"),
-            ));
-        }
+        check_bucket_name(bucket)
+            .map_err(|why| self.error(&raw.bucket, "archive.s3.bucket", why))?;
         let prefix = raw.prefix.get_ref().trim_matches('/');
         if !prefix.is_empty() {
             crate::archive::check_path(prefix)
@@ -229,7 +241,7 @@ impl Source<'_> {
             },
         };
         Ok(S3Settings {
-            endpoint: endpoint.to_owned(),
+            endpoint,
             bucket: bucket.clone(),
             prefix: prefix.to_owned(),
             region: raw.region.get_ref().trim().to_owned(),

@@ -1,6 +1,6 @@
-//! `tailledger restore` (docs/reference/tiles.md#restore): a ledger rebuilt from a tiled log
-//! (`tiles.rs`: a directory today, any [`TileReader`](crate::tiles::TileReader)) or from an
-//! export (`export.rs`), checked against a signed checkpoint under a pinned key.
+//! `tailledger restore` (docs/reference/tiles.md#restore): a ledger rebuilt from a tiled log in
+//! a [`Bucket`](crate::archive::Bucket) (`tiles.rs`: a directory or an S3 prefix, read the same
+//! way) or from an export (`export.rs`), checked against a signed checkpoint under a pinned key.
 //!
 //! Every entry is checked before it counts: it is the canonical form of an entry, its seq is its
 //! place, its `prev_hash` is the hash of the one before, and (from tiles) its leaf hash is the one
@@ -23,13 +23,13 @@ use std::path::{Path, PathBuf};
 pub use export::restore_from_export;
 pub use tiles::restore_from_tiles;
 
+use crate::archive::ArchiveError;
 use crate::entry::Entry;
 use crate::event::{Actor, Event};
 use crate::hash::{Digest, Hash256};
 use crate::ledger::Ledger;
 use crate::merkle::{self, Checkpoint, Frontier, VerifierKey};
 use crate::store::StoreError;
-use crate::tiles::ReadError;
 use crate::time::Timestamp;
 
 /// Events appended per batch at most, so a long batch of one instant is never all in memory.
@@ -73,7 +73,7 @@ pub enum RestoreError {
         signed: Hash256,
     },
     #[error(transparent)]
-    Read(#[from] ReadError),
+    Read(#[from] ArchiveError),
     #[error("cannot read the export {path}: {source}")]
     Export {
         path: PathBuf,

@@ -1,19 +1,19 @@
-//! Restoring from a tiled log: the checkpoint, then bundle by bundle each entry against its
-//! level-0 tile, and every hash tile above recomputed from the ones below.
+//! Restoring from a tiled log in a bucket (a directory or an S3 prefix, the archive's or a copy
+//! of it): the checkpoint, then bundle by bundle each entry against its level-0 tile, and every
+//! hash tile above recomputed from the ones below.
 
 use std::path::Path;
 
 use super::{RestoreError, Restored, Restorer, Target, open_checkpoint};
+use crate::archive::Bucket;
 use crate::hash::Hash256;
 use crate::merkle::VerifierKey;
-use crate::tiles::{
-    self, CHECKPOINT_PATH, TILE_WIDTH, TileError, TileKind, TilePath, TileReader, bundle,
-};
+use crate::tiles::{self, CHECKPOINT_PATH, TILE_WIDTH, TileError, TileKind, TilePath, bundle};
 
 /// The bytes of `tile`, or of the full tile at its place cut to its width (a tiled log may keep
 /// only the full tile once it exists); `None` when neither is there.
 async fn read_tile(
-    reader: &impl TileReader,
+    reader: &Bucket,
     tile: TilePath,
 ) -> Result<Option<(Vec<u8>, bool)>, RestoreError> {
     if let Some(bytes) = reader.get(&tile.to_string()).await? {
@@ -34,7 +34,7 @@ async fn read_tile(
 
 /// The hashes of hash tile `tile`, refused at `index` (the first entry it covers) when missing
 /// or malformed.
-async fn hashes(reader: &impl TileReader, tile: TilePath) -> Result<Vec<Hash256>, RestoreError> {
+async fn hashes(reader: &Bucket, tile: TilePath) -> Result<Vec<Hash256>, RestoreError> {
     let index = tile.first_leaf().unwrap_or(u64::MAX);
     let refuse = |reason: String| RestoreError::Refused { index, reason };
     let (bytes, from_full) = read_tile(reader, tile)
@@ -66,7 +66,7 @@ impl Levels {
     /// checking each tile it completes against the archive.
     async fn push(
         &mut self,
-        reader: &impl TileReader,
+        reader: &Bucket,
         mut level: u8,
         mut hash: Hash256,
     ) -> Result<(), RestoreError> {
@@ -94,7 +94,7 @@ impl Levels {
     }
 
     /// Checks the partial tile of each level against the archive.
-    async fn finish(&self, reader: &impl TileReader) -> Result<(), RestoreError> {
+    async fn finish(&self, reader: &Bucket) -> Result<(), RestoreError> {
         for (slot, (index, filled)) in self.filling.iter().enumerate() {
             if filled.is_empty() {
                 continue;
@@ -113,7 +113,7 @@ impl Levels {
 /// Compares the archived hash tile `tile` with the hashes computed from the entries, refusing
 /// at the first entry under the first hash that differs.
 async fn compare(
-    reader: &impl TileReader,
+    reader: &Bucket,
     tile: TilePath,
     computed: &[Hash256],
 ) -> Result<(), RestoreError> {
@@ -132,15 +132,15 @@ async fn compare(
     Ok(())
 }
 
-/// Restores the log `reader` holds into `target`, checked against its `checkpoint` under `key`.
+/// Restores the log the bucket `reader` holds into `target`, checked against its `checkpoint` under `key`.
 /// `done` is told how many entries were checked so far.
 pub async fn restore_from_tiles(
-    reader: &impl TileReader,
+    reader: &Bucket,
     key: &VerifierKey,
     target: &Path,
     done: &dyn Fn(u64),
 ) -> Result<Restored, RestoreError> {
-    let location = format!("{}/{CHECKPOINT_PATH}", reader.location());
+    let location = reader.location_of(CHECKPOINT_PATH);
     let note = reader
         .get(CHECKPOINT_PATH)
         .await?

@@ -1,5 +1,6 @@
 //! The service's part of the tiles (docs/reference/tiles.md): a tile or bundle of the tree at the
-//! head, built from the ledger on the blocking pool, or `None` when the tree does not have it.
+//! head, the objects a grown tree adds (what the archive copies), and the checkpoint the log
+//! publishes, each read from the ledger on the blocking pool.
 
 use super::{Service, ServiceError};
 use crate::tiles::{self, TileObject, TilePath};
@@ -15,6 +16,16 @@ impl Service {
                 return Ok(None);
             }
             Ok(Some(tiles::build(log, &tile)?))
+        })
+        .await
+    }
+
+    /// Every bundle and hash tile that is new or changed when the tree grows from `from` leaves
+    /// to `to` ([`tiles::objects_between`]); `to` must be at most the head's seq.
+    pub async fn tiles_between(&self, from: u64, to: u64) -> Result<Vec<TileObject>, ServiceError> {
+        self.blocking(move |service| {
+            let log = service.ledger.log();
+            Ok(tiles::objects_between(log, from, to).collect::<Result<_, _>>()?)
         })
         .await
     }

@@ -9,13 +9,13 @@
 //!   ([`objects_between`], what an archiver copies), and their bytes from a [`TileSource`].
 //!
 //! These three are pure: they read through the [`TileSource`] they are handed and do no I/O.
-//! At the edges: `server.rs` serves them over HTTP (`[tiles] listen`), and `reader.rs` reads a
-//! tiled log back ([`TileReader`], with a directory implementation) for `tailledger restore`.
+//! At the edge, `server.rs` serves them over HTTP (`[tiles] listen`). The archive
+//! (`crate::archive`) writes them to a directory or an S3 bucket, and `crate::restore` reads them
+//! back from either.
 
 pub mod bundle;
 mod layout;
 mod path;
-mod reader;
 mod server;
 
 pub use layout::{
@@ -23,8 +23,11 @@ pub use layout::{
     full_tile_root, objects_between, tiles_of_size,
 };
 pub use path::{CHECKPOINT_PATH, MAX_LEVEL, TILE_HEIGHT, TILE_WIDTH, TileKind, TilePath};
-pub use reader::{DirReader, ReadError, TileReader, write_dir};
 pub use server::{EntriesAccess, EntriesDenied, TilesEndpoint, serve};
+
+/// The largest object a tiled log has: a full bundle of the longest entries. Readers of an
+/// archive refuse anything larger before reading it whole.
+pub const MAX_OBJECT_BYTES: usize = TILE_WIDTH as usize * (2 + bundle::MAX_ENTRY_BYTES);
 
 /// How many hex digits of entry 1's hash name the ledger in a checkpoint's origin.
 const LEDGER_ID_DIGITS: usize = 16;

@@ -3,10 +3,11 @@
   s3_object_lock.py create ENDPOINT BUCKET
       makes BUCKET with Object Lock (and so versioning) on, retrying while the server starts.
   s3_object_lock.py check ENDPOINT BUCKET PREFIX MODE DAYS
-      checks every full object under PREFIX/export/ (all but last.jsonl): exactly one version
-      (never written twice), retained in MODE until about DAYS from now; deleting that version
-      and shortening its retention are refused; a PUT over it makes a new version and leaves the
-      locked one intact. Prints `ok N` (N full objects) or exits 1 naming what failed.
+      checks every full object under PREFIX/tile/ (every tile and bundle but the partial ones,
+      whose paths hold `.p/`): exactly one version (never written twice), retained in MODE until
+      about DAYS from now; deleting that version and shortening its retention are refused; a
+      PUT over it makes a new version and leaves the locked one intact. Prints `ok N` (N full
+      objects) or exits 1 naming what failed.
 
 Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 """
@@ -61,7 +62,7 @@ def refused(what, call):
 
 def check(endpoint, bucket, prefix, mode, days):
     s3 = client(endpoint)
-    under = f"{prefix}/export/" if prefix else "export/"
+    under = f"{prefix}/tile/" if prefix else "tile/"
     versions = {}
     token = {}
     while True:
@@ -74,7 +75,7 @@ def check(endpoint, bucket, prefix, mode, days):
             "KeyMarker": page["NextKeyMarker"],
             "VersionIdMarker": page["NextVersionIdMarker"],
         }
-    full = sorted(key for key in versions if not key.endswith("/last.jsonl"))
+    full = sorted(key for key in versions if ".p/" not in key)
     if not full:
         fail(f"no full object under {under}")
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -1,8 +1,11 @@
 //! The archive off the machine (docs/operating.md#backup): the directory bucket's never-twice
-//! rule, `[archive]` refusals, the `archive-behind` finding, and the archiver under `serve`
-//! against a directory and against a real S3 server (SeaweedFS) whose Object Lock is checked with
-//! boto3: through an outage of the server, and through a SIGKILL of `serve` mid-upload, the
-//! archive ends whole, with no gap and no full object written twice.
+//! rule and its bound on reads, `[archive]` refusals, the `archive-behind` finding, and the
+//! archiver under `serve` against a directory and against a real S3 server (SeaweedFS) whose
+//! Object Lock is checked with boto3. The archive is the log as tiles, up to the head at
+//! shutdown; through an outage of the server, and through a SIGKILL of `serve` mid-upload, it
+//! ends whole, with no gap and no full object written twice. A ledger whose directory is
+//! deleted is restored from `s3://` alone, equal to the original; a tampered bundle, a missing
+//! tile and another log's checkpoint in the bucket are refused at the right entry index.
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -15,9 +18,12 @@ use tailledger::config::Config;
 use tailledger::event::SystemId;
 use tailledger::ledger::{Ledger, Log};
 use tailledger::merkle::{VerifierKey, verify_checkpoint};
+use tailledger::restore::restore_from_tiles;
 use tailledger::service::Service;
+use tailledger::tiles::{self, MAX_OBJECT_BYTES, TilePath};
 use tailledger::time::{ManualClock, Timestamp};
 
+use crate::cli::run_with_env;
 use crate::helpers::{
     API_TOKEN, Fixture, every_kind_of_event, free_port, keygen, metric_value, run, spawn_serve,
     text,
@@ -33,14 +39,14 @@ async fn a_directory_bucket_writes_a_full_object_once_and_refuses_other_bytes() 
     let bucket = Bucket::Dir(DirBucket::new(dir.path().join("archive")));
     let now = Timestamp::from_micros(1_800_000_000_000_000).unwrap();
     bucket
-        .put_full("export/000000000000.jsonl", b"one\n", now)
+        .put_full("tile/entries/000", b"one\n", now)
         .await
         .unwrap();
-    let file = dir.path().join("archive/export/000000000000.jsonl");
+    let file = dir.path().join("archive/tile/entries/000");
     let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
     // The same bytes again (a restart after a crash): success, and the file is not rewritten.
     bucket
-        .put_full("export/000000000000.jsonl", b"one\n", now)
+        .put_full("tile/entries/000", b"one\n", now)
         .await
         .unwrap();
     assert_eq!(
@@ -48,7 +54,7 @@ async fn a_directory_bucket_writes_a_full_object_once_and_refuses_other_bytes() 
         modified
     );
     let refused = bucket
-        .put_full("export/000000000000.jsonl", b"two\n", now)
+        .put_full("tile/entries/000", b"two\n", now)
         .await
         .unwrap_err();
     assert!(
@@ -64,7 +70,7 @@ async fn a_directory_bucket_writes_a_full_object_once_and_refuses_other_bytes() 
     bucket.put_mutable("checkpoint", b"a").await.unwrap();
     bucket.put_mutable("checkpoint", b"b").await.unwrap();
     assert_eq!(bucket.get("checkpoint").await.unwrap().unwrap(), b"b");
-    assert_eq!(bucket.get("export/none").await.unwrap(), None);
+    assert_eq!(bucket.get("tile/0/000").await.unwrap(), None);
     for bad in ["../escape", "/etc/x", "a//b"] {
         assert!(matches!(
             bucket.put_mutable(bad, b"x").await,
@@ -74,14 +80,24 @@ async fn a_directory_bucket_writes_a_full_object_once_and_refuses_other_bytes() 
     assert!(!dir.path().join("escape").exists());
     assert_eq!(
         bucket.list("").await.unwrap(),
-        ["checkpoint", "export/000000000000.jsonl"]
+        ["checkpoint", "tile/entries/000"]
     );
     // No temporary file is left beside the objects.
-    let names: Vec<_> = std::fs::read_dir(dir.path().join("archive/export"))
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("archive/tile/entries"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 1, "{names:?}");
+    // An object larger than any of a tiled log is refused unread.
+    std::fs::create_dir_all(dir.path().join("archive/tile/0")).unwrap();
+    let huge = std::fs::File::create(dir.path().join("archive/tile/0/000")).unwrap();
+    huge.set_len(MAX_OBJECT_BYTES as u64 + 1).unwrap();
+    let refused = bucket.get("tile/0/000").await.unwrap_err();
+    assert!(
+        matches!(refused, ArchiveError::TooLarge { .. }),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("tile/0/000"), "{refused}");
 }
 
 /// A configuration with `[archive]` written as `archive`, secrets from `env`.
@@ -301,10 +317,10 @@ fn stop(mut server: Child) {
     assert!(server.wait().unwrap().success());
 }
 
-/// Checks that `bucket` holds a whole archive of the ledger in `data_dir` (stopped): the signed
-/// checkpoint names the ledger's root at its size, and the bundles in order are the export of
-/// exactly that many entries, which `tailledger verify-export` accepts with the entry's digest.
-/// Returns the archived size.
+/// Checks that `bucket` holds a whole archive of the ledger in `data_dir` (stopped) up to its
+/// head: a tiled log whose signed checkpoint names the ledger's root at its head, that holds
+/// nothing but tiles and the checkpoint, and that restores (every entry, tile and the root
+/// checked) to the ledger's head. Returns the archived size.
 async fn assert_whole(bucket: &Bucket, data_dir: &Path, key: &VerifierKey, scratch: &Path) -> u64 {
     let note = bucket
         .get("checkpoint")
@@ -313,45 +329,39 @@ async fn assert_whole(bucket: &Bucket, data_dir: &Path, key: &VerifierKey, scrat
         .expect("a checkpoint");
     let checkpoint = verify_checkpoint(std::str::from_utf8(&note).unwrap(), key).unwrap();
     let log = Log::open_existing(data_dir).unwrap();
+    let head = log.head().unwrap();
+    assert_eq!(checkpoint.size, head.seq, "the archive ends at the head");
     assert_eq!(checkpoint.root, log.tree_root(checkpoint.size).unwrap());
-    let mut export = Vec::new();
-    let paths = bucket.list("export/").await.unwrap();
-    let (full, last): (Vec<_>, Vec<_>) =
-        paths.iter().partition(|path| !path.ends_with("last.jsonl"));
-    for (index, path) in full.iter().enumerate() {
-        assert_eq!(
-            *path,
-            &format!("export/{index:012}.jsonl"),
-            "no gap in {paths:?}"
+    drop(log);
+    let paths = bucket.list("").await.unwrap();
+    for path in &paths {
+        assert!(
+            path == "checkpoint" || TilePath::parse(path).is_some(),
+            "{path} is not an object of a tiled log"
         );
-        export.extend(bucket.get(path).await.unwrap().unwrap());
     }
-    assert_eq!(last, ["export/last.jsonl"]);
-    export.extend(bucket.get("export/last.jsonl").await.unwrap().unwrap());
-    // A step stopped under way may have written bundles beyond the checkpoint, never short of it.
-    let mut lines: Vec<_> = std::str::from_utf8(&export).unwrap().lines().collect();
-    assert!(
-        lines.len() as u64 >= checkpoint.size,
-        "{} lines",
-        lines.len()
-    );
-    lines.truncate(checkpoint.size as usize);
-    let mut export = lines.join("\n").into_bytes();
-    export.push(b'\n');
-    let entries = log.read(1, lines.len()).unwrap();
-    for (line, entry) in lines.iter().zip(&entries) {
-        assert_eq!(*line, entry.export_line(), "seq {}", entry.seq);
+    for tile in tiles::tiles_of_size(checkpoint.size) {
+        assert!(paths.contains(&tile.to_string()), "{tile} is missing");
     }
-    let file = scratch.join("archived.jsonl");
-    std::fs::write(&file, &export).unwrap();
-    let digest = entries.last().unwrap().digest().to_string();
-    let verified = run(&["verify-export", file.to_str().unwrap(), "--digest", &digest]);
-    assert!(verified.status.success(), "{}", text(&verified));
+    let target = scratch.join(format!("restored-{}", checkpoint.size));
+    let restored = restore_from_tiles(bucket, key, &target, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(restored.head, head);
+    std::fs::remove_dir_all(&target).unwrap();
     checkpoint.size
 }
 
+/// How many full tiles and bundles the tree of `size` leaves has: the objects under Object Lock.
+fn full_objects(size: u64) -> usize {
+    tiles::tiles_of_size(size)
+        .iter()
+        .filter(|tile| tile.is_full())
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn serve_archives_the_log_to_a_directory_as_it_grows() {
+async fn serve_archives_the_log_to_a_directory_as_it_grows_and_up_to_its_head_at_shutdown() {
     let fixture = Fixture::start().await;
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("ledger");
@@ -379,17 +389,32 @@ async fn serve_archives_the_log_to_a_directory_as_it_grows() {
     let lag = metric_value(&scrape, "tailledger_archive_lag_entries{archive=\"dir\"}");
     assert!(lag.is_some(), "{scrape}");
     assert!(metric_value(&scrape, "tailledger_archive_lag_seconds{archive=\"dir\"}").is_some());
+    // Stopped while the syncs append every 50 ms: the last pass archives up to the very head.
     tokio::task::spawn_blocking(move || stop(server))
         .await
         .unwrap();
     let size = assert_whole(
-        &Bucket::Dir(DirBucket::new(archive)),
+        &Bucket::Dir(DirBucket::new(archive.clone())),
         &data_dir,
         &key,
         dir.path(),
     )
     .await;
     assert!(size > 770);
+    assert_eq!(progress(&data_dir), size);
+    // The independent reader takes the archive directory for the tiled log it is.
+    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tiles/read_tiles.py");
+    let public_key = format!("{}", key);
+    let read = std::process::Command::new("python3")
+        .args([
+            reader,
+            &format!("file://{}", archive.display()),
+            "--public-key",
+            &public_key,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(read.status.success(), "{}", text(&read));
 }
 
 /// The S3 `[archive]` of a bucket on `seaweed`, under a prefix.
@@ -400,13 +425,13 @@ fn s3_archive(seaweed: &Seaweed, bucket: &str) -> String {
     )
 }
 
-/// The same bucket through tailledger's own client, to read the archive back.
-fn s3_bucket(seaweed: &Seaweed, bucket: &str) -> Bucket {
+/// The bucket on `seaweed` under `prefix`, through tailledger's own client.
+fn s3_bucket(seaweed: &Seaweed, bucket: &str, prefix: &str) -> Bucket {
     use tailledger::archive::{Retention, RetentionMode, S3Bucket, S3Settings};
     Bucket::S3(S3Bucket::new(&S3Settings {
         endpoint: seaweed.endpoint(),
         bucket: bucket.to_owned(),
-        prefix: "tl/prod".to_owned(),
+        prefix: prefix.to_owned(),
         region: "us-east-1".to_owned(),
         access_key: ACCESS_KEY.into(),
         secret_key: SECRET_KEY.into(),
@@ -429,6 +454,27 @@ async fn head_and_lag(metrics: u16) -> (u64, u64) {
     let lag =
         metric_value(&scrape, "tailledger_archive_lag_entries{archive=\"s3\"}").unwrap_or(0.0);
     (head as u64, lag as u64)
+}
+
+/// Object Lock as boto3 sees it under `tl/prod` of `bucket`: one version per full object
+/// (never written twice), retained in COMPLIANCE for 30 days, that can be neither deleted nor
+/// shortened nor replaced. Returns how many full objects there are. Run last: it puts a new
+/// version over one of them, as someone rewriting the archive would.
+fn object_lock_holds(seaweed: &Seaweed, bucket: &str) -> usize {
+    let checked = seaweed.python(&[
+        "check",
+        &seaweed.endpoint(),
+        bucket,
+        "tl/prod",
+        "COMPLIANCE",
+        "30",
+    ]);
+    checked
+        .trim()
+        .strip_prefix("ok ")
+        .unwrap_or_else(|| panic!("{checked}"))
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -488,20 +534,15 @@ async fn an_s3_outage_during_appends_builds_a_backlog_that_catches_up_under_obje
     tokio::task::spawn_blocking(move || stop(server))
         .await
         .unwrap();
-    let size = assert_whole(&s3_bucket(&seaweed, "outage"), &data_dir, &key, dir.path()).await;
+    let size = assert_whole(
+        &s3_bucket(&seaweed, "outage", "tl/prod"),
+        &data_dir,
+        &key,
+        dir.path(),
+    )
+    .await;
     assert!(size >= backlog_head);
-    // Object Lock, as boto3 sees it: one version per full object, retained in COMPLIANCE for 30
-    // days, that can be neither deleted nor shortened nor replaced.
-    let checked = seaweed.python(&[
-        "check",
-        &seaweed.endpoint(),
-        "outage",
-        "tl/prod",
-        "COMPLIANCE",
-        "30",
-    ]);
-    let count: u64 = checked.trim().strip_prefix("ok ").unwrap().parse().unwrap();
-    assert_eq!(count, size / 256, "{checked}");
+    assert_eq!(object_lock_holds(&seaweed, "outage"), full_objects(size));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -516,7 +557,7 @@ async fn serve_killed_mid_upload_resumes_with_no_gap_and_no_full_object_written_
     };
     let fixture = Fixture::start().await;
     let data_dir = dir.path().join("ledger");
-    // Three steps of uploads (4,096 entries each, 16 bundles a step).
+    // Three steps of uploads (4,096 entries each: 16 bundles and 16 level-0 tiles a step).
     fill(&data_dir, 10_000);
     let (config, key, _) = serve_config(dir.path(), &fixture, &s3_archive(&seaweed, "killed"));
     let killed_at = {
@@ -550,15 +591,164 @@ async fn serve_killed_mid_upload_resumes_with_no_gap_and_no_full_object_written_
         .await
         .unwrap();
     assert!(killed_at < 10_000, "killed before the end ({killed_at})");
-    let size = assert_whole(&s3_bucket(&seaweed, "killed"), &data_dir, &key, dir.path()).await;
+    let size = assert_whole(
+        &s3_bucket(&seaweed, "killed", "tl/prod"),
+        &data_dir,
+        &key,
+        dir.path(),
+    )
+    .await;
     assert!(size >= 10_000);
-    let checked = seaweed.python(&[
-        "check",
-        &seaweed.endpoint(),
-        "killed",
-        "tl/prod",
-        "COMPLIANCE",
-        "30",
+    assert_eq!(object_lock_holds(&seaweed, "killed"), full_objects(size));
+}
+
+/// Copies every object of `from` to `to` (as mutable objects: a damaged copy for a test), each
+/// through `change`, which may alter its bytes or leave it out (`None`).
+async fn copy_bucket(
+    from: &Bucket,
+    to: &Bucket,
+    change: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
+) {
+    for path in from.list("").await.unwrap() {
+        let bytes = from.get(&path).await.unwrap().unwrap();
+        if let Some(bytes) = change(&path, bytes) {
+            to.put_mutable(&path, &bytes).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ledger_is_restored_from_s3_alone_and_a_damaged_archive_there_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(seaweed) = Seaweed::start(
+        "a_ledger_is_restored_from_s3_alone_and_a_damaged_archive_there_is_refused",
+        &dir.path().join("seaweed"),
+        "restore",
+    ) else {
+        return;
+    };
+    let fixture = Fixture::start().await;
+    let data_dir = dir.path().join("ledger");
+    fill(&data_dir, 3_000);
+    let (config, key, _) = serve_config(dir.path(), &fixture, &s3_archive(&seaweed, "restore"));
+    let key_file = dir.path().join("checkpoint.key");
+    let public_key = format!("{key}");
+    let server = {
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let server = serve(&config, false);
+            poll_until("the ledger is archived", WITHIN, || {
+                progress(&data_dir) >= 3_000
+            });
+            server
+        })
+        .await
+        .unwrap()
+    };
+    tokio::task::spawn_blocking(move || stop(server))
+        .await
+        .unwrap();
+    let head = Log::open_existing(&data_dir).unwrap().head().unwrap();
+    let middle = head.seq / 2;
+    let expected = crate::tiles::answers_of(&data_dir, middle).await;
+
+    // The machine is lost; the ledger comes back from the bucket alone.
+    std::fs::remove_dir_all(&data_dir).unwrap();
+    let restore = |prefix: &str, target: &Path| {
+        run_with_env(
+            [
+                "restore",
+                "--from",
+                &format!("s3://restore/{prefix}"),
+                "--data-dir",
+                target.to_str().unwrap(),
+                "--public-key",
+                &public_key,
+                "--s3-endpoint",
+                &seaweed.endpoint(),
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            vec![
+                ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
+            ],
+        )
+    };
+    let restored = restore("tl/prod", &data_dir).await;
+    assert_eq!(restored.status.code(), Some(0), "{}", text(&restored));
+    assert!(
+        text(&restored).contains(&format!("restored {} entries", head.seq)),
+        "{}",
+        text(&restored)
+    );
+    assert_eq!(crate::tiles::answers_of(&data_dir, middle).await, expected);
+
+    // Damaged copies of the archive in the same bucket, each refused at its first bad entry.
+    let good = s3_bucket(&seaweed, "restore", "tl/prod");
+    let other_dir = dir.path().join("other-ledger");
+    fill(&other_dir, 300);
+    let other_tiles = dir.path().join("other-tiles");
+    let exported = run(&[
+        "tiles",
+        "export",
+        "--data-dir",
+        other_dir.to_str().unwrap(),
+        "--signing-key",
+        key_file.to_str().unwrap(),
+        "--to",
+        other_tiles.to_str().unwrap(),
     ]);
-    assert_eq!(checked.trim(), format!("ok {}", size / 256));
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    let foreign_checkpoint = std::fs::read(other_tiles.join("checkpoint")).unwrap();
+    let target = dir.path().join("refused");
+    for (prefix, expected) in [
+        ("tampered", "refused at entry index 1290 (seq 1291)"),
+        ("missing", "refused at entry index 1792 (seq 1793)"),
+        ("foreign", "is another ledger's checkpoint"),
+    ] {
+        copy_bucket(
+            &good,
+            &s3_bucket(&seaweed, "restore", prefix),
+            |path, bytes| match (prefix, path) {
+                ("tampered", "tile/entries/005") => {
+                    Some(crate::tiles::tamper_entry_10_of_bundle_5(&bytes))
+                }
+                ("missing", "tile/0/007") => None,
+                ("foreign", "checkpoint") => Some(foreign_checkpoint.clone()),
+                _ => Some(bytes),
+            },
+        )
+        .await;
+        let refused = restore(prefix, &target).await;
+        assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+        assert!(text(&refused).contains(expected), "{}", text(&refused));
+        assert!(text(&refused).contains(&format!("s3://restore/{prefix}")));
+        assert!(!target.exists(), "a refused restore writes nothing");
+    }
+    // Without the endpoint, nothing is read.
+    let no_endpoint = crate::helpers::tailledger()
+        .args([
+            "restore",
+            "--from",
+            "s3://restore/tl/prod",
+            "--data-dir",
+            target.to_str().unwrap(),
+            "--public-key",
+            &public_key,
+        ])
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    assert_eq!(no_endpoint.status.code(), Some(2), "{}", text(&no_endpoint));
+    assert!(
+        text(&no_endpoint).contains("--s3-endpoint"),
+        "{}",
+        text(&no_endpoint)
+    );
+    assert!(!target.exists());
+    assert_eq!(
+        object_lock_holds(&seaweed, "restore"),
+        full_objects(head.seq)
+    );
 }

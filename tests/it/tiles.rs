@@ -1,13 +1,16 @@
-//! The ledger as C2SP tiles (docs/reference/tiles.md): tiles written to a directory and a ledger
-//! restored from them equal to the original (digest, root, and the status now and as of the
-//! middle), `sync` continuing the restored chain; a tampered, reordered, incomplete or foreign
-//! archive refused at the first bad entry index with nothing written; a restore from an export
-//! and its checkpoint; and the tiles served by the real `serve`, read by the independent stdlib
-//! Python reader `tests/tiles/read_tiles.py`, entry bundles only with an auditor's token.
+//! The ledger as C2SP tiles (docs/reference/tiles.md): a ledger archived by `serve` to a
+//! directory, its data directory deleted, and restored from the archive alone equal to the
+//! original (digest, root, and the status now and as of the middle), the archive a tile
+//! directory `tiles export` and the independent reader agree with, `sync` continuing the restored
+//! chain; a tampered, reordered, incomplete or foreign archive refused at the first bad entry
+//! index with nothing written; a restore from an export and its checkpoint; and the tiles served
+//! by the real `serve`, read by the independent stdlib Python reader `tests/tiles/read_tiles.py`,
+//! entry bundles only with an auditor's token.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tailledger::archive::{Bucket, DirBucket, PROGRESS_FILE};
 use tailledger::as_of::AsOf;
 use tailledger::checks::CheckSettings;
 use tailledger::config::Config;
@@ -16,19 +19,20 @@ use tailledger::ledger::{Ledger, Log};
 use tailledger::merkle::{Checkpoint, SigningKey, sign_checkpoint};
 use tailledger::restore::{RestoreError, restore_from_export, restore_from_tiles};
 use tailledger::service::Service;
-use tailledger::tiles::{self, DirReader, TileObject};
+use tailledger::tiles;
 use tailledger::time::{ManualClock, Timestamp};
 
 use crate::cli::{AUDITOR_TOKEN, Setup, TOKEN_ENV, args, run_with_env, tailscale_token};
 use crate::helpers::{
     API_TOKEN, Fixture, at, every_kind_of_event, free_port, run, spawn_serve, text,
 };
+use crate::seaweed::poll_until;
 
 /// Entries in the ledgers of these tests: eleven full bundles and a partial one, a partial
 /// level-1 tile of width 11.
 const ENTRIES: usize = 3_000;
 
-/// Entries of the round trip through `tiles export` and `restore`: `TAILLEDGER_TILES_ENTRIES`
+/// Entries of the round trip through the archive and `restore`: `TAILLEDGER_TILES_ENTRIES`
 /// (`.ci/run` sets 100,000), else [`ENTRIES`].
 fn round_trip_entries() -> usize {
     std::env::var("TAILLEDGER_TILES_ENTRIES")
@@ -66,12 +70,20 @@ fn signing_key() -> SigningKey {
     SigningKey::from_seed("tiles-test", &[7; 32]).unwrap()
 }
 
+/// Writes `bytes` as the object at `path` of the tile directory `to`.
+fn put(to: &Path, path: &str, bytes: &[u8]) {
+    let file = to.join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, bytes).unwrap();
+}
+
 /// Writes the tiles of the ledger in `data_dir` and its signed checkpoint into `to`.
 fn write_tiles(data_dir: &Path, key: &SigningKey, to: &Path) -> Checkpoint {
     let log = Log::open_copy(data_dir).unwrap();
     let (size, root) = log.tree_head().unwrap();
     for object in tiles::objects_between(&log, 0, size) {
-        tiles::write_dir(to, &object.unwrap()).unwrap();
+        let object = object.unwrap();
+        put(to, &object.path, &object.bytes);
     }
     let checkpoint = Checkpoint {
         origin: tiles::log_origin(&log.get(1).unwrap().unwrap().hash),
@@ -80,15 +92,7 @@ fn write_tiles(data_dir: &Path, key: &SigningKey, to: &Path) -> Checkpoint {
         extensions: Vec::new(),
     };
     let note = sign_checkpoint(&checkpoint, key).unwrap();
-    tiles::write_dir(
-        to,
-        &TileObject {
-            path: tiles::CHECKPOINT_PATH.to_owned(),
-            bytes: note.into_bytes(),
-            full: false,
-        },
-    )
-    .unwrap();
+    put(to, tiles::CHECKPOINT_PATH, note.as_bytes());
     checkpoint
 }
 
@@ -102,25 +106,34 @@ fn service_over(dir: &Path, now: Timestamp) -> Service {
     )
 }
 
-/// Asserts that the ledgers in `a` and `b` have one head, one root, and one status now and as of
-/// the recorded instant of seq `middle`.
-async fn assert_same_ledger(a: &Path, b: &Path, middle: u64) {
-    let (one, two) = (Log::open_copy(a).unwrap(), Log::open_copy(b).unwrap());
-    assert_eq!(one.head(), two.head());
-    assert_eq!(one.tree_head().unwrap(), two.tree_head().unwrap());
-    let middle_at = one.get(middle).unwrap().unwrap().recorded_at;
-    let now = one
+/// What must be equal between a ledger and its restored copy: the head, the tree head, and the
+/// status (what `GetStatus` answers) now and as of the recorded instant of seq `middle`.
+#[derive(Debug, PartialEq)]
+pub struct Answers {
+    head: Option<tailledger::hash::Digest>,
+    tree_head: (u64, tailledger::hash::Hash256),
+    statuses: Vec<tailledger::service::CheckReport>,
+}
+
+/// The [`Answers`] of the ledger in `dir`.
+pub async fn answers_of(dir: &Path, middle: u64) -> Answers {
+    let log = Log::open_copy(dir).unwrap();
+    let middle_at = log.get(middle).unwrap().unwrap().recorded_at;
+    let now = log
         .head_recorded_at()
         .unwrap()
         .saturating_add_micros(3_600_000_000);
-    let (one, two) = (service_over(a, now), service_over(b, now));
+    let (head, tree_head) = (log.head(), log.tree_head().unwrap());
+    drop(log);
+    let service = service_over(dir, now);
+    let mut statuses = Vec::new();
     for as_of in [None, Some(AsOf::Instant(middle_at))] {
-        let system = SystemId::tailscale();
-        let (x, y) = (
-            one.status(system.clone(), as_of).await.unwrap(),
-            two.status(system, as_of).await.unwrap(),
-        );
-        assert_eq!(x, y, "status as of {as_of:?}");
+        statuses.push(service.status(SystemId::tailscale(), as_of).await.unwrap());
+    }
+    Answers {
+        head,
+        tree_head,
+        statuses,
     }
 }
 
@@ -139,15 +152,62 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_ledger_restored_from_its_tiles_answers_as_the_original_and_sync_continues_it() {
+async fn a_ledger_restored_from_its_archive_alone_answers_as_the_original_and_sync_continues_it() {
     let fixture = Fixture::start().await;
     let setup = Setup::new(fixture.server.base_url(), "127.0.0.1:0");
     let dir = setup.dir.path();
-    let original = dir.join("original");
+    let original = setup.ledger();
     let entries = round_trip_entries();
     drop(ledger_of(&original, entries, "2026-03-02T14:00:00Z"));
     let (key_file, public_key) = crate::helpers::keygen(dir);
-    let tiles_dir = dir.join("tiles");
+    let config = setup.config();
+    let mut text_of_config = std::fs::read_to_string(&config).unwrap();
+    text_of_config.push_str(&format!(
+        "\n[checkpoint]\nsigning_key_path = \"{}\"\n\n[archive]\ndir = \"archive\"\n",
+        key_file.display()
+    ));
+    std::fs::write(&config, text_of_config).unwrap();
+    let archive = dir.join("archive");
+
+    // `serve` archives the ledger as it runs; stopped, it makes a last pass up to its head.
+    let (mut server, log) = spawn_serve(&config, &[(TOKEN_ENV, API_TOKEN)]);
+    let progress = original.join(PROGRESS_FILE);
+    poll_until(
+        "serve archives the ledger",
+        std::time::Duration::from_secs(600),
+        || {
+            std::fs::read_to_string(&progress).is_ok_and(|text| {
+                text.lines()
+                    .nth(1)
+                    .and_then(|size| size.parse::<u64>().ok())
+                    .is_some_and(|size| size >= entries as u64)
+            })
+        },
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(server.wait().unwrap().success());
+    let logged = log.join().unwrap().join("\n");
+    assert!(
+        logged.contains("the archive is up to date at shutdown"),
+        "{logged}"
+    );
+    let head = Log::open_copy(&original).unwrap().head().unwrap();
+    let expected = answers_of(&original, entries as u64 / 2).await;
+
+    // The archive is a tile directory: the checkpoint of the head at shutdown, every full tile
+    // the bytes `tiles export` makes of the same ledger (it writes over the archive, refusing any
+    // full object with other bytes), and the independent reader accepts it.
+    let note = std::fs::read_to_string(archive.join("checkpoint")).unwrap();
+    let archived = tailledger::merkle::verify_checkpoint(
+        &note,
+        &tailledger::merkle::VerifierKey::parse(&public_key).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(archived.size, head.seq);
     let exported = run(&[
         "tiles",
         "export",
@@ -156,25 +216,32 @@ async fn a_ledger_restored_from_its_tiles_answers_as_the_original_and_sync_conti
         "--signing-key",
         key_file.to_str().unwrap(),
         "--to",
-        tiles_dir.to_str().unwrap(),
+        archive.to_str().unwrap(),
     ]);
     assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
-    let last_bundle = tiles::TilePath {
-        kind: tiles::TileKind::Entries,
-        index: entries as u64 / 256,
-        width: (entries % 256) as u16,
-    };
-    assert!(
-        tiles_dir.join(last_bundle.to_string()).is_file(),
-        "{last_bundle}"
+    assert_eq!(
+        std::fs::read_to_string(archive.join("checkpoint")).unwrap(),
+        note
     );
+    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tiles/read_tiles.py");
+    let read = std::process::Command::new("python3")
+        .args([
+            reader,
+            &format!("file://{}", archive.display()),
+            "--public-key",
+            &public_key,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(read.status.success(), "{}", text(&read));
 
-    // The configuration's ledger directory is the restore's target.
-    let restored = setup.ledger();
+    // The machine is lost: the ledger's directory is deleted, and restored from the archive.
+    std::fs::remove_dir_all(&original).unwrap();
+    let restored = original.clone();
     let output = run(&[
         "restore",
         "--from",
-        tiles_dir.to_str().unwrap(),
+        archive.to_str().unwrap(),
         "--data-dir",
         restored.to_str().unwrap(),
         "--public-key",
@@ -182,11 +249,11 @@ async fn a_ledger_restored_from_its_tiles_answers_as_the_original_and_sync_conti
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(
-        text(&output).contains(&format!("restored {entries} entries")),
+        text(&output).contains(&format!("restored {} entries", head.seq)),
         "{}",
         text(&output)
     );
-    assert_same_ledger(&original, &restored, entries as u64 / 2).await;
+    assert_eq!(answers_of(&restored, entries as u64 / 2).await, expected);
     // Nothing but the ledger is left beside it.
     let beside: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -199,7 +266,7 @@ async fn a_ledger_restored_from_its_tiles_answers_as_the_original_and_sync_conti
     let again = run(&[
         "restore",
         "--from",
-        tiles_dir.to_str().unwrap(),
+        archive.to_str().unwrap(),
         "--data-dir",
         restored.to_str().unwrap(),
         "--public-key",
@@ -209,7 +276,6 @@ async fn a_ledger_restored_from_its_tiles_answers_as_the_original_and_sync_conti
     assert!(text(&again).contains("not empty"), "{}", text(&again));
 
     // The real binary continues the restored chain.
-    let config = setup.config();
     let synced = run_with_env(
         args(&["sync", "-c", config.to_str().unwrap()]),
         tailscale_token(),
@@ -219,17 +285,36 @@ async fn a_ledger_restored_from_its_tiles_answers_as_the_original_and_sync_conti
     let verified = run(&["verify", "--data-dir", restored.to_str().unwrap()]);
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
     let log = Log::open_copy(&restored).unwrap();
-    assert!(log.head().unwrap().seq > entries as u64);
-    let original_head = Log::open_copy(&original).unwrap().head().unwrap();
-    let next = log.get(original_head.seq + 1).unwrap().unwrap();
-    assert_eq!(next.prev_hash, original_head.hash);
+    assert!(log.head().unwrap().seq > head.seq);
+    let next = log.get(head.seq + 1).unwrap().unwrap();
+    assert_eq!(next.prev_hash, head.hash);
+}
+
+/// Bundle 5 (entries 1,280 to 1,535, the first of whose seqs start with `1`) with one digit of
+/// the seq of its entry 10 (index 1,290) changed.
+pub fn tamper_entry_10_of_bundle_5(bundle: &[u8]) -> Vec<u8> {
+    let mut bundle = bundle.to_vec();
+    let entries = tiles::bundle::decode(1_280, 256, &bundle).unwrap();
+    let offset: usize = entries[..10]
+        .iter()
+        .map(|entry| 2 + entry.len())
+        .sum::<usize>()
+        + 2;
+    let at_seq = offset
+        + entries[10]
+            .windows(7)
+            .position(|w| w == b"\"seq\":1")
+            .unwrap()
+        + 7;
+    bundle[at_seq] = if bundle[at_seq] == b'9' { b'8' } else { b'9' };
+    bundle
 }
 
 /// A refused restore: its error, and nothing at the target or beside it.
 async fn refused(tiles_dir: &Path, key: &SigningKey, parent: &Path) -> RestoreError {
     let target = parent.join("restored");
     let error = restore_from_tiles(
-        &DirReader::new(tiles_dir),
+        &Bucket::Dir(DirBucket::new(tiles_dir.to_path_buf())),
         &key.verifier_key(),
         &target,
         &|_| {},
@@ -272,21 +357,8 @@ async fn a_tampered_reordered_incomplete_or_foreign_archive_is_refused_at_the_fi
     // One byte of entry 10 of bundle 5 changed: index 5·256 + 10.
     let tampered = case("tampered");
     let bundle_file = tampered.join("tile/entries/005");
-    let mut bundle = std::fs::read(&bundle_file).unwrap();
-    let entries = tiles::bundle::decode(1_280, 256, &bundle).unwrap();
-    let offset: usize = entries[..10]
-        .iter()
-        .map(|entry| 2 + entry.len())
-        .sum::<usize>()
-        + 2;
-    let at_seq = offset
-        + entries[10]
-            .windows(7)
-            .position(|w| w == b"\"seq\":1")
-            .unwrap()
-        + 7;
-    bundle[at_seq] = if bundle[at_seq] == b'9' { b'8' } else { b'9' };
-    std::fs::write(&bundle_file, &bundle).unwrap();
+    let bundle = std::fs::read(&bundle_file).unwrap();
+    std::fs::write(&bundle_file, tamper_entry_10_of_bundle_5(&bundle)).unwrap();
     let error = refused(&tampered, &key, &work).await;
     assert_eq!(refused_at(&error), Some(1_290), "{error}");
     assert!(error.to_string().contains("seq 1291"), "{error}");
@@ -369,7 +441,7 @@ async fn a_tampered_reordered_incomplete_or_foreign_archive_is_refused_at_the_fi
     // The untouched archive restores.
     let restored = work.join("restored");
     let done = restore_from_tiles(
-        &DirReader::new(&good),
+        &Bucket::Dir(DirBucket::new(good.clone())),
         &key.verifier_key(),
         &restored,
         &|_| {},
@@ -414,7 +486,10 @@ async fn a_ledger_restored_from_an_export_and_its_checkpoint_equals_the_original
     };
     let restored = dir.path().join("restored");
     restore(&export, &restored).unwrap();
-    assert_same_ledger(&ledger_dir, &restored, 500).await;
+    assert_eq!(
+        answers_of(&restored, 500).await,
+        answers_of(&ledger_dir, 500).await
+    );
 
     // Line 300 altered, and the export cut before the checkpoint's size.
     let lines: Vec<String> = std::fs::read_to_string(&export)
