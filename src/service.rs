@@ -892,8 +892,7 @@ impl Service {
                     settings_recorded_from_seq: in_force.recorded_from,
                 })?;
             if as_of.is_none() {
-                service.add_clock_findings(&system, &mut report);
-                service.add_archive_findings(&system, &mut report);
+                service.add_live_findings(&system, &mut report);
             }
             Ok(report)
         })

@@ -92,7 +92,7 @@ pub fn pending(config: &Path) -> Outcome {
     let window = runtime()?
         .block_on(service.alert_window(SystemId::tailscale(), alerts.lookback))
         .map_err(Failure::input)?;
-    let pending = route::pending(&alerts.routes, &window.derived);
+    let pending = route::pending(&alerts.routes, window.derived());
     for (route, notification) in &pending {
         println!(
             "{} {} {} {} {} [{}] {}",

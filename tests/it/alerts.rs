@@ -354,7 +354,7 @@ async fn a_leavers_grace_running_out_reaches_each_destination_once() {
         route("to-slack", "slack", failing(), Schedule::Immediate),
         route("to-mail", "mail", failing(), Schedule::Immediate),
     ];
-    assert!(tailledger::alerts::route::pending(&routes, &window.derived).is_empty());
+    assert!(tailledger::alerts::route::pending(&routes, window.derived()).is_empty());
     let got = stats(&receiver).await;
     assert_eq!(got["webhook"][id], 1, "{got}");
     assert_eq!(got["slack"][id], 1, "{got}");
