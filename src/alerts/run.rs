@@ -92,11 +92,13 @@ pub async fn run(
         .collect();
     let mut backoff: BTreeMap<String, Backoff> = BTreeMap::new();
     let mut follow = service.follow();
+    let mut live = service.live_changes();
     let mut derive_failures = 0u32;
     // The derivation so far, brought forward at each pass; started again after a failed one.
     let mut deriver = None;
     loop {
         follow.mark_unchanged();
+        live.mark_unchanged();
         let mut wake = Instant::now() + WAKE_AT_LEAST;
         match service
             .alert_pass(system.clone(), settings.lookback, deriver.take())
@@ -141,6 +143,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = follow.changed() => {}
+            _ = live.changed() => {}
             () = tokio::time::sleep_until(wake) => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }

@@ -19,7 +19,7 @@ pub struct AlertWindow {
     pub now: Timestamp,
     /// The derivation, to bring forward at the next pass.
     pub deriver: Deriver,
-    /// The next instant at which time alone changes a check, if any.
+    /// The next instant at which time alone changes a check or a live alarm, if any.
     pub next_change: Option<Timestamp>,
 }
 
@@ -87,7 +87,10 @@ impl Service {
             deriver.observe_live(service.live_findings(&system, now), now);
             deriver.forget_before(since);
             let next_change =
-                checks::next_time_change(deriver.projections(), &system, now, &settings_at(now));
+                checks::next_time_change(deriver.projections(), &system, now, &settings_at(now))
+                    .into_iter()
+                    .chain(service.archive_behind_at(now))
+                    .min();
             Ok(AlertWindow {
                 now,
                 deriver,

@@ -17,12 +17,14 @@ use chrono::NaiveTime;
 use serde_json::Value;
 use tailledger::alerts::send::{Destination, Kind, Smtp, SmtpTls};
 use tailledger::alerts::{AlertsSettings, Change, Route, Schedule, run};
+use tailledger::archive::ArchiveStatus;
 use tailledger::checks::CheckSettings;
 use tailledger::entry::Entry;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::metrics::Metrics;
 use tailledger::service::Service;
+use tailledger::skew::DateReading;
 use tailledger::sync::{AuditWindow, Listing, Observation, Observing, Source, SyncOptions, Syncer};
 use tailledger::tailscale::{FetchError, Secret};
 use tailledger::time::{Clock, ManualClock, SystemClock, Timestamp};
@@ -123,13 +125,22 @@ where
     }
 }
 
-/// The listing the next sync observes.
+/// The listing the next sync observes, and the reading of the source's clock it gives.
 #[derive(Clone, Default)]
-struct Listed(Arc<Mutex<Vec<tailledger::event::AccountSnapshot>>>);
+pub struct Listed(
+    pub Arc<Mutex<Vec<tailledger::event::AccountSnapshot>>>,
+    pub Arc<Mutex<Option<DateReading>>>,
+    Arc<Mutex<Option<DateReading>>>,
+);
 
 impl Source for Listed {
+    fn take_date_reading(&self) -> Option<DateReading> {
+        self.2.lock().unwrap().take()
+    }
+
     fn observe(&self, _audit_log: AuditWindow) -> Observing<'_> {
         let accounts = self.0.lock().unwrap().clone();
+        *self.2.lock().unwrap() = *self.1.lock().unwrap();
         Box::pin(async move {
             Ok::<_, FetchError>(Observation {
                 listing: Listing::new(accounts).unwrap(),
@@ -150,6 +161,17 @@ async fn service_with_dana(
     login: &str,
     grace_seconds: u64,
 ) -> (Arc<Service>, Listed) {
+    service_archived(dir, clock, login, grace_seconds, None).await
+}
+
+/// [`service_with_dana`], its archive's progress read from `archive` when given.
+pub async fn service_archived(
+    dir: &Path,
+    clock: Arc<dyn Clock>,
+    login: &str,
+    grace_seconds: u64,
+    archive: Option<Arc<ArchiveStatus>>,
+) -> (Arc<Service>, Listed) {
     let ledger = Arc::new(Ledger::open(dir).unwrap());
     let mut service = Service::new(
         ledger.clone(),
@@ -166,6 +188,9 @@ async fn service_with_dana(
         clock,
         SyncOptions::default(),
     ));
+    if let Some(archive) = archive {
+        service.set_archive_status(archive);
+    }
     let admin = || Actor::Api("admin".to_owned());
     service
         .import_roster(
@@ -199,7 +224,7 @@ async fn service_with_dana(
     (Arc::new(service), listed)
 }
 
-fn webhook(receiver: &Helper) -> Destination {
+pub fn webhook(receiver: &Helper) -> Destination {
     Destination {
         name: "hook".to_owned(),
         kind: Kind::Webhook {
@@ -209,7 +234,7 @@ fn webhook(receiver: &Helper) -> Destination {
     }
 }
 
-fn route(name: &str, destination: &str, states: Vec<Change>, schedule: Schedule) -> Route {
+pub fn route(name: &str, destination: &str, states: Vec<Change>, schedule: Schedule) -> Route {
     Route {
         name: name.to_owned(),
         checks: vec!["offboarded-access-removed".to_owned()],
@@ -220,7 +245,7 @@ fn route(name: &str, destination: &str, states: Vec<Change>, schedule: Schedule)
 }
 
 /// The delivery loop, running until the returned sender says stop.
-fn start_alerts(
+pub fn start_alerts(
     service: &Arc<Service>,
     settings: AlertsSettings,
     metrics: &Metrics,
@@ -237,7 +262,7 @@ fn start_alerts(
 }
 
 /// The `AlertDelivered` events recorded so far.
-async fn delivered(service: &Service) -> Vec<Entry> {
+pub async fn delivered(service: &Service) -> Vec<Entry> {
     service
         .events(0, 10_000)
         .await
