@@ -63,6 +63,11 @@ pub struct Helper {
 
 impl Helper {
     pub fn start(script: &str, args: &[&str]) -> Helper {
+        Self::start_with_env(script, args, &[])
+    }
+
+    /// [`Helper::start`] with `env` added to its environment.
+    pub fn start_with_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> Helper {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/alerts")
             .join(script);
@@ -70,6 +75,7 @@ impl Helper {
             .arg(path)
             .args(args)
             .env("TL_ALERT_SECRET", SECRET)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -311,6 +317,7 @@ async fn a_leavers_grace_running_out_reaches_each_destination_once() {
                 host: "127.0.0.1".to_owned(),
                 port: smtp.port,
                 tls: SmtpTls::None,
+                ca: None,
                 username: None,
                 password: None,
                 from: "tailledger <alerts@acme.example>".parse().unwrap(),

@@ -4,6 +4,7 @@ mod admin_cli;
 mod alerts;
 mod alerts_live;
 mod alerts_serve;
+mod alerts_smtp;
 mod api;
 mod archive;
 mod audit_window;
