@@ -16,9 +16,9 @@ use crate::alerts::{Helper, SECRET, control, needs, stats, until};
 use crate::cli::{ADMIN_TOKEN, TOKEN_ENV, args, run_with_env};
 use crate::helpers::{API_TOKEN, Fixture, free_port, metric_value, spawn_serve};
 
-const SECRET_ENV: &str = "TL_TEST_ALERT_SECRET";
+pub const SECRET_ENV: &str = "TL_TEST_ALERT_SECRET";
 
-fn config(dir: &std::path::Path, base_url: &str, receiver: &Helper, metrics_port: u16) {
+pub fn config(dir: &std::path::Path, base_url: &str, receiver: &Helper, metrics_port: u16) {
     std::fs::write(
         dir.join("staff.csv"),
         "email,name,org_role,end_date\ndana@acme.example,Dana Whitfield,IT,2026-01-01\nmarco@acme.example,Marco Ibáñez,IT,\n",
