@@ -161,7 +161,7 @@ impl Source for Listed {
 
 /// A service over a sled ledger in `dir` with `clock`, Dana on the roster and her account
 /// (named `login`) listed and linked, and an offboarding grace of `grace_seconds`.
-async fn service_with_dana(
+pub async fn service_with_dana(
     dir: &Path,
     clock: Arc<dyn Clock>,
     login: &str,

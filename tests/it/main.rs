@@ -3,6 +3,7 @@
 mod admin_cli;
 mod alerts;
 mod alerts_config;
+mod alerts_digest;
 mod alerts_live;
 mod alerts_serve;
 mod alerts_smtp;
