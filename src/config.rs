@@ -1102,7 +1102,7 @@ impl Config {
         let alerts = raw
             .alerts
             .as_ref()
-            .map(|alerts| source.alerts(alerts, &env))
+            .map(|alerts| source.alerts(alerts, base, &env))
             .transpose()?;
         let mut taken = vec![("listen", listen)];
         if let Some(webhook) = &webhook {

@@ -231,6 +231,8 @@ pub struct Service {
     archive: Option<Arc<crate::archive::ArchiveStatus>>,
     /// The witness client's findings and published checkpoint, when `[[witness]]` is configured.
     witnesses: Option<Arc<crate::witness::WitnessStatus>>,
+    /// Poked when what is computed live may have changed: a source's clock was read.
+    live_changed: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 /// Where the roster of every sync cycle comes from.
@@ -265,6 +267,7 @@ impl Service {
             roster_date: Arc::default(),
             archive: None,
             witnesses: None,
+            live_changed: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }
 
@@ -837,7 +840,7 @@ impl Service {
         let syncer = self.syncer(system)?;
         let (roster, roster_appended, sync) = match self.roster_input.as_deref() {
             Some(RosterInput::Truto(source)) => {
-                let (read, sync) = tokio::join!(self.read_truto(source), syncer.sync_now());
+                let (read, sync) = tokio::join!(self.read_truto(source), self.run_syncer(&syncer));
                 let sync = sync?;
                 let (roster, appended) = match read {
                     Ok(read) => self.import_truto(read).await?,
@@ -847,7 +850,7 @@ impl Service {
             }
             _ => {
                 let (roster, appended) = self.import_configured_roster().await?;
-                (roster, appended, syncer.sync_now().await?)
+                (roster, appended, self.run_syncer(&syncer).await?)
             }
         };
         match &roster {
@@ -868,7 +871,14 @@ impl Service {
     /// tells of a change in the system, and HR is read by every other cycle. So a removal a
     /// webhook announces is never queued behind a slow HR read.
     pub async fn sync_system_now(&self, system: &SystemId) -> Result<SyncReport, ServiceError> {
-        Ok(self.syncer(system)?.sync_now().await?)
+        Ok(self.run_syncer(&*self.syncer(system)?).await?)
+    }
+
+    /// Runs one sync of `syncer`, which reads its source's clock.
+    async fn run_syncer(&self, syncer: &Syncer) -> Result<SyncReport, SyncError> {
+        let report = syncer.sync_now().await;
+        self.live_changed.send_replace(());
+        report
     }
 
     /// The syncer of `system`, or why there is none.
@@ -904,9 +914,7 @@ impl Service {
                     settings_recorded_from_seq: in_force.recorded_from,
                 })?;
             if as_of.is_none() {
-                service.add_clock_findings(&system, &mut report);
-                service.add_archive_findings(&system, &mut report);
-                service.add_witness_findings(&system, &mut report);
+                service.add_live_findings(&system, &mut report);
             }
             Ok(report)
         })

@@ -1,9 +1,10 @@
 //! Alerts (docs/operating.md#alerts): notifications derived from the ledger (`derive.rs`), routed
-//! (`route.rs`), written for each kind of destination (`message.rs`), sent (`send.rs`) and
+//! (`route.rs`), with the alarms the service computes live (`live.rs`), written for each kind of destination (`message.rs`), sent (`send.rs`) and
 //! recorded as `AlertDelivered` by the loop `serve` runs (`run.rs`). The ledger is the delivery
 //! state: pending is what was derived minus what was recorded as delivered.
 
 pub mod derive;
+pub mod live;
 pub mod message;
 pub mod route;
 pub mod run;
@@ -11,7 +12,8 @@ pub mod send;
 
 use std::time::Duration;
 
-pub use derive::{Change, Derived, Notification};
+pub use derive::{Change, Derived, Deriver, Notification};
+pub use live::LiveFindings;
 pub use route::{Outgoing, Route, Schedule};
 pub use send::{Destination, Sender};
 

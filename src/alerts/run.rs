@@ -92,18 +92,22 @@ pub async fn run(
         .collect();
     let mut backoff: BTreeMap<String, Backoff> = BTreeMap::new();
     let mut follow = service.follow();
+    let mut live = service.live_changes();
     let mut derive_failures = 0u32;
+    // The derivation so far, brought forward at each pass; started again after a failed one.
+    let mut deriver = None;
     loop {
         follow.mark_unchanged();
+        live.mark_unchanged();
         let mut wake = Instant::now() + WAKE_AT_LEAST;
         match service
-            .alert_window(system.clone(), settings.lookback)
+            .alert_pass(system.clone(), settings.lookback, deriver.take())
             .await
         {
             Ok(window) => {
                 derive_failures = 0;
                 report_pending(&settings, &window, &metrics);
-                for outgoing in route::due(&settings.routes, &window.derived, window.now, timezone)
+                for outgoing in route::due(&settings.routes, window.derived(), window.now, timezone)
                 {
                     if *stopping.borrow() {
                         return;
@@ -120,6 +124,7 @@ pub async fn run(
                 if let Some(at) = next_instant(&settings, &window, timezone) {
                     wake = wake.min(instant_of(&service, at));
                 }
+                deriver = Some(window.deriver);
             }
             Err(error) => {
                 let wait = RETRY_FIRST
@@ -138,6 +143,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = follow.changed() => {}
+            _ = live.changed() => {}
             () = tokio::time::sleep_until(wake) => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
@@ -192,7 +198,7 @@ async fn deliver(
 
 /// Sets the pending gauge of every destination.
 fn report_pending(settings: &AlertsSettings, window: &AlertWindow, metrics: &Metrics) {
-    let pending = route::pending(&settings.routes, &window.derived);
+    let pending = route::pending(&settings.routes, window.derived());
     for destination in &settings.destinations {
         let count = pending
             .iter()

@@ -9,6 +9,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::message;
@@ -41,6 +42,8 @@ pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
+    /// PEM certificates trusted besides the public authorities (`ca_file`): a private relay's.
+    pub ca: Option<Vec<u8>>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub from: Mailbox,
@@ -190,14 +193,26 @@ async fn send_email(
         destination: destination.name.clone(),
         reason: error.to_string(),
     })?;
-    let transport = match smtp.tls {
-        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-            .map_err(|error| unreachable(error.to_string()))?,
-        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
-            .map_err(|error| unreachable(error.to_string()))?,
-        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+    let parameters = || {
+        let mut builder = TlsParameters::builder(smtp.host.clone());
+        if let Some(pem) = &smtp.ca {
+            let ca = Certificate::from_pem(pem).map_err(|error| unreachable(error.to_string()))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        builder
+            .build_rustls()
+            .map_err(|error| unreachable(error.to_string()))
     };
-    let mut transport = transport.port(smtp.port).timeout(Some(ATTEMPT_TIMEOUT));
+    // STARTTLS is required: a server that does not offer it is refused before anything is sent.
+    let tls = match smtp.tls {
+        SmtpTls::Starttls => Tls::Required(parameters()?),
+        SmtpTls::Tls => Tls::Wrapper(parameters()?),
+        SmtpTls::None => Tls::None,
+    };
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .tls(tls)
+        .port(smtp.port)
+        .timeout(Some(ATTEMPT_TIMEOUT));
     if let (Some(username), Some(password)) = (&smtp.username, &smtp.password) {
         transport = transport.credentials(Credentials::new(
             username.clone(),

@@ -532,12 +532,20 @@ pub enum AlertsCommand {
         #[arg(long, value_name = "NAME")]
         route: String,
     },
-    /// List the notifications each destination has yet to acknowledge (while `serve` is
-    /// stopped: it reads the ledger directory).
+    /// List the notifications each destination has yet to acknowledge: from the configured
+    /// ledger directory while `serve` is stopped, or through the running server (`--server`).
     Pending {
-        /// The configuration file (TOML).
+        /// The configuration file (TOML): its routes, destinations and lookback.
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// This ledger directory instead of the configuration's `data_dir` (opened in place:
+        /// only while no server holds it).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// A running server instead: its ledger is exported (the chain verified as it arrives)
+        /// and derived from here.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
 }
 
@@ -715,8 +723,13 @@ pub fn run(cli: Cli) -> ExitCode {
             command: AlertsCommand::Test { config, route },
         } => alerts::test(&config, &route),
         Command::Alerts {
-            command: AlertsCommand::Pending { config },
-        } => alerts::pending(&config),
+            command:
+                AlertsCommand::Pending {
+                    config,
+                    data_dir,
+                    remote,
+                },
+        } => alerts::pending(&config, data_dir, remote.server()),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -4,9 +4,11 @@
 //! file names, never from the file. Refused: a destination or route name used twice or not
 //! `[a-z0-9_-]`, a route naming an unknown destination, check or state, a digest time that is
 //! no `HH:MM`, an address that is no `https://` URL (plain `http://` only to a loopback host),
-//! an email address that does not parse, and SMTP without TLS to a host that is not loopback.
+//! an email address that does not parse, SMTP without TLS to a host that is not loopback, and a
+//! `ca_file` that cannot be read or holds no PEM certificate.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveTime;
 use lettre::message::Mailbox;
@@ -45,6 +47,8 @@ struct RawDestination {
     tls: Option<Spanned<String>>,
     username: Option<String>,
     password_env: Option<Spanned<String>>,
+    /// PEM certificates an SMTP server's certificate may chain to.
+    ca_file: Option<Spanned<PathBuf>>,
     from: Option<Spanned<String>>,
     #[serde(default)]
     to: Vec<Spanned<String>>,
@@ -82,6 +86,7 @@ impl Source<'_> {
     pub(super) fn alerts(
         &self,
         raw: &RawAlerts,
+        base: &Path,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<AlertsSettings, ConfigError> {
         let console_url = raw
@@ -101,7 +106,7 @@ impl Source<'_> {
         let mut destinations = Vec::new();
         let mut names = BTreeSet::new();
         for raw in &raw.destination {
-            let destination = self.destination(raw, env)?;
+            let destination = self.destination(raw, base, env)?;
             if !names.insert(destination.name.clone()) {
                 return Err(self.error(
                     &raw.name,
@@ -185,6 +190,7 @@ impl Source<'_> {
     fn destination(
         &self,
         raw: &RawDestination,
+        base: &Path,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Destination, ConfigError> {
         let name = raw.name.get_ref().clone();
@@ -237,7 +243,7 @@ impl Source<'_> {
                     url: Secret::new(checked.into_inner()),
                 }
             }
-            "email" => Kind::Email(Box::new(self.smtp(raw, env)?)),
+            "email" => Kind::Email(Box::new(self.smtp(raw, base, env)?)),
             other => {
                 return Err(self.error(
                     &raw.kind,
@@ -254,6 +260,7 @@ impl Source<'_> {
     fn smtp(
         &self,
         raw: &RawDestination,
+        base: &Path,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Smtp, ConfigError> {
         let host = self.required(
@@ -327,15 +334,62 @@ impl Source<'_> {
             .iter()
             .map(|to| mailbox(to, "alerts.destination.to"))
             .collect::<Result<_, _>>()?;
+        let ca = raw
+            .ca_file
+            .as_ref()
+            .map(|path| self.ca_file(path, base))
+            .transpose()?;
+        if ca.is_some() && tls == SmtpTls::None {
+            return Err(self.error(
+                raw.ca_file.as_ref().expect("read above"),
+                "alerts.destination.ca_file",
+                "is only for tls = \"starttls\" or \"tls\": with tls = \"none\" no certificate is checked",
+            ));
+        }
         Ok(Smtp {
             host: host.get_ref().clone(),
             port,
             tls,
+            ca,
             username: raw.username.clone(),
             password,
             from,
             to,
         })
+    }
+
+    /// The PEM certificates of `ca_file`, read and parsed: the authorities an SMTP server's
+    /// certificate may chain to, besides the public ones.
+    fn ca_file(&self, path: &Spanned<PathBuf>, base: &Path) -> Result<Vec<u8>, ConfigError> {
+        const CERTIFICATE: &[u8] = b"-----BEGIN CERTIFICATE-----";
+        let key = "alerts.destination.ca_file";
+        let full = base.join(path.get_ref());
+        let pem = crate::bounded::read_file(&full, crate::bounded::SMALL_FILE_BYTES).map_err(
+            |error| {
+                self.error(
+                    path,
+                    key,
+                    format!("cannot read {}: {error}", full.display()),
+                )
+            },
+        )?;
+        match lettre::transport::smtp::client::Certificate::from_pem(&pem) {
+            Ok(_)
+                if pem
+                    .windows(CERTIFICATE.len())
+                    .any(|window| window == CERTIFICATE) =>
+            {
+                Ok(pem)
+            }
+            _ => Err(self.error(
+                path,
+                key,
+                format!(
+                    "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    full.display()
+                ),
+            )),
+        }
     }
 
     fn route(&self, raw: &RawRoute, destinations: &BTreeSet<String>) -> Result<Route, ConfigError> {

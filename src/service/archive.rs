@@ -9,6 +9,7 @@ use super::{CheckReport, Service};
 use crate::archive::{ArchiveStatus, Lag};
 use crate::checks::{CheckState, Finding, Reason, Subject};
 use crate::event::SystemId;
+use crate::time::Timestamp;
 
 /// The check `archive-behind` findings belong to.
 const CHECK: &str = "integration-healthy";
@@ -25,6 +26,20 @@ impl Service {
         let status = self.archive.as_ref()?;
         let head = self.head().map_or(0, |head| head.seq);
         Some((status.kind, status.lag(head, self.now())))
+    }
+
+    /// When the archive, behind but within `max_lag` now, reports `archive-behind` if nothing is
+    /// archived meanwhile: the alerts' loop wakes then.
+    pub(super) fn archive_behind_at(&self, now: Timestamp) -> Option<Timestamp> {
+        let status = self.archive.as_ref()?;
+        let head = self.head().map_or(0, |head| head.seq);
+        let lag = status.lag(head, now);
+        if lag.entries == 0 || status.is_behind(lag) {
+            return None;
+        }
+        let max_lag = i64::try_from(status.max_lag.as_secs()).unwrap_or(i64::MAX);
+        let wait = max_lag.saturating_sub(lag.seconds).saturating_add(1);
+        Some(now.saturating_add_micros(wait.saturating_mul(1_000_000)))
     }
 
     /// Adds to `integration-healthy` of a report evaluated now an `archive-behind` finding when

@@ -27,6 +27,7 @@ impl Service {
         let _ = source.take_date_reading();
         let read = source.read(self.timezone).await;
         if let Some(reading) = source.take_date_reading() {
+            self.live_changed.send_replace(());
             *self
                 .roster_date
                 .lock()
@@ -36,6 +37,12 @@ impl Service {
             }
         }
         Ok(read)
+    }
+
+    /// Changes whenever what is computed live may have changed (a source's clock was read):
+    /// the alerts' loop derives again.
+    pub fn live_changes(&self) -> tokio::sync::watch::Receiver<()> {
+        self.live_changed.subscribe()
     }
 
     /// The last reading of each source's clock: the last sync's of each system, the last

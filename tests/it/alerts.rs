@@ -17,12 +17,14 @@ use chrono::NaiveTime;
 use serde_json::Value;
 use tailledger::alerts::send::{Destination, Kind, Smtp, SmtpTls};
 use tailledger::alerts::{AlertsSettings, Change, Route, Schedule, run};
+use tailledger::archive::ArchiveStatus;
 use tailledger::checks::CheckSettings;
 use tailledger::entry::Entry;
 use tailledger::event::{Actor, Event, SystemId};
 use tailledger::ledger::Ledger;
 use tailledger::metrics::Metrics;
 use tailledger::service::Service;
+use tailledger::skew::DateReading;
 use tailledger::sync::{AuditWindow, Listing, Observation, Observing, Source, SyncOptions, Syncer};
 use tailledger::tailscale::{FetchError, Secret};
 use tailledger::time::{Clock, ManualClock, SystemClock, Timestamp};
@@ -61,6 +63,11 @@ pub struct Helper {
 
 impl Helper {
     pub fn start(script: &str, args: &[&str]) -> Helper {
+        Self::start_with_env(script, args, &[])
+    }
+
+    /// [`Helper::start`] with `env` added to its environment.
+    pub fn start_with_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> Helper {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/alerts")
             .join(script);
@@ -68,6 +75,7 @@ impl Helper {
             .arg(path)
             .args(args)
             .env("TL_ALERT_SECRET", SECRET)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -123,13 +131,22 @@ where
     }
 }
 
-/// The listing the next sync observes.
+/// The listing the next sync observes, and the reading of the source's clock it gives.
 #[derive(Clone, Default)]
-struct Listed(Arc<Mutex<Vec<tailledger::event::AccountSnapshot>>>);
+pub struct Listed(
+    pub Arc<Mutex<Vec<tailledger::event::AccountSnapshot>>>,
+    pub Arc<Mutex<Option<DateReading>>>,
+    Arc<Mutex<Option<DateReading>>>,
+);
 
 impl Source for Listed {
+    fn take_date_reading(&self) -> Option<DateReading> {
+        self.2.lock().unwrap().take()
+    }
+
     fn observe(&self, _audit_log: AuditWindow) -> Observing<'_> {
         let accounts = self.0.lock().unwrap().clone();
+        *self.2.lock().unwrap() = *self.1.lock().unwrap();
         Box::pin(async move {
             Ok::<_, FetchError>(Observation {
                 listing: Listing::new(accounts).unwrap(),
@@ -144,11 +161,22 @@ impl Source for Listed {
 
 /// A service over a sled ledger in `dir` with `clock`, Dana on the roster and her account
 /// (named `login`) listed and linked, and an offboarding grace of `grace_seconds`.
-async fn service_with_dana(
+pub async fn service_with_dana(
     dir: &Path,
     clock: Arc<dyn Clock>,
     login: &str,
     grace_seconds: u64,
+) -> (Arc<Service>, Listed) {
+    service_archived(dir, clock, login, grace_seconds, None).await
+}
+
+/// [`service_with_dana`], its archive's progress read from `archive` when given.
+pub async fn service_archived(
+    dir: &Path,
+    clock: Arc<dyn Clock>,
+    login: &str,
+    grace_seconds: u64,
+    archive: Option<Arc<ArchiveStatus>>,
 ) -> (Arc<Service>, Listed) {
     let ledger = Arc::new(Ledger::open(dir).unwrap());
     let mut service = Service::new(
@@ -166,6 +194,9 @@ async fn service_with_dana(
         clock,
         SyncOptions::default(),
     ));
+    if let Some(archive) = archive {
+        service.set_archive_status(archive);
+    }
     let admin = || Actor::Api("admin".to_owned());
     service
         .import_roster(
@@ -199,7 +230,7 @@ async fn service_with_dana(
     (Arc::new(service), listed)
 }
 
-fn webhook(receiver: &Helper) -> Destination {
+pub fn webhook(receiver: &Helper) -> Destination {
     Destination {
         name: "hook".to_owned(),
         kind: Kind::Webhook {
@@ -209,7 +240,7 @@ fn webhook(receiver: &Helper) -> Destination {
     }
 }
 
-fn route(name: &str, destination: &str, states: Vec<Change>, schedule: Schedule) -> Route {
+pub fn route(name: &str, destination: &str, states: Vec<Change>, schedule: Schedule) -> Route {
     Route {
         name: name.to_owned(),
         checks: vec!["offboarded-access-removed".to_owned()],
@@ -220,7 +251,7 @@ fn route(name: &str, destination: &str, states: Vec<Change>, schedule: Schedule)
 }
 
 /// The delivery loop, running until the returned sender says stop.
-fn start_alerts(
+pub fn start_alerts(
     service: &Arc<Service>,
     settings: AlertsSettings,
     metrics: &Metrics,
@@ -237,7 +268,7 @@ fn start_alerts(
 }
 
 /// The `AlertDelivered` events recorded so far.
-async fn delivered(service: &Service) -> Vec<Entry> {
+pub async fn delivered(service: &Service) -> Vec<Entry> {
     service
         .events(0, 10_000)
         .await
@@ -286,6 +317,7 @@ async fn a_leavers_grace_running_out_reaches_each_destination_once() {
                 host: "127.0.0.1".to_owned(),
                 port: smtp.port,
                 tls: SmtpTls::None,
+                ca: None,
                 username: None,
                 password: None,
                 from: "tailledger <alerts@acme.example>".parse().unwrap(),
@@ -354,7 +386,7 @@ async fn a_leavers_grace_running_out_reaches_each_destination_once() {
         route("to-slack", "slack", failing(), Schedule::Immediate),
         route("to-mail", "mail", failing(), Schedule::Immediate),
     ];
-    assert!(tailledger::alerts::route::pending(&routes, &window.derived).is_empty());
+    assert!(tailledger::alerts::route::pending(&routes, window.derived()).is_empty());
     let got = stats(&receiver).await;
     assert_eq!(got["webhook"][id], 1, "{got}");
     assert_eq!(got["slack"][id], 1, "{got}");

@@ -3,7 +3,8 @@
 //! receiver; `serve` is killed with SIGKILL while the receiver holds that delivery unanswered, and
 //! after a restart the notification is sent again with the same id (the receiver counts two
 //! arrivals of one id, which it deduplicates) and recorded exactly once: no loss, no duplicate
-//! record. `tailledger alerts pending` lists the notification while `serve` is down, and
+//! record. `tailledger alerts pending` lists the notification through the running server's API
+//! and, from the ledger directory, while `serve` is down; and
 //! `tailledger alerts test` sends a signed test message and records nothing.
 
 use std::process::Command;
@@ -16,9 +17,9 @@ use crate::alerts::{Helper, SECRET, control, needs, stats, until};
 use crate::cli::{ADMIN_TOKEN, TOKEN_ENV, args, run_with_env};
 use crate::helpers::{API_TOKEN, Fixture, free_port, metric_value, spawn_serve};
 
-const SECRET_ENV: &str = "TL_TEST_ALERT_SECRET";
+pub const SECRET_ENV: &str = "TL_TEST_ALERT_SECRET";
 
-fn config(dir: &std::path::Path, base_url: &str, receiver: &Helper, metrics_port: u16) {
+pub fn config(dir: &std::path::Path, base_url: &str, receiver: &Helper, metrics_port: u16) {
     std::fs::write(
         dir.join("staff.csv"),
         "email,name,org_role,end_date\ndana@acme.example,Dana Whitfield,IT,2026-01-01\nmarco@acme.example,Marco Ibáñez,IT,\n",
@@ -69,6 +70,17 @@ destination = "hook"
     std::fs::write(dir.join("tailledger.toml"), text).unwrap();
 }
 
+/// The gRPC address `serve` listens on, from the configuration.
+fn grpc_url(config: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(config).unwrap();
+    let listen = text
+        .lines()
+        .find_map(|line| line.strip_prefix("listen = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("the configuration's listen");
+    format!("http://{listen}")
+}
+
 async fn sent(metrics_port: u16) -> Option<f64> {
     let scrape = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
         .await
@@ -111,6 +123,26 @@ async fn serve_killed_mid_delivery_resends_once_with_the_same_id_and_records_it_
         stats(&receiver).await["webhook"].as_object().unwrap().len() == 1
     })
     .await;
+    // While `serve` runs, the backlog through its API: the delivery in hand is not recorded.
+    let config_arg = path.to_str().unwrap();
+    let grpc = grpc_url(&path);
+    let through_server = || {
+        run_with_env(
+            args(&["alerts", "pending", "-c", config_arg, "--server", &grpc]),
+            vec![
+                (TOKEN_ENV, API_TOKEN.to_owned()),
+                (SECRET_ENV, SECRET.to_owned()),
+                ("TAILLEDGER_TOKEN", ADMIN_TOKEN.to_owned()),
+            ],
+        )
+    };
+    let pending = through_server().await;
+    let said = String::from_utf8_lossy(&pending.stdout);
+    assert!(pending.status.success(), "{said}");
+    assert!(
+        said.ends_with("1 pending\n") && said.contains("hook leavers"),
+        "{said}"
+    );
     // Mid-delivery: the receiver has it, `serve` has no answer yet, so nothing is recorded.
     first.kill().expect("SIGKILL is delivered");
     first.wait().unwrap();
@@ -125,7 +157,6 @@ async fn serve_killed_mid_delivery_resends_once_with_the_same_id_and_records_it_
         .clone();
     assert_eq!(got["webhook"][&id], 1);
 
-    let config_arg = path.to_str().unwrap();
     let env = || {
         vec![
             (TOKEN_ENV, API_TOKEN.to_owned()),
@@ -168,6 +199,11 @@ async fn serve_killed_mid_delivery_resends_once_with_the_same_id_and_records_it_
     until("the restarted serve sending it again", || async {
         sent(metrics_port).await == Some(1.0)
     })
+    .await;
+    until(
+        "nothing pending, asked through the running server",
+        || async { through_server().await.stdout == b"0 pending\n" },
+    )
     .await;
     // SIGTERM: `serve` finishes the delivery in hand (its record included) and stops.
     let status = Command::new("kill")

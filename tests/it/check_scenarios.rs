@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tailledger::alerts::{Deriver, Notification};
 use tailledger::as_of::AsOf;
 use tailledger::checks::{CheckResult, CheckSettings, Reason};
 use tailledger::commands::ExceptionRequest;
@@ -660,7 +661,12 @@ pub(crate) async fn play_recording_settings(file: &Path) -> (Service, Arc<Manual
 async fn run_scenario(scenario: Scenario) -> Value {
     let run = start(&scenario);
     let mut steps = Vec::new();
+    // Alerts derived as the delivery loop derives them: brought forward a pass at each step.
+    let mut incremental = None;
     for step in scenario.steps {
+        if scenario.alerts_since.is_some() {
+            incremental = Some(alert_pass(&run, incremental).await);
+        }
         if let Step::StatusAsOf(as_of) = step {
             let past = run
                 .service
@@ -694,7 +700,8 @@ async fn run_scenario(scenario: Scenario) -> Value {
     let mut result =
         json!({ "about": scenario.about, "steps": steps, "offboarding_report": report });
     if let Some(since) = scenario.alerts_since {
-        result["alerts"] = alerts_json(&run, since).await;
+        let incremental = alert_pass(&run, incremental).await;
+        result["alerts"] = alerts_json(&run, since, incremental).await;
     }
     if let Some(window) = scenario.timeline {
         let timeline = run
@@ -707,9 +714,19 @@ async fn run_scenario(scenario: Scenario) -> Value {
     result
 }
 
+/// The alerts' derivation brought forward from `previous` to now, over the whole ledger.
+async fn alert_pass(run: &Run, previous: Option<Deriver>) -> Deriver {
+    run.service
+        .alert_pass(run.system.clone(), Duration::MAX, previous)
+        .await
+        .expect("the in-memory ledger reads")
+        .deriver
+}
+
 /// One line per notification derived from `since` to now: instant, change, check, reason,
-/// subject, what it was, the entry that made it (or time) and its id.
-async fn alerts_json(run: &Run, since: Timestamp) -> Value {
+/// subject, what it was, the entry that made it (or time) and its id. The same as `incremental`
+/// derived them pass by pass, from the first step on.
+async fn alerts_json(run: &Run, since: Timestamp, incremental: Deriver) -> Value {
     let derive = || async {
         let lookback = Duration::from_micros(
             u64::try_from(run.service.now().as_micros() - since.as_micros()).unwrap(),
@@ -723,7 +740,7 @@ async fn alerts_json(run: &Run, since: Timestamp) -> Value {
     let again = derive().await;
     let ids = |window: &tailledger::service::AlertWindow| -> Vec<String> {
         window
-            .derived
+            .derived()
             .notifications
             .iter()
             .map(|n| n.id.clone())
@@ -734,8 +751,19 @@ async fn alerts_json(run: &Run, since: Timestamp) -> Value {
         ids(&again),
         "deriving again gives the same ids"
     );
+    let passes: Vec<&Notification> = incremental
+        .derived()
+        .notifications
+        .iter()
+        .filter(|notification| notification.at > since)
+        .collect();
+    assert_eq!(
+        passes,
+        first.derived().notifications.iter().collect::<Vec<_>>(),
+        "derived pass by pass, the same as all at once"
+    );
     let lines: Vec<String> = first
-        .derived
+        .derived()
         .notifications
         .iter()
         .map(|notification| {

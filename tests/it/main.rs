@@ -2,7 +2,11 @@
 
 mod admin_cli;
 mod alerts;
+mod alerts_config;
+mod alerts_digest;
+mod alerts_live;
 mod alerts_serve;
+mod alerts_smtp;
 mod api;
 mod archive;
 mod audit_window;

@@ -53,6 +53,7 @@ const CORE: &[&str] = &[
     "alerts/derive.rs",
     "alerts/route.rs",
     "alerts/message.rs",
+    "alerts/live.rs",
     "witness/protocol.rs",
     "witness/judge.rs",
 ];
