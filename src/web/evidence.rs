@@ -168,24 +168,18 @@ fn io(action: &str, error: std::io::Error) -> WebError {
     WebError::Evidence(format!("cannot {action}: {error}"))
 }
 
-/// The files of `dir` (a pack holds no subdirectory) as a ustar archive under `prefix/`, written
-/// to `out`; the archive's length.
+/// The files of `dir` and of its subdirectories (a pack's `proofs/`) as a ustar archive under
+/// `prefix/`, written to `out`, in name order; the archive's length.
 fn tar_into(dir: &Path, prefix: &str, out: &mut impl Write) -> std::io::Result<u64> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)?
-        .map(|entry| entry.map(|entry| entry.file_name()))
-        .collect::<Result<_, _>>()?;
-    names.sort();
     let mut length = 0u64;
-    for name in names {
+    for name in files_under(dir, "")? {
         let mut file = File::open(dir.join(&name))?;
         let size = file.metadata()?.len();
-        let path = format!("{prefix}/{}", name.to_string_lossy());
-        out.write_all(&header(&path, size))?;
+        out.write_all(&header(&format!("{prefix}/{name}"), size))?;
         let copied = std::io::copy(&mut (&mut file).take(size), out)?;
         if copied != size {
             return Err(std::io::Error::other(format!(
-                "{} shrank while it was packed",
-                name.to_string_lossy()
+                "{name} shrank while it was packed"
             )));
         }
         let padded = size.next_multiple_of(BLOCK as u64);
@@ -194,6 +188,23 @@ fn tar_into(dir: &Path, prefix: &str, out: &mut impl Write) -> std::io::Result<u
     }
     out.write_all(&[0u8; 2 * BLOCK])?;
     Ok(length + 2 * BLOCK as u64)
+}
+
+/// The paths of the files under `dir`, relative to the pack's directory (`under` is `dir`'s
+/// own), in name order, each directory's files where its name sorts.
+fn files_under(dir: &Path, under: &str) -> std::io::Result<Vec<String>> {
+    let mut items: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    items.sort_by_key(|item| item.file_name());
+    let mut files = Vec::new();
+    for item in items {
+        let path = format!("{under}{}", item.file_name().to_string_lossy());
+        if item.file_type()?.is_dir() {
+            files.extend(files_under(&item.path(), &format!("{path}/"))?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 /// A ustar header for a regular file of `size` bytes at `path` (under 100 bytes).
@@ -224,6 +235,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.txt"), "second\n").unwrap();
         std::fs::write(dir.path().join("a.txt"), vec![b'x'; 600]).unwrap();
+        std::fs::create_dir(dir.path().join("proofs")).unwrap();
+        std::fs::write(dir.path().join("proofs/7.tlog-proof"), "proof\n").unwrap();
         let mut tar = Vec::new();
         let length = tar_into(dir.path(), "evidence", &mut tar).unwrap();
         assert_eq!(length, tar.len() as u64);
@@ -241,5 +254,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("evidence/b.txt"), "{text}");
+        assert!(text.contains("evidence/proofs/7.tlog-proof"), "{text}");
     }
 }
