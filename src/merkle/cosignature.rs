@@ -19,8 +19,8 @@ use ed25519_dalek::Signer as _;
 
 use super::Error;
 use super::note::{
-    SigningKey, check_key_name, check_note_characters, key_id_of, parse_key_id,
-    parse_signature_line, split_key, split_key_id, split_note,
+    SigningKey, check_note_characters, key_id_of, parse_signature_line, parse_vkey, split_key_id,
+    split_note,
 };
 
 /// The signature type byte of an Ed25519 `cosignature/v1` key.
@@ -58,35 +58,12 @@ impl CosignerKey {
 
     /// Reads `<name>+<hex key id>+base64(0x04 || public key)`, checking the key id.
     pub fn parse(text: &str) -> Result<CosignerKey, Error> {
-        let bad = |reason| Error::MalformedVerifierKey { reason };
-        let (name, id, key) =
-            split_key(text.trim()).ok_or(bad("expected <name>+<hex key id>+<base64 key>"))?;
-        check_key_name(name)?;
-        let id = parse_key_id(id).ok_or(bad("the key id is not 8 lowercase hex digits"))?;
-        let raw = BASE64
-            .decode(key)
-            .map_err(|_| bad("the key is not base64"))?;
-        let public: [u8; 32] = match raw.split_first() {
-            Some((&ALG_COSIGNATURE_V1, public)) => public
-                .try_into()
-                .map_err(|_| bad("an Ed25519 public key is 32 bytes"))?,
-            Some(_) => {
-                return Err(bad(
-                    "the key type is not an Ed25519 cosignature/v1 key (0x04)",
-                ));
-            }
-            None => return Err(bad("the key is empty")),
-        };
-        if key_id_of(ALG_COSIGNATURE_V1, name, &public) != id {
-            return Err(bad("the key id does not match the name and key"));
-        }
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&public)
-            .map_err(|_| bad("the key is not an Ed25519 public key"))?;
-        Ok(CosignerKey {
-            name: name.to_owned(),
-            key_id: id,
-            key,
-        })
+        let (name, key_id, key) = parse_vkey(
+            text,
+            ALG_COSIGNATURE_V1,
+            "the key type is not an Ed25519 cosignature/v1 key (0x04)",
+        )?;
+        Ok(CosignerKey { name, key_id, key })
     }
 
     /// The witness's name, which its cosignature lines carry.

@@ -222,31 +222,9 @@ impl VerifierKey {
     /// Reads `<name>+<hex key id>+base64(0x01 || public key)`, checking that the key id is the
     /// one the name and key give (so a mistyped key is caught here, not at the first checkpoint).
     pub fn parse(text: &str) -> Result<VerifierKey, Error> {
-        let bad = |reason| Error::MalformedVerifierKey { reason };
-        let (name, id, key) =
-            split_key(text.trim()).ok_or(bad("expected <name>+<hex key id>+<base64 key>"))?;
-        check_key_name(name)?;
-        let id = parse_key_id(id).ok_or(bad("the key id is not 8 lowercase hex digits"))?;
-        let raw = BASE64
-            .decode(key)
-            .map_err(|_| bad("the key is not base64"))?;
-        let public: [u8; 32] = match raw.split_first() {
-            Some((&ALG_ED25519, public)) => public
-                .try_into()
-                .map_err(|_| bad("an Ed25519 public key is 32 bytes"))?,
-            Some(_) => return Err(bad("the key type is not Ed25519 (0x01)")),
-            None => return Err(bad("the key is empty")),
-        };
-        if key_id(name, &public) != id {
-            return Err(bad("the key id does not match the name and key"));
-        }
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&public)
-            .map_err(|_| bad("the key is not an Ed25519 public key"))?;
-        Ok(VerifierKey {
-            name: name.to_owned(),
-            key_id: id,
-            key,
-        })
+        let (name, key_id, key) =
+            parse_vkey(text, ALG_ED25519, "the key type is not Ed25519 (0x01)")?;
+        Ok(VerifierKey { name, key_id, key })
     }
 
     /// The key name its signatures carry.
@@ -400,14 +378,45 @@ pub(super) fn key_id_of(alg: u8, name: &str, public: &[u8; 32]) -> u32 {
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
+/// Reads a verifier key `<name>+<hex key id>+base64(alg || Ed25519 public key)` of signature
+/// type `alg`, checking the name, the type (`wrong_type` says what was expected) and that the
+/// key id is the one the name and key give: the name, the key id and the key.
+pub(super) fn parse_vkey(
+    text: &str,
+    alg: u8,
+    wrong_type: &'static str,
+) -> Result<(String, u32, ed25519_dalek::VerifyingKey), Error> {
+    let bad = |reason| Error::MalformedVerifierKey { reason };
+    let (name, id, key) =
+        split_key(text.trim()).ok_or(bad("expected <name>+<hex key id>+<base64 key>"))?;
+    check_key_name(name)?;
+    let id = parse_key_id(id).ok_or(bad("the key id is not 8 lowercase hex digits"))?;
+    let raw = BASE64
+        .decode(key)
+        .map_err(|_| bad("the key is not base64"))?;
+    let public: [u8; 32] = match raw.split_first() {
+        Some((&found, public)) if found == alg => public
+            .try_into()
+            .map_err(|_| bad("an Ed25519 public key is 32 bytes"))?,
+        Some(_) => return Err(bad(wrong_type)),
+        None => return Err(bad("the key is empty")),
+    };
+    if key_id_of(alg, name, &public) != id {
+        return Err(bad("the key id does not match the name and key"));
+    }
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&public)
+        .map_err(|_| bad("the key is not an Ed25519 public key"))?;
+    Ok((name.to_owned(), id, key))
+}
+
 /// `<name>+<id>+<key>`: the name and id cannot hold a `+`, the base64 key can.
-pub(super) fn split_key(text: &str) -> Option<(&str, &str, &str)> {
+fn split_key(text: &str) -> Option<(&str, &str, &str)> {
     let (name, rest) = text.split_once('+')?;
     let (id, key) = rest.split_once('+')?;
     Some((name, id, key))
 }
 
-pub(super) fn parse_key_id(text: &str) -> Option<u32> {
+fn parse_key_id(text: &str) -> Option<u32> {
     let lower_hex = text.len() == 8
         && text
             .bytes()
@@ -420,7 +429,7 @@ fn is_valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 
-pub(super) fn check_key_name(name: &str) -> Result<(), Error> {
+fn check_key_name(name: &str) -> Result<(), Error> {
     if is_valid_key_name(name) && !name.chars().any(char::is_control) {
         Ok(())
     } else {
