@@ -25,8 +25,7 @@ use tailledger::time::{ManualClock, Timestamp};
 
 use crate::cli::run_with_env;
 use crate::helpers::{
-    API_TOKEN, Fixture, every_kind_of_event, free_port, keygen, metric_value, run, spawn_serve,
-    text,
+    API_TOKEN, Fixture, every_kind_of_event, free_port, keygen, metric_value, spawn_serve, text,
 };
 use crate::seaweed::{ACCESS_KEY, SECRET_KEY, Seaweed, poll_until};
 
@@ -689,17 +688,7 @@ async fn a_ledger_is_restored_from_s3_alone_and_a_damaged_archive_there_is_refus
     let other_dir = dir.path().join("other-ledger");
     fill(&other_dir, 300);
     let other_tiles = dir.path().join("other-tiles");
-    let exported = run(&[
-        "tiles",
-        "export",
-        "--data-dir",
-        other_dir.to_str().unwrap(),
-        "--signing-key",
-        key_file.to_str().unwrap(),
-        "--to",
-        other_tiles.to_str().unwrap(),
-    ]);
-    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    crate::tiles::tiles_export(&other_dir, &key_file, &other_tiles);
     let foreign_checkpoint = std::fs::read(other_tiles.join("checkpoint")).unwrap();
     let target = dir.path().join("refused");
     for (prefix, expected) in [

@@ -208,17 +208,7 @@ async fn a_ledger_restored_from_its_archive_alone_answers_as_the_original_and_sy
     )
     .unwrap();
     assert_eq!(archived.size, head.seq);
-    let exported = run(&[
-        "tiles",
-        "export",
-        "--data-dir",
-        original.to_str().unwrap(),
-        "--signing-key",
-        key_file.to_str().unwrap(),
-        "--to",
-        archive.to_str().unwrap(),
-    ]);
-    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    tiles_export(&original, &key_file, &archive);
     assert_eq!(
         std::fs::read_to_string(archive.join("checkpoint")).unwrap(),
         note
@@ -288,6 +278,22 @@ async fn a_ledger_restored_from_its_archive_alone_answers_as_the_original_and_sy
     assert!(log.head().unwrap().seq > head.seq);
     let next = log.get(head.seq + 1).unwrap().unwrap();
     assert_eq!(next.prev_hash, head.hash);
+}
+
+/// Runs `tailledger tiles export` of the ledger in `data_dir`, signed with `key`, into `to`, and
+/// asserts it succeeded.
+pub fn tiles_export(data_dir: &Path, key: &Path, to: &Path) {
+    let exported = run(&[
+        "tiles",
+        "export",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--signing-key",
+        key.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
 }
 
 /// Bundle 5 (entries 1,280 to 1,535, the first of whose seqs start with `1`) with one digit of

@@ -364,17 +364,7 @@ async fn a_forked_ledger_is_refused_with_422_recorded_and_alarmed() {
     let (honest, forked, tiles_dir) = (dir.join("honest"), dir.join("ledger"), dir.join("tiles"));
     fill(&honest, 30, start);
     let path = |path: &Path| path.to_str().unwrap().to_owned();
-    let exported = run(&[
-        "tiles",
-        "export",
-        "--data-dir",
-        &path(&honest),
-        "--signing-key",
-        &path(&ledger_key),
-        "--to",
-        &path(&tiles_dir),
-    ]);
-    assert!(exported.status.success(), "{}", text(&exported));
+    crate::tiles::tiles_export(&honest, &ledger_key, &tiles_dir);
     let restored = run(&[
         "restore",
         "--from",
